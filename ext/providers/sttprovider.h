@@ -1,0 +1,144 @@
+/* sttprovider: the provider-neutral interface every speech-to-text protocol implements.
+ *
+ * A provider never touches GStreamer pads or libsoup objects: it builds the connection
+ * request, frames audio, parses what the server sends into unified results and classifies
+ * failures. The engine (gst/stt) drives it from one I/O thread per stream.
+ * Times in results are seconds since the first audio sample of the current connection.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* What the user configured; shared by every provider. Strings may be NULL. */
+typedef struct
+{
+  const gchar *url;             /* replaces the default endpoint when set */
+  const gchar *api_key;         /* resolved key or temporary token, never logged */
+  gboolean key_is_token;        /* @api_key came from a token service */
+  const gchar *language;
+  const gchar *model;
+  guint sample_rate;            /* wire rate, Hz */
+  gboolean interim_results;
+  /* Extra provider options ("name" -> "value" strings), added to the query or the
+   * configuration message as the provider sees fit. May be NULL. */
+  GHashTable *params;
+} SttProviderConfig;
+
+/* A connection request: URL with query, headers, subprotocols. */
+typedef struct
+{
+  gchar *url;
+  GPtrArray *headers;           /* name, value, name, value... (gchar*) */
+  gchar **protocols;            /* NULL-terminated or NULL */
+} SttRequest;
+
+typedef struct
+{
+  gchar *text;
+  gdouble start, end;           /* seconds; negative when unknown */
+  gdouble confidence;           /* 0..1; negative when unknown */
+  gchar *speaker;               /* NULL when unknown */
+} SttWord;
+
+typedef struct
+{
+  gboolean is_final;
+  gchar *segment_key;           /* provider's segment id; NULL = "the open segment" */
+  gchar *text;
+  gdouble start, end;           /* audio the result covers, seconds; negative if unknown */
+  GArray *words;                /* SttWord; may be empty */
+  gchar *language;
+  gdouble confidence;           /* negative when unknown */
+} SttResult;
+
+typedef enum
+{
+  STT_FAILURE_NONE = 0,         /* not a failure (normal close) */
+  STT_FAILURE_RETRY,            /* transient: reconnect with backoff */
+  STT_FAILURE_AUTH,             /* credentials rejected: fatal */
+  STT_FAILURE_FATAL,            /* bad request or configuration: fatal */
+} SttFailure;
+
+/* What parsing one server message produced. */
+typedef struct
+{
+  GPtrArray *results;           /* SttResult*, owned */
+  gboolean ready;               /* the server acknowledged the session start */
+  gboolean finished;            /* the server has sent everything it will (after end of stream) */
+  SttFailure failure;           /* an error message from the server, if not NONE */
+  gchar *error;                 /* its text */
+} SttParseOutput;
+
+typedef enum
+{
+  STT_FRAME_BINARY,
+  STT_FRAME_TEXT,
+} SttFrameType;
+
+typedef struct _SttProviderInfo SttProviderInfo;
+
+/* Per-connection protocol state: created for each connection attempt. */
+typedef struct
+{
+  const SttProviderInfo *info;
+  const SttProviderConfig *config;      /* valid for the connection's lifetime */
+  gpointer priv;                /* provider's own state */
+  guint64 frames_sent;
+} SttProviderState;
+
+struct _SttProviderInfo
+{
+  const gchar *name;            /* "deepgram" */
+  const gchar *display_name;    /* "Deepgram" */
+  const gchar *default_url;
+  guint default_rate;
+  gboolean realtime_only;       /* the service rejects audio faster than real time */
+  gdouble keepalive_interval;   /* seconds of silence before the provider's keepalive */
+
+  gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
+  /* First text message after the handshake, or NULL. */
+  gchar *(*start_message) (SttProviderState * st);
+  /* Frames @len bytes of wire-format audio. Returns a new GBytes and sets @type. */
+  GBytes *(*frame_audio) (SttProviderState * st, const guint8 * data, gsize len,
+      SttFrameType * type);
+  void (*parse) (SttProviderState * st, gboolean binary, const guint8 * data, gsize len,
+      SttParseOutput * out);
+  gchar *(*keepalive_message) (SttProviderState * st);
+  /* Sent at end of stream; the server answers with its last results then finishes.
+   * Returns the message and whether it is binary (an empty binary frame for some). */
+  GBytes *(*end_message) (SttProviderState * st, SttFrameType * type);
+  /* Asks the server to turn the open segment final now, or NULL if unsupported. */
+  gchar *(*finalize_message) (SttProviderState * st);
+  SttFailure (*classify_close) (SttProviderState * st, gushort code, const gchar * reason);
+  SttFailure (*classify_http) (SttProviderState * st, guint status);
+  void (*free_priv) (gpointer priv);
+};
+
+const SttProviderInfo *stt_provider_lookup (const gchar * name);
+/* NULL-terminated list of known provider names. */
+const gchar *const *stt_provider_names (void);
+
+/* Environment variable holding this provider's key ("DEEPGRAM_API_KEY"). */
+gchar *stt_provider_env_key_name (const SttProviderInfo * info);
+
+void stt_request_clear (SttRequest * req);
+void stt_request_add_header (SttRequest * req, const gchar * name, const gchar * value);
+
+SttResult *stt_result_new (void);
+void stt_result_free (SttResult * r);
+void stt_parse_output_init (SttParseOutput * out);
+void stt_parse_output_clear (SttParseOutput * out);
+
+/* Common rules shared by every provider's failure table. */
+SttFailure stt_failure_from_http (guint status);
+SttFailure stt_failure_from_close (gushort code);
+const gchar *stt_failure_name (SttFailure f);
+
+/* Builds "@base?k=v&k=v" with URI-escaped values, from a NULL-terminated list of pairs
+ * plus @config->params. NULL values are skipped. */
+gchar *stt_build_url (const gchar * base, const SttProviderConfig * config, ...)
+    G_GNUC_NULL_TERMINATED;
+
+G_END_DECLS

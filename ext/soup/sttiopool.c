@@ -1,0 +1,143 @@
+/* sttiopool.c: a fixed set of I/O threads, each with its own main context and
+ * SoupSession, shared by every stream of the process. A thread per stream would not
+ * scale to thousands of streams; a fixed pool keeps the thread count flat. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdlib.h>
+
+#include "sttiopool.h"
+
+struct _SttIoWorker
+{
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupSession *session;
+  gint n_streams;               /* atomic */
+  GMutex lock;
+  GCond cond;
+  gboolean ready;
+};
+
+static SttIoWorker *workers;
+static guint n_workers;
+
+static gpointer
+worker_main (gpointer data)
+{
+  SttIoWorker *w = data;
+
+  g_main_context_push_thread_default (w->context);
+  /* Many streams to one host: never queue a connect behind another stream's. */
+  w->session = soup_session_new_with_options ("max-conns", 1 << 16,
+      "max-conns-per-host", 1 << 16, "timeout", 30, NULL);
+  g_mutex_lock (&w->lock);
+  w->ready = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+
+  /* The pool lives as long as the process. */
+  g_main_loop_run (w->loop);
+
+  g_main_context_pop_thread_default (w->context);
+  return NULL;
+}
+
+static void
+pool_init (void)
+{
+  const gchar *env = g_getenv ("STT_IO_THREADS");
+  guint i, n = env ? (guint) atoi (env) : 0;
+
+  if (n == 0)
+    n = g_get_num_processors ();
+  n = CLAMP (n, 1, 64);
+  workers = g_new0 (SttIoWorker, n);
+  for (i = 0; i < n; i++) {
+    SttIoWorker *w = &workers[i];
+    gchar name[16];
+
+    g_mutex_init (&w->lock);
+    g_cond_init (&w->cond);
+    w->context = g_main_context_new ();
+    w->loop = g_main_loop_new (w->context, FALSE);
+    g_snprintf (name, sizeof (name), "stt-io-%u", i);
+    w->thread = g_thread_new (name, worker_main, w);
+    g_mutex_lock (&w->lock);
+    while (!w->ready)
+      g_cond_wait (&w->cond, &w->lock);
+    g_mutex_unlock (&w->lock);
+  }
+  n_workers = n;
+}
+
+SttIoWorker *
+stt_io_pool_acquire (void)
+{
+  static gsize init = 0;
+  SttIoWorker *best;
+  guint i;
+
+  if (g_once_init_enter (&init)) {
+    pool_init ();
+    g_once_init_leave (&init, 1);
+  }
+  best = &workers[0];
+  for (i = 1; i < n_workers; i++) {
+    if (g_atomic_int_get (&workers[i].n_streams) < g_atomic_int_get (&best->n_streams))
+      best = &workers[i];
+  }
+  g_atomic_int_inc (&best->n_streams);
+  return best;
+}
+
+void
+stt_io_worker_release (SttIoWorker * worker)
+{
+  g_atomic_int_dec_and_test (&worker->n_streams);
+}
+
+GMainContext *
+stt_io_worker_get_context (SttIoWorker * worker)
+{
+  return worker->context;
+}
+
+SoupSession *
+stt_io_worker_get_session (SttIoWorker * worker)
+{
+  g_return_val_if_fail (stt_io_worker_is_current (worker), NULL);
+  return worker->session;
+}
+
+gboolean
+stt_io_worker_is_current (SttIoWorker * worker)
+{
+  return g_thread_self () == worker->thread;
+}
+
+void
+stt_io_worker_invoke (SttIoWorker * worker, GSourceFunc func, gpointer data,
+    GDestroyNotify notify)
+{
+  g_main_context_invoke_full (worker->context, G_PRIORITY_DEFAULT, func, data, notify);
+}
+
+GSource *
+stt_io_worker_add_timeout (SttIoWorker * worker, guint ms, GSourceFunc func,
+    gpointer data, GDestroyNotify notify)
+{
+  GSource *s = g_timeout_source_new (ms);
+
+  g_source_set_callback (s, func, data, notify);
+  g_source_attach (s, worker->context);
+  return s;
+}
+
+guint
+stt_io_pool_get_n_threads (void)
+{
+  return n_workers;
+}

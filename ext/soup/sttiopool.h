@@ -1,0 +1,34 @@
+/* sttiopool: the process-wide pool of I/O threads shared by every stream.
+ *
+ * Each worker thread runs its own GMainContext and owns one SoupSession created on it;
+ * libsoup calls for a stream happen only on the worker that stream is bound to.
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+typedef struct _SttIoWorker SttIoWorker;
+
+/* Binds a new stream to the least loaded worker (the pool starts on first use, with
+ * one thread per CPU core, or $STT_IO_THREADS). Release with stt_io_worker_release. */
+SttIoWorker *stt_io_pool_acquire (void);
+void stt_io_worker_release (SttIoWorker * worker);
+
+GMainContext *stt_io_worker_get_context (SttIoWorker * worker);
+/* The worker's session: call only from the worker's thread. */
+SoupSession *stt_io_worker_get_session (SttIoWorker * worker);
+gboolean stt_io_worker_is_current (SttIoWorker * worker);
+
+/* Runs @func on the worker's thread (at once if already there). */
+void stt_io_worker_invoke (SttIoWorker * worker, GSourceFunc func, gpointer data,
+    GDestroyNotify notify);
+/* A timeout source attached to the worker's context. Returns the source (a new ref). */
+GSource *stt_io_worker_add_timeout (SttIoWorker * worker, guint ms, GSourceFunc func,
+    gpointer data, GDestroyNotify notify);
+
+/* Number of threads the pool runs (0 before first use). */
+guint stt_io_pool_get_n_threads (void);
+
+G_END_DECLS

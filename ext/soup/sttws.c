@@ -1,0 +1,305 @@
+/* sttws.c: WebSocket client connections over libsoup 3.2. Every call happens on the
+ * stream's I/O worker thread, where libsoup attaches its sources. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sttws.h"
+
+struct _SttWs
+{
+  SttIoWorker *worker;
+  SttWsCallbacks cb;
+  gpointer user_data;
+  GCancellable *cancellable;
+  SoupMessage *msg;
+  SoupWebsocketConnection *conn;
+  guint keepalive_interval;
+  gboolean tls_validate;
+  GTlsDatabase *tls_database;
+  gboolean closed_reported;
+};
+
+/* The connect callback keeps this alive while the handshake may still complete. */
+typedef struct
+{
+  SttWs *ws;                    /* NULL once stt_ws_free ran */
+} ConnectCtx;
+
+static void
+on_ws_message (SoupWebsocketConnection * conn, gint type, GBytes * message, SttWs * ws)
+{
+  if (ws->cb.message)
+    ws->cb.message (ws, type == SOUP_WEBSOCKET_DATA_BINARY, message, ws->user_data);
+}
+
+static void
+on_ws_pong (SoupWebsocketConnection * conn, GBytes * message, SttWs * ws)
+{
+  if (ws->cb.pong)
+    ws->cb.pong (ws, ws->user_data);
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection * conn, SttWs * ws)
+{
+  gushort code = soup_websocket_connection_get_close_code (conn);
+  const gchar *reason = soup_websocket_connection_get_close_data (conn);
+
+  if (ws->closed_reported)
+    return;
+  ws->closed_reported = TRUE;
+  /* libsoup reports 0 when the peer vanished without a close frame. */
+  if (code == 0)
+    code = SOUP_WEBSOCKET_CLOSE_ABNORMAL;
+  if (ws->cb.closed)
+    ws->cb.closed (ws, code, reason ? reason : "", ws->user_data);
+}
+
+static void
+on_ws_error (SoupWebsocketConnection * conn, GError * error, SttWs * ws)
+{
+  /* A protocol or I/O error: libsoup closes the connection next and `closed` follows. */
+}
+
+static gboolean
+on_accept_certificate (SoupMessage * msg, GTlsCertificate * cert,
+    GTlsCertificateFlags errors, SttWs * ws)
+{
+  GTlsCertificateFlags flags;
+  g_autofree gchar *uri = NULL;
+  g_autoptr (GSocketConnectable) identity = NULL;
+
+  if (!ws->tls_validate)
+    return TRUE;
+  if (ws->tls_database == NULL)
+    return FALSE;
+  /* A private CA: verify the chain against it ourselves, since libsoup 3.2 has no
+   * per-message TLS database. */
+  uri = g_uri_to_string (soup_message_get_uri (msg));
+  identity = g_network_address_parse_uri (uri, 443, NULL);
+  flags = g_tls_database_verify_chain (ws->tls_database, cert,
+      G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER, identity, NULL,
+      G_TLS_DATABASE_VERIFY_NONE, NULL, NULL);
+  return flags == 0;
+}
+
+static gint
+parse_retry_after (SoupMessage * msg)
+{
+  const gchar *v = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+      "Retry-After");
+  gchar *end = NULL;
+  glong secs;
+  GDateTime *when, *now;
+
+  if (v == NULL)
+    return -1;
+  secs = strtol (v, &end, 10);
+  if (end != v && *end == '\0' && secs >= 0)
+    return (gint) MIN (secs, 3600);
+  /* An HTTP date. */
+  when = soup_date_time_new_from_http_string (v);
+  if (when == NULL)
+    return -1;
+  now = g_date_time_new_now_utc ();
+  secs = (glong) (g_date_time_difference (when, now) / G_TIME_SPAN_SECOND);
+  g_date_time_unref (when);
+  g_date_time_unref (now);
+  return (gint) CLAMP (secs, 0, 3600);
+}
+
+static void
+on_connected (GObject * source, GAsyncResult * res, gpointer data)
+{
+  ConnectCtx *ctx = data;
+  SttWs *ws = ctx->ws;
+  GError *error = NULL;
+  SoupWebsocketConnection *conn;
+
+  conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), res, &error);
+  if (ws == NULL) {
+    /* Freed while connecting: drop whatever came. */
+    if (conn) {
+      soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+      g_object_unref (conn);
+    }
+    g_clear_error (&error);
+    g_free (ctx);
+    return;
+  }
+  ws->conn = conn;
+  g_object_set_data (G_OBJECT (ws->msg), "stt-connect-ctx", NULL);
+  g_free (ctx);
+
+  if (conn == NULL) {
+    guint status = soup_message_get_status (ws->msg);
+    gint retry_after = parse_retry_after (ws->msg);
+
+    /* 101 with a failed upgrade or a transport error: no usable HTTP answer. */
+    if (status < 300)
+      status = 0;
+    ws->closed_reported = TRUE;
+    if (ws->cb.failed)
+      ws->cb.failed (ws, status, retry_after, error, ws->user_data);
+    g_clear_error (&error);
+    return;
+  }
+
+  g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), ws);
+  g_signal_connect (conn, "pong", G_CALLBACK (on_ws_pong), ws);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), ws);
+  g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), ws);
+  if (ws->keepalive_interval)
+    soup_websocket_connection_set_keepalive_interval (conn, ws->keepalive_interval);
+  /* Provider results can be large (a long final with words); 4 MiB is ample and bounded. */
+  soup_websocket_connection_set_max_incoming_payload_size (conn, 4 * 1024 * 1024);
+  if (ws->cb.opened)
+    ws->cb.opened (ws, ws->user_data);
+}
+
+SttWs *
+stt_ws_connect (SttIoWorker * worker, const SttWsOptions * opts,
+    const SttWsCallbacks * callbacks, gpointer user_data)
+{
+  SttWs *ws = g_new0 (SttWs, 1);
+  ConnectCtx *ctx = g_new0 (ConnectCtx, 1);
+  SoupMessageHeaders *h;
+  guint i;
+
+  g_return_val_if_fail (stt_io_worker_is_current (worker), NULL);
+
+  ws->worker = worker;
+  ws->cb = *callbacks;
+  ws->user_data = user_data;
+  ws->cancellable = g_cancellable_new ();
+  ws->keepalive_interval = opts->keepalive_interval;
+  ws->tls_validate = opts->tls_validate;
+  ws->tls_database = opts->tls_database ? g_object_ref (opts->tls_database) : NULL;
+  ws->msg = soup_message_new (SOUP_METHOD_GET, opts->url);
+  if (ws->msg == NULL) {
+    GError *err = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "invalid URL");
+
+    g_free (ctx);
+    ws->closed_reported = TRUE;
+    if (ws->cb.failed)
+      ws->cb.failed (ws, 0, -1, err, user_data);
+    g_error_free (err);
+    return ws;
+  }
+  h = soup_message_get_request_headers (ws->msg);
+  for (i = 0; opts->headers && opts->headers[i] && opts->headers[i + 1]; i += 2)
+    soup_message_headers_replace (h, opts->headers[i], opts->headers[i + 1]);
+  if (!opts->tls_validate || opts->tls_database)
+    g_signal_connect (ws->msg, "accept-certificate", G_CALLBACK (on_accept_certificate), ws);
+
+  ctx->ws = ws;
+  g_object_set_data (G_OBJECT (ws->msg), "stt-connect-ctx", ctx);
+  soup_session_websocket_connect_async (stt_io_worker_get_session (worker), ws->msg, NULL,
+      (gchar **) opts->protocols, G_PRIORITY_DEFAULT, ws->cancellable, on_connected, ctx);
+  return ws;
+}
+
+void
+stt_ws_send (SttWs * ws, gboolean binary, GBytes * data)
+{
+  gsize len;
+  gconstpointer p;
+
+  if (!stt_ws_is_open (ws))
+    return;
+  p = g_bytes_get_data (data, &len);
+  if (binary)
+    soup_websocket_connection_send_binary (ws->conn, p, len);
+  else
+    soup_websocket_connection_send_message (ws->conn, SOUP_WEBSOCKET_DATA_TEXT, data);
+}
+
+void
+stt_ws_close (SttWs * ws, gushort code, const gchar * reason)
+{
+  if (stt_ws_is_open (ws))
+    soup_websocket_connection_close (ws->conn, code, reason);
+}
+
+gboolean
+stt_ws_is_open (SttWs * ws)
+{
+  return ws && ws->conn &&
+      soup_websocket_connection_get_state (ws->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+void
+stt_ws_free (SttWs * ws)
+{
+  if (ws == NULL)
+    return;
+  g_return_if_fail (stt_io_worker_is_current (ws->worker));
+
+  if (ws->msg) {
+    ConnectCtx *ctx = g_object_get_data (G_OBJECT (ws->msg), "stt-connect-ctx");
+
+    /* The handshake may still be running: it finishes later and finds no owner. */
+    if (ctx && ws->conn == NULL && !ws->closed_reported)
+      ctx->ws = NULL;
+    g_signal_handlers_disconnect_by_data (ws->msg, ws);
+  }
+  g_cancellable_cancel (ws->cancellable);
+  if (ws->conn) {
+    g_signal_handlers_disconnect_by_data (ws->conn, ws);
+    if (soup_websocket_connection_get_state (ws->conn) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (ws->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    g_object_unref (ws->conn);
+  }
+  g_clear_object (&ws->msg);
+  g_clear_object (&ws->cancellable);
+  g_clear_object (&ws->tls_database);
+  g_free (ws);
+}
+
+gchar *
+stt_redact_url (const gchar * url)
+{
+  static const gchar *const secret[] = { "token", "key", "api_key", "apikey", "jwt",
+    "access_token", "X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", NULL
+  };
+  GString *out;
+  const gchar *q, *p;
+
+  if (url == NULL)
+    return NULL;
+  q = strchr (url, '?');
+  if (q == NULL)
+    return g_strdup (url);
+  out = g_string_new_len (url, q - url + 1);
+  p = q + 1;
+  while (*p) {
+    const gchar *amp = strchr (p, '&');
+    const gchar *end = amp ? amp : p + strlen (p);
+    const gchar *eq = memchr (p, '=', end - p);
+    gboolean hide = FALSE;
+    guint i;
+
+    if (eq) {
+      for (i = 0; secret[i]; i++) {
+        if ((gsize) (eq - p) == strlen (secret[i])
+            && g_ascii_strncasecmp (p, secret[i], eq - p) == 0)
+          hide = TRUE;
+      }
+    }
+    if (hide) {
+      g_string_append_len (out, p, eq - p + 1);
+      g_string_append (out, "***");
+    } else {
+      g_string_append_len (out, p, end - p);
+    }
+    if (amp)
+      g_string_append_c (out, '&');
+    p = amp ? amp + 1 : end;
+  }
+  return g_string_free (out, FALSE);
+}

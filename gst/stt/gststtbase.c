@@ -1,0 +1,1195 @@
+/* gststtbase.c: the engine behind stttranscribe and sttsink.
+ *
+ * Streaming thread: convert each buffer with GstAudioConverter to the provider's wire
+ * format (S16LE mono), record the timeline, append to the replay ring, wake the session.
+ * It never waits on the network: live input that outruns the service drops the oldest
+ * audio (counted); non-live input waits for room in the ring (backpressure).
+ * I/O thread: the session sends, receives and calls back here; this file turns the
+ * callbacks into bus messages and hands results to the subclass.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include "gststtbase.h"
+#include "gststtmessage.h"
+#include "sttprovider.h"
+
+GST_DEBUG_CATEGORY_STATIC (stt_base_debug);
+#define GST_CAT_DEFAULT stt_base_debug
+
+#define DEFAULT_PROVIDER "vosk"
+#define DEFAULT_URL NULL
+#define DEFAULT_API_KEY NULL
+#define DEFAULT_API_KEY_FILE NULL
+#define DEFAULT_LANGUAGE NULL
+#define DEFAULT_MODEL NULL
+#define DEFAULT_SAMPLE_RATE 0
+#define DEFAULT_CHUNK_DURATION (100 * GST_MSECOND)
+#define DEFAULT_INTERIM_RESULTS TRUE
+#define DEFAULT_LATENCY (3 * GST_SECOND)
+#define DEFAULT_MAX_BUFFER_TIME (60 * GST_SECOND)
+#define DEFAULT_RECONNECT_MAX_ATTEMPTS -1
+#define DEFAULT_RECONNECT_INITIAL_DELAY (500 * GST_MSECOND)
+#define DEFAULT_RECONNECT_MAX_DELAY (30 * GST_SECOND)
+#define DEFAULT_KEEPALIVE_INTERVAL (5 * GST_SECOND)
+#define DEFAULT_STALL_TIMEOUT (15 * GST_SECOND)
+#define DEFAULT_DRAIN_TIMEOUT (10 * GST_SECOND)
+#define DEFAULT_PACING GST_STT_PACING_AUTO
+#define DEFAULT_STATS_INTERVAL (10 * GST_SECOND)
+#define DEFAULT_TLS_VALIDATE TRUE
+
+enum
+{
+  PROP_0,
+  PROP_PROVIDER,
+  PROP_URL,
+  PROP_API_KEY,
+  PROP_API_KEY_FILE,
+  PROP_LANGUAGE,
+  PROP_MODEL,
+  PROP_SAMPLE_RATE,
+  PROP_CHUNK_DURATION,
+  PROP_INTERIM_RESULTS,
+  PROP_LATENCY,
+  PROP_MAX_BUFFER_TIME,
+  PROP_RECONNECT_MAX_ATTEMPTS,
+  PROP_RECONNECT_INITIAL_DELAY,
+  PROP_RECONNECT_MAX_DELAY,
+  PROP_KEEPALIVE_INTERVAL,
+  PROP_STALL_TIMEOUT,
+  PROP_DRAIN_TIMEOUT,
+  PROP_PACING,
+  PROP_STATS_INTERVAL,
+  PROP_STATS,
+  PROP_TLS_CA_FILE,
+  PROP_TLS_VALIDATE,
+  PROP_EXTRA_HEADERS,
+  PROP_PARAMS,
+};
+
+typedef struct
+{
+  /* Properties: under the object lock. */
+  gchar *provider;
+  gchar *url;
+  gchar *api_key;
+  gchar *api_key_file;
+  gchar *language;
+  gchar *model;
+  guint sample_rate;
+  GstClockTime chunk_duration;
+  gboolean interim_results;
+  GstClockTime latency;
+  GstClockTime max_buffer_time;
+  gint reconnect_max_attempts;
+  GstClockTime reconnect_initial_delay;
+  GstClockTime reconnect_max_delay;
+  GstClockTime keepalive_interval;
+  GstClockTime stall_timeout;
+  GstClockTime drain_timeout;
+  GstSttPacing pacing;
+  GstClockTime stats_interval;
+  gchar *tls_ca_file;
+  gboolean tls_validate;
+  GstStructure *extra_headers;
+  GstStructure *params;
+
+  /* Stream state: under the stream lock (streaming thread) unless said otherwise. */
+  GstPad *sinkpad;
+  GstAudioInfo in_info;
+  GstAudioConverter *converter;
+  guint rate;                   /* wire rate */
+  const SttProviderInfo *info;
+  guint8 *convbuf;
+  gsize convbuf_size;
+  guint64 written;              /* wire samples written to the ring */
+  GstSttRing *ring;
+  GstSttTimeline *timeline;
+  GstSttStats *stats;
+  GstSttSession *session;
+  GstSegment segment;           /* object lock: read from the I/O thread */
+  gboolean live;                /* object lock */
+  GstClockTime input_end;       /* object lock: end of the newest input buffer */
+  GstClockTime committed_time;  /* object lock */
+  guint64 dropped_reported;
+
+  /* Drain and failure: under drain_lock. */
+  GMutex drain_lock;
+  GCond drain_cond;
+  gboolean drained;
+  gboolean flushing;
+  gboolean failed;
+} GstSttBasePrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstSttBase, gst_stt_base, GST_TYPE_ELEMENT,
+    G_ADD_PRIVATE (GstSttBase);
+    GST_DEBUG_CATEGORY_INIT (stt_base_debug, "sttbase", 0, "speech-to-text engine"));
+
+#define PRIV(b) ((GstSttBasePrivate *) gst_stt_base_get_instance_private (GST_STT_BASE (b)))
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("audio/x-raw, format = (string) " GST_AUDIO_FORMATS_ALL ", "
+        "rate = (int) [ 1, MAX ], channels = (int) [ 1, MAX ], "
+        "layout = (string) interleaved"));
+
+GType
+gst_stt_pacing_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_STT_PACING_AUTO, "Let the provider decide (real time only where the service "
+          "requires it)", "auto"},
+    {GST_STT_PACING_REALTIME, "Never send faster than real time", "realtime"},
+    {GST_STT_PACING_NONE, "Send as fast as the service accepts", "none"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstSttPacing", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Session callbacks: I/O thread, no lock held on entry. */
+
+static void
+add_times (GstSttBase * base, GstStructure * s, GstClockTime pts)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  GstClockTime rt = GST_CLOCK_TIME_NONE, st = GST_CLOCK_TIME_NONE;
+
+  GST_OBJECT_LOCK (base);
+  if (GST_CLOCK_TIME_IS_VALID (pts) && priv->segment.format == GST_FORMAT_TIME) {
+    rt = gst_segment_to_running_time (&priv->segment, GST_FORMAT_TIME, pts);
+    st = gst_segment_to_stream_time (&priv->segment, GST_FORMAT_TIME, pts);
+  }
+  GST_OBJECT_UNLOCK (base);
+  gst_structure_set (s, "running-time", GST_TYPE_CLOCK_TIME, rt,
+      "stream-time", GST_TYPE_CLOCK_TIME, st, NULL);
+}
+
+static void
+on_transcript (GstSttSession * session, GstStructure * s, gboolean is_final,
+    GstClockTime pts, GstClockTime duration, gpointer user_data)
+{
+  GstSttBase *base = user_data;
+  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
+
+  add_times (base, s, pts);
+  GST_DEBUG_OBJECT (base, "%s: %" GST_PTR_FORMAT, is_final ? "final" : "partial", s);
+  if (klass->transcript)
+    klass->transcript (base, s, is_final, pts, duration);
+  gst_element_post_message (GST_ELEMENT (base),
+      gst_message_new_element (GST_OBJECT (base), s));
+}
+
+static void
+on_connection (GstSttSession * session, const GstSttConnectionInfo * info,
+    gpointer user_data)
+{
+  GstSttBase *base = user_data;
+  GstSttBasePrivate *priv = PRIV (base);
+
+  gst_element_post_message (GST_ELEMENT (base),
+      gst_message_new_element (GST_OBJECT (base),
+          gst_stt_message_connection_new (priv->info->name, info)));
+}
+
+static void
+on_error (GstSttSession * session, GQuark domain, gint code, const gchar * text,
+    const gchar * debug, guint http_status, gint close_code, gpointer user_data)
+{
+  GstSttBase *base = user_data;
+  GstSttBasePrivate *priv = PRIV (base);
+
+  g_mutex_lock (&priv->drain_lock);
+  priv->failed = TRUE;
+  g_cond_broadcast (&priv->drain_cond);
+  g_mutex_unlock (&priv->drain_lock);
+  /* A blocked chain function must see the failure. */
+  gst_stt_ring_set_flushing (priv->ring, TRUE);
+
+  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR, domain,
+      code, g_strdup (text), g_strdup (debug), __FILE__, GST_FUNCTION, __LINE__,
+      gst_structure_new ("details", "provider", G_TYPE_STRING, priv->info->name,
+          "http-status", G_TYPE_UINT, http_status, "close-code", G_TYPE_INT, close_code,
+          NULL));
+}
+
+static void
+on_drained (GstSttSession * session, gpointer user_data)
+{
+  GstSttBasePrivate *priv = PRIV (user_data);
+
+  g_mutex_lock (&priv->drain_lock);
+  priv->drained = TRUE;
+  g_cond_broadcast (&priv->drain_cond);
+  g_mutex_unlock (&priv->drain_lock);
+}
+
+static void
+on_stats (GstSttSession * session, gpointer user_data)
+{
+  GstSttBase *base = user_data;
+  GstSttBasePrivate *priv = PRIV (base);
+
+  gst_element_post_message (GST_ELEMENT (base),
+      gst_message_new_element (GST_OBJECT (base),
+          gst_stt_stats_to_structure (priv->stats, priv->info->name, priv->rate)));
+}
+
+static void
+on_committed (GstSttSession * session, guint64 pos, gpointer user_data)
+{
+  GstSttBase *base = user_data;
+  GstSttBasePrivate *priv = PRIV (base);
+  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
+  GstClockTime t = gst_stt_timeline_to_time (priv->timeline, pos);
+
+  GST_OBJECT_LOCK (base);
+  priv->committed_time = t;
+  GST_OBJECT_UNLOCK (base);
+  if (klass->position_changed)
+    klass->position_changed (base);
+}
+
+static const GstSttSessionCallbacks session_callbacks = {
+  .transcript = on_transcript,
+  .connection = on_connection,
+  .error = on_error,
+  .drained = on_drained,
+  .stats = on_stats,
+  .committed = on_committed,
+};
+
+/* ------------------------------------------------------------------------------------ */
+/* Streaming thread */
+
+static gboolean
+query_live (GstSttBase * base)
+{
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live = FALSE;
+
+  if (gst_pad_peer_query (PRIV (base)->sinkpad, q))
+    gst_query_parse_latency (q, &live, NULL, NULL);
+  gst_query_unref (q);
+  return live;
+}
+
+static gboolean
+structure_to_strv_cb (GQuark field, const GValue * value, gpointer data)
+{
+  GPtrArray *arr = data;
+
+  g_ptr_array_add (arr, g_strdup (g_quark_to_string (field)));
+  g_ptr_array_add (arr, G_VALUE_HOLDS_STRING (value) ? g_value_dup_string (value) :
+      gst_value_serialize (value));
+  return TRUE;
+}
+
+/* Call with the object lock held. */
+static void
+build_config (GstSttBase * base, GstSttSessionConfig * c)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+
+  memset (c, 0, sizeof (*c));
+  c->provider = priv->info;
+  c->url = g_strdup (priv->url);
+  c->api_key = g_strdup (priv->api_key);
+  c->api_key_file = g_strdup (priv->api_key_file);
+  c->language = g_strdup (priv->language);
+  c->model = g_strdup (priv->model);
+  if (priv->params) {
+    GPtrArray *kv = g_ptr_array_new ();
+    guint i;
+
+    gst_structure_foreach (priv->params, structure_to_strv_cb, kv);
+    c->params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    for (i = 0; i + 1 < kv->len; i += 2)
+      g_hash_table_replace (c->params, kv->pdata[i], kv->pdata[i + 1]);
+    g_ptr_array_free (kv, TRUE);
+  }
+  if (priv->extra_headers) {
+    GPtrArray *kv = g_ptr_array_new ();
+
+    gst_structure_foreach (priv->extra_headers, structure_to_strv_cb, kv);
+    g_ptr_array_add (kv, NULL);
+    c->extra_headers = (gchar **) g_ptr_array_free (kv, FALSE);
+  }
+  c->rate = priv->rate;
+  c->interim_results = priv->interim_results;
+  c->live = priv->live;
+  c->pacing = priv->pacing;
+  c->chunk_duration = priv->chunk_duration;
+  c->keepalive_interval = priv->keepalive_interval;
+  c->stall_timeout = priv->stall_timeout;
+  c->stats_interval = priv->stats_interval;
+  c->reconnect_max_attempts = priv->reconnect_max_attempts;
+  c->reconnect_initial_delay = priv->reconnect_initial_delay;
+  c->reconnect_max_delay = priv->reconnect_max_delay;
+  c->tls_validate = priv->tls_validate;
+  c->tls_ca_file = g_strdup (priv->tls_ca_file);
+}
+
+static gboolean
+start_session (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  GstSttSessionConfig config;
+  gboolean live = query_live (base);
+
+  GST_OBJECT_LOCK (base);
+  priv->live = live;
+  build_config (base, &config);
+  GST_OBJECT_UNLOCK (base);
+
+  GST_INFO_OBJECT (base, "starting %s session, %s input, %u Hz", priv->info->name,
+      live ? "live" : "non-live", priv->rate);
+  gst_stt_ring_set_flushing (priv->ring, FALSE);
+  priv->session = gst_stt_session_new (&config, priv->ring, priv->timeline, priv->stats,
+      &session_callbacks, base, GST_OBJECT (base));
+  gst_stt_session_start (priv->session);
+  return TRUE;
+}
+
+/* Stops and frees the session; the ring and timeline start over. Streaming thread or
+ * state change (pads deactivated). */
+static void
+stop_session (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+
+  if (priv->session) {
+    gst_stt_session_stop (priv->session);
+    g_clear_pointer (&priv->session, gst_stt_session_unref);
+  }
+}
+
+static void
+free_stream (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+
+  stop_session (base);
+  g_clear_pointer (&priv->converter, gst_audio_converter_free);
+  g_clear_pointer (&priv->ring, gst_stt_ring_free);
+  g_clear_pointer (&priv->timeline, gst_stt_timeline_free);
+  g_clear_pointer (&priv->convbuf, g_free);
+  priv->convbuf_size = 0;
+  priv->written = 0;
+  priv->dropped_reported = 0;
+  gst_audio_info_init (&priv->in_info);
+  GST_OBJECT_LOCK (base);
+  priv->input_end = GST_CLOCK_TIME_NONE;
+  priv->committed_time = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK (base);
+  g_mutex_lock (&priv->drain_lock);
+  priv->drained = FALSE;
+  priv->failed = FALSE;
+  g_mutex_unlock (&priv->drain_lock);
+}
+
+/* Creates ring and timeline for the configured provider. Streaming thread. */
+static gboolean
+ensure_stream (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  g_autofree gchar *provider = NULL;
+  guint rate;
+  GstClockTime max_buffer;
+
+  if (priv->ring)
+    return TRUE;
+  GST_OBJECT_LOCK (base);
+  provider = g_strdup (priv->provider);
+  rate = priv->sample_rate;
+  max_buffer = priv->max_buffer_time;
+  GST_OBJECT_UNLOCK (base);
+
+  priv->info = stt_provider_lookup (provider);
+  if (priv->info == NULL) {
+    g_autofree gchar *known = g_strjoinv (", ", (gchar **) stt_provider_names ());
+    GST_ELEMENT_ERROR (base, RESOURCE, SETTINGS, ("Unknown provider '%s'", provider),
+        ("known providers: %s", known));
+    return FALSE;
+  }
+  priv->rate = rate ? rate : priv->info->default_rate;
+  priv->ring = gst_stt_ring_new (2, gst_util_uint64_scale (max_buffer, priv->rate,
+          GST_SECOND));
+  priv->timeline = gst_stt_timeline_new (priv->rate);
+  return TRUE;
+}
+
+static void
+drain_converter (GstSttBase * base);
+
+static gboolean
+set_caps (GstSttBase * base, GstCaps * caps)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  GstAudioInfo in, out;
+
+  if (!gst_audio_info_from_caps (&in, caps))
+    goto invalid_caps;
+  if (!ensure_stream (base))
+    return FALSE;
+  if (priv->converter && gst_audio_info_is_equal (&in, &priv->in_info))
+    return TRUE;
+
+  /* Caps changed mid-stream: what the old converter holds belongs to the old format. */
+  if (priv->converter)
+    drain_converter (base);
+  g_clear_pointer (&priv->converter, gst_audio_converter_free);
+
+  gst_audio_info_set_format (&out, GST_AUDIO_FORMAT_S16LE, priv->rate, 1, NULL);
+  priv->converter = gst_audio_converter_new (GST_AUDIO_CONVERTER_FLAG_NONE, &in, &out,
+      NULL);
+  if (priv->converter == NULL)
+    goto no_converter;
+  priv->in_info = in;
+  GST_INFO_OBJECT (base, "converting %s %d Hz %d ch to S16LE %u Hz mono%s",
+      gst_audio_format_to_string (GST_AUDIO_INFO_FORMAT (&in)), GST_AUDIO_INFO_RATE (&in),
+      GST_AUDIO_INFO_CHANNELS (&in), priv->rate,
+      gst_audio_converter_is_passthrough (priv->converter) ? " (passthrough)" : "");
+  return TRUE;
+
+  /* ERRORS */
+invalid_caps:
+  {
+    GST_ELEMENT_ERROR (base, STREAM, FORMAT, (NULL), ("invalid caps %" GST_PTR_FORMAT,
+            caps));
+    return FALSE;
+  }
+no_converter:
+  {
+    GST_ELEMENT_ERROR (base, CORE, NEGOTIATION, (NULL),
+        ("cannot convert %" GST_PTR_FORMAT " to S16LE mono", caps));
+    return FALSE;
+  }
+}
+
+static gboolean
+is_failed (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  gboolean failed;
+
+  g_mutex_lock (&priv->drain_lock);
+  failed = priv->failed;
+  g_mutex_unlock (&priv->drain_lock);
+  return failed;
+}
+
+/* Appends converted audio to the ring. Streaming thread. */
+static GstFlowReturn
+write_ring (GstSttBase * base, const guint8 * data, gsize frames)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  guint64 dropped = 0;
+  gboolean live;
+
+  if (frames == 0)
+    return GST_FLOW_OK;
+  GST_OBJECT_LOCK (base);
+  live = priv->live;
+  GST_OBJECT_UNLOCK (base);
+
+  if (!gst_stt_ring_write (priv->ring, data, frames, !live, g_get_monotonic_time (),
+          &dropped))
+    return is_failed (base) ? GST_FLOW_ERROR : GST_FLOW_FLUSHING;
+  priv->written += frames;
+  if (dropped) {
+    gst_stt_stats_add (priv->stats, GST_STT_STAT_SAMPLES_DROPPED, dropped);
+    GST_WARNING_OBJECT (base, "replay ring full: dropped %" G_GUINT64_FORMAT
+        " samples of the oldest audio", dropped);
+  }
+  if (priv->session)
+    gst_stt_session_wake (priv->session);
+  return GST_FLOW_OK;
+}
+
+static guint8 *
+ensure_convbuf (GstSttBase * base, gsize frames)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+
+  if (priv->convbuf_size < frames * 2) {
+    priv->convbuf_size = frames * 2;
+    priv->convbuf = g_realloc (priv->convbuf, priv->convbuf_size);
+  }
+  return priv->convbuf;
+}
+
+static void
+drain_converter (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  gsize in = gst_audio_converter_get_max_latency (priv->converter);
+  gsize out;
+  gpointer outp[1];
+
+  if (in == 0 || priv->ring == NULL)
+    return;
+  out = gst_audio_converter_get_out_frames (priv->converter, in);
+  if (out == 0)
+    return;
+  outp[0] = ensure_convbuf (base, out);
+  if (gst_audio_converter_samples (priv->converter, GST_AUDIO_CONVERTER_FLAG_NONE, NULL,
+          in, outp, out))
+    write_ring (base, priv->convbuf, out);
+}
+
+static GstFlowReturn
+gst_stt_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstSttBase *base = GST_STT_BASE (parent);
+  GstSttBasePrivate *priv = PRIV (base);
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstMapInfo map;
+  gsize in_frames, out_frames;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+
+  if (is_failed (base))
+    goto failed;
+  if (priv->converter == NULL)
+    goto not_negotiated;
+  if (priv->session == NULL && !start_session (base))
+    goto failed;
+
+  gst_stt_timeline_observe (priv->timeline, priv->written, pts,
+      GST_BUFFER_IS_DISCONT (buf));
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    goto map_failed;
+  in_frames = map.size / GST_AUDIO_INFO_BPF (&priv->in_info);
+  if (gst_audio_converter_is_passthrough (priv->converter)) {
+    ret = write_ring (base, map.data, in_frames);
+  } else {
+    gpointer in[1] = { map.data };
+    gpointer out[1];
+
+    out_frames = gst_audio_converter_get_out_frames (priv->converter, in_frames);
+    out[0] = ensure_convbuf (base, out_frames);
+    if (gst_audio_converter_samples (priv->converter, GST_AUDIO_CONVERTER_FLAG_NONE, in,
+            in_frames, out, out_frames))
+      ret = write_ring (base, priv->convbuf, out_frames);
+  }
+  gst_buffer_unmap (buf, &map);
+
+  if (GST_CLOCK_TIME_IS_VALID (pts)) {
+    GstClockTime end = pts + gst_util_uint64_scale_int (in_frames, GST_SECOND,
+        GST_AUDIO_INFO_RATE (&priv->in_info));
+    GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
+
+    GST_OBJECT_LOCK (base);
+    priv->input_end = end;
+    GST_OBJECT_UNLOCK (base);
+    if (klass->position_changed)
+      klass->position_changed (base);
+  }
+  gst_buffer_unref (buf);
+  return ret;
+
+  /* ERRORS */
+failed:
+  {
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+not_negotiated:
+  {
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+map_failed:
+  {
+    GST_ELEMENT_ERROR (base, RESOURCE, READ, (NULL), ("cannot map input buffer"));
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+}
+
+/* End of stream: send the rest, wait up to drain-timeout for the last finals. */
+static void
+drain (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  GstClockTime timeout;
+  gint64 deadline;
+  gboolean done;
+
+  if (priv->session == NULL)
+    return;
+  if (priv->converter && !gst_audio_converter_is_passthrough (priv->converter))
+    drain_converter (base);
+
+  GST_OBJECT_LOCK (base);
+  timeout = priv->drain_timeout;
+  GST_OBJECT_UNLOCK (base);
+
+  g_mutex_lock (&priv->drain_lock);
+  priv->drained = FALSE;
+  g_mutex_unlock (&priv->drain_lock);
+  gst_stt_session_drain (priv->session);
+
+  deadline = g_get_monotonic_time () + timeout / GST_USECOND;
+  g_mutex_lock (&priv->drain_lock);
+  while (!priv->drained && !priv->flushing && !priv->failed) {
+    if (!g_cond_wait_until (&priv->drain_cond, &priv->drain_lock, deadline))
+      break;
+  }
+  done = priv->drained;
+  g_mutex_unlock (&priv->drain_lock);
+  if (!done)
+    GST_WARNING_OBJECT (base, "the service did not finish within drain-timeout (%"
+        GST_TIME_FORMAT "): going on with what arrived", GST_TIME_ARGS (timeout));
+  /* Nothing may arrive after EOS. */
+  stop_session (base);
+}
+
+static gboolean
+gst_stt_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstSttBase *base = GST_STT_BASE (parent);
+  GstSttBasePrivate *priv = PRIV (base);
+  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
+
+  GST_LOG_OBJECT (base, "event %" GST_PTR_FORMAT, event);
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gboolean ret;
+
+      gst_event_parse_caps (event, &caps);
+      ret = set_caps (base, caps);
+      gst_event_unref (event);
+      return ret;
+    }
+    case GST_EVENT_SEGMENT:
+      GST_OBJECT_LOCK (base);
+      gst_event_copy_segment (event, &priv->segment);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case GST_EVENT_GAP:{
+      GstClockTime ts, dur;
+
+      /* No audio for a while: the next buffer's timestamp anchors the timeline. */
+      gst_event_parse_gap (event, &ts, &dur);
+      if (GST_CLOCK_TIME_IS_VALID (ts)) {
+        GST_OBJECT_LOCK (base);
+        priv->input_end = ts + (GST_CLOCK_TIME_IS_VALID (dur) ? dur : 0);
+        GST_OBJECT_UNLOCK (base);
+        if (klass->position_changed)
+          klass->position_changed (base);
+      }
+      gst_event_unref (event);
+      return TRUE;
+    }
+    case GST_EVENT_EOS:
+      drain (base);
+      break;
+    case GST_EVENT_FLUSH_START:
+      g_mutex_lock (&priv->drain_lock);
+      priv->flushing = TRUE;
+      g_cond_broadcast (&priv->drain_cond);
+      g_mutex_unlock (&priv->drain_lock);
+      if (priv->ring)
+        gst_stt_ring_set_flushing (priv->ring, TRUE);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      /* A flush starts the stream over: new connection, new timeline. */
+      stop_session (base);
+      if (priv->converter)
+        gst_audio_converter_reset (priv->converter);
+      if (priv->ring) {
+        gst_stt_ring_free (priv->ring);
+        priv->ring = NULL;
+        gst_stt_timeline_free (priv->timeline);
+        priv->timeline = NULL;
+        priv->written = 0;
+        ensure_stream (base);
+      }
+      g_mutex_lock (&priv->drain_lock);
+      priv->flushing = FALSE;
+      priv->failed = FALSE;
+      g_mutex_unlock (&priv->drain_lock);
+      break;
+    default:
+      break;
+  }
+  return klass->forward_event (base, event);
+}
+
+static gboolean
+gst_stt_base_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+GstClockTime
+gst_stt_base_get_safe_position (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  GstClockTime pos;
+
+  GST_OBJECT_LOCK (base);
+  pos = priv->committed_time;
+  if (priv->live && GST_CLOCK_TIME_IS_VALID (priv->input_end)
+      && priv->input_end > priv->latency) {
+    GstClockTime p = priv->input_end - priv->latency;
+    if (!GST_CLOCK_TIME_IS_VALID (pos) || p > pos)
+      pos = p;
+  }
+  GST_OBJECT_UNLOCK (base);
+  return pos;
+}
+
+gboolean
+gst_stt_base_is_live (GstSttBase * base)
+{
+  gboolean live;
+
+  GST_OBJECT_LOCK (base);
+  live = PRIV (base)->live;
+  GST_OBJECT_UNLOCK (base);
+  return live;
+}
+
+GstClockTime
+gst_stt_base_get_latency (GstSttBase * base)
+{
+  GstClockTime l;
+
+  GST_OBJECT_LOCK (base);
+  l = PRIV (base)->latency;
+  GST_OBJECT_UNLOCK (base);
+  return l;
+}
+
+GstPad *
+gst_stt_base_get_sinkpad (GstSttBase * base)
+{
+  return PRIV (base)->sinkpad;
+}
+
+GstSttStats *
+gst_stt_base_get_stats (GstSttBase * base)
+{
+  return PRIV (base)->stats;
+}
+
+static GstStateChangeReturn
+gst_stt_base_change_state (GstElement * element, GstStateChange transition)
+{
+  GstSttBase *base = GST_STT_BASE (element);
+  GstSttBasePrivate *priv = PRIV (base);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      gst_stt_stats_reset (priv->stats);
+      gst_segment_init (&priv->segment, GST_FORMAT_TIME);
+      g_mutex_lock (&priv->drain_lock);
+      priv->flushing = FALSE;
+      g_mutex_unlock (&priv->drain_lock);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      /* Unblock a chain function waiting for room and an EOS waiting for finals before
+       * the pads are deactivated (which waits for the streaming thread). */
+      g_mutex_lock (&priv->drain_lock);
+      priv->flushing = TRUE;
+      g_cond_broadcast (&priv->drain_cond);
+      g_mutex_unlock (&priv->drain_lock);
+      if (priv->ring)
+        gst_stt_ring_set_flushing (priv->ring, TRUE);
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (gst_stt_base_parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      free_stream (base);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Properties */
+
+static void
+gst_stt_base_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstSttBasePrivate *priv = PRIV (object);
+
+  GST_OBJECT_LOCK (object);
+  switch (prop_id) {
+    case PROP_PROVIDER:
+      g_free (priv->provider);
+      priv->provider = g_value_dup_string (value);
+      if (priv->provider == NULL)
+        priv->provider = g_strdup (DEFAULT_PROVIDER);
+      break;
+    case PROP_URL:
+      g_free (priv->url);
+      priv->url = g_value_dup_string (value);
+      break;
+    case PROP_API_KEY:
+      if (priv->api_key)
+        memset (priv->api_key, 0, strlen (priv->api_key));
+      g_free (priv->api_key);
+      priv->api_key = g_value_dup_string (value);
+      break;
+    case PROP_API_KEY_FILE:
+      g_free (priv->api_key_file);
+      priv->api_key_file = g_value_dup_string (value);
+      break;
+    case PROP_LANGUAGE:
+      g_free (priv->language);
+      priv->language = g_value_dup_string (value);
+      break;
+    case PROP_MODEL:
+      g_free (priv->model);
+      priv->model = g_value_dup_string (value);
+      break;
+    case PROP_SAMPLE_RATE:
+      priv->sample_rate = g_value_get_uint (value);
+      break;
+    case PROP_CHUNK_DURATION:
+      priv->chunk_duration = g_value_get_uint64 (value);
+      break;
+    case PROP_INTERIM_RESULTS:
+      priv->interim_results = g_value_get_boolean (value);
+      break;
+    case PROP_LATENCY:
+      priv->latency = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_BUFFER_TIME:
+      priv->max_buffer_time = g_value_get_uint64 (value);
+      break;
+    case PROP_RECONNECT_MAX_ATTEMPTS:
+      priv->reconnect_max_attempts = g_value_get_int (value);
+      break;
+    case PROP_RECONNECT_INITIAL_DELAY:
+      priv->reconnect_initial_delay = g_value_get_uint64 (value);
+      break;
+    case PROP_RECONNECT_MAX_DELAY:
+      priv->reconnect_max_delay = g_value_get_uint64 (value);
+      break;
+    case PROP_KEEPALIVE_INTERVAL:
+      priv->keepalive_interval = g_value_get_uint64 (value);
+      break;
+    case PROP_STALL_TIMEOUT:
+      priv->stall_timeout = g_value_get_uint64 (value);
+      break;
+    case PROP_DRAIN_TIMEOUT:
+      priv->drain_timeout = g_value_get_uint64 (value);
+      break;
+    case PROP_PACING:
+      priv->pacing = g_value_get_enum (value);
+      break;
+    case PROP_STATS_INTERVAL:
+      priv->stats_interval = g_value_get_uint64 (value);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_free (priv->tls_ca_file);
+      priv->tls_ca_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_VALIDATE:
+      priv->tls_validate = g_value_get_boolean (value);
+      if (!priv->tls_validate)
+        GST_WARNING_OBJECT (object, "TLS certificate validation is off: the connection "
+            "can be intercepted");
+      break;
+    case PROP_EXTRA_HEADERS:
+      g_clear_pointer (&priv->extra_headers, gst_structure_free);
+      priv->extra_headers = g_value_dup_boxed (value);
+      break;
+    case PROP_PARAMS:
+      g_clear_pointer (&priv->params, gst_structure_free);
+      priv->params = g_value_dup_boxed (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (object);
+}
+
+static void
+gst_stt_base_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstSttBasePrivate *priv = PRIV (object);
+
+  if (prop_id == PROP_STATS) {
+    /* Built outside the object lock: the stats have their own. */
+    g_value_take_boxed (value, gst_stt_stats_to_structure (priv->stats,
+            priv->info ? priv->info->name : priv->provider, priv->rate ? priv->rate : 16000));
+    return;
+  }
+
+  GST_OBJECT_LOCK (object);
+  switch (prop_id) {
+    case PROP_PROVIDER:
+      g_value_set_string (value, priv->provider);
+      break;
+    case PROP_URL:
+      g_value_set_string (value, priv->url);
+      break;
+    case PROP_API_KEY:
+      /* Never readable in clear. */
+      g_value_set_string (value, priv->api_key ? "***" : NULL);
+      break;
+    case PROP_API_KEY_FILE:
+      g_value_set_string (value, priv->api_key_file);
+      break;
+    case PROP_LANGUAGE:
+      g_value_set_string (value, priv->language);
+      break;
+    case PROP_MODEL:
+      g_value_set_string (value, priv->model);
+      break;
+    case PROP_SAMPLE_RATE:
+      g_value_set_uint (value, priv->sample_rate);
+      break;
+    case PROP_CHUNK_DURATION:
+      g_value_set_uint64 (value, priv->chunk_duration);
+      break;
+    case PROP_INTERIM_RESULTS:
+      g_value_set_boolean (value, priv->interim_results);
+      break;
+    case PROP_LATENCY:
+      g_value_set_uint64 (value, priv->latency);
+      break;
+    case PROP_MAX_BUFFER_TIME:
+      g_value_set_uint64 (value, priv->max_buffer_time);
+      break;
+    case PROP_RECONNECT_MAX_ATTEMPTS:
+      g_value_set_int (value, priv->reconnect_max_attempts);
+      break;
+    case PROP_RECONNECT_INITIAL_DELAY:
+      g_value_set_uint64 (value, priv->reconnect_initial_delay);
+      break;
+    case PROP_RECONNECT_MAX_DELAY:
+      g_value_set_uint64 (value, priv->reconnect_max_delay);
+      break;
+    case PROP_KEEPALIVE_INTERVAL:
+      g_value_set_uint64 (value, priv->keepalive_interval);
+      break;
+    case PROP_STALL_TIMEOUT:
+      g_value_set_uint64 (value, priv->stall_timeout);
+      break;
+    case PROP_DRAIN_TIMEOUT:
+      g_value_set_uint64 (value, priv->drain_timeout);
+      break;
+    case PROP_PACING:
+      g_value_set_enum (value, priv->pacing);
+      break;
+    case PROP_STATS_INTERVAL:
+      g_value_set_uint64 (value, priv->stats_interval);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, priv->tls_ca_file);
+      break;
+    case PROP_TLS_VALIDATE:
+      g_value_set_boolean (value, priv->tls_validate);
+      break;
+    case PROP_EXTRA_HEADERS:
+      g_value_set_boxed (value, priv->extra_headers);
+      break;
+    case PROP_PARAMS:
+      g_value_set_boxed (value, priv->params);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (object);
+}
+
+static void
+gst_stt_base_finalize (GObject * object)
+{
+  GstSttBasePrivate *priv = PRIV (object);
+
+  free_stream (GST_STT_BASE (object));
+  g_free (priv->provider);
+  g_free (priv->url);
+  if (priv->api_key)
+    memset (priv->api_key, 0, strlen (priv->api_key));
+  g_free (priv->api_key);
+  g_free (priv->api_key_file);
+  g_free (priv->language);
+  g_free (priv->model);
+  g_free (priv->tls_ca_file);
+  g_clear_pointer (&priv->extra_headers, gst_structure_free);
+  g_clear_pointer (&priv->params, gst_structure_free);
+  gst_stt_stats_free (priv->stats);
+  g_mutex_clear (&priv->drain_lock);
+  g_cond_clear (&priv->drain_cond);
+  G_OBJECT_CLASS (gst_stt_base_parent_class)->finalize (object);
+}
+
+#define TIME_PROP(id, name, nick, blurb, def, flags) \
+  g_object_class_install_property (gobject_class, id, \
+      g_param_spec_uint64 (name, nick, blurb, 0, G_MAXUINT64, def, \
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | flags))
+#define STRING_PROP(id, name, nick, blurb, flags) \
+  g_object_class_install_property (gobject_class, id, \
+      g_param_spec_string (name, nick, blurb, NULL, \
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | flags))
+
+static void
+gst_stt_base_class_init (GstSttBaseClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  const GParamFlags ready = GST_PARAM_MUTABLE_READY;
+  const GParamFlags playing = GST_PARAM_MUTABLE_PLAYING;
+  g_autofree gchar *providers = g_strjoinv (", ", (gchar **) stt_provider_names ());
+  g_autofree gchar *provider_blurb = g_strdup_printf ("Speech-to-text service protocol: %s",
+      providers);
+
+  gobject_class->set_property = gst_stt_base_set_property;
+  gobject_class->get_property = gst_stt_base_get_property;
+  gobject_class->finalize = gst_stt_base_finalize;
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_stt_base_change_state);
+
+  g_object_class_install_property (gobject_class, PROP_PROVIDER,
+      g_param_spec_string ("provider", "Provider", g_intern_string (provider_blurb),
+          DEFAULT_PROVIDER, G_PARAM_READWRITE | G_PARAM_STATIC_NAME |
+          G_PARAM_STATIC_NICK | G_PARAM_STATIC_BLURB | ready));
+  STRING_PROP (PROP_URL, "url", "URL", "Endpoint replacing the provider's default "
+      "(scheme, host, port and path, e.g. ws://127.0.0.1:8080/v1/listen); the element "
+      "adds the query. NULL = the provider's default", ready);
+  STRING_PROP (PROP_API_KEY, "api-key", "API key", "Key or token for the service. Reads "
+      "back as *** when set. Falls back to api-key-file, then $<PROVIDER>_API_KEY, "
+      "then $STT_API_KEY", ready);
+  STRING_PROP (PROP_API_KEY_FILE, "api-key-file", "API key file", "File holding the key, "
+      "read again before every connection attempt (so a rotated key is picked up)", ready);
+  STRING_PROP (PROP_LANGUAGE, "language", "Language", "Language code such as en or en-US; "
+      "NULL = the provider's default", ready);
+  STRING_PROP (PROP_MODEL, "model", "Model", "Recognition model; NULL = the provider's "
+      "default (e.g. nova-3 for Deepgram)", ready);
+  g_object_class_install_property (gobject_class, PROP_SAMPLE_RATE,
+      g_param_spec_uint ("sample-rate", "Sample rate", "Rate of the audio sent to the "
+          "service, in Hz; 0 = the provider's rate (16000 for most)", 0, 192000,
+          DEFAULT_SAMPLE_RATE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  TIME_PROP (PROP_CHUNK_DURATION, "chunk-duration", "Chunk duration", "Audio per "
+      "WebSocket frame, in nanoseconds", DEFAULT_CHUNK_DURATION, ready);
+  g_object_class_install_property (gobject_class, PROP_INTERIM_RESULTS,
+      g_param_spec_boolean ("interim-results", "Interim results", "Ask the service for "
+          "partial results (posted as stt-transcript with is-final=false)",
+          DEFAULT_INTERIM_RESULTS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  TIME_PROP (PROP_LATENCY, "latency", "Latency", "Time the service may take to return "
+      "final text for live input, in nanoseconds; added to the latency query. Text "
+      "arriving later is pushed late", DEFAULT_LATENCY, ready);
+  TIME_PROP (PROP_MAX_BUFFER_TIME, "max-buffer-time", "Max buffer time", "Audio kept for "
+      "replay after a reconnect (audio not yet final), in nanoseconds. When full, live "
+      "input drops its oldest audio; non-live input waits", DEFAULT_MAX_BUFFER_TIME, ready);
+  g_object_class_install_property (gobject_class, PROP_RECONNECT_MAX_ATTEMPTS,
+      g_param_spec_int ("reconnect-max-attempts", "Reconnect max attempts", "Consecutive "
+          "failed connection attempts before giving up with an error; -1 = never give up",
+          -1, G_MAXINT, DEFAULT_RECONNECT_MAX_ATTEMPTS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | playing));
+  TIME_PROP (PROP_RECONNECT_INITIAL_DELAY, "reconnect-initial-delay",
+      "Reconnect initial delay", "Backoff before the second retry (the first is "
+      "immediate), doubled after each failure, in nanoseconds",
+      DEFAULT_RECONNECT_INITIAL_DELAY, ready);
+  TIME_PROP (PROP_RECONNECT_MAX_DELAY, "reconnect-max-delay", "Reconnect max delay",
+      "Longest backoff between attempts, in nanoseconds", DEFAULT_RECONNECT_MAX_DELAY,
+      ready);
+  TIME_PROP (PROP_KEEPALIVE_INTERVAL, "keepalive-interval", "Keepalive interval",
+      "WebSocket ping interval, in nanoseconds (whole seconds); 0 = no pings",
+      DEFAULT_KEEPALIVE_INTERVAL, ready);
+  TIME_PROP (PROP_STALL_TIMEOUT, "stall-timeout", "Stall timeout", "Reconnect when the "
+      "server has sent nothing (no message, no pong) for this long while audio flows, in "
+      "nanoseconds; 0 = never", DEFAULT_STALL_TIMEOUT, ready);
+  TIME_PROP (PROP_DRAIN_TIMEOUT, "drain-timeout", "Drain timeout", "At end of stream, "
+      "how long to wait for the last final results, in nanoseconds",
+      DEFAULT_DRAIN_TIMEOUT, playing);
+  g_object_class_install_property (gobject_class, PROP_PACING,
+      g_param_spec_enum ("pacing", "Pacing", "How fast non-live audio is sent",
+          GST_TYPE_STT_PACING, DEFAULT_PACING,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  TIME_PROP (PROP_STATS_INTERVAL, "stats-interval", "Stats interval", "Period of the "
+      "stt-stats bus message, in nanoseconds; 0 = none", DEFAULT_STATS_INTERVAL, ready);
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics", "Current statistics (the fields of the "
+          "stt-stats message)", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  STRING_PROP (PROP_TLS_CA_FILE, "tls-ca-file", "TLS CA file", "PEM file of the CA(s) "
+      "to trust for wss:// and https:// instead of the system store", ready);
+  g_object_class_install_property (gobject_class, PROP_TLS_VALIDATE,
+      g_param_spec_boolean ("tls-validate", "TLS validate", "Validate the server's TLS "
+          "certificate. Turning this off is insecure", DEFAULT_TLS_VALIDATE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  g_object_class_install_property (gobject_class, PROP_EXTRA_HEADERS,
+      g_param_spec_boxed ("extra-headers", "Extra headers", "Extra HTTP headers for the "
+          "handshake, e.g. \"headers, X-Team=(string)news\"", GST_TYPE_STRUCTURE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  g_object_class_install_property (gobject_class, PROP_PARAMS,
+      g_param_spec_boxed ("params", "Provider parameters", "Extra provider options, added "
+          "to the query or configuration message, e.g. \"p, endpointing=300, "
+          "smart_format=true\"", GST_TYPE_STRUCTURE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_type_mark_as_plugin_api (GST_TYPE_STT_BASE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_STT_PACING, 0);
+}
+
+static void
+gst_stt_base_init (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+
+  priv->provider = g_strdup (DEFAULT_PROVIDER);
+  priv->sample_rate = DEFAULT_SAMPLE_RATE;
+  priv->chunk_duration = DEFAULT_CHUNK_DURATION;
+  priv->interim_results = DEFAULT_INTERIM_RESULTS;
+  priv->latency = DEFAULT_LATENCY;
+  priv->max_buffer_time = DEFAULT_MAX_BUFFER_TIME;
+  priv->reconnect_max_attempts = DEFAULT_RECONNECT_MAX_ATTEMPTS;
+  priv->reconnect_initial_delay = DEFAULT_RECONNECT_INITIAL_DELAY;
+  priv->reconnect_max_delay = DEFAULT_RECONNECT_MAX_DELAY;
+  priv->keepalive_interval = DEFAULT_KEEPALIVE_INTERVAL;
+  priv->stall_timeout = DEFAULT_STALL_TIMEOUT;
+  priv->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
+  priv->pacing = DEFAULT_PACING;
+  priv->stats_interval = DEFAULT_STATS_INTERVAL;
+  priv->tls_validate = DEFAULT_TLS_VALIDATE;
+  priv->stats = gst_stt_stats_new ();
+  priv->input_end = GST_CLOCK_TIME_NONE;
+  priv->committed_time = GST_CLOCK_TIME_NONE;
+  g_mutex_init (&priv->drain_lock);
+  g_cond_init (&priv->drain_cond);
+  gst_audio_info_init (&priv->in_info);
+  gst_segment_init (&priv->segment, GST_FORMAT_TIME);
+
+  priv->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_stt_base_chain));
+  gst_pad_set_event_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_stt_base_sink_event));
+  gst_pad_set_query_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_stt_base_sink_query));
+  gst_element_add_pad (GST_ELEMENT (base), priv->sinkpad);
+}

@@ -1,0 +1,47 @@
+/* GstSttBase: the engine shared by stttranscribe and sttsink. It owns the sink pad,
+ * every property, the audio converter, the replay ring, the timeline and the session;
+ * subclasses only decide where results go. */
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/audio/audio.h>
+
+#include "gststtring.h"
+#include "gststttimeline.h"
+#include "gststtstats.h"
+#include "gststtsession.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_STT_BASE (gst_stt_base_get_type ())
+G_DECLARE_DERIVABLE_TYPE (GstSttBase, gst_stt_base, GST, STT_BASE, GstElement)
+
+#define GST_TYPE_STT_PACING (gst_stt_pacing_get_type ())
+GType gst_stt_pacing_get_type (void);
+
+struct _GstSttBaseClass
+{
+  GstElementClass parent_class;
+
+  /* A transcript was posted on the bus (I/O thread, no lock held). For finals with
+   * text, @pts/@duration are the text's span in the input's time domain. */
+  void (*transcript) (GstSttBase * base, const GstStructure * s, gboolean is_final,
+      GstClockTime pts, GstClockTime duration);
+  /* An event the engine does not consume (stream-start, segment, EOS after draining,
+   * flushes, ...); takes @event. Streaming thread. */
+  gboolean (*forward_event) (GstSttBase * base, GstEvent * event);
+  /* The safe position moved (see gst_stt_base_get_safe_position). Any thread. */
+  void (*position_changed) (GstSttBase * base);
+};
+
+/* The input time up to which no further text can appear, or NONE: for live input the
+ * newest audio minus `latency` (text arriving later is late), else the committed point. */
+GstClockTime gst_stt_base_get_safe_position (GstSttBase * base);
+/* Upstream live-ness as seen when the stream started. */
+gboolean gst_stt_base_is_live (GstSttBase * base);
+/* The `latency` property. */
+GstClockTime gst_stt_base_get_latency (GstSttBase * base);
+GstPad *gst_stt_base_get_sinkpad (GstSttBase * base);
+GstSttStats *gst_stt_base_get_stats (GstSttBase * base);
+
+G_END_DECLS

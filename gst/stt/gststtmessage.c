@@ -1,0 +1,84 @@
+/* gststtmessage.c: builders for the schema-1 bus message structures. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gststtmessage.h"
+
+const gchar *
+gst_stt_connection_state_name (GstSttConnectionState state)
+{
+  static const gchar *const names[] = { "connecting", "connected", "reconnecting",
+    "draining", "closed", "failed"
+  };
+
+  g_return_val_if_fail (state <= GST_STT_CONNECTION_FAILED, "unknown");
+  return names[state];
+}
+
+GstStructure *
+gst_stt_message_connection_new (const gchar * provider, const GstSttConnectionInfo * info)
+{
+  return gst_structure_new (GST_STT_MESSAGE_CONNECTION,
+      "schema", G_TYPE_UINT, GST_STT_SCHEMA_VERSION,
+      "provider", G_TYPE_STRING, provider,
+      "state", G_TYPE_STRING, gst_stt_connection_state_name (info->state),
+      "attempt", G_TYPE_UINT, info->attempt,
+      "connection", G_TYPE_UINT, info->connection,
+      "retry-in", GST_TYPE_CLOCK_TIME, info->retry_in,
+      "reason", G_TYPE_STRING, info->reason ? info->reason : "",
+      "http-status", G_TYPE_UINT, info->http_status,
+      "close-code", G_TYPE_INT, info->close_code,
+      "replayed", GST_TYPE_CLOCK_TIME, info->replayed,
+      "dropped", GST_TYPE_CLOCK_TIME, info->dropped, NULL);
+}
+
+GstStructure *
+gst_stt_message_word_new (const gchar * text, GstClockTime start, GstClockTime end,
+    gdouble confidence, const gchar * speaker)
+{
+  return gst_structure_new (GST_STT_WORD,
+      "text", G_TYPE_STRING, text,
+      "start", GST_TYPE_CLOCK_TIME, start,
+      "end", GST_TYPE_CLOCK_TIME, end,
+      "confidence", G_TYPE_DOUBLE, confidence,
+      "speaker", G_TYPE_STRING, speaker ? speaker : "", NULL);
+}
+
+GstStructure *
+gst_stt_message_transcript_new (const gchar * provider, gboolean is_final,
+    const gchar * text, guint64 segment_id, guint revision, GstClockTime pts,
+    GstClockTime duration, GPtrArray * words, const gchar * language, gdouble confidence,
+    guint connection, GstClockTime latency)
+{
+  GstStructure *s;
+  GValue arr = G_VALUE_INIT;
+  guint i;
+
+  g_value_init (&arr, GST_TYPE_ARRAY);
+  for (i = 0; words && i < words->len; i++) {
+    GValue v = G_VALUE_INIT;
+
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, g_ptr_array_index (words, i));
+    gst_value_array_append_and_take_value (&arr, &v);
+  }
+  if (words)
+    g_ptr_array_set_size (words, 0);
+
+  s = gst_structure_new (GST_STT_MESSAGE_TRANSCRIPT,
+      "schema", G_TYPE_UINT, GST_STT_SCHEMA_VERSION,
+      "provider", G_TYPE_STRING, provider,
+      "is-final", G_TYPE_BOOLEAN, is_final,
+      "text", G_TYPE_STRING, text,
+      "segment-id", G_TYPE_UINT64, segment_id,
+      "revision", G_TYPE_UINT, revision,
+      "pts", GST_TYPE_CLOCK_TIME, pts,
+      "duration", GST_TYPE_CLOCK_TIME, duration,
+      "language", G_TYPE_STRING, language ? language : "",
+      "confidence", G_TYPE_DOUBLE, confidence,
+      "connection", G_TYPE_UINT, connection,
+      "latency", GST_TYPE_CLOCK_TIME, latency, NULL);
+  gst_structure_take_value (s, "words", &arr);
+  return s;
+}

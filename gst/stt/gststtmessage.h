@@ -1,0 +1,55 @@
+/* gststtmessage: the bus message schema (version 1), built in one place.
+ * Field by field documentation: docs/messages.md. Fields are only ever added. */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_STT_SCHEMA_VERSION 1
+#define GST_STT_MESSAGE_TRANSCRIPT "stt-transcript"
+#define GST_STT_MESSAGE_CONNECTION "stt-connection"
+#define GST_STT_MESSAGE_STATS "stt-stats"
+#define GST_STT_WORD "stt-word"
+
+typedef enum
+{
+  GST_STT_CONNECTION_CONNECTING,
+  GST_STT_CONNECTION_CONNECTED,
+  GST_STT_CONNECTION_RECONNECTING,
+  GST_STT_CONNECTION_DRAINING,
+  GST_STT_CONNECTION_CLOSED,
+  GST_STT_CONNECTION_FAILED,
+} GstSttConnectionState;
+
+const gchar *gst_stt_connection_state_name (GstSttConnectionState state);
+
+/* What a connection message says; zero/NULL fields are left at their defaults. */
+typedef struct
+{
+  GstSttConnectionState state;
+  guint attempt;
+  GstClockTime retry_in;
+  const gchar *reason;
+  guint http_status;
+  gint close_code;
+  GstClockTime replayed;
+  GstClockTime dropped;
+  guint connection;
+} GstSttConnectionInfo;
+
+GstStructure *gst_stt_message_connection_new (const gchar * provider,
+    const GstSttConnectionInfo * info);
+
+/* A word with its times already in the input's time domain. */
+GstStructure *gst_stt_message_word_new (const gchar * text, GstClockTime start,
+    GstClockTime end, gdouble confidence, const gchar * speaker);
+
+/* The transcript message without running-time/stream-time (the element adds them from
+ * its segment). @words: GstStructure* array, taken. */
+GstStructure *gst_stt_message_transcript_new (const gchar * provider, gboolean is_final,
+    const gchar * text, guint64 segment_id, guint revision, GstClockTime pts,
+    GstClockTime duration, GPtrArray * words, const gchar * language, gdouble confidence,
+    guint connection, GstClockTime latency);
+
+G_END_DECLS

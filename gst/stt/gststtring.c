@@ -1,0 +1,233 @@
+/* gststtring.c: the replay ring, a circular byte buffer that grows on demand up to its
+ * capacity, so a stream that commits often costs only a few seconds of memory. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include "gststtring.h"
+
+typedef struct
+{
+  guint64 end;                  /* stream position after the write */
+  gint64 arrival;
+} Arrival;
+
+struct _GstSttRing
+{
+  GMutex lock;
+  GCond cond;
+  guint bps;
+  guint64 capacity;             /* samples */
+  guint8 *data;
+  guint64 alloc;                /* samples allocated */
+  guint64 start, end;           /* stream positions held: [start, end) */
+  gboolean flushing;
+  GArray *arrivals;             /* Arrival, ascending end */
+};
+
+GstSttRing *
+gst_stt_ring_new (guint bytes_per_sample, guint64 capacity_samples)
+{
+  GstSttRing *ring = g_new0 (GstSttRing, 1);
+
+  g_mutex_init (&ring->lock);
+  g_cond_init (&ring->cond);
+  ring->bps = bytes_per_sample;
+  ring->capacity = MAX (capacity_samples, 1);
+  ring->arrivals = g_array_new (FALSE, FALSE, sizeof (Arrival));
+  return ring;
+}
+
+void
+gst_stt_ring_free (GstSttRing * ring)
+{
+  if (ring == NULL)
+    return;
+  g_mutex_clear (&ring->lock);
+  g_cond_clear (&ring->cond);
+  g_free (ring->data);
+  g_array_unref (ring->arrivals);
+  g_free (ring);
+}
+
+/* Copies between the ring and a linear buffer. Call with the lock held. */
+static void
+ring_copy (GstSttRing * ring, guint64 pos, guint8 * buf, gsize n, gboolean to_ring)
+{
+  guint64 off = pos % ring->alloc;
+  gsize first = MIN (n, ring->alloc - off);
+  guint8 *p = ring->data + off * ring->bps;
+
+  if (to_ring) {
+    memcpy (p, buf, first * ring->bps);
+    memcpy (ring->data, buf + first * ring->bps, (n - first) * ring->bps);
+  } else {
+    memcpy (buf, p, first * ring->bps);
+    memcpy (buf + first * ring->bps, ring->data, (n - first) * ring->bps);
+  }
+}
+
+/* Grows the allocation to hold @need samples. Call with the lock held. */
+static void
+ring_grow (GstSttRing * ring, guint64 need)
+{
+  guint64 alloc = MAX (ring->alloc, 16000);
+  guint64 used = ring->end - ring->start;
+  guint8 *tmp = NULL;
+
+  while (alloc < need)
+    alloc *= 2;
+  alloc = MIN (alloc, ring->capacity);
+  if (alloc <= ring->alloc)
+    return;
+  if (used) {
+    tmp = g_malloc (used * ring->bps);
+    ring_copy (ring, ring->start, tmp, used, FALSE);
+  }
+  g_free (ring->data);
+  ring->data = g_malloc (alloc * ring->bps);
+  ring->alloc = alloc;
+  if (used)
+    ring_copy (ring, ring->start, tmp, used, TRUE);
+  g_free (tmp);
+}
+
+static void
+prune_arrivals (GstSttRing * ring)
+{
+  guint i = 0;
+
+  /* Keep the entry that covers ring->start. */
+  while (i < ring->arrivals->len && g_array_index (ring->arrivals, Arrival, i).end <=
+      ring->start)
+    i++;
+  if (i > 0)
+    g_array_remove_range (ring->arrivals, 0, i);
+}
+
+gboolean
+gst_stt_ring_write (GstSttRing * ring, const guint8 * data, gsize n, gboolean block,
+    gint64 arrival, guint64 * dropped)
+{
+  g_mutex_lock (&ring->lock);
+  while (n > 0) {
+    guint64 used = ring->end - ring->start;
+    gsize room, chunk;
+
+    if (used + n > ring->alloc && ring->alloc < ring->capacity)
+      ring_grow (ring, used + n);
+    room = ring->alloc - used;
+    if (room == 0) {
+      if (block) {
+        if (ring->flushing) {
+          g_mutex_unlock (&ring->lock);
+          return FALSE;
+        }
+        g_cond_wait (&ring->cond, &ring->lock);
+        continue;
+      }
+      /* Live: the oldest audio goes, so that the newest can be kept. */
+      chunk = MIN (n, ring->alloc);
+      ring->start += chunk;
+      if (dropped)
+        *dropped += chunk;
+      prune_arrivals (ring);
+      continue;
+    }
+    chunk = MIN (n, room);
+    ring_copy (ring, ring->end, (guint8 *) data, chunk, TRUE);
+    ring->end += chunk;
+    data += chunk * ring->bps;
+    n -= chunk;
+  }
+  {
+    Arrival a = { ring->end, arrival };
+    g_array_append_val (ring->arrivals, a);
+  }
+  g_mutex_unlock (&ring->lock);
+  return TRUE;
+}
+
+gsize
+gst_stt_ring_read (GstSttRing * ring, guint64 * pos, guint8 * dest, gsize max)
+{
+  gsize n = 0;
+
+  g_mutex_lock (&ring->lock);
+  if (*pos < ring->start)
+    *pos = ring->start;
+  if (*pos < ring->end) {
+    n = MIN (max, ring->end - *pos);
+    ring_copy (ring, *pos, dest, n, FALSE);
+  }
+  g_mutex_unlock (&ring->lock);
+  return n;
+}
+
+void
+gst_stt_ring_commit (GstSttRing * ring, guint64 pos)
+{
+  g_mutex_lock (&ring->lock);
+  pos = MIN (pos, ring->end);
+  if (pos > ring->start) {
+    ring->start = pos;
+    prune_arrivals (ring);
+    g_cond_broadcast (&ring->cond);
+  }
+  g_mutex_unlock (&ring->lock);
+}
+
+void
+gst_stt_ring_get_range (GstSttRing * ring, guint64 * start, guint64 * end)
+{
+  g_mutex_lock (&ring->lock);
+  if (start)
+    *start = ring->start;
+  if (end)
+    *end = ring->end;
+  g_mutex_unlock (&ring->lock);
+}
+
+gboolean
+gst_stt_ring_is_full (GstSttRing * ring)
+{
+  gboolean full;
+
+  g_mutex_lock (&ring->lock);
+  full = ring->end - ring->start >= ring->capacity;
+  g_mutex_unlock (&ring->lock);
+  return full;
+}
+
+gint64
+gst_stt_ring_get_arrival (GstSttRing * ring, guint64 pos)
+{
+  gint64 t = -1;
+  guint lo = 0, hi;
+
+  g_mutex_lock (&ring->lock);
+  /* The first write whose end lies past @pos contained it. */
+  hi = ring->arrivals->len;
+  while (lo < hi) {
+    guint mid = (lo + hi) / 2;
+    if (g_array_index (ring->arrivals, Arrival, mid).end > pos)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  if (lo < ring->arrivals->len)
+    t = g_array_index (ring->arrivals, Arrival, lo).arrival;
+  g_mutex_unlock (&ring->lock);
+  return t;
+}
+
+void
+gst_stt_ring_set_flushing (GstSttRing * ring, gboolean flushing)
+{
+  g_mutex_lock (&ring->lock);
+  ring->flushing = flushing;
+  g_cond_broadcast (&ring->cond);
+  g_mutex_unlock (&ring->lock);
+}

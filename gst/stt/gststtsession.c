@@ -1,0 +1,1095 @@
+/* gststtsession.c: the session state machine. Everything below the public functions
+ * runs on the stream's I/O worker thread, so the state needs no lock; the public
+ * functions hand work over with stt_io_worker_invoke.
+ *
+ * Positions are stream samples at the wire rate. Connection n starts at stream sample
+ * `conn_base` (the committed point when it opened) and the provider's times count from
+ * there; `map` records where, within a connection, audio was skipped because the ring
+ * dropped it, so provider times always map back to the right stream sample. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include "gststtsession.h"
+#include "sttws.h"
+
+GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
+#define GST_CAT_DEFAULT stt_session_debug
+
+typedef enum
+{
+  STATE_IDLE,
+  STATE_CONNECTING,
+  STATE_OPEN,
+  STATE_WAITING,                /* backoff before the next attempt */
+  STATE_DONE,
+} State;
+
+typedef struct
+{
+  guint64 conn;                 /* samples into the connection */
+  guint64 stream;               /* stream position they correspond to */
+} MapPoint;
+
+typedef struct
+{
+  guint64 end;                  /* stream position after the chunk */
+  gint64 sent;                  /* monotonic time it left */
+} SendMark;
+
+struct _GstSttSession
+{
+  gint refcount;
+  GstSttSessionConfig cfg;
+  GstSttRing *ring;
+  GstSttTimeline *timeline;
+  GstSttStats *stats;
+  GstSttSessionCallbacks cb;
+  gpointer user_data;
+  GstObject *log_object;        /* for debug output only */
+  SttIoWorker *worker;
+  guint bps;
+  guint64 chunk_samples;
+
+  /* Read by the streaming thread: a write that reaches this position wakes us. */
+  guint64 wake_at;              /* atomic */
+  gint wake_pending;            /* atomic */
+
+  /* Stop handshake. */
+  GMutex stop_lock;
+  GCond stop_cond;
+  gboolean stopped;             /* under stop_lock */
+
+  /* ---- I/O thread only ---- */
+  State state;
+  gboolean draining;
+  gboolean end_sent;
+  gboolean finalize_sent;
+  gboolean ever_connected;
+  SttWs *ws;
+  SttProviderConfig pcfg;
+  gchar *key;                   /* resolved for the current attempt */
+  SttProviderState pstate;
+  guint attempt;                /* consecutive failed attempts */
+  guint connection;             /* index of the current connection, from 0 */
+  guint64 conn_base;
+  guint64 conn_sent;            /* samples sent on this connection */
+  GArray *map;                  /* MapPoint */
+  guint64 send_pos;
+  guint64 committed;
+  GArray *marks;                /* SendMark */
+  guint8 *scratch;
+  gint64 pace_start;
+  guint64 pace_sent;
+  gint64 last_send;
+  gint64 last_recv;
+  gint64 disconnected_since;
+  GSource *pace_timer;
+  GSource *keepalive_timer;
+  GSource *watchdog_timer;
+  GSource *retry_timer;
+  GSource *stats_timer;
+  /* Segments: the provider's key (or "" for the open one) -> our id. */
+  GHashTable *segments;
+  guint64 next_segment_id;
+};
+
+typedef struct
+{
+  guint64 id;
+  guint revision;
+} SegInfo;
+
+static void session_connect (GstSttSession * s);
+static void send_text (GstSttSession * s, gchar * text);
+static void session_pump (GstSttSession * s);
+static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
+    const gchar * debug, guint http_status, gint close_code);
+static void session_retry (GstSttSession * s, const gchar * reason, guint http_status,
+    gint close_code, gint retry_after);
+
+void
+gst_stt_session_config_clear (GstSttSessionConfig * c)
+{
+  g_clear_pointer (&c->url, g_free);
+  if (c->api_key) {
+    memset (c->api_key, 0, strlen (c->api_key));
+    g_clear_pointer (&c->api_key, g_free);
+  }
+  g_clear_pointer (&c->api_key_file, g_free);
+  g_clear_pointer (&c->language, g_free);
+  g_clear_pointer (&c->model, g_free);
+  g_clear_pointer (&c->params, g_hash_table_unref);
+  g_clear_pointer (&c->extra_headers, g_strfreev);
+  g_clear_pointer (&c->tls_ca_file, g_free);
+}
+
+static GstSttSession *
+session_ref (GstSttSession * s)
+{
+  g_atomic_int_inc (&s->refcount);
+  return s;
+}
+
+static void
+clear_source (GSource ** src)
+{
+  if (*src) {
+    g_source_destroy (*src);
+    g_source_unref (*src);
+    *src = NULL;
+  }
+}
+
+static void
+clear_key (GstSttSession * s)
+{
+  if (s->key) {
+    memset (s->key, 0, strlen (s->key));
+    g_clear_pointer (&s->key, g_free);
+  }
+  s->pcfg.api_key = NULL;
+}
+
+void
+gst_stt_session_unref (GstSttSession * s)
+{
+  if (s == NULL || !g_atomic_int_dec_and_test (&s->refcount))
+    return;
+  stt_io_worker_release (s->worker);
+  gst_stt_session_config_clear (&s->cfg);
+  g_array_unref (s->map);
+  g_array_unref (s->marks);
+  g_hash_table_unref (s->segments);
+  g_free (s->scratch);
+  g_mutex_clear (&s->stop_lock);
+  g_cond_clear (&s->stop_cond);
+  gst_object_unref (s->log_object);
+  g_free (s);
+}
+
+static gboolean
+is_stopped (GstSttSession * s)
+{
+  gboolean stopped;
+
+  g_mutex_lock (&s->stop_lock);
+  stopped = s->stopped;
+  g_mutex_unlock (&s->stop_lock);
+  return stopped;
+}
+
+static gint64
+now_us (void)
+{
+  return g_get_monotonic_time ();
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Connection bookkeeping */
+
+static void
+post_connection (GstSttSession * s, GstSttConnectionState state, const gchar * reason,
+    guint http_status, gint close_code, GstClockTime retry_in, guint64 replayed,
+    guint64 dropped)
+{
+  GstSttConnectionInfo info = {
+    .state = state,
+    .attempt = s->attempt,
+    .retry_in = retry_in,
+    .reason = reason,
+    .http_status = http_status,
+    .close_code = close_code,
+    .replayed = gst_util_uint64_scale_int (replayed, GST_SECOND, s->cfg.rate),
+    .dropped = gst_util_uint64_scale_int (dropped, GST_SECOND, s->cfg.rate),
+    .connection = s->connection,
+  };
+
+  if (s->cb.connection && !is_stopped (s))
+    s->cb.connection (s, &info, s->user_data);
+}
+
+/* Where connection sample @c lies in the stream. */
+static guint64
+conn_to_stream (GstSttSession * s, guint64 c)
+{
+  guint i;
+  MapPoint *p = &g_array_index (s->map, MapPoint, 0);
+
+  for (i = 1; i < s->map->len; i++) {
+    MapPoint *q = &g_array_index (s->map, MapPoint, i);
+    if (q->conn > c)
+      break;
+    p = q;
+  }
+  return p->stream + (c - p->conn);
+}
+
+static guint64
+seconds_to_stream (GstSttSession * s, gdouble t)
+{
+  if (t < 0)
+    t = 0;
+  return conn_to_stream (s, (guint64) (t * s->cfg.rate + 0.5));
+}
+
+static void
+teardown_connection (GstSttSession * s)
+{
+  clear_source (&s->pace_timer);
+  clear_source (&s->keepalive_timer);
+  clear_source (&s->watchdog_timer);
+  g_clear_pointer (&s->ws, stt_ws_free);
+  if (s->pstate.info && s->pstate.info->free_priv && s->pstate.priv)
+    s->pstate.info->free_priv (s->pstate.priv);
+  memset (&s->pstate, 0, sizeof (s->pstate));
+  clear_key (s);
+  g_hash_table_remove_all (s->segments);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Results */
+
+static gchar *
+join_words (GArray * words, guint from)
+{
+  GString *str = g_string_new (NULL);
+  guint i;
+
+  for (i = from; i < words->len; i++) {
+    SttWord *w = &g_array_index (words, SttWord, i);
+    if (str->len)
+      g_string_append_c (str, ' ');
+    g_string_append (str, w->text);
+  }
+  return g_string_free (str, FALSE);
+}
+
+static GstClockTime
+latency_for (GstSttSession * s, guint64 end_pos)
+{
+  guint i;
+
+  /* The chunk that carried the result's last sample. */
+  for (i = 0; i < s->marks->len; i++) {
+    SendMark *m = &g_array_index (s->marks, SendMark, i);
+    if (m->end >= end_pos)
+      return (now_us () - m->sent) * GST_USECOND;
+  }
+  if (s->marks->len)
+    return (now_us () - g_array_index (s->marks, SendMark,
+            s->marks->len - 1).sent) * GST_USECOND;
+  return GST_CLOCK_TIME_NONE;
+}
+
+static void
+commit (GstSttSession * s, guint64 pos)
+{
+  guint i = 0;
+
+  if (pos <= s->committed)
+    return;
+  s->committed = pos;
+  s->finalize_sent = FALSE;
+  gst_stt_ring_commit (s->ring, pos);
+  gst_stt_timeline_prune (s->timeline, pos);
+  while (i < s->marks->len && g_array_index (s->marks, SendMark, i).end <= pos)
+    i++;
+  /* Keep one mark so latency can still be measured for a result ending right here. */
+  if (i > 1)
+    g_array_remove_range (s->marks, 0, i - 1);
+  if (s->cb.committed)
+    s->cb.committed (s, pos, s->user_data);
+}
+
+static void
+handle_result (GstSttSession * s, SttResult * r)
+{
+  const gchar *key = r->segment_key ? r->segment_key : "";
+  guint64 start, end, trim_before = s->committed;
+  guint first = 0, i;
+  g_autofree gchar *text = NULL;
+  GPtrArray *words;
+  SegInfo *seg;
+  GstClockTime pts, t_end, latency;
+  GstStructure *msg;
+
+  /* Words that lie in audio already covered by emitted finals were transcribed before
+   * (a replay after reconnecting): drop them, so no word is doubled. */
+  while (first < r->words->len) {
+    SttWord *w = &g_array_index (r->words, SttWord, first);
+    guint64 ws = seconds_to_stream (s, w->start);
+    guint64 we = seconds_to_stream (s, w->end >= 0 ? w->end : w->start);
+
+    if (w->start < 0 || (ws + we) / 2 >= trim_before)
+      break;
+    first++;
+  }
+  if (first > 0)
+    GST_DEBUG_OBJECT (s->log_object, "trimmed %u word(s) already emitted", first);
+
+  if (r->words->len > first) {
+    SttWord *w0 = &g_array_index (r->words, SttWord, first);
+    SttWord *wn = &g_array_index (r->words, SttWord, r->words->len - 1);
+    start = seconds_to_stream (s, w0->start);
+    end = seconds_to_stream (s, wn->end >= 0 ? wn->end : wn->start);
+    text = first > 0 ? join_words (r->words, first) : g_strdup (r->text);
+  } else if (r->words->len > 0) {
+    /* Every word was already emitted. */
+    start = end = trim_before;
+    text = g_strdup ("");
+  } else {
+    start = r->start >= 0 ? seconds_to_stream (s, r->start) : s->committed;
+    end = r->end >= 0 ? seconds_to_stream (s, r->end) : s->send_pos;
+    if (r->start >= 0 && end <= trim_before && trim_before > 0)
+      text = g_strdup ("");     /* all of it was emitted */
+    else
+      text = g_strdup (r->text ? r->text : "");
+  }
+  if (end < start)
+    end = start;
+
+  if (r->is_final) {
+    /* The audio up to the end of what this final covers is done with. */
+    guint64 done = r->end >= 0 ? seconds_to_stream (s, r->end) : end;
+    done = MAX (done, end);
+
+    if (*text == '\0') {
+      g_hash_table_remove (s->segments, key);
+      commit (s, MIN (done, s->send_pos));
+      return;
+    }
+    latency = latency_for (s, end);
+  } else {
+    if (*text == '\0')
+      return;
+    latency = latency_for (s, end);
+  }
+
+  seg = g_hash_table_lookup (s->segments, key);
+  if (seg == NULL) {
+    seg = g_new0 (SegInfo, 1);
+    seg->id = s->next_segment_id++;
+    g_hash_table_insert (s->segments, g_strdup (key), seg);
+  } else {
+    seg->revision++;
+  }
+
+  words = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  for (i = first; i < r->words->len; i++) {
+    SttWord *w = &g_array_index (r->words, SttWord, i);
+    GstClockTime ws = gst_stt_timeline_to_time (s->timeline, seconds_to_stream (s,
+            w->start));
+    GstClockTime we = gst_stt_timeline_to_time (s->timeline, seconds_to_stream (s,
+            w->end >= 0 ? w->end : w->start));
+
+    g_ptr_array_add (words, gst_stt_message_word_new (w->text, ws, MAX (we, ws),
+            w->confidence, w->speaker));
+  }
+
+  pts = gst_stt_timeline_to_time (s->timeline, start);
+  t_end = gst_stt_timeline_to_time (s->timeline, end);
+  msg = gst_stt_message_transcript_new (s->cfg.provider->name, r->is_final, text, seg->id,
+      seg->revision, pts, GST_CLOCK_TIME_IS_VALID (pts) ? t_end - pts : GST_CLOCK_TIME_NONE,
+      words, r->language, r->confidence, s->connection, latency);
+  g_ptr_array_unref (words);
+
+  if (GST_CLOCK_TIME_IS_VALID (latency))
+    gst_stt_stats_observe (s->stats, GST_STT_HIST_RESULT_LATENCY, latency);
+
+  if (r->is_final) {
+    guint64 done = r->end >= 0 ? MAX (seconds_to_stream (s, r->end), end) : end;
+
+    g_hash_table_remove (s->segments, key);
+    if (s->cb.transcript && !is_stopped (s))
+      s->cb.transcript (s, msg, TRUE, pts, t_end - pts, s->user_data);
+    else
+      gst_structure_free (msg);
+    commit (s, MIN (done, s->send_pos));
+  } else {
+    if (s->cb.transcript && !is_stopped (s))
+      s->cb.transcript (s, msg, FALSE, pts, t_end - pts, s->user_data);
+    else
+      gst_structure_free (msg);
+  }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* WebSocket callbacks */
+
+static void
+finish (GstSttSession * s)
+{
+  if (s->state == STATE_DONE)
+    return;
+  teardown_connection (s);
+  s->state = STATE_DONE;
+  post_connection (s, GST_STT_CONNECTION_CLOSED, "end of stream", 0, 1000, 0, 0, 0);
+  if (s->cb.drained && !is_stopped (s))
+    s->cb.drained (s, s->user_data);
+}
+
+static void
+on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  SttParseOutput out;
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
+  guint i;
+
+  s->last_recv = now_us ();
+  gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_IN, 1);
+  stt_parse_output_init (&out);
+  s->pstate.info->parse (&s->pstate, binary, p, len, &out);
+
+  for (i = 0; i < out.results->len && s->state == STATE_OPEN; i++)
+    handle_result (s, g_ptr_array_index (out.results, i));
+
+  if (out.failure != STT_FAILURE_NONE && s->state == STATE_OPEN) {
+    g_autofree gchar *text = g_strdup_printf ("%s reported an error: %s",
+        s->cfg.provider->display_name, out.error ? out.error : "unknown");
+
+    if (out.failure == STT_FAILURE_RETRY) {
+      session_retry (s, text, 0, 0, -1);
+    } else {
+      session_fail (s, GST_RESOURCE_ERROR, out.failure == STT_FAILURE_AUTH ?
+          GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, 0);
+    }
+  } else if (out.error) {
+    /* Malformed or unknown: log it, count it, go on. */
+    gst_stt_stats_add (s->stats, GST_STT_STAT_MALFORMED, 1);
+    GST_WARNING_OBJECT (s->log_object, "skipping server message (%s): %.*s", out.error,
+        (int) MIN (len, 200), binary ? "<binary>" : (const gchar *) p);
+  }
+  if (out.finished && s->state == STATE_OPEN && s->end_sent)
+    finish (s);
+  stt_parse_output_clear (&out);
+}
+
+static void
+on_ws_pong (SttWs * ws, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+
+  s->last_recv = now_us ();
+}
+
+static gboolean
+keepalive_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  gint64 idle = now_us () - MAX (s->last_send, s->pace_start);
+
+  /* The provider's own keepalive, only while no audio flows. */
+  if (s->state == STATE_OPEN && s->pstate.info->keepalive_message
+      && idle >= s->pstate.info->keepalive_interval * G_USEC_PER_SEC) {
+    GST_LOG_OBJECT (s->log_object, "sending keepalive");
+    send_text (s, s->pstate.info->keepalive_message (&s->pstate));
+    s->last_send = now_us ();
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+watchdog_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  gint64 now = now_us ();
+  gint64 limit = s->cfg.stall_timeout / GST_USECOND;
+
+  /* The server said nothing for stall-timeout while we were sending: it is gone even
+   * if the socket is open (libsoup 3.2 has no pong timeout). */
+  if (s->state == STATE_OPEN && limit > 0 && now - s->last_recv > limit
+      && now - s->last_send < limit) {
+    GST_WARNING_OBJECT (s->log_object, "no answer from the server for %" G_GINT64_FORMAT
+        " ms: reconnecting", (now - s->last_recv) / 1000);
+    session_retry (s, "stalled: the server stopped answering", 0, 0, -1);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_ws_opened (SttWs * ws, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  guint64 start, end, replayed;
+  gchar *startmsg;
+
+  s->state = STATE_OPEN;
+  s->ever_connected = TRUE;
+  s->attempt = 0;
+  s->last_recv = s->last_send = s->pace_start = now_us ();
+  s->pace_sent = 0;
+  if (s->disconnected_since) {
+    gst_stt_stats_add (s->stats, GST_STT_STAT_DISCONNECTED_NS,
+        (now_us () - s->disconnected_since) * GST_USECOND);
+    s->disconnected_since = 0;
+  }
+  gst_stt_stats_add (s->stats, GST_STT_STAT_CONNECTIONS, 1);
+  gst_stt_ring_get_range (s->ring, &start, &end);
+  replayed = end > s->send_pos ? end - s->send_pos : 0;
+  if (s->connection > 0)
+    gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_REPLAYED, replayed);
+
+  GST_INFO_OBJECT (s->log_object, "connected to %s (connection %u)",
+      s->cfg.provider->display_name, s->connection);
+  post_connection (s, GST_STT_CONNECTION_CONNECTED, NULL, 101, 0, 0,
+      s->connection > 0 ? replayed : 0, 0);
+  if (is_stopped (s))
+    return;
+
+  startmsg = s->pstate.info->start_message ?
+      s->pstate.info->start_message (&s->pstate) : NULL;
+  if (startmsg) {
+    GBytes *b = g_bytes_new_take (startmsg, strlen (startmsg));
+    stt_ws_send (s->ws, FALSE, b);
+    g_bytes_unref (b);
+    gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+  }
+  if (s->pstate.info->keepalive_message && s->pstate.info->keepalive_interval > 0)
+    s->keepalive_timer = stt_io_worker_add_timeout (s->worker, 1000, keepalive_cb, s,
+        NULL);
+  if (s->cfg.stall_timeout > 0)
+    s->watchdog_timer = stt_io_worker_add_timeout (s->worker, 500, watchdog_cb, s, NULL);
+  session_pump (s);
+}
+
+static void
+on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
+    gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  SttFailure f = status ? s->pstate.info->classify_http (&s->pstate, status) :
+      STT_FAILURE_RETRY;
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *debug = NULL;
+  if (status)
+    text = g_strdup_printf ("%s refused the connection: HTTP %u", s->cfg.provider->display_name,
+        status);
+  else
+    text = g_strdup_printf ("Could not connect to %s: %s", s->cfg.provider->display_name,
+        error ? error->message : "unknown error");
+  debug = g_strdup_printf ("failure class: %s", stt_failure_name (f));
+
+  if (f == STT_FAILURE_AUTH) {
+    g_autofree gchar *env = stt_provider_env_key_name (s->cfg.provider);
+    g_autofree gchar *t = g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
+        "api-key, api-key-file, %s or STT_API_KEY",
+        s->cfg.provider->display_name, status, env);
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, debug,
+        status, 0);
+  } else if (f == STT_FAILURE_FATAL) {
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, debug, status,
+        0);
+  } else {
+    session_retry (s, text, status, 0, retry_after);
+  }
+}
+
+static void
+on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  SttFailure f = s->pstate.info->classify_close (&s->pstate, code, reason);
+  g_autofree gchar *text = NULL;
+
+  GST_INFO_OBJECT (s->log_object, "connection closed: %u '%s'", code, reason);
+  if (s->end_sent && (f == STT_FAILURE_NONE || code == 1000)) {
+    /* The service closes once it sent its last results. */
+    finish (s);
+    return;
+  }
+  text = g_strdup_printf ("%s closed the connection: %u%s%s", s->cfg.provider->display_name,
+      code, *reason ? " " : "", reason);
+  switch (f) {
+    case STT_FAILURE_AUTH:
+      session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, text, NULL, 0,
+          code);
+      break;
+    case STT_FAILURE_FATAL:
+      session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, code);
+      break;
+    default:
+      /* A normal close in mid-stream is still a lost connection for us. */
+      session_retry (s, text, 0, code, -1);
+      break;
+  }
+}
+
+static const SttWsCallbacks ws_callbacks = {
+  .opened = on_ws_opened,
+  .failed = on_ws_failed,
+  .message = on_ws_message,
+  .pong = on_ws_pong,
+  .closed = on_ws_closed,
+};
+
+/* ------------------------------------------------------------------------------------ */
+/* Connecting, failing, retrying */
+
+static gchar *
+resolve_key (GstSttSession * s, gboolean * from_file)
+{
+  g_autofree gchar *env_name = stt_provider_env_key_name (s->cfg.provider);
+  const gchar *env;
+
+  *from_file = FALSE;
+  if (s->cfg.api_key && *s->cfg.api_key)
+    return g_strdup (s->cfg.api_key);
+  /* Read again for every attempt, so a rotated key file is picked up. */
+  if (s->cfg.api_key_file && *s->cfg.api_key_file) {
+    gchar *contents = NULL;
+    GError *err = NULL;
+
+    *from_file = TRUE;
+    if (!g_file_get_contents (s->cfg.api_key_file, &contents, NULL, &err)) {
+      GST_WARNING_OBJECT (s->log_object, "cannot read api-key-file: %s", err->message);
+      g_error_free (err);
+      return NULL;
+    }
+    return g_strstrip (contents);
+  }
+  env = g_getenv (env_name);
+  if (env == NULL || *env == '\0')
+    env = g_getenv ("STT_API_KEY");
+  return (env && *env) ? g_strdup (env) : NULL;
+}
+
+static void
+session_connect (GstSttSession * s)
+{
+  SttRequest req = { 0, };
+  GError *err = NULL;
+  gboolean from_file;
+  g_autofree gchar *redacted = NULL;
+  GPtrArray *headers;
+  SttWsOptions opts = { 0, };
+  guint64 start, end;
+  guint i;
+
+  if (s->state == STATE_DONE || is_stopped (s))
+    return;
+  teardown_connection (s);
+  clear_source (&s->retry_timer);
+
+  s->key = resolve_key (s, &from_file);
+  s->pcfg = (SttProviderConfig) {
+    .url = s->cfg.url,
+    .api_key = s->key,
+    .key_is_token = FALSE,
+    .language = s->cfg.language,
+    .model = s->cfg.model,
+    .sample_rate = s->cfg.rate,
+    .interim_results = s->cfg.interim_results,
+    .params = s->cfg.params,
+  };
+  s->pstate.info = s->cfg.provider;
+  s->pstate.config = &s->pcfg;
+
+  /* A new connection starts at the committed point: everything after it is replayed. */
+  gst_stt_ring_get_range (s->ring, &start, &end);
+  s->conn_base = MAX (s->committed, start);
+  s->send_pos = s->conn_base;
+  s->conn_sent = 0;
+  g_array_set_size (s->map, 0);
+  {
+    MapPoint p = { 0, s->conn_base };
+    g_array_append_val (s->map, p);
+  }
+  s->end_sent = FALSE;
+  s->finalize_sent = FALSE;
+
+  if (!s->cfg.provider->build_request (&s->pstate, &req, &err)) {
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, err->message, NULL, 0,
+        0);
+    g_error_free (err);
+    return;
+  }
+
+  headers = g_ptr_array_new ();
+  for (i = 0; req.headers && i < req.headers->len; i++)
+    g_ptr_array_add (headers, g_ptr_array_index (req.headers, i));
+  for (i = 0; s->cfg.extra_headers && s->cfg.extra_headers[i]; i++)
+    g_ptr_array_add (headers, s->cfg.extra_headers[i]);
+  g_ptr_array_add (headers, NULL);
+
+  redacted = stt_redact_url (req.url);
+  GST_INFO_OBJECT (s->log_object, "connecting to %s (attempt %u)", redacted,
+      s->attempt + 1);
+  s->state = STATE_CONNECTING;
+  post_connection (s, GST_STT_CONNECTION_CONNECTING, redacted, 0, 0, 0, 0, 0);
+
+  opts.url = req.url;
+  opts.headers = (const gchar * const *) headers->pdata;
+  opts.protocols = (const gchar * const *) req.protocols;
+  opts.keepalive_interval = (guint) (s->cfg.keepalive_interval / GST_SECOND);
+  opts.tls_validate = s->cfg.tls_validate;
+  s->ws = stt_ws_connect (s->worker, &opts, &ws_callbacks, s);
+  g_ptr_array_unref (headers);
+  stt_request_clear (&req);
+}
+
+static void
+session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
+    const gchar * debug, guint http_status, gint close_code)
+{
+  if (s->state == STATE_DONE)
+    return;
+  GST_WARNING_OBJECT (s->log_object, "fatal: %s", text);
+  teardown_connection (s);
+  clear_source (&s->retry_timer);
+  s->state = STATE_DONE;
+  post_connection (s, GST_STT_CONNECTION_FAILED, text, http_status, close_code, 0, 0, 0);
+  if (s->cb.error && !is_stopped (s))
+    s->cb.error (s, domain, code, text, debug, http_status, close_code, s->user_data);
+}
+
+static gboolean
+retry_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  g_clear_pointer (&s->retry_timer, g_source_unref);
+  s->connection++;
+  gst_stt_stats_add (s->stats, GST_STT_STAT_RECONNECTS, 1);
+  session_connect (s);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+session_retry (GstSttSession * s, const gchar * reason, guint http_status, gint close_code,
+    gint retry_after)
+{
+  GstClockTime delay = 0;
+  gint max = s->cfg.reconnect_max_attempts;
+
+  if (s->state == STATE_DONE)
+    return;
+  teardown_connection (s);
+  s->attempt++;
+  if (!s->disconnected_since)
+    s->disconnected_since = now_us ();
+  if (max >= 0 && s->attempt > (guint) max) {
+    g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %u attempt(s): %s",
+        s->cfg.provider->display_name, s->attempt, reason);
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL,
+        http_status, close_code);
+    return;
+  }
+  /* First retry at once; then exponential with jitter, capped. */
+  if (s->attempt > 1) {
+    guint shift = MIN (s->attempt - 2, 20);
+    GstClockTime d = s->cfg.reconnect_initial_delay << shift;
+
+    d = MIN (d, s->cfg.reconnect_max_delay);
+    delay = d / 2 + (GstClockTime) (g_random_double () * (d / 2));
+  }
+  if (retry_after >= 0)
+    delay = MAX (delay, (GstClockTime) retry_after * GST_SECOND);
+
+  GST_INFO_OBJECT (s->log_object, "retrying in %" GST_TIME_FORMAT ": %s",
+      GST_TIME_ARGS (delay), reason);
+  s->state = STATE_WAITING;
+  __atomic_store_n (&s->wake_at, G_MAXUINT64, __ATOMIC_RELEASE);
+  post_connection (s, GST_STT_CONNECTION_RECONNECTING, reason, http_status, close_code,
+      delay, 0, 0);
+  s->retry_timer = stt_io_worker_add_timeout (s->worker, (guint) (delay / GST_MSECOND),
+      retry_cb, s, NULL);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Sending */
+
+static gboolean
+pace_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  g_clear_pointer (&s->pace_timer, g_source_unref);
+  session_pump (s);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+paced (GstSttSession * s)
+{
+  switch (s->cfg.pacing) {
+    case GST_STT_PACING_REALTIME:
+      return TRUE;
+    case GST_STT_PACING_NONE:
+      return FALSE;
+    default:
+      return s->cfg.provider->realtime_only;
+  }
+}
+
+static void
+send_chunk (GstSttSession * s, gsize n)
+{
+  SttFrameType type;
+  GBytes *frame;
+  gint64 arrival, now = now_us ();
+  guint64 before = s->send_pos;
+
+  n = gst_stt_ring_read (s->ring, &s->send_pos, s->scratch, n);
+  if (s->send_pos != before) {
+    /* The ring dropped audio we had not sent: remember the seam for the timeline. */
+    MapPoint p = { s->conn_sent, s->send_pos };
+    g_array_append_val (s->map, p);
+  }
+  if (n == 0)
+    return;
+  frame = s->pstate.info->frame_audio (&s->pstate, s->scratch, n * s->bps, &type);
+  stt_ws_send (s->ws, type == STT_FRAME_BINARY, frame);
+  gst_stt_stats_add (s->stats, GST_STT_STAT_BYTES_SENT, g_bytes_get_size (frame));
+  g_bytes_unref (frame);
+
+  arrival = gst_stt_ring_get_arrival (s->ring, s->send_pos);
+  if (arrival > 0 && s->cfg.live)
+    gst_stt_stats_observe (s->stats, GST_STT_HIST_SEND_DELAY, (now - arrival) * GST_USECOND);
+  s->send_pos += n;
+  s->conn_sent += n;
+  s->pace_sent += n;
+  s->last_send = now;
+  s->pstate.frames_sent++;
+  {
+    SendMark m = { s->send_pos, now };
+    g_array_append_val (s->marks, m);
+  }
+  gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_SENT, n);
+  gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+}
+
+static void
+send_text (GstSttSession * s, gchar * text)
+{
+  GBytes *b = g_bytes_new_take (text, strlen (text));
+
+  stt_ws_send (s->ws, FALSE, b);
+  g_bytes_unref (b);
+  gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+}
+
+static void
+session_pump (GstSttSession * s)
+{
+  guint64 start, end;
+
+  if (s->state != STATE_OPEN || is_stopped (s))
+    return;
+
+  for (;;) {
+    guint64 avail, n;
+
+    gst_stt_ring_get_range (s->ring, &start, &end);
+    avail = end > s->send_pos ? end - s->send_pos : 0;
+    /* Whole chunks only, except for the tail at end of stream. */
+    if (avail == 0 || (avail < s->chunk_samples && !s->draining))
+      break;
+    n = MIN (avail, s->chunk_samples);
+    if (paced (s)) {
+      gint64 elapsed = now_us () - s->pace_start;
+      guint64 allowed = gst_util_uint64_scale (elapsed, s->cfg.rate, G_USEC_PER_SEC) +
+          s->chunk_samples;
+
+      if (s->pace_sent + n > allowed) {
+        guint64 wait_us = gst_util_uint64_scale (s->pace_sent + n - allowed,
+            G_USEC_PER_SEC, s->cfg.rate);
+        if (!s->pace_timer)
+          s->pace_timer = stt_io_worker_add_timeout (s->worker,
+              (guint) MAX (wait_us / 1000, 1), pace_cb, s, NULL);
+        return;
+      }
+    }
+    send_chunk (s, n);
+    if (s->state != STATE_OPEN)
+      return;
+  }
+
+  if (s->draining && !s->end_sent && s->send_pos >= end) {
+    SttFrameType type = STT_FRAME_TEXT;
+    GBytes *b = s->pstate.info->end_message ?
+        s->pstate.info->end_message (&s->pstate, &type) : NULL;
+
+    GST_DEBUG_OBJECT (s->log_object, "all audio sent, ending the stream");
+    s->end_sent = TRUE;
+    post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0, 0);
+    if (b) {
+      stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
+      g_bytes_unref (b);
+      gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+    } else {
+      finish (s);
+    }
+    return;
+  }
+
+  /* A blocked upstream (non-live, ring full) waits for finals that may only come when
+   * the service is told to finalize: tell it, once per commit. */
+  if (!s->cfg.live && !s->finalize_sent && s->send_pos >= end
+      && gst_stt_ring_is_full (s->ring) && s->pstate.info->finalize_message) {
+    GST_DEBUG_OBJECT (s->log_object, "replay ring full: asking for finals");
+    s->finalize_sent = TRUE;
+    send_text (s, s->pstate.info->finalize_message (&s->pstate));
+  }
+
+  __atomic_store_n (&s->wake_at, s->send_pos + s->chunk_samples, __ATOMIC_RELEASE);
+  /* A write may have landed between our look at the ring and publishing wake_at. */
+  gst_stt_ring_get_range (s->ring, NULL, &end);
+  if (end >= s->send_pos + s->chunk_samples && !s->pace_timer)
+    session_pump (s);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Public, any thread */
+
+GstSttSession *
+gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
+    GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
+    gpointer user_data, GstObject * log_object)
+{
+  static gsize cat = 0;
+  GstSttSession *s = g_new0 (GstSttSession, 1);
+
+  if (g_once_init_enter (&cat)) {
+    GST_DEBUG_CATEGORY_INIT (stt_session_debug, "sttsession", 0,
+        "speech-to-text session state machine");
+    g_once_init_leave (&cat, 1);
+  }
+  s->refcount = 1;
+  s->cfg = *config;
+  memset (config, 0, sizeof (*config));
+  s->ring = ring;
+  s->timeline = timeline;
+  s->stats = stats;
+  s->cb = *cb;
+  s->user_data = user_data;
+  s->log_object = gst_object_ref (log_object);
+  s->worker = stt_io_pool_acquire ();
+  s->bps = 2;
+  s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg.chunk_duration, s->cfg.rate,
+          GST_SECOND), 1);
+  s->scratch = g_malloc (s->chunk_samples * s->bps);
+  s->map = g_array_new (FALSE, FALSE, sizeof (MapPoint));
+  s->marks = g_array_new (FALSE, FALSE, sizeof (SendMark));
+  s->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  s->wake_at = G_MAXUINT64;
+  g_mutex_init (&s->stop_lock);
+  g_cond_init (&s->stop_cond);
+  return s;
+}
+
+static gboolean
+stats_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  if (s->cb.stats && !is_stopped (s))
+    s->cb.stats (s, s->user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+start_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  if (s->state == STATE_IDLE) {
+    if (s->cfg.stats_interval > 0)
+      s->stats_timer = stt_io_worker_add_timeout (s->worker,
+          (guint) MAX (s->cfg.stats_interval / GST_MSECOND, 10), stats_cb, s, NULL);
+    session_connect (s);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+void
+gst_stt_session_start (GstSttSession * s)
+{
+  stt_io_worker_invoke (s->worker, start_cb, session_ref (s),
+      (GDestroyNotify) gst_stt_session_unref);
+}
+
+static gboolean
+wake_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  g_atomic_int_set (&s->wake_pending, 0);
+  session_pump (s);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gst_stt_session_wake (GstSttSession * s)
+{
+  guint64 end;
+
+  gst_stt_ring_get_range (s->ring, NULL, &end);
+  if (end < __atomic_load_n (&s->wake_at, __ATOMIC_ACQUIRE))
+    return;
+  if (g_atomic_int_compare_and_exchange (&s->wake_pending, 0, 1))
+    stt_io_worker_invoke (s->worker, wake_cb, session_ref (s),
+        (GDestroyNotify) gst_stt_session_unref);
+}
+
+static gboolean
+drain_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  if (s->state == STATE_DONE)
+    return G_SOURCE_REMOVE;
+  s->draining = TRUE;
+  /* If we are between connections, the next one sends the rest. */
+  session_pump (s);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gst_stt_session_drain (GstSttSession * s)
+{
+  stt_io_worker_invoke (s->worker, drain_cb, session_ref (s),
+      (GDestroyNotify) gst_stt_session_unref);
+}
+
+static gboolean
+stop_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  teardown_connection (s);
+  clear_source (&s->retry_timer);
+  clear_source (&s->stats_timer);
+  s->state = STATE_DONE;
+  g_mutex_lock (&s->stop_lock);
+  s->stopped = TRUE;
+  g_cond_broadcast (&s->stop_cond);
+  g_mutex_unlock (&s->stop_lock);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gst_stt_session_stop (GstSttSession * s)
+{
+  g_mutex_lock (&s->stop_lock);
+  if (s->stopped) {
+    g_mutex_unlock (&s->stop_lock);
+    return;
+  }
+  g_mutex_unlock (&s->stop_lock);
+
+  if (stt_io_worker_is_current (s->worker)) {
+    stop_cb (s);
+    return;
+  }
+  stt_io_worker_invoke (s->worker, stop_cb, session_ref (s),
+      (GDestroyNotify) gst_stt_session_unref);
+  g_mutex_lock (&s->stop_lock);
+  while (!s->stopped)
+    g_cond_wait (&s->stop_cond, &s->stop_lock);
+  g_mutex_unlock (&s->stop_lock);
+}

@@ -1,0 +1,88 @@
+/* GstSttSession: one stream's conversation with a speech-to-text service, driven on one
+ * shared I/O worker thread: connect, send the ring in chunks, keepalive, parse results,
+ * reconnect with backoff and replay, drain at end of stream.
+ *
+ * Public functions may be called from any thread. Callbacks run on the I/O thread with
+ * no lock held, and never after gst_stt_session_stop() returned. */
+#pragma once
+
+#include <gst/gst.h>
+
+#include "gststtring.h"
+#include "gststttimeline.h"
+#include "gststtstats.h"
+#include "gststtmessage.h"
+#include "sttprovider.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GST_STT_PACING_AUTO,
+  GST_STT_PACING_REALTIME,
+  GST_STT_PACING_NONE,
+} GstSttPacing;
+
+typedef struct
+{
+  const SttProviderInfo *provider;
+  gchar *url;
+  gchar *api_key;
+  gchar *api_key_file;
+  gchar *language;
+  gchar *model;
+  GHashTable *params;           /* gchar* -> gchar*, provider options */
+  gchar **extra_headers;        /* name, value, ..., NULL */
+  guint rate;
+  gboolean interim_results;
+  gboolean live;
+  GstSttPacing pacing;
+  GstClockTime chunk_duration;
+  GstClockTime keepalive_interval;
+  GstClockTime stall_timeout;
+  GstClockTime stats_interval;
+  gint reconnect_max_attempts;
+  GstClockTime reconnect_initial_delay;
+  GstClockTime reconnect_max_delay;
+  gboolean tls_validate;
+  gchar *tls_ca_file;
+} GstSttSessionConfig;
+
+void gst_stt_session_config_clear (GstSttSessionConfig * config);
+
+typedef struct _GstSttSession GstSttSession;
+
+typedef struct
+{
+  /* A transcript message (without running/stream time; taken) and its span in the
+   * input's time domain. */
+  void (*transcript) (GstSttSession * s, GstStructure * msg, gboolean is_final,
+      GstClockTime pts, GstClockTime duration, gpointer user_data);
+  void (*connection) (GstSttSession * s, const GstSttConnectionInfo * info,
+      gpointer user_data);
+  /* A fatal failure: the session is over. */
+  void (*error) (GstSttSession * s, GQuark domain, gint code, const gchar * text,
+      const gchar * debug, guint http_status, gint close_code, gpointer user_data);
+  /* Everything was sent and the service sent its last results (or gave up). */
+  void (*drained) (GstSttSession * s, gpointer user_data);
+  /* Time to post `stt-stats`. */
+  void (*stats) (GstSttSession * s, gpointer user_data);
+  /* The committed point moved: finals are out up to @pos. */
+  void (*committed) (GstSttSession * s, guint64 pos, gpointer user_data);
+} GstSttSessionCallbacks;
+
+/* Takes @config. @ring, @timeline and @stats must outlive the session. */
+GstSttSession *gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
+    GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
+    gpointer user_data, GstObject * log_object);
+/* Connects. */
+void gst_stt_session_start (GstSttSession * s);
+/* New audio is in the ring (cheap: wakes the I/O thread only when a chunk is ready). */
+void gst_stt_session_wake (GstSttSession * s);
+/* End of stream: send the rest and the provider's end message; `drained` follows. */
+void gst_stt_session_drain (GstSttSession * s);
+/* Cancels everything and waits until the I/O thread let go. No callback after this. */
+void gst_stt_session_stop (GstSttSession * s);
+void gst_stt_session_unref (GstSttSession * s);
+
+G_END_DECLS

@@ -1,0 +1,12 @@
+#pragma once
+
+#include "gststtbase.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_STT_SINK (gst_stt_sink_get_type ())
+G_DECLARE_FINAL_TYPE (GstSttSink, gst_stt_sink, GST, STT_SINK, GstSttBase)
+
+GST_ELEMENT_REGISTER_DECLARE (sttsink);
+
+G_END_DECLS

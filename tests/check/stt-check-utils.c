@@ -1,0 +1,134 @@
+/* stt-check-utils.c: audio and bus helpers for the tests. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <math.h>
+#include <string.h>
+
+#include "stt-check-utils.h"
+
+GstCaps *
+stt_check_audio_caps (GstAudioFormat format, guint rate, guint channels)
+{
+  GstAudioInfo info;
+
+  gst_audio_info_set_format (&info, format, rate, channels, NULL);
+  return gst_audio_info_to_caps (&info);
+}
+
+GstBuffer *
+stt_check_make_audio (GstAudioFormat format, guint rate, guint channels,
+    gdouble duration, const SttTone * tones, guint n_tones, GstClockTime pts)
+{
+  gsize frames = (gsize) (duration * rate + 0.5), i;
+  guint bps = format == GST_AUDIO_FORMAT_S16LE ? 2 : 4;
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, frames * channels * bps, NULL);
+  GstMapInfo map;
+
+  g_assert (format == GST_AUDIO_FORMAT_S16LE || format == GST_AUDIO_FORMAT_F32LE);
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  for (i = 0; i < frames; i++) {
+    gdouble t = (gdouble) i / rate, v = 0;
+    guint k, c;
+
+    for (k = 0; k < n_tones; k++) {
+      if (t >= tones[k].start && t < tones[k].end)
+        v = 0.5 * sin (2 * G_PI * tones[k].freq * (t - tones[k].start));
+    }
+    for (c = 0; c < channels; c++) {
+      if (format == GST_AUDIO_FORMAT_S16LE) {
+        gint16 s = GINT16_TO_LE ((gint16) (v * 32767));
+        memcpy (map.data + (i * channels + c) * 2, &s, 2);
+      } else {
+        gfloat f = (gfloat) v;
+        memcpy (map.data + (i * channels + c) * 4, &f, 4);
+      }
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = gst_util_uint64_scale (frames, GST_SECOND, rate);
+  return buf;
+}
+
+GList *
+stt_check_split (GstBuffer * buf, GstAudioFormat format, guint rate, guint channels,
+    guint chunk_ms)
+{
+  guint bpf = channels * (format == GST_AUDIO_FORMAT_S16LE ? 2 : 4);
+  gsize size = gst_buffer_get_size (buf), off = 0;
+  gsize chunk = (gsize) rate * chunk_ms / 1000 * bpf;
+  GstClockTime pts0 = GST_BUFFER_PTS (buf);
+  GList *out = NULL;
+
+  while (off < size) {
+    gsize n = MIN (chunk, size - off);
+    GstBuffer *b = gst_buffer_copy_region (buf, GST_BUFFER_COPY_ALL, off, n);
+
+    GST_BUFFER_PTS (b) = pts0 + gst_util_uint64_scale (off / bpf, GST_SECOND, rate);
+    GST_BUFFER_DURATION (b) = gst_util_uint64_scale (n / bpf, GST_SECOND, rate);
+    if (off == 0)
+      GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+    else
+      GST_BUFFER_FLAG_UNSET (b, GST_BUFFER_FLAG_DISCONT);
+    out = g_list_append (out, b);
+    off += n;
+  }
+  return out;
+}
+
+GList *
+stt_check_collect (GstBus * bus, const gchar * name, guint timeout_ms,
+    SttCheckDoneFunc done, gpointer user_data)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  GList *list = NULL;
+
+  for (;;) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    GstMessage *msg;
+    const GstStructure *s;
+
+    if (done && done (list, user_data))
+      break;
+    if (left <= 0)
+      break;
+    msg = gst_bus_timed_pop_filtered (bus, left * GST_USECOND,
+        GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+    if (msg == NULL)
+      break;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      GError *err = NULL;
+      gchar *dbg = NULL;
+
+      gst_message_parse_error (msg, &err, &dbg);
+      list = g_list_append (list, gst_structure_new ("error", "message", G_TYPE_STRING,
+              err->message, "debug", G_TYPE_STRING, dbg, "code", G_TYPE_INT, err->code,
+              "domain", G_TYPE_UINT, err->domain, NULL));
+      g_error_free (err);
+      g_free (dbg);
+    } else {
+      s = gst_message_get_structure (msg);
+      if (s && (name == NULL || gst_structure_has_name (s, name)))
+        list = g_list_append (list, gst_structure_copy (s));
+    }
+    gst_message_unref (msg);
+  }
+  return list;
+}
+
+GList *
+stt_check_filter_final (GList * list, gboolean is_final)
+{
+  GList *out = NULL, *l;
+
+  for (l = list; l; l = l->next) {
+    gboolean f;
+
+    if (gst_structure_get_boolean (l->data, "is-final", &f) && f == is_final)
+      out = g_list_append (out, l->data);
+  }
+  return out;
+}
+

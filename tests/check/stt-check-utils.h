@@ -1,0 +1,37 @@
+/* Helpers shared by the gst-check tests: tone-burst audio with known word times, bus
+ * collection, pipelines. */
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/audio/audio.h>
+
+G_BEGIN_DECLS
+
+/* A tone from @start to @end seconds at @freq Hz: the test servers hear it as the word
+ * "w<freq rounded to 100>" with those times. */
+typedef struct
+{
+  gdouble start, end, freq;
+} SttTone;
+
+/* @duration seconds of audio in @format (S16LE or F32LE), @rate, @channels, silent but
+ * for @tones, as one buffer with PTS @pts. */
+GstBuffer *stt_check_make_audio (GstAudioFormat format, guint rate, guint channels,
+    gdouble duration, const SttTone * tones, guint n_tones, GstClockTime pts);
+GstCaps *stt_check_audio_caps (GstAudioFormat format, guint rate, guint channels);
+
+/* Splits @buf into buffers of @chunk_ms with running PTS (for pushing like a source). */
+GList *stt_check_split (GstBuffer * buf, GstAudioFormat format, guint rate,
+    guint channels, guint chunk_ms);
+
+/* Pops element messages named @name (and the error, if any) from @bus until @done
+ * returns TRUE for the list collected so far, or @timeout_ms passes. Returns the list of
+ * GstStructure copies (free with g_list_free_full (l, gst_structure_free)). */
+typedef gboolean (*SttCheckDoneFunc) (GList * collected, gpointer user_data);
+GList *stt_check_collect (GstBus * bus, const gchar * name, guint timeout_ms,
+    SttCheckDoneFunc done, gpointer user_data);
+
+/* Structures in @list whose "is-final" is @is_final. */
+GList *stt_check_filter_final (GList * list, gboolean is_final);
+
+G_END_DECLS

@@ -1,0 +1,424 @@
+/* stttranscribe and sttsink against the local Deepgram-protocol server: the request,
+ * partial and final transcripts on the bus, text buffers and their times, subtitles
+ * written by webvttenc and srtenc, draining at EOS. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/app/gstappsink.h>
+
+#include "stt-check-utils.h"
+#include "stt-test-server.h"
+
+static SttTestServer *server;
+static gchar *url;
+
+/* Three words in two segments (the server ends a segment after 300 ms of silence). */
+static const SttTone tones[] = {
+  {0.5, 0.9, 440},
+  {1.0, 1.3, 700},
+  {2.5, 2.8, 1000},
+};
+
+#define DURATION 3.6
+#define TOLERANCE (30 * GST_MSECOND)
+
+static void
+setup (void)
+{
+  GError *err = NULL;
+
+  server = stt_test_server_new ("deepgram", &err);
+  fail_unless (server != NULL, "server: %s", err ? err->message : "");
+  url = stt_test_server_get_url (server);
+}
+
+static void
+teardown (void)
+{
+  stt_test_server_free (server);
+  g_free (url);
+}
+
+static void
+assert_time (GstClockTime got, GstClockTime want, const gchar * what)
+{
+  GstClockTimeDiff d = GST_CLOCK_DIFF (want, got);
+
+  fail_unless (GST_CLOCK_TIME_IS_VALID (got) && ABS (d) <= (GstClockTimeDiff) TOLERANCE,
+      "%s: got %" GST_TIME_FORMAT ", want %" GST_TIME_FORMAT, what, GST_TIME_ARGS (got),
+      GST_TIME_ARGS (want));
+}
+
+static GstClockTime
+secs (gdouble s)
+{
+  return (GstClockTime) (s * GST_SECOND + 0.5);
+}
+
+static GstHarness *
+new_harness (const gchar * element)
+{
+  GstHarness *h = gst_harness_new_with_padnames (element, "sink",
+      g_str_equal (element, "stttranscribe") ? "src" : NULL);
+
+  g_object_set (h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
+      NULL);
+  return h;
+}
+
+static void
+push_audio (GstHarness * h, GstAudioFormat format, guint rate, guint channels,
+    GstClockTime pts)
+{
+  GList *bufs, *l;
+
+  gst_harness_set_src_caps (h, stt_check_audio_caps (format, rate, channels));
+  bufs = stt_check_split (stt_check_make_audio (format, rate, channels, DURATION, tones,
+          G_N_ELEMENTS (tones), pts), format, rate, channels, 20);
+  for (l = bufs; l; l = l->next)
+    fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
+  g_list_free (bufs);
+}
+
+static gboolean
+two_finals (GList * collected, gpointer user_data)
+{
+  GList *f = stt_check_filter_final (collected, TRUE);
+  gboolean done = g_list_length (f) >= 2;
+
+  g_list_free (f);
+  return done;
+}
+
+static void
+check_final_words (const GstStructure * s, const gchar * text, const SttTone * t,
+    guint n, GstClockTime offset)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  GstClockTime pts, dur;
+  guint i;
+
+  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
+  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
+  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
+  assert_time (pts, offset + secs (t[0].start), "final pts");
+  assert_time (pts + dur, offset + secs (t[n - 1].end), "final end");
+  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
+  fail_unless_equals_int (gst_value_array_get_size (words), n);
+  for (i = 0; i < n; i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
+    GstClockTime ws, we;
+    gdouble conf;
+    g_autofree gchar *wt = g_strdup_printf ("w%d", (gint) (t[i].freq / 100 + 0.5) * 100);
+
+    fail_unless (gst_structure_has_name (w, "stt-word"));
+    fail_unless_equals_string (gst_structure_get_string (w, "text"), wt);
+    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
+    fail_unless (gst_structure_get_clock_time (w, "end", &we));
+    fail_unless (gst_structure_get_double (w, "confidence", &conf));
+    assert_time (ws, offset + secs (t[i].start), "word start");
+    assert_time (we, offset + secs (t[i].end), "word end");
+  }
+}
+
+/* The request looks like the real service expects it. */
+GST_START_TEST (test_request)
+{
+  GstHarness *h = new_harness ("stttranscribe");
+  g_autofree gchar *enc = NULL, *rate = NULL, *ch = NULL, *model = NULL, *interim = NULL;
+  g_autofree gchar *auth = NULL;
+  g_auto (GStrv) texts = NULL;
+
+  g_object_set (h->element, "language", "en-GB", NULL);
+  push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+
+  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
+  enc = stt_test_server_get_query (server, 0, "encoding");
+  rate = stt_test_server_get_query (server, 0, "sample_rate");
+  ch = stt_test_server_get_query (server, 0, "channels");
+  model = stt_test_server_get_query (server, 0, "model");
+  interim = stt_test_server_get_query (server, 0, "interim_results");
+  auth = stt_test_server_get_header (server, 0, "Authorization");
+  fail_unless_equals_string (enc, "linear16");
+  fail_unless_equals_string (rate, "16000");
+  fail_unless_equals_string (ch, "1");
+  fail_unless_equals_string (model, "nova-3");
+  fail_unless_equals_string (interim, "true");
+  fail_unless_equals_string (auth, "Token test-key");
+  {
+    g_autofree gchar *lang = stt_test_server_get_query (server, 0, "language");
+    fail_unless_equals_string (lang, "en-GB");
+  }
+  /* The stream ended with CloseStream, after all the audio. */
+  texts = stt_test_server_get_text_messages (server, 0);
+  fail_unless (texts && g_strv_length (texts) >= 1);
+  fail_unless (strstr (texts[g_strv_length (texts) - 1], "CloseStream") != NULL);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Partials and finals on the bus, with the schema-1 fields; final text buffers. */
+static void
+run_transcripts (GstAudioFormat format, guint rate, guint channels)
+{
+  GstHarness *h = new_harness ("stttranscribe");
+  GstBus *bus = gst_bus_new ();
+  GstClockTime offset = 10 * GST_SECOND;
+  GList *msgs, *finals, *partials, *l;
+  GstBuffer *buf;
+  GstMapInfo map;
+  GstClockTime pts;
+  guint64 seg0;
+  guint rev, schema;
+  gboolean saw_partial_of_first = FALSE;
+
+  gst_element_set_bus (h->element, bus);
+  push_audio (h, format, rate, channels, offset);
+  gst_harness_push_event (h, gst_event_new_eos ());
+
+  msgs = stt_check_collect (bus, "stt-transcript", 10000, two_finals, NULL);
+  finals = stt_check_filter_final (msgs, TRUE);
+  partials = stt_check_filter_final (msgs, FALSE);
+  fail_unless_equals_int (g_list_length (finals), 2);
+  fail_unless (g_list_length (partials) >= 2, "only %u partials",
+      g_list_length (partials));
+
+  check_final_words (finals->data, "w400 w700", tones, 2, offset);
+  check_final_words (finals->next->data, "w1000", tones + 2, 1, offset);
+
+  fail_unless (gst_structure_get_uint (finals->data, "schema", &schema));
+  fail_unless_equals_int (schema, 1);
+  fail_unless_equals_string (gst_structure_get_string (finals->data, "provider"),
+      "deepgram");
+  fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &seg0));
+  for (l = partials; l; l = l->next) {
+    guint64 id;
+    GstClockTime lat, rt;
+
+    fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
+    fail_unless (gst_structure_get_clock_time (l->data, "latency", &lat));
+    fail_unless (GST_CLOCK_TIME_IS_VALID (lat));
+    fail_unless (gst_structure_get_clock_time (l->data, "running-time", &rt));
+    fail_unless (GST_CLOCK_TIME_IS_VALID (rt));
+    if (id == seg0)
+      saw_partial_of_first = TRUE;
+  }
+  /* Partials share their segment's id and come before its final, revision counting up. */
+  fail_unless (saw_partial_of_first);
+  fail_unless (gst_structure_get_uint (finals->data, "revision", &rev));
+  fail_unless (rev >= 1);
+  {
+    guint64 seg1;
+    fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &seg1));
+    fail_unless (seg1 != seg0);
+  }
+
+  /* One text buffer per final, in the input's time domain. */
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  fail_unless_equals_int (map.size, strlen ("w400 w700"));
+  fail_unless (memcmp (map.data, "w400 w700", map.size) == 0);
+  gst_buffer_unmap (buf, &map);
+  pts = GST_BUFFER_PTS (buf);
+  assert_time (pts, offset + secs (0.5), "buffer pts");
+  assert_time (pts + GST_BUFFER_DURATION (buf), offset + secs (1.3), "buffer end");
+  gst_buffer_unref (buf);
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  assert_time (GST_BUFFER_PTS (buf), offset + secs (2.5), "buffer 2 pts");
+  gst_buffer_unref (buf);
+
+  g_list_free (finals);
+  g_list_free (partials);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  gst_element_set_bus (h->element, NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_transcripts_s16_16k_mono)
+{
+  run_transcripts (GST_AUDIO_FORMAT_S16LE, 16000, 1);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_transcripts_f32_48k_stereo)
+{
+  run_transcripts (GST_AUDIO_FORMAT_F32LE, 48000, 2);
+}
+
+GST_END_TEST;
+
+/* Stream-start, caps and segment precede the text; EOS follows the last final. */
+GST_START_TEST (test_events_and_eos)
+{
+  GstHarness *h = new_harness ("stttranscribe");
+  GstEvent *ev;
+  gboolean saw_caps = FALSE, saw_segment = FALSE, saw_start = FALSE;
+  guint n_buffers = 0;
+
+  push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+
+  /* EOS from the harness's point of view: every final pushed before it. */
+  n_buffers = gst_harness_buffers_received (h);
+  fail_unless_equals_int (n_buffers, 2);
+  while ((ev = gst_harness_try_pull_event (h))) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_STREAM_START)
+      saw_start = TRUE;
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps (ev, &caps);
+      fail_unless (gst_caps_is_equal (caps,
+              gst_caps_from_string ("text/x-raw, format=utf8")));
+      saw_caps = TRUE;
+    }
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+      saw_segment = TRUE;
+    gst_event_unref (ev);
+  }
+  fail_unless (saw_start && saw_caps && saw_segment);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* sttsink: the same transcripts, through its signal and on the bus. */
+static void
+on_signal (GstElement * sink, const GstStructure * s, gpointer user_data)
+{
+  gboolean f;
+
+  if (gst_structure_get_boolean (s, "is-final", &f) && f)
+    g_atomic_int_inc ((gint *) user_data);
+}
+
+GST_START_TEST (test_sink)
+{
+  GstHarness *h = new_harness ("sttsink");
+  GstBus *bus = gst_bus_new ();
+  gint n_signal_finals = 0;
+  GList *msgs, *finals;
+  GstMessage *eos;
+
+  gst_element_set_bus (h->element, bus);
+  g_signal_connect (h->element, "transcript", G_CALLBACK (on_signal), &n_signal_finals);
+  push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+
+  msgs = stt_check_collect (bus, "stt-transcript", 10000, two_finals, NULL);
+  finals = stt_check_filter_final (msgs, TRUE);
+  fail_unless_equals_int (g_list_length (finals), 2);
+  check_final_words (finals->data, "w400 w700", tones, 2, 0);
+  fail_unless_equals_int (g_atomic_int_get (&n_signal_finals), 2);
+  /* The sink posts EOS once drained. */
+  eos = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_EOS);
+  fail_unless (eos != NULL);
+  gst_message_unref (eos);
+
+  g_list_free (finals);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  gst_element_set_bus (h->element, NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* A full pipeline into a subtitle encoder: the cues are the words, at their times. */
+static gchar *
+run_subtitles (const gchar * encoder)
+{
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time ! "
+      "stttranscribe provider=deepgram url=%s api-key=test-key ! %s ! "
+      "appsink name=sink sync=false", url, encoder);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  GstBus *bus = gst_element_get_bus (pipe);
+  GString *out = g_string_new (NULL);
+  GstMessage *msg;
+  GstSample *sample;
+  GList *bufs, *l;
+
+  g_object_set (src, "caps", stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 48000, 2), NULL);
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  bufs = stt_check_split (stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2,
+          DURATION, tones, G_N_ELEMENTS (tones), 0), GST_AUDIO_FORMAT_S16LE, 48000, 2, 20);
+  for (l = bufs; l; l = l->next)
+    g_signal_emit_by_name (src, "push-buffer", l->data, NULL);
+  g_list_free_full (bufs, (GDestroyNotify) gst_buffer_unref);
+  g_signal_emit_by_name (src, "end-of-stream", NULL);
+
+  msg = gst_bus_timed_pop_filtered (bus, 15 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  while ((sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 0))) {
+    GstMapInfo map;
+    GstBuffer *b = gst_sample_get_buffer (sample);
+
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_string_append_len (out, (const gchar *) map.data, map.size);
+    gst_buffer_unmap (b, &map);
+    gst_sample_unref (sample);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  return g_string_free (out, FALSE);
+}
+
+GST_START_TEST (test_webvtt)
+{
+  g_autofree gchar *vtt = run_subtitles ("webvttenc");
+
+  fail_unless (g_str_has_prefix (vtt, "WEBVTT"), "%s", vtt);
+  fail_unless (strstr (vtt, "00:00:00.500 --> 00:00:01.300\nw400 w700") != NULL, "%s", vtt);
+  fail_unless (strstr (vtt, "00:00:02.500 --> 00:00:02.800\nw1000") != NULL, "%s", vtt);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_srt)
+{
+  g_autofree gchar *srt = run_subtitles ("srtenc");
+
+  fail_unless (strstr (srt, "1\n00:00:00,500 --> 00:00:01,300\nw400 w700") != NULL, "%s",
+      srt);
+  fail_unless (strstr (srt, "2\n00:00:02,500 --> 00:00:02,800\nw1000") != NULL, "%s", srt);
+}
+
+GST_END_TEST;
+
+static Suite *
+deepgram_suite (void)
+{
+  Suite *s = suite_create ("deepgram");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_request);
+  tcase_add_test (tc, test_transcripts_s16_16k_mono);
+  tcase_add_test (tc, test_transcripts_f32_48k_stereo);
+  tcase_add_test (tc, test_events_and_eos);
+  tcase_add_test (tc, test_sink);
+  tcase_add_test (tc, test_webvtt);
+  tcase_add_test (tc, test_srt);
+  return s;
+}
+
+GST_CHECK_MAIN (deepgram);

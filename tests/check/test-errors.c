@@ -1,0 +1,374 @@
+/* Bad input gets a clear error and loses nothing: rejected keys, refused requests,
+ * malformed server messages, and state changes at awkward moments. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+
+#include "stt-check-utils.h"
+#include "stt-test-server.h"
+
+static SttTestServer *server;
+static gchar *url;
+
+static const SttTone tones[] = { {0.5, 0.9, 440}, {1.4, 1.8, 700} };
+
+static void
+setup (void)
+{
+  server = stt_test_server_new ("deepgram", NULL);
+  fail_unless (server != NULL);
+  url = stt_test_server_get_url (server);
+}
+
+static void
+teardown (void)
+{
+  stt_test_server_free (server);
+  g_free (url);
+}
+
+typedef struct
+{
+  GstHarness *h;
+  GstBus *bus;
+} Fixture;
+
+static Fixture
+start (const gchar * key)
+{
+  Fixture f;
+
+  f.h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
+  f.bus = gst_bus_new ();
+  gst_element_set_bus (f.h->element, f.bus);
+  g_object_set (f.h->element, "provider", "deepgram", "url", url, "api-key", key, NULL);
+  gst_harness_set_src_caps (f.h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
+  return f;
+}
+
+static void
+stop (Fixture * f)
+{
+  gst_element_set_bus (f->h->element, NULL);
+  gst_bus_set_flushing (f->bus, TRUE);
+  gst_object_unref (f->bus);
+  gst_harness_teardown (f->h);
+}
+
+/* Pushes [from, to) seconds of the test audio in 20 ms buffers; returns the last flow. */
+static GstFlowReturn
+push_range (GstHarness * h, gdouble from, gdouble to)
+{
+  GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 2.4, tones,
+      G_N_ELEMENTS (tones), 0);
+  GList *bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20), *l;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  for (l = bufs; l; l = l->next) {
+    GstClockTime pts = GST_BUFFER_PTS (l->data);
+
+    if (pts >= from * GST_SECOND && pts < to * GST_SECOND && ret == GST_FLOW_OK)
+      ret = gst_harness_push (h, gst_buffer_ref (l->data));
+  }
+  g_list_free_full (bufs, (GDestroyNotify) gst_buffer_unref);
+  gst_buffer_unref (all);
+  return ret;
+}
+
+static gboolean
+has_error (GList * collected, gpointer user_data)
+{
+  GList *l;
+
+  for (l = collected; l; l = l->next)
+    if (gst_structure_has_name (l->data, "error"))
+      return TRUE;
+  return FALSE;
+}
+
+static const GstStructure *
+find_error (GList * list)
+{
+  for (; list; list = list->next)
+    if (gst_structure_has_name (list->data, "error"))
+      return list->data;
+  return NULL;
+}
+
+static void
+check_auth_error (Fixture * f, guint status)
+{
+  GList *msgs = stt_check_collect (f->bus, NULL, 10000, has_error, NULL);
+  const GstStructure *err = find_error (msgs);
+  const gchar *text;
+  gint code;
+  guint domain;
+  g_autofree gchar *status_str = g_strdup_printf ("HTTP %u", status);
+
+  fail_unless (err != NULL, "no error posted");
+  text = gst_structure_get_string (err, "message");
+  gst_structure_get_int (err, "code", &code);
+  gst_structure_get_uint (err, "domain", &domain);
+  fail_unless_equals_int (domain, GST_RESOURCE_ERROR);
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  fail_unless (strstr (text, "Deepgram") != NULL, "%s", text);
+  fail_unless (strstr (text, status_str) != NULL, "%s", text);
+  fail_unless (strstr (text, "DEEPGRAM_API_KEY") != NULL, "%s", text);
+  /* The key itself never shows. */
+  fail_unless (strstr (text, "wrong-key") == NULL);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+}
+
+GST_START_TEST (test_bad_key)
+{
+  Fixture f = start ("wrong-key");
+  GstFlowReturn ret;
+
+  push_range (f.h, 0, 1.0);
+  check_auth_error (&f, 401);
+  /* No retry loop: one handshake, and the stream stops with an error flow. */
+  g_usleep (1500 * 1000);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  ret = push_range (f.h, 1.0, 2.4);
+  fail_unless_equals_int (ret, GST_FLOW_ERROR);
+  stop (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_no_key)
+{
+  Fixture f = start (NULL);
+
+  push_range (f.h, 0, 1.0);
+  check_auth_error (&f, 401);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  stop (&f);
+}
+
+GST_END_TEST;
+
+static gboolean
+two_finals (GList * collected, gpointer user_data)
+{
+  GList *f = stt_check_filter_final (collected, TRUE);
+  gboolean done = g_list_length (f) >= 2;
+
+  g_list_free (f);
+  return done;
+}
+
+static void
+run_to_finals (Fixture * f)
+{
+  GList *msgs, *finals;
+
+  push_range (f->h, 0, 2.4);
+  gst_harness_push_event (f->h, gst_event_new_eos ());
+  msgs = stt_check_collect (f->bus, "stt-transcript", 10000, two_finals, NULL);
+  finals = stt_check_filter_final (msgs, TRUE);
+  fail_unless_equals_int (g_list_length (finals), 2);
+  fail_unless_equals_string (gst_structure_get_string (finals->data, "text"), "w400");
+  fail_unless_equals_string (gst_structure_get_string (finals->next->data, "text"),
+      "w700");
+  g_list_free (finals);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+}
+
+/* The key comes from a file (read for each attempt), or from the environment. */
+GST_START_TEST (test_key_sources)
+{
+  gchar *path = NULL;
+  gint fd = g_file_open_tmp ("stt-key-XXXXXX", &path, NULL);
+  Fixture f;
+  g_autofree gchar *auth = NULL;
+
+  fail_unless (fd >= 0);
+  fail_unless (write (fd, "test-key\n", 9) == 9);
+  close (fd);
+
+  f = start (NULL);
+  g_object_set (f.h->element, "api-key-file", path, NULL);
+  run_to_finals (&f);
+  stop (&f);
+  auth = stt_test_server_get_header (server, 0, "Authorization");
+  fail_unless_equals_string (auth, "Token test-key");
+
+  g_setenv ("DEEPGRAM_API_KEY", "test-key", TRUE);
+  f = start (NULL);
+  run_to_finals (&f);
+  stop (&f);
+  g_setenv ("DEEPGRAM_API_KEY", "", TRUE);
+
+  g_unlink (path);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* Read back, the key is masked. */
+GST_START_TEST (test_key_masked)
+{
+  GstElement *e = gst_element_factory_make ("stttranscribe", NULL);
+  gchar *key = NULL;
+
+  g_object_set (e, "api-key", "secret-123", NULL);
+  g_object_get (e, "api-key", &key, NULL);
+  fail_unless_equals_string (key, "***");
+  g_free (key);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* A refused request (400) is fatal at once, with the status. */
+GST_START_TEST (test_bad_request)
+{
+  Fixture f = start ("test-key");
+  GList *msgs;
+  const GstStructure *err;
+  gint code;
+
+  stt_test_server_fail_handshakes (server, 400, 1, NULL);
+  push_range (f.h, 0, 1.0);
+  msgs = stt_check_collect (f.bus, NULL, 10000, has_error, NULL);
+  err = find_error (msgs);
+  fail_unless (err != NULL);
+  gst_structure_get_int (err, "code", &code);
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_SETTINGS);
+  fail_unless (strstr (gst_structure_get_string (err, "message"), "HTTP 400") != NULL);
+  g_usleep (1000 * 1000);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stop (&f);
+}
+
+GST_END_TEST;
+
+/* Malformed server messages are logged, counted and skipped; the words still arrive. */
+GST_START_TEST (test_malformed_messages)
+{
+  static const gchar *const junk[] = {
+    "{not json", "[1,2,3]", "\"a string\"", "{\"type\":\"Results\",\"channel\":5}",
+    "{\"type\":\"Results\",\"start\":\"x\",\"channel\":{\"alternatives\":[{\"words\":7}]}}",
+    "{\"type\":\"SomethingNew\"}", "{}", "null",
+  };
+  Fixture f = start ("test-key");
+  GstStructure *stats = NULL;
+  guint64 malformed = 0;
+  guint i;
+
+  push_range (f.h, 0, 1.0);
+  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  for (i = 0; i < G_N_ELEMENTS (junk); i++)
+    stt_test_server_send_text (server, junk[i]);
+  g_usleep (200 * 1000);
+  {
+    GList *msgs;
+
+    push_range (f.h, 1.0, 2.4);
+    gst_harness_push_event (f.h, gst_event_new_eos ());
+    msgs = stt_check_collect (f.bus, "stt-transcript", 10000, two_finals, NULL);
+    fail_if (find_error (msgs) != NULL);
+    {
+      GList *finals = stt_check_filter_final (msgs, TRUE);
+      fail_unless_equals_int (g_list_length (finals), 2);
+      g_list_free (finals);
+    }
+    g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  }
+  g_object_get (f.h->element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, "malformed-messages", &malformed));
+  /* The structurally valid but empty Results is not malformed. */
+  fail_unless (malformed >= 5, "malformed %" G_GUINT64_FORMAT, malformed);
+  gst_structure_free (stats);
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  stop (&f);
+}
+
+GST_END_TEST;
+
+/* NULL in the middle of a stream returns promptly and leaves nothing running. */
+GST_START_TEST (test_null_midstream)
+{
+  guint i;
+
+  for (i = 0; i < 10; i++) {
+    Fixture f = start ("test-key");
+
+    push_range (f.h, 0, 0.2 * (i + 1));
+    if (i % 2)
+      fail_unless (stt_test_server_wait_connections (server, i / 2 + 1, FALSE, 5000));
+    fail_unless_equals_int (gst_element_set_state (f.h->element, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    stop (&f);
+  }
+  /* Every connection the element opened was closed. */
+  fail_unless (stt_test_server_wait_connections (server,
+          stt_test_server_get_n_connections (server), TRUE, 5000));
+}
+
+GST_END_TEST;
+
+/* NULL while the handshake hangs (a server that accepts TCP and never answers). */
+GST_START_TEST (test_null_while_connecting)
+{
+  GSocketListener *listener = g_socket_listener_new ();
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, 0);
+  GSocketAddress *bound = NULL;
+  g_autofree gchar *silent_url = NULL;
+  Fixture f;
+  gint64 t0;
+
+  fail_unless (g_socket_listener_add_address (listener, addr, G_SOCKET_TYPE_STREAM,
+          G_SOCKET_PROTOCOL_TCP, NULL, &bound, NULL));
+  silent_url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen",
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  f = start ("test-key");
+  g_object_set (f.h->element, "url", silent_url, NULL);
+  push_range (f.h, 0, 1.0);
+  g_usleep (200 * 1000);
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (f.h->element, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  /* Prompt: not the TCP or handshake timeout. */
+  fail_unless (g_get_monotonic_time () - t0 < 2 * G_USEC_PER_SEC);
+  stop (&f);
+
+  g_object_unref (bound);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  g_socket_listener_close (listener);
+  g_object_unref (listener);
+}
+
+GST_END_TEST;
+
+static Suite *
+errors_suite (void)
+{
+  Suite *s = suite_create ("errors");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_bad_key);
+  tcase_add_test (tc, test_no_key);
+  tcase_add_test (tc, test_key_sources);
+  tcase_add_test (tc, test_key_masked);
+  tcase_add_test (tc, test_bad_request);
+  tcase_add_test (tc, test_malformed_messages);
+  tcase_add_test (tc, test_null_midstream);
+  tcase_add_test (tc, test_null_while_connecting);
+  return s;
+}
+
+GST_CHECK_MAIN (errors);
