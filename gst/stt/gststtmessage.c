@@ -53,18 +53,18 @@ gst_stt_message_transcript_new (const gchar * provider, gboolean is_final,
 {
   GstStructure *s;
   GValue arr = G_VALUE_INIT;
-  guint i;
+  gsize i, n = 0;
+  gpointer *taken = words ? g_ptr_array_steal (words, &n) : NULL;
 
   g_value_init (&arr, GST_TYPE_ARRAY);
-  for (i = 0; words && i < words->len; i++) {
+  for (i = 0; i < n; i++) {
     GValue v = G_VALUE_INIT;
 
     g_value_init (&v, GST_TYPE_STRUCTURE);
-    g_value_take_boxed (&v, g_ptr_array_index (words, i));
+    g_value_take_boxed (&v, taken[i]);
     gst_value_array_append_and_take_value (&arr, &v);
   }
-  if (words)
-    g_ptr_array_set_size (words, 0);
+  g_free (taken);
 
   s = gst_structure_new (GST_STT_MESSAGE_TRANSCRIPT,
       "schema", G_TYPE_UINT, GST_STT_SCHEMA_VERSION,
