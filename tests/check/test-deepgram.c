@@ -411,6 +411,58 @@ GST_START_TEST (test_srt)
 
 GST_END_TEST;
 
+/* Live input: the latency query adds `latency`; GAP events cover the time up to input
+ * minus latency while no text is due; text later than that is pushed late, never
+ * backwards. */
+GST_START_TEST (test_live_latency_and_gaps)
+{
+  GstHarness *h = new_harness ("stttranscribe");
+  GstClockTime covered = 0, min;
+  GstEvent *ev;
+  GstBuffer *buf;
+  GstStructure *stats;
+  guint64 late = 0;
+
+  g_object_set (h->element, "latency", GST_SECOND, NULL);
+  gst_harness_set_upstream_latency (h, 20 * GST_MSECOND);
+  min = gst_harness_query_latency (h);
+  fail_unless_equals_uint64 (min, GST_SECOND + 20 * GST_MSECOND);
+
+  /* Results come 1.5 s after the audio: later than the 1 s promised. */
+  stt_test_server_set_reply_delay (server, 1500);
+  push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
+
+  /* GAPs, contiguous from the segment start, up to 3.6 - 1 = 2.6 s. */
+  while (covered < secs (2.5)) {
+    GstClockTime ts, dur;
+
+    ev = gst_harness_pull_event (h);
+    fail_unless (ev != NULL);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_GAP) {
+      gst_event_parse_gap (ev, &ts, &dur);
+      fail_unless_equals_uint64 (ts, covered);
+      covered = ts + dur;
+    }
+    gst_event_unref (ev);
+  }
+  fail_unless (covered <= secs (2.6));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+
+  gst_harness_push_event (h, gst_event_new_eos ());
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  /* Late: moved to where the text stream stood, not before it. */
+  fail_unless (GST_BUFFER_PTS (buf) >= covered);
+  gst_buffer_unref (buf);
+  g_object_get (h->element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, "late-results", &late));
+  fail_unless (late >= 1);
+  gst_structure_free (stats);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 deepgram_suite (void)
 {
@@ -426,6 +478,7 @@ deepgram_suite (void)
   tcase_add_test (tc, test_sink);
   tcase_add_test (tc, test_webvtt);
   tcase_add_test (tc, test_srt);
+  tcase_add_test (tc, test_live_latency_and_gaps);
   return s;
 }
 
