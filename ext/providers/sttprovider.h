@@ -96,6 +96,8 @@ struct _SttProviderInfo
   guint default_rate;
   gboolean realtime_only;       /* the service rejects audio faster than real time */
   gdouble keepalive_interval;   /* seconds of silence before the provider's keepalive */
+  /* Said to the user when the service cannot be reached at all, or NULL. */
+  const gchar *unreachable_hint;
 
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
   /* First text message after the handshake, or NULL. */

@@ -16,6 +16,11 @@
 #include "sttws.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
+
+/* With reconnect-max-attempts=-1, a service never reached since the start is given this
+ * many attempts (about 4 s of backoff) before the error: retrying forever is for
+ * connections that were working. */
+#define FIRST_CONNECT_ATTEMPTS 5
 #define GST_CAT_DEFAULT stt_session_debug
 
 typedef enum
@@ -52,6 +57,8 @@ struct _GstSttSession
   SttIoWorker *worker;
   guint bps;
   guint64 chunk_samples;
+
+  gchar *url_redacted;          /* I/O thread: the current attempt's URL, for messages */
 
   /* Read by the streaming thread: a write that reaches this position wakes us. */
   guint64 wake_at;              /* atomic */
@@ -164,6 +171,7 @@ gst_stt_session_unref (GstSttSession * s)
   g_array_unref (s->marks);
   g_hash_table_unref (s->segments);
   g_free (s->scratch);
+  g_free (s->url_redacted);
   g_mutex_clear (&s->stop_lock);
   g_cond_clear (&s->stop_cond);
   gst_object_unref (s->log_object);
@@ -566,6 +574,19 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
       STT_FAILURE_RETRY;
   g_autofree gchar *text = NULL;
   g_autofree gchar *debug = NULL;
+
+  if (!status && !s->ever_connected && s->attempt + 1 >= FIRST_CONNECT_ATTEMPTS
+      && s->cfg.reconnect_max_attempts < 0) {
+    /* Never reached at all: most likely the wrong place, or a server not started. Say
+     * what was tried rather than retrying forever in silence. */
+    const gchar *hint = s->cfg.provider->unreachable_hint;
+    g_autofree gchar *t = g_strdup_printf ("Could not connect to %s at %s: %s.%s%s",
+        s->cfg.provider->display_name, s->url_redacted,
+        error ? error->message : "no answer", hint ? " " : "", hint ? hint : "");
+
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
+    return;
+  }
   if (status)
     text = g_strdup_printf ("%s refused the connection: HTTP %u", s->cfg.provider->display_name,
         status);
@@ -717,6 +738,8 @@ session_connect (GstSttSession * s)
   g_ptr_array_add (headers, NULL);
 
   redacted = stt_redact_url (req.url);
+  g_free (s->url_redacted);
+  s->url_redacted = g_strdup (redacted);
   GST_INFO_OBJECT (s->log_object, "connecting to %s (attempt %u)", redacted,
       s->attempt + 1);
   s->state = STATE_CONNECTING;
