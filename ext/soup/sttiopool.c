@@ -19,10 +19,19 @@ struct _SttIoWorker
   GMutex lock;
   GCond cond;
   gboolean ready;
+  GHashTable *watchers;         /* worker thread only: id -> Watcher */
+  guint next_watch_id;
 };
+
+typedef struct
+{
+  SttIoNetworkFunc func;
+  gpointer data;
+} Watcher;
 
 static SttIoWorker *workers;
 static guint n_workers;
+static gboolean network_was_available = TRUE;
 
 static gpointer
 worker_main (gpointer data)
@@ -31,6 +40,7 @@ worker_main (gpointer data)
 
   g_main_context_push_thread_default (w->context);
   /* Many streams to one host: never queue a connect behind another stream's. */
+  w->watchers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   w->session = soup_session_new_with_options ("max-conns", 1 << 16,
       "max-conns-per-host", 1 << 16, "timeout", 30, NULL);
   g_mutex_lock (&w->lock);
@@ -43,6 +53,15 @@ worker_main (gpointer data)
 
   g_main_context_pop_thread_default (w->context);
   return NULL;
+}
+
+static void
+on_network_changed (GNetworkMonitor * monitor, gboolean available, gpointer data)
+{
+  /* Only the transition to available is news: a backoff wait may end now. */
+  if (available && !g_atomic_int_get (&network_was_available))
+    stt_io_pool_network_available ();
+  g_atomic_int_set (&network_was_available, available);
 }
 
 static void
@@ -71,6 +90,8 @@ pool_init (void)
     g_mutex_unlock (&w->lock);
   }
   n_workers = n;
+  g_signal_connect (g_network_monitor_get_default (), "network-changed",
+      G_CALLBACK (on_network_changed), NULL);
 }
 
 SttIoWorker *
@@ -134,6 +155,50 @@ stt_io_worker_add_timeout (SttIoWorker * worker, guint ms, GSourceFunc func,
   g_source_set_callback (s, func, data, notify);
   g_source_attach (s, worker->context);
   return s;
+}
+
+guint
+stt_io_worker_watch_network (SttIoWorker * worker, SttIoNetworkFunc func, gpointer data)
+{
+  Watcher *w = g_new0 (Watcher, 1);
+
+  g_return_val_if_fail (stt_io_worker_is_current (worker), 0);
+  w->func = func;
+  w->data = data;
+  g_hash_table_insert (worker->watchers, GUINT_TO_POINTER (++worker->next_watch_id), w);
+  return worker->next_watch_id;
+}
+
+void
+stt_io_worker_unwatch_network (SttIoWorker * worker, guint id)
+{
+  g_return_if_fail (stt_io_worker_is_current (worker));
+  g_hash_table_remove (worker->watchers, GUINT_TO_POINTER (id));
+}
+
+static gboolean
+notify_network_cb (gpointer data)
+{
+  SttIoWorker *worker = data;
+  GList *ids = g_hash_table_get_keys (worker->watchers), *l;
+
+  /* A watcher may unwatch others (or itself) while we walk. */
+  for (l = ids; l; l = l->next) {
+    Watcher *w = g_hash_table_lookup (worker->watchers, l->data);
+    if (w)
+      w->func (w->data);
+  }
+  g_list_free (ids);
+  return G_SOURCE_REMOVE;
+}
+
+void
+stt_io_pool_network_available (void)
+{
+  guint i;
+
+  for (i = 0; i < n_workers; i++)
+    g_main_context_invoke (workers[i].context, notify_network_cb, &workers[i]);
 }
 
 guint

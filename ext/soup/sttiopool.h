@@ -28,6 +28,16 @@ void stt_io_worker_invoke (SttIoWorker * worker, GSourceFunc func, gpointer data
 GSource *stt_io_worker_add_timeout (SttIoWorker * worker, guint ms, GSourceFunc func,
     gpointer data, GDestroyNotify notify);
 
+/* Called on the worker's thread when the network comes back (GNetworkMonitor). */
+typedef void (*SttIoNetworkFunc) (gpointer data);
+/* Worker thread only. Returns an id for stt_io_worker_unwatch_network. */
+guint stt_io_worker_watch_network (SttIoWorker * worker, SttIoNetworkFunc func,
+    gpointer data);
+void stt_io_worker_unwatch_network (SttIoWorker * worker, guint id);
+/* Any thread: tells every watcher that the network is available again. The pool calls
+ * it on GNetworkMonitor's "network-changed"; tests may call it directly. */
+void stt_io_pool_network_available (void);
+
 /* Number of threads the pool runs (0 before first use). */
 guint stt_io_pool_get_n_threads (void);
 

@@ -40,6 +40,8 @@ GST_DEBUG_CATEGORY_STATIC (stt_base_debug);
 #define DEFAULT_PACING GST_STT_PACING_AUTO
 #define DEFAULT_STATS_INTERVAL (10 * GST_SECOND)
 #define DEFAULT_TLS_VALIDATE TRUE
+#define DEFAULT_TOKEN_METHOD "POST"
+#define DEFAULT_MAX_SESSION_DURATION 0
 
 enum
 {
@@ -68,6 +70,11 @@ enum
   PROP_TLS_VALIDATE,
   PROP_EXTRA_HEADERS,
   PROP_PARAMS,
+  PROP_TOKEN_URL,
+  PROP_TOKEN_METHOD,
+  PROP_TOKEN_HEADERS,
+  PROP_TOKEN_FIELD,
+  PROP_MAX_SESSION_DURATION,
 };
 
 typedef struct
@@ -96,6 +103,11 @@ typedef struct
   gboolean tls_validate;
   GstStructure *extra_headers;
   GstStructure *params;
+  gchar *token_url;
+  gchar *token_method;
+  GstStructure *token_headers;
+  gchar *token_field;
+  GstClockTime max_session_duration;
 
   /* Stream state: under the stream lock (streaming thread) unless said otherwise. */
   GstPad *sinkpad;
@@ -295,6 +307,20 @@ structure_to_strv_cb (GQuark field, const GValue * value, gpointer data)
   return TRUE;
 }
 
+/* name, value, ..., NULL from a structure's fields, or NULL. */
+static gchar **
+structure_to_strv (const GstStructure * s)
+{
+  GPtrArray *kv;
+
+  if (s == NULL)
+    return NULL;
+  kv = g_ptr_array_new ();
+  gst_structure_foreach (s, structure_to_strv_cb, kv);
+  g_ptr_array_add (kv, NULL);
+  return (gchar **) g_ptr_array_free (kv, FALSE);
+}
+
 /* Call with the object lock held. */
 static void
 build_config (GstSttBase * base, GstSttSessionConfig * c)
@@ -318,13 +344,12 @@ build_config (GstSttBase * base, GstSttSessionConfig * c)
       g_hash_table_replace (c->params, kv->pdata[i], kv->pdata[i + 1]);
     g_ptr_array_free (kv, TRUE);
   }
-  if (priv->extra_headers) {
-    GPtrArray *kv = g_ptr_array_new ();
-
-    gst_structure_foreach (priv->extra_headers, structure_to_strv_cb, kv);
-    g_ptr_array_add (kv, NULL);
-    c->extra_headers = (gchar **) g_ptr_array_free (kv, FALSE);
-  }
+  c->extra_headers = structure_to_strv (priv->extra_headers);
+  c->token_headers = structure_to_strv (priv->token_headers);
+  c->token_url = g_strdup (priv->token_url);
+  c->token_method = g_strdup (priv->token_method);
+  c->token_field = g_strdup (priv->token_field);
+  c->max_session_duration = priv->max_session_duration;
   c->rate = priv->rate;
   c->interim_results = priv->interim_results;
   c->live = priv->live;
@@ -928,6 +953,25 @@ gst_stt_base_set_property (GObject * object, guint prop_id, const GValue * value
       g_clear_pointer (&priv->params, gst_structure_free);
       priv->params = g_value_dup_boxed (value);
       break;
+    case PROP_TOKEN_URL:
+      g_free (priv->token_url);
+      priv->token_url = g_value_dup_string (value);
+      break;
+    case PROP_TOKEN_METHOD:
+      g_free (priv->token_method);
+      priv->token_method = g_value_dup_string (value);
+      break;
+    case PROP_TOKEN_HEADERS:
+      g_clear_pointer (&priv->token_headers, gst_structure_free);
+      priv->token_headers = g_value_dup_boxed (value);
+      break;
+    case PROP_TOKEN_FIELD:
+      g_free (priv->token_field);
+      priv->token_field = g_value_dup_string (value);
+      break;
+    case PROP_MAX_SESSION_DURATION:
+      priv->max_session_duration = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1020,6 +1064,21 @@ gst_stt_base_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_PARAMS:
       g_value_set_boxed (value, priv->params);
       break;
+    case PROP_TOKEN_URL:
+      g_value_set_string (value, priv->token_url);
+      break;
+    case PROP_TOKEN_METHOD:
+      g_value_set_string (value, priv->token_method);
+      break;
+    case PROP_TOKEN_HEADERS:
+      g_value_set_boxed (value, priv->token_headers);
+      break;
+    case PROP_TOKEN_FIELD:
+      g_value_set_string (value, priv->token_field);
+      break;
+    case PROP_MAX_SESSION_DURATION:
+      g_value_set_uint64 (value, priv->max_session_duration);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1044,6 +1103,10 @@ gst_stt_base_finalize (GObject * object)
   g_free (priv->tls_ca_file);
   g_clear_pointer (&priv->extra_headers, gst_structure_free);
   g_clear_pointer (&priv->params, gst_structure_free);
+  g_free (priv->token_url);
+  g_free (priv->token_method);
+  g_clear_pointer (&priv->token_headers, gst_structure_free);
+  g_free (priv->token_field);
   gst_stt_stats_free (priv->stats);
   g_mutex_clear (&priv->drain_lock);
   g_cond_clear (&priv->drain_cond);
@@ -1095,8 +1158,10 @@ gst_stt_base_class_init (GstSttBaseClass * klass)
       g_param_spec_uint ("sample-rate", "Sample rate", "Rate of the audio sent to the "
           "service, in Hz; 0 = the provider's rate (16000 for most)", 0, 192000,
           DEFAULT_SAMPLE_RATE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  TIME_PROP (PROP_CHUNK_DURATION, "chunk-duration", "Chunk duration", "Audio per "
-      "WebSocket frame, in nanoseconds", DEFAULT_CHUNK_DURATION, ready);
+  g_object_class_install_property (gobject_class, PROP_CHUNK_DURATION,
+      g_param_spec_uint64 ("chunk-duration", "Chunk duration", "Audio per WebSocket "
+          "frame, in nanoseconds (10 ms to 10 s)", 10 * GST_MSECOND, 10 * GST_SECOND,
+          DEFAULT_CHUNK_DURATION, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
   g_object_class_install_property (gobject_class, PROP_INTERIM_RESULTS,
       g_param_spec_boolean ("interim-results", "Interim results", "Ask the service for "
           "partial results (posted as stt-transcript with is-final=false)",
@@ -1154,6 +1219,26 @@ gst_stt_base_class_init (GstSttBaseClass * klass)
           "smart_format=true\"", GST_TYPE_STRUCTURE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
 
+  STRING_PROP (PROP_TOKEN_URL, "token-url", "Token URL", "HTTP(S) URL that returns a "
+      "temporary token as JSON, fetched again before every connection attempt; the token "
+      "is used instead of api-key. NULL = no token service", ready);
+  g_object_class_install_property (gobject_class, PROP_TOKEN_METHOD,
+      g_param_spec_string ("token-method", "Token method", "HTTP method of the token "
+          "request", DEFAULT_TOKEN_METHOD, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          ready));
+  g_object_class_install_property (gobject_class, PROP_TOKEN_HEADERS,
+      g_param_spec_boxed ("token-headers", "Token headers", "Headers of the token request; "
+          "$API_KEY in a value is replaced by the key (api-key, api-key-file or "
+          "environment), e.g. \"h, Authorization=\\\"Token $API_KEY\\\"\"",
+          GST_TYPE_STRUCTURE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  STRING_PROP (PROP_TOKEN_FIELD, "token-field", "Token field", "Member of the token "
+      "service's JSON answer holding the token. NULL = the first of access_token, token, "
+      "key_value, value", ready);
+  TIME_PROP (PROP_MAX_SESSION_DURATION, "max-session-duration", "Max session duration",
+      "End each connection cleanly after this long and continue on a new one (set it below "
+      "the service's session limit), in nanoseconds; 0 = never", DEFAULT_MAX_SESSION_DURATION,
+      ready);
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_type_mark_as_plugin_api (GST_TYPE_STT_BASE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_STT_PACING, 0);
@@ -1179,6 +1264,8 @@ gst_stt_base_init (GstSttBase * base)
   priv->pacing = DEFAULT_PACING;
   priv->stats_interval = DEFAULT_STATS_INTERVAL;
   priv->tls_validate = DEFAULT_TLS_VALIDATE;
+  priv->token_method = g_strdup (DEFAULT_TOKEN_METHOD);
+  priv->max_session_duration = DEFAULT_MAX_SESSION_DURATION;
   priv->stats = gst_stt_stats_new ();
   priv->input_end = GST_CLOCK_TIME_NONE;
   priv->committed_time = GST_CLOCK_TIME_NONE;

@@ -14,6 +14,8 @@
 
 #include "gststtsession.h"
 #include "sttws.h"
+#include "stthttp.h"
+#include "sttjson.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
@@ -75,7 +77,11 @@ struct _GstSttSession
   gboolean end_sent;
   gboolean finalize_sent;
   gboolean ever_connected;
+  gboolean rotating;            /* ending this connection on purpose, to open a new one */
+  gboolean key_is_token;
   SttWs *ws;
+  SttHttp *http;                /* token request in flight */
+  guint network_watch;
   SttProviderConfig pcfg;
   gchar *key;                   /* resolved for the current attempt */
   SttProviderState pstate;
@@ -91,6 +97,7 @@ struct _GstSttSession
   gint64 pace_start;
   guint64 pace_sent;
   gint64 last_send;
+  gint64 last_audio;
   gint64 last_recv;
   gint64 disconnected_since;
   GSource *pace_timer;
@@ -98,6 +105,7 @@ struct _GstSttSession
   GSource *watchdog_timer;
   GSource *retry_timer;
   GSource *stats_timer;
+  GSource *rotate_timer;
   /* Segments: the provider's key (or "" for the open one) -> our id. */
   GHashTable *segments;
   guint64 next_segment_id;
@@ -131,6 +139,10 @@ gst_stt_session_config_clear (GstSttSessionConfig * c)
   g_clear_pointer (&c->params, g_hash_table_unref);
   g_clear_pointer (&c->extra_headers, g_strfreev);
   g_clear_pointer (&c->tls_ca_file, g_free);
+  g_clear_pointer (&c->token_url, g_free);
+  g_clear_pointer (&c->token_method, g_free);
+  g_clear_pointer (&c->token_headers, g_strfreev);
+  g_clear_pointer (&c->token_field, g_free);
 }
 
 static GstSttSession *
@@ -200,9 +212,10 @@ now_us (void)
 
 static void
 post_connection (GstSttSession * s, GstSttConnectionState state, const gchar * reason,
-    guint http_status, gint close_code, GstClockTime retry_in, guint64 replayed,
-    guint64 dropped)
+    guint http_status, gint close_code, GstClockTime retry_in, guint64 replayed)
 {
+  /* Every message says how much audio the ring has lost so far. */
+  guint64 dropped = gst_stt_stats_get (s->stats, GST_STT_STAT_SAMPLES_DROPPED);
   GstSttConnectionInfo info = {
     .state = state,
     .attempt = s->attempt,
@@ -243,18 +256,28 @@ seconds_to_stream (GstSttSession * s, gdouble t)
   return conn_to_stream (s, (guint64) (t * s->cfg.rate + 0.5));
 }
 
+static gboolean
+is_keyed_segment (gpointer key, gpointer value, gpointer data)
+{
+  return *(const gchar *) key != '\0';
+}
+
 static void
 teardown_connection (GstSttSession * s)
 {
   clear_source (&s->pace_timer);
   clear_source (&s->keepalive_timer);
   clear_source (&s->watchdog_timer);
+  clear_source (&s->rotate_timer);
+  g_clear_pointer (&s->http, stt_http_free);
   g_clear_pointer (&s->ws, stt_ws_free);
   if (s->pstate.info && s->pstate.info->free_priv && s->pstate.priv)
     s->pstate.info->free_priv (s->pstate.priv);
   memset (&s->pstate, 0, sizeof (s->pstate));
   clear_key (s);
-  g_hash_table_remove_all (s->segments);
+  /* Segment keys belong to the connection; the open keyless segment goes on, so its
+   * replayed partials and final keep its id. */
+  g_hash_table_foreach_remove (s->segments, is_keyed_segment, NULL);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -427,14 +450,38 @@ handle_result (GstSttSession * s, SttResult * r)
 /* ------------------------------------------------------------------------------------ */
 /* WebSocket callbacks */
 
+static gboolean
+rotate_connect_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  s->connection++;
+  session_connect (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* The service sent everything for this connection's end of stream. */
 static void
 finish (GstSttSession * s)
 {
   if (s->state == STATE_DONE)
     return;
   teardown_connection (s);
+  if (s->rotating) {
+    /* A planned rotation: every final of the old connection is in, the next one starts
+     * at the committed point. Connect from a fresh dispatch, not from inside libsoup's
+     * callback. */
+    GST_INFO_OBJECT (s->log_object, "rotating to a new connection");
+    s->rotating = FALSE;
+    s->state = STATE_WAITING;
+    post_connection (s, GST_STT_CONNECTION_RECONNECTING, "session rotation", 0, 1000, 0,
+        0);
+    clear_source (&s->retry_timer);
+    s->retry_timer = stt_io_worker_add_timeout (s->worker, 0, rotate_connect_cb, s, NULL);
+    return;
+  }
   s->state = STATE_DONE;
-  post_connection (s, GST_STT_CONNECTION_CLOSED, "end of stream", 0, 1000, 0, 0, 0);
+  post_connection (s, GST_STT_CONNECTION_CLOSED, "end of stream", 0, 1000, 0, 0);
   if (s->cb.drained && !is_stopped (s))
     s->cb.drained (s, s->user_data);
 }
@@ -511,12 +558,34 @@ watchdog_cb (gpointer data)
   /* The server said nothing for stall-timeout while we were sending: it is gone even
    * if the socket is open (libsoup 3.2 has no pong timeout). */
   if (s->state == STATE_OPEN && limit > 0 && now - s->last_recv > limit
-      && now - s->last_send < limit) {
+      && now - s->last_audio < limit) {
     GST_WARNING_OBJECT (s->log_object, "no answer from the server for %" G_GINT64_FORMAT
         " ms: reconnecting", (now - s->last_recv) / 1000);
     session_retry (s, "stalled: the server stopped answering", 0, 0, -1);
   }
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+rotate_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  SttFrameType type = STT_FRAME_TEXT;
+  GBytes *b;
+
+  g_clear_pointer (&s->rotate_timer, g_source_unref);
+  if (s->state != STATE_OPEN || s->end_sent || !s->pstate.info->end_message)
+    return G_SOURCE_REMOVE;
+  /* Before the service's session limit: end this stream cleanly (its last finals
+   * commit what it heard) and continue on a new connection from there. */
+  GST_INFO_OBJECT (s->log_object, "max-session-duration reached: ending the connection");
+  s->rotating = TRUE;
+  s->end_sent = TRUE;
+  b = s->pstate.info->end_message (&s->pstate, &type);
+  stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
+  g_bytes_unref (b);
+  gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -530,6 +599,7 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   s->ever_connected = TRUE;
   s->attempt = 0;
   s->last_recv = s->last_send = s->pace_start = now_us ();
+  s->last_audio = 0;
   s->pace_sent = 0;
   if (s->disconnected_since) {
     gst_stt_stats_add (s->stats, GST_STT_STAT_DISCONNECTED_NS,
@@ -545,7 +615,7 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   GST_INFO_OBJECT (s->log_object, "connected to %s (connection %u)",
       s->cfg.provider->display_name, s->connection);
   post_connection (s, GST_STT_CONNECTION_CONNECTED, NULL, 101, 0, 0,
-      s->connection > 0 ? replayed : 0, 0);
+      s->connection > 0 ? replayed : 0);
   if (is_stopped (s))
     return;
 
@@ -562,6 +632,9 @@ on_ws_opened (SttWs * ws, gpointer user_data)
         NULL);
   if (s->cfg.stall_timeout > 0)
     s->watchdog_timer = stt_io_worker_add_timeout (s->worker, 500, watchdog_cb, s, NULL);
+  if (s->cfg.max_session_duration > 0)
+    s->rotate_timer = stt_io_worker_add_timeout (s->worker,
+        (guint) (s->cfg.max_session_duration / GST_MSECOND), rotate_cb, s, NULL);
   session_pump (s);
 }
 
@@ -627,6 +700,12 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
       code, *reason ? " " : "", reason);
   switch (f) {
     case STT_FAILURE_AUTH:
+      if (s->key_is_token) {
+        /* A temporary token expired mid-stream: a fresh one is fetched for the next
+         * attempt. A fresh one rejected at the handshake is fatal, so this cannot loop. */
+        session_retry (s, text, 0, code, -1);
+        break;
+      }
       session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, text, NULL, 0,
           code);
       break;
@@ -651,21 +730,20 @@ static const SttWsCallbacks ws_callbacks = {
 /* ------------------------------------------------------------------------------------ */
 /* Connecting, failing, retrying */
 
+/* The key for this attempt, or NULL. Read again for every attempt, so a rotated key
+ * file is picked up. */
 static gchar *
-resolve_key (GstSttSession * s, gboolean * from_file)
+resolve_key (GstSttSession * s)
 {
   g_autofree gchar *env_name = stt_provider_env_key_name (s->cfg.provider);
   const gchar *env;
 
-  *from_file = FALSE;
   if (s->cfg.api_key && *s->cfg.api_key)
     return g_strdup (s->cfg.api_key);
-  /* Read again for every attempt, so a rotated key file is picked up. */
   if (s->cfg.api_key_file && *s->cfg.api_key_file) {
     gchar *contents = NULL;
     GError *err = NULL;
 
-    *from_file = TRUE;
     if (!g_file_get_contents (s->cfg.api_key_file, &contents, NULL, &err)) {
       GST_WARNING_OBJECT (s->log_object, "cannot read api-key-file: %s", err->message);
       g_error_free (err);
@@ -679,28 +757,21 @@ resolve_key (GstSttSession * s, gboolean * from_file)
   return (env && *env) ? g_strdup (env) : NULL;
 }
 
+/* Second half of an attempt: the WebSocket handshake, with s->key settled. */
 static void
-session_connect (GstSttSession * s)
+connect_ws (GstSttSession * s)
 {
   SttRequest req = { 0, };
   GError *err = NULL;
-  gboolean from_file;
   g_autofree gchar *redacted = NULL;
   GPtrArray *headers;
   SttWsOptions opts = { 0, };
-  guint64 start, end;
   guint i;
 
-  if (s->state == STATE_DONE || is_stopped (s))
-    return;
-  teardown_connection (s);
-  clear_source (&s->retry_timer);
-
-  s->key = resolve_key (s, &from_file);
   s->pcfg = (SttProviderConfig) {
     .url = s->cfg.url,
     .api_key = s->key,
-    .key_is_token = FALSE,
+    .key_is_token = s->key_is_token,
     .language = s->cfg.language,
     .model = s->cfg.model,
     .sample_rate = s->cfg.rate,
@@ -710,23 +781,11 @@ session_connect (GstSttSession * s)
   s->pstate.info = s->cfg.provider;
   s->pstate.config = &s->pcfg;
 
-  /* A new connection starts at the committed point: everything after it is replayed. */
-  gst_stt_ring_get_range (s->ring, &start, &end);
-  s->conn_base = MAX (s->committed, start);
-  s->send_pos = s->conn_base;
-  s->conn_sent = 0;
-  g_array_set_size (s->map, 0);
-  {
-    MapPoint p = { 0, s->conn_base };
-    g_array_append_val (s->map, p);
-  }
-  s->end_sent = FALSE;
-  s->finalize_sent = FALSE;
-
   if (!s->cfg.provider->build_request (&s->pstate, &req, &err)) {
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, err->message, NULL, 0,
         0);
     g_error_free (err);
+    stt_request_clear (&req);
     return;
   }
 
@@ -742,8 +801,7 @@ session_connect (GstSttSession * s)
   s->url_redacted = g_strdup (redacted);
   GST_INFO_OBJECT (s->log_object, "connecting to %s (attempt %u)", redacted,
       s->attempt + 1);
-  s->state = STATE_CONNECTING;
-  post_connection (s, GST_STT_CONNECTION_CONNECTING, redacted, 0, 0, 0, 0, 0);
+  post_connection (s, GST_STT_CONNECTION_CONNECTING, redacted, 0, 0, 0, 0);
 
   opts.url = req.url;
   opts.headers = (const gchar * const *) headers->pdata;
@@ -753,6 +811,135 @@ session_connect (GstSttSession * s)
   s->ws = stt_ws_connect (s->worker, &opts, &ws_callbacks, s);
   g_ptr_array_unref (headers);
   stt_request_clear (&req);
+}
+
+static const gchar *
+find_token (JsonObject * o, const gchar * field)
+{
+  static const gchar *const fields[] = { "access_token", "token", "key_value", "value",
+    NULL
+  };
+  guint i;
+
+  if (field)
+    return stt_json_get_string (o, field, NULL);
+  for (i = 0; fields[i]; i++) {
+    const gchar *v = stt_json_get_string (o, fields[i], NULL);
+    if (v && *v)
+      return v;
+  }
+  return NULL;
+}
+
+static void
+on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
+    gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = NULL;
+  const gchar *token;
+  gsize len = 0;
+  const gchar *data = body ? g_bytes_get_data (body, &len) : NULL;
+  g_autofree gchar *text = NULL;
+
+  s->http = NULL;
+  stt_http_free (http);
+  if (status == 0 || status == 408 || status == 429 || status >= 500) {
+    text = g_strdup_printf ("The token service failed: %s", status ?
+        soup_status_get_phrase (status) : (error ? error->message : "no answer"));
+    session_retry (s, text, status, 0, -1);
+    return;
+  }
+  if (status >= 300) {
+    text = g_strdup_printf ("The token service refused the request: HTTP %u", status);
+    session_fail (s, GST_RESOURCE_ERROR, status == 401 || status == 403 ?
+        GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
+        0);
+    return;
+  }
+  if (data)
+    o = stt_json_parse_object (data, len, &parser);
+  token = find_token (o, s->cfg.token_field);
+  if (token == NULL || *token == '\0') {
+    text = g_strdup_printf ("The token service's answer has no %s field",
+        s->cfg.token_field ? s->cfg.token_field : "access_token/token/key_value/value");
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
+        0);
+    return;
+  }
+  clear_key (s);
+  s->key = g_strdup (token);
+  s->key_is_token = TRUE;
+  GST_DEBUG_OBJECT (s->log_object, "got a temporary token");
+  connect_ws (s);
+}
+
+/* Fetches a temporary token; "$API_KEY" in a header value becomes the key. */
+static void
+fetch_token (GstSttSession * s)
+{
+  g_autofree gchar *key = resolve_key (s);
+  g_autofree gchar *redacted = stt_redact_url (s->cfg.token_url);
+  GPtrArray *headers = g_ptr_array_new_with_free_func (g_free);
+  guint i;
+
+  for (i = 0; s->cfg.token_headers && s->cfg.token_headers[i]
+      && s->cfg.token_headers[i + 1]; i += 2) {
+    GString *v = g_string_new (s->cfg.token_headers[i + 1]);
+
+    g_string_replace (v, "$API_KEY", key ? key : "", 0);
+    g_ptr_array_add (headers, g_strdup (s->cfg.token_headers[i]));
+    g_ptr_array_add (headers, g_string_free (v, FALSE));
+  }
+  g_ptr_array_add (headers, NULL);
+  if (key)
+    memset (key, 0, strlen (key));
+
+  GST_INFO_OBJECT (s->log_object, "fetching a token from %s", redacted);
+  s->http = stt_http_request (s->worker, s->cfg.token_method ? s->cfg.token_method : "POST",
+      s->cfg.token_url, (const gchar * const *) headers->pdata, NULL, NULL,
+      s->cfg.tls_validate, on_token, s);
+  for (i = 0; i + 1 < headers->len; i += 2) {
+    gchar *v = g_ptr_array_index (headers, i + 1);
+    memset (v, 0, strlen (v));
+  }
+  g_ptr_array_unref (headers);
+}
+
+/* Starts an attempt: a new connection at the committed point. */
+static void
+session_connect (GstSttSession * s)
+{
+  guint64 start, end;
+
+  if (s->state == STATE_DONE || is_stopped (s))
+    return;
+  teardown_connection (s);
+  clear_source (&s->retry_timer);
+
+  /* Everything after the committed point is sent again. */
+  gst_stt_ring_get_range (s->ring, &start, &end);
+  s->conn_base = MAX (s->committed, start);
+  s->send_pos = s->conn_base;
+  s->conn_sent = 0;
+  g_array_set_size (s->map, 0);
+  {
+    MapPoint p = { 0, s->conn_base };
+    g_array_append_val (s->map, p);
+  }
+  s->end_sent = FALSE;
+  s->finalize_sent = FALSE;
+  s->rotating = FALSE;
+  s->state = STATE_CONNECTING;
+
+  if (s->cfg.token_url && *s->cfg.token_url) {
+    fetch_token (s);
+    return;
+  }
+  s->key = resolve_key (s);
+  s->key_is_token = FALSE;
+  connect_ws (s);
 }
 
 static void
@@ -765,7 +952,7 @@ session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
   teardown_connection (s);
   clear_source (&s->retry_timer);
   s->state = STATE_DONE;
-  post_connection (s, GST_STT_CONNECTION_FAILED, text, http_status, close_code, 0, 0, 0);
+  post_connection (s, GST_STT_CONNECTION_FAILED, text, http_status, close_code, 0, 0);
   if (s->cb.error && !is_stopped (s))
     s->cb.error (s, domain, code, text, debug, http_status, close_code, s->user_data);
 }
@@ -780,6 +967,19 @@ retry_cb (gpointer data)
   gst_stt_stats_add (s->stats, GST_STT_STAT_RECONNECTS, 1);
   session_connect (s);
   return G_SOURCE_REMOVE;
+}
+
+/* GNetworkMonitor says the network is back: a backoff wait ends now. */
+static void
+on_network_back (gpointer data)
+{
+  GstSttSession *s = data;
+
+  if (s->state != STATE_WAITING || s->retry_timer == NULL)
+    return;
+  GST_INFO_OBJECT (s->log_object, "network available again: reconnecting now");
+  clear_source (&s->retry_timer);
+  retry_cb (s);
 }
 
 static void
@@ -818,7 +1018,7 @@ session_retry (GstSttSession * s, const gchar * reason, guint http_status, gint 
   s->state = STATE_WAITING;
   __atomic_store_n (&s->wake_at, G_MAXUINT64, __ATOMIC_RELEASE);
   post_connection (s, GST_STT_CONNECTION_RECONNECTING, reason, http_status, close_code,
-      delay, 0, 0);
+      delay, 0);
   s->retry_timer = stt_io_worker_add_timeout (s->worker, (guint) (delay / GST_MSECOND),
       retry_cb, s, NULL);
 }
@@ -876,7 +1076,7 @@ send_chunk (GstSttSession * s, gsize n)
   s->send_pos += n;
   s->conn_sent += n;
   s->pace_sent += n;
-  s->last_send = now;
+  s->last_send = s->last_audio = now;
   s->pstate.frames_sent++;
   {
     SendMark m = { s->send_pos, now };
@@ -901,7 +1101,7 @@ session_pump (GstSttSession * s)
 {
   guint64 start, end;
 
-  if (s->state != STATE_OPEN || is_stopped (s))
+  if (s->state != STATE_OPEN || s->end_sent || is_stopped (s))
     return;
 
   for (;;) {
@@ -939,7 +1139,7 @@ session_pump (GstSttSession * s)
 
     GST_DEBUG_OBJECT (s->log_object, "all audio sent, ending the stream");
     s->end_sent = TRUE;
-    post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0, 0);
+    post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0);
     if (b) {
       stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
       g_bytes_unref (b);
@@ -1021,6 +1221,7 @@ start_cb (gpointer data)
   GstSttSession *s = data;
 
   if (s->state == STATE_IDLE) {
+    s->network_watch = stt_io_worker_watch_network (s->worker, on_network_back, s);
     if (s->cfg.stats_interval > 0)
       s->stats_timer = stt_io_worker_add_timeout (s->worker,
           (guint) MAX (s->cfg.stats_interval / GST_MSECOND, 10), stats_cb, s, NULL);
@@ -1087,6 +1288,9 @@ stop_cb (gpointer data)
   teardown_connection (s);
   clear_source (&s->retry_timer);
   clear_source (&s->stats_timer);
+  if (s->network_watch)
+    stt_io_worker_unwatch_network (s->worker, s->network_watch);
+  s->network_watch = 0;
   s->state = STATE_DONE;
   g_mutex_lock (&s->stop_lock);
   s->stopped = TRUE;

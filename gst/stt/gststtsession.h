@@ -46,6 +46,12 @@ typedef struct
   GstClockTime reconnect_max_delay;
   gboolean tls_validate;
   gchar *tls_ca_file;
+  /* Temporary credentials, fetched again before every attempt. */
+  gchar *token_url;
+  gchar *token_method;
+  gchar **token_headers;        /* name, value, ...; "$API_KEY" in a value is the key */
+  gchar *token_field;           /* NULL: access_token, token, key_value or value */
+  GstClockTime max_session_duration;    /* 0 = none */
 } GstSttSessionConfig;
 
 void gst_stt_session_config_clear (GstSttSessionConfig * config);
