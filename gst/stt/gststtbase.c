@@ -126,7 +126,7 @@ typedef struct
   gboolean live;                /* object lock */
   GstClockTime input_end;       /* object lock: end of the newest input buffer */
   GstClockTime committed_time;  /* object lock */
-  guint64 dropped_reported;
+  guint64 overflow;              /* samples dropped in the current overflow */
 
   /* Drain and failure: under drain_lock. */
   GMutex drain_lock;
@@ -375,6 +375,10 @@ start_session (GstSttBase * base)
   GST_OBJECT_LOCK (base);
   priv->live = live;
   build_config (base, &config);
+  /* The ring is sized when the stream starts, with the max-buffer-time of then. */
+  if (priv->ring == NULL)
+    priv->ring = gst_stt_ring_new (2, gst_util_uint64_scale (priv->max_buffer_time,
+            priv->rate, GST_SECOND));
   GST_OBJECT_UNLOCK (base);
 
   GST_INFO_OBJECT (base, "starting %s session, %s input, %u Hz", priv->info->name,
@@ -411,7 +415,7 @@ free_stream (GstSttBase * base)
   g_clear_pointer (&priv->convbuf, g_free);
   priv->convbuf_size = 0;
   priv->written = 0;
-  priv->dropped_reported = 0;
+  priv->overflow = 0;
   gst_audio_info_init (&priv->in_info);
   GST_OBJECT_LOCK (base);
   priv->input_end = GST_CLOCK_TIME_NONE;
@@ -423,21 +427,19 @@ free_stream (GstSttBase * base)
   g_mutex_unlock (&priv->drain_lock);
 }
 
-/* Creates ring and timeline for the configured provider. Streaming thread. */
+/* Resolves the provider and wire rate, creates the timeline. Streaming thread. */
 static gboolean
 ensure_stream (GstSttBase * base)
 {
   GstSttBasePrivate *priv = PRIV (base);
   g_autofree gchar *provider = NULL;
   guint rate;
-  GstClockTime max_buffer;
 
-  if (priv->ring)
+  if (priv->timeline)
     return TRUE;
   GST_OBJECT_LOCK (base);
   provider = g_strdup (priv->provider);
   rate = priv->sample_rate;
-  max_buffer = priv->max_buffer_time;
   GST_OBJECT_UNLOCK (base);
 
   priv->info = stt_provider_lookup (provider);
@@ -448,8 +450,6 @@ ensure_stream (GstSttBase * base)
     return FALSE;
   }
   priv->rate = rate ? rate : priv->info->default_rate;
-  priv->ring = gst_stt_ring_new (2, gst_util_uint64_scale (max_buffer, priv->rate,
-          GST_SECOND));
   priv->timeline = gst_stt_timeline_new (priv->rate);
   return TRUE;
 }
@@ -534,8 +534,16 @@ write_ring (GstSttBase * base, const guint8 * data, gsize frames)
   priv->written += frames;
   if (dropped) {
     gst_stt_stats_add (priv->stats, GST_STT_STAT_SAMPLES_DROPPED, dropped);
-    GST_WARNING_OBJECT (base, "replay ring full: dropped %" G_GUINT64_FORMAT
-        " samples of the oldest audio", dropped);
+    /* One warning per overflow, not one per buffer. */
+    if (priv->overflow == 0)
+      GST_WARNING_OBJECT (base, "replay ring full (max-buffer-time): dropping the oldest "
+          "audio until the service catches up");
+    priv->overflow += dropped;
+  } else if (priv->overflow) {
+    GST_WARNING_OBJECT (base, "replay ring overflow over: %" GST_TIME_FORMAT " of audio "
+        "dropped", GST_TIME_ARGS (gst_util_uint64_scale_int (priv->overflow, GST_SECOND,
+                priv->rate)));
+    priv->overflow = 0;
   }
   if (priv->session)
     gst_stt_session_wake (priv->session);
@@ -735,14 +743,10 @@ gst_stt_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       stop_session (base);
       if (priv->converter)
         gst_audio_converter_reset (priv->converter);
-      if (priv->ring) {
-        gst_stt_ring_free (priv->ring);
-        priv->ring = NULL;
-        gst_stt_timeline_free (priv->timeline);
-        priv->timeline = NULL;
-        priv->written = 0;
-        ensure_stream (base);
-      }
+      g_clear_pointer (&priv->ring, gst_stt_ring_free);
+      if (priv->timeline)
+        gst_stt_timeline_reset (priv->timeline);
+      priv->written = 0;
       g_mutex_lock (&priv->drain_lock);
       priv->flushing = FALSE;
       priv->failed = FALSE;

@@ -331,8 +331,15 @@ commit (GstSttSession * s, guint64 pos)
   /* Keep one mark so latency can still be measured for a result ending right here. */
   if (i > 1)
     g_array_remove_range (s->marks, 0, i - 1);
-  if (s->cb.committed)
-    s->cb.committed (s, pos, s->user_data);
+}
+
+/* Tells the element the committed point moved: call after the finals up to it are
+ * handed over, so nothing promises "no text before here" ahead of that text. */
+static void
+notify_committed (GstSttSession * s)
+{
+  if (s->cb.committed && !is_stopped (s))
+    s->cb.committed (s, s->committed, s->user_data);
 }
 
 static void
@@ -390,6 +397,7 @@ handle_result (GstSttSession * s, SttResult * r)
     if (*text == '\0') {
       g_hash_table_remove (s->segments, key);
       commit (s, MIN (done, s->send_pos));
+      notify_committed (s);
       return;
     }
     latency = latency_for (s, end);
@@ -434,11 +442,13 @@ handle_result (GstSttSession * s, SttResult * r)
     guint64 done = r->end >= 0 ? MAX (seconds_to_stream (s, r->end), end) : end;
 
     g_hash_table_remove (s->segments, key);
+    /* Release the audio first: once a final is announced, its audio is done with. */
+    commit (s, MIN (done, s->send_pos));
     if (s->cb.transcript && !is_stopped (s))
       s->cb.transcript (s, msg, TRUE, pts, t_end - pts, s->user_data);
     else
       gst_structure_free (msg);
-    commit (s, MIN (done, s->send_pos));
+    notify_committed (s);
   } else {
     if (s->cb.transcript && !is_stopped (s))
       s->cb.transcript (s, msg, FALSE, pts, t_end - pts, s->user_data);
@@ -557,8 +567,10 @@ watchdog_cb (gpointer data)
 
   /* The server said nothing for stall-timeout while we were sending: it is gone even
    * if the socket is open (libsoup 3.2 has no pong timeout). */
+  /* Only while we expect something: audio flowing, audio not yet final, or the end of
+   * stream sent. Pings (keepalive-interval) keep a healthy idle connection answering. */
   if (s->state == STATE_OPEN && limit > 0 && now - s->last_recv > limit
-      && now - s->last_audio < limit) {
+      && (now - s->last_audio < limit || s->send_pos > s->committed || s->end_sent)) {
     GST_WARNING_OBJECT (s->log_object, "no answer from the server for %" G_GINT64_FORMAT
         " ms: reconnecting", (now - s->last_recv) / 1000);
     session_retry (s, "stalled: the server stopped answering", 0, 0, -1);

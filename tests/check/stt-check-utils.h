@@ -34,4 +34,8 @@ GList *stt_check_collect (GstBus * bus, const gchar * name, guint timeout_ms,
 /* Structures in @list whose "is-final" is @is_final. */
 GList *stt_check_filter_final (GList * list, gboolean is_final);
 
+/* Where (in samples) the S16LE audio @needle starts inside @haystack, matching its first
+ * 256 samples exactly; -1 if nowhere. */
+gssize stt_check_find_audio (GBytes * haystack, GBytes * needle);
+
 G_END_DECLS

@@ -1,0 +1,707 @@
+/* Never lose a word: the fault-injection suite. Each test streams the same eight words
+ * through a fault and checks what a user would: every word arrives once, in order, at
+ * its time; the audio the server(s) received covers the whole input (except reported
+ * drops); errors only where they belong. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <libsoup/soup.h>
+
+#include "stt-check-utils.h"
+#include "stt-test-server.h"
+
+/* One word per segment (gaps >= 300 ms end a segment), except the first two. */
+static const SttTone tones[] = {
+  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
+  {4.0, 4.4, 800}, {5.0, 5.3, 900}, {6.0, 6.4, 1100}, {7.0, 7.3, 1200},
+};
+
+static const gchar *const all_words[] = { "w400", "w700", "w500", "w600", "w800", "w900",
+  "w1100", "w1200", NULL
+};
+
+#define DURATION 8.0
+#define RATE 16000
+
+typedef struct
+{
+  GstHarness *h;
+  GstBus *bus;
+  GBytes *input;                /* the whole input, S16LE mono 16 kHz */
+  GList *buffers;               /* 20 ms buffers */
+  GPtrArray *audio;             /* GBytes: what each server connection received */
+} Run;
+
+static gchar *
+server_url (SttTestServer * server)
+{
+  return stt_test_server_get_url (server);
+}
+
+static Run *
+run_new (const gchar * url)
+{
+  Run *r = g_new0 (Run, 1);
+  GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, RATE, 1, DURATION, tones,
+      G_N_ELEMENTS (tones), 0);
+  GstMapInfo map;
+
+  gst_buffer_map (all, &map, GST_MAP_READ);
+  r->input = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (all, &map);
+  r->buffers = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, RATE, 1, 20);
+  gst_buffer_unref (all);
+  r->audio = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  r->h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
+  r->bus = gst_bus_new ();
+  gst_element_set_bus (r->h->element, r->bus);
+  g_object_set (r->h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
+      "latency", 60 * GST_SECOND, "reconnect-initial-delay", 50 * GST_MSECOND,
+      "reconnect-max-delay", 300 * GST_MSECOND, NULL);
+  gst_harness_set_src_caps (r->h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, RATE, 1));
+  return r;
+}
+
+static void
+run_free (Run * r)
+{
+  gst_element_set_bus (r->h->element, NULL);
+  gst_bus_set_flushing (r->bus, TRUE);
+  gst_object_unref (r->bus);
+  gst_harness_teardown (r->h);
+  g_list_free_full (r->buffers, (GDestroyNotify) gst_buffer_unref);
+  g_bytes_unref (r->input);
+  g_ptr_array_unref (r->audio);
+  g_free (r);
+}
+
+/* Pushes the input from @from to @to seconds. With @realtime, at the pace of a live
+ * source; returns the longest a push took (a live source must never block). */
+static gint64
+push (Run * r, gdouble from, gdouble to, gboolean realtime)
+{
+  GList *l;
+  gint64 longest = 0, start = g_get_monotonic_time ();
+
+  for (l = r->buffers; l; l = l->next) {
+    GstClockTime pts = GST_BUFFER_PTS (l->data);
+    gint64 t0;
+
+    if (pts < from * GST_SECOND - 1 || pts >= to * GST_SECOND - 1)
+      continue;
+    if (realtime) {
+      gint64 due = start + (gint64) ((pts / GST_USECOND) - from * G_USEC_PER_SEC);
+      gint64 now = g_get_monotonic_time ();
+      if (due > now)
+        g_usleep (due - now);
+    }
+    t0 = g_get_monotonic_time ();
+    fail_unless_equals_int (gst_harness_push (r->h, gst_buffer_ref (l->data)), GST_FLOW_OK);
+    longest = MAX (longest, g_get_monotonic_time () - t0);
+  }
+  return longest;
+}
+
+/* Keeps what @server's connections received, before it goes away. */
+static void
+keep_audio (Run * r, SttTestServer * server, guint from_index)
+{
+  guint i, n = stt_test_server_get_n_connections (server);
+
+  for (i = from_index; i < n; i++)
+    g_ptr_array_add (r->audio, stt_test_server_get_audio (server, i));
+}
+
+static gboolean
+all_finals (GList * collected, gpointer user_data)
+{
+  guint want = GPOINTER_TO_UINT (user_data);
+  GList *f = stt_check_filter_final (collected, TRUE);
+  guint words = 0;
+  GList *l;
+
+  for (l = f; l; l = l->next) {
+    gchar **w = g_strsplit (gst_structure_get_string (l->data, "text"), " ", -1);
+    words += g_strv_length (w);
+    g_strfreev (w);
+  }
+  g_list_free (f);
+  return words >= want;
+}
+
+static gdouble
+tone_start (const gchar * word)
+{
+  guint i;
+
+  for (i = 0; all_words[i]; i++)
+    if (g_str_equal (all_words[i], word))
+      return tones[i].start;
+  return -1;
+}
+
+/* Ends the stream and checks the words: exactly @expected (NULL-terminated), in order,
+ * once each, at their times, and no error. Returns the messages (connection ones too). */
+static GList *
+finish_and_check (Run * r, const gchar * const *expected)
+{
+  GList *msgs, *finals, *l;
+  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
+  guint i, n = g_strv_length ((gchar **) expected);
+
+  gst_harness_push_event (r->h, gst_event_new_eos ());
+  msgs = stt_check_collect (r->bus, NULL, 15000, all_finals, GUINT_TO_POINTER (n));
+  for (l = msgs; l; l = l->next) {
+    fail_if (gst_structure_has_name (l->data, "error"), "unexpected error: %s",
+        gst_structure_get_string (l->data, "message"));
+  }
+  finals = stt_check_filter_final (msgs, TRUE);
+  for (l = finals; l; l = l->next) {
+    const GValue *words = gst_structure_get_value (l->data, "words");
+
+    for (i = 0; i < gst_value_array_get_size (words); i++) {
+      const GstStructure *w =
+          gst_value_get_structure (gst_value_array_get_value (words, i));
+      const gchar *text = gst_structure_get_string (w, "text");
+      GstClockTime start;
+
+      gst_structure_get_clock_time (w, "start", &start);
+      g_ptr_array_add (got, g_strdup (text));
+      /* Timestamps stay right across connections. */
+      fail_unless (ABS (GST_CLOCK_DIFF (start, (GstClockTime) (tone_start (text) *
+                      GST_SECOND))) <= 30 * GST_MSECOND, "%s at %" GST_TIME_FORMAT, text,
+          GST_TIME_ARGS (start));
+    }
+  }
+  g_ptr_array_add (got, NULL);
+  {
+    g_autofree gchar *a = g_strjoinv (" ", (gchar **) got->pdata);
+    g_autofree gchar *b = g_strjoinv (" ", (gchar **) expected);
+    fail_unless_equals_string (a, b);
+  }
+  g_list_free (finals);
+  g_ptr_array_unref (got);
+  return msgs;
+}
+
+/* The audio the servers received covers the whole input, except inside the window of
+ * reported drops [@hole_from, @hole_to) seconds (where some may have been heard before a
+ * server died); each connection's audio is an exact piece of the input. */
+static void
+check_coverage (Run * r, gdouble hole_from, gdouble hole_to)
+{
+  gsize total = g_bytes_get_size (r->input) / 2, i;
+  gsize from = (gsize) (hole_from * RATE), to = (gsize) (hole_to * RATE);
+  guint8 *seen = g_malloc0 (total);
+
+  fail_unless (r->audio->len > 0);
+  for (i = 0; i < r->audio->len; i++) {
+    GBytes *a = g_ptr_array_index (r->audio, i);
+    gsize n = g_bytes_get_size (a) / 2, k;
+    gssize off;
+
+    if (n == 0)
+      continue;
+    off = stt_check_find_audio (r->input, a);
+    fail_unless (off >= 0, "connection %u sent audio that is not in the input", (guint) i);
+    fail_unless (off + n <= total);
+    {
+      GBytes *slice = g_bytes_new_from_bytes (r->input, off * 2, n * 2);
+      fail_unless (g_bytes_equal (slice, a), "connection %u: audio differs", (guint) i);
+      g_bytes_unref (slice);
+    }
+    for (k = 0; k < n; k++)
+      seen[off + k] = 1;
+  }
+  for (i = 0; i < total; i++) {
+    if (i < from || i >= to)
+      fail_unless (seen[i], "sample %" G_GSIZE_FORMAT " (%.3f s) never reached a server", i,
+          (gdouble) i / RATE);
+  }
+  g_free (seen);
+}
+
+static guint
+count_state (GList * msgs, const gchar * state)
+{
+  guint n = 0;
+
+  for (; msgs; msgs = msgs->next) {
+    if (gst_structure_has_name (msgs->data, "stt-connection")
+        && !g_strcmp0 (gst_structure_get_string (msgs->data, "state"), state))
+      n++;
+  }
+  return n;
+}
+
+static void
+run_fault (SttTestFault fault, gushort code, const gchar * reason)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs;
+
+  g_object_set (r->h->element, "stall-timeout", GST_SECOND, "keepalive-interval",
+      GST_SECOND, NULL);
+  /* Mid-word: w500 sounds from 2.0 to 2.4 s. */
+  stt_test_server_inject_fault (server, fault, 2.2, code, reason);
+  push (r, 0, DURATION, FALSE);
+  msgs = finish_and_check (r, all_words);
+  fail_unless (stt_test_server_get_n_connections (server) >= 2);
+  fail_unless (count_state (msgs, "reconnecting") >= 1);
+  fail_unless (count_state (msgs, "failed") == 0);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+/* 1. The server dies mid-utterance and comes back 2 s later on the same port. */
+GST_START_TEST (test_server_restart)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  guint port = stt_test_server_get_port (server);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs;
+
+  push (r, 0, 2.2, FALSE);
+  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  g_usleep (300 * 1000);
+  keep_audio (r, server, 0);
+  stt_test_server_free (server);
+  push (r, 2.2, 5.0, FALSE);
+  g_usleep (2 * G_USEC_PER_SEC);
+  server = stt_test_server_new_on_port ("deepgram", port, NULL);
+  fail_unless (server != NULL);
+  push (r, 5.0, DURATION, FALSE);
+  msgs = finish_and_check (r, all_words);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  fail_unless (count_state (msgs, "reconnecting") >= 1);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
+/* 2. The connection vanishes without a close frame. */
+GST_START_TEST (test_drop_without_close)
+{
+  run_fault (STT_TEST_FAULT_DROP, 0, NULL);
+}
+
+GST_END_TEST;
+
+/* 3. The server stops answering, socket open: the stall watchdog reconnects. */
+GST_START_TEST (test_stall)
+{
+  run_fault (STT_TEST_FAULT_STALL, 0, NULL);
+}
+
+GST_END_TEST;
+
+/* 4. Close 1011, 1012, 1013: retried. */
+GST_START_TEST (test_close_codes)
+{
+  run_fault (STT_TEST_FAULT_CLOSE, 1011, "NET-0000");
+  run_fault (STT_TEST_FAULT_CLOSE, 1012, "service restart");
+  run_fault (STT_TEST_FAULT_CLOSE, 1013, "try again later");
+}
+
+GST_END_TEST;
+
+/* 5. The handshake is refused with 503 twice, then accepted. */
+GST_START_TEST (test_handshake_503)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs;
+
+  stt_test_server_fail_handshakes (server, 503, 2, NULL);
+  push (r, 0, DURATION, FALSE);
+  msgs = finish_and_check (r, all_words);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 3);
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (count_state (msgs, "reconnecting"), 2);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
+/* 6. 429 with Retry-After: the wait honours it. */
+GST_START_TEST (test_429_retry_after)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs, *l;
+  GstClockTime retry_in = 0;
+
+  stt_test_server_fail_handshakes (server, 429, 1, "1");
+  push (r, 0, DURATION, FALSE);
+  msgs = finish_and_check (r, all_words);
+  for (l = msgs; l; l = l->next) {
+    guint status = 0;
+    if (!g_strcmp0 (gst_structure_get_string (l->data, "state"), "reconnecting")) {
+      gst_structure_get_clock_time (l->data, "retry-in", &retry_in);
+      gst_structure_get_uint (l->data, "http-status", &status);
+      fail_unless_equals_int (status, 429);
+    }
+  }
+  fail_unless (retry_in >= GST_SECOND);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
+/* 8. A temporary token expires mid-stream: a new one comes from token-url. */
+typedef struct
+{
+  SttTestServer *server;
+  gint issued;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *soup;
+  guint port;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+} TokenService;
+
+static void
+token_handler (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer data)
+{
+  TokenService *ts = data;
+  const gchar *auth = soup_message_headers_get_one (soup_server_message_get_request_headers
+      (msg), "Authorization");
+  gint n;
+  gchar *token, *body;
+
+  /* Like Deepgram's grant endpoint: the long-lived key buys a short-lived token. */
+  if (g_strcmp0 (auth, "Token test-key") != 0) {
+    soup_server_message_set_status (msg, 401, NULL);
+    return;
+  }
+  n = g_atomic_int_add (&ts->issued, 1) + 1;
+  token = g_strdup_printf ("tok-%d", n);
+  stt_test_server_set_api_key (ts->server, token);
+  body = g_strdup_printf ("{\"access_token\":\"%s\",\"expires_in\":30}", token);
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body,
+      strlen (body));
+  g_free (token);
+}
+
+static gpointer
+token_thread (gpointer data)
+{
+  TokenService *ts = data;
+  GSList *uris;
+
+  g_main_context_push_thread_default (ts->context);
+  ts->soup = soup_server_new (NULL, NULL);
+  soup_server_add_handler (ts->soup, "/token", token_handler, ts, NULL);
+  soup_server_listen_local (ts->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, NULL);
+  uris = soup_server_get_uris (ts->soup);
+  g_mutex_lock (&ts->lock);
+  ts->port = g_uri_get_port (uris->data);
+  g_cond_signal (&ts->cond);
+  g_mutex_unlock (&ts->lock);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  g_main_loop_run (ts->loop);
+  soup_server_disconnect (ts->soup);
+  g_object_unref (ts->soup);
+  g_main_context_pop_thread_default (ts->context);
+  return NULL;
+}
+
+GST_START_TEST (test_token_renewal)
+{
+  TokenService ts = { 0, };
+  g_autofree gchar *url = NULL, *token_url = NULL;
+  Run *r;
+  GList *msgs;
+  GstStructure *headers;
+
+  ts.server = stt_test_server_new ("deepgram", NULL);
+  g_mutex_init (&ts.lock);
+  g_cond_init (&ts.cond);
+  ts.context = g_main_context_new ();
+  ts.loop = g_main_loop_new (ts.context, FALSE);
+  ts.thread = g_thread_new ("token", token_thread, &ts);
+  g_mutex_lock (&ts.lock);
+  while (ts.port == 0)
+    g_cond_wait (&ts.cond, &ts.lock);
+  g_mutex_unlock (&ts.lock);
+
+  url = server_url (ts.server);
+  token_url = g_strdup_printf ("http://127.0.0.1:%u/token", ts.port);
+  r = run_new (url);
+  headers = gst_structure_new ("h", "Authorization", G_TYPE_STRING, "Token $API_KEY", NULL);
+  g_object_set (r->h->element, "token-url", token_url, "token-headers", headers, NULL);
+  gst_structure_free (headers);
+
+  /* The service closes with its policy code when the token expires. */
+  stt_test_server_inject_fault (ts.server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
+      "token expired");
+  push (r, 0, DURATION, FALSE);
+  msgs = finish_and_check (r, all_words);
+  fail_unless_equals_int (g_atomic_int_get (&ts.issued), 2);
+  fail_unless_equals_int (stt_test_server_get_n_connections (ts.server), 2);
+  {
+    g_autofree gchar *a0 = stt_test_server_get_header (ts.server, 0, "Authorization");
+    g_autofree gchar *a1 = stt_test_server_get_header (ts.server, 1, "Authorization");
+    fail_unless_equals_string (a0, "Bearer tok-1");
+    fail_unless_equals_string (a1, "Bearer tok-2");
+  }
+  keep_audio (r, ts.server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+
+  g_main_loop_quit (ts.loop);
+  g_thread_join (ts.thread);
+  g_main_loop_unref (ts.loop);
+  g_main_context_unref (ts.context);
+  stt_test_server_free (ts.server);
+}
+
+GST_END_TEST;
+
+/* 9. Flapping: the connection drops after every 2 s of audio it carries. */
+GST_START_TEST (test_flapping)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs;
+  guint i;
+
+  /* At the pace of real time, so that the drops come while audio flows. */
+  g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 2.0, 0, NULL);
+  push (r, 0, DURATION, FALSE);
+  for (i = 1; i < 5; i++) {
+    if (!stt_test_server_wait_connections (server, i + 1, FALSE, 10000))
+      break;
+    stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 2.0, 0, NULL);
+  }
+  msgs = finish_and_check (r, all_words);
+  fail_unless (stt_test_server_get_n_connections (server) >= 4);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
+/* 10. An outage longer than max-buffer-time: the oldest audio goes, counted exactly. */
+GST_START_TEST (test_outage_longer_than_buffer)
+{
+  /* w400 w700 come before the outage, w800 right after it (checked on the way). */
+  static const gchar *const expected[] = { "w900", "w1100", "w1200", NULL };
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  guint port = stt_test_server_get_port (server);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs, *l, *seen = NULL;
+  GstStructure *stats;
+  GstClockTime dropped = 0, announced = 0;
+
+  g_object_set (r->h->element, "max-buffer-time", 2 * GST_SECOND, NULL);
+  /* Up to 2.0 s; the first segment (w400 w700) is final at 1.6 s. */
+  push (r, 0, 2.0, FALSE);
+  msgs = stt_check_collect (r->bus, NULL, 5000, all_finals,
+      GUINT_TO_POINTER (2));
+  {
+    GList *f = stt_check_filter_final (msgs, TRUE);
+    fail_unless_equals_int (g_list_length (f), 1);
+    fail_unless_equals_string (gst_structure_get_string (f->data, "text"), "w400 w700");
+    g_list_free (f);
+  }
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  keep_audio (r, server, 0);
+  stt_test_server_free (server);
+
+  /* 2.0 to 6.0 s while the server is down: the ring keeps 2 s after the committed
+   * point 1.6 s, so [1.6, 4.0) is dropped: w500 and w600 are lost. */
+  push (r, 2.0, 6.0, FALSE);
+  server = stt_test_server_new_on_port ("deepgram", port, NULL);
+  /* The replay of what the ring kept gives w800 first. */
+  msgs = stt_check_collect (r->bus, NULL, 5000, all_finals,
+      GUINT_TO_POINTER (1));
+  {
+    GList *f = stt_check_filter_final (msgs, TRUE);
+    fail_unless_equals_int (g_list_length (f), 1);
+    fail_unless_equals_string (gst_structure_get_string (f->data, "text"), "w800");
+    g_list_free (f);
+  }
+  seen = msgs;
+  /* From here on at the pace of a live source, as it would be. */
+  push (r, 6.0, DURATION, TRUE);
+  msgs = finish_and_check (r, expected);
+  keep_audio (r, server, 0);
+
+  g_object_get (r->h->element, "stats", &stats, NULL);
+  gst_structure_get_clock_time (stats, "audio-dropped", &dropped);
+  gst_structure_free (stats);
+  fail_unless_equals_uint64 (dropped, 2400 * GST_MSECOND);
+  /* The reconnection says what was lost. */
+  seen = g_list_concat (seen, msgs);
+  for (l = seen; l; l = l->next) {
+    if (!g_strcmp0 (gst_structure_get_string (l->data, "state"), "connected"))
+      gst_structure_get_clock_time (l->data, "dropped", &announced);
+  }
+  fail_unless_equals_uint64 (announced, 2400 * GST_MSECOND);
+  /* Dropped: [1.6, 4.0); the first server may have heard the start of it. */
+  check_coverage (r, 1.6, 4.0);
+  g_list_free_full (seen, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
+/* 11. EOS while reconnecting: the rest is sent once the server is back, within
+ * drain-timeout, and EOS follows the last final. */
+typedef struct
+{
+  guint port;
+  SttTestServer *server;
+} Restart;
+
+static gpointer
+restart_later (gpointer data)
+{
+  Restart *rs = data;
+
+  g_usleep (G_USEC_PER_SEC);
+  rs->server = stt_test_server_new_on_port ("deepgram", rs->port, NULL);
+  return NULL;
+}
+
+GST_START_TEST (test_eos_while_reconnecting)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  Restart rs = { stt_test_server_get_port (server), NULL };
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs;
+  GThread *t;
+
+  push (r, 0, 3.0, FALSE);
+  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  g_usleep (200 * 1000);
+  keep_audio (r, server, 0);
+  stt_test_server_free (server);
+  push (r, 3.0, DURATION, FALSE);
+  t = g_thread_new ("restart", restart_later, &rs);
+  /* EOS now: the drain waits for the reconnect. */
+  msgs = finish_and_check (r, all_words);
+  g_thread_join (t);
+  fail_unless_equals_int (gst_harness_buffers_received (r->h), 7);
+  keep_audio (r, rs.server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (rs.server);
+}
+
+GST_END_TEST;
+
+/* 12. NULL while waiting to retry: prompt, and nothing runs afterwards. */
+GST_START_TEST (test_null_while_waiting)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r;
+  GList *msgs;
+  gint64 t0;
+
+  stt_test_server_free (server);
+  r = run_new (url);
+  g_object_set (r->h->element, "reconnect-initial-delay", 10 * GST_SECOND, NULL);
+  push (r, 0, 1.0, FALSE);
+  msgs = stt_check_collect (r->bus, "stt-connection", 5000, NULL, NULL);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (r->h->element, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC);
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* 13. A live source through a 5 s outage: it never blocks, captions resume, and the
+ * words spoken during the outage arrive after the reconnect. */
+GST_START_TEST (test_live_outage)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  guint port = stt_test_server_get_port (server);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs;
+  gint64 longest;
+
+  longest = push (r, 0, 1.8, TRUE);
+  keep_audio (r, server, 0);
+  stt_test_server_free (server);
+  longest = MAX (longest, push (r, 1.8, 6.8, TRUE));
+  server = stt_test_server_new_on_port ("deepgram", port, NULL);
+  longest = MAX (longest, push (r, 6.8, DURATION, TRUE));
+  msgs = finish_and_check (r, all_words);
+  /* A live source is never held up by the network. */
+  fail_unless (longest < 100 * 1000, "a push blocked for %" G_GINT64_FORMAT " us", longest);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
+static Suite *
+resilience_suite (void)
+{
+  Suite *s = suite_create ("resilience");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_server_restart);
+  tcase_add_test (tc, test_drop_without_close);
+  tcase_add_test (tc, test_stall);
+  tcase_add_test (tc, test_close_codes);
+  tcase_add_test (tc, test_handshake_503);
+  tcase_add_test (tc, test_429_retry_after);
+  tcase_add_test (tc, test_token_renewal);
+  tcase_add_test (tc, test_flapping);
+  tcase_add_test (tc, test_outage_longer_than_buffer);
+  tcase_add_test (tc, test_eos_while_reconnecting);
+  tcase_add_test (tc, test_null_while_waiting);
+  tcase_add_test (tc, test_live_outage);
+  return s;
+}
+
+GST_CHECK_MAIN (resilience);
