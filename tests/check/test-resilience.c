@@ -13,6 +13,7 @@
 
 #include "stt-check-utils.h"
 #include "stt-test-server.h"
+#include "stt-fault-proxy.h"
 
 /* One word per segment (gaps >= 300 ms end a segment), except the first two. */
 static const SttTone tones[] = {
@@ -148,14 +149,15 @@ tone_start (const gchar * word)
 /* Ends the stream and checks the words: exactly @expected (NULL-terminated), in order,
  * once each, at their times, and no error. Returns the messages (connection ones too). */
 static GList *
-finish_and_check (Run * r, const gchar * const *expected)
+finish_and_check_after (Run * r, const gchar * const *expected, GList * prior)
 {
   GList *msgs, *finals, *l;
   GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
   guint i, n = g_strv_length ((gchar **) expected);
 
   gst_harness_push_event (r->h, gst_event_new_eos ());
-  msgs = stt_check_collect (r->bus, NULL, 15000, all_finals, GUINT_TO_POINTER (n));
+  msgs = g_list_concat (prior, stt_check_collect (r->bus, NULL, 15000, all_finals,
+          GUINT_TO_POINTER (n)));
   for (l = msgs; l; l = l->next) {
     fail_if (gst_structure_has_name (l->data, "error"), "unexpected error: %s",
         gst_structure_get_string (l->data, "message"));
@@ -187,6 +189,12 @@ finish_and_check (Run * r, const gchar * const *expected)
   g_list_free (finals);
   g_ptr_array_unref (got);
   return msgs;
+}
+
+static GList *
+finish_and_check (Run * r, const gchar * const *expected)
+{
+  return finish_and_check_after (r, expected, NULL);
 }
 
 /* The audio the servers received covers the whole input, except inside the window of
@@ -681,6 +689,78 @@ GST_START_TEST (test_live_outage)
 
 GST_END_TEST;
 
+/* Network faults between the element and the server, through a TCP proxy. */
+
+/* A reset without FIN (a NAT or router dropping the flow). */
+GST_START_TEST (test_network_reset)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  SttFaultProxy *proxy = stt_fault_proxy_new (stt_test_server_get_port (server), NULL);
+  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen",
+      stt_fault_proxy_get_port (proxy));
+  Run *r = run_new (url);
+  GList *msgs;
+
+  push (r, 0, 2.2, FALSE);
+  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  g_usleep (200 * 1000);
+  stt_fault_proxy_drop_all (proxy);
+  push (r, 2.2, DURATION, FALSE);
+  msgs = finish_and_check (r, all_words);
+  fail_unless (stt_fault_proxy_get_n_connections (proxy) >= 2);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_fault_proxy_free (proxy);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
+static gboolean
+saw_stall (GList * collected, gpointer user_data)
+{
+  for (; collected; collected = collected->next) {
+    const gchar *reason = gst_structure_get_string (collected->data, "reason");
+    if (reason && strstr (reason, "stalled"))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* A blackhole with the socket open (a dead route): only the watchdog can tell. */
+GST_START_TEST (test_network_blackhole)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  SttFaultProxy *proxy = stt_fault_proxy_new (stt_test_server_get_port (server), NULL);
+  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen",
+      stt_fault_proxy_get_port (proxy));
+  Run *r = run_new (url);
+  GList *seen, *msgs;
+
+  g_object_set (r->h->element, "stall-timeout", GST_SECOND, "keepalive-interval",
+      GST_SECOND, NULL);
+  push (r, 0, 2.2, FALSE);
+  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  g_usleep (200 * 1000);
+  stt_fault_proxy_set_blackhole (proxy, TRUE);
+  push (r, 2.2, DURATION, FALSE);
+  seen = stt_check_collect (r->bus, NULL, 5000, saw_stall, NULL);
+  fail_unless (saw_stall (seen, NULL), "the watchdog did not notice the blackhole");
+  /* The route comes back. */
+  stt_fault_proxy_set_blackhole (proxy, FALSE);
+  msgs = finish_and_check_after (r, all_words, seen);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_fault_proxy_free (proxy);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
 static Suite *
 resilience_suite (void)
 {
@@ -701,6 +781,8 @@ resilience_suite (void)
   tcase_add_test (tc, test_eos_while_reconnecting);
   tcase_add_test (tc, test_null_while_waiting);
   tcase_add_test (tc, test_live_outage);
+  tcase_add_test (tc, test_network_reset);
+  tcase_add_test (tc, test_network_blackhole);
   return s;
 }
 
