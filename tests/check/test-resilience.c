@@ -247,6 +247,62 @@ count_state (GList * msgs, const gchar * state)
   return n;
 }
 
+/* A server that can die and come back at the same address: the element talks to a TCP
+ * proxy that stays up, the server behind it is replaced. (Restarting a server on the
+ * same port races with other tests taking that port meanwhile.) */
+typedef struct
+{
+  SttTestServer *server;
+  SttFaultProxy *proxy;
+} Service;
+
+static Service *
+service_new (void)
+{
+  Service *sv = g_new0 (Service, 1);
+
+  sv->server = stt_test_server_new ("deepgram", NULL);
+  sv->proxy = stt_fault_proxy_new (stt_test_server_get_port (sv->server), NULL);
+  fail_unless (sv->server && sv->proxy);
+  return sv;
+}
+
+static gchar *
+service_url (Service * sv)
+{
+  return g_strdup_printf ("ws://127.0.0.1:%u/v1/listen", stt_fault_proxy_get_port (sv->proxy));
+}
+
+/* The server dies: its connections end, new ones are refused. */
+static void
+service_kill (Service * sv, Run * r)
+{
+  keep_audio (r, sv->server, 0);
+  stt_fault_proxy_set_refuse (sv->proxy, TRUE);
+  stt_test_server_free (sv->server);
+  sv->server = NULL;
+}
+
+static void
+service_restart (Service * sv)
+{
+  sv->server = stt_test_server_new ("deepgram", NULL);
+  fail_unless (sv->server != NULL);
+  stt_fault_proxy_set_target (sv->proxy, stt_test_server_get_port (sv->server));
+  stt_fault_proxy_set_refuse (sv->proxy, FALSE);
+}
+
+static void
+service_free (Service * sv, Run * r)
+{
+  if (sv->server) {
+    keep_audio (r, sv->server, 0);
+    stt_test_server_free (sv->server);
+  }
+  stt_fault_proxy_free (sv->proxy);
+  g_free (sv);
+}
+
 static void
 run_fault (SttTestFault fault, gushort code, const gchar * reason)
 {
@@ -274,29 +330,25 @@ run_fault (SttTestFault fault, gushort code, const gchar * reason)
 /* 1. The server dies mid-utterance and comes back 2 s later on the same port. */
 GST_START_TEST (test_server_restart)
 {
-  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
-  guint port = stt_test_server_get_port (server);
-  g_autofree gchar *url = server_url (server);
+  Service *sv = service_new ();
+  g_autofree gchar *url = service_url (sv);
   Run *r = run_new (url);
   GList *msgs;
 
   push (r, 0, 2.2, FALSE);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  fail_unless (stt_test_server_wait_connections (sv->server, 1, FALSE, 5000));
   g_usleep (300 * 1000);
-  keep_audio (r, server, 0);
-  stt_test_server_free (server);
+  service_kill (sv, r);
   push (r, 2.2, 5.0, FALSE);
   g_usleep (2 * G_USEC_PER_SEC);
-  server = stt_test_server_new_on_port ("deepgram", port, NULL);
-  fail_unless (server != NULL);
+  service_restart (sv);
   push (r, 5.0, DURATION, FALSE);
   msgs = finish_and_check (r, all_words);
-  keep_audio (r, server, 0);
+  service_free (sv, r);
   check_coverage (r, 0, 0);
   fail_unless (count_state (msgs, "reconnecting") >= 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   run_free (r);
-  stt_test_server_free (server);
 }
 
 GST_END_TEST;
@@ -513,6 +565,8 @@ GST_START_TEST (test_flapping)
   }
   msgs = finish_and_check (r, all_words);
   fail_unless (stt_test_server_get_n_connections (server) >= 4);
+  /* One stream, one connection: never two at once. */
+  fail_unless_equals_int (stt_test_server_get_max_open (server), 1);
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -527,9 +581,8 @@ GST_START_TEST (test_outage_longer_than_buffer)
 {
   /* w400 w700 come before the outage, w800 right after it (checked on the way). */
   static const gchar *const expected[] = { "w900", "w1100", "w1200", NULL };
-  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
-  guint port = stt_test_server_get_port (server);
-  g_autofree gchar *url = server_url (server);
+  Service *sv = service_new ();
+  g_autofree gchar *url = service_url (sv);
   Run *r = run_new (url);
   GList *msgs, *l, *seen = NULL;
   GstStructure *stats;
@@ -547,13 +600,12 @@ GST_START_TEST (test_outage_longer_than_buffer)
     g_list_free (f);
   }
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  keep_audio (r, server, 0);
-  stt_test_server_free (server);
+  service_kill (sv, r);
 
   /* 2.0 to 6.0 s while the server is down: the ring keeps 2 s after the committed
    * point 1.6 s, so [1.6, 4.0) is dropped: w500 and w600 are lost. */
   push (r, 2.0, 6.0, FALSE);
-  server = stt_test_server_new_on_port ("deepgram", port, NULL);
+  service_restart (sv);
   /* The replay of what the ring kept gives w800 first. */
   msgs = stt_check_collect (r->bus, NULL, 5000, all_finals,
       GUINT_TO_POINTER (1));
@@ -567,7 +619,7 @@ GST_START_TEST (test_outage_longer_than_buffer)
   /* From here on at the pace of a live source, as it would be. */
   push (r, 6.0, DURATION, TRUE);
   msgs = finish_and_check (r, expected);
-  keep_audio (r, server, 0);
+  service_free (sv, r);
 
   g_object_get (r->h->element, "stats", &stats, NULL);
   gst_structure_get_clock_time (stats, "audio-dropped", &dropped);
@@ -584,54 +636,42 @@ GST_START_TEST (test_outage_longer_than_buffer)
   check_coverage (r, 1.6, 4.0);
   g_list_free_full (seen, (GDestroyNotify) gst_structure_free);
   run_free (r);
-  stt_test_server_free (server);
 }
 
 GST_END_TEST;
 
 /* 11. EOS while reconnecting: the rest is sent once the server is back, within
  * drain-timeout, and EOS follows the last final. */
-typedef struct
-{
-  guint port;
-  SttTestServer *server;
-} Restart;
-
 static gpointer
 restart_later (gpointer data)
 {
-  Restart *rs = data;
-
   g_usleep (G_USEC_PER_SEC);
-  rs->server = stt_test_server_new_on_port ("deepgram", rs->port, NULL);
+  service_restart (data);
   return NULL;
 }
 
 GST_START_TEST (test_eos_while_reconnecting)
 {
-  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
-  Restart rs = { stt_test_server_get_port (server), NULL };
-  g_autofree gchar *url = server_url (server);
+  Service *sv = service_new ();
+  g_autofree gchar *url = service_url (sv);
   Run *r = run_new (url);
   GList *msgs;
   GThread *t;
 
   push (r, 0, 3.0, FALSE);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  fail_unless (stt_test_server_wait_connections (sv->server, 1, FALSE, 5000));
   g_usleep (200 * 1000);
-  keep_audio (r, server, 0);
-  stt_test_server_free (server);
+  service_kill (sv, r);
   push (r, 3.0, DURATION, FALSE);
-  t = g_thread_new ("restart", restart_later, &rs);
+  t = g_thread_new ("restart", restart_later, sv);
   /* EOS now: the drain waits for the reconnect. */
   msgs = finish_and_check (r, all_words);
   g_thread_join (t);
   fail_unless_equals_int (gst_harness_buffers_received (r->h), 7);
-  keep_audio (r, rs.server, 0);
+  service_free (sv, r);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   run_free (r);
-  stt_test_server_free (rs.server);
 }
 
 GST_END_TEST;
@@ -664,27 +704,24 @@ GST_END_TEST;
  * words spoken during the outage arrive after the reconnect. */
 GST_START_TEST (test_live_outage)
 {
-  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
-  guint port = stt_test_server_get_port (server);
-  g_autofree gchar *url = server_url (server);
+  Service *sv = service_new ();
+  g_autofree gchar *url = service_url (sv);
   Run *r = run_new (url);
   GList *msgs;
   gint64 longest;
 
   longest = push (r, 0, 1.8, TRUE);
-  keep_audio (r, server, 0);
-  stt_test_server_free (server);
+  service_kill (sv, r);
   longest = MAX (longest, push (r, 1.8, 6.8, TRUE));
-  server = stt_test_server_new_on_port ("deepgram", port, NULL);
+  service_restart (sv);
   longest = MAX (longest, push (r, 6.8, DURATION, TRUE));
   msgs = finish_and_check (r, all_words);
   /* A live source is never held up by the network. */
   fail_unless (longest < 100 * 1000, "a push blocked for %" G_GINT64_FORMAT " us", longest);
-  keep_audio (r, server, 0);
+  service_free (sv, r);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   run_free (r);
-  stt_test_server_free (server);
 }
 
 GST_END_TEST;
@@ -761,6 +798,64 @@ GST_START_TEST (test_network_blackhole)
 
 GST_END_TEST;
 
+/* A live pause (PLAYING -> PAUSED -> PLAYING): no audio for 6 s, then it resumes with
+ * timestamps 6 s later. The session stays up on keepalives, no reconnect, and the words
+ * after the pause carry their new times. */
+GST_START_TEST (test_live_pause)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs, *finals, *l;
+  g_auto (GStrv) texts = NULL;
+  gboolean keepalive = FALSE;
+  guint i;
+
+  push (r, 0, 3.6, FALSE);
+  g_usleep (6 * G_USEC_PER_SEC);
+  /* Resume: the same input, stamped 6 s later, marked DISCONT. */
+  for (l = r->buffers; l; l = l->next) {
+    GstBuffer *b;
+
+    if (GST_BUFFER_PTS (l->data) < 3.6 * GST_SECOND - 1)
+      continue;
+    b = gst_buffer_copy (l->data);
+    GST_BUFFER_PTS (b) += 6 * GST_SECOND;
+    if (l->prev && GST_BUFFER_PTS (l->prev->data) < 3.6 * GST_SECOND - 1)
+      GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+    fail_unless_equals_int (gst_harness_push (r->h, b), GST_FLOW_OK);
+  }
+  gst_harness_push_event (r->h, gst_event_new_eos ());
+  msgs = stt_check_collect (r->bus, NULL, 10000, all_finals, GUINT_TO_POINTER (8));
+  finals = stt_check_filter_final (msgs, TRUE);
+  fail_unless_equals_int (g_list_length (finals), 7);
+  for (l = finals; l; l = l->next) {
+    const gchar *text = gst_structure_get_string (l->data, "text");
+    g_auto (GStrv) words = g_strsplit (text, " ", 2);
+    GstClockTime pts;
+    gdouble want = tone_start (words[0]);
+
+    gst_structure_get_clock_time (l->data, "pts", &pts);
+    if (want >= 3.6)
+      want += 6;
+    fail_unless (ABS (GST_CLOCK_DIFF (pts, (GstClockTime) (want * GST_SECOND))) <=
+        30 * GST_MSECOND, "%s at %" GST_TIME_FORMAT, text, GST_TIME_ARGS (pts));
+  }
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (count_state (msgs, "reconnecting"), 0);
+  texts = stt_test_server_get_text_messages (server, 0);
+  for (i = 0; texts && texts[i]; i++)
+    if (strstr (texts[i], "KeepAlive"))
+      keepalive = TRUE;
+  fail_unless (keepalive, "no KeepAlive in the pause");
+  g_list_free (finals);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
 static Suite *
 resilience_suite (void)
 {
@@ -783,6 +878,7 @@ resilience_suite (void)
   tcase_add_test (tc, test_live_outage);
   tcase_add_test (tc, test_network_reset);
   tcase_add_test (tc, test_network_blackhole);
+  tcase_add_test (tc, test_live_pause);
   return s;
 }
 

@@ -111,6 +111,8 @@ struct _SttTestServer
   guint idle_timeout_ms;
   guint n_handshakes;
   guint n_closed;
+  guint n_open;
+  guint max_open;
   GPtrArray *records;
 };
 
@@ -537,6 +539,7 @@ on_ws_closed (SoupWebsocketConnection * ws, SttTestConn * conn)
   conn->record->closed = TRUE;
   conn->record->client_close_code = soup_websocket_connection_get_close_code (ws);
   server->n_closed++;
+  server->n_open--;
   g_cond_broadcast (&server->cond);
   g_mutex_unlock (&server->lock);
 
@@ -591,6 +594,8 @@ complete_upgrade (SoupServerMessage * msg, Pending * pending)
   conn->record = record_new (pending->query, request_headers);
   conn->index = server->records->len;
   g_ptr_array_add (server->records, conn->record);
+  server->n_open++;
+  server->max_open = MAX (server->max_open, server->n_open);
   g_cond_broadcast (&server->cond);
   g_mutex_unlock (&server->lock);
 
@@ -1057,6 +1062,17 @@ stt_test_server_get_n_connections (SttTestServer * server)
 
   g_mutex_lock (&server->lock);
   n = server->records->len;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+guint
+stt_test_server_get_max_open (SttTestServer * server)
+{
+  guint n;
+
+  g_mutex_lock (&server->lock);
+  n = server->max_open;
   g_mutex_unlock (&server->lock);
   return n;
 }

@@ -59,6 +59,8 @@ void stt_test_server_set_idle_timeout (SttTestServer * server, guint ms);
 /* --- observation -------------------------------------------------------------------- */
 /* Number of WebSocket connections accepted so far (refused handshakes not counted). */
 guint stt_test_server_get_n_connections (SttTestServer * server);
+/* The most connections that were open at once. */
+guint stt_test_server_get_max_open (SttTestServer * server);
 /* Number of handshakes attempted so far, accepted or refused. */
 guint stt_test_server_get_n_handshakes (SttTestServer * server);
 /* Waits until @n connections have been accepted and have closed (or @n accepted when
