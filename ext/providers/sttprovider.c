@@ -74,6 +74,25 @@ stt_request_add_header (SttRequest * req, const gchar * name, const gchar * valu
   g_ptr_array_add (req->headers, g_strdup (value));
 }
 
+void
+stt_http_init_clear (SttHttpInit * init)
+{
+  g_clear_pointer (&init->method, g_free);
+  g_clear_pointer (&init->url, g_free);
+  g_clear_pointer (&init->headers, g_ptr_array_unref);
+  g_clear_pointer (&init->body, g_bytes_unref);
+  g_clear_pointer (&init->content_type, g_free);
+}
+
+void
+stt_http_init_add_header (SttHttpInit * init, const gchar * name, const gchar * value)
+{
+  if (init->headers == NULL)
+    init->headers = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (init->headers, g_strdup (name));
+  g_ptr_array_add (init->headers, g_strdup (value));
+}
+
 static void
 stt_word_clear (gpointer p)
 {

@@ -84,9 +84,25 @@ typedef struct
 {
   const SttProviderInfo *info;
   const SttProviderConfig *config;      /* valid for the connection's lifetime */
-  gpointer priv;                /* provider's own state */
+  gpointer priv;                /* provider's own state, for one connection */
+  /* Provider's state for the whole stream, kept across connections (e.g. a service
+   * session that can be resumed); freed with free_stream_priv. */
+  gpointer stream_priv;
   guint64 frames_sent;
 } SttProviderState;
+
+/* An HTTP request a provider needs before the WebSocket (e.g. a session init). */
+typedef struct
+{
+  gchar *method;
+  gchar *url;
+  GPtrArray *headers;           /* name, value, ... (gchar*) */
+  GBytes *body;
+  gchar *content_type;
+} SttHttpInit;
+
+void stt_http_init_clear (SttHttpInit * init);
+void stt_http_init_add_header (SttHttpInit * init, const gchar * name, const gchar * value);
 
 struct _SttProviderInfo
 {
@@ -116,6 +132,24 @@ struct _SttProviderInfo
   SttFailure (*classify_close) (SttProviderState * st, gushort code, const gchar * reason);
   SttFailure (*classify_http) (SttProviderState * st, guint status);
   void (*free_priv) (gpointer priv);
+
+  /* --- optional --- */
+  /* An HTTP step before each connection attempt: fill @init and return TRUE, or return
+   * FALSE when none is needed this time (e.g. a session URL is still valid). The answer
+   * goes to parse_init_response; an HTTP error status is classified by classify_http. */
+  gboolean (*build_init_request) (SttProviderState * st, SttHttpInit * init);
+  /* A 2xx answer to the init step. FALSE + @error: the answer is unusable (fatal). */
+  gboolean (*parse_init_response) (SttProviderState * st, guint status,
+      const guint8 * body, gsize len, GError ** error);
+  /* For services whose session outlives a connection. Called before a reconnection:
+   * return TRUE with the number of samples the service acknowledged since its session
+   * began, to continue that session (its clock running on, no replay of what it has);
+   * FALSE to start a new session (replay from the committed point). */
+  gboolean (*resume_point) (SttProviderState * st, guint64 * acked_samples);
+  /* The engine could not resume (the audio after the acknowledged point is gone): drop
+   * the session kept in stream_priv. */
+  void (*forget_session) (SttProviderState * st);
+  void (*free_stream_priv) (gpointer stream_priv);
 };
 
 const SttProviderInfo *stt_provider_lookup (const gchar * name);

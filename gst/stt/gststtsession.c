@@ -119,6 +119,8 @@ typedef struct
 
 static void session_connect (GstSttSession * s);
 static void send_text (GstSttSession * s, gchar * text);
+static void connect_ws (GstSttSession * s);
+static void connect_with_key (GstSttSession * s);
 static void session_pump (GstSttSession * s);
 static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code);
@@ -178,6 +180,8 @@ gst_stt_session_unref (GstSttSession * s)
   if (s == NULL || !g_atomic_int_dec_and_test (&s->refcount))
     return;
   stt_io_worker_release (s->worker);
+  if (s->pstate.stream_priv && s->cfg.provider->free_stream_priv)
+    s->cfg.provider->free_stream_priv (s->pstate.stream_priv);
   gst_stt_session_config_clear (&s->cfg);
   g_array_unref (s->map);
   g_array_unref (s->marks);
@@ -273,7 +277,8 @@ teardown_connection (GstSttSession * s)
   g_clear_pointer (&s->ws, stt_ws_free);
   if (s->pstate.info && s->pstate.info->free_priv && s->pstate.priv)
     s->pstate.info->free_priv (s->pstate.priv);
-  memset (&s->pstate, 0, sizeof (s->pstate));
+  s->pstate.priv = NULL;
+  s->pstate.frames_sent = 0;
   clear_key (s);
   /* Segment keys belong to the connection; the open keyless segment goes on, so its
    * replayed partials and final keep its id. */
@@ -780,19 +785,6 @@ connect_ws (GstSttSession * s)
   SttWsOptions opts = { 0, };
   guint i;
 
-  s->pcfg = (SttProviderConfig) {
-    .url = s->cfg.url,
-    .api_key = s->key,
-    .key_is_token = s->key_is_token,
-    .language = s->cfg.language,
-    .model = s->cfg.model,
-    .sample_rate = s->cfg.rate,
-    .interim_results = s->cfg.interim_results,
-    .params = s->cfg.params,
-  };
-  s->pstate.info = s->cfg.provider;
-  s->pstate.config = &s->pcfg;
-
   if (!s->cfg.provider->build_request (&s->pstate, &req, &err)) {
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, err->message, NULL, 0,
         0);
@@ -823,6 +815,84 @@ connect_ws (GstSttSession * s)
   s->ws = stt_ws_connect (s->worker, &opts, &ws_callbacks, s);
   g_ptr_array_unref (headers);
   stt_request_clear (&req);
+}
+
+static void
+on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
+    gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  gsize len = 0;
+  const guint8 *data = body ? g_bytes_get_data (body, &len) : NULL;
+  GError *err = NULL;
+  g_autofree gchar *text = NULL;
+  SttFailure f;
+
+  s->http = NULL;
+  stt_http_free (http);
+  if (status >= 200 && status < 300) {
+    if (s->cfg.provider->parse_init_response (&s->pstate, status, data, len, &err)) {
+      connect_ws (s);
+      return;
+    }
+    text = g_strdup_printf ("%s's session set-up answer is unusable: %s",
+        s->cfg.provider->display_name, err ? err->message : "unknown");
+    g_clear_error (&err);
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
+        0);
+    return;
+  }
+  f = status ? s->cfg.provider->classify_http (&s->pstate, status) : STT_FAILURE_RETRY;
+  if (status)
+    text = g_strdup_printf ("%s refused the session set-up: HTTP %u",
+        s->cfg.provider->display_name, status);
+  else
+    text = g_strdup_printf ("Could not reach %s for the session set-up: %s",
+        s->cfg.provider->display_name, error ? error->message : "no answer");
+  if (f == STT_FAILURE_RETRY)
+    session_retry (s, text, status, 0, -1);
+  else
+    session_fail (s, GST_RESOURCE_ERROR, f == STT_FAILURE_AUTH ?
+        GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
+        0);
+}
+
+/* With s->key settled: the provider's HTTP step if it has one, then the WebSocket. */
+static void
+connect_with_key (GstSttSession * s)
+{
+  SttHttpInit init = { 0, };
+  GPtrArray *headers;
+  g_autofree gchar *redacted = NULL;
+  guint i;
+
+  s->pcfg = (SttProviderConfig) {
+    .url = s->cfg.url,
+    .api_key = s->key,
+    .key_is_token = s->key_is_token,
+    .language = s->cfg.language,
+    .model = s->cfg.model,
+    .sample_rate = s->cfg.rate,
+    .interim_results = s->cfg.interim_results,
+    .params = s->cfg.params,
+  };
+  if (!s->cfg.provider->build_init_request
+      || !s->cfg.provider->build_init_request (&s->pstate, &init)) {
+    stt_http_init_clear (&init);
+    connect_ws (s);
+    return;
+  }
+  headers = g_ptr_array_new ();
+  for (i = 0; init.headers && i < init.headers->len; i++)
+    g_ptr_array_add (headers, g_ptr_array_index (init.headers, i));
+  g_ptr_array_add (headers, NULL);
+  redacted = stt_redact_url (init.url);
+  GST_INFO_OBJECT (s->log_object, "session set-up: %s %s", init.method, redacted);
+  s->http = stt_http_request (s->worker, init.method, init.url,
+      (const gchar * const *) headers->pdata, init.body, init.content_type,
+      s->cfg.tls_validate, on_init, s);
+  g_ptr_array_unref (headers);
+  stt_http_init_clear (&init);
 }
 
 static const gchar *
@@ -884,7 +954,7 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
   s->key = g_strdup (token);
   s->key_is_token = TRUE;
   GST_DEBUG_OBJECT (s->log_object, "got a temporary token");
-  connect_ws (s);
+  connect_with_key (s);
 }
 
 /* Fetches a temporary token; "$API_KEY" in a header value becomes the key. */
@@ -919,7 +989,34 @@ fetch_token (GstSttSession * s)
   g_ptr_array_unref (headers);
 }
 
-/* Starts an attempt: a new connection at the committed point. */
+/* A provider whose service session outlives a connection continues it: same time
+ * origin (conn_base and the map stay), sending from what the service acknowledged.
+ * Returns FALSE for a new session. */
+static gboolean
+resume (GstSttSession * s, guint64 ring_start)
+{
+  guint64 acked = 0, pos;
+
+  if (s->connection == 0 || !s->cfg.provider->resume_point
+      || !s->cfg.provider->resume_point (&s->pstate, &acked))
+    return FALSE;
+  pos = conn_to_stream (s, acked);
+  if (pos < ring_start || acked > s->conn_sent) {
+    /* What follows the acknowledged point is gone (or was never sent): start over. */
+    GST_INFO_OBJECT (s->log_object, "cannot resume the service session: starting anew");
+    if (s->cfg.provider->forget_session)
+      s->cfg.provider->forget_session (&s->pstate);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (s->log_object, "resuming the service session at %" G_GUINT64_FORMAT
+      " samples", acked);
+  s->send_pos = pos;
+  s->conn_sent = acked;
+  return TRUE;
+}
+
+/* Starts an attempt: a new connection at the committed point (or, for a resumable
+ * service session, where the service stands). */
 static void
 session_connect (GstSttSession * s)
 {
@@ -930,15 +1027,19 @@ session_connect (GstSttSession * s)
   teardown_connection (s);
   clear_source (&s->retry_timer);
 
-  /* Everything after the committed point is sent again. */
+  s->pstate.info = s->cfg.provider;
+  s->pstate.config = &s->pcfg;
   gst_stt_ring_get_range (s->ring, &start, &end);
-  s->conn_base = MAX (s->committed, start);
-  s->send_pos = s->conn_base;
-  s->conn_sent = 0;
-  g_array_set_size (s->map, 0);
-  {
-    MapPoint p = { 0, s->conn_base };
-    g_array_append_val (s->map, p);
+  if (!resume (s, start)) {
+    /* A new service session: everything after the committed point is sent again. */
+    s->conn_base = MAX (s->committed, start);
+    s->send_pos = s->conn_base;
+    s->conn_sent = 0;
+    g_array_set_size (s->map, 0);
+    {
+      MapPoint p = { 0, s->conn_base };
+      g_array_append_val (s->map, p);
+    }
   }
   s->end_sent = FALSE;
   s->finalize_sent = FALSE;
@@ -951,7 +1052,7 @@ session_connect (GstSttSession * s)
   }
   s->key = resolve_key (s);
   s->key_is_token = FALSE;
-  connect_ws (s);
+  connect_with_key (s);
 }
 
 static void

@@ -667,6 +667,14 @@ GST_START_TEST (test_eos_while_reconnecting)
   /* EOS now: the drain waits for the reconnect. */
   msgs = finish_and_check (r, all_words);
   g_thread_join (t);
+  /* EOS reaches downstream after the seven texts. */
+  {
+    GstEvent *ev;
+    while ((ev = gst_harness_pull_event (r->h)) && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
+      gst_event_unref (ev);
+    fail_unless (ev != NULL);
+    gst_event_unref (ev);
+  }
   fail_unless_equals_int (gst_harness_buffers_received (r->h), 7);
   service_free (sv, r);
   check_coverage (r, 0, 0);
