@@ -1,0 +1,1556 @@
+/* stt-local-server: an offline speech recognizer that speaks the
+ * vosk-server WebSocket protocol, backed by pocketsphinx.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Protocol (what alphacep/vosk-server does, see docs/providers "Vosk server"):
+ *   - WebSocket on any path, no auth.
+ *   - optional first text message {"config" : {"sample_rate" : R, "words" : 1}};
+ *     no reply.
+ *   - binary messages: S16LE mono PCM at R Hz (default 16000).
+ *   - every other message gets exactly one JSON text reply:
+ *     {"partial":"..."} while an utterance is open, {"result":[...],"text":"..."}
+ *     once an endpoint is reached, {"text":""} for an endpoint with no words.
+ *   - text exactly {"eof" : 1}: final result, then close 1000.
+ *   - text exactly {"reset" : 1}: final result, the session goes on.
+ *   - GET /health: counters as JSON.
+ *
+ * Threads:
+ *   - The main thread runs the GMainLoop that owns the SoupServer and every
+ *     SoupWebsocketConnection: libsoup objects are only touched there.
+ *   - Each connection is a Session with an inbox of jobs filled by the main
+ *     thread. A GThreadPool runs them. A session sits in the pool queue at
+ *     most once, so its jobs run in order and its pocketsphinx decoder (not
+ *     thread-safe) is used by one thread at a time. A session gives its
+ *     thread back after a few jobs so a client sending faster than real time
+ *     cannot starve the others.
+ *   - Replies go to the session's outbox; an idle source on the main context
+ *     sends them, in order. The last outbox entry of a session ("done") tells
+ *     the main thread the worker side is finished with it.
+ *   - ps_init() costs 0.4-1 s of CPU and about 95 MB, so idle decoders are
+ *     kept in a small pool (--pool) and reused; one is loaded before the
+ *     "listening" line, which also checks the model.
+ *
+ * Recognition:
+ *   - Client audio at another rate is resampled to 16 kHz (linear
+ *     interpolation) because the en-us model is a 16 kHz model.
+ *   - Endpoints come from pocketsphinx's own VAD (-remove_silence yes): audio
+ *     is fed in 20 ms slices and an utterance ends when ps_get_in_speech()
+ *     drops after speech (after -vad_postspeech frames of silence).
+ *   - Word times come from ps_seg_frames(), which counts 10 ms frames from
+ *     ps_start_stream() (called once per connection), silence included.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
+#include <sphinxbase/err.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/logmath.h>
+
+#ifndef STT_DEFAULT_MODEL_DIR
+#define STT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
+#endif
+#ifndef VERSION
+#define VERSION "dev"
+#endif
+
+#define PROGRAM "stt-local-server"
+
+#define DEFAULT_PORT 2700
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_POOL 2
+
+/* The en-us acoustic model is trained on 16 kHz audio. */
+#define MODEL_RATE 16000
+#define FRAMES_PER_SECOND 100.0
+/* Feeding 20 ms at a time keeps each VAD transition (it needs >= 10 frames
+ * to flip) inside one slice, so an endpoint ends the right utterance. */
+#define SLICE_SAMPLES 320
+#define MIN_CLIENT_RATE 4000
+#define MAX_CLIENT_RATE 192000
+#define JOBS_PER_TURN 4
+#define SHUTDOWN_GRACE_MS 3000
+#define MAX_MESSAGE_SIZE (16 * 1024 * 1024)
+
+/* vosk compares these byte for byte; spacing matters. */
+static const char EOF_MESSAGE[] = "{\"eof\" : 1}";
+static const char RESET_MESSAGE[] = "{\"reset\" : 1}";
+
+typedef struct
+{
+  gchar *host;
+  gint port;
+  gchar *model_dir;
+  gchar *hmm;
+  gchar *lm;
+  gchar *dict;
+  gchar **ps_args;              /* "-name", "value" pairs, NULL-terminated */
+  gint pool_size;
+  gboolean quiet;
+  gboolean verbose;
+} Options;
+
+typedef struct
+{
+  ps_decoder_t *ps;
+  mfcc_t *cmn_init;             /* live CMN means right after ps_init() */
+  gint cmn_len;
+} Decoder;
+
+typedef struct
+{
+  Options opts;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *soup;
+  GThreadPool *workers;
+  gint exit_code;
+
+  /* main thread only */
+  GList *sessions;              /* Session*, until their worker side is done */
+  guint next_id;
+  guint active_connections;
+  guint total_connections;
+  gdouble audio_seconds;
+  gboolean shutting_down;
+  guint grace_id;
+
+  GMutex pool_lock;             /* protects idle */
+  GQueue idle;                  /* Decoder* */
+  GMutex init_lock;             /* serializes ps_init()/ps_free() */
+} Server;
+
+typedef enum
+{
+  JOB_AUDIO,
+  JOB_CONFIG,
+  JOB_TEXT,
+  JOB_EOF,
+  JOB_RESET,
+  JOB_FINISH,
+} JobKind;
+
+typedef struct
+{
+  JobKind kind;
+  GBytes *audio;
+  gint rate;
+  gboolean words;
+} Job;
+
+typedef enum
+{
+  REPLY_TEXT,
+  REPLY_CLOSE,
+  REPLY_DONE,
+} ReplyKind;
+
+typedef struct
+{
+  ReplyKind kind;
+  gchar *text;                  /* message, or close reason */
+  gushort code;
+} Reply;
+
+typedef struct
+{
+  gdouble start;
+  gdouble end;
+  gdouble conf;
+  gchar *word;
+} Word;
+
+/* Linear-interpolation resampler to MODEL_RATE; keeps the last input sample
+ * and the read position across messages. */
+typedef struct
+{
+  gint in_rate;
+  gdouble pos;                  /* next output position, in input samples; -1 = last */
+  gint16 last;
+} Resampler;
+
+typedef struct
+{
+  gatomicrefcount ref;
+  Server *server;
+  guint id;
+
+  /* main thread only */
+  SoupWebsocketConnection *conn;
+  gchar *peer;
+  gint rate;                    /* for audio_seconds */
+  gboolean got_audio;
+  gboolean got_eof;
+  gboolean finishing;
+
+  GMutex lock;                  /* protects inbox, scheduled, outbox, flush_pending */
+  GQueue inbox;                 /* Job* */
+  gboolean scheduled;
+  GQueue outbox;                /* Reply* */
+  gboolean flush_pending;
+
+  /* worker side: only the thread currently running the session */
+  Decoder *dec;
+  gboolean failed;
+  gboolean in_utt;
+  gboolean speech_seen;
+  gboolean words;
+  Resampler rs;
+  gboolean have_carry;
+  guint8 carry;
+  guint64 samples_in;           /* 16 kHz samples fed */
+  gint64 decode_us;
+} Session;
+
+static void
+log_info (Server * server, const gchar * format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+log_info (Server * server, const gchar * format, ...)
+{
+  g_autofree gchar *text = NULL;
+  va_list args;
+
+  if (server->opts.quiet)
+    return;
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr (PROGRAM ": %s\n", text);
+}
+
+/* ---------- JSON ---------- */
+
+static gchar *
+builder_to_string (JsonBuilder * builder)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+
+  return json_to_string (root, FALSE);
+}
+
+static gchar *
+json_partial (const gchar * text)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "partial");
+  json_builder_add_string_value (b, text ? text : "");
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+/* Words in @words make one result; an empty array gives {"text":""}. */
+static gchar *
+json_result (GArray * words, gboolean with_words)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GString) text = g_string_new (NULL);
+  guint i;
+
+  json_builder_begin_object (b);
+  if (with_words && words->len > 0) {
+    json_builder_set_member_name (b, "result");
+    json_builder_begin_array (b);
+    for (i = 0; i < words->len; i++) {
+      Word *w = &g_array_index (words, Word, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "conf");
+      json_builder_add_double_value (b, w->conf);
+      json_builder_set_member_name (b, "end");
+      json_builder_add_double_value (b, w->end);
+      json_builder_set_member_name (b, "start");
+      json_builder_add_double_value (b, w->start);
+      json_builder_set_member_name (b, "word");
+      json_builder_add_string_value (b, w->word);
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+  }
+  for (i = 0; i < words->len; i++) {
+    if (i > 0)
+      g_string_append_c (text, ' ');
+    g_string_append (text, g_array_index (words, Word, i).word);
+  }
+  json_builder_set_member_name (b, "text");
+  json_builder_add_string_value (b, text->str);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+static gchar *
+json_health (Server * server)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, "ok");
+  json_builder_set_member_name (b, "active_connections");
+  json_builder_add_int_value (b, server->active_connections);
+  json_builder_set_member_name (b, "total_connections");
+  json_builder_add_int_value (b, server->total_connections);
+  json_builder_set_member_name (b, "audio_seconds");
+  json_builder_add_double_value (b,
+      round (server->audio_seconds * 1000.0) / 1000.0);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+/* Parses a vosk config message. Returns FALSE with @error if it is not one
+ * we can honour; fields that are absent keep their current value. */
+static gboolean
+parse_config (const gchar * text, gint * rate, gboolean * words,
+    GError ** error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonObject *config;
+  JsonNode *node;
+
+  if (!json_parser_load_from_data (parser, text, -1, error))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (!JSON_NODE_HOLDS_OBJECT (root) ||
+      !json_object_has_member (json_node_get_object (root), "config") ||
+      !JSON_NODE_HOLDS_OBJECT (json_object_get_member (json_node_get_object
+              (root), "config"))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "\"config\" must be an object");
+    return FALSE;
+  }
+  config = json_object_get_object_member (json_node_get_object (root),
+      "config");
+
+  node = json_object_get_member (config, "sample_rate");
+  if (node) {
+    gdouble r;
+
+    if (!JSON_NODE_HOLDS_VALUE (node) ||
+        (json_node_get_value_type (node) != G_TYPE_INT64 &&
+            json_node_get_value_type (node) != G_TYPE_DOUBLE)) {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          "sample_rate must be a number");
+      return FALSE;
+    }
+    r = json_node_get_double (node);
+    if (r < MIN_CLIENT_RATE || r > MAX_CLIENT_RATE) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+          "sample_rate %g not supported (%d..%d)", r, MIN_CLIENT_RATE,
+          MAX_CLIENT_RATE);
+      return FALSE;
+    }
+    *rate = (gint) lround (r);
+  }
+
+  node = json_object_get_member (config, "words");
+  if (node && JSON_NODE_HOLDS_VALUE (node)) {
+    if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+      *words = json_node_get_boolean (node);
+    else if (json_node_get_value_type (node) == G_TYPE_INT64)
+      *words = json_node_get_int (node) != 0;
+  }
+  return TRUE;
+}
+
+/* ---------- decoders ---------- */
+
+static void
+decoder_free (Decoder * dec)
+{
+  ps_free (dec->ps);
+  g_free (dec->cmn_init);
+  g_free (dec);
+}
+
+/* Expects no lock held; takes init_lock. */
+static Decoder *
+decoder_new (Server * server, GError ** error)
+{
+  const Options *opts = &server->opts;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  cmd_ln_t *config;
+  ps_decoder_t *ps;
+  Decoder *dec;
+  feat_t *feat;
+  gint64 t0;
+  guint i;
+
+  /* cmd_ln keeps pointers into argv: these strings live as long as opts. */
+  g_ptr_array_add (argv, (gpointer) PROGRAM);
+  g_ptr_array_add (argv, (gpointer) "-hmm");
+  g_ptr_array_add (argv, opts->hmm);
+  g_ptr_array_add (argv, (gpointer) "-lm");
+  g_ptr_array_add (argv, opts->lm);
+  g_ptr_array_add (argv, (gpointer) "-dict");
+  g_ptr_array_add (argv, opts->dict);
+  for (i = 0; opts->ps_args && opts->ps_args[i]; i++)
+    g_ptr_array_add (argv, opts->ps_args[i]);
+
+  g_mutex_lock (&server->init_lock);
+  t0 = g_get_monotonic_time ();
+  config = cmd_ln_parse_r (NULL, ps_args (), argv->len, (char **) argv->pdata,
+      TRUE);
+  ps = config ? ps_init (config) : NULL;
+  if (config)
+    cmd_ln_free_r (config);
+  g_mutex_unlock (&server->init_lock);
+
+  if (!config)
+    goto bad_args;
+  if (!ps)
+    goto init_failed;
+
+  log_info (server, "loaded a decoder in %.2f s",
+      (g_get_monotonic_time () - t0) / 1e6);
+  dec = g_new0 (Decoder, 1);
+  dec->ps = ps;
+  /* Saved so that each client starts from the model's initial CMN, not
+   * from the previous client's channel estimate. */
+  feat = ps_get_feat (ps);
+  if (feat && feat->cmn_struct) {
+    dec->cmn_len = feat->cmn_struct->veclen;
+    dec->cmn_init = g_new (mfcc_t, dec->cmn_len);
+    cmn_live_get (feat->cmn_struct, dec->cmn_init);
+  }
+  return dec;
+
+  /* ERRORS */
+bad_args:
+  {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "pocketsphinx rejected the decoder arguments (check the --ps-arg "
+        "values; --verbose shows its log)");
+    return NULL;
+  }
+init_failed:
+  {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "pocketsphinx could not load the model (hmm %s, lm %s, dict %s); "
+        "run with --verbose to see its log", opts->hmm, opts->lm, opts->dict);
+    return NULL;
+  }
+}
+
+/* Called from a worker. Expects no lock held. */
+static Decoder *
+decoder_acquire (Server * server, GError ** error)
+{
+  Decoder *dec;
+  feat_t *feat;
+
+  g_mutex_lock (&server->pool_lock);
+  dec = g_queue_pop_head (&server->idle);
+  g_mutex_unlock (&server->pool_lock);
+
+  if (!dec) {
+    dec = decoder_new (server, error);
+    if (!dec)
+      return NULL;
+  }
+  /* Set the CMN even on a fresh decoder: cmn_live_set() does not give
+   * quite the state ps_init() leaves, and every client should start from
+   * the same state whichever decoder it gets. */
+  feat = ps_get_feat (dec->ps);
+  if (dec->cmn_init && feat && feat->cmn_struct)
+    cmn_live_set (feat->cmn_struct, dec->cmn_init);
+  /* Restarts frame counting, so word times are relative to this client. */
+  ps_start_stream (dec->ps);
+  return dec;
+}
+
+/* Called from a worker, with the decoder out of any utterance. Expects no
+ * lock held. */
+static void
+decoder_release (Server * server, Decoder * dec)
+{
+  gboolean keep;
+
+  g_mutex_lock (&server->pool_lock);
+  keep = server->idle.length < (guint) server->opts.pool_size;
+  if (keep)
+    g_queue_push_tail (&server->idle, dec);
+  g_mutex_unlock (&server->pool_lock);
+
+  if (!keep) {
+    g_mutex_lock (&server->init_lock);
+    decoder_free (dec);
+    g_mutex_unlock (&server->init_lock);
+  }
+}
+
+/* ---------- audio ---------- */
+
+static void
+resampler_reset (Resampler * rs, gint in_rate)
+{
+  rs->in_rate = in_rate;
+  rs->pos = 0.0;
+  rs->last = 0;
+}
+
+/* Returns a newly allocated MODEL_RATE buffer for @n input samples. */
+static gint16 *
+resampler_process (Resampler * rs, const gint16 * in, gsize n, gsize * out_n)
+{
+  gdouble step = (gdouble) rs->in_rate / MODEL_RATE;
+  gsize cap = (gsize) ((n + 2) / step) + 2;
+  gint16 *out = g_new (gint16, cap);
+  gsize k = 0;
+
+  if (n == 0) {
+    *out_n = 0;
+    return out;
+  }
+  /* Interpolate between x[i] and x[i+1], where x[-1] is the previous
+   * message's last sample. */
+  while (k < cap) {
+    gdouble fi = floor (rs->pos);
+    gssize i = (gssize) fi;
+    gdouble frac = rs->pos - fi;
+    gdouble a, b;
+
+    if (i + 1 > (gssize) n - 1)
+      break;
+    a = i < 0 ? rs->last : in[i];
+    b = in[i + 1];
+    out[k++] = (gint16) lrint (a + (b - a) * frac);
+    rs->pos += step;
+  }
+  rs->pos -= (gdouble) n;
+  rs->last = in[n - 1];
+  *out_n = k;
+  return out;
+}
+
+static void
+word_clear (gpointer data)
+{
+  Word *w = data;
+
+  g_free (w->word);
+}
+
+/* Fillers (<s>, <sil>, [NOISE], +NSN+...) are not words for a client. */
+static gboolean
+is_filler (const gchar * word)
+{
+  return word[0] == '<' || word[0] == '[' || word[0] == '+';
+}
+
+/* Drops "(2)" alternate-pronunciation suffixes: "the(2)" -> "the". */
+static gchar *
+base_word (const gchar * word)
+{
+  const gchar *paren = strchr (word, '(');
+
+  if (paren && paren != word && g_str_has_suffix (word, ")"))
+    return g_strndup (word, paren - word);
+  return g_strdup (word);
+}
+
+/* Worker side. Ends the open utterance and appends its words to @words. */
+static void
+session_end_utt (Session * s, GArray * words)
+{
+  ps_decoder_t *ps = s->dec->ps;
+  logmath_t *lmath = ps_get_logmath (ps);
+  ps_seg_t *seg;
+
+  ps_end_utt (ps);
+  s->in_utt = FALSE;
+  s->speech_seen = FALSE;
+
+  for (seg = ps_seg_iter (ps); seg; seg = ps_seg_next (seg)) {
+    const gchar *name = ps_seg_word (seg);
+    Word w;
+    int sf, ef;
+
+    if (is_filler (name))
+      continue;
+    ps_seg_frames (seg, &sf, &ef);
+    w.start = sf / FRAMES_PER_SECOND;
+    w.end = (ef + 1) / FRAMES_PER_SECOND;
+    w.conf = CLAMP (logmath_exp (lmath, ps_seg_prob (seg, NULL, NULL, NULL)),
+        0.0, 1.0);
+    w.word = base_word (name);
+    g_array_append_val (words, w);
+  }
+}
+
+/* Worker side. Feeds 16 kHz audio; every endpoint found closes an utterance
+ * whose words go to @words. Returns TRUE if an endpoint was reached. */
+static gboolean
+session_feed (Session * s, const gint16 * pcm, gsize n, GArray * words)
+{
+  ps_decoder_t *ps = s->dec->ps;
+  gboolean endpoint = FALSE;
+
+  while (n > 0) {
+    gsize k = MIN (n, SLICE_SAMPLES);
+
+    if (!s->in_utt) {
+      ps_start_utt (ps);
+      s->in_utt = TRUE;
+      s->speech_seen = FALSE;
+    }
+    ps_process_raw (ps, pcm, k, FALSE, FALSE);
+    s->samples_in += k;
+    if (ps_get_in_speech (ps)) {
+      s->speech_seen = TRUE;
+    } else if (s->speech_seen) {
+      session_end_utt (s, words);
+      endpoint = TRUE;
+    }
+    pcm += k;
+    n -= k;
+  }
+  return endpoint;
+}
+
+static gchar *
+session_partial (Session * s)
+{
+  const gchar *hyp = NULL;
+  int32 score;
+
+  if (s->in_utt && s->speech_seen)
+    hyp = ps_get_hyp (s->dec->ps, &score);
+  return json_partial (hyp);
+}
+
+/* Worker side: one audio message in, one reply out. */
+static gchar *
+session_audio (Session * s, GBytes * bytes)
+{
+  g_autoptr (GArray) words = g_array_new (FALSE, FALSE, sizeof (Word));
+  g_autofree gint16 *pcm = NULL;
+  g_autofree gint16 *resampled = NULL;
+  const guint8 *data;
+  gsize size, n, i, o = 0;
+  gboolean endpoint;
+  gint64 t0;
+
+  g_array_set_clear_func (words, word_clear);
+  data = g_bytes_get_data (bytes, &size);
+
+  /* A sample may straddle two messages: carry the odd byte over. */
+  n = (size + (s->have_carry ? 1 : 0)) / 2;
+  pcm = g_new (gint16, MAX (n, 1));
+  i = 0;
+  if (s->have_carry && size > 0) {
+    pcm[o++] = (gint16) (s->carry | (data[0] << 8));
+    i = 1;
+    s->have_carry = FALSE;
+  }
+  for (; i + 1 < size; i += 2)
+    pcm[o++] = (gint16) (data[i] | (data[i + 1] << 8));
+  if (i < size) {
+    s->carry = data[i];
+    s->have_carry = TRUE;
+  }
+
+  t0 = g_get_monotonic_time ();
+  if (s->rs.in_rate != MODEL_RATE) {
+    gsize out_n;
+
+    resampled = resampler_process (&s->rs, pcm, o, &out_n);
+    endpoint = session_feed (s, resampled, out_n, words);
+  } else {
+    endpoint = session_feed (s, pcm, o, words);
+  }
+  s->decode_us += g_get_monotonic_time () - t0;
+
+  if (endpoint)
+    return json_result (words, s->words);
+  return session_partial (s);
+}
+
+/* Worker side: final result of whatever is left. */
+static gchar *
+session_final (Session * s)
+{
+  g_autoptr (GArray) words = g_array_new (FALSE, FALSE, sizeof (Word));
+  gint64 t0 = g_get_monotonic_time ();
+
+  g_array_set_clear_func (words, word_clear);
+  if (s->in_utt)
+    session_end_utt (s, words);
+  s->decode_us += g_get_monotonic_time () - t0;
+  return json_result (words, s->words);
+}
+
+/* ---------- sessions ---------- */
+
+static void
+job_free (Job * job)
+{
+  g_clear_pointer (&job->audio, g_bytes_unref);
+  g_free (job);
+}
+
+static void
+reply_free (Reply * reply)
+{
+  g_free (reply->text);
+  g_free (reply);
+}
+
+static Session *
+session_ref (Session * s)
+{
+  g_atomic_ref_count_inc (&s->ref);
+  return s;
+}
+
+static void
+session_unref (Session * s)
+{
+  if (!g_atomic_ref_count_dec (&s->ref))
+    return;
+  g_assert (s->dec == NULL);
+  g_assert (s->conn == NULL);
+  g_queue_clear_full (&s->inbox, (GDestroyNotify) job_free);
+  g_queue_clear_full (&s->outbox, (GDestroyNotify) reply_free);
+  g_mutex_clear (&s->lock);
+  g_free (s->peer);
+  g_free (s);
+}
+
+static gboolean session_flush (gpointer data);
+
+/* Worker side. Expects no lock held. */
+static void
+session_post (Session * s, ReplyKind kind, gchar * text, gushort code)
+{
+  Reply *reply = g_new0 (Reply, 1);
+  gboolean schedule;
+
+  reply->kind = kind;
+  reply->text = text;
+  reply->code = code;
+
+  g_mutex_lock (&s->lock);
+  g_queue_push_tail (&s->outbox, reply);
+  schedule = !s->flush_pending;
+  s->flush_pending = TRUE;
+  g_mutex_unlock (&s->lock);
+
+  if (schedule) {
+    GSource *source = g_idle_source_new ();
+
+    g_source_set_callback (source, session_flush, session_ref (s),
+        (GDestroyNotify) session_unref);
+    g_source_attach (source, s->server->context);
+    g_source_unref (source);
+  }
+}
+
+/* Worker side: runs one job. */
+static void
+session_run (Session * s, Job * job)
+{
+  Server *server = s->server;
+  g_autoptr (GError) error = NULL;
+
+  if (job->kind == JOB_FINISH) {
+    if (s->dec) {
+      if (s->in_utt)
+        ps_end_utt (s->dec->ps);
+      s->in_utt = FALSE;
+      decoder_release (server, s->dec);
+      s->dec = NULL;
+    }
+    if (s->samples_in > 0) {
+      gdouble secs = (gdouble) s->samples_in / MODEL_RATE;
+
+      log_info (server, "client %u done: %.2f s of audio decoded in %.2f s "
+          "(real-time factor %.3f)", s->id, secs, s->decode_us / 1e6,
+          s->decode_us / 1e6 / secs);
+    }
+    session_post (s, REPLY_DONE, NULL, 0);
+    return;
+  }
+
+  if (s->failed)
+    return;
+
+  if (job->kind == JOB_CONFIG) {
+    /* Config carries no reply in the vosk protocol. */
+    if (job->rate != s->rs.in_rate)
+      resampler_reset (&s->rs, job->rate);
+    s->words = job->words;
+    return;
+  }
+
+  if (!s->dec) {
+    s->dec = decoder_acquire (server, &error);
+    if (!s->dec) {
+      g_printerr (PROGRAM ": client %u: %s\n", s->id, error->message);
+      s->failed = TRUE;
+      session_post (s, REPLY_CLOSE, g_strdup ("recognizer failed to start"),
+          SOUP_WEBSOCKET_CLOSE_SERVER_ERROR);
+      return;
+    }
+  }
+
+  switch (job->kind) {
+    case JOB_AUDIO:
+      session_post (s, REPLY_TEXT, session_audio (s, job->audio), 0);
+      break;
+    case JOB_TEXT:
+      session_post (s, REPLY_TEXT, session_partial (s), 0);
+      break;
+    case JOB_RESET:
+      session_post (s, REPLY_TEXT, session_final (s), 0);
+      break;
+    case JOB_EOF:
+      session_post (s, REPLY_TEXT, session_final (s), 0);
+      session_post (s, REPLY_CLOSE, NULL, SOUP_WEBSOCKET_CLOSE_NORMAL);
+      break;
+    case JOB_CONFIG:
+    case JOB_FINISH:
+      g_assert_not_reached ();
+  }
+}
+
+/* GThreadPool function: the pool owns one session reference per queued
+ * entry and a session is queued at most once. */
+static void
+worker_func (gpointer data, gpointer user_data)
+{
+  Session *s = data;
+  Server *server = user_data;
+  gboolean again;
+  guint n;
+
+  for (n = 0; n < JOBS_PER_TURN; n++) {
+    Job *job;
+
+    g_mutex_lock (&s->lock);
+    job = g_queue_pop_head (&s->inbox);
+    g_mutex_unlock (&s->lock);
+    if (!job)
+      break;
+    session_run (s, job);
+    job_free (job);
+  }
+
+  g_mutex_lock (&s->lock);
+  again = !g_queue_is_empty (&s->inbox);
+  s->scheduled = again;
+  g_mutex_unlock (&s->lock);
+
+  /* Go to the back of the queue so other sessions get a turn. */
+  if (again)
+    g_thread_pool_push (server->workers, s, NULL);
+  else
+    session_unref (s);
+}
+
+/* Main thread. Expects no lock held. */
+static void
+session_push (Session * s, Job * job)
+{
+  gboolean schedule;
+
+  g_mutex_lock (&s->lock);
+  g_queue_push_tail (&s->inbox, job);
+  schedule = !s->scheduled;
+  s->scheduled = TRUE;
+  g_mutex_unlock (&s->lock);
+
+  if (schedule)
+    g_thread_pool_push (s->server->workers, session_ref (s), NULL);
+}
+
+static void
+session_push_kind (Session * s, JobKind kind)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = kind;
+  session_push (s, job);
+}
+
+static void server_maybe_quit (Server * server);
+
+/* Main thread: the connection is gone (or being dropped); drop its queued
+ * work and let a worker hand the decoder back. Idempotent. */
+static void
+session_finish (Session * s)
+{
+  Server *server = s->server;
+  GQueue dropped = G_QUEUE_INIT;
+
+  if (s->finishing)
+    return;
+  s->finishing = TRUE;
+  server->active_connections--;
+
+  /* No more messages; the connection object itself is dropped once the
+   * worker side is done, outside of any of its signal emissions. */
+  if (s->conn)
+    g_signal_handlers_disconnect_by_data (s->conn, s);
+
+  g_mutex_lock (&s->lock);
+  dropped = s->inbox;
+  g_queue_init (&s->inbox);
+  g_mutex_unlock (&s->lock);
+  g_queue_clear_full (&dropped, (GDestroyNotify) job_free);
+
+  session_push_kind (s, JOB_FINISH);
+}
+
+/* Main thread: sends what the worker produced, in order. */
+static gboolean
+session_flush (gpointer data)
+{
+  Session *s = data;
+  Server *server = s->server;
+  GQueue replies;
+  Reply *reply;
+
+  g_mutex_lock (&s->lock);
+  replies = s->outbox;
+  g_queue_init (&s->outbox);
+  s->flush_pending = FALSE;
+  g_mutex_unlock (&s->lock);
+
+  while ((reply = g_queue_pop_head (&replies))) {
+    switch (reply->kind) {
+      case REPLY_TEXT:
+        if (!s->finishing && soup_websocket_connection_get_state (s->conn) ==
+            SOUP_WEBSOCKET_STATE_OPEN) {
+          if (server->opts.verbose)
+            g_printerr (PROGRAM ": client %u <- %s\n", s->id, reply->text);
+          soup_websocket_connection_send_text (s->conn, reply->text);
+        }
+        break;
+      case REPLY_CLOSE:
+        if (!s->finishing && soup_websocket_connection_get_state (s->conn) ==
+            SOUP_WEBSOCKET_STATE_OPEN)
+          soup_websocket_connection_close (s->conn, reply->code, reply->text);
+        break;
+      case REPLY_DONE:
+        g_clear_object (&s->conn);
+        server->sessions = g_list_remove (server->sessions, s);
+        session_unref (s);
+        server_maybe_quit (server);
+        break;
+    }
+    reply_free (reply);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Main thread: a text message mentioning "config" (vosk parses any such
+ * message as config). */
+static void
+session_config (Session * s, SoupWebsocketConnection * conn,
+    const gchar * data, gsize size)
+{
+  Server *server = s->server;
+  g_autofree gchar *text = g_strndup (data, size);
+  g_autoptr (GError) error = NULL;
+  gint rate = s->rate;
+  gboolean words = TRUE;
+  Job *job;
+
+  if (!parse_config (text, &rate, &words, &error))
+    goto bad_config;
+  /* Like vosk, the recognizer's rate is fixed once audio has flowed. */
+  if (s->got_audio && rate != s->rate) {
+    log_info (server, "client %u: sample_rate change after audio ignored",
+        s->id);
+    rate = s->rate;
+  }
+  s->rate = rate;
+  job = g_new0 (Job, 1);
+  job->kind = JOB_CONFIG;
+  job->rate = rate;
+  job->words = words;
+  session_push (s, job);
+  return;
+
+  /* ERRORS */
+bad_config:
+  {
+    g_autofree gchar *reason = g_strdup_printf ("bad config: %s",
+        error->message);
+
+    /* A close reason must fit in a control frame (123 bytes) and stay
+     * valid UTF-8. */
+    if (strlen (reason) > 120)
+      *g_utf8_find_prev_char (reason, reason + 121) = '\0';
+    log_info (server, "client %u: %s", s->id, reason);
+    s->got_eof = TRUE;
+    soup_websocket_connection_close (conn,
+        g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED) ?
+        SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA : SOUP_WEBSOCKET_CLOSE_BAD_DATA,
+        reason);
+  }
+}
+
+static void
+on_ws_message (SoupWebsocketConnection * conn, gint type, GBytes * message,
+    gpointer user_data)
+{
+  Session *s = user_data;
+  Server *server = s->server;
+  const gchar *data;
+  gsize size;
+  Job *job;
+
+  /* vosk stops reading after eof. */
+  if (s->got_eof || s->finishing)
+    return;
+
+  data = g_bytes_get_data (message, &size);
+
+  if (type == SOUP_WEBSOCKET_DATA_BINARY) {
+    s->got_audio = TRUE;
+    server->audio_seconds += (gdouble) (size / 2) / s->rate;
+    job = g_new0 (Job, 1);
+    job->kind = JOB_AUDIO;
+    job->audio = g_bytes_ref (message);
+    session_push (s, job);
+    return;
+  }
+
+  if (server->opts.verbose)
+    g_printerr (PROGRAM ": client %u -> %.*s\n", s->id, (int) MIN (size, 200),
+        data);
+
+  if (size == strlen (EOF_MESSAGE) && memcmp (data, EOF_MESSAGE, size) == 0) {
+    s->got_eof = TRUE;
+    session_push_kind (s, JOB_EOF);
+  } else if (size == strlen (RESET_MESSAGE) &&
+      memcmp (data, RESET_MESSAGE, size) == 0) {
+    session_push_kind (s, JOB_RESET);
+  } else if (g_strstr_len (data, size, "config")) {
+    session_config (s, conn, data, size);
+  } else {
+    session_push_kind (s, JOB_TEXT);
+  }
+}
+
+static void
+on_ws_error (SoupWebsocketConnection * conn, GError * error,
+    gpointer user_data)
+{
+  Session *s = user_data;
+
+  log_info (s->server, "client %u: %s", s->id, error->message);
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection * conn, gpointer user_data)
+{
+  Session *s = user_data;
+
+  log_info (s->server, "client %u closed (code %u)", s->id,
+      soup_websocket_connection_get_close_code (conn));
+  session_finish (s);
+}
+
+static void
+on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    SoupWebsocketConnection * conn, gpointer user_data)
+{
+  Server *server = user_data;
+  Session *s;
+
+  if (server->shutting_down) {
+    soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+        "server shutting down");
+    return;
+  }
+
+  s = g_new0 (Session, 1);
+  g_atomic_ref_count_init (&s->ref);
+  g_mutex_init (&s->lock);
+  s->server = server;
+  s->id = ++server->next_id;
+  s->conn = g_object_ref (conn);
+  s->peer = g_strdup (soup_server_message_get_remote_host (msg));
+  s->rate = MODEL_RATE;
+  s->words = TRUE;
+  resampler_reset (&s->rs, MODEL_RATE);
+
+  g_object_set (conn, "max-incoming-payload-size",
+      (guint64) MAX_MESSAGE_SIZE, NULL);
+  g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), s);
+  g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), s);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), s);
+
+  server->sessions = g_list_prepend (server->sessions, s);
+  server->active_connections++;
+  server->total_connections++;
+  log_info (server, "client %u connected from %s (path %s)", s->id,
+      s->peer ? s->peer : "?", path);
+}
+
+/* Every plain HTTP request lands here first; anything but /health is left
+ * unanswered so libsoup goes on with the WebSocket handshake (and answers
+ * 400 itself if the request is not one). */
+static void
+on_http (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer user_data)
+{
+  Server *server = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  gchar *body;
+
+  if (g_strcmp0 (path, "/health") != 0)
+    return;
+
+  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+        NULL);
+    return;
+  }
+  body = json_health (server);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+      body, strlen (body));
+}
+
+/* ---------- lifecycle ---------- */
+
+static void
+server_maybe_quit (Server * server)
+{
+  if (server->shutting_down && server->sessions == NULL)
+    g_main_loop_quit (server->loop);
+}
+
+/* Clients that did not answer our close frame in time are dropped. */
+static gboolean
+on_grace_timeout (gpointer user_data)
+{
+  Server *server = user_data;
+  GList *l;
+
+  server->grace_id = 0;
+  for (l = server->sessions; l; l = l->next)
+    session_finish (l->data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Server *server = user_data;
+  GList *l;
+
+  if (server->shutting_down) {
+    /* Second signal: do not wait for clients. */
+    on_grace_timeout (server);
+    return G_SOURCE_CONTINUE;
+  }
+  server->shutting_down = TRUE;
+  log_info (server, "shutting down (%u active connection%s)",
+      server->active_connections,
+      server->active_connections == 1 ? "" : "s");
+
+  soup_server_disconnect (server->soup);
+  for (l = server->sessions; l; l = l->next) {
+    Session *s = l->data;
+
+    if (s->conn && soup_websocket_connection_get_state (s->conn) ==
+        SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (s->conn,
+          SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+  }
+  server->grace_id = g_timeout_add (SHUTDOWN_GRACE_MS, on_grace_timeout,
+      server);
+  server_maybe_quit (server);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---------- options ---------- */
+
+static gboolean
+file_exists (const gchar * path)
+{
+  return g_file_test (path, G_FILE_TEST_IS_REGULAR);
+}
+
+/* Resolves --model/--lm/--dict into hmm, lm and dict paths. The model dir
+ * is laid out like Debian's and upstream's en-us:
+ *   DIR/<name>/mdef, DIR/<name>.lm.bin, DIR/cmudict-<name>.dict
+ * DIR may also be the acoustic model directory itself. */
+static gboolean
+resolve_model (Options * opts, GError ** error)
+{
+  g_autofree gchar *mdef = g_build_filename (opts->model_dir, "mdef", NULL);
+  g_autofree gchar *name = NULL;
+  g_autofree gchar *top = NULL;
+
+  if (!g_file_test (opts->model_dir, G_FILE_TEST_IS_DIR))
+    goto no_model_dir;
+
+  if (file_exists (mdef)) {
+    opts->hmm = g_strdup (opts->model_dir);
+    top = g_path_get_dirname (opts->model_dir);
+  } else {
+    top = g_strdup (opts->model_dir);
+    name = g_path_get_basename (opts->model_dir);
+    opts->hmm = g_build_filename (top, name, NULL);
+    g_free (mdef);
+    mdef = g_build_filename (opts->hmm, "mdef", NULL);
+    if (!file_exists (mdef))
+      goto no_hmm;
+  }
+  g_clear_pointer (&name, g_free);
+  name = g_path_get_basename (opts->hmm);
+
+  if (!opts->lm) {
+    g_autofree gchar *file = g_strdup_printf ("%s.lm.bin", name);
+
+    opts->lm = g_build_filename (top, file, NULL);
+  }
+  if (!opts->dict) {
+    g_autofree gchar *file = g_strdup_printf ("cmudict-%s.dict", name);
+
+    opts->dict = g_build_filename (top, file, NULL);
+  }
+  if (!file_exists (opts->lm))
+    goto no_lm;
+  if (!file_exists (opts->dict))
+    goto no_dict;
+  return TRUE;
+
+  /* ERRORS */
+no_model_dir:
+  {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        "model directory %s not found", opts->model_dir);
+    return FALSE;
+  }
+no_hmm:
+  {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        "no acoustic model in %s (looked for %s/mdef and %s)",
+        opts->model_dir, opts->model_dir, mdef);
+    return FALSE;
+  }
+no_lm:
+  {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        "language model %s not found", opts->lm);
+    return FALSE;
+  }
+no_dict:
+  {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        "pronunciation dictionary %s not found", opts->dict);
+    return FALSE;
+  }
+}
+
+static gboolean
+is_ps_arg (const gchar * name)
+{
+  const arg_t *defs = ps_args ();
+  guint i;
+
+  for (i = 0; defs[i].name; i++)
+    if (g_strcmp0 (defs[i].name, name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* "name=value" -> "-name", "value"; values are checked by pocketsphinx when
+ * the first decoder is built. */
+static gboolean
+split_ps_args (gchar ** in, gchar *** out, GError ** error)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  guint i;
+
+  for (i = 0; in && in[i]; i++) {
+    const gchar *arg = in[i];
+    const gchar *eq;
+
+    while (*arg == '-')
+      arg++;
+    eq = strchr (arg, '=');
+    if (!eq || eq == arg) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "--ps-arg expects NAME=VALUE, got \"%s\"", in[i]);
+      return FALSE;
+    }
+    g_ptr_array_add (args, g_strdup_printf ("-%.*s", (int) (eq - arg), arg));
+    if (!is_ps_arg (g_ptr_array_index (args, args->len - 1))) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "--ps-arg: pocketsphinx has no argument %s",
+          (gchar *) g_ptr_array_index (args, args->len - 1));
+      return FALSE;
+    }
+    g_ptr_array_add (args, g_strdup (eq + 1));
+  }
+  g_ptr_array_add (args, NULL);
+  *out = (gchar **) g_ptr_array_steal (args, NULL);
+  return TRUE;
+}
+
+static GInetAddress *
+resolve_host (const gchar * host, GError ** error)
+{
+  GInetAddress *addr = g_inet_address_new_from_string (host);
+  GList *list;
+
+  if (addr)
+    return addr;
+  list = g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL,
+      error);
+  if (!list) {
+    g_prefix_error (error, "cannot resolve --host %s: ", host);
+    return NULL;
+  }
+  addr = g_object_ref (list->data);
+  g_resolver_free_addresses (list);
+  return addr;
+}
+
+static void
+options_clear (Options * opts)
+{
+  g_clear_pointer (&opts->host, g_free);
+  g_clear_pointer (&opts->model_dir, g_free);
+  g_clear_pointer (&opts->hmm, g_free);
+  g_clear_pointer (&opts->lm, g_free);
+  g_clear_pointer (&opts->dict, g_free);
+  g_clear_pointer (&opts->ps_args, g_strfreev);
+}
+
+static gboolean
+parse_options (Options * opts, int *argc, char ***argv, GError ** error)
+{
+  g_auto (GStrv) raw_ps_args = NULL;
+  gboolean version = FALSE;
+  GOptionEntry entries[] = {
+    {"port", 'p', 0, G_OPTION_ARG_INT, &opts->port,
+        "TCP port to listen on, 0 for any free port (default 2700)", "N"},
+    {"host", 'H', 0, G_OPTION_ARG_STRING, &opts->host,
+        "Address to listen on (default 127.0.0.1)", "ADDR"},
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &opts->model_dir,
+          "pocketsphinx model directory (default " STT_DEFAULT_MODEL_DIR ")",
+        "DIR"},
+    {"lm", 0, 0, G_OPTION_ARG_FILENAME, &opts->lm,
+        "Language model (default DIR/<name>.lm.bin)", "FILE"},
+    {"dict", 0, 0, G_OPTION_ARG_FILENAME, &opts->dict,
+        "Pronunciation dictionary (default DIR/cmudict-<name>.dict)", "FILE"},
+    {"pool", 0, 0, G_OPTION_ARG_INT, &opts->pool_size,
+          "Idle decoders kept loaded for reuse, about 90 MB each (default 2)",
+        "N"},
+    {"ps-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &raw_ps_args,
+        "Extra pocketsphinx argument, e.g. lw=6.5 (repeatable)", "NAME=VALUE"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opts->quiet,
+        "Only print the listening line and errors", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
+        "Log every message and pocketsphinx's own log", NULL},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+    {NULL}
+  };
+  g_autoptr (GOptionContext) ctx =
+      g_option_context_new ("- local speech recognizer (vosk protocol)");
+
+  g_option_context_set_summary (ctx,
+      "Serves the vosk-server WebSocket protocol on ws://HOST:PORT/ using "
+      "pocketsphinx,\nand GET /health with counters as JSON.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, argc, argv, error))
+    return FALSE;
+  if (version) {
+    printf (PROGRAM " " VERSION "\n");
+    exit (0);
+  }
+  if (*argc > 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+        "unexpected argument \"%s\"", (*argv)[1]);
+    return FALSE;
+  }
+  if (opts->port < 0 || opts->port > 65535) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--port must be 0..65535");
+    return FALSE;
+  }
+  if (opts->pool_size < 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--pool must be >= 0");
+    return FALSE;
+  }
+  if (opts->quiet && opts->verbose)
+    opts->quiet = FALSE;
+  if (!opts->host)
+    opts->host = g_strdup (DEFAULT_HOST);
+  if (!opts->model_dir)
+    opts->model_dir = g_strdup (STT_DEFAULT_MODEL_DIR);
+  return split_ps_args (raw_ps_args, &opts->ps_args, error);
+}
+
+/* ---------- main ---------- */
+
+/* Prints the line scripts wait for; call once clients can be served. */
+static void
+server_announce (Server * server)
+{
+  GSList *uris = soup_server_get_uris (server->soup);
+  GSList *l;
+
+  for (l = uris; l; l = l->next) {
+    GUri *uri = l->data;
+    const gchar *host = g_uri_get_host (uri);
+
+    if (strchr (host, ':'))
+      printf ("listening on ws://[%s]:%d\n", host, g_uri_get_port (uri));
+    else
+      printf ("listening on ws://%s:%d\n", host, g_uri_get_port (uri));
+  }
+  fflush (stdout);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+}
+
+static gboolean
+server_listen (Server * server, GError ** error)
+{
+  Options *opts = &server->opts;
+  g_autoptr (GInetAddress) addr = NULL;
+  g_autoptr (GSocketAddress) sockaddr = NULL;
+  g_autoptr (GError) local = NULL;
+
+  addr = resolve_host (opts->host, error);
+  if (!addr)
+    return FALSE;
+  sockaddr = g_inet_socket_address_new (addr, opts->port);
+
+  if (!soup_server_listen (server->soup, sockaddr, 0, &local))
+    goto listen_failed;
+  return TRUE;
+
+  /* ERRORS */
+listen_failed:
+  {
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+          "port %d on %s is already in use; choose another with --port N "
+          "(--port 0 picks a free one)", opts->port, opts->host);
+    else
+      g_set_error (error, local->domain, local->code,
+          "cannot listen on %s port %d: %s", opts->host, opts->port,
+          local->message);
+    return FALSE;
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  Server server = { 0 };
+  g_autoptr (GError) error = NULL;
+  Decoder *first;
+  Decoder *dec;
+  guint threads;
+
+  server.opts.port = DEFAULT_PORT;
+  server.opts.pool_size = DEFAULT_POOL;
+  g_mutex_init (&server.pool_lock);
+  g_mutex_init (&server.init_lock);
+  g_queue_init (&server.idle);
+
+  if (!parse_options (&server.opts, &argc, &argv, &error)) {
+    g_printerr (PROGRAM ": %s\n", error->message);
+    g_printerr ("Run '" PROGRAM " --help' for the options.\n");
+    return 2;
+  }
+
+  if (!resolve_model (&server.opts, &error)) {
+    g_printerr (PROGRAM ": %s\n", error->message);
+    g_printerr (PROGRAM ": the Debian package pocketsphinx-en-us provides "
+        "the default model (apt-get install pocketsphinx-en-us), or pass "
+        "--model DIR / --lm FILE / --dict FILE\n");
+    return 1;
+  }
+
+  /* pocketsphinx logs every step of model loading to stderr. */
+  if (!server.opts.verbose)
+    err_set_logfp (NULL);
+
+  server.context = g_main_context_ref_thread_default ();
+  server.loop = g_main_loop_new (server.context, FALSE);
+  server.soup = soup_server_new ("server-header", PROGRAM "/" VERSION, NULL);
+  soup_server_add_handler (server.soup, NULL, on_http, &server, NULL);
+  soup_server_add_websocket_handler (server.soup, NULL, NULL, NULL,
+      on_websocket, &server, NULL);
+
+  /* Decoding is CPU bound, but a thread may also sit in ps_init() for a
+   * while; a few more threads than cores keeps other clients moving. */
+  threads = MAX (4, 2 * g_get_num_processors ());
+  server.workers = g_thread_pool_new (worker_func, &server, threads, FALSE,
+      NULL);
+
+  /* Bind before loading the model so a busy port fails at once; clients
+   * wait in the backlog until the loop runs. */
+  if (!server_listen (&server, &error))
+    goto failed;
+
+  /* One decoder up front checks the model and makes the first client
+   * fast. */
+  first = decoder_new (&server, &error);
+  if (!first)
+    goto failed;
+  g_queue_push_tail (&server.idle, first);
+
+  log_info (&server, "model %s, lm %s, dict %s", server.opts.hmm,
+      server.opts.lm, server.opts.dict);
+  server_announce (&server);
+
+  g_unix_signal_add (SIGINT, on_signal, &server);
+  g_unix_signal_add (SIGTERM, on_signal, &server);
+  g_main_loop_run (server.loop);
+
+  if (server.grace_id)
+    g_source_remove (server.grace_id);
+  goto out;
+
+failed:
+  g_printerr (PROGRAM ": %s\n", error->message);
+  server.exit_code = 1;
+
+out:
+  /* Every session is done here, so no worker will queue more work. */
+  g_thread_pool_free (server.workers, FALSE, TRUE);
+  while (g_main_context_pending (server.context))
+    g_main_context_iteration (server.context, FALSE);
+  g_clear_object (&server.soup);
+  while ((dec = g_queue_pop_head (&server.idle)))
+    decoder_free (dec);
+  g_main_loop_unref (server.loop);
+  g_main_context_unref (server.context);
+  options_clear (&server.opts);
+  g_mutex_clear (&server.pool_lock);
+  g_mutex_clear (&server.init_lock);
+  if (server.exit_code == 0)
+    log_info (&server, "stopped");
+  return server.exit_code;
+}
