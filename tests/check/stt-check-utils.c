@@ -4,6 +4,8 @@
 #endif
 
 #include <math.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stt-check-utils.h"
@@ -154,4 +156,123 @@ stt_check_find_audio (GBytes * haystack, GBytes * needle)
       return (gssize) (off / 2);
   }
   return -1;
+}
+
+/* The non-empty space-separated words of @text. */
+static gchar **
+words_of (const gchar * text)
+{
+  gchar **all = g_strsplit (text, " ", -1);
+  GPtrArray *out = g_ptr_array_new ();
+  guint i;
+
+  for (i = 0; all[i]; i++) {
+    if (*all[i])
+      g_ptr_array_add (out, g_strdup (all[i]));
+  }
+  g_ptr_array_add (out, NULL);
+  g_strfreev (all);
+  return (gchar **) g_ptr_array_free (out, FALSE);
+}
+
+gdouble
+stt_check_wer (const gchar * ref, const gchar * hyp)
+{
+  gchar *r_low = g_ascii_strdown (ref, -1), *h_low = g_ascii_strdown (hyp, -1);
+  gchar **r = words_of (r_low);
+  gchar **h = words_of (h_low);
+  guint nr = g_strv_length (r), nh = g_strv_length (h), i, j;
+  guint *prev = g_new (guint, nh + 1), *cur = g_new (guint, nh + 1);
+  gdouble wer;
+
+  /* Levenshtein distance over words, two rows. */
+  for (j = 0; j <= nh; j++)
+    prev[j] = j;
+  for (i = 1; i <= nr; i++) {
+    cur[0] = i;
+    for (j = 1; j <= nh; j++) {
+      guint sub = prev[j - 1] + (g_strcmp0 (r[i - 1], h[j - 1]) != 0);
+      cur[j] = MIN (sub, MIN (prev[j] + 1, cur[j - 1] + 1));
+    }
+    memcpy (prev, cur, (nh + 1) * sizeof (guint));
+  }
+  wer = nr ? (gdouble) prev[nh] / nr : (nh ? 1.0 : 0.0);
+  g_free (prev);
+  g_free (cur);
+  g_strfreev (r);
+  g_strfreev (h);
+  g_free (r_low);
+  g_free (h_low);
+  return wer;
+}
+
+GSubprocess *
+stt_check_spawn_server (const gchar * const *argv, guint timeout_ms, guint * port)
+{
+  GError *err = NULL;
+  GSubprocess *proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err);
+  GDataInputStream *in;
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  if (proc == NULL) {
+    g_printerr ("cannot start %s: %s\n", argv[0], err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  *port = 0;
+  /* The server prints its address once listening; reading blocks until a line comes,
+   * and the deadline is checked between lines. */
+  while (*port == 0 && g_get_monotonic_time () < deadline) {
+    gchar *line = g_data_input_stream_read_line (in, NULL, NULL, NULL);
+    const gchar *colon;
+
+    if (line == NULL)
+      break;
+    if (g_str_has_prefix (line, "listening on ws://")
+        && (colon = strrchr (line, ':')) != NULL)
+      *port = (guint) atoi (colon + 1);
+    g_free (line);
+  }
+  g_object_unref (in);
+  if (*port == 0) {
+    stt_check_stop_server (proc);
+    return NULL;
+  }
+  return proc;
+}
+
+static void
+wait_done (GObject * source, GAsyncResult * res, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), res, NULL);
+  *(gboolean *) data = TRUE;
+}
+
+void
+stt_check_stop_server (GSubprocess * proc)
+{
+  GMainContext *ctx;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gboolean done = FALSE;
+
+  if (proc == NULL)
+    return;
+  ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  g_subprocess_send_signal (proc, SIGTERM);
+  g_subprocess_wait_async (proc, NULL, wait_done, &done);
+  while (!done && g_get_monotonic_time () < deadline) {
+    if (!g_main_context_iteration (ctx, FALSE))
+      g_usleep (10000);
+  }
+  if (!done) {
+    g_subprocess_force_exit (proc);
+    while (!done)
+      g_main_context_iteration (ctx, TRUE);
+  }
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  g_object_unref (proc);
 }

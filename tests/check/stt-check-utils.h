@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 #include <gst/audio/audio.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -37,5 +38,16 @@ GList *stt_check_filter_final (GList * list, gboolean is_final);
 /* Where (in samples) the S16LE audio @needle starts inside @haystack, matching its first
  * 256 samples exactly; -1 if nowhere. */
 gssize stt_check_find_audio (GBytes * haystack, GBytes * needle);
+
+/* Word error rate of @hyp against @ref (space-separated words, case-insensitive):
+ * (substitutions + insertions + deletions) / words in @ref. */
+gdouble stt_check_wer (const gchar * ref, const gchar * hyp);
+
+/* Starts the program @argv (NULL-terminated) and waits up to @timeout_ms for it to print
+ * a line "listening on ws://HOST:PORT"; returns the process and sets @port, or NULL. */
+GSubprocess *stt_check_spawn_server (const gchar * const *argv, guint timeout_ms,
+    guint * port);
+/* SIGTERM, then waits for the process to exit (bounded). */
+void stt_check_stop_server (GSubprocess * proc);
 
 G_END_DECLS

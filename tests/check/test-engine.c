@@ -86,6 +86,81 @@ GST_START_TEST (test_ring_wraps_and_drops_oldest)
 
 GST_END_TEST;
 
+/* Growing while the content does not start at offset 0 keeps every sample in place. */
+GST_START_TEST (test_ring_grows_after_commit)
+{
+  GstSttRing *ring = gst_stt_ring_new (2, 1000000);
+  static gint16 in[100000], out[100000];
+  guint64 written = 0, pos, start, end;
+  gsize i, n;
+  guint round;
+
+  for (i = 0; i < G_N_ELEMENTS (in); i++)
+    in[i] = (gint16) (i % 32000);
+  for (round = 0; round < 5; round++) {
+    gsize k = 3000 + round * 7000;
+    fail_unless (gst_stt_ring_write (ring, (guint8 *) (in + written), k, FALSE, 0, NULL));
+    written += k;
+    gst_stt_ring_commit (ring, written - 2500);
+  }
+  gst_stt_ring_get_range (ring, &start, &end);
+  fail_unless_equals_uint64 (end, written);
+  pos = start;
+  n = gst_stt_ring_read (ring, &pos, (guint8 *) out, G_N_ELEMENTS (out));
+  fail_unless_equals_uint64 (n, end - start);
+  for (i = 0; i < n; i++)
+    fail_unless_equals_int (out[i], in[start + i]);
+  gst_stt_ring_free (ring);
+}
+
+GST_END_TEST;
+
+/* The pattern of a reconnect after an outage: a reader that resumes from the committed
+ * point must read exactly what was written, in order, while the ring grows. */
+GST_START_TEST (test_ring_outage_pattern)
+{
+  GstSttRing *ring = gst_stt_ring_new (2, 960000);
+  gint16 buf[320], out[1600];
+  guint64 written = 0, pos = 0;
+  guint i;
+
+  /* Counter samples: sample p holds p mod 30000. */
+#define WRITE_UNTIL(limit) \
+  while (written < (limit)) { \
+    for (i = 0; i < 320; i++) buf[i] = (gint16) ((written + i) % 30000); \
+    fail_unless (gst_stt_ring_write (ring, (guint8 *) buf, 320, FALSE, 0, NULL)); \
+    written += 320; \
+  }
+#define READ_UNTIL(limit) \
+  while (pos < (limit)) { \
+    guint64 p0 = pos; \
+    gsize n = gst_stt_ring_read (ring, &pos, (guint8 *) out, 1600); \
+    fail_unless_equals_uint64 (pos, p0); \
+    fail_unless (n > 0); \
+    for (i = 0; i < n; i++) \
+      fail_unless_equals_int (out[i], (gint16) ((pos + i) % 30000)); \
+    pos += n; \
+  }
+
+  WRITE_UNTIL (28800);
+  READ_UNTIL (28800);
+  gst_stt_ring_commit (ring, 25600);
+  WRITE_UNTIL (108800);
+  pos = 25600;
+  READ_UNTIL (108800);
+  gst_stt_ring_commit (ring, 40000);
+  WRITE_UNTIL (128000);
+  READ_UNTIL (128000);
+  gst_stt_ring_commit (ring, 120000);
+  WRITE_UNTIL (400000);
+  READ_UNTIL (400000);
+#undef WRITE_UNTIL
+#undef READ_UNTIL
+  gst_stt_ring_free (ring);
+}
+
+GST_END_TEST;
+
 static gpointer
 commit_later (gpointer data)
 {
@@ -180,6 +255,8 @@ engine_suite (void)
   tcase_add_test (tc, test_ring_read_commit);
   tcase_add_test (tc, test_ring_wraps_and_drops_oldest);
   tcase_add_test (tc, test_ring_blocks_until_commit);
+  tcase_add_test (tc, test_ring_grows_after_commit);
+  tcase_add_test (tc, test_ring_outage_pattern);
   tcase_add_test (tc, test_timeline_anchors);
   tcase_add_test (tc, test_stats_percentiles);
   return s;
