@@ -9,7 +9,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
   libsoup-3.0-dev libjson-glib-dev libssl-dev
-  libpocketsphinx-dev pocketsphinx-en-us flite
+  libpocketsphinx-dev pocketsphinx-en-us flite openssl
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #endif
 
 #include "stthttp.h"
+#include "stttls.h"
 
 /* Token and init answers are small; anything bigger is not what we asked for. */
 #define MAX_BODY (256 * 1024)
@@ -15,20 +16,12 @@ struct _SttHttp
   GCancellable *cancellable;
   SttHttpCallback callback;
   gpointer user_data;
-  gboolean tls_validate;
 };
 
 typedef struct
 {
   SttHttp *http;                /* NULL once freed */
 } Ctx;
-
-static gboolean
-accept_any_certificate (SoupMessage * msg, GTlsCertificate * cert,
-    GTlsCertificateFlags errors, gpointer data)
-{
-  return TRUE;
-}
 
 static void
 on_done (GObject * source, GAsyncResult * res, gpointer data)
@@ -61,7 +54,8 @@ on_done (GObject * source, GAsyncResult * res, gpointer data)
 SttHttp *
 stt_http_request (SttIoWorker * worker, const gchar * method, const gchar * url,
     const gchar * const *headers, GBytes * body, const gchar * content_type,
-    gboolean tls_validate, SttHttpCallback callback, gpointer user_data)
+    gboolean tls_validate, GTlsDatabase * tls_database, SttHttpCallback callback,
+    gpointer user_data)
 {
   SttHttp *http;
   Ctx *ctx;
@@ -86,9 +80,7 @@ stt_http_request (SttIoWorker * worker, const gchar * method, const gchar * url,
     soup_message_headers_replace (h, headers[i], headers[i + 1]);
   if (body)
     soup_message_set_request_body_from_bytes (http->msg, content_type, body);
-  if (!tls_validate)
-    g_signal_connect (http->msg, "accept-certificate", G_CALLBACK (accept_any_certificate),
-        NULL);
+  stt_tls_attach (http->msg, tls_validate, tls_database);
 
   ctx = g_new0 (Ctx, 1);
   ctx->http = http;

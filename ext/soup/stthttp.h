@@ -12,10 +12,12 @@ typedef struct _SttHttp SttHttp;
 typedef void (*SttHttpCallback) (SttHttp * http, guint status, GBytes * body,
     const GError * error, gpointer user_data);
 
-/* @headers: name, value, ..., NULL. @body with @content_type, or NULL. */
+/* @headers: name, value, ..., NULL. @body with @content_type, or NULL.
+ * @tls_database: a private CA to trust, or NULL. */
 SttHttp *stt_http_request (SttIoWorker * worker, const gchar * method, const gchar * url,
     const gchar * const *headers, GBytes * body, const gchar * content_type,
-    gboolean tls_validate, SttHttpCallback callback, gpointer user_data);
+    gboolean tls_validate, GTlsDatabase * tls_database, SttHttpCallback callback,
+    gpointer user_data);
 /* Cancels: the callback never runs after this. */
 void stt_http_free (SttHttp * http);
 

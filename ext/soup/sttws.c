@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sttws.h"
+#include "stttls.h"
 
 struct _SttWs
 {
@@ -18,8 +19,6 @@ struct _SttWs
   SoupMessage *msg;
   SoupWebsocketConnection *conn;
   guint keepalive_interval;
-  gboolean tls_validate;
-  GTlsDatabase *tls_database;
   gboolean closed_reported;
 };
 
@@ -63,28 +62,6 @@ static void
 on_ws_error (SoupWebsocketConnection * conn, GError * error, SttWs * ws)
 {
   /* A protocol or I/O error: libsoup closes the connection next and `closed` follows. */
-}
-
-static gboolean
-on_accept_certificate (SoupMessage * msg, GTlsCertificate * cert,
-    GTlsCertificateFlags errors, SttWs * ws)
-{
-  GTlsCertificateFlags flags;
-  g_autofree gchar *uri = NULL;
-  g_autoptr (GSocketConnectable) identity = NULL;
-
-  if (!ws->tls_validate)
-    return TRUE;
-  if (ws->tls_database == NULL)
-    return FALSE;
-  /* A private CA: verify the chain against it ourselves, since libsoup 3.2 has no
-   * per-message TLS database. */
-  uri = g_uri_to_string (soup_message_get_uri (msg));
-  identity = g_network_address_parse_uri (uri, 443, NULL);
-  flags = g_tls_database_verify_chain (ws->tls_database, cert,
-      G_TLS_DATABASE_PURPOSE_AUTHENTICATE_SERVER, identity, NULL,
-      G_TLS_DATABASE_VERIFY_NONE, NULL, NULL);
-  return flags == 0;
 }
 
 static gint
@@ -177,8 +154,6 @@ stt_ws_connect (SttIoWorker * worker, const SttWsOptions * opts,
   ws->user_data = user_data;
   ws->cancellable = g_cancellable_new ();
   ws->keepalive_interval = opts->keepalive_interval;
-  ws->tls_validate = opts->tls_validate;
-  ws->tls_database = opts->tls_database ? g_object_ref (opts->tls_database) : NULL;
   ws->msg = soup_message_new (SOUP_METHOD_GET, opts->url);
   if (ws->msg == NULL) {
     GError *err = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -194,8 +169,7 @@ stt_ws_connect (SttIoWorker * worker, const SttWsOptions * opts,
   h = soup_message_get_request_headers (ws->msg);
   for (i = 0; opts->headers && opts->headers[i] && opts->headers[i + 1]; i += 2)
     soup_message_headers_replace (h, opts->headers[i], opts->headers[i + 1]);
-  if (!opts->tls_validate || opts->tls_database)
-    g_signal_connect (ws->msg, "accept-certificate", G_CALLBACK (on_accept_certificate), ws);
+  stt_tls_attach (ws->msg, opts->tls_validate, opts->tls_database);
 
   ctx->ws = ws;
   g_object_set_data (G_OBJECT (ws->msg), "stt-connect-ctx", ctx);
@@ -257,7 +231,6 @@ stt_ws_free (SttWs * ws)
   }
   g_clear_object (&ws->msg);
   g_clear_object (&ws->cancellable);
-  g_clear_object (&ws->tls_database);
   g_free (ws);
 }
 

@@ -15,6 +15,7 @@
 #include "gststtsession.h"
 #include "sttws.h"
 #include "stthttp.h"
+#include "stttls.h"
 #include "sttjson.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
@@ -61,6 +62,8 @@ struct _GstSttSession
   guint64 chunk_samples;
 
   gchar *url_redacted;          /* I/O thread: the current attempt's URL, for messages */
+  GTlsDatabase *tls_db;         /* tls-ca-file, loaded once */
+  gchar *tls_db_error;          /* why it could not be loaded */
 
   /* Read by the streaming thread: a write that reaches this position wakes us. */
   guint64 wake_at;              /* atomic */
@@ -188,6 +191,8 @@ gst_stt_session_unref (GstSttSession * s)
   g_hash_table_unref (s->segments);
   g_free (s->scratch);
   g_free (s->url_redacted);
+  g_clear_object (&s->tls_db);
+  g_free (s->tls_db_error);
   g_mutex_clear (&s->stop_lock);
   g_cond_clear (&s->stop_cond);
   gst_object_unref (s->log_object);
@@ -665,6 +670,14 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
   g_autofree gchar *text = NULL;
   g_autofree gchar *debug = NULL;
 
+  if (!status && stt_tls_is_error (error)) {
+    /* A certificate does not fix itself: say so instead of retrying. */
+    g_autofree gchar *t = g_strdup_printf ("TLS failure connecting to %s at %s: %s. For "
+        "a private CA set tls-ca-file", s->cfg.provider->display_name, s->url_redacted,
+        error->message);
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
+    return;
+  }
   if (!status && !s->ever_connected && s->attempt + 1 >= FIRST_CONNECT_ATTEMPTS
       && s->cfg.reconnect_max_attempts < 0) {
     /* Never reached at all: most likely the wrong place, or a server not started. Say
@@ -812,6 +825,7 @@ connect_ws (GstSttSession * s)
   opts.protocols = (const gchar * const *) req.protocols;
   opts.keepalive_interval = (guint) (s->cfg.keepalive_interval / GST_SECOND);
   opts.tls_validate = s->cfg.tls_validate;
+  opts.tls_database = s->tls_db;
   s->ws = stt_ws_connect (s->worker, &opts, &ws_callbacks, s);
   g_ptr_array_unref (headers);
   stt_request_clear (&req);
@@ -890,7 +904,7 @@ connect_with_key (GstSttSession * s)
   GST_INFO_OBJECT (s->log_object, "session set-up: %s %s", init.method, redacted);
   s->http = stt_http_request (s->worker, init.method, init.url,
       (const gchar * const *) headers->pdata, init.body, init.content_type,
-      s->cfg.tls_validate, on_init, s);
+      s->cfg.tls_validate, s->tls_db, on_init, s);
   g_ptr_array_unref (headers);
   stt_http_init_clear (&init);
 }
@@ -981,7 +995,7 @@ fetch_token (GstSttSession * s)
   GST_INFO_OBJECT (s->log_object, "fetching a token from %s", redacted);
   s->http = stt_http_request (s->worker, s->cfg.token_method ? s->cfg.token_method : "POST",
       s->cfg.token_url, (const gchar * const *) headers->pdata, NULL, NULL,
-      s->cfg.tls_validate, on_token, s);
+      s->cfg.tls_validate, s->tls_db, on_token, s);
   for (i = 0; i + 1 < headers->len; i += 2) {
     gchar *v = g_ptr_array_index (headers, i + 1);
     memset (v, 0, strlen (v));
@@ -1026,6 +1040,11 @@ session_connect (GstSttSession * s)
     return;
   teardown_connection (s);
   clear_source (&s->retry_timer);
+  if (s->tls_db_error) {
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, s->tls_db_error, NULL,
+        0, 0);
+    return;
+  }
 
   s->pstate.info = s->cfg.provider;
   s->pstate.config = &s->pcfg;
@@ -1314,6 +1333,16 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
   s->marks = g_array_new (FALSE, FALSE, sizeof (SendMark));
   s->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   s->wake_at = G_MAXUINT64;
+  if (s->cfg.tls_ca_file && *s->cfg.tls_ca_file) {
+    GError *err = NULL;
+
+    s->tls_db = g_tls_file_database_new (s->cfg.tls_ca_file, &err);
+    if (s->tls_db == NULL) {
+      s->tls_db_error = g_strdup_printf ("Cannot load tls-ca-file %s: %s",
+          s->cfg.tls_ca_file, err->message);
+      g_error_free (err);
+    }
+  }
   g_mutex_init (&s->stop_lock);
   g_cond_init (&s->stop_cond);
   return s;

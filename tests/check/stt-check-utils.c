@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libsoup/soup.h>
+
 #include "stt-check-utils.h"
 
 GstCaps *
@@ -275,4 +277,100 @@ stt_check_stop_server (GSubprocess * proc)
   g_main_context_pop_thread_default (ctx);
   g_main_context_unref (ctx);
   g_object_unref (proc);
+}
+
+struct _SttCheckSoup
+{
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+  GTlsCertificate *cert;
+  SttCheckSoupSetup setup;
+  gpointer user_data;
+  GMutex lock;
+  GCond cond;
+  guint port;
+  gboolean started;
+};
+
+static gpointer
+soup_thread (gpointer data)
+{
+  SttCheckSoup *s = data;
+  SoupServer *server;
+  GSList *uris;
+  GError *err = NULL;
+
+  g_main_context_push_thread_default (s->context);
+  server = soup_server_new ("tls-certificate", s->cert, NULL);
+  s->setup (server, s->user_data);
+  if (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY |
+          (s->cert ? SOUP_SERVER_LISTEN_HTTPS : 0), &err)) {
+    uris = soup_server_get_uris (server);
+    g_mutex_lock (&s->lock);
+    s->port = g_uri_get_port (uris->data);
+    g_mutex_unlock (&s->lock);
+    g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  } else {
+    g_printerr ("test server: %s\n", err->message);
+    g_error_free (err);
+  }
+  g_mutex_lock (&s->lock);
+  s->started = TRUE;
+  g_cond_signal (&s->cond);
+  g_mutex_unlock (&s->lock);
+  if (s->port)
+    g_main_loop_run (s->loop);
+  soup_server_disconnect (server);
+  g_object_unref (server);
+  g_main_context_pop_thread_default (s->context);
+  return NULL;
+}
+
+SttCheckSoup *
+stt_check_soup_new (GTlsCertificate * cert, SttCheckSoupSetup setup, gpointer user_data)
+{
+  SttCheckSoup *s = g_new0 (SttCheckSoup, 1);
+
+  g_mutex_init (&s->lock);
+  g_cond_init (&s->cond);
+  s->cert = cert ? g_object_ref (cert) : NULL;
+  s->setup = setup;
+  s->user_data = user_data;
+  s->context = g_main_context_new ();
+  s->loop = g_main_loop_new (s->context, FALSE);
+  s->thread = g_thread_new ("check-soup", soup_thread, s);
+  g_mutex_lock (&s->lock);
+  while (!s->started)
+    g_cond_wait (&s->cond, &s->lock);
+  g_mutex_unlock (&s->lock);
+  return s;
+}
+
+guint
+stt_check_soup_get_port (SttCheckSoup * s)
+{
+  return s->port;
+}
+
+static gboolean
+quit_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+stt_check_soup_free (SttCheckSoup * s)
+{
+  if (s == NULL)
+    return;
+  g_main_context_invoke (s->context, quit_cb, s->loop);
+  g_thread_join (s->thread);
+  g_main_loop_unref (s->loop);
+  g_main_context_unref (s->context);
+  g_clear_object (&s->cert);
+  g_mutex_clear (&s->lock);
+  g_cond_clear (&s->cond);
+  g_free (s);
 }

@@ -50,4 +50,14 @@ GSubprocess *stt_check_spawn_server (const gchar * const *argv, guint timeout_ms
 /* SIGTERM, then waits for the process to exit (bounded). */
 void stt_check_stop_server (GSubprocess * proc);
 
+/* A SoupServer on 127.0.0.1 port 0, run by its own thread and main context, for small
+ * HTTP/WebSocket peers in tests. @setup adds handlers (on that thread). With @cert the
+ * server speaks TLS. */
+typedef struct _SttCheckSoup SttCheckSoup;
+typedef void (*SttCheckSoupSetup) (gpointer soup_server, gpointer user_data);
+SttCheckSoup *stt_check_soup_new (GTlsCertificate * cert, SttCheckSoupSetup setup,
+    gpointer user_data);
+guint stt_check_soup_get_port (SttCheckSoup * s);
+void stt_check_soup_free (SttCheckSoup * s);
+
 G_END_DECLS

@@ -436,13 +436,6 @@ typedef struct
 {
   SttTestServer *server;
   gint issued;
-  GMainContext *context;
-  GMainLoop *loop;
-  SoupServer *soup;
-  guint port;
-  GThread *thread;
-  GMutex lock;
-  GCond cond;
 } TokenService;
 
 static void
@@ -470,50 +463,26 @@ token_handler (SoupServer * soup, SoupServerMessage * msg, const char *path,
   g_free (token);
 }
 
-static gpointer
-token_thread (gpointer data)
+static void
+token_setup (gpointer soup, gpointer data)
 {
-  TokenService *ts = data;
-  GSList *uris;
-
-  g_main_context_push_thread_default (ts->context);
-  ts->soup = soup_server_new (NULL, NULL);
-  soup_server_add_handler (ts->soup, "/token", token_handler, ts, NULL);
-  soup_server_listen_local (ts->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, NULL);
-  uris = soup_server_get_uris (ts->soup);
-  g_mutex_lock (&ts->lock);
-  ts->port = g_uri_get_port (uris->data);
-  g_cond_signal (&ts->cond);
-  g_mutex_unlock (&ts->lock);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  g_main_loop_run (ts->loop);
-  soup_server_disconnect (ts->soup);
-  g_object_unref (ts->soup);
-  g_main_context_pop_thread_default (ts->context);
-  return NULL;
+  soup_server_add_handler (soup, "/token", token_handler, data, NULL);
 }
 
 GST_START_TEST (test_token_renewal)
 {
   TokenService ts = { 0, };
+  SttCheckSoup *service;
   g_autofree gchar *url = NULL, *token_url = NULL;
   Run *r;
   GList *msgs;
   GstStructure *headers;
 
   ts.server = stt_test_server_new ("deepgram", NULL);
-  g_mutex_init (&ts.lock);
-  g_cond_init (&ts.cond);
-  ts.context = g_main_context_new ();
-  ts.loop = g_main_loop_new (ts.context, FALSE);
-  ts.thread = g_thread_new ("token", token_thread, &ts);
-  g_mutex_lock (&ts.lock);
-  while (ts.port == 0)
-    g_cond_wait (&ts.cond, &ts.lock);
-  g_mutex_unlock (&ts.lock);
-
+  service = stt_check_soup_new (NULL, token_setup, &ts);
   url = server_url (ts.server);
-  token_url = g_strdup_printf ("http://127.0.0.1:%u/token", ts.port);
+  token_url = g_strdup_printf ("http://127.0.0.1:%u/token",
+      stt_check_soup_get_port (service));
   r = run_new (url);
   headers = gst_structure_new ("h", "Authorization", G_TYPE_STRING, "Token $API_KEY", NULL);
   g_object_set (r->h->element, "token-url", token_url, "token-headers", headers, NULL);
@@ -537,10 +506,7 @@ GST_START_TEST (test_token_renewal)
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   run_free (r);
 
-  g_main_loop_quit (ts.loop);
-  g_thread_join (ts.thread);
-  g_main_loop_unref (ts.loop);
-  g_main_context_unref (ts.context);
+  stt_check_soup_free (service);
   stt_test_server_free (ts.server);
 }
 
