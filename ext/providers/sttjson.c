@@ -7,14 +7,48 @@
 
 #include "sttjson.h"
 
+/* json-glib parses recursively: a hostile "[[[[..." could exhaust the stack. Real
+ * provider messages nest a handful of levels. */
+#define MAX_DEPTH 64
+
+static gboolean
+depth_ok (const gchar * data, gsize len)
+{
+  gsize i;
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (i = 0; i < len; i++) {
+    gchar c = data[i];
+
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '{' || c == '[') {
+      if (++depth > MAX_DEPTH)
+        return FALSE;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      depth--;
+    }
+  }
+  return TRUE;
+}
+
 JsonObject *
 stt_json_parse_object (const gchar * data, gsize len, JsonParser ** parser)
 {
-  JsonParser *p = json_parser_new_immutable ();
+  JsonParser *p;
   JsonNode *root;
 
   *parser = NULL;
-  if (!g_utf8_validate (data, len, NULL) || !json_parser_load_from_data (p, data, len, NULL)) {
+  if (!g_utf8_validate (data, len, NULL) || !depth_ok (data, len))
+    return NULL;
+  p = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (p, data, len, NULL)) {
     g_object_unref (p);
     return NULL;
   }

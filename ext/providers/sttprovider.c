@@ -163,14 +163,15 @@ stt_failure_from_close (gushort code)
     case 1002:                 /* protocol error */
     case 1003:                 /* unsupported data */
     case 1007:                 /* invalid payload */
-    case 1009:                 /* message too big */
     case 1010:                 /* missing extension */
       return STT_FAILURE_FATAL;
     case 1008:                 /* policy violation: how services say "not authorised" */
       return STT_FAILURE_AUTH;
     default:
-      /* 1001 going away, 1005 no status, 1006 abnormal, 1011 internal error, 1012 service
-       * restart, 1013 try again later, and anything unknown: try again. */
+      /* 1001 going away, 1005 no status, 1006 abnormal, 1009 (we closed on a server
+       * message over our size limit: the server's fault, and backoff bounds a repeat),
+       * 1011 internal error, 1012 service restart, 1013 try again later, and anything
+       * unknown: try again. */
       return STT_FAILURE_RETRY;
   }
 }

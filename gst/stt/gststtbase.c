@@ -117,6 +117,7 @@ typedef struct
   const SttProviderInfo *info;
   guint8 *convbuf;
   gsize convbuf_size;
+  GByteArray *pending;          /* input too small to convert yet */
   guint64 written;              /* wire samples written to the ring */
   GstSttRing *ring;
   GstSttTimeline *timeline;
@@ -414,6 +415,7 @@ free_stream (GstSttBase * base)
   g_clear_pointer (&priv->timeline, gst_stt_timeline_free);
   g_clear_pointer (&priv->convbuf, g_free);
   priv->convbuf_size = 0;
+  g_byte_array_set_size (priv->pending, 0);
   priv->written = 0;
   priv->overflow = 0;
   gst_audio_info_init (&priv->in_info);
@@ -470,9 +472,11 @@ set_caps (GstSttBase * base, GstCaps * caps)
   if (priv->converter && gst_audio_info_is_equal (&in, &priv->in_info))
     return TRUE;
 
-  /* Caps changed mid-stream: what the old converter holds belongs to the old format. */
+  /* Caps changed mid-stream: what the old converter holds belongs to the old format (a
+   * few pending input frames of it are dropped). */
   if (priv->converter)
     drain_converter (base);
+  g_byte_array_set_size (priv->pending, 0);
   g_clear_pointer (&priv->converter, gst_audio_converter_free);
 
   gst_audio_info_set_format (&out, GST_AUDIO_FORMAT_S16LE, priv->rate, 1, NULL);
@@ -598,6 +602,13 @@ gst_stt_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   if (priv->session == NULL && !start_session (base))
     goto failed;
 
+  /* Untimestamped input: the first buffer is at the segment's start, the rest follow
+   * by sample count. */
+  if (!GST_CLOCK_TIME_IS_VALID (pts) && gst_stt_timeline_get_n_anchors (priv->timeline) == 0) {
+    GST_OBJECT_LOCK (base);
+    pts = priv->segment.format == GST_FORMAT_TIME ? priv->segment.start : 0;
+    GST_OBJECT_UNLOCK (base);
+  }
   gst_stt_timeline_observe (priv->timeline, priv->written, pts,
       GST_BUFFER_IS_DISCONT (buf));
 
@@ -607,14 +618,30 @@ gst_stt_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   if (gst_audio_converter_is_passthrough (priv->converter)) {
     ret = write_ring (base, map.data, in_frames);
   } else {
-    gpointer in[1] = { map.data };
-    gpointer out[1];
+    const guint8 *data = map.data;
+    gpointer in[1], out[1];
 
+    /* A buffer too small to give one output frame (a few samples at a high rate) is
+     * kept and put in front of the next one: the resampler cannot take it alone. */
+    if (priv->pending->len > 0) {
+      g_byte_array_append (priv->pending, map.data, in_frames *
+          GST_AUDIO_INFO_BPF (&priv->in_info));
+      data = priv->pending->data;
+      in_frames = priv->pending->len / GST_AUDIO_INFO_BPF (&priv->in_info);
+    }
     out_frames = gst_audio_converter_get_out_frames (priv->converter, in_frames);
-    out[0] = ensure_convbuf (base, out_frames);
-    if (gst_audio_converter_samples (priv->converter, GST_AUDIO_CONVERTER_FLAG_NONE, in,
-            in_frames, out, out_frames))
-      ret = write_ring (base, priv->convbuf, out_frames);
+    if (out_frames == 0) {
+      if (data == map.data)
+        g_byte_array_append (priv->pending, map.data, in_frames *
+            GST_AUDIO_INFO_BPF (&priv->in_info));
+    } else {
+      in[0] = (gpointer) data;
+      out[0] = ensure_convbuf (base, out_frames);
+      if (gst_audio_converter_samples (priv->converter, GST_AUDIO_CONVERTER_FLAG_NONE, in,
+              in_frames, out, out_frames))
+        ret = write_ring (base, priv->convbuf, out_frames);
+      g_byte_array_set_size (priv->pending, 0);
+    }
   }
   gst_buffer_unmap (buf, &map);
 
@@ -1112,6 +1139,7 @@ gst_stt_base_finalize (GObject * object)
   g_clear_pointer (&priv->token_headers, gst_structure_free);
   g_free (priv->token_field);
   gst_stt_stats_free (priv->stats);
+  g_byte_array_unref (priv->pending);
   g_mutex_clear (&priv->drain_lock);
   g_cond_clear (&priv->drain_cond);
   G_OBJECT_CLASS (gst_stt_base_parent_class)->finalize (object);
@@ -1271,6 +1299,7 @@ gst_stt_base_init (GstSttBase * base)
   priv->token_method = g_strdup (DEFAULT_TOKEN_METHOD);
   priv->max_session_duration = DEFAULT_MAX_SESSION_DURATION;
   priv->stats = gst_stt_stats_new ();
+  priv->pending = g_byte_array_new ();
   priv->input_end = GST_CLOCK_TIME_NONE;
   priv->committed_time = GST_CLOCK_TIME_NONE;
   g_mutex_init (&priv->drain_lock);

@@ -257,12 +257,18 @@ conn_to_stream (GstSttSession * s, guint64 c)
   return p->stream + (c - p->conn);
 }
 
+/* Stream position of a provider time. A result can only speak of audio it was sent:
+ * hostile or broken times (huge, negative) are clamped to what this connection sent. */
 static guint64
 seconds_to_stream (GstSttSession * s, gdouble t)
 {
-  if (t < 0)
-    t = 0;
-  return conn_to_stream (s, (guint64) (t * s->cfg.rate + 0.5));
+  gdouble samples = t * s->cfg.rate + 0.5;
+
+  if (!(samples > 0))
+    samples = 0;
+  if (samples > (gdouble) s->conn_sent)
+    samples = (gdouble) s->conn_sent;
+  return conn_to_stream (s, (guint64) samples);
 }
 
 static gboolean
@@ -534,10 +540,16 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
           GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, 0);
     }
   } else if (out.error) {
-    /* Malformed or unknown: log it, count it, go on. */
+    /* Malformed or unknown: log it, count it, go on. A flood is logged sparingly. */
+    guint64 n = gst_stt_stats_get (s->stats, GST_STT_STAT_MALFORMED);
+
     gst_stt_stats_add (s->stats, GST_STT_STAT_MALFORMED, 1);
-    GST_WARNING_OBJECT (s->log_object, "skipping server message (%s): %.*s", out.error,
-        (int) MIN (len, 200), binary ? "<binary>" : (const gchar *) p);
+    if (n < 10 || n % 1000 == 0) {
+      g_autofree gchar *shown = binary ? g_strdup ("<binary>") :
+          g_utf8_make_valid ((const gchar *) p, MIN (len, 200));
+      GST_WARNING_OBJECT (s->log_object, "skipping server message #%" G_GUINT64_FORMAT
+          " (%s): %s", n + 1, out.error, shown);
+    }
   }
   if (out.finished && s->state == STATE_OPEN && s->end_sent)
     finish (s);

@@ -162,7 +162,8 @@ setup (void)
 {
   logged = g_string_new (NULL);
   gst_debug_set_active (TRUE);
-  gst_debug_set_default_threshold (GST_LEVEL_MEMDUMP);
+  /* Everything, whatever GST_DEBUG says. */
+  gst_debug_set_threshold_from_string ("*:9", TRUE);
   gst_debug_add_log_function (capture_gst, NULL, NULL);
   g_log_set_default_handler (capture_glib, NULL);
 }
