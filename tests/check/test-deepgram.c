@@ -469,6 +469,57 @@ GST_START_TEST (test_live_latency_and_gaps)
 
 GST_END_TEST;
 
+/* stt-stats every stats-interval, with the schema fields and figures that add up. */
+static gboolean
+has_stats (GList * collected, gpointer user_data)
+{
+  for (; collected; collected = collected->next) {
+    GstClockTime sent = 0;
+    if (gst_structure_has_name (collected->data, "stt-stats")
+        && gst_structure_get_clock_time (collected->data, "audio-sent", &sent)
+        && sent >= 3 * GST_SECOND)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+GST_START_TEST (test_stats)
+{
+  GstHarness *h = new_harness ("stttranscribe");
+  GstBus *bus = gst_bus_new ();
+  GList *msgs, *l;
+  const GstStructure *st = NULL;
+  guint64 bytes = 0, conns = 0, msgs_in = 0;
+  GstClockTime p50 = 0, p99 = 0;
+
+  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "stats-interval", 100 * GST_MSECOND, NULL);
+  push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
+  msgs = stt_check_collect (bus, NULL, 5000, has_stats, NULL);
+  for (l = msgs; l; l = l->next) {
+    if (gst_structure_has_name (l->data, "stt-stats"))
+      st = l->data;
+  }
+  fail_unless (st != NULL);
+  fail_unless (gst_structure_get_uint64 (st, "bytes-sent", &bytes));
+  fail_unless (gst_structure_get_uint64 (st, "connections", &conns));
+  fail_unless (gst_structure_get_uint64 (st, "messages-in", &msgs_in));
+  fail_unless (gst_structure_get_clock_time (st, "latency-p50", &p50));
+  fail_unless (gst_structure_get_clock_time (st, "latency-p99", &p99));
+  /* 3.6 s of 16 kHz S16LE in 100 ms frames. */
+  fail_unless_equals_uint64 (bytes, 3600 * 32);
+  fail_unless_equals_uint64 (conns, 1);
+  fail_unless (msgs_in > 0);
+  fail_unless (GST_CLOCK_TIME_IS_VALID (p50) && p50 <= p99);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  gst_element_set_bus (h->element, NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 deepgram_suite (void)
 {
@@ -485,6 +536,7 @@ deepgram_suite (void)
   tcase_add_test (tc, test_webvtt);
   tcase_add_test (tc, test_srt);
   tcase_add_test (tc, test_live_latency_and_gaps);
+  tcase_add_test (tc, test_stats);
   return s;
 }
 
