@@ -4,6 +4,7 @@
 #endif
 
 #include <math.h>
+#include <string.h>
 
 #include "sttjson.h"
 
@@ -78,10 +79,14 @@ const gchar *
 stt_json_get_string (JsonObject * o, const gchar * name, const gchar * fallback)
 {
   JsonNode *n = member (o, name, JSON_NODE_VALUE);
+  const gchar *s;
 
   if (n == NULL || json_node_get_value_type (n) != G_TYPE_STRING)
     return fallback;
-  return json_node_get_string (n);
+  s = json_node_get_string (n);
+  /* json-glib 1.6 turns a lone surrogate escape ("\ud800x") into bytes that are not
+   * UTF-8; such a string must not reach text buffers and bus messages. */
+  return g_utf8_validate (s, -1, NULL) ? s : fallback;
 }
 
 gdouble
@@ -105,12 +110,10 @@ stt_json_get_double (JsonObject * o, const gchar * name, gdouble fallback)
   return isfinite (v) ? v : fallback;
 }
 
-gint64
-stt_json_get_int (JsonObject * o, const gchar * name, gint64 fallback)
+static gint64
+node_get_int (JsonNode * n, gint64 fallback)
 {
-  JsonNode *n = member (o, name, JSON_NODE_VALUE);
-
-  if (n == NULL)
+  if (n == NULL || JSON_NODE_TYPE (n) != JSON_NODE_VALUE)
     return fallback;
   switch (json_node_get_value_type (n)) {
     case G_TYPE_INT64:
@@ -124,6 +127,20 @@ stt_json_get_int (JsonObject * o, const gchar * name, gint64 fallback)
     default:
       return fallback;
   }
+}
+
+gint64
+stt_json_get_int (JsonObject * o, const gchar * name, gint64 fallback)
+{
+  return node_get_int (member (o, name, JSON_NODE_VALUE), fallback);
+}
+
+gint64
+stt_json_array_get_int (JsonArray * a, guint i, gint64 fallback)
+{
+  if (a == NULL || i >= json_array_get_length (a))
+    return fallback;
+  return node_get_int (json_array_get_element (a, i), fallback);
 }
 
 gboolean
@@ -171,4 +188,103 @@ stt_json_builder_to_string (JsonBuilder * builder)
 
   json_node_unref (root);
   return s;
+}
+
+/* A parameter value as JSON when it is JSON, else as a string. */
+static JsonNode *
+param_value (const gchar * value)
+{
+  g_autoptr (JsonParser) p = json_parser_new_immutable ();
+  JsonNode *root;
+
+  if (value && *value && json_parser_load_from_data (p, value, -1, NULL)
+      && (root = json_parser_get_root (p)) != NULL)
+    return json_node_copy (root);
+  return json_node_init_string (json_node_alloc (), value ? value : "");
+}
+
+void
+stt_json_object_set_params (JsonObject * o, GHashTable * params)
+{
+  GHashTableIter it;
+  gpointer k, v;
+  GList *keys = NULL, *l;
+
+  if (params == NULL)
+    return;
+  /* Sorted, so that messages are stable and testable. */
+  g_hash_table_iter_init (&it, params);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    keys = g_list_prepend (keys, k);
+  keys = g_list_sort (keys, (GCompareFunc) g_strcmp0);
+  for (l = keys; l; l = l->next) {
+    g_auto (GStrv) path = g_strsplit (l->data, ".", -1);
+    JsonObject *target = o;
+    guint i, n = g_strv_length (path);
+
+    for (i = 0; i + 1 < n; i++) {
+      JsonObject *next = stt_json_get_object (target, path[i]);
+
+      if (next == NULL) {
+        next = json_object_new ();
+        json_object_set_object_member (target, path[i], next);
+      }
+      target = next;
+    }
+    if (n > 0)
+      json_object_set_member (target, path[n - 1],
+          param_value (g_hash_table_lookup (params, l->data)));
+  }
+  g_list_free (keys);
+}
+
+gchar *
+stt_json_object_to_string (JsonObject * o)
+{
+  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), o);
+
+  return json_to_string (node, FALSE);
+}
+
+JsonArray *
+stt_json_language_codes (const gchar * language)
+{
+  g_auto (GStrv) items = NULL;
+  JsonArray *a;
+  guint i;
+
+  if (language == NULL || *language == '\0')
+    return NULL;
+  a = json_array_new ();
+  items = g_strsplit (language, ",", -1);
+  for (i = 0; items[i]; i++) {
+    gchar *code = g_strstrip (items[i]);
+    g_autofree gchar *lower = NULL;
+
+    code[strcspn (code, "-_")] = '\0';
+    lower = g_ascii_strdown (code, -1);
+    if (*lower)
+      json_array_add_string_element (a, lower);
+  }
+  if (json_array_get_length (a) == 0)
+    g_clear_pointer (&a, json_array_unref);
+  return a;
+}
+
+GBytes *
+stt_json_builder_to_bytes (JsonBuilder * builder)
+{
+  gchar *s = stt_json_builder_to_string (builder);
+
+  return g_bytes_new_take (s, strlen (s));
+}
+
+void
+stt_json_builder_add_base64 (JsonBuilder * builder, const gchar * name,
+    const guint8 * data, gsize len)
+{
+  g_autofree gchar *b64 = g_base64_encode (data, len);
+
+  json_builder_set_member_name (builder, name);
+  json_builder_add_string_value (builder, b64);
 }

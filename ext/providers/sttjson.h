@@ -1,6 +1,7 @@
 /* sttjson: small json-glib helpers shared by the providers' parsers.
- * Every getter is NULL-safe and type-checked: a missing or mistyped member gives the
- * fallback, so a malformed server message can never crash a parser. */
+ * Every getter is NULL-safe and type-checked: a missing or mistyped member (or a string
+ * that is not valid UTF-8) gives the fallback, so a malformed server message can never
+ * crash a parser. */
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -18,8 +19,30 @@ JsonObject *stt_json_get_object (JsonObject * o, const gchar * name);
 JsonArray *stt_json_get_array (JsonObject * o, const gchar * name);
 /* Element @i of @a if it is an object, else NULL. */
 JsonObject *stt_json_array_get_object (JsonArray * a, guint i);
+/* Element @i of @a if it is a number (an integer, or a double in range), else @fallback. */
+gint64 stt_json_array_get_int (JsonArray * a, guint i, gint64 fallback);
 
 /* Serialises a JSON object built with @builder (takes the builder's root). */
 gchar *stt_json_builder_to_string (JsonBuilder * builder);
+/* The same, as the bytes of a text frame. */
+GBytes *stt_json_builder_to_bytes (JsonBuilder * builder);
+
+/* Adds member @name to the object being built: @len bytes of @data in base64, for
+ * services that take audio inside JSON text frames. Nest it where the service wants it
+ * (`{"audio": ...}`, `{"data": {"chunk": ...}}`) with the builder's own calls. */
+void stt_json_builder_add_base64 (JsonBuilder * builder, const gchar * name,
+    const guint8 * data, gsize len);
+
+/* Sets the extra provider options @params ("name" -> "value", may be NULL) on @o for a
+ * configuration message, replacing members already there. A value that is JSON (number,
+ * true, false, null, object, array, "quoted string") is set as that JSON, anything else
+ * as a string. A dotted name ("messages_config.receive_speech_events") sets a member of
+ * a nested object, created if missing. */
+void stt_json_object_set_params (JsonObject * o, GHashTable * params);
+/* Serialises @o. */
+gchar *stt_json_object_to_string (JsonObject * o);
+/* Language codes for a configuration message from a `language` property value:
+ * "en-US, es" -> ["en", "es"] (the primary subtags, lower case). NULL for NULL/empty. */
+JsonArray *stt_json_language_codes (const gchar * language);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include "config.h"
 #endif
 
+#include <math.h>
 #include <string.h>
 
 #include "sttjson.h"
@@ -65,6 +66,9 @@ parse_results (JsonObject * o, SttParseOutput * out)
   r->confidence = stt_json_get_double (alt, "confidence", -1);
   r->start = start;
   r->end = (start >= 0 && duration >= 0) ? start + duration : -1;
+  /* Two huge (finite) numbers add up to infinity: that is no time either. */
+  if (!isfinite (r->end))
+    r->end = -1;
 
   for (i = 0; i < n; i++) {
     JsonObject *w = stt_json_array_get_object (words, i);

@@ -13,6 +13,10 @@
 static const SttProviderInfo *const providers[] = {
   &stt_provider_deepgram,
   &stt_provider_vosk,
+  &stt_provider_soniox,
+  &stt_provider_gladia,
+  &stt_provider_assemblyai,
+  &stt_provider_elevenlabs,
   NULL
 };
 

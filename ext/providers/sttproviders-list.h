@@ -5,3 +5,7 @@
 
 extern const SttProviderInfo stt_provider_deepgram;
 extern const SttProviderInfo stt_provider_vosk;
+extern const SttProviderInfo stt_provider_soniox;
+extern const SttProviderInfo stt_provider_gladia;
+extern const SttProviderInfo stt_provider_assemblyai;
+extern const SttProviderInfo stt_provider_elevenlabs;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <libsoup/soup.h>
+#include <gst/check/gstcheck.h>
 
 #include "stt-check-utils.h"
 
@@ -373,4 +374,242 @@ stt_check_soup_free (SttCheckSoup * s)
   g_mutex_clear (&s->lock);
   g_cond_clear (&s->cond);
   g_free (s);
+}
+
+/* --- runs ------------------------------------------------------------------------------ */
+
+SttCheckRun *
+stt_check_run_new (const gchar * provider, const gchar * url, const SttTone * tones,
+    guint n_tones, gdouble duration)
+{
+  SttCheckRun *r = g_new0 (SttCheckRun, 1);
+  GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, STT_CHECK_RUN_RATE, 1,
+      duration, tones, n_tones, 0);
+  GstMapInfo map;
+
+  r->tones = tones;
+  r->n_tones = n_tones;
+  gst_buffer_map (all, &map, GST_MAP_READ);
+  r->input = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (all, &map);
+  r->buffers = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, STT_CHECK_RUN_RATE, 1, 20);
+  gst_buffer_unref (all);
+  r->audio = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  r->h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
+  r->bus = gst_bus_new ();
+  gst_element_set_bus (r->h->element, r->bus);
+  g_object_set (r->h->element, "provider", provider, "url", url, "api-key", "test-key",
+      "latency", 60 * GST_SECOND, "reconnect-initial-delay", 50 * GST_MSECOND,
+      "reconnect-max-delay", 300 * GST_MSECOND, NULL);
+  gst_harness_set_src_caps (r->h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE,
+          STT_CHECK_RUN_RATE, 1));
+  return r;
+}
+
+void
+stt_check_run_free (SttCheckRun * r)
+{
+  gst_element_set_bus (r->h->element, NULL);
+  gst_bus_set_flushing (r->bus, TRUE);
+  gst_object_unref (r->bus);
+  gst_harness_teardown (r->h);
+  g_list_free_full (r->buffers, (GDestroyNotify) gst_buffer_unref);
+  g_bytes_unref (r->input);
+  g_ptr_array_unref (r->audio);
+  g_free (r);
+}
+
+gint64
+stt_check_run_push (SttCheckRun * r, gdouble from, gdouble to, gboolean realtime)
+{
+  GList *l;
+  gint64 longest = 0, start = g_get_monotonic_time ();
+
+  for (l = r->buffers; l; l = l->next) {
+    GstClockTime pts = GST_BUFFER_PTS (l->data);
+    gint64 t0;
+
+    if (pts < from * GST_SECOND - 1 || pts >= to * GST_SECOND - 1)
+      continue;
+    if (realtime) {
+      gint64 due = start + (gint64) ((pts / GST_USECOND) - from * G_USEC_PER_SEC);
+      gint64 now = g_get_monotonic_time ();
+      if (due > now)
+        g_usleep (due - now);
+    }
+    t0 = g_get_monotonic_time ();
+    fail_unless_equals_int (gst_harness_push (r->h, gst_buffer_ref (l->data)), GST_FLOW_OK);
+    longest = MAX (longest, g_get_monotonic_time () - t0);
+  }
+  return longest;
+}
+
+/* @text in lower case without punctuation: how the words are compared. */
+static gchar *
+bare_word (const gchar * text)
+{
+  GString *s = g_string_new (NULL);
+
+  for (; *text; text++) {
+    if (g_ascii_isalnum (*text))
+      g_string_append_c (s, g_ascii_tolower (*text));
+  }
+  return g_string_free (s, FALSE);
+}
+
+gdouble
+stt_check_run_tone_start (SttCheckRun * r, const gchar * word)
+{
+  g_autofree gchar *bare = bare_word (word);
+  guint i;
+
+  for (i = 0; i < r->n_tones; i++) {
+    g_autofree gchar *name = g_strdup_printf ("w%d",
+        (gint) floor (r->tones[i].freq / 100 + 0.5) * 100);
+
+    if (g_str_equal (name, bare))
+      return r->tones[i].start;
+  }
+  return -1;
+}
+
+static guint
+count_final_words (GList * list)
+{
+  GList *f = stt_check_filter_final (list, TRUE), *l;
+  guint words = 0;
+
+  for (l = f; l; l = l->next) {
+    gchar **w = g_strsplit (gst_structure_get_string (l->data, "text"), " ", -1);
+    words += g_strv_length (w);
+    g_strfreev (w);
+  }
+  g_list_free (f);
+  return words;
+}
+
+gboolean
+stt_check_enough_final_words (GList * collected, gpointer user_data)
+{
+  return count_final_words (collected) >= GPOINTER_TO_UINT (user_data);
+}
+
+GList *
+stt_check_run_finish (SttCheckRun * r, const gchar * const *expected, GList * prior)
+{
+  GList *msgs, *finals, *l;
+  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
+  guint i, n = g_strv_length ((gchar **) expected), before = count_final_words (prior);
+
+  gst_harness_push_event (r->h, gst_event_new_eos ());
+  /* The words still to come: @prior may hold finals already. */
+  msgs = g_list_concat (prior, stt_check_collect (r->bus, NULL, 15000,
+          stt_check_enough_final_words, GUINT_TO_POINTER (n > before ? n - before : 0)));
+  for (l = msgs; l; l = l->next) {
+    fail_if (gst_structure_has_name (l->data, "error"), "unexpected error: %s",
+        gst_structure_get_string (l->data, "message"));
+  }
+  finals = stt_check_filter_final (msgs, TRUE);
+  for (l = finals; l; l = l->next) {
+    const GValue *words = gst_structure_get_value (l->data, "words");
+
+    for (i = 0; i < gst_value_array_get_size (words); i++) {
+      const GstStructure *w =
+          gst_value_get_structure (gst_value_array_get_value (words, i));
+      const gchar *text = gst_structure_get_string (w, "text");
+      GstClockTime start;
+
+      gst_structure_get_clock_time (w, "start", &start);
+      g_ptr_array_add (got, bare_word (text));
+      /* Timestamps stay right across connections. */
+      fail_unless (ABS (GST_CLOCK_DIFF (start, (GstClockTime) (stt_check_run_tone_start (r,
+                          text) * GST_SECOND))) <= 30 * GST_MSECOND, "%s at %"
+          GST_TIME_FORMAT, text, GST_TIME_ARGS (start));
+    }
+  }
+  g_ptr_array_add (got, NULL);
+  {
+    g_autofree gchar *a = g_strjoinv (" ", (gchar **) got->pdata);
+    g_autofree gchar *b = g_strjoinv (" ", (gchar **) expected);
+    fail_unless_equals_string (a, b);
+  }
+  g_list_free (finals);
+  g_ptr_array_unref (got);
+  return msgs;
+}
+
+void
+stt_check_assert_time (GstClockTime got, GstClockTime want, const gchar * what)
+{
+  GstClockTimeDiff d = GST_CLOCK_DIFF (want, got);
+
+  fail_unless (GST_CLOCK_TIME_IS_VALID (got) && ABS (d) <= 30 * GST_MSECOND,
+      "%s: got %" GST_TIME_FORMAT ", want %" GST_TIME_FORMAT, what, GST_TIME_ARGS (got),
+      GST_TIME_ARGS (want));
+}
+
+static gboolean
+has_error (GList * collected, gpointer user_data)
+{
+  for (; collected; collected = collected->next) {
+    if (gst_structure_has_name (collected->data, "error"))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+GstStructure *
+stt_check_wait_error (GstBus * bus, guint timeout_ms)
+{
+  GList *msgs = stt_check_collect (bus, NULL, timeout_ms, has_error, NULL), *l;
+  GstStructure *err = NULL;
+
+  for (l = msgs; l && err == NULL; l = l->next) {
+    if (gst_structure_has_name (l->data, "error"))
+      err = gst_structure_copy (l->data);
+  }
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  return err;
+}
+
+gboolean
+stt_check_n_finals (GList * collected, gpointer user_data)
+{
+  GList *f = stt_check_filter_final (collected, TRUE);
+  gboolean done = g_list_length (f) >= GPOINTER_TO_UINT (user_data);
+
+  g_list_free (f);
+  return done;
+}
+
+void
+stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, guint n,
+    GstClockTime offset)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  GstClockTime pts, dur;
+  guint i;
+
+  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
+  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
+  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
+  stt_check_assert_time (pts, offset + t[0].start * GST_SECOND, "final pts");
+  stt_check_assert_time (pts + dur, offset + t[n - 1].end * GST_SECOND, "final end");
+  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
+  fail_unless_equals_int (gst_value_array_get_size (words), n);
+  for (i = 0; i < n; i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
+    g_autofree gchar *want = g_strdup_printf ("w%d", (gint) floor (t[i].freq / 100 + 0.5)
+        * 100);
+    GstClockTime ws, we;
+    gdouble conf;
+
+    fail_unless_equals_string (gst_structure_get_string (w, "text"), want);
+    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
+    fail_unless (gst_structure_get_clock_time (w, "end", &we));
+    fail_unless (gst_structure_get_double (w, "confidence", &conf));
+    stt_check_assert_time (ws, offset + t[i].start * GST_SECOND, "word start");
+    stt_check_assert_time (we, offset + t[i].end * GST_SECOND, "word end");
+  }
 }

@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include <gst/audio/audio.h>
 #include <gio/gio.h>
+#include <gst/check/gstharness.h>
 
 G_BEGIN_DECLS
 
@@ -59,5 +60,52 @@ SttCheckSoup *stt_check_soup_new (GTlsCertificate * cert, SttCheckSoupSetup setu
     gpointer user_data);
 guint stt_check_soup_get_port (SttCheckSoup * s);
 void stt_check_soup_free (SttCheckSoup * s);
+
+/* A run through stttranscribe for the fault and provider tests: @tones in @duration
+ * seconds of S16LE mono 16 kHz, cut into 20 ms buffers, a harness on @provider at @url
+ * (api-key "test-key", 60 s latency, quick reconnects) with a bus. */
+typedef struct
+{
+  GstHarness *h;
+  GstBus *bus;
+  GBytes *input;                /* the whole input, S16LE mono 16 kHz */
+  GList *buffers;               /* 20 ms buffers */
+  GPtrArray *audio;             /* GBytes: what each server connection received */
+  const SttTone *tones;
+  guint n_tones;
+} SttCheckRun;
+
+#define STT_CHECK_RUN_RATE 16000
+
+SttCheckRun *stt_check_run_new (const gchar * provider, const gchar * url,
+    const SttTone * tones, guint n_tones, gdouble duration);
+void stt_check_run_free (SttCheckRun * r);
+/* Pushes the input from @from to @to seconds. With @realtime, at the pace of a live
+ * source; returns the longest a push took (a live source must never block). */
+gint64 stt_check_run_push (SttCheckRun * r, gdouble from, gdouble to, gboolean realtime);
+/* Ends the stream and checks the words: exactly @expected (NULL-terminated), in order,
+ * once each, at their tones' start (30 ms), and no error. Words compare without case and
+ * punctuation ("W400," is w400). Returns the messages (@prior, then the new ones,
+ * connection ones too; free with g_list_free_full (l, gst_structure_free)). */
+GList *stt_check_run_finish (SttCheckRun * r, const gchar * const *expected,
+    GList * prior);
+/* Where the tone heard as @word starts, in seconds; -1 if none. */
+gdouble stt_check_run_tone_start (SttCheckRun * r, const gchar * word);
+/* An SttCheckDoneFunc: the finals collected hold at least GPOINTER_TO_UINT (@user_data)
+ * words. */
+gboolean stt_check_enough_final_words (GList * collected, gpointer user_data);
+
+/* Fails unless @got is within 30 ms of @want; @what names it in the message. */
+void stt_check_assert_time (GstClockTime got, GstClockTime want, const gchar * what);
+/* Waits up to @timeout_ms for an error on @bus: the "error" structure of
+ * stt_check_collect() (message, debug, domain, code), or NULL. */
+GstStructure *stt_check_wait_error (GstBus * bus, guint timeout_ms);
+
+/* An SttCheckDoneFunc: at least GPOINTER_TO_UINT (@user_data) finals collected. */
+gboolean stt_check_n_finals (GList * collected, gpointer user_data);
+/* Checks the final transcript @s: its text, and its pts, duration and words (text "w<f>",
+ * start, end, confidence) against the @n tones @t (30 ms), input times from @offset. */
+void stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t,
+    guint n, GstClockTime offset);
 
 G_END_DECLS

@@ -28,14 +28,7 @@ static const gchar *const all_words[] = { "w400", "w700", "w500", "w600", "w800"
 #define DURATION 8.0
 #define RATE 16000
 
-typedef struct
-{
-  GstHarness *h;
-  GstBus *bus;
-  GBytes *input;                /* the whole input, S16LE mono 16 kHz */
-  GList *buffers;               /* 20 ms buffers */
-  GPtrArray *audio;             /* GBytes: what each server connection received */
-} Run;
+typedef SttCheckRun Run;
 
 static gchar *
 server_url (SttTestServer * server)
@@ -46,67 +39,7 @@ server_url (SttTestServer * server)
 static Run *
 run_new (const gchar * url)
 {
-  Run *r = g_new0 (Run, 1);
-  GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, RATE, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), 0);
-  GstMapInfo map;
-
-  gst_buffer_map (all, &map, GST_MAP_READ);
-  r->input = g_bytes_new (map.data, map.size);
-  gst_buffer_unmap (all, &map);
-  r->buffers = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, RATE, 1, 20);
-  gst_buffer_unref (all);
-  r->audio = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-
-  r->h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
-  r->bus = gst_bus_new ();
-  gst_element_set_bus (r->h->element, r->bus);
-  g_object_set (r->h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
-      "latency", 60 * GST_SECOND, "reconnect-initial-delay", 50 * GST_MSECOND,
-      "reconnect-max-delay", 300 * GST_MSECOND, NULL);
-  gst_harness_set_src_caps (r->h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, RATE, 1));
-  return r;
-}
-
-static void
-run_free (Run * r)
-{
-  gst_element_set_bus (r->h->element, NULL);
-  gst_bus_set_flushing (r->bus, TRUE);
-  gst_object_unref (r->bus);
-  gst_harness_teardown (r->h);
-  g_list_free_full (r->buffers, (GDestroyNotify) gst_buffer_unref);
-  g_bytes_unref (r->input);
-  g_ptr_array_unref (r->audio);
-  g_free (r);
-}
-
-/* Pushes the input from @from to @to seconds. With @realtime, at the pace of a live
- * source; returns the longest a push took (a live source must never block). */
-static gint64
-push (Run * r, gdouble from, gdouble to, gboolean realtime)
-{
-  GList *l;
-  gint64 longest = 0, start = g_get_monotonic_time ();
-
-  for (l = r->buffers; l; l = l->next) {
-    GstClockTime pts = GST_BUFFER_PTS (l->data);
-    gint64 t0;
-
-    if (pts < from * GST_SECOND - 1 || pts >= to * GST_SECOND - 1)
-      continue;
-    if (realtime) {
-      gint64 due = start + (gint64) ((pts / GST_USECOND) - from * G_USEC_PER_SEC);
-      gint64 now = g_get_monotonic_time ();
-      if (due > now)
-        g_usleep (due - now);
-    }
-    t0 = g_get_monotonic_time ();
-    fail_unless_equals_int (gst_harness_push (r->h, gst_buffer_ref (l->data)), GST_FLOW_OK);
-    t0 = g_get_monotonic_time () - t0;
-    longest = MAX (longest, t0);
-  }
-  return longest;
+  return stt_check_run_new ("deepgram", url, tones, G_N_ELEMENTS (tones), DURATION);
 }
 
 /* Keeps what @server's connections received, before it goes away. */
@@ -117,85 +50,6 @@ keep_audio (Run * r, SttTestServer * server, guint from_index)
 
   for (i = from_index; i < n; i++)
     g_ptr_array_add (r->audio, stt_test_server_get_audio (server, i));
-}
-
-static gboolean
-all_finals (GList * collected, gpointer user_data)
-{
-  guint want = GPOINTER_TO_UINT (user_data);
-  GList *f = stt_check_filter_final (collected, TRUE);
-  guint words = 0;
-  GList *l;
-
-  for (l = f; l; l = l->next) {
-    gchar **w = g_strsplit (gst_structure_get_string (l->data, "text"), " ", -1);
-    words += g_strv_length (w);
-    g_strfreev (w);
-  }
-  g_list_free (f);
-  return words >= want;
-}
-
-static gdouble
-tone_start (const gchar * word)
-{
-  guint i;
-
-  for (i = 0; all_words[i]; i++)
-    if (g_str_equal (all_words[i], word))
-      return tones[i].start;
-  return -1;
-}
-
-/* Ends the stream and checks the words: exactly @expected (NULL-terminated), in order,
- * once each, at their times, and no error. Returns the messages (connection ones too). */
-static GList *
-finish_and_check_after (Run * r, const gchar * const *expected, GList * prior)
-{
-  GList *msgs, *finals, *l;
-  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
-  guint i, n = g_strv_length ((gchar **) expected);
-
-  gst_harness_push_event (r->h, gst_event_new_eos ());
-  msgs = g_list_concat (prior, stt_check_collect (r->bus, NULL, 15000, all_finals,
-          GUINT_TO_POINTER (n)));
-  for (l = msgs; l; l = l->next) {
-    fail_if (gst_structure_has_name (l->data, "error"), "unexpected error: %s",
-        gst_structure_get_string (l->data, "message"));
-  }
-  finals = stt_check_filter_final (msgs, TRUE);
-  for (l = finals; l; l = l->next) {
-    const GValue *words = gst_structure_get_value (l->data, "words");
-
-    for (i = 0; i < gst_value_array_get_size (words); i++) {
-      const GstStructure *w =
-          gst_value_get_structure (gst_value_array_get_value (words, i));
-      const gchar *text = gst_structure_get_string (w, "text");
-      GstClockTime start;
-
-      gst_structure_get_clock_time (w, "start", &start);
-      g_ptr_array_add (got, g_strdup (text));
-      /* Timestamps stay right across connections. */
-      fail_unless (ABS (GST_CLOCK_DIFF (start, (GstClockTime) (tone_start (text) *
-                      GST_SECOND))) <= 30 * GST_MSECOND, "%s at %" GST_TIME_FORMAT, text,
-          GST_TIME_ARGS (start));
-    }
-  }
-  g_ptr_array_add (got, NULL);
-  {
-    g_autofree gchar *a = g_strjoinv (" ", (gchar **) got->pdata);
-    g_autofree gchar *b = g_strjoinv (" ", (gchar **) expected);
-    fail_unless_equals_string (a, b);
-  }
-  g_list_free (finals);
-  g_ptr_array_unref (got);
-  return msgs;
-}
-
-static GList *
-finish_and_check (Run * r, const gchar * const *expected)
-{
-  return finish_and_check_after (r, expected, NULL);
 }
 
 /* The audio the servers received covers the whole input, except inside the window of
@@ -316,15 +170,15 @@ run_fault (SttTestFault fault, gushort code, const gchar * reason)
       GST_SECOND, NULL);
   /* Mid-word: w500 sounds from 2.0 to 2.4 s. */
   stt_test_server_inject_fault (server, fault, 2.2, code, reason);
-  push (r, 0, DURATION, FALSE);
-  msgs = finish_and_check (r, all_words);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless (stt_test_server_get_n_connections (server) >= 2);
   fail_unless (count_state (msgs, "reconnecting") >= 1);
   fail_unless (count_state (msgs, "failed") == 0);
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
   stt_test_server_free (server);
 }
 
@@ -336,20 +190,20 @@ GST_START_TEST (test_server_restart)
   Run *r = run_new (url);
   GList *msgs;
 
-  push (r, 0, 2.2, FALSE);
+  stt_check_run_push (r, 0, 2.2, FALSE);
   fail_unless (stt_test_server_wait_connections (sv->server, 1, FALSE, 5000));
   g_usleep (300 * 1000);
   service_kill (sv, r);
-  push (r, 2.2, 5.0, FALSE);
+  stt_check_run_push (r, 2.2, 5.0, FALSE);
   g_usleep (2 * G_USEC_PER_SEC);
   service_restart (sv);
-  push (r, 5.0, DURATION, FALSE);
-  msgs = finish_and_check (r, all_words);
+  stt_check_run_push (r, 5.0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   service_free (sv, r);
   check_coverage (r, 0, 0);
   fail_unless (count_state (msgs, "reconnecting") >= 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
 }
 
 GST_END_TEST;
@@ -389,15 +243,15 @@ GST_START_TEST (test_handshake_503)
   GList *msgs;
 
   stt_test_server_fail_handshakes (server, 503, 2, NULL);
-  push (r, 0, DURATION, FALSE);
-  msgs = finish_and_check (r, all_words);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 3);
   fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
   fail_unless_equals_int (count_state (msgs, "reconnecting"), 2);
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
   stt_test_server_free (server);
 }
 
@@ -413,8 +267,8 @@ GST_START_TEST (test_429_retry_after)
   GstClockTime retry_in = 0;
 
   stt_test_server_fail_handshakes (server, 429, 1, "1");
-  push (r, 0, DURATION, FALSE);
-  msgs = finish_and_check (r, all_words);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   for (l = msgs; l; l = l->next) {
     guint status = 0;
     if (!g_strcmp0 (gst_structure_get_string (l->data, "state"), "reconnecting")) {
@@ -425,7 +279,7 @@ GST_START_TEST (test_429_retry_after)
   }
   fail_unless (retry_in >= GST_SECOND);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
   stt_test_server_free (server);
 }
 
@@ -491,8 +345,8 @@ GST_START_TEST (test_token_renewal)
   /* The service closes with its policy code when the token expires. */
   stt_test_server_inject_fault (ts.server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
       "token expired");
-  push (r, 0, DURATION, FALSE);
-  msgs = finish_and_check (r, all_words);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless_equals_int (g_atomic_int_get (&ts.issued), 2);
   fail_unless_equals_int (stt_test_server_get_n_connections (ts.server), 2);
   {
@@ -504,7 +358,7 @@ GST_START_TEST (test_token_renewal)
   keep_audio (r, ts.server, 0);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
 
   stt_check_soup_free (service);
   stt_test_server_free (ts.server);
@@ -524,18 +378,18 @@ GST_START_TEST (test_flapping)
   /* At the pace of real time, so that the drops come while audio flows. */
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
   stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 2.0, 0, NULL);
-  push (r, 0, DURATION, FALSE);
+  stt_check_run_push (r, 0, DURATION, FALSE);
   for (i = 1; i < 5; i++) {
     if (!stt_test_server_wait_connections (server, i + 1, FALSE, 10000))
       break;
     stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 2.0, 0, NULL);
   }
-  msgs = finish_and_check (r, all_words);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless (stt_test_server_get_n_connections (server) >= 4);
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
   stt_test_server_free (server);
 }
 
@@ -555,8 +409,8 @@ GST_START_TEST (test_outage_longer_than_buffer)
 
   g_object_set (r->h->element, "max-buffer-time", 2 * GST_SECOND, NULL);
   /* Up to 2.0 s; the first segment (w400 w700) is final at 1.6 s. */
-  push (r, 0, 2.0, FALSE);
-  msgs = stt_check_collect (r->bus, NULL, 5000, all_finals,
+  stt_check_run_push (r, 0, 2.0, FALSE);
+  msgs = stt_check_collect (r->bus, NULL, 5000, stt_check_enough_final_words,
       GUINT_TO_POINTER (2));
   {
     GList *f = stt_check_filter_final (msgs, TRUE);
@@ -569,10 +423,10 @@ GST_START_TEST (test_outage_longer_than_buffer)
 
   /* 2.0 to 6.0 s while the server is down: the ring keeps 2 s after the committed
    * point 1.6 s, so [1.6, 4.0) is dropped: w500 and w600 are lost. */
-  push (r, 2.0, 6.0, FALSE);
+  stt_check_run_push (r, 2.0, 6.0, FALSE);
   service_restart (sv);
   /* The replay of what the ring kept gives w800 first. */
-  msgs = stt_check_collect (r->bus, NULL, 5000, all_finals,
+  msgs = stt_check_collect (r->bus, NULL, 5000, stt_check_enough_final_words,
       GUINT_TO_POINTER (1));
   {
     GList *f = stt_check_filter_final (msgs, TRUE);
@@ -582,8 +436,8 @@ GST_START_TEST (test_outage_longer_than_buffer)
   }
   seen = msgs;
   /* From here on at the pace of a live source, as it would be. */
-  push (r, 6.0, DURATION, TRUE);
-  msgs = finish_and_check (r, expected);
+  stt_check_run_push (r, 6.0, DURATION, TRUE);
+  msgs = stt_check_run_finish (r, expected, NULL);
   service_free (sv, r);
 
   g_object_get (r->h->element, "stats", &stats, NULL);
@@ -600,7 +454,7 @@ GST_START_TEST (test_outage_longer_than_buffer)
   /* Dropped: [1.6, 4.0); the first server may have heard the start of it. */
   check_coverage (r, 1.6, 4.0);
   g_list_free_full (seen, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
 }
 
 GST_END_TEST;
@@ -623,14 +477,14 @@ GST_START_TEST (test_eos_while_reconnecting)
   GList *msgs;
   GThread *t;
 
-  push (r, 0, 3.0, FALSE);
+  stt_check_run_push (r, 0, 3.0, FALSE);
   fail_unless (stt_test_server_wait_connections (sv->server, 1, FALSE, 5000));
   g_usleep (200 * 1000);
   service_kill (sv, r);
-  push (r, 3.0, DURATION, FALSE);
+  stt_check_run_push (r, 3.0, DURATION, FALSE);
   t = g_thread_new ("restart", restart_later, sv);
   /* EOS now: the drain waits for the reconnect. */
-  msgs = finish_and_check (r, all_words);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   g_thread_join (t);
   /* EOS reaches downstream after the seven texts. */
   {
@@ -644,7 +498,7 @@ GST_START_TEST (test_eos_while_reconnecting)
   service_free (sv, r);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
 }
 
 GST_END_TEST;
@@ -661,14 +515,14 @@ GST_START_TEST (test_null_while_waiting)
   stt_test_server_free (server);
   r = run_new (url);
   g_object_set (r->h->element, "reconnect-initial-delay", 10 * GST_SECOND, NULL);
-  push (r, 0, 1.0, FALSE);
+  stt_check_run_push (r, 0, 1.0, FALSE);
   msgs = stt_check_collect (r->bus, "stt-connection", 5000, NULL, NULL);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   t0 = g_get_monotonic_time ();
   fail_unless_equals_int (gst_element_set_state (r->h->element, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
   fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC);
-  run_free (r);
+  stt_check_run_free (r);
 }
 
 GST_END_TEST;
@@ -684,20 +538,20 @@ GST_START_TEST (test_live_outage)
   gint64 longest, t;
 
   /* (MAX evaluates its arguments twice: push once, then compare.) */
-  longest = push (r, 0, 1.8, TRUE);
+  longest = stt_check_run_push (r, 0, 1.8, TRUE);
   service_kill (sv, r);
-  t = push (r, 1.8, 6.8, TRUE);
+  t = stt_check_run_push (r, 1.8, 6.8, TRUE);
   longest = MAX (longest, t);
   service_restart (sv);
-  t = push (r, 6.8, DURATION, TRUE);
+  t = stt_check_run_push (r, 6.8, DURATION, TRUE);
   longest = MAX (longest, t);
-  msgs = finish_and_check (r, all_words);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   /* A live source is never held up by the network. */
   fail_unless (longest < 100 * 1000, "a push blocked for %" G_GINT64_FORMAT " us", longest);
   service_free (sv, r);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
 }
 
 GST_END_TEST;
@@ -714,17 +568,17 @@ GST_START_TEST (test_network_reset)
   Run *r = run_new (url);
   GList *msgs;
 
-  push (r, 0, 2.2, FALSE);
+  stt_check_run_push (r, 0, 2.2, FALSE);
   fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
   g_usleep (200 * 1000);
   stt_fault_proxy_drop_all (proxy);
-  push (r, 2.2, DURATION, FALSE);
-  msgs = finish_and_check (r, all_words);
+  stt_check_run_push (r, 2.2, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless (stt_fault_proxy_get_n_connections (proxy) >= 2);
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
   stt_fault_proxy_free (proxy);
   stt_test_server_free (server);
 }
@@ -754,20 +608,20 @@ GST_START_TEST (test_network_blackhole)
 
   g_object_set (r->h->element, "stall-timeout", GST_SECOND, "keepalive-interval",
       GST_SECOND, NULL);
-  push (r, 0, 2.2, FALSE);
+  stt_check_run_push (r, 0, 2.2, FALSE);
   fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
   g_usleep (200 * 1000);
   stt_fault_proxy_set_blackhole (proxy, TRUE);
-  push (r, 2.2, DURATION, FALSE);
+  stt_check_run_push (r, 2.2, DURATION, FALSE);
   seen = stt_check_collect (r->bus, NULL, 5000, saw_stall, NULL);
   fail_unless (saw_stall (seen, NULL), "the watchdog did not notice the blackhole");
   /* The route comes back. */
   stt_fault_proxy_set_blackhole (proxy, FALSE);
-  msgs = finish_and_check_after (r, all_words, seen);
+  msgs = stt_check_run_finish (r, all_words, seen);
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
   stt_fault_proxy_free (proxy);
   stt_test_server_free (server);
 }
@@ -787,7 +641,7 @@ GST_START_TEST (test_live_pause)
   gboolean keepalive = FALSE;
   guint i;
 
-  push (r, 0, 3.6, FALSE);
+  stt_check_run_push (r, 0, 3.6, FALSE);
   g_usleep (6 * G_USEC_PER_SEC);
   /* Resume: the same input, stamped 6 s later, marked DISCONT. */
   for (l = r->buffers; l; l = l->next) {
@@ -802,14 +656,14 @@ GST_START_TEST (test_live_pause)
     fail_unless_equals_int (gst_harness_push (r->h, b), GST_FLOW_OK);
   }
   gst_harness_push_event (r->h, gst_event_new_eos ());
-  msgs = stt_check_collect (r->bus, NULL, 10000, all_finals, GUINT_TO_POINTER (8));
+  msgs = stt_check_collect (r->bus, NULL, 10000, stt_check_enough_final_words, GUINT_TO_POINTER (8));
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 7);
   for (l = finals; l; l = l->next) {
     const gchar *text = gst_structure_get_string (l->data, "text");
     g_auto (GStrv) words = g_strsplit (text, " ", 2);
     GstClockTime pts;
-    gdouble want = tone_start (words[0]);
+    gdouble want = stt_check_run_tone_start (r, words[0]);
 
     gst_structure_get_clock_time (l->data, "pts", &pts);
     if (want >= 3.6)
@@ -826,7 +680,7 @@ GST_START_TEST (test_live_pause)
   fail_unless (keepalive, "no KeepAlive in the pause");
   g_list_free (finals);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  run_free (r);
+  stt_check_run_free (r);
   stt_test_server_free (server);
 }
 

@@ -22,6 +22,8 @@ typedef struct _SttTestConn SttTestConn;
 /* What a handshake hook decided about an accepted request. */
 typedef struct
 {
+  /* In: the protocol's per-server state (new_server_state), or NULL. */
+  gpointer server_state;
   /* Audio sample rate of the connection (S16LE mono). Required. */
   guint rate;
   /* Per-connection protocol state, freed with the protocol's free_state. */
@@ -55,14 +57,36 @@ typedef struct
   /* Every 100 ms while open and not stalled. Optional. */
   void (*on_tick) (SttTestConn * conn);
   GDestroyNotify free_state;
+
+  /* --- optional --- */
+  /* State shared by the connections of one server (e.g. service sessions that outlive a
+   * connection): created on the server thread before it listens, freed after the last
+   * connection. */
+  gpointer (*new_server_state) (void);
+  GDestroyNotify free_server_state;
+  /* A request on the path that is not a WebSocket upgrade (e.g. a session set-up POST):
+   * write the answer and return 0, or return an HTTP status with *@message set (refuse()
+   * then writes the response). It is recorded, counted and faulted like a handshake.
+   * Without this hook such requests go to handshake() like any other. */
+  guint (*http_request) (SoupServerMessage * msg, GHashTable * query,
+      const gchar * api_key, gpointer server_state, gchar ** message);
 } SttTestProtocol;
 
 extern const SttTestProtocol stt_test_protocol_deepgram;
+extern const SttTestProtocol stt_test_protocol_assemblyai;
+extern const SttTestProtocol stt_test_protocol_elevenlabs;
+extern const SttTestProtocol stt_test_protocol_soniox;
+extern const SttTestProtocol stt_test_protocol_gladia;
 
 gpointer stt_test_conn_get_state (SttTestConn * conn);
+gpointer stt_test_conn_get_server_state (SttTestConn * conn);
 guint stt_test_conn_get_index (SttTestConn * conn);
 guint stt_test_conn_get_rate (SttTestConn * conn);
 SttTestAnalyzer *stt_test_conn_get_analyzer (SttTestConn * conn);
+/* From the next audio on, feeds @analyzer (the protocol's own: one a service session keeps
+ * across connections, or one made once a start message told the rate) instead of the
+ * connection's; the connection's rate becomes @analyzer's. Not freed with the connection. */
+void stt_test_conn_use_analyzer (SttTestConn * conn, SttTestAnalyzer * analyzer);
 /* Seconds of audio received on this connection. */
 gdouble stt_test_conn_get_audio_seconds (SttTestConn * conn);
 /* The recorded query parameter @name, or NULL. */

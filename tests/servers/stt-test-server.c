@@ -33,6 +33,10 @@
 
 static const SttTestProtocol *const protocols[] = {
   &stt_test_protocol_deepgram,
+  &stt_test_protocol_assemblyai,
+  &stt_test_protocol_elevenlabs,
+  &stt_test_protocol_soniox,
+  &stt_test_protocol_gladia,
 };
 
 /* What was received on one accepted connection; kept after it closed. Under server->lock. */
@@ -42,6 +46,7 @@ typedef struct
   GPtrArray *texts;
   GHashTable *query;
   SoupMessageHeaders *headers;
+  GBytes *body;                 /* plain HTTP requests only */
   gboolean closed;
   gushort client_close_code;
 } Record;
@@ -64,7 +69,8 @@ struct _SttTestConn
   GSocket *socket;
   guint rate;
   gpointer state;
-  SttTestAnalyzer *analyzer;
+  SttTestAnalyzer *analyzer;    /* the one fed: own_analyzer or the protocol's */
+  SttTestAnalyzer *own_analyzer;
   guint64 audio_bytes;
   gboolean have_odd_byte;       /* a sample split across two frames */
   guint8 odd_byte;
@@ -87,6 +93,7 @@ struct _SttTestServer
 
   /* Server thread only. */
   SoupServer *soup;
+  gpointer protocol_state;
   GList *conns;
   GSource *tick;
   GSource *shutdown_timer;
@@ -114,6 +121,7 @@ struct _SttTestServer
   guint n_open;
   guint max_open;
   GPtrArray *records;
+  GPtrArray *http_records;
 };
 
 /* A handshake accepted by the protocol, waiting for the 101 response to be written. */
@@ -153,6 +161,7 @@ record_free (gpointer data)
   g_ptr_array_unref (record->texts);
   g_hash_table_unref (record->query);
   soup_message_headers_unref (record->headers);
+  g_clear_pointer (&record->body, g_bytes_unref);
   g_free (record);
 }
 
@@ -345,6 +354,19 @@ stt_test_conn_get_analyzer (SttTestConn * conn)
   return conn->analyzer;
 }
 
+void
+stt_test_conn_use_analyzer (SttTestConn * conn, SttTestAnalyzer * analyzer)
+{
+  conn->analyzer = analyzer;
+  conn->rate = stt_test_analyzer_get_rate (analyzer);
+}
+
+gpointer
+stt_test_conn_get_server_state (SttTestConn * conn)
+{
+  return conn->server->protocol_state;
+}
+
 gdouble
 stt_test_conn_get_audio_seconds (SttTestConn * conn)
 {
@@ -499,7 +521,7 @@ conn_free (SttTestConn * conn)
   g_clear_object (&conn->ws);
   g_clear_object (&conn->stream);
   g_clear_object (&conn->socket);
-  g_clear_pointer (&conn->analyzer, stt_test_analyzer_free);
+  g_clear_pointer (&conn->own_analyzer, stt_test_analyzer_free);
   if (conn->state != NULL && conn->server->protocol->free_state != NULL)
     conn->server->protocol->free_state (conn->state);
   g_free (conn);
@@ -516,12 +538,14 @@ on_ws_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
   conn->last_activity = g_get_monotonic_time ();
 
   if (type == SOUP_WEBSOCKET_DATA_TEXT) {
-    /* libsoup NUL-terminates text messages. */
+    /* libsoup NUL-terminates text messages; an empty one may come without data. */
+    const gchar *text = data != NULL ? (const gchar *) data : "";
+
     g_mutex_lock (&conn->server->lock);
-    g_ptr_array_add (conn->record->texts, g_strndup ((const gchar *) data, size));
+    g_ptr_array_add (conn->record->texts, g_strndup (text, size));
     g_mutex_unlock (&conn->server->lock);
     if (!stt_test_conn_is_closing (conn))
-      protocol->on_text (conn, (const gchar *) data);
+      protocol->on_text (conn, text);
   } else if (!stt_test_conn_is_closing (conn)) {
     protocol->on_binary (conn, data, size);
   }
@@ -586,7 +610,7 @@ complete_upgrade (SoupServerMessage * msg, Pending * pending)
       soup_message_headers_get_one (soup_server_message_get_response_headers (msg),
           "Sec-WebSocket-Protocol"), NULL);
   soup_websocket_connection_set_max_incoming_payload_size (conn->ws, MAX_INCOMING_PAYLOAD);
-  conn->analyzer = stt_test_analyzer_new (conn->rate);
+  conn->analyzer = conn->own_analyzer = stt_test_analyzer_new (conn->rate);
   conn->last_activity = g_get_monotonic_time ();
   g_queue_init (&conn->outbox);
 
@@ -645,6 +669,35 @@ parse_query (SoupServerMessage * msg)
   return params;
 }
 
+/* A request on the protocol's path that is not a WebSocket upgrade: recorded, then
+ * refused by a handshake fault or answered by the protocol. */
+static void
+answer_http (SttTestServer * server, SoupServerMessage * msg, GHashTable * query,
+    const gchar * api_key, guint fail_status, const gchar * retry_after)
+{
+  Record *record = record_new (query, soup_server_message_get_request_headers (msg));
+  g_autofree gchar *message = NULL;
+  guint status;
+
+  record->body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_mutex_lock (&server->lock);
+  g_ptr_array_add (server->http_records, record);
+  g_mutex_unlock (&server->lock);
+
+  if (fail_status != 0) {
+    refuse (server, msg, fail_status, status_phrase (fail_status), retry_after);
+    return;
+  }
+  if (server->shutting_down) {
+    refuse (server, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Server shutting down", NULL);
+    return;
+  }
+  status = server->protocol->http_request (msg, query, api_key, server->protocol_state,
+      &message);
+  if (status != 0)
+    refuse (server, msg, status, message, NULL);
+}
+
 static void
 handle_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
     GHashTable * soup_query, gpointer user_data)
@@ -675,6 +728,13 @@ handle_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
   api_key = g_strdup (server->api_key);
   g_mutex_unlock (&server->lock);
 
+  query = parse_query (msg);
+  if (protocol->http_request != NULL &&
+      !soup_message_headers_header_contains (soup_server_message_get_request_headers (msg),
+          "Upgrade", "websocket")) {
+    answer_http (server, msg, query, api_key, fail_status, retry_after);
+    return;
+  }
   if (fail_status != 0) {
     refuse (server, msg, fail_status, status_phrase (fail_status), retry_after);
     return;
@@ -684,7 +744,7 @@ handle_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
     return;
   }
 
-  query = parse_query (msg);
+  accept.server_state = server->protocol_state;
   status = protocol->handshake (msg, query, api_key, &accept, &message);
   if (status != 0) {
     refuse (server, msg, status, message, NULL);
@@ -826,6 +886,8 @@ server_thread (gpointer data)
 
   g_main_context_push_thread_default (server->context);
 
+  if (server->protocol->new_server_state != NULL)
+    server->protocol_state = server->protocol->new_server_state ();
   server->soup = soup_server_new ("server-header", "stt-test-server ", NULL);
   soup_server_add_handler (server->soup, server->protocol->path, handle_request, server,
       NULL);
@@ -857,6 +919,8 @@ server_thread (gpointer data)
   g_list_free_full (g_steal_pointer (&server->conns), (GDestroyNotify) conn_free);
   g_clear_object (&server->soup);
   while (g_main_context_iteration (server->context, FALSE));
+  if (server->protocol_state != NULL && server->protocol->free_server_state != NULL)
+    server->protocol->free_server_state (server->protocol_state);
   g_main_context_pop_thread_default (server->context);
   return NULL;
 }
@@ -889,6 +953,7 @@ server_free_data (SttTestServer * server)
   g_free (server->fail_retry_after);
   g_free (server->fault_reason);
   g_ptr_array_unref (server->records);
+  g_ptr_array_unref (server->http_records);
   g_mutex_clear (&server->lock);
   g_cond_clear (&server->cond);
   g_free (server);
@@ -920,6 +985,7 @@ stt_test_server_new_on_port (const gchar * protocol, guint port, GError ** error
   server->api_key = g_strdup (DEFAULT_API_KEY);
   server->idle_timeout_ms = found->default_idle_timeout_ms;
   server->records = g_ptr_array_new_with_free_func (record_free);
+  server->http_records = g_ptr_array_new_with_free_func (record_free);
   g_mutex_init (&server->lock);
   g_cond_init (&server->cond);
 
@@ -1180,4 +1246,47 @@ stt_test_server_get_client_close_code (SttTestServer * server, guint index)
     code = record->client_close_code;
   g_mutex_unlock (&server->lock);
   return code;
+}
+
+guint
+stt_test_server_get_n_http_requests (SttTestServer * server)
+{
+  guint n;
+
+  g_mutex_lock (&server->lock);
+  n = server->http_records->len;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+gchar *
+stt_test_server_get_http_body (SttTestServer * server, guint index)
+{
+  gchar *body = NULL;
+
+  g_mutex_lock (&server->lock);
+  if (index < server->http_records->len) {
+    Record *record = g_ptr_array_index (server->http_records, index);
+    gsize size;
+    const gchar *data = g_bytes_get_data (record->body, &size);
+
+    body = g_strndup (data ? data : "", size);
+  }
+  g_mutex_unlock (&server->lock);
+  return body;
+}
+
+gchar *
+stt_test_server_get_http_header (SttTestServer * server, guint index, const gchar * name)
+{
+  gchar *value = NULL;
+
+  g_mutex_lock (&server->lock);
+  if (index < server->http_records->len) {
+    Record *record = g_ptr_array_index (server->http_records, index);
+
+    value = g_strdup (soup_message_headers_get_list (record->headers, name));
+  }
+  g_mutex_unlock (&server->lock);
+  return value;
 }

@@ -79,4 +79,11 @@ gchar *stt_test_server_get_header (SttTestServer * server, guint index, const gc
  * connection ended without a close frame), 1005 for a close frame without a code. */
 gushort stt_test_server_get_client_close_code (SttTestServer * server, guint index);
 
+/* Plain HTTP requests the protocol answered (e.g. Gladia's session set-up POST), in order,
+ * refused ones included: how many, and the body / a header of request @index (or NULL). */
+guint stt_test_server_get_n_http_requests (SttTestServer * server);
+gchar *stt_test_server_get_http_body (SttTestServer * server, guint index);
+gchar *stt_test_server_get_http_header (SttTestServer * server, guint index,
+    const gchar * name);
+
 G_END_DECLS
