@@ -395,6 +395,38 @@ GST_START_TEST (test_flapping)
 
 GST_END_TEST;
 
+/* max-session-duration: each connection is ended cleanly and the next one continues from
+ * the committed point; no word lost or doubled, times continuous. */
+GST_START_TEST (test_session_rotation)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GList *msgs;
+  guint i, n;
+
+  g_object_set (r->h->element, "pacing", 1 /* realtime */ ,
+      "max-session-duration", 2500 * GST_MSECOND, NULL);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, all_words, NULL);
+  n = stt_test_server_get_n_connections (server);
+  fail_unless (n >= 3, "only %u connections in 8 s", n);
+  /* Every connection but the last was ended by us with the provider's end message. */
+  for (i = 0; i + 1 < n; i++) {
+    g_auto (GStrv) texts = stt_test_server_get_text_messages (server, i);
+    fail_unless (texts && texts[0] && strstr (texts[g_strv_length (texts) - 1],
+            "CloseStream"), "connection %u did not end with CloseStream", i);
+  }
+  fail_unless_equals_int (count_state (msgs, "failed"), 0);
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
 /* 10. An outage longer than max-buffer-time: the oldest audio goes, counted exactly. */
 GST_START_TEST (test_outage_longer_than_buffer)
 {
@@ -702,6 +734,7 @@ resilience_suite (void)
   tcase_add_test (tc, test_429_retry_after);
   tcase_add_test (tc, test_token_renewal);
   tcase_add_test (tc, test_flapping);
+  tcase_add_test (tc, test_session_rotation);
   tcase_add_test (tc, test_outage_longer_than_buffer);
   tcase_add_test (tc, test_eos_while_reconnecting);
   tcase_add_test (tc, test_null_while_waiting);
