@@ -12,28 +12,88 @@
  * provider messages nest a handful of levels. */
 #define MAX_DEPTH 64
 
-static gboolean
-depth_ok (const gchar * data, gsize len)
+/* The value of the 4 hex digits at @data[@at], or -1. */
+static gint
+hex4 (const gchar * data, gsize len, gsize at)
 {
+  gint v = 0;
   gsize i;
-  guint depth = 0;
-  gboolean in_string = FALSE;
 
-  for (i = 0; i < len; i++) {
+  if (at + 4 > len)
+    return -1;
+  for (i = at; i < at + 4; i++) {
+    gint d = g_ascii_xdigit_value (data[i]);
+
+    if (d < 0)
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+static gboolean
+is_json_space (gchar c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Whether @data is one JSON object that json-glib 1.6 can be given. It must not see:
+ * nesting deeper than MAX_DEPTH; anything after the object ("{}{}": json-glib takes the
+ * last value and leaks the others, so a server could make us grow without bound); a \u
+ * escape of a UTF-16 surrogate that is not half of a pair (it leaks on "\ud800\u0041"
+ * and turns "\ud800x" into a string that is not UTF-8), or a \u without 4 hex digits. */
+static gboolean
+object_ok (const gchar * data, gsize len)
+{
+  gsize i = 0;
+  guint depth = 0;
+  gboolean in_string = FALSE, ended = FALSE;
+
+  while (i < len && is_json_space (data[i]))
+    i++;
+  if (i == len || data[i] != '{')
+    return FALSE;
+  for (; i < len; i++) {
     gchar c = data[i];
 
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
+    if (ended) {
+      if (!is_json_space (c))
+        return FALSE;
+    } else if (in_string) {
+      if (c == '\\') {
+        gboolean is_u = i + 1 < len && data[i + 1] == 'u';
+        gint u = is_u ? hex4 (data, len, i + 2) : -1;
+
+        /* Not JSON; and json-glib reads past the quote of "\u00", so where its
+         * strings end would no longer be where ours do. */
+        if (is_u && u < 0)
+          return FALSE;
+        if (u >= 0xdc00 && u <= 0xdfff)
+          return FALSE;         /* a low surrogate on its own */
+        if (u >= 0xd800 && u <= 0xdbff) {
+          gint low = i + 7 < len && data[i + 6] == '\\' && data[i + 7] == 'u' ?
+              hex4 (data, len, i + 8) : -1;
+
+          if (low < 0xdc00 || low > 0xdfff)
+            return FALSE;       /* a high surrogate without its low half */
+          i += 11;
+        } else {
+          i += u >= 0 ? 5 : 1;
+        }
+      } else if (c == '"') {
         in_string = FALSE;
+      }
     } else if (c == '"') {
       in_string = TRUE;
+    } else if (c == '\'' || c == '/') {
+      /* json-glib also reads 'strings' and comments; JSON has neither, and their quotes
+       * would set where strings end apart from what this scan sees. */
+      return FALSE;
     } else if (c == '{' || c == '[') {
       if (++depth > MAX_DEPTH)
         return FALSE;
     } else if ((c == '}' || c == ']') && depth > 0) {
-      depth--;
+      ended = --depth == 0;
     }
   }
   return TRUE;
@@ -46,7 +106,7 @@ stt_json_parse_object (const gchar * data, gsize len, JsonParser ** parser)
   JsonNode *root;
 
   *parser = NULL;
-  if (!g_utf8_validate (data, len, NULL) || !depth_ok (data, len))
+  if (!g_utf8_validate (data, len, NULL) || !object_ok (data, len))
     return NULL;
   p = json_parser_new_immutable ();
   if (!json_parser_load_from_data (p, data, len, NULL)) {

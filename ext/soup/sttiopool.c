@@ -20,8 +20,26 @@ struct _SttIoWorker
   GCond cond;
   gboolean ready;
   GHashTable *watchers;         /* worker thread only: id -> Watcher */
+  GHashTable *tickers;          /* worker thread only: id -> Watcher, called every second */
   guint next_watch_id;
+  /* stt_io_worker_invoke_batched: calls waiting for the next batch, under batch_lock. */
+  GMutex batch_lock;
+  GArray *batch;                /* Deferred */
+  GArray *batch_spare;          /* worker thread only: the other array, reused */
+  gboolean batch_scheduled;
 };
+
+typedef struct
+{
+  GSourceFunc func;
+  gpointer data;
+  GDestroyNotify notify;
+} Deferred;
+
+/* Audio wakeups of one worker are served together, at most once per BATCH_MS: with a
+ * thousand streams, a main-loop iteration per chunk (each one walking every source of
+ * the context) would cost more than the sending itself. */
+#define BATCH_MS 5
 
 typedef struct
 {
@@ -33,12 +51,43 @@ static SttIoWorker *workers;
 static guint n_workers;
 static gboolean network_was_available = TRUE;
 
+/* Calls every watcher of @table; a watcher may unwatch others (or itself) meanwhile. */
+static void
+call_watchers (GHashTable * table)
+{
+  GList *ids = g_hash_table_get_keys (table), *l;
+
+  for (l = ids; l; l = l->next) {
+    Watcher *w = g_hash_table_lookup (table, l->data);
+    if (w)
+      w->func (w->data);
+  }
+  g_list_free (ids);
+}
+
+static gboolean
+tick_cb (gpointer data)
+{
+  SttIoWorker *w = data;
+
+  call_watchers (w->tickers);
+  return G_SOURCE_CONTINUE;
+}
+
 static gpointer
 worker_main (gpointer data)
 {
   SttIoWorker *w = data;
+  GSource *tick;
 
   g_main_context_push_thread_default (w->context);
+  w->tickers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  /* One timer per worker for the streams' once-a-second chores: a timer per stream
+   * would make every main-loop iteration walk thousands of sources. */
+  tick = g_timeout_source_new_seconds (1);
+  g_source_set_callback (tick, tick_cb, w, NULL);
+  g_source_attach (tick, w->context);
+  g_source_unref (tick);
   /* Many streams to one host: never queue a connect behind another stream's. */
   w->watchers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   w->session = soup_session_new_with_options ("max-conns", 1 << 16,
@@ -80,6 +129,9 @@ pool_init (void)
 
     g_mutex_init (&w->lock);
     g_cond_init (&w->cond);
+    g_mutex_init (&w->batch_lock);
+    w->batch = g_array_new (FALSE, FALSE, sizeof (Deferred));
+    w->batch_spare = g_array_new (FALSE, FALSE, sizeof (Deferred));
     w->context = g_main_context_new ();
     w->loop = g_main_loop_new (w->context, FALSE);
     g_snprintf (name, sizeof (name), "stt-io-%u", i);
@@ -146,11 +198,67 @@ stt_io_worker_invoke (SttIoWorker * worker, GSourceFunc func, gpointer data,
   g_main_context_invoke_full (worker->context, G_PRIORITY_DEFAULT, func, data, notify);
 }
 
+static gboolean
+batch_cb (gpointer data)
+{
+  SttIoWorker *w = data;
+  GArray *items;
+  guint i;
+
+  g_mutex_lock (&w->batch_lock);
+  items = w->batch;
+  w->batch = w->batch_spare;
+  w->batch_scheduled = FALSE;
+  g_mutex_unlock (&w->batch_lock);
+  for (i = 0; i < items->len; i++) {
+    Deferred *d = &g_array_index (items, Deferred, i);
+
+    d->func (d->data);
+    if (d->notify)
+      d->notify (d->data);
+  }
+  g_array_set_size (items, 0);
+  w->batch_spare = items;
+  return G_SOURCE_REMOVE;
+}
+
+void
+stt_io_worker_invoke_batched (SttIoWorker * worker, GSourceFunc func, gpointer data,
+    GDestroyNotify notify)
+{
+  Deferred d = { func, data, notify };
+  gboolean schedule;
+
+  g_mutex_lock (&worker->batch_lock);
+  g_array_append_val (worker->batch, d);
+  schedule = !worker->batch_scheduled;
+  worker->batch_scheduled = TRUE;
+  g_mutex_unlock (&worker->batch_lock);
+  if (schedule) {
+    GSource *s = g_timeout_source_new (BATCH_MS);
+
+    g_source_set_callback (s, batch_cb, worker, NULL);
+    g_source_attach (s, worker->context);
+    g_source_unref (s);
+  }
+}
+
 GSource *
 stt_io_worker_add_timeout (SttIoWorker * worker, guint ms, GSourceFunc func,
     gpointer data, GDestroyNotify notify)
 {
   GSource *s = g_timeout_source_new (ms);
+
+  g_source_set_callback (s, func, data, notify);
+  g_source_attach (s, worker->context);
+  return s;
+}
+
+GSource *
+stt_io_worker_add_timeout_seconds (SttIoWorker * worker, guint seconds, GSourceFunc func,
+    gpointer data, GDestroyNotify notify)
+{
+  GSource *s = g_timeout_source_new_seconds (seconds);
 
   g_source_set_callback (s, func, data, notify);
   g_source_attach (s, worker->context);
@@ -176,19 +284,31 @@ stt_io_worker_unwatch_network (SttIoWorker * worker, guint id)
   g_hash_table_remove (worker->watchers, GUINT_TO_POINTER (id));
 }
 
+guint
+stt_io_worker_watch_tick (SttIoWorker * worker, SttIoNetworkFunc func, gpointer data)
+{
+  Watcher *w = g_new0 (Watcher, 1);
+
+  g_return_val_if_fail (stt_io_worker_is_current (worker), 0);
+  w->func = func;
+  w->data = data;
+  g_hash_table_insert (worker->tickers, GUINT_TO_POINTER (++worker->next_watch_id), w);
+  return worker->next_watch_id;
+}
+
+void
+stt_io_worker_unwatch_tick (SttIoWorker * worker, guint id)
+{
+  g_return_if_fail (stt_io_worker_is_current (worker));
+  g_hash_table_remove (worker->tickers, GUINT_TO_POINTER (id));
+}
+
 static gboolean
 notify_network_cb (gpointer data)
 {
   SttIoWorker *worker = data;
-  GList *ids = g_hash_table_get_keys (worker->watchers), *l;
 
-  /* A watcher may unwatch others (or itself) while we walk. */
-  for (l = ids; l; l = l->next) {
-    Watcher *w = g_hash_table_lookup (worker->watchers, l->data);
-    if (w)
-      w->func (w->data);
-  }
-  g_list_free (ids);
+  call_watchers (worker->watchers);
   return G_SOURCE_REMOVE;
 }
 

@@ -24,9 +24,18 @@ gboolean stt_io_worker_is_current (SttIoWorker * worker);
 /* Runs @func on the worker's thread (at once if already there). */
 void stt_io_worker_invoke (SttIoWorker * worker, GSourceFunc func, gpointer data,
     GDestroyNotify notify);
+/* Like stt_io_worker_invoke, but coalesced: calls made within a few milliseconds are run
+ * together by one wakeup of the worker (the return value of @func is ignored). For
+ * frequent, latency-tolerant work such as "audio is waiting in the ring". */
+void stt_io_worker_invoke_batched (SttIoWorker * worker, GSourceFunc func, gpointer data,
+    GDestroyNotify notify);
 /* A timeout source attached to the worker's context. Returns the source (a new ref). */
 GSource *stt_io_worker_add_timeout (SttIoWorker * worker, guint ms, GSourceFunc func,
     gpointer data, GDestroyNotify notify);
+/* The same with whole-second granularity: GLib fires all such timers of a context
+ * together (g_timeout_source_new_seconds), so many streams cost one wakeup. */
+GSource *stt_io_worker_add_timeout_seconds (SttIoWorker * worker, guint seconds,
+    GSourceFunc func, gpointer data, GDestroyNotify notify);
 
 /* Called on the worker's thread when the network comes back (GNetworkMonitor). */
 typedef void (*SttIoNetworkFunc) (gpointer data);
@@ -34,6 +43,10 @@ typedef void (*SttIoNetworkFunc) (gpointer data);
 guint stt_io_worker_watch_network (SttIoWorker * worker, SttIoNetworkFunc func,
     gpointer data);
 void stt_io_worker_unwatch_network (SttIoWorker * worker, guint id);
+/* Worker thread only: @func is called on the worker's thread about once a second (one
+ * timer per worker, shared by its streams). Returns an id for stt_io_worker_unwatch_tick. */
+guint stt_io_worker_watch_tick (SttIoWorker * worker, SttIoNetworkFunc func, gpointer data);
+void stt_io_worker_unwatch_tick (SttIoWorker * worker, guint id);
 /* Any thread: tells every watcher that the network is available again. The pool calls
  * it on GNetworkMonitor's "network-changed"; tests may call it directly. */
 void stt_io_pool_network_available (void);

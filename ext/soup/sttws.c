@@ -234,37 +234,65 @@ stt_ws_free (SttWs * ws)
   g_free (ws);
 }
 
-gchar *
-stt_redact_url (const gchar * url)
+/* Whether query parameter name @name (@len bytes) carries a secret. Compared after
+ * percent-decoding, as the server reads it: "%74oken" is "token". */
+static gboolean
+is_secret_param (const gchar * name, gsize len)
 {
   static const gchar *const secret[] = { "token", "key", "api_key", "apikey", "jwt",
     "access_token", "X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", NULL
   };
+  g_autofree gchar *raw = g_strndup (name, len);
+  g_autofree gchar *decoded = g_uri_unescape_string (raw, NULL);
+  guint i;
+
+  for (i = 0; secret[i]; i++) {
+    if (g_ascii_strcasecmp (decoded ? decoded : raw, secret[i]) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+gchar *
+stt_redact_url (const gchar * url)
+{
   GString *out;
-  const gchar *q, *p;
+  const gchar *q, *p, *auth;
 
   if (url == NULL)
     return NULL;
-  q = strchr (url, '?');
-  if (q == NULL)
-    return g_strdup (url);
-  out = g_string_new_len (url, q - url + 1);
+  out = g_string_new (NULL);
+  p = url;
+  /* The password of "scheme://user:password@host". */
+  auth = strstr (url, "://");
+  if (auth && (gsize) (auth - url) == strcspn (url, "/?#")) {
+    const gchar *stop, *at, *next, *colon;
+
+    auth += 3;
+    stop = auth + strcspn (auth, "/?#");
+    at = memchr (auth, '@', stop - auth);
+    while (at && (next = memchr (at + 1, '@', stop - at - 1)) != NULL)
+      at = next;
+    colon = at ? memchr (auth, ':', at - auth) : NULL;
+    if (colon) {
+      g_string_append_len (out, url, colon + 1 - url);
+      g_string_append (out, "***");
+      p = at;
+    }
+  }
+  q = strchr (p, '?');
+  if (q == NULL) {
+    g_string_append (out, p);
+    return g_string_free (out, FALSE);
+  }
+  g_string_append_len (out, p, q - p + 1);
   p = q + 1;
   while (*p) {
     const gchar *amp = strchr (p, '&');
     const gchar *end = amp ? amp : p + strlen (p);
     const gchar *eq = memchr (p, '=', end - p);
-    gboolean hide = FALSE;
-    guint i;
 
-    if (eq) {
-      for (i = 0; secret[i]; i++) {
-        if ((gsize) (eq - p) == strlen (secret[i])
-            && g_ascii_strncasecmp (p, secret[i], eq - p) == 0)
-          hide = TRUE;
-      }
-    }
-    if (hide) {
+    if (eq && is_secret_param (p, eq - p)) {
       g_string_append_len (out, p, eq - p + 1);
       g_string_append (out, "***");
     } else {

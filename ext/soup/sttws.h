@@ -42,7 +42,8 @@ void stt_ws_close (SttWs * ws, gushort code, const gchar * reason);
 void stt_ws_free (SttWs * ws);
 gboolean stt_ws_is_open (SttWs * ws);
 
-/* @url with the values of query parameters that carry secrets replaced by "***". */
+/* @url with the values of query parameters that carry secrets (names compared
+ * percent-decoded, case ignored) and the password of user:password@ replaced by "***". */
 gchar *stt_redact_url (const gchar * url);
 
 G_END_DECLS

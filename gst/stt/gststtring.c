@@ -201,6 +201,12 @@ gst_stt_ring_is_full (GstSttRing * ring)
   return full;
 }
 
+guint64
+gst_stt_ring_get_capacity (GstSttRing * ring)
+{
+  return ring->capacity;
+}
+
 gint64
 gst_stt_ring_get_arrival (GstSttRing * ring, guint64 pos)
 {

@@ -29,6 +29,8 @@ void gst_stt_ring_commit (GstSttRing * ring, guint64 pos);
 /* Start (oldest kept) and end (next to be written) positions. */
 void gst_stt_ring_get_range (GstSttRing * ring, guint64 * start, guint64 * end);
 gboolean gst_stt_ring_is_full (GstSttRing * ring);
+/* The most samples it holds (fixed at creation). */
+guint64 gst_stt_ring_get_capacity (GstSttRing * ring);
 /* Monotonic arrival time of the audio at @pos, or -1 if unknown. */
 gint64 gst_stt_ring_get_arrival (GstSttRing * ring, guint64 pos);
 

@@ -24,6 +24,9 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
  * many attempts (about 4 s of backoff) before the error: retrying forever is for
  * connections that were working. */
 #define FIRST_CONNECT_ATTEMPTS 5
+/* Non-live input wakes the I/O thread once per this much audio, not once per chunk: a
+ * cross-thread wakeup costs more than sending a chunk, and nobody waits for the audio. */
+#define WAKE_BATCH_MS 1000
 #define GST_CAT_DEFAULT stt_session_debug
 
 typedef enum
@@ -60,6 +63,7 @@ struct _GstSttSession
   SttIoWorker *worker;
   guint bps;
   guint64 chunk_samples;
+  guint64 wake_batch;           /* samples written before the streaming thread wakes us */
 
   gchar *url_redacted;          /* I/O thread: the current attempt's URL, for messages */
   GTlsDatabase *tls_db;         /* tls-ca-file, loaded once */
@@ -85,6 +89,7 @@ struct _GstSttSession
   SttWs *ws;
   SttHttp *http;                /* token request in flight */
   guint network_watch;
+  guint tick_watch;             /* keepalive and stall watchdog, once a second */
   SttProviderConfig pcfg;
   gchar *key;                   /* resolved for the current attempt */
   SttProviderState pstate;
@@ -104,11 +109,10 @@ struct _GstSttSession
   gint64 last_recv;
   gint64 disconnected_since;
   GSource *pace_timer;
-  GSource *keepalive_timer;
-  GSource *watchdog_timer;
   GSource *retry_timer;
   GSource *stats_timer;
   GSource *rotate_timer;
+  GSource *finalize_timer;
   /* Segments: the provider's key (or "" for the open one) -> our id. */
   GHashTable *segments;
   guint64 next_segment_id;
@@ -281,9 +285,8 @@ static void
 teardown_connection (GstSttSession * s)
 {
   clear_source (&s->pace_timer);
-  clear_source (&s->keepalive_timer);
-  clear_source (&s->watchdog_timer);
   clear_source (&s->rotate_timer);
+  clear_source (&s->finalize_timer);
   g_clear_pointer (&s->http, stt_http_free);
   g_clear_pointer (&s->ws, stt_ws_free);
   if (s->pstate.info && s->pstate.info->free_priv && s->pstate.priv)
@@ -526,6 +529,8 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
   stt_parse_output_init (&out);
   s->pstate.info->parse (&s->pstate, binary, p, len, &out);
 
+  if (out.results->len > 0)
+    s->attempt = 0;
   for (i = 0; i < out.results->len && s->state == STATE_OPEN; i++)
     handle_result (s, g_ptr_array_index (out.results, i));
 
@@ -533,7 +538,9 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     g_autofree gchar *text = g_strdup_printf ("%s reported an error: %s",
         s->cfg.provider->display_name, out.error ? out.error : "unknown");
 
-    if (out.failure == STT_FAILURE_RETRY) {
+    /* An expired temporary token said in-band: a fresh one comes with the retry. */
+    if (out.failure == STT_FAILURE_RETRY || (out.failure == STT_FAILURE_AUTH
+            && s->key_is_token)) {
       session_retry (s, text, 0, 0, -1);
     } else {
       session_fail (s, GST_RESOURCE_ERROR, out.failure == STT_FAILURE_AUTH ?
@@ -564,10 +571,9 @@ on_ws_pong (SttWs * ws, gpointer user_data)
   s->last_recv = now_us ();
 }
 
-static gboolean
-keepalive_cb (gpointer data)
+static void
+keepalive_tick (GstSttSession * s)
 {
-  GstSttSession *s = data;
   gint64 idle = now_us () - MAX (s->last_send, s->pace_start);
 
   /* The provider's own keepalive, only while no audio flows. */
@@ -577,13 +583,11 @@ keepalive_cb (gpointer data)
     send_text (s, s->pstate.info->keepalive_message (&s->pstate));
     s->last_send = now_us ();
   }
-  return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-watchdog_cb (gpointer data)
+static void
+watchdog_tick (GstSttSession * s)
 {
-  GstSttSession *s = data;
   gint64 now = now_us ();
   gint64 limit = s->cfg.stall_timeout / GST_USECOND;
 
@@ -597,7 +601,20 @@ watchdog_cb (gpointer data)
         " ms: reconnecting", (now - s->last_recv) / 1000);
     session_retry (s, "stalled: the server stopped answering", 0, 0, -1);
   }
-  return G_SOURCE_CONTINUE;
+}
+
+/* Once a second, from the worker's shared tick (not a timer per stream). */
+static void
+session_tick (gpointer data)
+{
+  GstSttSession *s = data;
+
+  if (s->state != STATE_OPEN)
+    return;
+  if (s->cfg.stall_timeout > 0)
+    watchdog_tick (s);
+  if (s->pstate.info->keepalive_message && s->pstate.info->keepalive_interval > 0)
+    keepalive_tick (s);
 }
 
 static gboolean
@@ -631,7 +648,8 @@ on_ws_opened (SttWs * ws, gpointer user_data)
 
   s->state = STATE_OPEN;
   s->ever_connected = TRUE;
-  s->attempt = 0;
+  /* attempt is reset by the first result, not here: a service that accepts and then
+   * fails at once (an in-band 429, a 503) must still back off. */
   s->last_recv = s->last_send = s->pace_start = now_us ();
   s->last_audio = 0;
   s->pace_sent = 0;
@@ -661,11 +679,6 @@ on_ws_opened (SttWs * ws, gpointer user_data)
     g_bytes_unref (b);
     gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
   }
-  if (s->pstate.info->keepalive_message && s->pstate.info->keepalive_interval > 0)
-    s->keepalive_timer = stt_io_worker_add_timeout (s->worker, 1000, keepalive_cb, s,
-        NULL);
-  if (s->cfg.stall_timeout > 0)
-    s->watchdog_timer = stt_io_worker_add_timeout (s->worker, 500, watchdog_cb, s, NULL);
   if (s->cfg.max_session_duration > 0)
     s->rotate_timer = stt_io_worker_add_timeout (s->worker,
         (guint) (s->cfg.max_session_duration / GST_MSECOND), rotate_cb, s, NULL);
@@ -1241,6 +1254,24 @@ send_text (GstSttSession * s, gchar * text)
   gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
 }
 
+#define FINALIZE_GRACE_MS 2000
+
+static gboolean
+finalize_grace_cb (gpointer data)
+{
+  GstSttSession *s = data;
+
+  g_clear_pointer (&s->finalize_timer, g_source_unref);
+  if (s->state == STATE_OPEN && s->finalize_sent) {
+    GST_DEBUG_OBJECT (s->log_object, "no final after finalize: the audio sent is done");
+    g_hash_table_remove (s->segments, "");
+    commit (s, s->send_pos);
+    notify_committed (s);
+    session_pump (s);
+  }
+  return G_SOURCE_REMOVE;
+}
+
 static void
 session_pump (GstSttSession * s)
 {
@@ -1296,18 +1327,24 @@ session_pump (GstSttSession * s)
   }
 
   /* A blocked upstream (non-live, ring full) waits for finals that may only come when
-   * the service is told to finalize: tell it, once per commit. */
+   * the service is told to finalize: tell it, once per commit. A service that has no
+   * words to finalize (silence) may answer nothing: after FINALIZE_GRACE_MS the audio
+   * it heard is taken as done, so a file of silence cannot block forever. */
   if (!s->cfg.live && !s->finalize_sent && s->send_pos >= end
-      && gst_stt_ring_is_full (s->ring) && s->pstate.info->finalize_message) {
+      && gst_stt_ring_is_full (s->ring)) {
     GST_DEBUG_OBJECT (s->log_object, "replay ring full: asking for finals");
     s->finalize_sent = TRUE;
-    send_text (s, s->pstate.info->finalize_message (&s->pstate));
+    if (s->pstate.info->finalize_message)
+      send_text (s, s->pstate.info->finalize_message (&s->pstate));
+    clear_source (&s->finalize_timer);
+    s->finalize_timer = stt_io_worker_add_timeout (s->worker, FINALIZE_GRACE_MS,
+        finalize_grace_cb, s, NULL);
   }
 
-  __atomic_store_n (&s->wake_at, s->send_pos + s->chunk_samples, __ATOMIC_RELEASE);
+  __atomic_store_n (&s->wake_at, s->send_pos + s->wake_batch, __ATOMIC_RELEASE);
   /* A write may have landed between our look at the ring and publishing wake_at. */
   gst_stt_ring_get_range (s->ring, NULL, &end);
-  if (end >= s->send_pos + s->chunk_samples && !s->pace_timer)
+  if (end >= s->send_pos + s->wake_batch && !s->pace_timer)
     session_pump (s);
 }
 
@@ -1341,6 +1378,15 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
   s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg.chunk_duration, s->cfg.rate,
           GST_SECOND), 1);
   s->scratch = g_malloc (s->chunk_samples * s->bps);
+  /* Live audio leaves as soon as a chunk is complete. Non-live: batched, but never more
+   * than a quarter of the ring, so a filling ring is still drained in time. */
+  s->wake_batch = s->chunk_samples;
+  if (!s->cfg.live) {
+    guint64 batch = gst_util_uint64_scale (WAKE_BATCH_MS, s->cfg.rate, 1000);
+
+    batch = MIN (batch, gst_stt_ring_get_capacity (ring) / 4);
+    s->wake_batch = MAX (batch, s->chunk_samples);
+  }
   s->map = g_array_new (FALSE, FALSE, sizeof (MapPoint));
   s->marks = g_array_new (FALSE, FALSE, sizeof (SendMark));
   s->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1377,7 +1423,11 @@ start_cb (gpointer data)
 
   if (s->state == STATE_IDLE) {
     s->network_watch = stt_io_worker_watch_network (s->worker, on_network_back, s);
-    if (s->cfg.stats_interval > 0)
+    s->tick_watch = stt_io_worker_watch_tick (s->worker, session_tick, s);
+    if (s->cfg.stats_interval > 0 && s->cfg.stats_interval % GST_SECOND == 0)
+      s->stats_timer = stt_io_worker_add_timeout_seconds (s->worker,
+          (guint) (s->cfg.stats_interval / GST_SECOND), stats_cb, s, NULL);
+    else if (s->cfg.stats_interval > 0)
       s->stats_timer = stt_io_worker_add_timeout (s->worker,
           (guint) MAX (s->cfg.stats_interval / GST_MSECOND, 10), stats_cb, s, NULL);
     session_connect (s);
@@ -1405,13 +1455,16 @@ wake_cb (gpointer data)
 void
 gst_stt_session_wake (GstSttSession * s)
 {
-  guint64 end;
+  guint64 start, end;
 
-  gst_stt_ring_get_range (s->ring, NULL, &end);
-  if (end < __atomic_load_n (&s->wake_at, __ATOMIC_ACQUIRE))
+  gst_stt_ring_get_range (s->ring, &start, &end);
+  if (end < __atomic_load_n (&s->wake_at, __ATOMIC_ACQUIRE)
+      /* Non-live, a ring about to fill is drained at once: a writer blocked on a full
+       * ring cannot wake us. */
+      && (s->cfg.live || end - start + s->wake_batch < gst_stt_ring_get_capacity (s->ring)))
     return;
   if (g_atomic_int_compare_and_exchange (&s->wake_pending, 0, 1))
-    stt_io_worker_invoke (s->worker, wake_cb, session_ref (s),
+    stt_io_worker_invoke_batched (s->worker, wake_cb, session_ref (s),
         (GDestroyNotify) gst_stt_session_unref);
 }
 
@@ -1446,6 +1499,9 @@ stop_cb (gpointer data)
   if (s->network_watch)
     stt_io_worker_unwatch_network (s->worker, s->network_watch);
   s->network_watch = 0;
+  if (s->tick_watch)
+    stt_io_worker_unwatch_tick (s->worker, s->tick_watch);
+  s->tick_watch = 0;
   s->state = STATE_DONE;
   g_mutex_lock (&s->stop_lock);
   s->stopped = TRUE;

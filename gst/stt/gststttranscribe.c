@@ -128,9 +128,14 @@ static void
 gst_stt_transcribe_position_changed (GstSttBase * base)
 {
   GstSttTranscribe *self = GST_STT_TRANSCRIBE (base);
+  GstClockTime safe = gst_stt_base_get_safe_position (base);
 
+  /* Called for every input buffer: wake the task only when it has a GAP to push (the
+   * condition its loop waits for), not once per buffer. */
   g_mutex_lock (&self->lock);
-  g_cond_signal (&self->cond);
+  if (self->segment_pushed && !self->eos && GST_CLOCK_TIME_IS_VALID (safe)
+      && GST_CLOCK_TIME_IS_VALID (self->out_pos) && safe >= self->out_pos + MIN_GAP)
+    g_cond_signal (&self->cond);
   g_mutex_unlock (&self->lock);
 }
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The test suite under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer:
+# any memory error, undefined behaviour or leak in gst-stt's code fails the run.
+#
+#   scripts/sanitize.sh [MESON-TEST-ARGS...]    e.g.  scripts/sanitize.sh stress hostile
+#
+# Environment: SANITIZE_BUILD_DIR (default build-sanitize).
+# Leaks inside GLib, GStreamer, libsoup and the other libraries are suppressed by
+# tests/sanitize/lsan.supp, each entry explained there. The sdk suite is left out: it
+# checks the test servers against the providers' npm SDKs, not the plugin, and needs the
+# npm registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${SANITIZE_BUILD_DIR:-build-sanitize}
+
+scripts/deps.sh
+if [ ! -f "$build/build.ninja" ]; then
+  # gcc, whose ASan runtime is a shared library the plugin can use. b_lundef=false: the
+  # plugin leaves the sanitizer runtime to the program that loads it. gcc's
+  # -fsanitize=undefined leaves out float-cast-overflow: provider times become sample
+  # counts by such casts.
+  CC=gcc meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dc_args="-fno-omit-frame-pointer -fsanitize=float-cast-overflow" \
+    -Dc_link_args=-fsanitize=float-cast-overflow >/dev/null
+fi
+ninja -C "$build"
+supp=$PWD/tests/sanitize/lsan.supp
+
+# GStreamer scans plugins in gst-plugin-scanner, a program built without ASan, which
+# cannot load our ASan-built plugin. Scan once here with the ASan runtime preloaded
+# (leak checks off: this loads every plugin of the system), into the registry file the
+# tests use, and forbid the tests to rescan.
+registry=$PWD/$build/tests/check/registry.bin
+asan_rt=$(gcc -print-file-name=libasan.so)
+rm -f "$registry"
+LD_PRELOAD=$asan_rt ASAN_OPTIONS=detect_leaks=0 GST_REGISTRY=$registry \
+  GST_PLUGIN_PATH=$PWD/$build/gst/stt \
+  GST_PLUGIN_LOADING_WHITELIST=gstreamer:gst-plugins-base:gst-plugins-good:gst-plugins-bad:gst-stt \
+  gst-inspect-1.0 stttranscribe >/dev/null
+export GST_REGISTRY_UPDATE=no GST_REGISTRY_FORK=no
+
+# fast_unwind_on_malloc=0: whole stacks through libraries built without frame pointers,
+# so that reports are readable and suppressions can match. detect_odr_violation=0:
+# test-engine links the engine statically and loads the plugin, which holds the same
+# code. G_SLICE=always-malloc: GSlice memory (GList, GstStructure...) goes through
+# malloc, so leaks of it show. Leaks are checked at the exit of every process, so also
+# in every forked gst-check test case (check's default CK_FORK=yes): a leak fails the
+# test case that made it, with its name.
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_odr_violation=0:fast_unwind_on_malloc=0:strict_string_checks=1
+export LSAN_OPTIONS=suppressions=$supp:print_suppressions=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export G_SLICE=always-malloc
+export G_DEBUG=gc-friendly
+# gst-check timeouts (CK_DEFAULT_TIMEOUT, tcase_set_timeout) for code running 2-3x slower.
+export CK_TIMEOUT_MULTIPLIER=3
+
+start=$(date +%s)
+status=0
+meson test -C "$build" --no-suite sdk --num-processes 2 --timeout-multiplier 3 \
+  --print-errorlogs "$@" || status=$?
+echo "sanitize: meson test finished in $(($(date +%s) - start)) s (exit $status)"
+exit $status
