@@ -443,7 +443,9 @@ bus_sync (GstBus * bus, GstMessage * msg, gpointer data)
     default:
       break;
   }
-  /* Nobody pops these buses: drop everything, so nothing piles up. */
+  /* Nobody pops these buses: drop everything, so nothing piles up (a sync handler that
+   * drops a message owns it). */
+  gst_message_unref (msg);
   return GST_BUS_DROP;
 }
 

@@ -309,6 +309,20 @@ worker_main (gpointer data)
   return NULL;
 }
 
+/* After a SIGSTOP, libsoup warns about every connection whose client left meanwhile. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField * fields, gsize n_fields, gpointer data)
+{
+  gsize i;
+
+  for (i = 0; i < n_fields; i++) {
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0
+        && strstr (fields[i].value, "could not get remote address"))
+      return G_LOG_WRITER_HANDLED;
+  }
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
 static gboolean
 quit_cb (gpointer data)
 {
@@ -345,6 +359,7 @@ main (int argc, char **argv)
     return 1;
   }
   n_threads = CLAMP (n_threads, 1, 16);
+  g_log_set_writer_func (log_writer, NULL, NULL);
   if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit (RLIMIT_NOFILE, &rl);

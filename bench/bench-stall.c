@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench-common.h"
 
@@ -135,6 +136,11 @@ main (int argc, char **argv)
   }
   if (stopped && !resumed)
     bench_server_signal (server, SIGCONT);
+  if (g_getenv ("BENCH_STALL_EXIT_EARLY")) {
+    /* For heap profilers: what is alive now shows up as "leaked". */
+    bench_server_stop (server);
+    _exit (0);
+  }
 
   n_eos = bench_streams_eos (streams, 120);
   stats = bench_server_stats (server, NULL, NULL);

@@ -81,6 +81,8 @@ for t in "${targets[@]}"; do
     status=1
     line="$line: FINDING (exit $rc), see $work/$t.log and $work/artifacts/$t/"
     grep -E 'ERROR|invariant broken|CRITICAL|WARNING|runtime error|SUMMARY' "$work/$t.log" | head -5 >&2 || true
+    echo "(whole stacks of a leak: ASAN_OPTIONS=fast_unwind_on_malloc=0 G_SLICE=always-malloc" \
+      "$build/tests/fuzz/$t $work/artifacts/$t/*)" >&2
   fi
   echo "$line"
   summary+=("$line")
