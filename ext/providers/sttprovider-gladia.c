@@ -134,12 +134,13 @@ gladia_build_init_request (SttProviderState * st, SttHttpInit * init)
   GladiaSession *session = get_session (st);
   g_autoptr (JsonObject) o = json_object_new ();
   JsonObject *messages;
-  JsonArray *languages = stt_json_language_codes (c->language);
+  JsonArray *languages;
   gchar *body;
 
   /* A session still to be continued needs no new one. */
   if (session->url)
     return FALSE;
+  languages = stt_json_language_codes (c->language);
 
   json_object_set_string_member (o, "encoding", "wav/pcm");
   json_object_set_int_member (o, "bit_depth", 16);

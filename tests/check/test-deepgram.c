@@ -77,10 +77,14 @@ push_audio (GstHarness * h, GstAudioFormat format, guint rate, guint channels,
     GstClockTime pts)
 {
   GList *bufs, *l;
+  GstBuffer *all;
 
   gst_harness_set_src_caps (h, stt_check_audio_caps (format, rate, channels));
-  bufs = stt_check_split (stt_check_make_audio (format, rate, channels, DURATION, tones,
-          G_N_ELEMENTS (tones), pts), format, rate, channels, 20);
+  all = stt_check_make_audio (format, rate, channels, DURATION, tones,
+      G_N_ELEMENTS (tones), pts);
+
+  bufs = stt_check_split (all, format, rate, channels, 20);
+  gst_buffer_unref (all);
   for (l = bufs; l; l = l->next)
     fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
   g_list_free (bufs);
@@ -359,10 +363,16 @@ run_subtitles (const gchar * encoder)
   GstSample *sample;
   GList *bufs, *l;
 
-  g_object_set (src, "caps", stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 48000, 2), NULL);
+  GstCaps *caps = stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 48000, 2);
+  GstBuffer *all;
+
+  g_object_set (src, "caps", caps, NULL);
+  gst_caps_unref (caps);
   fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  bufs = stt_check_split (stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2,
-          DURATION, tones, G_N_ELEMENTS (tones), 0), GST_AUDIO_FORMAT_S16LE, 48000, 2, 20);
+  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2, DURATION, tones,
+      G_N_ELEMENTS (tones), 0);
+  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 48000, 2, 20);
+  gst_buffer_unref (all);
   for (l = bufs; l; l = l->next) {
     GstFlowReturn fr;
     g_signal_emit_by_name (src, "push-buffer", l->data, &fr);

@@ -29,12 +29,14 @@ run_format (SttTestServer * server, guint index, GstAudioFormat format, guint ra
   gsize i, peak_at = 0;
   gint peak = 0;
   GList *bufs, *l;
+  GstBuffer *all;
 
   g_object_set (h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
       NULL);
   gst_harness_set_src_caps (h, stt_check_audio_caps (format, rate, channels));
-  bufs = stt_check_split (stt_check_make_audio (format, rate, channels, DURATION, tones,
-          1, 0), format, rate, channels, 10);
+  all = stt_check_make_audio (format, rate, channels, DURATION, tones, 1, 0);
+  bufs = stt_check_split (all, format, rate, channels, 10);
+  gst_buffer_unref (all);
   for (l = bufs; l; l = l->next)
     fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
   g_list_free (bufs);
