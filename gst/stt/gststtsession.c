@@ -85,6 +85,7 @@ struct _GstSttSession
   gboolean finalize_sent;
   gboolean ever_connected;
   gboolean rotating;            /* ending this connection on purpose, to open a new one */
+  gboolean rotate_wanted;       /* max-session-duration is near: rotate after a final */
   gboolean key_is_token;
   SttWs *ws;
   SttHttp *http;                /* token request in flight */
@@ -129,6 +130,7 @@ static void send_text (GstSttSession * s, gchar * text);
 static void connect_ws (GstSttSession * s);
 static void connect_with_key (GstSttSession * s);
 static void session_pump (GstSttSession * s);
+static void rotate_at_final (GstSttSession * s);
 static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code);
 static void session_retry (GstSttSession * s, const gchar * reason, guint http_status,
@@ -218,6 +220,14 @@ static gint64
 now_us (void)
 {
   return g_get_monotonic_time ();
+}
+
+/* How long before max-session-duration a rotation may start, waiting for a final:
+ * half of it, at most 30 s. */
+static GstClockTime
+rotate_window (GstClockTime max_session_duration)
+{
+  return MIN (max_session_duration / 2, 30 * GST_SECOND);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -522,6 +532,7 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
   SttParseOutput out;
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
+  guint64 committed;
   guint i;
 
   s->last_recv = now_us ();
@@ -531,8 +542,15 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
 
   if (out.results->len > 0)
     s->attempt = 0;
+  committed = s->committed;
   for (i = 0; i < out.results->len && s->state == STATE_OPEN; i++)
     handle_result (s, g_ptr_array_index (out.results, i));
+  if (s->rotate_wanted && s->committed > committed && s->state == STATE_OPEN
+      && !s->end_sent && out.failure == STT_FAILURE_NONE) {
+    rotate_at_final (s);
+    stt_parse_output_clear (&out);
+    return;
+  }
 
   if (out.failure != STT_FAILURE_NONE && s->state == STATE_OPEN) {
     g_autofree gchar *text = g_strdup_printf ("%s reported an error: %s",
@@ -617,8 +635,11 @@ session_tick (gpointer data)
     keepalive_tick (s);
 }
 
+/* Before the service's session limit: end this stream cleanly (its last finals commit
+ * what it heard) and continue on a new connection from there. The last resort: a
+ * finalize in mid-word splits that word across the two connections. */
 static gboolean
-rotate_cb (gpointer data)
+rotate_deadline_cb (gpointer data)
 {
   GstSttSession *s = data;
   SttFrameType type = STT_FRAME_TEXT;
@@ -627,9 +648,8 @@ rotate_cb (gpointer data)
   g_clear_pointer (&s->rotate_timer, g_source_unref);
   if (s->state != STATE_OPEN || s->end_sent || !s->pstate.info->end_message)
     return G_SOURCE_REMOVE;
-  /* Before the service's session limit: end this stream cleanly (its last finals
-   * commit what it heard) and continue on a new connection from there. */
-  GST_INFO_OBJECT (s->log_object, "max-session-duration reached: ending the connection");
+  GST_INFO_OBJECT (s->log_object, "max-session-duration reached with no final in sight: "
+      "ending the connection");
   s->rotating = TRUE;
   s->end_sent = TRUE;
   b = s->pstate.info->end_message (&s->pstate, &type);
@@ -637,6 +657,49 @@ rotate_cb (gpointer data)
   g_bytes_unref (b);
   gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
   return G_SOURCE_REMOVE;
+}
+
+/* The rotation window opens: the next final gives a clean cut (see rotate_at_final),
+ * the deadline falls back to a finalize. */
+static gboolean
+rotate_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  guint window = (guint) (rotate_window (s->cfg.max_session_duration) / GST_MSECOND);
+
+  g_clear_pointer (&s->rotate_timer, g_source_unref);
+  if (s->state != STATE_OPEN || s->end_sent)
+    return G_SOURCE_REMOVE;
+  GST_DEBUG_OBJECT (s->log_object, "max-session-duration near: rotating after the next "
+      "final, at the latest in %u ms", window);
+  s->rotate_wanted = TRUE;
+  s->rotate_timer = stt_io_worker_add_timeout (s->worker, window, rotate_deadline_cb, s,
+      NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* A final just moved the committed point: a word boundary. Ending the connection here
+ * and opening the next one at the committed point loses nothing (the audio after it is
+ * in the ring, and the new connection hears it whole) and splits no word. */
+static void
+rotate_at_final (GstSttSession * s)
+{
+  SttFrameType type = STT_FRAME_TEXT;
+
+  GST_INFO_OBJECT (s->log_object, "rotating to a new connection after a final");
+  if (s->pstate.info->end_message) {
+    /* Tell the service we are done; its answers to it are not waited for. */
+    GBytes *b = s->pstate.info->end_message (&s->pstate, &type);
+
+    stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
+    g_bytes_unref (b);
+    gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+  }
+  /* A resumable service session would carry on where it stood: start a new one. */
+  if (s->cfg.provider->forget_session)
+    s->cfg.provider->forget_session (&s->pstate);
+  s->rotating = TRUE;
+  finish (s);
 }
 
 static void
@@ -681,7 +744,9 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   }
   if (s->cfg.max_session_duration > 0)
     s->rotate_timer = stt_io_worker_add_timeout (s->worker,
-        (guint) (s->cfg.max_session_duration / GST_MSECOND), rotate_cb, s, NULL);
+        (guint) ((s->cfg.max_session_duration -
+                rotate_window (s->cfg.max_session_duration)) / GST_MSECOND), rotate_cb, s,
+        NULL);
   session_pump (s);
 }
 
@@ -1088,6 +1153,7 @@ session_connect (GstSttSession * s)
   s->end_sent = FALSE;
   s->finalize_sent = FALSE;
   s->rotating = FALSE;
+  s->rotate_wanted = FALSE;
   s->state = STATE_CONNECTING;
 
   if (s->cfg.token_url && *s->cfg.token_url) {

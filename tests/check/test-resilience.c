@@ -427,6 +427,75 @@ GST_START_TEST (test_session_rotation)
 
 GST_END_TEST;
 
+/* 8b. No final before the limit (endpointing off, so only a flush gives finals): each
+ * connection is ended at the limit with CloseStream, its flush commits what it heard,
+ * and the next one goes on from there. A word spoken across that moment may come out in
+ * two pieces (the one case where rotation cannot wait for a word boundary), but no audio
+ * is lost and every word is there, at its time. */
+GST_START_TEST (test_session_rotation_without_finals)
+{
+  SttTestServer *server = stt_test_server_new ("deepgram", NULL);
+  g_autofree gchar *url = server_url (server);
+  Run *r = run_new (url);
+  GstStructure *params = gst_structure_new ("p", "endpointing", G_TYPE_STRING, "false",
+      NULL);
+  GList *msgs, *finals, *l;
+  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
+  guint i, n;
+
+  g_object_set (r->h->element, "pacing", 1 /* realtime */ ,
+      "max-session-duration", 2500 * GST_MSECOND, "params", params, NULL);
+  gst_structure_free (params);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  gst_harness_push_event (r->h, gst_event_new_eos ());
+  msgs = stt_check_collect (r->bus, NULL, 15000, stt_check_enough_final_words,
+      GUINT_TO_POINTER (G_N_ELEMENTS (all_words) - 1));
+  n = stt_test_server_get_n_connections (server);
+  fail_unless (n >= 3, "only %u connections in 8 s", n);
+  for (i = 0; i + 1 < n; i++) {
+    g_auto (GStrv) texts = stt_test_server_get_text_messages (server, i);
+    fail_unless (texts && texts[0] && strstr (texts[g_strv_length (texts) - 1],
+            "CloseStream"), "connection %u did not end with CloseStream", i);
+  }
+  fail_unless_equals_int (count_state (msgs, "failed"), 0);
+  /* Every word once, in order; a piece of a split word starts inside its tone. */
+  finals = stt_check_filter_final (msgs, TRUE);
+  for (l = finals; l; l = l->next) {
+    const GValue *words = gst_structure_get_value (l->data, "words");
+
+    for (i = 0; i < gst_value_array_get_size (words); i++) {
+      const GstStructure *w =
+          gst_value_get_structure (gst_value_array_get_value (words, i));
+      const gchar *text = gst_structure_get_string (w, "text");
+      gdouble t0 = stt_check_run_tone_start (r, text);
+      GstClockTime start;
+
+      fail_unless (t0 >= 0, "unknown word %s", text);
+      gst_structure_get_clock_time (w, "start", &start);
+      fail_unless (start + 30 * GST_MSECOND >= t0 * GST_SECOND
+          && start < (t0 + 0.4) * GST_SECOND, "%s at %" GST_TIME_FORMAT, text,
+          GST_TIME_ARGS (start));
+      if (got->len == 0 || !g_str_equal (g_ptr_array_index (got, got->len - 1), text))
+        g_ptr_array_add (got, g_strdup (text));
+    }
+  }
+  g_ptr_array_add (got, NULL);
+  {
+    g_autofree gchar *a = g_strjoinv (" ", (gchar **) got->pdata);
+    g_autofree gchar *b = g_strjoinv (" ", (gchar **) all_words);
+    fail_unless_equals_string (a, b);
+  }
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free (finals);
+  g_ptr_array_unref (got);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+  stt_test_server_free (server);
+}
+
+GST_END_TEST;
+
 /* 10. An outage longer than max-buffer-time: the oldest audio goes, counted exactly. */
 GST_START_TEST (test_outage_longer_than_buffer)
 {
@@ -735,6 +804,7 @@ resilience_suite (void)
   tcase_add_test (tc, test_token_renewal);
   tcase_add_test (tc, test_flapping);
   tcase_add_test (tc, test_session_rotation);
+  tcase_add_test (tc, test_session_rotation_without_finals);
   tcase_add_test (tc, test_outage_longer_than_buffer);
   tcase_add_test (tc, test_eos_while_reconnecting);
   tcase_add_test (tc, test_null_while_waiting);
