@@ -4,18 +4,18 @@
 # BUILD (default /tmp/build-bench) is a meson build dir with -Dbench=enabled (made here if
 # missing, buildtype debugoptimized). --quick runs everything short (about 5 minutes
 # instead of about 30). The Node SDK comparison runs when node and npm are there.
-# Environment: HOURS, REPEAT, STREAMS, DURATION, STALL_DURATION, OUTAGE override the
-# defaults below. Everything listens on 127.0.0.1 only.
+# Environment: HOURS, LIVE, REPEAT, STREAMS, DURATION, STALL_DURATION, OUTAGE override
+# the defaults below. Everything listens on 127.0.0.1 only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 build=${BUILD:-/tmp/build-bench}
 
 if [ "${1:-}" = "--quick" ]; then
-  : "${HOURS:=0.1}" "${REPEAT:=2}" "${STREAMS:=10 100 1000}" "${DURATION:=15}"
+  : "${HOURS:=0.1}" "${LIVE:=20}" "${REPEAT:=2}" "${STREAMS:=10 100 1000}" "${DURATION:=15}"
   : "${STALL_DURATION:=120}" "${OUTAGE:=75}"
 else
-  : "${HOURS:=1}" "${REPEAT:=3}" "${STREAMS:=10 100 500 1000}" "${DURATION:=60}"
+  : "${HOURS:=1}" "${LIVE:=120}" "${REPEAT:=3}" "${STREAMS:=10 100 500 1000}" "${DURATION:=60}"
   : "${STALL_DURATION:=600}" "${OUTAGE:=180}"
 fi
 
@@ -48,7 +48,8 @@ else
 fi
 echo
 echo "## 1-2. Cost per stream (bench-cost)"
-timeout 3600 "$bench/bench-cost" --hours "$HOURS" --repeat "$REPEAT" "${sdk_args[@]}"
+timeout 3600 "$bench/bench-cost" --hours "$HOURS" --live-seconds "$LIVE" --repeat "$REPEAT" \
+  "${sdk_args[@]}"
 
 # 3: concurrency; one process per K (and per baseline) so that RSS and threads start clean.
 echo
