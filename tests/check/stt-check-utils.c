@@ -495,12 +495,51 @@ stt_check_enough_final_words (GList * collected, gpointer user_data)
   return count_final_words (collected) >= GPOINTER_TO_UINT (user_data);
 }
 
+void
+stt_check_foreach_final_word (GList * msgs, SttCheckWordFunc func, gpointer user_data)
+{
+  GList *finals = stt_check_filter_final (msgs, TRUE), *l;
+  guint i;
+
+  for (l = finals; l; l = l->next) {
+    const GValue *words = gst_structure_get_value (l->data, "words");
+
+    for (i = 0; i < gst_value_array_get_size (words); i++) {
+      const GstStructure *w =
+          gst_value_get_structure (gst_value_array_get_value (words, i));
+      GstClockTime start = GST_CLOCK_TIME_NONE;
+
+      gst_structure_get_clock_time (w, "start", &start);
+      func (gst_structure_get_string (w, "text"), start, user_data);
+    }
+  }
+  g_list_free (finals);
+}
+
+typedef struct
+{
+  SttCheckRun *r;
+  GPtrArray *got;
+} FinishCtx;
+
+static void
+finish_word (const gchar * text, GstClockTime start, gpointer data)
+{
+  FinishCtx *ctx = data;
+
+  g_ptr_array_add (ctx->got, bare_word (text));
+  /* Timestamps stay right across connections. */
+  fail_unless (ABS (GST_CLOCK_DIFF (start, (GstClockTime) (stt_check_run_tone_start (ctx->r,
+                      text) * GST_SECOND))) <= 30 * GST_MSECOND, "%s at %"
+      GST_TIME_FORMAT, text, GST_TIME_ARGS (start));
+}
+
 GList *
 stt_check_run_finish (SttCheckRun * r, const gchar * const *expected, GList * prior)
 {
-  GList *msgs, *finals, *l;
-  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
-  guint i, n = g_strv_length ((gchar **) expected), before = count_final_words (prior);
+  GList *msgs, *l;
+  FinishCtx ctx = { r, g_ptr_array_new_with_free_func (g_free) };
+  guint n = g_strv_length ((gchar **) expected), before = count_final_words (prior);
 
   gst_harness_push_event (r->h, gst_event_new_eos ());
   /* The words still to come: @prior may hold finals already. */
@@ -510,32 +549,14 @@ stt_check_run_finish (SttCheckRun * r, const gchar * const *expected, GList * pr
     fail_if (gst_structure_has_name (l->data, "error"), "unexpected error: %s",
         gst_structure_get_string (l->data, "message"));
   }
-  finals = stt_check_filter_final (msgs, TRUE);
-  for (l = finals; l; l = l->next) {
-    const GValue *words = gst_structure_get_value (l->data, "words");
-
-    for (i = 0; i < gst_value_array_get_size (words); i++) {
-      const GstStructure *w =
-          gst_value_get_structure (gst_value_array_get_value (words, i));
-      const gchar *text = gst_structure_get_string (w, "text");
-      GstClockTime start;
-
-      gst_structure_get_clock_time (w, "start", &start);
-      g_ptr_array_add (got, bare_word (text));
-      /* Timestamps stay right across connections. */
-      fail_unless (ABS (GST_CLOCK_DIFF (start, (GstClockTime) (stt_check_run_tone_start (r,
-                          text) * GST_SECOND))) <= 30 * GST_MSECOND, "%s at %"
-          GST_TIME_FORMAT, text, GST_TIME_ARGS (start));
-    }
-  }
-  g_ptr_array_add (got, NULL);
+  stt_check_foreach_final_word (msgs, finish_word, &ctx);
+  g_ptr_array_add (ctx.got, NULL);
   {
-    g_autofree gchar *a = g_strjoinv (" ", (gchar **) got->pdata);
+    g_autofree gchar *a = g_strjoinv (" ", (gchar **) ctx.got->pdata);
     g_autofree gchar *b = g_strjoinv (" ", (gchar **) expected);
     fail_unless_equals_string (a, b);
   }
-  g_list_free (finals);
-  g_ptr_array_unref (got);
+  g_ptr_array_unref (ctx.got);
   return msgs;
 }
 

@@ -89,6 +89,11 @@ gint64 stt_check_run_push (SttCheckRun * r, gdouble from, gdouble to, gboolean r
  * connection ones too; free with g_list_free_full (l, gst_structure_free)). */
 GList *stt_check_run_finish (SttCheckRun * r, const gchar * const *expected,
     GList * prior);
+/* Calls @func for every word of the finals in @msgs, in order, with its start time. */
+typedef void (*SttCheckWordFunc) (const gchar * text, GstClockTime start,
+    gpointer user_data);
+void stt_check_foreach_final_word (GList * msgs, SttCheckWordFunc func,
+    gpointer user_data);
 /* Where the tone heard as @word starts, in seconds; -1 if none. */
 gdouble stt_check_run_tone_start (SttCheckRun * r, const gchar * word);
 /* An SttCheckDoneFunc: the finals collected hold at least GPOINTER_TO_UINT (@user_data)

@@ -157,6 +157,12 @@ GST_START_TEST (test_request)
   fail_unless_equals_string (interim, "true");
   fail_unless_equals_string (auth, "Token test-key");
   {
+    /* No WebSocket extension offered (permessage-deflate would compress PCM). */
+    g_autofree gchar *ext = stt_test_server_get_header (server, 0,
+        "Sec-WebSocket-Extensions");
+    fail_unless (ext == NULL, "offered %s", ext);
+  }
+  {
     g_autofree gchar *lang = stt_test_server_get_query (server, 0, "language");
     fail_unless_equals_string (lang, "en-GB");
   }

@@ -395,7 +395,43 @@ GST_START_TEST (test_flapping)
 
 GST_END_TEST;
 
-/* max-session-duration: each connection is ended cleanly and the next one continues from
+/* Rotations: at least 3 connections in 8 s, each but the last ended by us with the
+ * provider's end message. */
+static void
+check_rotations (SttTestServer * server)
+{
+  guint i, n = stt_test_server_get_n_connections (server);
+
+  fail_unless (n >= 3, "only %u connections in 8 s", n);
+  for (i = 0; i + 1 < n; i++) {
+    g_auto (GStrv) texts = stt_test_server_get_text_messages (server, i);
+    fail_unless (texts && texts[0] && strstr (texts[g_strv_length (texts) - 1],
+            "CloseStream"), "connection %u did not end with CloseStream", i);
+  }
+}
+
+typedef struct
+{
+  Run *r;
+  GPtrArray *got;               /* the words, a split word's pieces counted once */
+} PieceCtx;
+
+static void
+piece_of_word (const gchar * text, GstClockTime start, gpointer data)
+{
+  PieceCtx *ctx = data;
+  gdouble t0 = stt_check_run_tone_start (ctx->r, text);
+
+  fail_unless (t0 >= 0, "unknown word %s", text);
+  fail_unless (start + 30 * GST_MSECOND >= t0 * GST_SECOND
+      && start < (t0 + 0.4) * GST_SECOND, "%s at %" GST_TIME_FORMAT, text,
+      GST_TIME_ARGS (start));
+  if (ctx->got->len == 0 || !g_str_equal (g_ptr_array_index (ctx->got,
+              ctx->got->len - 1), text))
+    g_ptr_array_add (ctx->got, g_strdup (text));
+}
+
+/* max-session-duration: each connection is ended cleanly after a final and the next one continues from
  * the committed point; no word lost or doubled, times continuous. */
 GST_START_TEST (test_session_rotation)
 {
@@ -403,20 +439,12 @@ GST_START_TEST (test_session_rotation)
   g_autofree gchar *url = server_url (server);
   Run *r = run_new (url);
   GList *msgs;
-  guint i, n;
 
   g_object_set (r->h->element, "pacing", 1 /* realtime */ ,
       "max-session-duration", 2500 * GST_MSECOND, NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, all_words, NULL);
-  n = stt_test_server_get_n_connections (server);
-  fail_unless (n >= 3, "only %u connections in 8 s", n);
-  /* Every connection but the last was ended by us with the provider's end message. */
-  for (i = 0; i + 1 < n; i++) {
-    g_auto (GStrv) texts = stt_test_server_get_text_messages (server, i);
-    fail_unless (texts && texts[0] && strstr (texts[g_strv_length (texts) - 1],
-            "CloseStream"), "connection %u did not end with CloseStream", i);
-  }
+  check_rotations (server);
   fail_unless_equals_int (count_state (msgs, "failed"), 0);
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
@@ -439,9 +467,8 @@ GST_START_TEST (test_session_rotation_without_finals)
   Run *r = run_new (url);
   GstStructure *params = gst_structure_new ("p", "endpointing", G_TYPE_STRING, "false",
       NULL);
-  GList *msgs, *finals, *l;
-  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
-  guint i, n;
+  GList *msgs;
+  PieceCtx ctx = { r, g_ptr_array_new_with_free_func (g_free) };
 
   g_object_set (r->h->element, "pacing", 1 /* realtime */ ,
       "max-session-duration", 2500 * GST_MSECOND, "params", params, NULL);
@@ -450,45 +477,19 @@ GST_START_TEST (test_session_rotation_without_finals)
   gst_harness_push_event (r->h, gst_event_new_eos ());
   msgs = stt_check_collect (r->bus, NULL, 15000, stt_check_enough_final_words,
       GUINT_TO_POINTER (G_N_ELEMENTS (all_words) - 1));
-  n = stt_test_server_get_n_connections (server);
-  fail_unless (n >= 3, "only %u connections in 8 s", n);
-  for (i = 0; i + 1 < n; i++) {
-    g_auto (GStrv) texts = stt_test_server_get_text_messages (server, i);
-    fail_unless (texts && texts[0] && strstr (texts[g_strv_length (texts) - 1],
-            "CloseStream"), "connection %u did not end with CloseStream", i);
-  }
+  check_rotations (server);
   fail_unless_equals_int (count_state (msgs, "failed"), 0);
   /* Every word once, in order; a piece of a split word starts inside its tone. */
-  finals = stt_check_filter_final (msgs, TRUE);
-  for (l = finals; l; l = l->next) {
-    const GValue *words = gst_structure_get_value (l->data, "words");
-
-    for (i = 0; i < gst_value_array_get_size (words); i++) {
-      const GstStructure *w =
-          gst_value_get_structure (gst_value_array_get_value (words, i));
-      const gchar *text = gst_structure_get_string (w, "text");
-      gdouble t0 = stt_check_run_tone_start (r, text);
-      GstClockTime start;
-
-      fail_unless (t0 >= 0, "unknown word %s", text);
-      gst_structure_get_clock_time (w, "start", &start);
-      fail_unless (start + 30 * GST_MSECOND >= t0 * GST_SECOND
-          && start < (t0 + 0.4) * GST_SECOND, "%s at %" GST_TIME_FORMAT, text,
-          GST_TIME_ARGS (start));
-      if (got->len == 0 || !g_str_equal (g_ptr_array_index (got, got->len - 1), text))
-        g_ptr_array_add (got, g_strdup (text));
-    }
-  }
-  g_ptr_array_add (got, NULL);
+  stt_check_foreach_final_word (msgs, piece_of_word, &ctx);
+  g_ptr_array_add (ctx.got, NULL);
   {
-    g_autofree gchar *a = g_strjoinv (" ", (gchar **) got->pdata);
+    g_autofree gchar *a = g_strjoinv (" ", (gchar **) ctx.got->pdata);
     g_autofree gchar *b = g_strjoinv (" ", (gchar **) all_words);
     fail_unless_equals_string (a, b);
   }
   keep_audio (r, server, 0);
   check_coverage (r, 0, 0);
-  g_list_free (finals);
-  g_ptr_array_unref (got);
+  g_ptr_array_unref (ctx.got);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
   stt_test_server_free (server);
