@@ -490,10 +490,16 @@ static gboolean
 has_stats (GList * collected, gpointer user_data)
 {
   for (; collected; collected = collected->next) {
-    GstClockTime sent = 0;
+    GstClockTime sent = 0, p50 = GST_CLOCK_TIME_NONE;
+    guint64 msgs_in = 0;
+
+    /* All the audio sent and the first results in (on a loaded machine these can come
+     * in one stats message after the other). */
     if (gst_structure_has_name (collected->data, "stt-stats")
         && gst_structure_get_clock_time (collected->data, "audio-sent", &sent)
-        && sent >= 3 * GST_SECOND)
+        && gst_structure_get_uint64 (collected->data, "messages-in", &msgs_in)
+        && gst_structure_get_clock_time (collected->data, "latency-p50", &p50)
+        && sent >= 3600 * GST_MSECOND && msgs_in > 0 && GST_CLOCK_TIME_IS_VALID (p50))
       return TRUE;
   }
   return FALSE;
@@ -511,7 +517,7 @@ GST_START_TEST (test_stats)
   gst_element_set_bus (h->element, bus);
   g_object_set (h->element, "stats-interval", 100 * GST_MSECOND, NULL);
   push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
-  msgs = stt_check_collect (bus, NULL, 5000, has_stats, NULL);
+  msgs = stt_check_collect (bus, NULL, 10000, has_stats, NULL);
   for (l = msgs; l; l = l->next) {
     if (gst_structure_has_name (l->data, "stt-stats"))
       st = l->data;
