@@ -195,6 +195,8 @@ gladia_parse_init_response (SttProviderState * st, guint status, const guint8 * 
   JsonObject *o = body ? stt_json_parse_object ((const gchar *) body, len, &parser) : NULL;
   const gchar *url = stt_json_get_string (o, "url", NULL);
   g_autofree gchar *ws_base = NULL;
+  g_autoptr (GUri) base = NULL;
+  g_autoptr (GUri) uri = NULL;
   gchar *resolved;
 
   if (url == NULL || *url == '\0') {
@@ -205,9 +207,20 @@ gladia_parse_init_response (SttProviderState * st, guint status, const guint8 * 
   /* Relative to the service's address, like the SDK reads it. */
   ws_base = g_str_has_prefix (session->init_url, "http") ?
       g_strconcat ("ws", session->init_url + 4, NULL) : g_strdup ("wss://api.gladia.io/");
-  resolved = g_uri_resolve_relative (ws_base, url, G_URI_FLAGS_ENCODED, error);
-  if (resolved == NULL)
+  base = g_uri_parse (ws_base, G_URI_FLAGS_ENCODED, error);
+  if (base == NULL)
     return FALSE;
+  uri = g_uri_parse_relative (base, url, G_URI_FLAGS_ENCODED, error);
+  if (uri == NULL)
+    return FALSE;
+  /* Checked before printing it: GLib cannot print a URI without a host whose path starts
+   * with "//" (a critical, and NULL). */
+  if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0') {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "the session url has no host");
+    return FALSE;
+  }
+  resolved = g_uri_to_string (uri);
   if (!g_str_has_prefix (resolved, "ws://") && !g_str_has_prefix (resolved, "wss://")) {
     clear_secret (&resolved);
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
