@@ -32,8 +32,8 @@
  *     "listening" line, which also checks the model.
  *
  * Recognition:
- *   - Client audio at another rate is resampled to 16 kHz (linear
- *     interpolation) because the en-us model is a 16 kHz model.
+ *   - Client audio at another rate is resampled to 16 kHz (GstAudioConverter)
+ *     because the en-us model is a 16 kHz model.
  *   - Endpoints come from pocketsphinx's own VAD (-remove_silence yes): audio
  *     is fed in 20 ms slices and an utterance ends when ps_get_in_speech()
  *     drops after speech (after -vad_postspeech frames of silence).
@@ -55,6 +55,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <gst/audio/audio.h>
 
 #include <pocketsphinx.h>
 #include <sphinxbase/cmn.h>
@@ -175,13 +176,12 @@ typedef struct
   gchar *word;
 } Word;
 
-/* Linear-interpolation resampler to MODEL_RATE; keeps the last input sample
- * and the read position across messages. */
+/* Client audio at another rate, converted to MODEL_RATE by GStreamer's audio
+ * converter (its resampler keeps the filter state across messages). */
 typedef struct
 {
   gint in_rate;
-  gdouble pos;                  /* next output position, in input samples; -1 = last */
-  gint16 last;
+  GstAudioConverter *conv;      /* NULL at MODEL_RATE */
 } Resampler;
 
 typedef struct
@@ -499,44 +499,37 @@ decoder_release (Server * server, Decoder * dec)
 /* ---------- audio ---------- */
 
 static void
+resampler_clear (Resampler * rs)
+{
+  g_clear_pointer (&rs->conv, gst_audio_converter_free);
+}
+
+static void
 resampler_reset (Resampler * rs, gint in_rate)
 {
+  GstAudioInfo in, out;
+
+  resampler_clear (rs);
   rs->in_rate = in_rate;
-  rs->pos = 0.0;
-  rs->last = 0;
+  if (in_rate == MODEL_RATE)
+    return;
+  gst_audio_info_set_format (&in, GST_AUDIO_FORMAT_S16, in_rate, 1, NULL);
+  gst_audio_info_set_format (&out, GST_AUDIO_FORMAT_S16, MODEL_RATE, 1, NULL);
+  rs->conv = gst_audio_converter_new (GST_AUDIO_CONVERTER_FLAG_NONE, &in, &out, NULL);
 }
 
 /* Returns a newly allocated MODEL_RATE buffer for @n input samples. */
 static gint16 *
 resampler_process (Resampler * rs, const gint16 * in, gsize n, gsize * out_n)
 {
-  gdouble step = (gdouble) rs->in_rate / MODEL_RATE;
-  gsize cap = (gsize) ((n + 2) / step) + 2;
-  gint16 *out = g_new (gint16, cap);
-  gsize k = 0;
+  gsize cap = gst_audio_converter_get_out_frames (rs->conv, n);
+  gint16 *out = g_new (gint16, MAX (cap, 1));
+  gpointer inp[1] = { (gpointer) in }, outp[1] = { out };
 
-  if (n == 0) {
-    *out_n = 0;
-    return out;
-  }
-  /* Interpolate between x[i] and x[i+1], where x[-1] is the previous
-   * message's last sample. */
-  while (k < cap) {
-    gdouble fi = floor (rs->pos);
-    gssize i = (gssize) fi;
-    gdouble frac = rs->pos - fi;
-    gdouble a, b;
-
-    if (i + 1 > (gssize) n - 1)
-      break;
-    a = i < 0 ? rs->last : in[i];
-    b = in[i + 1];
-    out[k++] = (gint16) lrint (a + (b - a) * frac);
-    rs->pos += step;
-  }
-  rs->pos -= (gdouble) n;
-  rs->last = in[n - 1];
-  *out_n = k;
+  if (cap == 0 || !gst_audio_converter_samples (rs->conv, GST_AUDIO_CONVERTER_FLAG_NONE,
+          inp, n, outp, cap))
+    cap = 0;
+  *out_n = cap;
   return out;
 }
 
@@ -729,6 +722,7 @@ session_unref (Session * s)
   g_assert (s->conn == NULL);
   g_queue_clear_full (&s->inbox, (GDestroyNotify) job_free);
   g_queue_clear_full (&s->outbox, (GDestroyNotify) reply_free);
+  resampler_clear (&s->rs);
   g_mutex_clear (&s->lock);
   g_free (s->peer);
   g_free (s);
@@ -1483,6 +1477,9 @@ main (int argc, char *argv[])
     g_printerr ("Run '" PROGRAM " --help' for the options.\n");
     return 2;
   }
+  /* Only the audio library is used (resampling): no plugin registry to scan. */
+  g_setenv ("GST_REGISTRY_DISABLE", "yes", FALSE);
+  gst_init (NULL, NULL);
 
   if (!resolve_model (&server.opts, &error)) {
     g_printerr (PROGRAM ": %s\n", error->message);

@@ -1281,7 +1281,8 @@ send_chunk (GstSttSession * s, gsize n)
   guint64 before = s->send_pos;
 
   n = gst_stt_ring_read (s->ring, &s->send_pos, s->scratch, n);
-  GST_LOG_OBJECT (s->log_object, "sending %" G_GSIZE_FORMAT " samples at %" G_GUINT64_FORMAT, n, s->send_pos);
+  GST_LOG_OBJECT (s->log_object, "sending %" G_GSIZE_FORMAT " samples at %"
+      G_GUINT64_FORMAT, n, s->send_pos);
   if (s->send_pos != before) {
     /* The ring dropped audio we had not sent: remember the seam for the timeline. */
     MapPoint p = { s->conn_sent, s->send_pos };
