@@ -27,7 +27,6 @@ struct _SttIoWorker
   GArray *batch;                /* Deferred */
   GArray *batch_spare;          /* worker thread only: the other array, reused */
   gboolean batch_scheduled;
-  gint64 batch_due;             /* atomic: monotonic time the batch runs, 0 = none */
 };
 
 typedef struct
@@ -75,59 +74,11 @@ tick_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-static void run_batch (SttIoWorker * w);
-
-/* The batch source: streaming threads schedule a batch without taking the context's
- * lock (a worker walking thousands of sources holds it for a while, and may be
- * preempted meanwhile); they only store the due time and wake the context. */
-typedef struct
-{
-  GSource source;
-  SttIoWorker *worker;
-} BatchSource;
-
-static gboolean
-batch_prepare (GSource * source, gint * timeout)
-{
-  gint64 due = __atomic_load_n (&((BatchSource *) source)->worker->batch_due,
-      __ATOMIC_SEQ_CST);
-  gint64 now;
-
-  *timeout = -1;
-  if (due == 0)
-    return FALSE;
-  now = g_source_get_time (source);
-  if (now >= due) {
-    *timeout = 0;
-    return TRUE;
-  }
-  *timeout = (gint) ((due - now + 999) / 1000);
-  return FALSE;
-}
-
-static gboolean
-batch_check (GSource * source)
-{
-  gint64 due = __atomic_load_n (&((BatchSource *) source)->worker->batch_due,
-      __ATOMIC_SEQ_CST);
-
-  return due != 0 && g_source_get_time (source) >= due;
-}
-
-static gboolean
-batch_dispatch (GSource * source, GSourceFunc callback, gpointer data)
-{
-  run_batch (((BatchSource *) source)->worker);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs batch_funcs = { batch_prepare, batch_check, batch_dispatch, NULL };
-
 static gpointer
 worker_main (gpointer data)
 {
   SttIoWorker *w = data;
-  GSource *tick, *batch;
+  GSource *tick;
 
   g_main_context_push_thread_default (w->context);
   w->tickers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -137,10 +88,6 @@ worker_main (gpointer data)
   g_source_set_callback (tick, tick_cb, w, NULL);
   g_source_attach (tick, w->context);
   g_source_unref (tick);
-  batch = g_source_new (&batch_funcs, sizeof (BatchSource));
-  ((BatchSource *) batch)->worker = w;
-  g_source_attach (batch, w->context);
-  g_source_unref (batch);
   /* Many streams to one host: never queue a connect behind another stream's. */
   w->watchers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   w->session = soup_session_new_with_options ("max-conns", 1 << 16,
@@ -251,9 +198,10 @@ stt_io_worker_invoke (SttIoWorker * worker, GSourceFunc func, gpointer data,
   g_main_context_invoke_full (worker->context, G_PRIORITY_DEFAULT, func, data, notify);
 }
 
-static void
-run_batch (SttIoWorker * w)
+static gboolean
+batch_cb (gpointer data)
 {
+  SttIoWorker *w = data;
   GArray *items;
   guint i;
 
@@ -261,7 +209,6 @@ run_batch (SttIoWorker * w)
   items = w->batch;
   w->batch = w->batch_spare;
   w->batch_scheduled = FALSE;
-  __atomic_store_n (&w->batch_due, 0, __ATOMIC_SEQ_CST);
   g_mutex_unlock (&w->batch_lock);
   for (i = 0; i < items->len; i++) {
     Deferred *d = &g_array_index (items, Deferred, i);
@@ -272,6 +219,7 @@ run_batch (SttIoWorker * w)
   }
   g_array_set_size (items, 0);
   w->batch_spare = items;
+  return G_SOURCE_REMOVE;
 }
 
 void
@@ -284,15 +232,15 @@ stt_io_worker_invoke_batched (SttIoWorker * worker, GSourceFunc func, gpointer d
   g_mutex_lock (&worker->batch_lock);
   g_array_append_val (worker->batch, d);
   schedule = !worker->batch_scheduled;
-  if (schedule) {
-    worker->batch_scheduled = TRUE;
-    __atomic_store_n (&worker->batch_due, g_get_monotonic_time () + BATCH_MS * 1000,
-        __ATOMIC_SEQ_CST);
-  }
+  worker->batch_scheduled = TRUE;
   g_mutex_unlock (&worker->batch_lock);
-  /* Lock-free: the worker's next prepare sees batch_due. */
-  if (schedule)
-    g_main_context_wakeup (worker->context);
+  if (schedule) {
+    GSource *s = g_timeout_source_new (BATCH_MS);
+
+    g_source_set_callback (s, batch_cb, worker, NULL);
+    g_source_attach (s, worker->context);
+    g_source_unref (s);
+  }
 }
 
 GSource *
