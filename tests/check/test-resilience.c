@@ -89,6 +89,18 @@ check_coverage (Run * r, gdouble hole_from, gdouble hole_to)
   g_free (seen);
 }
 
+/* The end of a run against @server: its audio covers the whole input, then everything
+ * is freed. */
+static void
+end_run (Run * r, SttTestServer * server, GList * msgs)
+{
+  keep_audio (r, server, 0);
+  check_coverage (r, 0, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+  stt_test_server_free (server);
+}
+
 static guint
 count_state (GList * msgs, const gchar * state)
 {
@@ -175,11 +187,7 @@ run_fault (SttTestFault fault, gushort code, const gchar * reason)
   fail_unless (stt_test_server_get_n_connections (server) >= 2);
   fail_unless (count_state (msgs, "reconnecting") >= 1);
   fail_unless (count_state (msgs, "failed") == 0);
-  keep_audio (r, server, 0);
-  check_coverage (r, 0, 0);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  stt_check_run_free (r);
-  stt_test_server_free (server);
+  end_run (r, server, msgs);
 }
 
 /* 1. The server dies mid-utterance and comes back 2 s later on the same port. */
@@ -248,11 +256,7 @@ GST_START_TEST (test_handshake_503)
   fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 3);
   fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
   fail_unless_equals_int (count_state (msgs, "reconnecting"), 2);
-  keep_audio (r, server, 0);
-  check_coverage (r, 0, 0);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  stt_check_run_free (r);
-  stt_test_server_free (server);
+  end_run (r, server, msgs);
 }
 
 GST_END_TEST;
@@ -386,11 +390,7 @@ GST_START_TEST (test_flapping)
   }
   msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless (stt_test_server_get_n_connections (server) >= 4);
-  keep_audio (r, server, 0);
-  check_coverage (r, 0, 0);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  stt_check_run_free (r);
-  stt_test_server_free (server);
+  end_run (r, server, msgs);
 }
 
 GST_END_TEST;
@@ -446,11 +446,7 @@ GST_START_TEST (test_session_rotation)
   msgs = stt_check_run_finish (r, all_words, NULL);
   check_rotations (server);
   fail_unless_equals_int (count_state (msgs, "failed"), 0);
-  keep_audio (r, server, 0);
-  check_coverage (r, 0, 0);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  stt_check_run_free (r);
-  stt_test_server_free (server);
+  end_run (r, server, msgs);
 }
 
 GST_END_TEST;
