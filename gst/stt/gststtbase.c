@@ -1267,9 +1267,9 @@ gst_stt_base_class_init (GstSttBaseClass * klass)
       "service's JSON answer holding the token. NULL = the first of access_token, token, "
       "key_value, value", ready);
   TIME_PROP (PROP_MAX_SESSION_DURATION, "max-session-duration", "Max session duration",
-      "Rotate to a new connection before this long (at the first final "
-      "in its last half, at most 30 s before it), losing and doubling no audio; set it "
-      "below the service's session limit, in nanoseconds; 0 = never", DEFAULT_MAX_SESSION_DURATION,
+      "Rotate to a new connection before this long (at the first final in its last "
+      "half, at most 30 s before it), losing and doubling no audio; set it below the "
+      "service's session limit, in nanoseconds; 0 = never", DEFAULT_MAX_SESSION_DURATION,
       ready);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

@@ -635,6 +635,22 @@ session_tick (gpointer data)
     keepalive_tick (s);
 }
 
+/* Sends the provider's end-of-stream message; FALSE if the provider has none. */
+static gboolean
+send_end_message (GstSttSession * s)
+{
+  SttFrameType type = STT_FRAME_TEXT;
+  GBytes *b;
+
+  if (!s->pstate.info->end_message)
+    return FALSE;
+  b = s->pstate.info->end_message (&s->pstate, &type);
+  stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
+  g_bytes_unref (b);
+  gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+  return TRUE;
+}
+
 /* Before the service's session limit: end this stream cleanly (its last finals commit
  * what it heard) and continue on a new connection from there. The last resort: a
  * finalize in mid-word splits that word across the two connections. */
@@ -642,8 +658,6 @@ static gboolean
 rotate_deadline_cb (gpointer data)
 {
   GstSttSession *s = data;
-  SttFrameType type = STT_FRAME_TEXT;
-  GBytes *b;
 
   g_clear_pointer (&s->rotate_timer, g_source_unref);
   if (s->state != STATE_OPEN || s->end_sent || !s->pstate.info->end_message)
@@ -652,10 +666,7 @@ rotate_deadline_cb (gpointer data)
       "ending the connection");
   s->rotating = TRUE;
   s->end_sent = TRUE;
-  b = s->pstate.info->end_message (&s->pstate, &type);
-  stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
-  g_bytes_unref (b);
-  gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
+  send_end_message (s);
   return G_SOURCE_REMOVE;
 }
 
@@ -684,17 +695,9 @@ rotate_cb (gpointer data)
 static void
 rotate_at_final (GstSttSession * s)
 {
-  SttFrameType type = STT_FRAME_TEXT;
-
   GST_INFO_OBJECT (s->log_object, "rotating to a new connection after a final");
-  if (s->pstate.info->end_message) {
-    /* Tell the service we are done; its answers to it are not waited for. */
-    GBytes *b = s->pstate.info->end_message (&s->pstate, &type);
-
-    stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
-    g_bytes_unref (b);
-    gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
-  }
+  /* Tell the service we are done; its answers to it are not waited for. */
+  send_end_message (s);
   /* A resumable service session would carry on where it stood: start a new one. */
   if (s->cfg.provider->forget_session)
     s->cfg.provider->forget_session (&s->pstate);
@@ -1376,20 +1379,11 @@ session_pump (GstSttSession * s)
   }
 
   if (s->draining && !s->end_sent && s->send_pos >= end) {
-    SttFrameType type = STT_FRAME_TEXT;
-    GBytes *b = s->pstate.info->end_message ?
-        s->pstate.info->end_message (&s->pstate, &type) : NULL;
-
     GST_DEBUG_OBJECT (s->log_object, "all audio sent, ending the stream");
     s->end_sent = TRUE;
     post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0);
-    if (b) {
-      stt_ws_send (s->ws, type == STT_FRAME_BINARY, b);
-      g_bytes_unref (b);
-      gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
-    } else {
+    if (!send_end_message (s))
       finish (s);
-    }
     return;
   }
 
