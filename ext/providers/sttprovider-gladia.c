@@ -46,6 +46,7 @@ typedef struct
   /* A resumed connection until its first acknowledgment: where the service should be,
    * and the results held until it is known to be there. */
   gboolean verifying;
+  gboolean resumed;             /* this connection continues an earlier one's session */
   guint64 resumed_at;
   GPtrArray *held;
 } GladiaPriv;
@@ -247,6 +248,7 @@ gladia_build_request (SttProviderState * st, SttRequest * req, GError ** error)
   req->url = g_strdup (session->url);
   priv = g_new0 (GladiaPriv, 1);
   priv->verifying = session->resuming;
+  priv->resumed = session->resuming;
   priv->resumed_at = session->acked_bytes;
   priv->held = g_ptr_array_new_with_free_func ((GDestroyNotify) stt_result_free);
   session->resuming = FALSE;
@@ -442,8 +444,16 @@ gladia_classify_close (SttProviderState * st, gushort code, const gchar * reason
 {
   /* Like the SDK: 1000 and 1001 are no error, 4400-4499 are the client's fault, any other
    * code is worth reconnecting to the same session. */
+  GladiaPriv *priv = st->priv;
+
   if (code == 1000 || code == 1001)
     return STT_FAILURE_NONE;
+  /* A resumed session refused (e.g. 4403 "Session has already ended"): the service no
+   * longer has it. A new session takes over from the committed point. */
+  if (code >= 4400 && code <= 4499 && priv && priv->resumed) {
+    session_forget (get_session (st));
+    return STT_FAILURE_RETRY;
+  }
   if (code >= 4400 && code <= 4499)
     return (code == 4401 || code == 4403) ? STT_FAILURE_AUTH : STT_FAILURE_FATAL;
   return STT_FAILURE_RETRY;

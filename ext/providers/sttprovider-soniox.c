@@ -343,6 +343,10 @@ soniox_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   }
   if (!priv->endpoints)
     emit_complete_words (priv, out);
+  /* Nothing held back and nothing pending: every token before final_audio_proc_ms is
+   * out, so the audio up to there is done with (silence makes no tokens at all). */
+  if (priv->final->len == 0 && priv->tail->len == 0)
+    out->processed = final_s;
 
   if (st->config->interim_results && (priv->final->len || priv->tail->len)) {
     SttResult *r = make_result (priv, FALSE, priv->final->len);

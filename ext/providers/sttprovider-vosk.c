@@ -198,6 +198,8 @@ const SttProviderInfo stt_provider_vosk = {
   .unreachable_hint = "Start the local recognizer with `stt-local-server` (it listens on "
       "ws://127.0.0.1:2700), point the url property at a vosk-server, or choose "
       "another provider with the provider property.",
+  .keyless = TRUE,
+  .no_language = TRUE,
   .build_request = vosk_build_request,
   .start_message = vosk_start_message,
   .frame_audio = vosk_frame_audio,

@@ -135,6 +135,7 @@ stt_parse_output_init (SttParseOutput * out)
 {
   memset (out, 0, sizeof (*out));
   out->results = g_ptr_array_new_with_free_func ((GDestroyNotify) stt_result_free);
+  out->processed = -1;
 }
 
 void

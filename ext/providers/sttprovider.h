@@ -66,7 +66,13 @@ typedef struct
 {
   GPtrArray *results;           /* SttResult*, owned */
   gboolean ready;               /* the server acknowledged the session start */
-  gboolean finished;            /* the server has sent everything it will (after end of stream) */
+  /* The end-of-audio acknowledgement: after our end message, the server has sent every
+   * result for all the audio it was sent. */
+  gboolean finished;
+  /* The service's word that every final for the audio before this time (seconds on the
+   * connection's clock) has been sent, without a result saying so (e.g. silence);
+   * negative when the message says nothing of the kind. */
+  gdouble processed;
   SttFailure failure;           /* an error message from the server, if not NONE */
   gchar *error;                 /* its text */
 } SttParseOutput;
@@ -114,6 +120,10 @@ struct _SttProviderInfo
   gdouble keepalive_interval;   /* seconds of silence before the provider's keepalive */
   /* Said to the user when the service cannot be reached at all, or NULL. */
   const gchar *unreachable_hint;
+  /* The service takes no key (a self-hosted server): none is looked for. */
+  gboolean keyless;
+  /* The protocol has no language setting (the server's model decides). */
+  gboolean no_language;
 
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
   /* First text message after the handshake, or NULL. */

@@ -37,6 +37,7 @@ GST_DEBUG_CATEGORY_STATIC (stt_base_debug);
 #define DEFAULT_KEEPALIVE_INTERVAL (5 * GST_SECOND)
 #define DEFAULT_STALL_TIMEOUT (15 * GST_SECOND)
 #define DEFAULT_DRAIN_TIMEOUT (10 * GST_SECOND)
+#define DEFAULT_OUTAGE_TIMEOUT (120 * GST_SECOND)
 #define DEFAULT_PACING GST_STT_PACING_AUTO
 #define DEFAULT_STATS_INTERVAL (10 * GST_SECOND)
 #define DEFAULT_TLS_VALIDATE TRUE
@@ -75,6 +76,7 @@ enum
   PROP_TOKEN_HEADERS,
   PROP_TOKEN_FIELD,
   PROP_MAX_SESSION_DURATION,
+  PROP_OUTAGE_TIMEOUT,
 };
 
 typedef struct
@@ -108,6 +110,7 @@ typedef struct
   GstStructure *token_headers;
   gchar *token_field;
   GstClockTime max_session_duration;
+  GstClockTime outage_timeout;
 
   /* Stream state: under the stream lock (streaming thread) unless said otherwise. */
   GstPad *sinkpad;
@@ -127,6 +130,7 @@ typedef struct
   gboolean live;                /* object lock */
   GstClockTime input_end;       /* object lock: end of the newest input buffer */
   GstClockTime committed_time;  /* object lock */
+  GstClockTime promised_time;   /* object lock: see GstSttSessionCallbacks.promised */
   guint64 overflow;              /* samples dropped in the current overflow */
 
   /* Drain and failure: under drain_lock. */
@@ -222,18 +226,66 @@ on_error (GstSttSession * session, GQuark domain, gint code, const gchar * text,
   GstSttBase *base = user_data;
   GstSttBasePrivate *priv = PRIV (base);
 
+  /* Ours first: the flow error the streaming thread returns once it sees the failure
+   * makes upstream post its own "Internal data stream error", which must come second. */
+  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR, domain,
+      code, g_strdup (text), g_strdup (debug), __FILE__, GST_FUNCTION, __LINE__,
+      gst_structure_new ("details", "provider", G_TYPE_STRING, priv->info->name,
+          "http-status", G_TYPE_UINT, http_status, "close-code", G_TYPE_INT, close_code,
+          NULL));
+
   g_mutex_lock (&priv->drain_lock);
   priv->failed = TRUE;
   g_cond_broadcast (&priv->drain_cond);
   g_mutex_unlock (&priv->drain_lock);
   /* A blocked chain function must see the failure. */
   gst_stt_ring_set_flushing (priv->ring, TRUE);
+}
 
-  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR, domain,
-      code, g_strdup (text), g_strdup (debug), __FILE__, GST_FUNCTION, __LINE__,
-      gst_structure_new ("details", "provider", G_TYPE_STRING, priv->info->name,
-          "http-status", G_TYPE_UINT, http_status, "close-code", G_TYPE_INT, close_code,
-          NULL));
+/* A warning for the user; @from < @to names audio that will never be transcribed. */
+static void
+on_warning (GstSttSession * session, const gchar * text, guint64 from, guint64 to,
+    gpointer user_data)
+{
+  GstSttBase *base = user_data;
+  GstSttBasePrivate *priv = PRIV (base);
+  GstStructure *details = gst_structure_new ("details", "provider", G_TYPE_STRING,
+      priv->info->name, NULL);
+  gchar *msg;
+  GQuark domain = GST_RESOURCE_ERROR;
+  gint code = GST_RESOURCE_ERROR_OPEN_READ_WRITE;
+
+  if (from < to) {
+    GstClockTime t0 = gst_stt_timeline_to_time (priv->timeline, from);
+    GstClockTime t1 = gst_stt_timeline_to_time (priv->timeline, to);
+    GstClockTime lost = gst_util_uint64_scale_int (to - from, GST_SECOND, priv->rate);
+
+    msg = g_strdup_printf ("%.1f s of audio will not be transcribed (%" GST_TIME_FORMAT
+        " to %" GST_TIME_FORMAT "): %s", (gdouble) lost / GST_SECOND, GST_TIME_ARGS (t0),
+        GST_TIME_ARGS (t1), text);
+    gst_structure_set (details, "untranscribed", GST_TYPE_CLOCK_TIME, lost,
+        "from", GST_TYPE_CLOCK_TIME, t0, "to", GST_TYPE_CLOCK_TIME, t1, NULL);
+    code = GST_RESOURCE_ERROR_WRITE;
+  } else {
+    msg = g_strdup (text);
+  }
+  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_WARNING, domain,
+      code, msg, NULL, __FILE__, GST_FUNCTION, __LINE__, details);
+}
+
+static void
+on_promised (GstSttSession * session, guint64 pos, gpointer user_data)
+{
+  GstSttBase *base = user_data;
+  GstSttBasePrivate *priv = PRIV (base);
+  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
+  GstClockTime t = gst_stt_timeline_to_time (priv->timeline, pos);
+
+  GST_OBJECT_LOCK (base);
+  priv->promised_time = t;
+  GST_OBJECT_UNLOCK (base);
+  if (klass->position_changed)
+    klass->position_changed (base);
 }
 
 static void
@@ -280,6 +332,8 @@ static const GstSttSessionCallbacks session_callbacks = {
   .drained = on_drained,
   .stats = on_stats,
   .committed = on_committed,
+  .warning = on_warning,
+  .promised = on_promised,
 };
 
 /* ------------------------------------------------------------------------------------ */
@@ -351,6 +405,9 @@ build_config (GstSttBase * base, GstSttSessionConfig * c)
   c->token_method = g_strdup (priv->token_method);
   c->token_field = g_strdup (priv->token_field);
   c->max_session_duration = priv->max_session_duration;
+  c->drain_timeout = priv->drain_timeout;
+  c->outage_timeout = priv->outage_timeout;
+  c->latency = priv->latency;
   c->rate = priv->rate;
   c->interim_results = priv->interim_results;
   c->live = priv->live;
@@ -422,6 +479,7 @@ free_stream (GstSttBase * base)
   GST_OBJECT_LOCK (base);
   priv->input_end = GST_CLOCK_TIME_NONE;
   priv->committed_time = GST_CLOCK_TIME_NONE;
+  priv->promised_time = GST_CLOCK_TIME_NONE;
   GST_OBJECT_UNLOCK (base);
   g_mutex_lock (&priv->drain_lock);
   priv->drained = FALSE;
@@ -678,40 +736,29 @@ map_failed:
   }
 }
 
-/* End of stream: send the rest, wait up to drain-timeout for the last finals. */
+/* End of stream: send the rest and wait until the service has accounted for all of it.
+ * The session bounds that wait (drain-timeout makes a silent service a stall,
+ * outage-timeout ends the retries, both with a warning naming what was lost); a flush or
+ * a state change to READY ends it at once. */
 static void
 drain (GstSttBase * base)
 {
   GstSttBasePrivate *priv = PRIV (base);
-  GstClockTime timeout;
-  gint64 deadline;
-  gboolean done;
 
   if (priv->session == NULL)
     return;
   if (priv->converter && !gst_audio_converter_is_passthrough (priv->converter))
     drain_converter (base);
 
-  GST_OBJECT_LOCK (base);
-  timeout = priv->drain_timeout;
-  GST_OBJECT_UNLOCK (base);
-
   g_mutex_lock (&priv->drain_lock);
   priv->drained = FALSE;
   g_mutex_unlock (&priv->drain_lock);
   gst_stt_session_drain (priv->session);
 
-  deadline = g_get_monotonic_time () + timeout / GST_USECOND;
   g_mutex_lock (&priv->drain_lock);
-  while (!priv->drained && !priv->flushing && !priv->failed) {
-    if (!g_cond_wait_until (&priv->drain_cond, &priv->drain_lock, deadline))
-      break;
-  }
-  done = priv->drained;
+  while (!priv->drained && !priv->flushing && !priv->failed)
+    g_cond_wait (&priv->drain_cond, &priv->drain_lock);
   g_mutex_unlock (&priv->drain_lock);
-  if (!done)
-    GST_WARNING_OBJECT (base, "the service did not finish within drain-timeout (%"
-        GST_TIME_FORMAT "): going on with what arrived", GST_TIME_ARGS (timeout));
   /* Nothing may arrive after EOS. */
   stop_session (base);
 }
@@ -774,6 +821,11 @@ gst_stt_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       if (priv->timeline)
         gst_stt_timeline_reset (priv->timeline);
       priv->written = 0;
+      GST_OBJECT_LOCK (base);
+      priv->committed_time = GST_CLOCK_TIME_NONE;
+      priv->promised_time = GST_CLOCK_TIME_NONE;
+      priv->input_end = GST_CLOCK_TIME_NONE;
+      GST_OBJECT_UNLOCK (base);
       g_mutex_lock (&priv->drain_lock);
       priv->flushing = FALSE;
       priv->failed = FALSE;
@@ -801,9 +853,11 @@ gst_stt_base_get_safe_position (GstSttBase * base)
 
   GST_OBJECT_LOCK (base);
   pos = priv->committed_time;
+  /* Live: also as far as `latency` allows, but never past what the service can still
+   * be vouched for (a stalled, dropped or replaying connection, an open segment). */
   if (priv->live && GST_CLOCK_TIME_IS_VALID (priv->input_end)
-      && priv->input_end > priv->latency) {
-    GstClockTime p = priv->input_end - priv->latency;
+      && priv->input_end > priv->latency && GST_CLOCK_TIME_IS_VALID (priv->promised_time)) {
+    GstClockTime p = MIN (priv->input_end - priv->latency, priv->promised_time);
     if (!GST_CLOCK_TIME_IS_VALID (pos) || p > pos)
       pos = p;
   }
@@ -845,6 +899,56 @@ gst_stt_base_get_stats (GstSttBase * base)
   return PRIV (base)->stats;
 }
 
+/* Settings that cannot work are said at start, before any connection: an unknown
+ * provider, an unreadable key file, no key for a service that needs one. A setting the
+ * protocol cannot carry is a warning. */
+static gboolean
+check_settings (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  g_autofree gchar *provider = NULL, *key = NULL, *key_file = NULL, *token_url = NULL;
+  g_autofree gchar *language = NULL, *found = NULL;
+  const SttProviderInfo *info;
+  GError *err = NULL;
+
+  GST_OBJECT_LOCK (base);
+  provider = g_strdup (priv->provider);
+  key = g_strdup (priv->api_key);
+  key_file = g_strdup (priv->api_key_file);
+  token_url = g_strdup (priv->token_url);
+  language = g_strdup (priv->language);
+  GST_OBJECT_UNLOCK (base);
+
+  info = stt_provider_lookup (provider);
+  if (info == NULL) {
+    g_autofree gchar *known = g_strjoinv (", ", (gchar **) stt_provider_names ());
+    GST_ELEMENT_ERROR (base, RESOURCE, SETTINGS, ("Unknown provider '%s'", provider),
+        ("known providers: %s", known));
+    return FALSE;
+  }
+  found = gst_stt_session_resolve_key (info, key, key_file, &err);
+  if (key)
+    memset (key, 0, strlen (key));
+  if (found)
+    memset (found, 0, strlen (found));
+  /* With token-url the token service decides what it needs. */
+  if (err && (token_url == NULL || *token_url == '\0'
+          || err->code == GST_RESOURCE_ERROR_NOT_FOUND)) {
+    gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR,
+        err->domain, err->code, g_strdup (err->message), NULL, __FILE__, GST_FUNCTION,
+        __LINE__, gst_structure_new ("details", "provider", G_TYPE_STRING, info->name,
+            NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  g_clear_error (&err);
+  if (language && *language && info->no_language)
+    GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("%s has no language setting: "
+            "language=%s is ignored (the server's model decides)", info->display_name,
+            language), (NULL));
+  return TRUE;
+}
+
 static GstStateChangeReturn
 gst_stt_base_change_state (GstElement * element, GstStateChange transition)
 {
@@ -854,6 +958,8 @@ gst_stt_base_change_state (GstElement * element, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_READY_TO_PAUSED:
+      if (!check_settings (base))
+        return GST_STATE_CHANGE_FAILURE;
       gst_stt_stats_reset (priv->stats);
       gst_segment_init (&priv->segment, GST_FORMAT_TIME);
       g_mutex_lock (&priv->drain_lock);
@@ -1000,6 +1106,9 @@ gst_stt_base_set_property (GObject * object, guint prop_id, const GValue * value
       g_free (priv->token_field);
       priv->token_field = g_value_dup_string (value);
       break;
+    case PROP_OUTAGE_TIMEOUT:
+      priv->outage_timeout = g_value_get_uint64 (value);
+      break;
     case PROP_MAX_SESSION_DURATION:
       priv->max_session_duration = g_value_get_uint64 (value);
       break;
@@ -1106,6 +1215,9 @@ gst_stt_base_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_TOKEN_FIELD:
       g_value_set_string (value, priv->token_field);
+      break;
+    case PROP_OUTAGE_TIMEOUT:
+      g_value_set_uint64 (value, priv->outage_timeout);
       break;
     case PROP_MAX_SESSION_DURATION:
       g_value_set_uint64 (value, priv->max_session_duration);
@@ -1223,8 +1335,16 @@ gst_stt_base_class_init (GstSttBaseClass * klass)
       "server has sent nothing (no message, no pong) for this long while audio flows, in "
       "nanoseconds; 0 = never", DEFAULT_STALL_TIMEOUT, ready);
   TIME_PROP (PROP_DRAIN_TIMEOUT, "drain-timeout", "Drain timeout", "At end of stream, "
-      "how long to wait for the last final results, in nanoseconds",
-      DEFAULT_DRAIN_TIMEOUT, playing);
+      "the longest the service may make no progress (takes no audio, sends no result) "
+      "before the connection counts as stalled and the audio it has not acknowledged is "
+      "sent again on a new one, in nanoseconds; 0 = never. It bounds a silence, not the "
+      "drain", DEFAULT_DRAIN_TIMEOUT, ready);
+  TIME_PROP (PROP_OUTAGE_TIMEOUT, "outage-timeout", "Outage timeout", "How long the "
+      "service may be without a working connection before the element gives up, in "
+      "nanoseconds; 0 = never. Non-live input then fails with an error; at end of stream "
+      "the element ends the stream with a warning. Either way a warning names the audio "
+      "not transcribed. Live input never gives up in mid-stream",
+      DEFAULT_OUTAGE_TIMEOUT, ready);
   g_object_class_install_property (gobject_class, PROP_PACING,
       g_param_spec_enum ("pacing", "Pacing", "How fast non-live audio is sent",
           GST_TYPE_STT_PACING, DEFAULT_PACING,
@@ -1299,10 +1419,12 @@ gst_stt_base_init (GstSttBase * base)
   priv->tls_validate = DEFAULT_TLS_VALIDATE;
   priv->token_method = g_strdup (DEFAULT_TOKEN_METHOD);
   priv->max_session_duration = DEFAULT_MAX_SESSION_DURATION;
+  priv->outage_timeout = DEFAULT_OUTAGE_TIMEOUT;
   priv->stats = gst_stt_stats_new ();
   priv->pending = g_byte_array_new ();
   priv->input_end = GST_CLOCK_TIME_NONE;
   priv->committed_time = GST_CLOCK_TIME_NONE;
+  priv->promised_time = GST_CLOCK_TIME_NONE;
   g_mutex_init (&priv->drain_lock);
   g_cond_init (&priv->drain_cond);
   gst_audio_info_init (&priv->in_info);

@@ -27,6 +27,10 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 /* Non-live input wakes the I/O thread once per this much audio, not once per chunk: a
  * cross-thread wakeup costs more than sending a chunk, and nobody waits for the audio. */
 #define WAKE_BATCH_MS 1000
+/* An outage (no working connection) this long is said on the bus, once per outage. */
+#define OUTAGE_WARNING_US (10 * G_USEC_PER_SEC)
+/* Audio lost while disconnected is reported at most this often. */
+#define LOSS_REPORT_US (10 * G_USEC_PER_SEC)
 #define GST_CAT_DEFAULT stt_session_debug
 
 typedef enum
@@ -109,6 +113,14 @@ struct _GstSttSession
   gint64 last_audio;
   gint64 last_recv;
   gint64 disconnected_since;
+  gint64 outage_since;          /* first failure of the current outage; 0: none */
+  gboolean outage_warned;
+  gchar *last_failure;          /* why the last attempt failed, for messages */
+  gint64 last_progress;         /* audio taken, a result or an acknowledgement */
+  gint64 opened_at;             /* the current connection opened */
+  guint64 lost_upto;            /* loss reported up to this stream position */
+  gint64 loss_reported_at;
+  guint64 promised;             /* last promised position handed to the element */
   GSource *pace_timer;
   GSource *retry_timer;
   GSource *stats_timer;
@@ -123,6 +135,7 @@ typedef struct
 {
   guint64 id;
   guint revision;
+  guint64 start;                /* stream position where its latest partial starts */
 } SegInfo;
 
 static void session_connect (GstSttSession * s);
@@ -135,6 +148,8 @@ static void session_fail (GstSttSession * s, GQuark domain, gint code, const gch
     const gchar * debug, guint http_status, gint close_code);
 static void session_retry (GstSttSession * s, const gchar * reason, guint http_status,
     gint close_code, gint retry_after);
+static void give_up (GstSttSession * s, const gchar * why, guint http_status,
+    gint close_code);
 
 void
 gst_stt_session_config_clear (GstSttSessionConfig * c)
@@ -197,6 +212,7 @@ gst_stt_session_unref (GstSttSession * s)
   g_hash_table_unref (s->segments);
   g_free (s->scratch);
   g_free (s->url_redacted);
+  g_free (s->last_failure);
   g_clear_object (&s->tls_db);
   g_free (s->tls_db_error);
   g_mutex_clear (&s->stop_lock);
@@ -285,6 +301,104 @@ seconds_to_stream (GstSttSession * s, gdouble t)
   return conn_to_stream (s, (guint64) samples);
 }
 
+/* Audio between stream positions @from and @to will never be transcribed: counted once
+ * (what was reported before is not counted again) and, with @warn, said on the bus. */
+static void
+report_loss (GstSttSession * s, guint64 from, guint64 to, gboolean warn,
+    const gchar * why)
+{
+  from = MAX (MAX (from, s->lost_upto), s->committed);
+  if (to <= from)
+    return;
+  s->lost_upto = to;
+  s->loss_reported_at = now_us ();
+  gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_UNTRANSCRIBED, to - from);
+  GST_WARNING_OBJECT (s->log_object, "%.3f s of audio will not be transcribed: %s",
+      (gdouble) (to - from) / s->cfg.rate, why);
+  if (warn && s->cb.warning && !is_stopped (s))
+    s->cb.warning (s, why, from, to, s->user_data);
+}
+
+/* A warning that loses nothing (yet). */
+static void
+post_warning (GstSttSession * s, const gchar * text)
+{
+  GST_WARNING_OBJECT (s->log_object, "%s", text);
+  if (s->cb.warning && !is_stopped (s))
+    s->cb.warning (s, text, 0, 0, s->user_data);
+}
+
+/* Transcription moved on: the outage (if any) is over. */
+static void
+progress (GstSttSession * s)
+{
+  s->last_progress = now_us ();
+}
+
+static void
+outage_over (GstSttSession * s)
+{
+  s->attempt = 0;
+  s->outage_since = 0;
+  s->outage_warned = FALSE;
+}
+
+/* Where the earliest segment still open (a partial without its final) starts, or
+ * G_MAXUINT64. */
+static guint64
+open_segment_start (GstSttSession * s)
+{
+  GHashTableIter it;
+  gpointer v;
+  guint64 start = G_MAXUINT64;
+
+  g_hash_table_iter_init (&it, s->segments);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    start = MIN (start, ((SegInfo *) v)->start);
+  return start;
+}
+
+/* Live input: how far the element may promise downstream (GAP events) that no more text
+ * comes. Audio qualifies once it was sent at least `latency` ago on this connection and
+ * the server has spoken since (so a stalled or dropped connection promises nothing about
+ * what it swallowed), and only up to the start of a segment the service still has open
+ * (its final will be placed there). Before that, only the committed point counts. */
+static void
+update_promised (GstSttSession * s)
+{
+  gint64 horizon;
+  guint lo = 0, hi;
+  guint64 p = 0;
+
+  if (!s->cfg.live || s->state != STATE_OPEN || s->marks->len == 0)
+    return;
+  horizon = MIN (s->last_recv, now_us () - (gint64) (s->cfg.latency / GST_USECOND));
+  /* Marks are in send order: the last one sent before the horizon. */
+  hi = s->marks->len;
+  while (lo < hi) {
+    guint mid = (lo + hi) / 2;
+
+    if (g_array_index (s->marks, SendMark, mid).sent <= horizon)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo > 0)
+    p = g_array_index (s->marks, SendMark, lo - 1).end;
+  p = MIN (p, open_segment_start (s));
+  if (p <= s->promised)
+    return;
+  s->promised = p;
+  if (s->cb.promised && !is_stopped (s))
+    s->cb.promised (s, p, s->user_data);
+}
+
+static gboolean
+is_stale_segment (gpointer key, gpointer value, gpointer data)
+{
+  return ((SegInfo *) value)->start < *(guint64 *) data;
+}
+
 static gboolean
 is_keyed_segment (gpointer key, gpointer value, gpointer data)
 {
@@ -303,6 +417,8 @@ teardown_connection (GstSttSession * s)
     s->pstate.info->free_priv (s->pstate.priv);
   s->pstate.priv = NULL;
   s->pstate.frames_sent = 0;
+  /* Send times belong to the connection: a replay is timed anew. */
+  g_array_set_size (s->marks, 0);
   clear_key (s);
   /* Segment keys belong to the connection; the open keyless segment goes on, so its
    * replayed partials and final keep its id. */
@@ -353,8 +469,12 @@ commit (GstSttSession * s, guint64 pos)
     return;
   s->committed = pos;
   s->finalize_sent = FALSE;
+  progress (s);
   gst_stt_ring_commit (s->ring, pos);
   gst_stt_timeline_prune (s->timeline, pos);
+  /* A partial from before the committed point has been overtaken (its final came under
+   * another key, or a replay trimmed it): it holds nothing open any more. */
+  g_hash_table_foreach_remove (s->segments, is_stale_segment, &pos);
   while (i < s->marks->len && g_array_index (s->marks, SendMark, i).end <= pos)
     i++;
   /* Keep one mark so latency can still be measured for a result ending right here. */
@@ -444,6 +564,7 @@ handle_result (GstSttSession * s, SttResult * r)
   } else {
     seg->revision++;
   }
+  seg->start = start;
 
   words = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
   for (i = first; i < r->words->len; i++) {
@@ -540,11 +661,19 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
   stt_parse_output_init (&out);
   s->pstate.info->parse (&s->pstate, binary, p, len, &out);
 
-  if (out.results->len > 0)
-    s->attempt = 0;
+  if (out.results->len > 0) {
+    outage_over (s);
+    progress (s);
+  }
   committed = s->committed;
   for (i = 0; i < out.results->len && s->state == STATE_OPEN; i++)
     handle_result (s, g_ptr_array_index (out.results, i));
+  if (out.processed >= 0 && s->state == STATE_OPEN && out.failure == STT_FAILURE_NONE) {
+    /* The service's word that the audio before this point is done with. */
+    commit (s, MIN (seconds_to_stream (s, out.processed), s->send_pos));
+    if (s->committed > committed)
+      notify_committed (s);
+  }
   if (s->rotate_wanted && s->committed > committed && s->state == STATE_OPEN
       && !s->end_sent && out.failure == STT_FAILURE_NONE) {
     rotate_at_final (s);
@@ -576,8 +705,17 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
           " (%s): %s", n + 1, out.error, shown);
     }
   }
-  if (out.finished && s->state == STATE_OPEN && s->end_sent)
-    finish (s);
+  if (out.finished && s->state == STATE_OPEN && s->end_sent) {
+    /* The end-of-audio acknowledgement: every result for what this connection was sent
+     * is out, trailing silence included. */
+    outage_over (s);
+    commit (s, s->send_pos);
+    notify_committed (s);
+    if (s->state == STATE_OPEN)
+      finish (s);
+  } else {
+    update_promised (s);
+  }
   stt_parse_output_clear (&out);
 }
 
@@ -587,6 +725,7 @@ on_ws_pong (SttWs * ws, gpointer user_data)
   GstSttSession *s = user_data;
 
   s->last_recv = now_us ();
+  update_promised (s);
 }
 
 static void
@@ -621,18 +760,81 @@ watchdog_tick (GstSttSession * s)
   }
 }
 
+/* The outage clock: says on the bus when the service has been out of reach for a while,
+ * and gives up when it has been for outage-timeout (non-live input, or a drain; live
+ * input in mid-stream keeps trying). Returns TRUE if it gave up. */
+static gboolean
+outage_tick (GstSttSession * s, gint64 now)
+{
+  gint64 out = now - s->outage_since;
+
+  if (!s->outage_since)
+    return FALSE;
+  if (!s->outage_warned && out >= OUTAGE_WARNING_US) {
+    g_autofree gchar *t = g_strdup_printf ("%s has been out of reach for %d s (%s): "
+        "retrying, the audio is kept", s->cfg.provider->display_name,
+        (gint) (out / G_USEC_PER_SEC), s->last_failure ? s->last_failure : "no answer");
+
+    s->outage_warned = TRUE;
+    post_warning (s, t);
+  }
+  if (s->cfg.outage_timeout > 0 && (s->draining || !s->cfg.live)
+      && out >= (gint64) (s->cfg.outage_timeout / GST_USECOND)) {
+    g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %d s without a working "
+        "connection (outage-timeout): %s", s->cfg.provider->display_name,
+        (gint) (out / G_USEC_PER_SEC), s->last_failure ? s->last_failure : "no answer");
+
+    give_up (s, t, 0, 0);
+    return TRUE;
+  }
+  return FALSE;
+}
+
 /* Once a second, from the worker's shared tick (not a timer per stream). */
 static void
 session_tick (gpointer data)
 {
   GstSttSession *s = data;
+  gint64 now = now_us ();
 
-  if (s->state != STATE_OPEN)
+  if (s->state == STATE_IDLE || s->state == STATE_DONE)
     return;
+  if (outage_tick (s, now))
+    return;
+  if (s->state != STATE_OPEN) {
+    guint64 start;
+
+    /* Audio the ring let go while no connection could take it is gone: say so now, not
+     * only when (if ever) the service comes back. */
+    gst_stt_ring_get_range (s->ring, &start, NULL);
+    if (start > MAX (s->committed, s->lost_upto)
+        && now - s->loss_reported_at >= LOSS_REPORT_US)
+      report_loss (s, s->committed, start, TRUE, "the replay ring (max-buffer-time) "
+          "overflowed while the service was out of reach");
+    return;
+  }
+  if (s->draining && s->cfg.drain_timeout > 0
+      && now - s->last_progress > (gint64) (s->cfg.drain_timeout / GST_USECOND)) {
+    /* A drain is a stream like any other: a service that stopped making progress is
+     * stalled, and the audio it has not accounted for is heard again elsewhere. */
+    g_autofree gchar *t = g_strdup_printf ("no progress for %d s while draining",
+        (gint) ((now - s->last_progress) / G_USEC_PER_SEC));
+
+    GST_WARNING_OBJECT (s->log_object, "%s: reconnecting", t);
+    session_retry (s, t, 0, 0, -1);
+    return;
+  }
   if (s->cfg.stall_timeout > 0)
     watchdog_tick (s);
+  if (s->state != STATE_OPEN)
+    return;
+  /* A connection that held for stall-timeout works, even if it had nothing to say. */
+  if (s->outage_since && now - s->opened_at >= (gint64) (MAX (s->cfg.stall_timeout,
+              GST_SECOND) / GST_USECOND))
+    outage_over (s);
   if (s->pstate.info->keepalive_message && s->pstate.info->keepalive_interval > 0)
     keepalive_tick (s);
+  update_promised (s);
 }
 
 /* Sends the provider's end-of-stream message; FALSE if the provider has none. */
@@ -654,6 +856,22 @@ send_end_message (GstSttSession * s)
 /* Before the service's session limit: end this stream cleanly (its last finals commit
  * what it heard) and continue on a new connection from there. The last resort: a
  * finalize in mid-word splits that word across the two connections. */
+/* Ends this connection on purpose: its end-of-audio acknowledgement accounts for what
+ * it heard, then finish() opens the next one there. A resumable service session ends
+ * with it. */
+static void
+end_connection_on_purpose (GstSttSession * s)
+{
+  if (s->cfg.provider->forget_session)
+    s->cfg.provider->forget_session (&s->pstate);
+  s->rotating = TRUE;
+  s->end_sent = TRUE;
+  send_end_message (s);
+}
+
+/* Before the service's session limit: end this stream cleanly (its last finals commit
+ * what it heard) and continue on a new connection from there. The last resort: a
+ * finalize in mid-word splits that word across the two connections. */
 static gboolean
 rotate_deadline_cb (gpointer data)
 {
@@ -664,9 +882,7 @@ rotate_deadline_cb (gpointer data)
     return G_SOURCE_REMOVE;
   GST_INFO_OBJECT (s->log_object, "max-session-duration reached with no final in sight: "
       "ending the connection");
-  s->rotating = TRUE;
-  s->end_sent = TRUE;
-  send_end_message (s);
+  end_connection_on_purpose (s);
   return G_SOURCE_REMOVE;
 }
 
@@ -717,6 +933,7 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   /* attempt is reset by the first result, not here: a service that accepts and then
    * fails at once (an in-band 429, a 503) must still back off. */
   s->last_recv = s->last_send = s->pace_start = now_us ();
+  s->last_progress = s->opened_at = s->last_recv;
   s->last_audio = 0;
   s->pace_sent = 0;
   if (s->disconnected_since) {
@@ -774,8 +991,10 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
   if (!status && !s->ever_connected && s->attempt + 1 >= FIRST_CONNECT_ATTEMPTS
       && s->cfg.reconnect_max_attempts < 0) {
     /* Never reached at all: most likely the wrong place, or a server not started. Say
-     * what was tried rather than retrying forever in silence. */
-    const gchar *hint = s->cfg.provider->unreachable_hint;
+     * what was tried rather than retrying forever in silence. The provider's hint (e.g.
+     * "start stt-local-server") fits only when nothing listens there. */
+    const gchar *hint = error && g_error_matches (error, G_IO_ERROR,
+        G_IO_ERROR_CONNECTION_REFUSED) ? s->cfg.provider->unreachable_hint : NULL;
     g_autofree gchar *t = g_strdup_printf ("Could not connect to %s at %s: %s.%s%s",
         s->cfg.provider->display_name, s->url_redacted,
         error ? error->message : "no answer", hint ? " " : "", hint ? hint : "");
@@ -814,13 +1033,20 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
   g_autofree gchar *text = NULL;
 
   GST_INFO_OBJECT (s->log_object, "connection closed: %u '%s'", code, reason);
-  if (s->end_sent && (f == STT_FAILURE_NONE || code == 1000)) {
-    /* The service closes once it sent its last results. */
+  if (s->end_sent && s->committed >= s->send_pos) {
+    /* Every result for what was sent is in: nothing to wait for. */
     finish (s);
     return;
   }
-  text = g_strdup_printf ("%s closed the connection: %u%s%s", s->cfg.provider->display_name,
-      code, *reason ? " " : "", reason);
+  text = g_strdup_printf ("%s closed the connection: %u%s%s%s",
+      s->cfg.provider->display_name, code, *reason ? " " : "", reason,
+      s->end_sent ? " (before its last results)" : "");
+  if (s->end_sent && (f == STT_FAILURE_NONE || code == 1000)) {
+    /* A normal close before the end-of-audio acknowledgement: what it had not turned
+     * into finals is heard again on a new connection, as after any other drop. */
+    session_retry (s, text, 0, code, -1);
+    return;
+  }
   switch (f) {
     case STT_FAILURE_AUTH:
       if (s->key_is_token) {
@@ -853,22 +1079,22 @@ static const SttWsCallbacks ws_callbacks = {
 /* ------------------------------------------------------------------------------------ */
 /* Connecting, failing, retrying */
 
-/* The key for this attempt, or NULL. Read again for every attempt, so a rotated key
- * file is picked up. */
-static gchar *
-resolve_key (GstSttSession * s)
+gchar *
+gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key,
+    const gchar * api_key_file, GError ** error)
 {
-  g_autofree gchar *env_name = stt_provider_env_key_name (s->cfg.provider);
+  g_autofree gchar *env_name = stt_provider_env_key_name (info);
   const gchar *env;
 
-  if (s->cfg.api_key && *s->cfg.api_key)
-    return g_strdup (s->cfg.api_key);
-  if (s->cfg.api_key_file && *s->cfg.api_key_file) {
+  if (api_key && *api_key)
+    return g_strdup (api_key);
+  if (api_key_file && *api_key_file) {
     gchar *contents = NULL;
     GError *err = NULL;
 
-    if (!g_file_get_contents (s->cfg.api_key_file, &contents, NULL, &err)) {
-      GST_WARNING_OBJECT (s->log_object, "cannot read api-key-file: %s", err->message);
+    if (!g_file_get_contents (api_key_file, &contents, NULL, &err)) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+          "Cannot read api-key-file %s: %s", api_key_file, err->message);
       g_error_free (err);
       return NULL;
     }
@@ -877,7 +1103,22 @@ resolve_key (GstSttSession * s)
   env = g_getenv (env_name);
   if (env == NULL || *env == '\0')
     env = g_getenv ("STT_API_KEY");
-  return (env && *env) ? g_strdup (env) : NULL;
+  if (env && *env)
+    return g_strdup (env);
+  if (!info->keyless)
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
+        "No key for %s: set api-key, api-key-file, $%s or $STT_API_KEY (or token-url)",
+        info->display_name, env_name);
+  return NULL;
+}
+
+/* The key for this attempt, or NULL (keyless service, or @error set). Read again for
+ * every attempt, so a rotated key file is picked up. */
+static gchar *
+resolve_key (GstSttSession * s, GError ** error)
+{
+  return gst_stt_session_resolve_key (s->cfg.provider, s->cfg.api_key,
+      s->cfg.api_key_file, error);
 }
 
 /* Second half of an attempt: the WebSocket handshake, with s->key settled. */
@@ -917,6 +1158,11 @@ connect_ws (GstSttSession * s)
   opts.headers = (const gchar * const *) headers->pdata;
   opts.protocols = (const gchar * const *) req.protocols;
   opts.keepalive_interval = (guint) (s->cfg.keepalive_interval / GST_SECOND);
+  /* Live: the pongs tell how far the server can be vouched for (update_promised), so
+   * ping often enough for the promise to keep up with `latency`. */
+  if (s->cfg.live && opts.keepalive_interval > 0)
+    opts.keepalive_interval = MIN (opts.keepalive_interval,
+        (guint) MAX (s->cfg.latency / 2 / GST_SECOND, 1));
   opts.tls_validate = s->cfg.tls_validate;
   opts.tls_database = s->tls_db;
   s->ws = stt_ws_connect (s->worker, &opts, &ws_callbacks, s);
@@ -1068,7 +1314,9 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
 static void
 fetch_token (GstSttSession * s)
 {
-  g_autofree gchar *key = resolve_key (s);
+  /* The token service may need no key of ours: only an unreadable key file is an error,
+   * said by the token service's refusal if it needed one. */
+  g_autofree gchar *key = resolve_key (s, NULL);
   g_autofree gchar *redacted = stt_redact_url (s->cfg.token_url);
   GPtrArray *headers = g_ptr_array_new_with_free_func (g_free);
   guint i;
@@ -1128,6 +1376,7 @@ static void
 session_connect (GstSttSession * s)
 {
   guint64 start, end;
+  GError *err = NULL;
 
   if (s->state == STATE_DONE || is_stopped (s))
     return;
@@ -1143,7 +1392,11 @@ session_connect (GstSttSession * s)
   s->pstate.config = &s->pcfg;
   gst_stt_ring_get_range (s->ring, &start, &end);
   if (!resume (s, start)) {
-    /* A new service session: everything after the committed point is sent again. */
+    /* A new service session: everything after the committed point is sent again, as
+     * far as the ring still has it. */
+    if (start > s->committed)
+      report_loss (s, s->committed, start, TRUE, "the replay ring (max-buffer-time) "
+          "overflowed while the service was out of reach");
     s->conn_base = MAX (s->committed, start);
     s->send_pos = s->conn_base;
     s->conn_sent = 0;
@@ -1163,8 +1416,13 @@ session_connect (GstSttSession * s)
     fetch_token (s);
     return;
   }
-  s->key = resolve_key (s);
+  s->key = resolve_key (s, &err);
   s->key_is_token = FALSE;
+  if (err) {
+    session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
+    g_error_free (err);
+    return;
+  }
   connect_with_key (s);
 }
 
@@ -1172,15 +1430,45 @@ static void
 session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code)
 {
+  guint64 end;
+
   if (s->state == STATE_DONE)
     return;
   GST_WARNING_OBJECT (s->log_object, "fatal: %s", text);
+  /* The error says it; the stats count what it leaves untranscribed. */
+  gst_stt_ring_get_range (s->ring, NULL, &end);
+  report_loss (s, s->committed, end, FALSE, text);
   teardown_connection (s);
   clear_source (&s->retry_timer);
   s->state = STATE_DONE;
   post_connection (s, GST_STT_CONNECTION_FAILED, text, http_status, close_code, 0, 0);
   if (s->cb.error && !is_stopped (s))
     s->cb.error (s, domain, code, text, debug, http_status, close_code, s->user_data);
+}
+
+/* No more attempts. What the service never transcribed is said on the bus; then a drain
+ * ends (the stream goes on to EOS with what arrived) and a stream in mid-flight fails. */
+static void
+give_up (GstSttSession * s, const gchar * why, guint http_status, gint close_code)
+{
+  guint64 end;
+
+  if (s->state == STATE_DONE)
+    return;
+  gst_stt_ring_get_range (s->ring, NULL, &end);
+  report_loss (s, s->committed, end, TRUE, why);
+  if (!s->draining) {
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, why, NULL,
+        http_status, close_code);
+    return;
+  }
+  GST_WARNING_OBJECT (s->log_object, "giving up the drain: %s", why);
+  teardown_connection (s);
+  clear_source (&s->retry_timer);
+  s->state = STATE_DONE;
+  post_connection (s, GST_STT_CONNECTION_FAILED, why, http_status, close_code, 0, 0);
+  if (s->cb.drained && !is_stopped (s))
+    s->cb.drained (s, s->user_data);
 }
 
 static gboolean
@@ -1217,15 +1505,22 @@ session_retry (GstSttSession * s, const gchar * reason, guint http_status, gint 
 
   if (s->state == STATE_DONE)
     return;
+  /* Once told to stop, a service session is over: what it had not finished is heard by
+   * a new one, never by the old one resumed. */
+  if (s->end_sent && s->cfg.provider->forget_session)
+    s->cfg.provider->forget_session (&s->pstate);
   teardown_connection (s);
   s->attempt++;
   if (!s->disconnected_since)
     s->disconnected_since = now_us ();
+  if (!s->outage_since)
+    s->outage_since = now_us ();
+  g_free (s->last_failure);
+  s->last_failure = g_strdup (reason);
   if (max >= 0 && s->attempt > (guint) max) {
-    g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %u attempt(s): %s",
-        s->cfg.provider->display_name, s->attempt, reason);
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL,
-        http_status, close_code);
+    g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %u attempt(s) "
+        "(reconnect-max-attempts): %s", s->cfg.provider->display_name, s->attempt, reason);
+    give_up (s, t, http_status, close_code);
     return;
   }
   /* First retry at once; then exponential with jitter, capped. */
@@ -1290,6 +1585,8 @@ send_chunk (GstSttSession * s, gsize n)
     /* The ring dropped audio we had not sent: remember the seam for the timeline. */
     MapPoint p = { s->conn_sent, s->send_pos };
     g_array_append_val (s->map, p);
+    report_loss (s, before, s->send_pos, TRUE, "the replay ring (max-buffer-time) "
+        "overflowed before the audio could be sent");
   }
   if (n == 0)
     return;
@@ -1305,6 +1602,7 @@ send_chunk (GstSttSession * s, gsize n)
   s->conn_sent += n;
   s->pace_sent += n;
   s->last_send = s->last_audio = now;
+  progress (s);
   s->pstate.frames_sent++;
   {
     SendMark m = { s->send_pos, now };
@@ -1332,12 +1630,13 @@ finalize_grace_cb (gpointer data)
   GstSttSession *s = data;
 
   g_clear_pointer (&s->finalize_timer, g_source_unref);
-  if (s->state == STATE_OPEN && s->finalize_sent) {
-    GST_DEBUG_OBJECT (s->log_object, "no final after finalize: the audio sent is done");
-    g_hash_table_remove (s->segments, "");
-    commit (s, s->send_pos);
-    notify_committed (s);
-    session_pump (s);
+  if (s->state == STATE_OPEN && s->finalize_sent && !s->end_sent
+      && s->pstate.info->end_message) {
+    /* No final (a service that answers a finalize in silence with nothing): only the
+     * service's word may release the audio, so ask for its end-of-audio acknowledgement
+     * and go on with a new connection. */
+    GST_DEBUG_OBJECT (s->log_object, "no final after finalize: ending the connection");
+    end_connection_on_purpose (s);
   }
   return G_SOURCE_REMOVE;
 }

@@ -40,6 +40,14 @@ typedef struct
   GstClockTime chunk_duration;
   GstClockTime keepalive_interval;
   GstClockTime stall_timeout;
+  /* During a drain: the longest the service may make no progress (no audio taken, no
+   * result) before the connection counts as stalled. */
+  GstClockTime drain_timeout;
+  /* The longest the service may be without a working connection before the session
+   * gives up (non-live input, or any drain); 0 = never. */
+  GstClockTime outage_timeout;
+  /* Live: text for audio older than this is promised to have come (GAP events). */
+  GstClockTime latency;
   GstClockTime stats_interval;
   gint reconnect_max_attempts;
   GstClockTime reconnect_initial_delay;
@@ -55,6 +63,13 @@ typedef struct
 } GstSttSessionConfig;
 
 void gst_stt_session_config_clear (GstSttSessionConfig * config);
+
+/* The key from @api_key, @api_key_file, $<PROVIDER>_API_KEY or $STT_API_KEY, in that
+ * order, or NULL: a key file that cannot be read, or no key for a service that needs one,
+ * sets @error (RESOURCE NOT_FOUND / NOT_AUTHORIZED, the message says where keys come
+ * from). */
+gchar *gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key,
+    const gchar * api_key_file, GError ** error);
 
 typedef struct _GstSttSession GstSttSession;
 
@@ -75,6 +90,14 @@ typedef struct
   void (*stats) (GstSttSession * s, gpointer user_data);
   /* The committed point moved: finals are out up to @pos. */
   void (*committed) (GstSttSession * s, guint64 pos, gpointer user_data);
+  /* Something the user must hear about. @from < @to: the audio between those stream
+   * positions will never be transcribed (already counted in the stats); @from == @to: no
+   * audio is lost (yet), e.g. the service has been unreachable for a while. */
+  void (*warning) (GstSttSession * s, const gchar * text, guint64 from, guint64 to,
+      gpointer user_data);
+  /* Live input: no text will come for audio before stream position @pos beyond what the
+   * committed point says, as far as the service's liveness tells (see update_promised). */
+  void (*promised) (GstSttSession * s, guint64 pos, gpointer user_data);
 } GstSttSessionCallbacks;
 
 /* Takes @config. @ring, @timeline and @stats must outlive the session. */

@@ -151,6 +151,8 @@ gst_stt_stats_to_structure (GstSttStats * stats, const gchar * provider, guint r
       samples_to_time (c[GST_STT_STAT_SAMPLES_REPLAYED], rate),
       "malformed-messages", G_TYPE_UINT64, c[GST_STT_STAT_MALFORMED],
       "late-results", G_TYPE_UINT64, c[GST_STT_STAT_LATE_RESULTS],
+      "audio-untranscribed", GST_TYPE_CLOCK_TIME,
+      samples_to_time (c[GST_STT_STAT_SAMPLES_UNTRANSCRIBED], rate),
       "send-delay-p50", GST_TYPE_CLOCK_TIME, sd[0],
       "send-delay-p95", GST_TYPE_CLOCK_TIME, sd[1],
       "send-delay-p99", GST_TYPE_CLOCK_TIME, sd[2],

@@ -19,6 +19,8 @@ typedef enum
   GST_STT_STAT_DISCONNECTED_NS,
   GST_STT_STAT_MALFORMED,
   GST_STT_STAT_LATE_RESULTS,
+  /* Audio that reached the element and that the service never transcribed. */
+  GST_STT_STAT_SAMPLES_UNTRANSCRIBED,
   GST_STT_STAT_LAST
 } GstSttStat;
 

@@ -345,10 +345,26 @@ GST_START_TEST (test_bad_key)
 
 GST_END_TEST;
 
-/* No key at all: the service upgrades, then sends Error 1008 and closes 1008. */
+/* No key at all: an error at start naming where keys come from; nothing is sent (the
+ * service would upgrade, then close 1008 "Missing Authorization header"). */
 GST_START_TEST (test_no_key)
 {
-  check_auth_failure (NULL, "Missing Authorization header");
+  SttCheckRun *r = new_run ();
+  GstStructure *err;
+  gint code;
+
+  g_object_set (r->h->element, "api-key", NULL, NULL);
+  /* One buffer starts the session; its flow is not the point. */
+  gst_harness_push (r->h, gst_buffer_ref (r->buffers->data));
+  err = stt_check_wait_error (r->bus, 5000);
+  fail_unless (err != NULL, "no error posted");
+  fail_unless (gst_structure_get_int (err, "code", &code));
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  fail_unless (strstr (gst_structure_get_string (err, "message"),
+          "ASSEMBLYAI_API_KEY") != NULL);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 0);
+  gst_structure_free (err);
+  stt_check_run_free (r);
 }
 
 GST_END_TEST;

@@ -40,16 +40,23 @@ typedef struct
 } Fixture;
 
 static Fixture
-start (const gchar * key)
+start_with_file (const gchar * key, const gchar * key_file)
 {
   Fixture f;
 
   f.h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
   f.bus = gst_bus_new ();
   gst_element_set_bus (f.h->element, f.bus);
-  g_object_set (f.h->element, "provider", "deepgram", "url", url, "api-key", key, NULL);
+  g_object_set (f.h->element, "provider", "deepgram", "url", url, "api-key", key,
+      "api-key-file", key_file, NULL);
   gst_harness_set_src_caps (f.h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   return f;
+}
+
+static Fixture
+start (const gchar * key)
+{
+  return start_with_file (key, NULL);
 }
 
 static void
@@ -142,13 +149,47 @@ GST_START_TEST (test_bad_key)
 
 GST_END_TEST;
 
+/* No key anywhere: an error at start saying where keys come from, and no connection
+ * tried at all (a keyless handshake would only be refused). */
 GST_START_TEST (test_no_key)
 {
   Fixture f = start (NULL);
+  GstStructure *err;
+  const gchar *text;
+  gint code;
 
   push_range (f.h, 0, 1.0);
-  check_auth_error (&f, 401);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  err = stt_check_wait_error (f.bus, 5000);
+  fail_unless (err != NULL, "no error posted");
+  text = gst_structure_get_string (err, "message");
+  gst_structure_get_int (err, "code", &code);
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  fail_unless (strstr (text, "Deepgram") && strstr (text, "DEEPGRAM_API_KEY")
+      && strstr (text, "api-key-file"), "%s", text);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 0);
+  gst_structure_free (err);
+  stop (&f);
+}
+
+GST_END_TEST;
+
+/* An api-key-file that cannot be read is said, with its path, at start. */
+GST_START_TEST (test_unreadable_key_file)
+{
+  Fixture f = start_with_file (NULL, "/nonexistent/dg.key");
+  GstStructure *err;
+  const gchar *text;
+  gint code;
+
+  push_range (f.h, 0, 1.0);
+  err = stt_check_wait_error (f.bus, 5000);
+  fail_unless (err != NULL, "no error posted");
+  text = gst_structure_get_string (err, "message");
+  gst_structure_get_int (err, "code", &code);
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_FOUND);
+  fail_unless (strstr (text, "/nonexistent/dg.key") != NULL, "%s", text);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 0);
+  gst_structure_free (err);
   stop (&f);
 }
 
@@ -362,6 +403,7 @@ errors_suite (void)
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_bad_key);
   tcase_add_test (tc, test_no_key);
+  tcase_add_test (tc, test_unreadable_key_file);
   tcase_add_test (tc, test_key_sources);
   tcase_add_test (tc, test_key_masked);
   tcase_add_test (tc, test_bad_request);
