@@ -393,6 +393,139 @@ GST_START_TEST (test_null_while_connecting)
 
 GST_END_TEST;
 
+/* A port where nothing listens gets the provider's hint (start stt-local-server); a
+ * server that is there but answers no WebSocket does not: the hint would mislead. */
+static gchar *
+vosk_error_text (const gchar * vosk_url)
+{
+  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
+  GstBus *bus = gst_bus_new ();
+  GstStructure *err;
+  gchar *text;
+
+  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "url", vosk_url, NULL);
+  gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
+  gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 0.1, NULL,
+          0, 0));
+  err = stt_check_wait_error (bus, 20000);
+  fail_unless (err != NULL, "no error for %s", vosk_url);
+  text = g_strdup (gst_structure_get_string (err, "message"));
+  gst_structure_free (err);
+  gst_element_set_bus (h->element, NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  return text;
+}
+
+/* Accepts TCP connections and closes each at once, until its socket is closed. */
+static gpointer
+hang_up_thread (gpointer data)
+{
+  GSocket *sock = data;
+  GSocket *c;
+
+  while ((c = g_socket_accept (sock, NULL, NULL)) != NULL) {
+    g_socket_close (c, NULL);
+    g_object_unref (c);
+  }
+  return NULL;
+}
+
+static GSocket *
+loopback_listen (guint * port)
+{
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, 0), *bound;
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+
+  fail_unless (g_socket_bind (sock, addr, TRUE, NULL));
+  fail_unless (g_socket_listen (sock, NULL));
+  bound = g_socket_get_local_address (sock, NULL);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_object_unref (bound);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  return sock;
+}
+
+GST_START_TEST (test_unreachable_hint)
+{
+  guint port;
+  GSocket *sock = loopback_listen (&port);
+  GThread *thread;
+  g_autofree gchar *refused = NULL, *hung_up = NULL, *text = NULL;
+
+  /* Something that listens and hangs up: not a refused connection. */
+  hung_up = g_strdup_printf ("ws://127.0.0.1:%u", port);
+  thread = g_thread_new ("hang-up", hang_up_thread, sock);
+  text = vosk_error_text (hung_up);
+  fail_unless (strstr (text, "stt-local-server") == NULL, "%s", text);
+  g_socket_shutdown (sock, TRUE, TRUE, NULL);
+  g_socket_close (sock, NULL);
+  g_thread_join (thread);
+  g_object_unref (sock);
+  g_free (text);
+
+  /* Closed now: nothing listens on that port any more. */
+  refused = g_strdup_printf ("ws://127.0.0.1:%u", port);
+  text = vosk_error_text (refused);
+  fail_unless (strstr (text, "stt-local-server") != NULL, "%s", text);
+}
+
+GST_END_TEST;
+
+/* vosk-server has no language setting: said once, at start, not ignored silently. */
+GST_START_TEST (test_vosk_language_warned)
+{
+  GstElement *e = gst_element_factory_make ("stttranscribe", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "provider", "vosk", "language", "de", NULL);
+  fail_unless (gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (bus, 2 * GST_SECOND, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no warning");
+  gst_message_parse_warning (msg, &err, NULL);
+  fail_unless (strstr (err->message, "language=de") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* In a real pipeline the element's own error is the first one on the bus, before the
+ * source's "Internal data stream error" that the flow error causes. */
+GST_START_TEST (test_own_error_first)
+{
+  g_autofree gchar *desc = g_strdup_printf ("audiotestsrc is-live=false ! "
+      "audio/x-raw,rate=16000,channels=1 ! stttranscribe name=stt provider=deepgram "
+      "url=%s api-key=wrong-key ! fakesink", url);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg;
+
+  fail_unless (pipe != NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error");
+  fail_unless_equals_string (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "stt");
+  gst_message_unref (msg);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
+GST_END_TEST;
+
 static Suite *
 errors_suite (void)
 {
@@ -404,6 +537,9 @@ errors_suite (void)
   tcase_add_test (tc, test_bad_key);
   tcase_add_test (tc, test_no_key);
   tcase_add_test (tc, test_unreadable_key_file);
+  tcase_add_test (tc, test_unreachable_hint);
+  tcase_add_test (tc, test_vosk_language_warned);
+  tcase_add_test (tc, test_own_error_first);
   tcase_add_test (tc, test_key_sources);
   tcase_add_test (tc, test_key_masked);
   tcase_add_test (tc, test_bad_request);
