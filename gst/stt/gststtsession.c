@@ -853,9 +853,6 @@ send_end_message (GstSttSession * s)
   return TRUE;
 }
 
-/* Before the service's session limit: end this stream cleanly (its last finals commit
- * what it heard) and continue on a new connection from there. The last resort: a
- * finalize in mid-word splits that word across the two connections. */
 /* Ends this connection on purpose: its end-of-audio acknowledgement accounts for what
  * it heard, then finish() opens the next one there. A resumable service session ends
  * with it. */
