@@ -108,12 +108,14 @@ build_init_url (const SttProviderConfig * c, const gchar * fallback)
   const gchar *query = strchr (base, '?');
   const gchar *region = c->params ? g_hash_table_lookup (c->params, "region") : NULL;
   GString *s = g_string_new (NULL);
+  gsize n = query ? (gsize) (query - base) : strlen (base);
 
-  if (g_ascii_strncasecmp (base, "ws", 2) == 0)
+  if (n >= 2 && g_ascii_strncasecmp (base, "ws", 2) == 0) {
     g_string_append (s, "http");
-  else
-    g_string_append_len (s, base, 2);
-  g_string_append_len (s, base + 2, (query ? query - base : (gssize) strlen (base)) - 2);
+    g_string_append_len (s, base + 2, n - 2);
+  } else {
+    g_string_append_len (s, base, n);
+  }
   while (s->len > 0 && s->str[s->len - 1] == '/')
     g_string_truncate (s, s->len - 1);
   if (!g_str_has_suffix (s->str, INIT_PATH))

@@ -744,6 +744,7 @@ static void
 drain (GstSttBase * base)
 {
   GstSttBasePrivate *priv = PRIV (base);
+  gboolean flushing;
 
   if (priv->session == NULL)
     return;
@@ -758,9 +759,13 @@ drain (GstSttBase * base)
   g_mutex_lock (&priv->drain_lock);
   while (!priv->drained && !priv->flushing && !priv->failed)
     g_cond_wait (&priv->drain_cond, &priv->drain_lock);
+  flushing = priv->flushing;
   g_mutex_unlock (&priv->drain_lock);
-  /* Nothing may arrive after EOS. */
-  stop_session (base);
+  /* Nothing may arrive after EOS. A flush or a state change stops the session itself:
+   * waiting here for the I/O thread could deadlock with a state change made on it (a
+   * bus sync handler). */
+  if (!flushing)
+    stop_session (base);
 }
 
 static gboolean
@@ -899,24 +904,45 @@ gst_stt_base_get_stats (GstSttBase * base)
   return PRIV (base)->stats;
 }
 
+/* Posts @err as the element's error (with the provider in the details) and frees it. */
+static void
+post_settings_error (GstSttBase * base, const SttProviderInfo * info, GError * err)
+{
+  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR,
+      err->domain, err->code, g_strdup (err->message), NULL, __FILE__, GST_FUNCTION,
+      __LINE__, gst_structure_new ("details", "provider", G_TYPE_STRING,
+          info ? info->name : "", NULL));
+  g_error_free (err);
+}
+
 /* Settings that cannot work are said at start, before any connection: an unknown
- * provider, an unreadable key file, no key for a service that needs one. A setting the
- * protocol cannot carry is a warning. */
+ * provider, a URL that is not one, an unreadable key file, no key for a service that
+ * needs one, a ring smaller than a chunk. What works but is unsafe or ignored is a
+ * warning: credentials in cleartext, no TLS validation, a setting the protocol cannot
+ * carry. */
 static gboolean
 check_settings (GstSttBase * base)
 {
+  static const gchar *const ws_schemes[] = { "wss", "ws", "https", "http", NULL };
+  static const gchar *const http_schemes[] = { "https", "http", NULL };
   GstSttBasePrivate *priv = PRIV (base);
   g_autofree gchar *provider = NULL, *key = NULL, *key_file = NULL, *token_url = NULL;
-  g_autofree gchar *language = NULL, *found = NULL;
+  g_autofree gchar *language = NULL, *found = NULL, *url = NULL;
+  GstClockTime ring, chunk;
+  gboolean tls_validate, url_clear = FALSE, token_clear = FALSE;
   const SttProviderInfo *info;
   GError *err = NULL;
 
   GST_OBJECT_LOCK (base);
   provider = g_strdup (priv->provider);
+  url = g_strdup (priv->url);
   key = g_strdup (priv->api_key);
   key_file = g_strdup (priv->api_key_file);
   token_url = g_strdup (priv->token_url);
   language = g_strdup (priv->language);
+  ring = priv->max_buffer_time;
+  chunk = priv->chunk_duration;
+  tls_validate = priv->tls_validate;
   GST_OBJECT_UNLOCK (base);
 
   info = stt_provider_lookup (provider);
@@ -926,22 +952,39 @@ check_settings (GstSttBase * base)
         ("known providers: %s", known));
     return FALSE;
   }
+  if (!gst_stt_session_check_url ("url", url, ws_schemes, &url_clear, &err)
+      || !gst_stt_session_check_url ("token-url", token_url, http_schemes, &token_clear,
+          &err)) {
+    post_settings_error (base, info, err);
+    return FALSE;
+  }
+  if (ring < chunk) {
+    GST_ELEMENT_ERROR (base, RESOURCE, SETTINGS, ("max-buffer-time (%" GST_TIME_FORMAT
+            ") is shorter than chunk-duration (%" GST_TIME_FORMAT "): the replay ring "
+            "must hold at least one chunk", GST_TIME_ARGS (ring), GST_TIME_ARGS (chunk)),
+        (NULL));
+    return FALSE;
+  }
   found = gst_stt_session_resolve_key (info, key, key_file, &err);
   if (key)
     memset (key, 0, strlen (key));
-  if (found)
-    memset (found, 0, strlen (found));
   /* With token-url the token service decides what it needs. */
   if (err && (token_url == NULL || *token_url == '\0'
           || err->code == GST_RESOURCE_ERROR_NOT_FOUND)) {
-    gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR,
-        err->domain, err->code, g_strdup (err->message), NULL, __FILE__, GST_FUNCTION,
-        __LINE__, gst_structure_new ("details", "provider", G_TYPE_STRING, info->name,
-            NULL));
-    g_error_free (err);
+    post_settings_error (base, info, err);
     return FALSE;
   }
   g_clear_error (&err);
+  if ((found && url_clear) || token_clear)
+    GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("Credentials for %s will travel in "
+            "cleartext (%s is ws:// or http:// to another machine): use wss:// or "
+            "https://", info->display_name, token_clear ? "token-url" : "url"), (NULL));
+  if (found)
+    memset (found, 0, strlen (found));
+  if (!tls_validate)
+    GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("tls-validate=false: the server's "
+            "certificate is not checked, anyone on the path can read the audio and the "
+            "credentials"), (NULL));
   if (language && *language && info->no_language)
     GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("%s has no language setting: "
             "language=%s is ignored (the server's model decides)", info->display_name,
@@ -1078,9 +1121,6 @@ gst_stt_base_set_property (GObject * object, guint prop_id, const GValue * value
       break;
     case PROP_TLS_VALIDATE:
       priv->tls_validate = g_value_get_boolean (value);
-      if (!priv->tls_validate)
-        GST_WARNING_OBJECT (object, "TLS certificate validation is off: the connection "
-            "can be intercepted");
       break;
     case PROP_EXTRA_HEADERS:
       g_clear_pointer (&priv->extra_headers, gst_structure_free);

@@ -178,6 +178,21 @@ session_ref (GstSttSession * s)
   return s;
 }
 
+/* Entry points from the worker's main loop hold a reference while they run: a callback
+ * may stop the session and drop the element's reference (a bus sync handler setting the
+ * pipeline to NULL runs on this thread). After any callback, code checks is_stopped()
+ * before it touches the ring, the timeline or the connection: the element frees them
+ * once stop returned. */
+typedef GstSttSession SessionHold;
+static void
+session_hold_release (SessionHold * s)
+{
+  gst_stt_session_unref (s);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SessionHold, session_hold_release);
+#define HOLD(s) g_autoptr (SessionHold) G_PASTE (hold_, __LINE__) = session_ref (s)
+
 static void
 clear_source (GSource ** src)
 {
@@ -614,6 +629,7 @@ static gboolean
 rotate_connect_cb (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
 
   s->connection++;
   session_connect (s);
@@ -636,6 +652,8 @@ finish (GstSttSession * s)
     s->state = STATE_WAITING;
     post_connection (s, GST_STT_CONNECTION_RECONNECTING, "session rotation", 0, 1000, 0,
         0);
+    if (is_stopped (s))
+      return;
     clear_source (&s->retry_timer);
     s->retry_timer = stt_io_worker_add_timeout (s->worker, 0, rotate_connect_cb, s, NULL);
     return;
@@ -650,6 +668,7 @@ static void
 on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
 {
   GstSttSession *s = user_data;
+  HOLD (s);
   SttParseOutput out;
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
@@ -723,6 +742,7 @@ static void
 on_ws_pong (SttWs * ws, gpointer user_data)
 {
   GstSttSession *s = user_data;
+  HOLD (s);
 
   s->last_recv = now_us ();
   update_promised (s);
@@ -777,6 +797,8 @@ outage_tick (GstSttSession * s, gint64 now)
 
     s->outage_warned = TRUE;
     post_warning (s, t);
+    if (is_stopped (s))
+      return TRUE;
   }
   if (s->cfg.outage_timeout > 0 && (s->draining || !s->cfg.live)
       && out >= (gint64) (s->cfg.outage_timeout / GST_USECOND)) {
@@ -795,6 +817,7 @@ static void
 session_tick (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
   gint64 now = now_us ();
 
   if (s->state == STATE_IDLE || s->state == STATE_DONE)
@@ -873,6 +896,7 @@ static gboolean
 rotate_deadline_cb (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
 
   g_clear_pointer (&s->rotate_timer, g_source_unref);
   if (s->state != STATE_OPEN || s->end_sent || !s->pstate.info->end_message)
@@ -889,6 +913,7 @@ static gboolean
 rotate_cb (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
   guint window = (guint) (rotate_window (s->cfg.max_session_duration) / GST_MSECOND);
 
   g_clear_pointer (&s->rotate_timer, g_source_unref);
@@ -922,6 +947,7 @@ static void
 on_ws_opened (SttWs * ws, gpointer user_data)
 {
   GstSttSession *s = user_data;
+  HOLD (s);
   guint64 start, end, replayed;
   gchar *startmsg;
 
@@ -972,6 +998,7 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
     gpointer user_data)
 {
   GstSttSession *s = user_data;
+  HOLD (s);
   SttFailure f = status ? s->pstate.info->classify_http (&s->pstate, status) :
       STT_FAILURE_RETRY;
   g_autofree gchar *text = NULL;
@@ -1026,6 +1053,7 @@ static void
 on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data)
 {
   GstSttSession *s = user_data;
+  HOLD (s);
   SttFailure f = s->pstate.info->classify_close (&s->pstate, code, reason);
   g_autofree gchar *text = NULL;
 
@@ -1109,6 +1137,44 @@ gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key
   return NULL;
 }
 
+gboolean
+gst_stt_session_check_url (const gchar * property, const gchar * url,
+    const gchar * const *schemes, gboolean * cleartext, GError ** error)
+{
+  g_autoptr (GUri) uri = NULL;
+  g_autofree gchar *redacted = NULL;
+  const gchar *host;
+  guint i;
+
+  if (cleartext)
+    *cleartext = FALSE;
+  if (url == NULL || *url == '\0')
+    return TRUE;
+  uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
+  host = uri ? g_uri_get_host (uri) : NULL;
+  for (i = 0; uri && schemes[i]; i++) {
+    if (g_ascii_strcasecmp (g_uri_get_scheme (uri), schemes[i]) == 0)
+      break;
+  }
+  if (uri == NULL || schemes[i] == NULL || host == NULL || *host == '\0') {
+    g_autofree gchar *list = g_strjoinv ("://, ", (gchar **) schemes);
+
+    redacted = stt_redact_url (url);
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "%s '%s' is not a usable URL: it needs %s:// and a host", property, redacted,
+        list);
+    return FALSE;
+  }
+  if (cleartext && (g_ascii_strcasecmp (g_uri_get_scheme (uri), "ws") == 0
+          || g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") == 0)) {
+    g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (host);
+
+    *cleartext = !(addr ? g_inet_address_get_is_loopback (addr)
+        : g_ascii_strcasecmp (host, "localhost") == 0);
+  }
+  return TRUE;
+}
+
 /* The key for this attempt, or NULL (keyless service, or @error set). Read again for
  * every attempt, so a rotated key file is picked up. */
 static gchar *
@@ -1150,6 +1216,11 @@ connect_ws (GstSttSession * s)
   GST_INFO_OBJECT (s->log_object, "connecting to %s (attempt %u)", redacted,
       s->attempt + 1);
   post_connection (s, GST_STT_CONNECTION_CONNECTING, redacted, 0, 0, 0, 0);
+  if (is_stopped (s)) {
+    g_ptr_array_unref (headers);
+    stt_request_clear (&req);
+    return;
+  }
 
   opts.url = req.url;
   opts.headers = (const gchar * const *) headers->pdata;
@@ -1172,6 +1243,7 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
     gpointer user_data)
 {
   GstSttSession *s = user_data;
+  HOLD (s);
   gsize len = 0;
   const guint8 *data = body ? g_bytes_get_data (body, &len) : NULL;
   GError *err = NULL;
@@ -1268,6 +1340,7 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
     gpointer user_data)
 {
   GstSttSession *s = user_data;
+  HOLD (s);
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = NULL;
   const gchar *token;
@@ -1394,6 +1467,8 @@ session_connect (GstSttSession * s)
     if (start > s->committed)
       report_loss (s, s->committed, start, TRUE, "the replay ring (max-buffer-time) "
           "overflowed while the service was out of reach");
+    if (is_stopped (s))
+      return;
     s->conn_base = MAX (s->committed, start);
     s->send_pos = s->conn_base;
     s->conn_sent = 0;
@@ -1472,6 +1547,7 @@ static gboolean
 retry_cb (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
 
   g_clear_pointer (&s->retry_timer, g_source_unref);
   s->connection++;
@@ -1485,6 +1561,7 @@ static void
 on_network_back (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
 
   if (s->state != STATE_WAITING || s->retry_timer == NULL)
     return;
@@ -1537,6 +1614,8 @@ session_retry (GstSttSession * s, const gchar * reason, guint http_status, gint 
   __atomic_store_n (&s->wake_at, G_MAXUINT64, __ATOMIC_RELEASE);
   post_connection (s, GST_STT_CONNECTION_RECONNECTING, reason, http_status, close_code,
       delay, 0);
+  if (is_stopped (s))
+    return;
   s->retry_timer = stt_io_worker_add_timeout (s->worker, (guint) (delay / GST_MSECOND),
       retry_cb, s, NULL);
 }
@@ -1548,6 +1627,7 @@ static gboolean
 pace_cb (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
 
   g_clear_pointer (&s->pace_timer, g_source_unref);
   session_pump (s);
@@ -1584,6 +1664,8 @@ send_chunk (GstSttSession * s, gsize n)
     g_array_append_val (s->map, p);
     report_loss (s, before, s->send_pos, TRUE, "the replay ring (max-buffer-time) "
         "overflowed before the audio could be sent");
+    if (is_stopped (s))
+      return;
   }
   if (n == 0)
     return;
@@ -1625,6 +1707,7 @@ static gboolean
 finalize_grace_cb (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
 
   g_clear_pointer (&s->finalize_timer, g_source_unref);
   if (s->state == STATE_OPEN && s->finalize_sent && !s->end_sent
@@ -1678,6 +1761,8 @@ session_pump (GstSttSession * s)
     GST_DEBUG_OBJECT (s->log_object, "all audio sent, ending the stream");
     s->end_sent = TRUE;
     post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0);
+    if (is_stopped (s))
+      return;
     if (!send_end_message (s))
       finish (s);
     return;
@@ -1767,6 +1852,7 @@ static gboolean
 stats_cb (gpointer data)
 {
   GstSttSession *s = data;
+  HOLD (s);
 
   if (s->cb.stats && !is_stopped (s))
     s->cb.stats (s, s->user_data);

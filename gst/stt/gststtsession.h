@@ -64,6 +64,13 @@ typedef struct
 
 void gst_stt_session_config_clear (GstSttSessionConfig * config);
 
+/* Whether @url (a value of the property @property; NULL or "" is fine: the default) has
+ * one of @schemes (NULL-terminated, e.g. "wss", "ws") and a host. Sets @error (RESOURCE
+ * SETTINGS, the URL redacted) if not; sets @cleartext when it is ws:// or http:// to a
+ * host that is not this machine. */
+gboolean gst_stt_session_check_url (const gchar * property, const gchar * url,
+    const gchar * const *schemes, gboolean * cleartext, GError ** error);
+
 /* The key from @api_key, @api_key_file, $<PROVIDER>_API_KEY or $STT_API_KEY, in that
  * order, or NULL: a key file that cannot be read, or no key for a service that needs one,
  * sets @error (RESOURCE NOT_FOUND / NOT_AUTHORIZED, the message says where keys come

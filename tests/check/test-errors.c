@@ -526,6 +526,165 @@ GST_START_TEST (test_own_error_first)
 
 GST_END_TEST;
 
+/* An application that stops the pipeline from a bus sync handler (it runs on the
+ * element's I/O thread), e.g. a voice-command app on its first transcript: safe on every
+ * message the element posts, at every stage of a stream. */
+typedef struct
+{
+  GstElement *element;
+  const gchar *name;            /* message name */
+  const gchar *state;           /* its "state" field, or NULL for any */
+  gint done;                    /* atomic */
+} StopCtx;
+
+static GstBusSyncReply
+stop_on_message (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  StopCtx *ctx = data;
+  const GstStructure *st = gst_message_get_structure (msg);
+
+  if (st && gst_structure_has_name (st, ctx->name) && (ctx->state == NULL
+          || g_strcmp0 (gst_structure_get_string (st, "state"), ctx->state) == 0)
+      && g_atomic_int_compare_and_exchange (&ctx->done, 0, 1))
+    gst_element_set_state (ctx->element, GST_STATE_NULL);
+  return GST_BUS_PASS;          /* queued, and flushed by stop () */
+}
+
+GST_START_TEST (test_stop_from_sync_handler)
+{
+  static const struct
+  {
+    const gchar *name, *state;
+  } cases[] = {
+    {"stt-connection", "connecting"}, {"stt-connection", "connected"},
+    {"stt-transcript", NULL}, {"stt-connection", "draining"},
+    {"stt-connection", "closed"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    Fixture f = start ("test-key");
+    StopCtx ctx = { f.h->element, cases[i].name, cases[i].state, 0 };
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    gst_bus_set_sync_handler (f.bus, stop_on_message, &ctx, NULL);
+    push_range (f.h, 0, 2.4);
+    gst_harness_push_event (f.h, gst_event_new_eos ());
+    while (!g_atomic_int_get (&ctx.done) && g_get_monotonic_time () < deadline)
+      g_usleep (10 * 1000);
+    fail_unless (g_atomic_int_get (&ctx.done), "no %s %s", cases[i].name,
+        cases[i].state ? cases[i].state : "");
+    gst_bus_set_sync_handler (f.bus, NULL, NULL, NULL);
+    stop (&f);
+  }
+}
+
+GST_END_TEST;
+
+/* Settings that cannot work fail at start (READY to PAUSED) with RESOURCE/SETTINGS,
+ * before any connection; typos in URLs once crashed the process. */
+static GstMessage *
+pause_and_pop (GstElement * e, GstMessageType type, GstStateChangeReturn * ret)
+{
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+
+  gst_element_set_bus (e, bus);
+  *ret = gst_element_set_state (e, GST_STATE_PAUSED);
+  msg = gst_bus_timed_pop_filtered (bus, GST_SECOND, type);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  return msg;
+}
+
+GST_START_TEST (test_bad_settings_at_start)
+{
+  static const struct
+  {
+    const gchar *provider, *name, *value;
+  } cases[] = {
+    {"deepgram", "token-url", "notaurl"},
+    {"deepgram", "token-url", "api.example.com/token"},
+    {"deepgram", "token-url", "ftp://example.com/token"},
+    {"gladia", "url", "x"},
+    {"gladia", "url", "ws:/.//a"},
+    {"deepgram", "url", "wss://"},
+    {"deepgram", "url", "127.0.0.1:2700"},
+    {"vosk", "max-buffer-time", "50000000"},   /* 50 ms, under a 100 ms chunk */
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GstElement *e = gst_element_factory_make ("stttranscribe", NULL);
+    GstStateChangeReturn ret;
+    GstMessage *msg;
+    GError *err = NULL;
+
+    g_object_set (e, "provider", cases[i].provider, "api-key", "secret-key", NULL);
+    gst_util_set_object_arg (G_OBJECT (e), cases[i].name, cases[i].value);
+    msg = pause_and_pop (e, GST_MESSAGE_ERROR, &ret);
+    fail_unless_equals_int (ret, GST_STATE_CHANGE_FAILURE);
+    fail_unless (msg != NULL, "no error for %s=%s", cases[i].name, cases[i].value);
+    gst_message_parse_error (msg, &err, NULL);
+    fail_unless (err->domain == GST_RESOURCE_ERROR
+        && err->code == GST_RESOURCE_ERROR_SETTINGS, "%s", err->message);
+    fail_unless (strstr (err->message, cases[i].name) != NULL, "%s", err->message);
+    fail_unless (strstr (err->message, "secret-key") == NULL, "%s", err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    gst_object_unref (e);
+  }
+}
+
+GST_END_TEST;
+
+/* Unsafe but workable: said once at start, as a warning. Nothing is contacted. */
+GST_START_TEST (test_cleartext_warned)
+{
+  static const struct
+  {
+    const gchar *name, *value, *want;
+  } cases[] = {
+    {"url", "ws://stt.example.com/v1/listen", "cleartext"},
+    {"token-url", "http://auth.example.com/token", "cleartext"},
+    {"tls-validate", "false", "tls-validate=false"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GstElement *e = gst_element_factory_make ("stttranscribe", NULL);
+    GstStateChangeReturn ret;
+    GstMessage *msg;
+    GError *err = NULL;
+
+    g_object_set (e, "provider", "deepgram", "api-key", "k", NULL);
+    gst_util_set_object_arg (G_OBJECT (e), cases[i].name, cases[i].value);
+    msg = pause_and_pop (e, GST_MESSAGE_WARNING, &ret);
+    fail_if (ret == GST_STATE_CHANGE_FAILURE);
+    fail_unless (msg != NULL, "no warning for %s=%s", cases[i].name, cases[i].value);
+    gst_message_parse_warning (msg, &err, NULL);
+    fail_unless (strstr (err->message, cases[i].want) != NULL, "%s", err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    gst_object_unref (e);
+  }
+  /* On this machine, ws:// is fine. */
+  {
+    GstElement *e = gst_element_factory_make ("stttranscribe", NULL);
+    GstStateChangeReturn ret;
+    GstMessage *msg;
+
+    g_object_set (e, "provider", "deepgram", "api-key", "k", "url",
+        "ws://127.0.0.1:9/v1/listen", NULL);
+    msg = pause_and_pop (e, GST_MESSAGE_WARNING, &ret);
+    fail_unless (msg == NULL);
+    gst_object_unref (e);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 errors_suite (void)
 {
@@ -540,6 +699,9 @@ errors_suite (void)
   tcase_add_test (tc, test_unreachable_hint);
   tcase_add_test (tc, test_vosk_language_warned);
   tcase_add_test (tc, test_own_error_first);
+  tcase_add_test (tc, test_stop_from_sync_handler);
+  tcase_add_test (tc, test_bad_settings_at_start);
+  tcase_add_test (tc, test_cleartext_warned);
   tcase_add_test (tc, test_key_sources);
   tcase_add_test (tc, test_key_masked);
   tcase_add_test (tc, test_bad_request);
