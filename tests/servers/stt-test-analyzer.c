@@ -271,3 +271,12 @@ stt_test_analyzer_finalize (SttTestAnalyzer * a, SttTestAnalyzerCallback callbac
     end_run (a);
   close_segment (a, TRUE, a->n_samples, callback, user_data);
 }
+
+void
+stt_test_analyzer_peek (SttTestAnalyzer * a, SttTestAnalyzerCallback callback,
+    gpointer user_data)
+{
+  /* emit() only reads the state; a->changed is left for the next scheduled PARTIAL. */
+  emit (a, STT_TEST_ANALYZER_PARTIAL, FALSE, a->n_samples, word_in_progress (a), callback,
+      user_data);
+}

@@ -67,6 +67,13 @@ void stt_test_analyzer_push (SttTestAnalyzer * analyzer, const gint16 * samples,
 void stt_test_analyzer_finalize (SttTestAnalyzer * analyzer,
     SttTestAnalyzerCallback callback, gpointer user_data);
 
+/* Calls @callback once, now, with a PARTIAL view of the open segment as of the last sample
+ * fed: its completed words and the word in progress (no words when none), window as for a
+ * PARTIAL. Changes nothing: the scheduled PARTIALs and the FINAL come as without it. For
+ * protocols that answer every message rather than on the 250 ms grid (vosk). */
+void stt_test_analyzer_peek (SttTestAnalyzer * analyzer, SttTestAnalyzerCallback callback,
+    gpointer user_data);
+
 /* Samples fed so far. */
 guint64 stt_test_analyzer_get_n_samples (SttTestAnalyzer * analyzer);
 guint stt_test_analyzer_get_rate (SttTestAnalyzer * analyzer);

@@ -401,6 +401,8 @@ send_metadata (SttTestConn * conn)
 static void
 close_stream (SttTestConn * conn)
 {
+  if (stt_test_conn_end_received (conn))
+    return;
   stt_test_conn_finalize (conn);
   send_metadata (conn);
   stt_test_conn_close (conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);

@@ -324,6 +324,15 @@ elevenlabs_on_binary (SttTestConn * conn, const guint8 * data, gsize size)
   fail (conn, "input_error", "Audio is sent as input_audio_chunk text messages");
 }
 
+/* The protocol has no end message: clients end with a commit, so every commit counts as
+ * one for CLOSE_AT_END. The chunk's audio (above) was taken first, like any audio. */
+static void
+commit_received (SttTestConn * conn)
+{
+  if (!stt_test_conn_end_received (conn))
+    stt_test_conn_finalize (conn);
+}
+
 static const gchar *
 member_string (JsonObject * o, const gchar * name, gboolean * ok)
 {
@@ -357,7 +366,7 @@ elevenlabs_on_text (SttTestConn * conn, const gchar * text)
   type = member_string (o, "message_type", &ok);
   /* The skills docs show a bare {"message_type":"commit"}; the SDK sends a chunk. */
   if (ok && g_strcmp0 (type, "commit") == 0) {
-    stt_test_conn_finalize (conn);
+    commit_received (conn);
     return;
   }
   if (!ok || g_strcmp0 (type, "input_audio_chunk") != 0) {
@@ -401,7 +410,7 @@ elevenlabs_on_text (SttTestConn * conn, const gchar * text)
   if (size > 0 && !stt_test_conn_push_audio (conn, audio, size))
     return;
   if (commit)
-    stt_test_conn_finalize (conn);
+    commit_received (conn);
 }
 
 static void

@@ -563,6 +563,9 @@ stop_recording (SttTestConn * conn, Session * s)
     send_ack (conn, s, "stop_recording", FALSE, 0, "Recording already stopped");
     return;
   }
+  /* Taken by the fault, the session is not stopped: the client may resume it. */
+  if (stt_test_conn_end_received (conn))
+    return;
   s->stopped = TRUE;
   send_ack (conn, s, "stop_recording", TRUE, 0, NULL);
   stt_test_conn_finalize (conn);

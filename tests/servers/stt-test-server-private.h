@@ -77,6 +77,7 @@ extern const SttTestProtocol stt_test_protocol_assemblyai;
 extern const SttTestProtocol stt_test_protocol_elevenlabs;
 extern const SttTestProtocol stt_test_protocol_soniox;
 extern const SttTestProtocol stt_test_protocol_gladia;
+extern const SttTestProtocol stt_test_protocol_vosk;
 
 gpointer stt_test_conn_get_state (SttTestConn * conn);
 gpointer stt_test_conn_get_server_state (SttTestConn * conn);
@@ -97,6 +98,10 @@ const gchar *stt_test_conn_get_query (SttTestConn * conn, const gchar * name);
 gboolean stt_test_conn_push_audio (SttTestConn * conn, const guint8 * data, gsize size);
 /* stt_test_analyzer_finalize() with results to on_result. */
 void stt_test_conn_finalize (SttTestConn * conn);
+/* Call first when the client's end-of-stream message arrives (the one that flushes and
+ * ends the session). Applies an armed CLOSE_AT_END fault; returns TRUE when it took the
+ * connection: then send nothing and stop handling the message. */
+gboolean stt_test_conn_end_received (SttTestConn * conn);
 
 /* Queue a text frame / a JSON document (freed) / a close frame after what is queued;
  * sent once the reply delay has passed. Ignored once the connection is closing. */

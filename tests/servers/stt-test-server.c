@@ -37,6 +37,7 @@ static const SttTestProtocol *const protocols[] = {
   &stt_test_protocol_elevenlabs,
   &stt_test_protocol_soniox,
   &stt_test_protocol_gladia,
+  &stt_test_protocol_vosk,
 };
 
 /* What was received on one accepted connection; kept after it closed. Under server->lock. */
@@ -424,6 +425,7 @@ conn_apply_fault (SttTestConn * conn, SttTestFault fault, gushort code,
   outbox_clear (conn);
   switch (fault) {
     case STT_TEST_FAULT_CLOSE:
+    case STT_TEST_FAULT_CLOSE_AT_END:
       g_debug ("connection %u: fault: close %u", conn->index, code);
       conn->closing = TRUE;
       conn_close_now (conn, code, reason);
@@ -469,7 +471,8 @@ stt_test_conn_push_audio (SttTestConn * conn, const guint8 * data, gsize size)
   g_mutex_lock (&server->lock);
   g_byte_array_append (conn->record->audio, data, size);
   conn->audio_bytes += size;
-  if (server->fault_armed &&
+  /* CLOSE_AT_END waits for the end message (stt_test_conn_end_received()). */
+  if (server->fault_armed && server->fault != STT_TEST_FAULT_CLOSE_AT_END &&
       conn->audio_bytes >= server->fault_after * conn->rate * sizeof (gint16)) {
     server->fault_armed = FALSE;
     fire = TRUE;
@@ -505,6 +508,30 @@ void
 stt_test_conn_finalize (SttTestConn * conn)
 {
   stt_test_analyzer_finalize (conn->analyzer, analyzer_cb, conn);
+}
+
+gboolean
+stt_test_conn_end_received (SttTestConn * conn)
+{
+  SttTestServer *server = conn->server;
+  gboolean fire = FALSE;
+  gushort code = 0;
+  g_autofree gchar *reason = NULL;
+
+  g_mutex_lock (&server->lock);
+  if (server->fault_armed && server->fault == STT_TEST_FAULT_CLOSE_AT_END) {
+    server->fault_armed = FALSE;
+    fire = TRUE;
+    code = server->fault_code;
+    reason = g_steal_pointer (&server->fault_reason);
+  }
+  g_mutex_unlock (&server->lock);
+
+  /* Like CLOSE: what still waits for the reply delay is dropped too, so the client sees
+   * the close where it expected the flush's results. */
+  if (fire)
+    conn_apply_fault (conn, STT_TEST_FAULT_CLOSE_AT_END, code, reason);
+  return fire;
 }
 
 /* --- connections ------------------------------------------------------------------- */

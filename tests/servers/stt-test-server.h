@@ -12,8 +12,8 @@ G_BEGIN_DECLS
 
 typedef struct _SttTestServer SttTestServer;
 
-/* Starts a server for @protocol ("deepgram" for now). Returns NULL and sets @error if it
- * could not listen. */
+/* Starts a server for @protocol (one of stt_test_server_list_protocols()). Returns NULL
+ * and sets @error if it could not listen. */
 SttTestServer *stt_test_server_new (const gchar * protocol, GError ** error);
 /* Like stt_test_server_new(), on @port (0 = any free port), for stt-test-server --port. */
 SttTestServer *stt_test_server_new_on_port (const gchar * protocol, guint port,
@@ -39,12 +39,16 @@ void stt_test_server_fail_handshakes (SttTestServer * server, guint status, guin
     const gchar * retry_after);
 /* When the current connection has received @after_seconds of audio, do @action:
  * CLOSE: close frame with @code/@reason; DROP: shut the TCP socket down without a close
- * frame; STALL: stop answering and stop reading, socket kept open. One-shot. */
+ * frame; STALL: stop answering and stop reading, socket kept open.
+ * CLOSE_AT_END (@after_seconds ignored): when a connection receives the client's
+ * end-of-stream message, close frame with @code/@reason at once, before any result that
+ * message would produce. One-shot. */
 typedef enum
 {
   STT_TEST_FAULT_CLOSE,
   STT_TEST_FAULT_DROP,
   STT_TEST_FAULT_STALL,
+  STT_TEST_FAULT_CLOSE_AT_END,
 } SttTestFault;
 void stt_test_server_inject_fault (SttTestServer * server, SttTestFault fault,
     gdouble after_seconds, gushort code, const gchar * reason);

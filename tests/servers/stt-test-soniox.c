@@ -210,7 +210,7 @@ finish (SttTestConn * conn)
   SttTestJson *json;
   gint64 total;
 
-  if (sx->finishing)
+  if (sx->finishing || stt_test_conn_end_received (conn))
     return;
   sx->finishing = TRUE;
   stt_test_conn_finalize (conn);

@@ -271,6 +271,52 @@ test_gap_and_no_endpointing (void)
   collector_clear (&c);
 }
 
+static void
+peek_collect (const SttTestAnalyzerResult * r, gpointer user_data)
+{
+  GString *peeks = user_data;
+  guint i;
+
+  g_assert_cmpint (r->event, ==, STT_TEST_ANALYZER_PARTIAL);
+  g_string_append_printf (peeks, "%.2f:", r->end);
+  for (i = 0; i < r->n_words; i++)
+    g_string_append_printf (peeks, " %s %.4f %.4f", r->words[i].text, r->words[i].start,
+        r->words[i].end);
+  g_string_append_c (peeks, '\n');
+}
+
+/* A peek shows the open segment now (the word in progress included) and changes nothing:
+ * the results are those of a run without peeks. */
+static void
+test_peek (void)
+{
+  gsize n, off;
+  g_autofree gint16 *samples = stt_test_tones_render (RATE, 2.0, two_tones, 2, &n);
+  SttTestAnalyzer *a = stt_test_analyzer_new (RATE);
+  GString *peeks = g_string_new (NULL);
+  Collector ref, c;
+
+  run (samples, n, 160, TRUE, &ref);
+  collector_init (&c);
+  for (off = 0; off < n; off += 3200) {
+    stt_test_analyzer_push (a, samples + off, MIN (3200, n - off), collect, &c);
+    stt_test_analyzer_peek (a, peek_collect, peeks);
+  }
+  stt_test_analyzer_finalize (a, collect, &c);
+  g_assert_cmpstr (c.log->str, ==, ref.log->str);
+  g_test_message ("%s", peeks->str);
+  g_assert_nonnull (strstr (peeks->str, "0.40:\n"));
+  g_assert_nonnull (strstr (peeks->str, "0.60: w400 0.5000 0.6000\n"));
+  g_assert_nonnull (strstr (peeks->str,
+          "1.20: w400 0.5000 0.9000 w700 1.0000 1.2000\n"));
+  /* The segment closed at 1.6 s. */
+  g_assert_nonnull (strstr (peeks->str, "1.80:\n"));
+  stt_test_analyzer_free (a);
+  g_string_free (peeks, TRUE);
+  collector_clear (&ref);
+  collector_clear (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -283,5 +329,6 @@ main (int argc, char **argv)
   g_test_add_func ("/analyzer/finalize-silence", test_finalize_silence);
   g_test_add_func ("/analyzer/not-words", test_not_words);
   g_test_add_func ("/analyzer/gap-and-no-endpointing", test_gap_and_no_endpointing);
+  g_test_add_func ("/analyzer/peek", test_peek);
   return g_test_run ();
 }

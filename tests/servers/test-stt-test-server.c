@@ -1,5 +1,6 @@
-/* Tests of the test servers themselves, with a libsoup WebSocket client: the Deepgram
- * protocol as the service behaves, the handshake checks, the faults and the accessors. */
+/* Tests of the test servers themselves, with a libsoup WebSocket client: the Deepgram and
+ * vosk protocols as the servers behave, the handshake checks, the faults (CLOSE_AT_END for
+ * several protocols) and the accessors. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -29,8 +30,10 @@ typedef struct
   GError *error;
   gboolean connect_done;
   GPtrArray *messages;          /* of JsonNode, in order */
+  GPtrArray *texts;             /* the same messages as received (gchar *) */
   gint64 first_message_time;
   guint n_pongs;
+  const gchar *awaited;         /* for has_awaited() */
   gboolean closed;
   gushort close_code;
   gchar *close_reason;
@@ -100,6 +103,7 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * message, Client * 
   if (client->messages->len == 0)
     client->first_message_time = g_get_monotonic_time ();
   g_ptr_array_add (client->messages, json_node_copy (json_parser_get_root (parser)));
+  g_ptr_array_add (client->texts, g_strndup (data, size));
 }
 
 static void
@@ -131,18 +135,19 @@ connected_cb (GObject * source, GAsyncResult * result, gpointer user_data)
   }
 }
 
-/* Connects to @server with @query and the Authorization header @auth (NULL: none);
- * @protocols are offered as sub-protocols. Returns the client; check client->ws. */
+/* Connects to @server with @query (NULL: none) and the Authorization header @auth (NULL:
+ * none); @protocols are offered as sub-protocols. Returns the client; check client->ws. */
 static Client *
 client_connect_full (SttTestServer * server, const gchar * query, const gchar * auth,
     const gchar * const *protocols)
 {
   Client *client = g_new0 (Client, 1);
   g_autofree gchar *base = stt_test_server_get_url (server);
-  g_autofree gchar *url = g_strdup_printf ("%s?%s", base, query);
+  g_autofree gchar *url = query ? g_strdup_printf ("%s?%s", base, query) : g_strdup (base);
 
   client->session = soup_session_new ();
   client->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  client->texts = g_ptr_array_new_with_free_func (g_free);
   client->msg = soup_message_new ("GET", url);
   if (auth != NULL)
     soup_message_headers_replace (soup_message_get_request_headers (client->msg),
@@ -178,6 +183,7 @@ client_free (Client * client)
   g_object_unref (client->msg);
   g_object_unref (client->session);
   g_ptr_array_unref (client->messages);
+  g_ptr_array_unref (client->texts);
   g_free (client->close_reason);
   g_free (client);
 }
@@ -255,14 +261,20 @@ assert_word (JsonObject * alternative, guint i, const gchar * text, gdouble star
 }
 
 static SttTestServer *
-server_new (void)
+server_new_for (const gchar * protocol)
 {
   g_autoptr (GError) error = NULL;
-  SttTestServer *server = stt_test_server_new ("deepgram", &error);
+  SttTestServer *server = stt_test_server_new (protocol, &error);
 
   g_assert_no_error (error);
   g_assert_cmpuint (stt_test_server_get_port (server), >, 0);
   return server;
+}
+
+static SttTestServer *
+server_new (void)
+{
+  return server_new_for ("deepgram");
 }
 
 /* --- Deepgram protocol --------------------------------------------------------------- */
@@ -506,6 +518,317 @@ test_handshake (void)
   stt_test_server_free (server);
 }
 
+/* --- vosk protocol ------------------------------------------------------------------- */
+
+#define VOSK_CONFIG "{\"config\" : {\"sample_rate\" : 16000, \"words\" : 1}}"
+#define VOSK_EOF "{\"eof\" : 1}"
+#define VOSK_RESET "{\"reset\" : 1}"
+/* 0.2 s at 16 kHz, as vosk-server's test.py sends. */
+#define VOSK_CHUNK 6400
+
+/* Connects (no path, query or key needed) and sends @config first unless NULL. */
+static Client *
+vosk_connect (SttTestServer * server, const gchar * config)
+{
+  Client *client = client_connect_full (server, NULL, NULL, NULL);
+
+  g_assert_no_error (client->error);
+  g_assert_nonnull (client->ws);
+  if (config != NULL)
+    soup_websocket_connection_send_text (client->ws, config);
+  return client;
+}
+
+/* Sends @audio in @chunk-byte frames and waits for the one answer to each. */
+static void
+vosk_send_audio (Client * client, GBytes * audio, gsize chunk)
+{
+  guint n = client->messages->len + (g_bytes_get_size (audio) + chunk - 1) / chunk;
+
+  send_audio (client, audio, chunk);
+  g_assert_true (wait_until (has_messages, client, n, WAIT_MS));
+}
+
+/* Sends @text and waits for its one answer. */
+static void
+vosk_send_text (Client * client, const gchar * text)
+{
+  guint n = client->messages->len + 1;
+
+  soup_websocket_connection_send_text (client->ws, text);
+  g_assert_true (wait_until (has_messages, client, n, WAIT_MS));
+}
+
+static const gchar *
+member_string (Client * client, guint i, const gchar * name)
+{
+  return json_object_get_string_member_with_default (message_object (client, i), name,
+      NULL);
+}
+
+static void
+assert_vosk_partial (Client * client, guint i, const gchar * text)
+{
+  g_assert_cmpstr (member_string (client, i, "partial"), ==, text);
+  g_assert_false (json_object_has_member (message_object (client, i), "text"));
+}
+
+/* Answer @i is a final with @text and @n_words words in "result". */
+static void
+assert_vosk_final (Client * client, guint i, const gchar * text, guint n_words)
+{
+  JsonObject *o = message_object (client, i);
+
+  g_assert_false (json_object_has_member (o, "partial"));
+  g_assert_cmpstr (member_string (client, i, "text"), ==, text);
+  if (n_words == 0)
+    g_assert_false (json_object_has_member (o, "result"));
+  else
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "result")),
+        ==, n_words);
+}
+
+static void
+assert_vosk_word (Client * client, guint i, guint w, const gchar * text, gdouble start,
+    gdouble end)
+{
+  JsonObject *word = json_array_get_object_element (json_object_get_array_member
+      (message_object (client, i), "result"), w);
+
+  g_assert_cmpstr (json_object_get_string_member (word, "word"), ==, text);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (word, "start"), start,
+      0.0101);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (word, "end"), end, 0.0101);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (word, "conf"), 0.9, 1e-9);
+}
+
+/* One answer per audio frame (none to the config): partials with the open segment, the
+ * result in the answer to the frame where the segment ended (500 ms of silence), in
+ * vosk-api's bytes. */
+static void
+test_vosk_results (void)
+{
+  static const gchar result[] = "{\n"
+      "  \"result\" : [{\n"
+      "      \"conf\" : 0.900000,\n"
+      "      \"end\" : 0.900000,\n"
+      "      \"start\" : 0.500000,\n"
+      "      \"word\" : \"w400\"\n"
+      "    }, {\n"
+      "      \"conf\" : 0.900000,\n"
+      "      \"end\" : 1.300000,\n"
+      "      \"start\" : 1.000000,\n"
+      "      \"word\" : \"w700\"\n"
+      "    }],\n" "  \"text\" : \"w400 w700\"\n" "}";
+  static const gchar *const partials[] = { "", "", "w400", "w400", "w400", "w400 w700",
+    "w400 w700", "w400 w700", NULL, "", "", "", ""
+  };
+  SttTestServer *server = server_new_for ("vosk");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.5, two_tones, 2);
+  g_autoptr (GBytes) received = NULL;
+  g_auto (GStrv) texts = NULL;
+  Client *client = vosk_connect (server, VOSK_CONFIG);
+  guint i;
+
+  vosk_send_audio (client, audio, VOSK_CHUNK);
+  spin (100);
+  g_assert_cmpuint (client->messages->len, ==, G_N_ELEMENTS (partials));
+  g_assert_cmpstr (g_ptr_array_index (client->texts, 0), ==, "{\n  \"partial\" : \"\"\n}");
+  for (i = 0; i < G_N_ELEMENTS (partials); i++)
+    if (partials[i] != NULL)
+      assert_vosk_partial (client, i, partials[i]);
+  /* The frame of 1.6-1.8 s: 500 ms after the end of w700. */
+  assert_vosk_final (client, 8, "w400 w700", 2);
+  assert_vosk_word (client, 8, 0, "w400", 0.5, 0.9);
+  assert_vosk_word (client, 8, 1, "w700", 1.0, 1.3);
+  g_assert_cmpstr (g_ptr_array_index (client->texts, 8), ==, result);
+
+  /* eof: the rest (silence) as a final without words, then close 1000. */
+  soup_websocket_connection_send_text (client->ws, VOSK_EOF);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 1000);
+  g_assert_cmpuint (client->messages->len, ==, G_N_ELEMENTS (partials) + 1);
+  assert_vosk_final (client, G_N_ELEMENTS (partials), "", 0);
+
+  g_assert_true (stt_test_server_wait_connections (server, 1, TRUE, WAIT_MS));
+  received = stt_test_server_get_audio (server, 0);
+  g_assert_true (g_bytes_equal (received, audio));
+  texts = stt_test_server_get_text_messages (server, 0);
+  g_assert_cmpuint (g_strv_length (texts), ==, 2);
+  g_assert_cmpstr (texts[0], ==, VOSK_CONFIG);
+  g_assert_cmpstr (texts[1], ==, VOSK_EOF);
+  g_assert_cmpuint (stt_test_server_get_client_close_code (server, 0), ==, 1000);
+
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* reset: the open segment, the word still sounding included, is the answer, and the
+ * session goes on with times from the first sample; eof does the same and closes. */
+static void
+test_vosk_reset_and_eof (void)
+{
+  const SttTestTone first[] = { {440.0, 0.5, 0.8, 0.5} };
+  const SttTestTone second[] = { {700.0, 0.2, 0.5, 0.5} };
+  SttTestServer *server = server_new_for ("vosk");
+  g_autoptr (GBytes) audio1 = stt_test_tones_render_le (RATE, 0.8, first, 1);
+  g_autoptr (GBytes) audio2 = stt_test_tones_render_le (RATE, 0.8, second, 1);
+  Client *client = vosk_connect (server, VOSK_CONFIG);
+
+  vosk_send_audio (client, audio1, VOSK_CHUNK);
+  assert_vosk_partial (client, 3, "w400");
+  vosk_send_text (client, VOSK_RESET);
+  assert_vosk_final (client, 4, "w400", 1);
+  assert_vosk_word (client, 4, 0, "w400", 0.5, 0.8);
+  /* Nothing heard since: vosk-api's fixed empty result. */
+  vosk_send_text (client, VOSK_RESET);
+  g_assert_cmpstr (g_ptr_array_index (client->texts, 5), ==, "{\"text\": \"\"}");
+  spin (50);
+  g_assert_false (client->closed);
+
+  vosk_send_audio (client, audio2, VOSK_CHUNK);
+  assert_vosk_partial (client, 6, "");
+  assert_vosk_partial (client, 7, "w700");
+  assert_vosk_partial (client, 9, "w700");
+  soup_websocket_connection_send_text (client->ws, VOSK_EOF);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 1000);
+  g_assert_cmpuint (client->messages->len, ==, 11);
+  assert_vosk_final (client, 10, "w700", 1);
+  assert_vosk_word (client, 10, 0, "w700", 1.0, 1.3);
+
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* Two segments end within one frame: one answer, their words merged in order. */
+static void
+test_vosk_merged_finals (void)
+{
+  const SttTestTone tones[] = { {440.0, 0.2, 0.4, 0.5}, {700.0, 1.3, 1.5, 0.5} };
+  SttTestServer *server = server_new_for ("vosk");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.2, tones, 2);
+  Client *client = vosk_connect (server, VOSK_CONFIG);
+
+  vosk_send_audio (client, audio, g_bytes_get_size (audio));
+  spin (50);
+  g_assert_cmpuint (client->messages->len, ==, 1);
+  assert_vosk_final (client, 0, "w400 w700", 2);
+  assert_vosk_word (client, 0, 0, "w400", 0.2, 0.4);
+  assert_vosk_word (client, 0, 1, "w700", 1.3, 1.5);
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* Without a config the rate is 8000 Hz; a config after the first audio changes nothing
+ * (the recognizer is made at the first message that is not a config); words:0 drops
+ * "result". */
+static void
+test_vosk_rate_and_words (void)
+{
+  const SttTestTone tone[] = { {440.0, 0.2, 0.5, 0.5} };
+  SttTestServer *server = server_new_for ("vosk");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (8000, 1.2, tone, 1);
+  g_autoptr (GBytes) head = g_bytes_new_from_bytes (audio, 0, 3200);
+  g_autoptr (GBytes) tail = g_bytes_new_from_bytes (audio, 3200,
+      g_bytes_get_size (audio) - 3200);
+  Client *client = vosk_connect (server, NULL);
+
+  vosk_send_audio (client, head, 3200);
+  soup_websocket_connection_send_text (client->ws, VOSK_CONFIG);
+  vosk_send_audio (client, tail, 3200);
+  g_assert_cmpuint (client->messages->len, ==, 6);
+  /* The frame of 0.8-1.0 s: 500 ms after the end of the word. */
+  assert_vosk_final (client, 4, "w400", 1);
+  assert_vosk_word (client, 4, 0, "w400", 0.2, 0.5);
+  client_free (client);
+
+  client = vosk_connect (server, "{\"config\" : {\"sample_rate\" : 8000, \"words\" : 0}}");
+  vosk_send_audio (client, audio, 3200);
+  assert_vosk_final (client, 4, "w400", 0);
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* eof first: the fixed empty result, then close 1000. Other text (eof spaced otherwise
+ * too) and configs that do not parse end the server's handler: close 1011. */
+static void
+test_vosk_text (void)
+{
+  static const gchar *const bad[] = { "{\"eof\":1}", "hello", "{\"type\":\"config\"}",
+    "{\"config\" : 5}", "{\"config\" : {\"sample_rate\" : 0}}", "config"
+  };
+  SttTestServer *server = server_new_for ("vosk");
+  Client *client = vosk_connect (server, "{\"config\" : {\"sample_rate\" : \"16000\"}}");
+  guint i;
+
+  soup_websocket_connection_send_text (client->ws, VOSK_EOF);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 1000);
+  g_assert_cmpuint (client->messages->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (client->texts, 0), ==, "{\"text\": \"\"}");
+  client_free (client);
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    client = vosk_connect (server, NULL);
+    soup_websocket_connection_send_text (client->ws, bad[i]);
+    g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+    g_assert_cmpuint (client->close_code, ==, 1011);
+    g_assert_cmpuint (client->messages->len, ==, 0);
+    client_free (client);
+  }
+  stt_test_server_free (server);
+}
+
+/* The shared faults and the reply delay apply to vosk as to every protocol. */
+static void
+test_vosk_faults (void)
+{
+  SttTestServer *server = server_new_for ("vosk");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 1.0, two_tones, 1);
+  g_autoptr (GBytes) head = g_bytes_new_from_bytes (audio, 0, VOSK_CHUNK);
+  Client *client;
+  gint64 sent;
+
+  /* The frame reaching 0.5 s (0.4-0.6) is not answered. */
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, 4000, "Restart");
+  client = vosk_connect (server, VOSK_CONFIG);
+  send_audio (client, audio, VOSK_CHUNK);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 4000);
+  g_assert_cmpstr (client->close_reason, ==, "Restart");
+  g_assert_cmpuint (client->messages->len, ==, 2);
+  client_free (client);
+
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 0.5, 0, NULL);
+  client = vosk_connect (server, VOSK_CONFIG);
+  send_audio (client, audio, VOSK_CHUNK);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 0);
+  g_assert_cmpuint (client->messages->len, ==, 2);
+  client_free (client);
+
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_STALL, 0.5, 0, NULL);
+  client = vosk_connect (server, VOSK_CONFIG);
+  send_audio (client, audio, VOSK_CHUNK);
+  spin (1000);
+  g_assert_cmpuint (client->messages->len, ==, 2);
+  g_assert_false (client->closed);
+  soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  g_assert_true (wait_until (is_closed, client, 0, 7000));
+  client_free (client);
+
+  stt_test_server_set_reply_delay (server, 300);
+  client = vosk_connect (server, VOSK_CONFIG);
+  sent = g_get_monotonic_time ();
+  vosk_send_audio (client, head, VOSK_CHUNK);
+  g_assert_cmpint (client->first_message_time - sent, >=, 300 * 1000);
+  client_free (client);
+
+  g_assert_true (stt_test_server_wait_connections (server, 4, TRUE, WAIT_MS));
+  stt_test_server_free (server);
+}
+
 /* --- faults and controls ------------------------------------------------------------- */
 
 static void
@@ -604,6 +927,251 @@ test_fault_stall (void)
   stt_test_server_free (server);
 }
 
+/* --- CLOSE_AT_END, for each protocol ------------------------------------------------- */
+
+#define SONIOX_START "{\"api_key\":\"test-key\",\"model\":\"stt-rt-v3\"," \
+    "\"audio_format\":\"pcm_s16le\",\"sample_rate\":16000,\"num_channels\":1}"
+#define END_REASON "End not processed"
+#define ELEVENLABS_QUERY "model_id=scribe_v2_realtime&audio_format=pcm_16000" \
+    "&commit_strategy=vad&vad_silence_threshold_secs=0.3&token=test-key"
+#define ELEVENLABS_CHUNK "{\"message_type\":\"input_audio_chunk\",\"audio_base_64\":" \
+    "\"%s\",\"commit\":%s,\"sample_rate\":16000}"
+
+/* How a protocol's stream is started and ended. */
+typedef struct
+{
+  const gchar *protocol;
+  const gchar *query;           /* NULL: none */
+  const gchar *auth;            /* Authorization, or NULL */
+  const gchar *start;           /* a first text message, or NULL */
+  const gchar *end;             /* the end-of-stream message (text) */
+  const gchar *flushed;         /* text only the end message's answers contain */
+  gushort code;                 /* for the fault: libsoup's codes and a raw one */
+  gboolean base64;              /* audio in ELEVENLABS_CHUNK text messages */
+  gboolean stays_open;          /* the server does not close after the end message */
+  gboolean gladia_setup;        /* the query comes from POST /v2/live */
+} EndCase;
+
+static const EndCase end_cases[] = {
+  {"deepgram", QUERY, "Token test-key", NULL, "{\"type\":\"CloseStream\"}",
+      "\"type\":\"Metadata\"", 1011},
+  {"assemblyai", "sample_rate=16000", "test-key", NULL, "{\"type\":\"Terminate\"}",
+      "\"type\":\"Termination\"", 4000},
+  {"soniox", NULL, NULL, SONIOX_START, "", "\"finished\":true", 1012},
+  {"vosk", NULL, NULL, VOSK_CONFIG, VOSK_EOF, "\"text\" : \"w700\"", 1011},
+  /* No end message: the SDK ends with an empty chunk that commits (the VAD commits w400
+   * before), and the session stays open. */
+  {"elevenlabs", ELEVENLABS_QUERY, NULL, NULL, NULL, "\"text\":\"w700\"", 4001, TRUE,
+      TRUE},
+  {"gladia", NULL, NULL, NULL, "{\"type\":\"stop_recording\"}", "\"text\":\"w700\"", 4400,
+      FALSE, FALSE, TRUE},
+};
+
+/* w400 ends a segment for every protocol within the 0.9 s sent (the longest endpoint is
+ * vosk's 500 ms); w700 is still open, only the end message's flush makes it final. */
+static const SttTestTone end_tones[] = {
+  {440.0, 0.1, 0.2, 0.5},
+  {700.0, 0.75, 0.85, 0.5},
+};
+
+/* The finals' text of one message, appended to @s (soniox tokens carry their spaces). */
+static void
+append_finals (GString * s, const gchar * protocol, JsonObject * o)
+{
+  const gchar *type = json_object_get_string_member_with_default (o, "type", "");
+  const gchar *text = NULL;
+  JsonArray *tokens;
+  guint i;
+
+  if (g_str_equal (protocol, "deepgram") && g_str_equal (type, "Results")
+      && json_object_get_boolean_member (o, "is_final"))
+    text = json_object_get_string_member (results_alternative (o), "transcript");
+  else if (g_str_equal (protocol, "assemblyai") && g_str_equal (type, "Turn")
+      && json_object_get_boolean_member (o, "end_of_turn"))
+    text = json_object_get_string_member (o, "transcript");
+  else if (g_str_equal (protocol, "vosk"))
+    text = json_object_get_string_member_with_default (o, "text", NULL);
+  else if (g_str_equal (protocol, "elevenlabs")
+      && g_str_equal (json_object_get_string_member (o, "message_type"),
+          "committed_transcript"))
+    text = json_object_get_string_member (o, "text");
+  else if (g_str_equal (protocol, "gladia") && g_str_equal (type, "transcript")
+      && json_object_get_boolean_member (json_object_get_object_member (o, "data"),
+          "is_final"))
+    text = json_object_get_string_member (json_object_get_object_member
+        (json_object_get_object_member (o, "data"), "utterance"), "text");
+
+  if (text != NULL && *text != '\0')
+    g_string_append_printf (s, "%s%s", s->len > 0 ? " " : "", text);
+
+  if (!g_str_equal (protocol, "soniox") || !json_object_has_member (o, "tokens"))
+    return;
+  tokens = json_object_get_array_member (o, "tokens");
+  for (i = 0; i < json_array_get_length (tokens); i++) {
+    JsonObject *token = json_array_get_object_element (tokens, i);
+
+    text = json_object_get_string_member (token, "text");
+    if (json_object_get_boolean_member (token, "is_final") && text[0] != '<')
+      g_string_append (s, text);
+  }
+}
+
+static gchar *
+final_transcript (Client * client, const gchar * protocol)
+{
+  GString *s = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < client->messages->len; i++)
+    append_finals (s, protocol, message_object (client, i));
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+client_received (Client * client, const gchar * needle)
+{
+  guint i;
+
+  for (i = 0; i < client->texts->len; i++)
+    if (strstr (g_ptr_array_index (client->texts, i), needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_awaited (Client * client, guint n)
+{
+  return client_received (client, client->awaited);
+}
+
+/* The message @c ends with; free with g_free. */
+static gchar *
+end_message (const EndCase * c)
+{
+  return c->base64 ? g_strdup_printf (ELEVENLABS_CHUNK, "", "true") : g_strdup (c->end);
+}
+
+/* ElevenLabs: base64 in text messages, @chunk bytes each. */
+static void
+send_audio_base64 (Client * client, GBytes * audio, gsize chunk)
+{
+  gsize size, off;
+  const guint8 *data = g_bytes_get_data (audio, &size);
+
+  for (off = 0; off < size; off += chunk) {
+    g_autofree gchar *b64 = g_base64_encode (data + off, MIN (chunk, size - off));
+    g_autofree gchar *text = g_strdup_printf (ELEVENLABS_CHUNK, b64, "false");
+
+    soup_websocket_connection_send_text (client->ws, text);
+  }
+}
+
+/* Gladia's set-up step (POST /v2/live): the query of the WebSocket URL it returns. The
+ * w700 segment must still be open at the end: endpointing 0.3 s rather than 0.05. */
+static gchar *
+gladia_session_query (SttTestServer * server)
+{
+  static const gchar config[] = "{\"encoding\":\"wav/pcm\",\"bit_depth\":16,"
+      "\"sample_rate\":16000,\"channels\":1,\"endpointing\":0.3}";
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree gchar *base = stt_test_server_get_url (server);
+  g_autofree gchar *url = g_strdup_printf ("http%s", base + 2);
+  g_autoptr (SoupMessage) msg = soup_message_new ("POST", url);
+  g_autoptr (GBytes) request = g_bytes_new_static (config, strlen (config));
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GError) error = NULL;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "x-gladia-key",
+      "test-key");
+  soup_message_set_request_body_from_bytes (msg, "application/json", request);
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 201);
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), &error));
+  uri = g_uri_parse (json_object_get_string_member (json_node_get_object
+          (json_parser_get_root (parser)), "url"), G_URI_FLAGS_ENCODED, &error);
+  g_assert_no_error (error);
+  return g_strdup (g_uri_get_query (uri));
+}
+
+/* Starts a stream, sends @audio in 100 ms frames (AssemblyAI's limits) and ends it. */
+static Client *
+run_to_end (SttTestServer * server, const EndCase * c, GBytes * audio)
+{
+  g_autofree gchar *query = c->gladia_setup ? gladia_session_query (server) :
+      g_strdup (c->query);
+  Client *client = client_connect_full (server, query, c->auth, NULL);
+  g_autofree gchar *end = end_message (c);
+
+  g_assert_no_error (client->error);
+  g_assert_nonnull (client->ws);
+  if (c->start != NULL)
+    soup_websocket_connection_send_text (client->ws, c->start);
+  if (c->base64)
+    send_audio_base64 (client, audio, RATE / 10 * 2);
+  else
+    send_audio (client, audio, RATE / 10 * 2);
+  soup_websocket_connection_send_text (client->ws, end);
+  return client;
+}
+
+static void
+check_close_at_end (const EndCase * c)
+{
+  SttTestServer *server = server_new_for (c->protocol);
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 0.9, end_tones, 2);
+  g_autoptr (GBytes) received = NULL;
+  g_auto (GStrv) texts = NULL;
+  g_autofree gchar *cut = NULL, *whole = NULL, *end = end_message (c);
+  Client *client;
+
+  g_test_message ("%s", c->protocol);
+  /* after_seconds is ignored: the audio does not fire it, the end message does. */
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE_AT_END, 0.1, c->code,
+      END_REASON);
+  client = run_to_end (server, c, audio);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, c->code);
+  g_assert_cmpstr (client->close_reason, ==, END_REASON);
+  cut = final_transcript (client, c->protocol);
+  g_assert_cmpstr (cut, ==, "w400");
+  g_assert_false (client_received (client, c->flushed));
+  /* Everything sent was received, the end message included. */
+  g_assert_true (stt_test_server_wait_connections (server, 1, TRUE, WAIT_MS));
+  received = stt_test_server_get_audio (server, 0);
+  g_assert_true (g_bytes_equal (received, audio));
+  texts = stt_test_server_get_text_messages (server, 0);
+  g_assert_cmpstr (texts[g_strv_length (texts) - 1], ==, end);
+  client_free (client);
+
+  /* One-shot; without it the same stream ends with the flush's final and a normal close. */
+  client = run_to_end (server, c, audio);
+  if (c->stays_open) {
+    client->awaited = c->flushed;
+    g_assert_true (wait_until (has_awaited, client, 0, WAIT_MS));
+  } else {
+    g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+    g_assert_cmpuint (client->close_code, ==, 1000);
+  }
+  whole = final_transcript (client, c->protocol);
+  g_assert_cmpstr (whole, ==, "w400 w700");
+  g_assert_true (client_received (client, c->flushed));
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+static void
+test_fault_close_at_end (void)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (end_cases); i++)
+    check_close_at_end (&end_cases[i]);
+}
+
 static void
 test_send_text_and_delay (void)
 {
@@ -669,6 +1237,7 @@ test_unknown_protocol (void)
   g_assert_null (stt_test_server_new ("nope", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_assert_true (g_strv_contains (stt_test_server_list_protocols (), "deepgram"));
+  g_assert_true (g_strv_contains (stt_test_server_list_protocols (), "vosk"));
 }
 
 int
@@ -680,9 +1249,16 @@ main (int argc, char **argv)
   g_test_add_func ("/deepgram/empty-frame", test_empty_frame);
   g_test_add_func ("/deepgram/bad-text", test_bad_text);
   g_test_add_func ("/deepgram/handshake", test_handshake);
+  g_test_add_func ("/vosk/results", test_vosk_results);
+  g_test_add_func ("/vosk/reset-and-eof", test_vosk_reset_and_eof);
+  g_test_add_func ("/vosk/merged-finals", test_vosk_merged_finals);
+  g_test_add_func ("/vosk/rate-and-words", test_vosk_rate_and_words);
+  g_test_add_func ("/vosk/text", test_vosk_text);
+  g_test_add_func ("/vosk/faults", test_vosk_faults);
   g_test_add_func ("/server/fault-close", test_fault_close);
   g_test_add_func ("/server/fault-drop", test_fault_drop);
   g_test_add_func ("/server/fault-stall", test_fault_stall);
+  g_test_add_func ("/server/fault-close-at-end", test_fault_close_at_end);
   g_test_add_func ("/server/send-text-and-delay", test_send_text_and_delay);
   g_test_add_func ("/server/idle-timeout", test_idle_timeout);
   g_test_add_func ("/server/free-with-clients", test_free_with_clients);
