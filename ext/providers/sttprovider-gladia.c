@@ -26,6 +26,9 @@
 #include "sttproviders-list.h"
 
 #define INIT_PATH "/v2/live"
+/* Results held while a resumed session is verified: a server that never acknowledges
+ * cannot make them grow without bound. */
+#define MAX_HELD_RESULTS 256
 
 /* The service session, kept across connections (stream_priv). */
 typedef struct
@@ -381,6 +384,14 @@ gladia_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   err = stt_json_get_object (o, "error");
 
   if (g_str_equal (type, "transcript")) {
+    if (priv->verifying && priv->held->len >= MAX_HELD_RESULTS) {
+      /* No acknowledgment for that long: the session is not verifiable; go on as if it
+       * were (the engine trims by time what it had emitted already). */
+      g_info ("Gladia: %u results and no acknowledgment on a resumed session: releasing "
+          "them", priv->held->len);
+      priv->verifying = FALSE;
+      release_held (priv, out);
+    }
     parse_transcript (o, priv->verifying ? priv->held : out->results, out);
   } else if (g_str_equal (type, "audio_chunk")) {
     JsonArray *range = stt_json_get_array (stt_json_get_object (o, "data"), "byte_range");

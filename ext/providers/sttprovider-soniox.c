@@ -19,6 +19,10 @@
 #include "sttproviders-list.h"
 
 #define DEFAULT_MODEL "stt-rt-v5"
+/* Final tokens held for a segment that never ends (no <end>: a hostile or broken
+ * server) are sent as a final of their own past this many, so the held text and every
+ * partial that repeats it stay bounded. */
+#define MAX_HELD_TOKENS 2000
 
 typedef struct
 {
@@ -343,6 +347,9 @@ soniox_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   }
   if (!priv->endpoints)
     emit_complete_words (priv, out);
+  else if (priv->final->len >= MAX_HELD_TOKENS)
+    emit_final (priv, priv->final->len, g_array_index (priv->final, Token,
+            priv->final->len - 1).end, out);
   /* Nothing held back and nothing pending: every token before final_audio_proc_ms is
    * out, so the audio up to there is done with (silence makes no tokens at all). */
   if (priv->final->len == 0 && priv->tail->len == 0)

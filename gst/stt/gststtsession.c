@@ -31,6 +31,10 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 #define OUTAGE_WARNING_US (10 * G_USEC_PER_SEC)
 /* Audio lost while disconnected is reported at most this often. */
 #define LOSS_REPORT_US (10 * G_USEC_PER_SEC)
+/* Open segments (partials without their final) kept, and the longest provider segment
+ * key: a server cannot make us hold more than this however many ids it invents. */
+#define MAX_OPEN_SEGMENTS 64
+#define MAX_SEGMENT_KEY 256
 #define GST_CAT_DEFAULT stt_session_debug
 
 typedef enum
@@ -506,10 +510,35 @@ notify_committed (GstSttSession * s)
     s->cb.committed (s, s->committed, s->user_data);
 }
 
+/* Forgets the oldest open segment (a server that opens segments and never ends them). */
+static void
+forget_oldest_segment (GstSttSession * s)
+{
+  GHashTableIter it;
+  gpointer k, v, oldest = NULL;
+  guint64 id = G_MAXUINT64;
+
+  g_hash_table_iter_init (&it, s->segments);
+  while (g_hash_table_iter_next (&it, &k, &v)) {
+    if (((SegInfo *) v)->id < id) {
+      id = ((SegInfo *) v)->id;
+      oldest = k;
+    }
+  }
+  if (oldest)
+    g_hash_table_remove (s->segments, oldest);
+  if (gst_stt_stats_get (s->stats, GST_STT_STAT_MALFORMED) % 1000 == 0)
+    GST_WARNING_OBJECT (s->log_object, "more than %d open segments: forgetting the "
+        "oldest", MAX_OPEN_SEGMENTS);
+  gst_stt_stats_add (s->stats, GST_STT_STAT_MALFORMED, 1);
+}
+
 static void
 handle_result (GstSttSession * s, SttResult * r)
 {
-  const gchar *key = r->segment_key ? r->segment_key : "";
+  g_autofree gchar *long_key = r->segment_key && strlen (r->segment_key) > MAX_SEGMENT_KEY
+      ? g_strndup (r->segment_key, MAX_SEGMENT_KEY) : NULL;
+  const gchar *key = long_key ? long_key : r->segment_key ? r->segment_key : "";
   guint64 start, end, trim_before = s->committed;
   guint first = 0, i;
   g_autofree gchar *text = NULL;
@@ -573,6 +602,8 @@ handle_result (GstSttSession * s, SttResult * r)
 
   seg = g_hash_table_lookup (s->segments, key);
   if (seg == NULL) {
+    if (g_hash_table_size (s->segments) >= MAX_OPEN_SEGMENTS)
+      forget_oldest_segment (s);
     seg = g_new0 (SegInfo, 1);
     seg->id = s->next_segment_id++;
     g_hash_table_insert (s->segments, g_strdup (key), seg);

@@ -4,6 +4,7 @@
 #include "config.h"
 #endif
 
+#include <malloc.h>
 #include <string.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -227,6 +228,123 @@ GST_START_TEST (test_server_huge_message)
 
 GST_END_TEST;
 
+/* Heap in use in this process, in kB: what is held, not what malloc keeps around
+ * (resident memory would also count freed arenas). */
+static gsize
+heap_kb (void)
+{
+  struct mallinfo2 mi = mallinfo2 ();
+
+  return (mi.uordblks + mi.hblkhd) / 1024;
+}
+
+/* A harness on @protocol's own test server, with one connection open. */
+static GstHarness *
+harness_on (const gchar * protocol, SttTestServer ** srv, GstBus ** bus)
+{
+  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
+  g_autofree gchar *u = NULL;
+
+  *srv = stt_test_server_new (protocol, NULL);
+  fail_unless (*srv != NULL);
+  u = stt_test_server_get_url (*srv);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, *bus);
+  g_object_set (h->element, "provider", protocol, "url", u, "api-key", "test-key",
+      "latency", 60 * GST_SECOND, NULL);
+  gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
+  gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 0.5, NULL,
+          0, 0));
+  fail_unless (stt_test_server_wait_connections (*srv, 1, FALSE, 5000));
+  return h;
+}
+
+static gboolean
+at_least (GList * collected, gpointer n)
+{
+  return g_list_length (collected) >= GPOINTER_TO_UINT (n);
+}
+
+/* Partials under ever new 1 MB segment ids (Gladia's `data.id`): what the element
+ * keeps of them is bounded (it once held every id: 400 MB for 400 partials). */
+GST_START_TEST (test_server_segment_ids)
+{
+  SttTestServer *srv;
+  GstBus *bus;
+  GstHarness *h = harness_on ("gladia", &srv, &bus);
+  GString *id = g_string_new (NULL);
+  gsize before = heap_kb (), after;
+  guint i;
+
+  while (id->len < 1024 * 1024)
+    g_string_append (id, "0123456789abcdef");
+  for (i = 0; i < 400; i++) {
+    g_autofree gchar *msg = NULL;
+    gchar prefix[9];
+
+    g_snprintf (prefix, sizeof (prefix), "%08u", i);
+    memcpy (id->str, prefix, 8);
+    msg = g_strdup_printf ("{\"session_id\":\"s\",\"created_at\":\"x\",\"type\":"
+        "\"transcript\",\"data\":{\"id\":\"%s\",\"is_final\":false,\"utterance\":"
+        "{\"start\":0.1,\"end\":0.2,\"text\":\"w%u\",\"words\":[]}}}", id->str, i);
+    stt_test_server_send_text (srv, msg);
+  }
+  /* Every partial seen (one stt-transcript each), then the memory. */
+  g_list_free_full (stt_check_collect (bus, "stt-transcript", 60000, at_least,
+          GUINT_TO_POINTER (400)), (GDestroyNotify) gst_structure_free);
+  after = heap_kb ();
+  fail_unless (after < before + 50 * 1024, "the heap grew from %" G_GSIZE_FORMAT " to %"
+      G_GSIZE_FORMAT " kB", before, after);
+  g_string_free (id, TRUE);
+  free_harness (h, bus);
+  stt_test_server_free (srv);
+}
+
+GST_END_TEST;
+
+/* Final tokens that never end a segment (no <end>, Soniox): the element sends them as a
+ * final of their own at a bound, so no partial repeats an ever longer text. */
+GST_START_TEST (test_server_endless_segment)
+{
+  SttTestServer *srv;
+  GstBus *bus;
+  GstHarness *h = harness_on ("soniox", &srv, &bus);
+  GList *msgs, *l;
+  gsize longest = 0, final_words = 0;
+  guint i;
+
+  /* 5000 tokens in the 0.5 s sent, in order (tokens in audio already covered by a
+   * final would be trimmed as replays). */
+  for (i = 0; i < 5000; i++) {
+    g_autofree gchar *msg = g_strdup_printf ("{\"tokens\":[{\"text\":\" ab\","
+        "\"start_ms\":%u,\"end_ms\":%u,\"is_final\":true}],\"final_audio_proc_ms\":%u,"
+        "\"total_audio_proc_ms\":%u}", i / 10, i / 10 + 1, i / 10 + 1, i / 10 + 1);
+
+    stt_test_server_send_text (srv, msg);
+  }
+  msgs = stt_check_collect (bus, "stt-transcript", 30000, stt_check_n_finals,
+      GUINT_TO_POINTER (2));
+  for (l = msgs; l; l = l->next) {
+    const gchar *text = gst_structure_get_string (l->data, "text");
+    gboolean final = FALSE;
+
+    gst_structure_get_boolean (l->data, "is-final", &final);
+    longest = MAX (longest, strlen (text));
+    if (final) {
+      g_auto (GStrv) words = g_strsplit (text, " ", -1);
+
+      final_words += g_strv_length (words);
+    }
+  }
+  fail_unless (final_words >= 4000, "%" G_GSIZE_FORMAT " words in finals", final_words);
+  fail_unless (longest <= 2000 * 3 + 10, "a text of %" G_GSIZE_FORMAT " bytes", longest);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  free_harness (h, bus);
+  stt_test_server_free (srv);
+}
+
+GST_END_TEST;
+
 /* --- from upstream --------------------------------------------------------------- */
 
 /* Buffers of one sample, and one buffer of ten seconds. */
@@ -411,6 +529,8 @@ hostile_suite (void)
   tcase_add_test (tc, test_server_garbage);
   tcase_add_test (tc, test_server_flood);
   tcase_add_test (tc, test_server_huge_message);
+  tcase_add_test (tc, test_server_segment_ids);
+  tcase_add_test (tc, test_server_endless_segment);
   tcase_add_test (tc, test_buffer_sizes);
   tcase_add_test (tc, test_caps_change);
   tcase_add_test (tc, test_no_timestamps);
