@@ -63,6 +63,80 @@ stt_check_make_audio (GstAudioFormat format, guint rate, guint channels,
   return buf;
 }
 
+gchar *
+stt_check_tone_word (const SttTone * t)
+{
+  return g_strdup_printf ("w%d", (gint) floor (t->freq / 100 + 0.5) * 100);
+}
+
+SttTone *
+stt_check_make_speech (gdouble duration, gdouble tail, guint * n_tones)
+{
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (SttTone));
+  SttTone *tones;
+  gdouble t = 0, shift;
+  guint i;
+
+  for (i = 0;; i++) {
+    SttTone tone;
+
+    /* Lengths repeat every 4 words, gaps every 7, frequencies every 17 (7 is prime to
+     * 17, so neighbours differ): varied, yet the same sequence on every run. */
+    tone.start = t;
+    tone.end = t + 0.25 + 0.05 * (i % 4);
+    tone.freq = 420 + 100 * ((i * 7) % 17);
+    if (tone.end > duration - tail - 0.5)
+      break;
+    g_array_append_val (a, tone);
+    t = tone.end + ((i + 1) % 8 == 0 ? 2.5 : 0.5 + 0.05 * ((i * 5) % 7));
+  }
+  /* Shifted so the last word ends exactly @tail before the end (at least 0.5 s of
+   * silence before the first). */
+  tones = (SttTone *) a->data;
+  shift = a->len ? duration - tail - tones[a->len - 1].end : 0;
+  for (i = 0; i < a->len; i++) {
+    tones[i].start += shift;
+    tones[i].end += shift;
+  }
+  *n_tones = a->len;
+  return (SttTone *) g_array_free (a, FALSE);
+}
+
+gboolean
+stt_check_write_wav (const gchar * path, guint rate, guint channels, gdouble duration,
+    const SttTone * tones, guint n_tones, GError ** error)
+{
+  GstBuffer *buf = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, rate, channels,
+      duration, tones, n_tones, 0);
+  GstMapInfo map;
+  guint8 header[44];
+  GByteArray *file;
+  gboolean ok;
+
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  /* The canonical 44-byte header of PCM WAV; every field little-endian. */
+  memcpy (header, "RIFF", 4);
+  GST_WRITE_UINT32_LE (header + 4, 36 + map.size);
+  memcpy (header + 8, "WAVEfmt ", 8);
+  GST_WRITE_UINT32_LE (header + 16, 16);
+  GST_WRITE_UINT16_LE (header + 20, 1);     /* PCM */
+  GST_WRITE_UINT16_LE (header + 22, channels);
+  GST_WRITE_UINT32_LE (header + 24, rate);
+  GST_WRITE_UINT32_LE (header + 28, rate * channels * 2);
+  GST_WRITE_UINT16_LE (header + 32, channels * 2);
+  GST_WRITE_UINT16_LE (header + 34, 16);
+  memcpy (header + 36, "data", 4);
+  GST_WRITE_UINT32_LE (header + 40, map.size);
+  file = g_byte_array_sized_new (sizeof (header) + map.size);
+  g_byte_array_append (file, header, sizeof (header));
+  g_byte_array_append (file, map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_unref (buf);
+  ok = g_file_set_contents (path, (const gchar *) file->data, file->len, error);
+  g_byte_array_unref (file);
+  return ok;
+}
+
 GList *
 stt_check_split (GstBuffer * buf, GstAudioFormat format, guint rate, guint channels,
     guint chunk_ms)
@@ -445,9 +519,8 @@ stt_check_run_push (SttCheckRun * r, gdouble from, gdouble to, gboolean realtime
   return longest;
 }
 
-/* @text in lower case without punctuation: how the words are compared. */
-static gchar *
-bare_word (const gchar * text)
+gchar *
+stt_check_bare_word (const gchar * text)
 {
   GString *s = g_string_new (NULL);
 
@@ -461,12 +534,11 @@ bare_word (const gchar * text)
 gdouble
 stt_check_run_tone_start (SttCheckRun * r, const gchar * word)
 {
-  g_autofree gchar *bare = bare_word (word);
+  g_autofree gchar *bare = stt_check_bare_word (word);
   guint i;
 
   for (i = 0; i < r->n_tones; i++) {
-    g_autofree gchar *name = g_strdup_printf ("w%d",
-        (gint) floor (r->tones[i].freq / 100 + 0.5) * 100);
+    g_autofree gchar *name = stt_check_tone_word (&r->tones[i]);
 
     if (g_str_equal (name, bare))
       return r->tones[i].start;
@@ -527,7 +599,7 @@ finish_word (const gchar * text, GstClockTime start, gpointer data)
 {
   FinishCtx *ctx = data;
 
-  g_ptr_array_add (ctx->got, bare_word (text));
+  g_ptr_array_add (ctx->got, stt_check_bare_word (text));
   /* Timestamps stay right across connections. */
   fail_unless (ABS (GST_CLOCK_DIFF (start, (GstClockTime) (stt_check_run_tone_start (ctx->r,
                       text) * GST_SECOND))) <= 30 * GST_MSECOND, "%s at %"
@@ -621,8 +693,7 @@ stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, 
   fail_unless_equals_int (gst_value_array_get_size (words), n);
   for (i = 0; i < n; i++) {
     const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    g_autofree gchar *want = g_strdup_printf ("w%d", (gint) floor (t[i].freq / 100 + 0.5)
-        * 100);
+    g_autofree gchar *want = stt_check_tone_word (&t[i]);
     GstClockTime ws, we;
     gdouble conf;
 

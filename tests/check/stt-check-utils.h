@@ -16,6 +16,22 @@ typedef struct
   gdouble start, end, freq;
 } SttTone;
 
+/* The word the test servers hear for @t: "w" + its frequency rounded to 100 Hz. */
+gchar *stt_check_tone_word (const SttTone * t);
+/* @text in lower case without punctuation: how words are compared ("W400," is w400). */
+gchar *stt_check_bare_word (const gchar * text);
+
+/* Speech-like tones for @duration seconds: words of 0.25-0.4 s (420..2020 Hz in 100 Hz
+ * steps, a known sequence), 0.5-0.8 s apart, a 2.5 s pause after every 8 words (so a
+ * VAD that needs a long silence commits now and then), the last word ending @tail
+ * seconds before the end. Free with g_free. */
+SttTone *stt_check_make_speech (gdouble duration, gdouble tail, guint * n_tones);
+
+/* Writes @duration seconds of @tones (as stt_check_make_audio()) to @path as a WAV
+ * file, S16LE, @rate, @channels. */
+gboolean stt_check_write_wav (const gchar * path, guint rate, guint channels,
+    gdouble duration, const SttTone * tones, guint n_tones, GError ** error);
+
 /* @duration seconds of audio in @format (S16LE or F32LE), @rate, @channels, silent but
  * for @tones, as one buffer with PTS @pts. */
 GstBuffer *stt_check_make_audio (GstAudioFormat format, guint rate, guint channels,
