@@ -379,19 +379,22 @@ open_segment_start (GstSttSession * s)
 
 /* Live input: how far the element may promise downstream (GAP events) that no more text
  * comes. Audio qualifies once it was sent at least `latency` ago on this connection and
- * the server has spoken since (so a stalled or dropped connection promises nothing about
- * what it swallowed), and only up to the start of a segment the service still has open
- * (its final will be placed there). Before that, only the committed point counts. */
+ * the server has spoken (a message or a pong) at least `latency`/2 after it was sent, so
+ * that the server had it in hand: a stalled or dropped connection promises nothing about
+ * what it swallowed, nor about audio that was in flight when its last word left it. And
+ * only up to the start of a segment the service still has open (its final will be
+ * placed there). Before that, only the committed point counts. With pongs every second
+ * and the default 3 s latency, a healthy connection promises what `latency` allows. */
 static void
 update_promised (GstSttSession * s)
 {
-  gint64 horizon;
+  gint64 horizon, latency_us = (gint64) (s->cfg.latency / GST_USECOND);
   guint lo = 0, hi;
   guint64 p = 0;
 
   if (!s->cfg.live || s->state != STATE_OPEN || s->marks->len == 0)
     return;
-  horizon = MIN (s->last_recv, now_us () - (gint64) (s->cfg.latency / GST_USECOND));
+  horizon = MIN (s->last_recv - latency_us / 2, now_us () - latency_us);
   /* Marks are in send order: the last one sent before the horizon. */
   hi = s->marks->len;
   while (lo < hi) {
