@@ -15,6 +15,8 @@ struct _SttIoWorker
   GMainContext *context;
   GMainLoop *loop;
   SoupSession *session;
+  /* Worker thread only: created on first use (stt_io_worker_get_isolated_session). */
+  SoupSession *isolated_session;
   gint n_streams;               /* atomic */
   GMutex lock;
   GCond cond;
@@ -74,6 +76,15 @@ tick_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Call on the worker's thread: libsoup binds a session to the thread-default context. */
+static SoupSession *
+new_session (void)
+{
+  /* Many streams to one host: never queue a connect behind another stream's. */
+  return soup_session_new_with_options ("max-conns", 1 << 16,
+      "max-conns-per-host", 1 << 16, "timeout", 30, NULL);
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -88,10 +99,8 @@ worker_main (gpointer data)
   g_source_set_callback (tick, tick_cb, w, NULL);
   g_source_attach (tick, w->context);
   g_source_unref (tick);
-  /* Many streams to one host: never queue a connect behind another stream's. */
   w->watchers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  w->session = soup_session_new_with_options ("max-conns", 1 << 16,
-      "max-conns-per-host", 1 << 16, "timeout", 30, NULL);
+  w->session = new_session ();
   g_mutex_lock (&w->lock);
   w->ready = TRUE;
   g_cond_signal (&w->cond);
@@ -183,6 +192,15 @@ stt_io_worker_get_session (SttIoWorker * worker)
 {
   g_return_val_if_fail (stt_io_worker_is_current (worker), NULL);
   return worker->session;
+}
+
+SoupSession *
+stt_io_worker_get_isolated_session (SttIoWorker * worker)
+{
+  g_return_val_if_fail (stt_io_worker_is_current (worker), NULL);
+  if (worker->isolated_session == NULL)
+    worker->isolated_session = new_session ();
+  return worker->isolated_session;
 }
 
 gboolean

@@ -1,6 +1,7 @@
 /* sttiopool: the process-wide pool of I/O threads shared by every stream.
  *
- * Each worker thread runs its own GMainContext and owns one SoupSession created on it;
+ * Each worker thread runs its own GMainContext and owns the SoupSessions created on it
+ * (a shared one, and an isolated one for requests under their own certificate checks);
  * libsoup calls for a stream happen only on the worker that stream is bound to.
  */
 #pragma once
@@ -19,6 +20,10 @@ void stt_io_worker_release (SttIoWorker * worker);
 GMainContext *stt_io_worker_get_context (SttIoWorker * worker);
 /* The worker's session: call only from the worker's thread. */
 SoupSession *stt_io_worker_get_session (SttIoWorker * worker);
+/* The worker's second session, created on first use, for requests whose certificates are
+ * not checked against the system store (tls-validate=false, tls-ca-file): their
+ * connections never carry the shared session's requests. Worker thread only. */
+SoupSession *stt_io_worker_get_isolated_session (SttIoWorker * worker);
 gboolean stt_io_worker_is_current (SttIoWorker * worker);
 
 /* Runs @func on the worker's thread (at once if already there). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sttws.h"
+#include "stthttp.h"
 #include "stttls.h"
 
 struct _SttWs
@@ -20,6 +21,7 @@ struct _SttWs
   SoupWebsocketConnection *conn;
   guint keepalive_interval;
   gboolean closed_reported;
+  GSource *report;              /* an invalid URL, reported from the loop */
 };
 
 /* The connect callback keeps this alive while the handshake may still complete. */
@@ -115,10 +117,22 @@ on_connected (GObject * source, GAsyncResult * res, gpointer data)
   if (conn == NULL) {
     guint status = soup_message_get_status (ws->msg);
     gint retry_after = parse_retry_after (ws->msg);
+    GError *why = stt_tls_take_error (ws->msg);
 
-    /* 101 with a failed upgrade or a transport error: no usable HTTP answer. */
-    if (status < 300)
+    if (why) {
+      /* stttls stopped a handshake that skipped the certificate checks. */
       status = 0;
+    } else if (SOUP_STATUS_IS_REDIRECTION (status)) {
+      /* Not followed (the request carries credentials): say where it pointed. */
+      why = stt_http_redirect_error (ws->msg);
+    } else if (status < 300) {
+      /* 101 with a failed upgrade or a transport error: no usable HTTP answer. */
+      status = 0;
+    }
+    if (why) {
+      g_clear_error (&error);
+      error = why;
+    }
     ws->closed_reported = TRUE;
     if (ws->cb.failed)
       ws->cb.failed (ws, status, retry_after, error, ws->user_data);
@@ -138,6 +152,20 @@ on_connected (GObject * source, GAsyncResult * res, gpointer data)
     ws->cb.opened (ws, ws->user_data);
 }
 
+static gboolean
+report_invalid_url (gpointer data)
+{
+  SttWs *ws = data;
+  GError *err = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+      "invalid URL");
+
+  g_clear_pointer (&ws->report, g_source_unref);
+  if (ws->cb.failed)
+    ws->cb.failed (ws, 0, -1, err, ws->user_data);
+  g_error_free (err);
+  return G_SOURCE_REMOVE;
+}
+
 SttWs *
 stt_ws_connect (SttIoWorker * worker, const SttWsOptions * opts,
     const SttWsCallbacks * callbacks, gpointer user_data)
@@ -145,6 +173,7 @@ stt_ws_connect (SttIoWorker * worker, const SttWsOptions * opts,
   SttWs *ws = g_new0 (SttWs, 1);
   ConnectCtx *ctx = g_new0 (ConnectCtx, 1);
   SoupMessageHeaders *h;
+  SoupSession *session;
   guint i;
 
   g_return_val_if_fail (stt_io_worker_is_current (worker), NULL);
@@ -156,24 +185,25 @@ stt_ws_connect (SttIoWorker * worker, const SttWsOptions * opts,
   ws->keepalive_interval = opts->keepalive_interval;
   ws->msg = soup_message_new (SOUP_METHOD_GET, opts->url);
   if (ws->msg == NULL) {
-    GError *err = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "invalid URL");
-
+    /* From the loop: the caller stores the connection before hearing of it. */
     g_free (ctx);
     ws->closed_reported = TRUE;
-    if (ws->cb.failed)
-      ws->cb.failed (ws, 0, -1, err, user_data);
-    g_error_free (err);
+    ws->report = g_idle_source_new ();
+    g_source_set_callback (ws->report, report_invalid_url, ws, NULL);
+    g_source_attach (ws->report, stt_io_worker_get_context (worker));
     return ws;
   }
+  /* The upgrade carries credentials: a redirect must not take them elsewhere. */
+  soup_message_add_flags (ws->msg, SOUP_MESSAGE_NO_REDIRECT);
   h = soup_message_get_request_headers (ws->msg);
   for (i = 0; opts->headers && opts->headers[i] && opts->headers[i + 1]; i += 2)
     soup_message_headers_replace (h, opts->headers[i], opts->headers[i + 1]);
-  stt_tls_attach (ws->msg, opts->tls_validate, opts->tls_database);
+  session = stt_tls_attach (worker, ws->msg, opts->tls_validate, opts->tls_database,
+      ws->cancellable);
 
   ctx->ws = ws;
   g_object_set_data (G_OBJECT (ws->msg), "stt-connect-ctx", ctx);
-  soup_session_websocket_connect_async (stt_io_worker_get_session (worker), ws->msg, NULL,
+  soup_session_websocket_connect_async (session, ws->msg, NULL,
       (gchar **) opts->protocols, G_PRIORITY_DEFAULT, ws->cancellable, on_connected, ctx);
   return ws;
 }
@@ -214,6 +244,10 @@ stt_ws_free (SttWs * ws)
     return;
   g_return_if_fail (stt_io_worker_is_current (ws->worker));
 
+  if (ws->report) {
+    g_source_destroy (ws->report);
+    g_clear_pointer (&ws->report, g_source_unref);
+  }
   if (ws->msg) {
     ConnectCtx *ctx = g_object_get_data (G_OBJECT (ws->msg), "stt-connect-ctx");
 
@@ -232,75 +266,4 @@ stt_ws_free (SttWs * ws)
   g_clear_object (&ws->msg);
   g_clear_object (&ws->cancellable);
   g_free (ws);
-}
-
-/* Whether query parameter name @name (@len bytes) carries a secret. Compared after
- * percent-decoding, as the server reads it: "%74oken" is "token". */
-static gboolean
-is_secret_param (const gchar * name, gsize len)
-{
-  static const gchar *const secret[] = { "token", "key", "api_key", "apikey", "jwt",
-    "access_token", "X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", NULL
-  };
-  g_autofree gchar *raw = g_strndup (name, len);
-  g_autofree gchar *decoded = g_uri_unescape_string (raw, NULL);
-  guint i;
-
-  for (i = 0; secret[i]; i++) {
-    if (g_ascii_strcasecmp (decoded ? decoded : raw, secret[i]) == 0)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-gchar *
-stt_redact_url (const gchar * url)
-{
-  GString *out;
-  const gchar *q, *p, *auth;
-
-  if (url == NULL)
-    return NULL;
-  out = g_string_new (NULL);
-  p = url;
-  /* The password of "scheme://user:password@host". */
-  auth = strstr (url, "://");
-  if (auth && (gsize) (auth - url) == strcspn (url, "/?#")) {
-    const gchar *stop, *at, *next, *colon;
-
-    auth += 3;
-    stop = auth + strcspn (auth, "/?#");
-    at = memchr (auth, '@', stop - auth);
-    while (at && (next = memchr (at + 1, '@', stop - at - 1)) != NULL)
-      at = next;
-    colon = at ? memchr (auth, ':', at - auth) : NULL;
-    if (colon) {
-      g_string_append_len (out, url, colon + 1 - url);
-      g_string_append (out, "***");
-      p = at;
-    }
-  }
-  q = strchr (p, '?');
-  if (q == NULL) {
-    g_string_append (out, p);
-    return g_string_free (out, FALSE);
-  }
-  g_string_append_len (out, p, q - p + 1);
-  p = q + 1;
-  while (*p) {
-    const gchar *amp = strchr (p, '&');
-    const gchar *end = amp ? amp : p + strlen (p);
-    const gchar *eq = memchr (p, '=', end - p);
-
-    if (eq && is_secret_param (p, eq - p)) {
-      g_string_append_len (out, p, eq - p + 1);
-      g_string_append (out, "***");
-    } else {
-      g_string_append_len (out, p, end - p);
-    }
-    if (amp)
-      g_string_append_c (out, '&');
-    p = amp ? amp + 1 : end;
-  }
-  return g_string_free (out, FALSE);
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include "sttiopool.h"
+/* stt_redact_url, long declared here: its callers include this header. */
+#include "sttredact.h"
 
 G_BEGIN_DECLS
 
@@ -12,7 +14,10 @@ typedef struct
 {
   void (*opened) (SttWs * ws, gpointer user_data);
   /* The handshake or the connection itself failed before opening. @http_status is 0
-   * when no HTTP answer came; @retry_after is the Retry-After header in seconds, or -1. */
+   * when no HTTP answer came; @retry_after is the Retry-After header in seconds, or -1.
+   * A redirect is never followed (the upgrade carries credentials): @http_status is the
+   * 3xx and @error names the new location, redacted. A certificate refused gives a
+   * G_TLS_ERROR (stt_tls_is_error). Never called before stt_ws_connect returned. */
   void (*failed) (SttWs * ws, guint http_status, gint retry_after, const GError * error,
       gpointer user_data);
   void (*message) (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data);
@@ -41,9 +46,5 @@ void stt_ws_close (SttWs * ws, gushort code, const gchar * reason);
 /* Cancels everything and frees: no callback runs after this. */
 void stt_ws_free (SttWs * ws);
 gboolean stt_ws_is_open (SttWs * ws);
-
-/* @url with the values of query parameters that carry secrets (names compared
- * percent-decoded, case ignored) and the password of user:password@ replaced by "***". */
-gchar *stt_redact_url (const gchar * url);
 
 G_END_DECLS

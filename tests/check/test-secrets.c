@@ -1,6 +1,7 @@
 /* Secrets never show: a full run with every debug category at level 9 (and GLib's own
- * debug output) with a known API key and a known temporary token; neither may appear in
- * anything logged or posted. The key also never reads back in clear. */
+ * debug output) with a known API key, a known temporary token and a known password in the
+ * URL; none may appear in anything logged or posted. The key also never reads back in
+ * clear. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -15,6 +16,7 @@
 
 #define KEY "sk-SECRET-KEY-8d1f0c"
 #define TOKEN "tok-TEMPORARY-5e7a91"
+#define PASSWORD "HUNTER2-pw-77d3"
 
 static GString *logged;
 static GMutex log_lock;
@@ -88,18 +90,23 @@ assert_clean (const gchar * where, const gchar * text)
 {
   fail_unless (strstr (text, KEY) == NULL, "the API key shows in %s", where);
   fail_unless (strstr (text, TOKEN) == NULL, "the token shows in %s", where);
+  fail_unless (strstr (text, PASSWORD) == NULL, "the URL's password shows in %s", where);
   /* Not even partly (a prefix long enough to be useful). */
   fail_unless (strstr (text, "SECRET-KEY") == NULL, "part of the key shows in %s", where);
   fail_unless (strstr (text, "TEMPORARY-5e7a") == NULL, "part of the token in %s", where);
 }
 
+/* With @password, the URL is ws://alice:PASSWORD@127.0.0.1:PORT/... */
 static void
-run (gboolean with_token, gboolean reject)
+run (gboolean with_token, gboolean reject, gboolean password)
 {
   static const SttTone tones[] = { {0.5, 0.9, 440} };
   SttTestServer *server = stt_test_server_new ("deepgram", NULL);
   SttCheckSoup *tokens = stt_check_soup_new (NULL, token_setup, NULL);
-  g_autofree gchar *url = stt_test_server_get_url (server);
+  g_autofree gchar *plain_url = stt_test_server_get_url (server);
+  g_autofree gchar *url = password && g_str_has_prefix (plain_url, "ws://") ?
+      g_strconcat ("ws://alice:" PASSWORD "@", plain_url + 5, NULL) :
+      g_strdup (plain_url);
   g_autofree gchar *token_url = g_strdup_printf ("http://127.0.0.1:%u/token",
       stt_check_soup_get_port (tokens));
   GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
@@ -171,7 +178,7 @@ setup (void)
 GST_START_TEST (test_key_never_shows)
 {
   setup ();
-  run (FALSE, FALSE);
+  run (FALSE, FALSE, FALSE);
 }
 
 GST_END_TEST;
@@ -179,7 +186,7 @@ GST_END_TEST;
 GST_START_TEST (test_token_never_shows)
 {
   setup ();
-  run (TRUE, FALSE);
+  run (TRUE, FALSE, FALSE);
 }
 
 GST_END_TEST;
@@ -187,7 +194,24 @@ GST_END_TEST;
 GST_START_TEST (test_rejected_key_never_shows)
 {
   setup ();
-  run (FALSE, TRUE);
+  run (FALSE, TRUE, FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_url_password_never_shows)
+{
+  /* In the stt-connection messages, the INFO log and any error naming the URL. */
+  setup ();
+  run (FALSE, FALSE, TRUE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_url_password_rejected_never_shows)
+{
+  setup ();
+  run (FALSE, TRUE, TRUE);
 }
 
 GST_END_TEST;
@@ -204,6 +228,8 @@ secrets_suite (void)
   tcase_add_test (tc, test_key_never_shows);
   tcase_add_test (tc, test_token_never_shows);
   tcase_add_test (tc, test_rejected_key_never_shows);
+  tcase_add_test (tc, test_url_password_never_shows);
+  tcase_add_test (tc, test_url_password_rejected_never_shows);
   return s;
 }
 
