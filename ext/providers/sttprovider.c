@@ -153,7 +153,8 @@ stt_failure_from_http (guint status)
   /* 408 (timeout) and 429 (rate limit) are transient; so is every server error. */
   if (status == 408 || status == 429 || status >= 500)
     return STT_FAILURE_RETRY;
-  if (status >= 400)
+  /* A redirect is not followed (credentials would go with it): it would come again. */
+  if (status >= 300)
     return STT_FAILURE_FATAL;
   /* No status at all: the network failed before an answer. */
   return STT_FAILURE_RETRY;

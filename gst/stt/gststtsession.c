@@ -1060,7 +1060,10 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
     return;
   }
-  if (status)
+  if (status >= 300 && status < 400)
+    text = g_strdup_printf ("%s answered with a redirect: %s", s->cfg.provider->display_name,
+        error ? error->message : "HTTP 3xx");
+  else if (status)
     text = g_strdup_printf ("%s refused the connection: HTTP %u", s->cfg.provider->display_name,
         status);
   else
@@ -1299,7 +1302,10 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
     return;
   }
   f = status ? s->cfg.provider->classify_http (&s->pstate, status) : STT_FAILURE_RETRY;
-  if (status)
+  if (status >= 300 && status < 400)
+    text = g_strdup_printf ("%s answered the session set-up with a redirect: %s",
+        s->cfg.provider->display_name, error ? error->message : "HTTP 3xx");
+  else if (status)
     text = g_strdup_printf ("%s refused the session set-up: HTTP %u",
         s->cfg.provider->display_name, status);
   else
@@ -1384,6 +1390,13 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
 
   s->http = NULL;
   stt_http_free (http);
+  if (status == 0 && stt_tls_is_error (error)) {
+    text = g_strdup_printf ("TLS failure reaching the token service: %s. For a private CA "
+        "set tls-ca-file", error->message);
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, text, NULL, 0,
+        0);
+    return;
+  }
   if (status == 0 || status == 408 || status == 429 || status >= 500) {
     text = g_strdup_printf ("The token service failed: %s", status ?
         soup_status_get_phrase (status) : (error ? error->message : "no answer"));
@@ -1391,7 +1404,8 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
     return;
   }
   if (status >= 300) {
-    text = g_strdup_printf ("The token service refused the request: HTTP %u", status);
+    text = g_strdup_printf ("The token service refused the request: HTTP %u%s%s", status,
+        error ? ": " : "", error ? error->message : "");
     session_fail (s, GST_RESOURCE_ERROR, status == 401 || status == 403 ?
         GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
         0);

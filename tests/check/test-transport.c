@@ -399,8 +399,7 @@ run_element_redirect (const gchar * provider, gboolean token)
   GstStructure *err;
 
   gst_element_set_bus (h->element, bus);
-  g_object_set (h->element, "provider", provider, "url", url, "api-key", KEY,
-      "reconnect-max-attempts", 0, NULL);
+  g_object_set (h->element, "provider", provider, "url", url, "api-key", KEY, NULL);
   if (token) {
     GstStructure *headers = gst_structure_new ("h", "X-Api-Key", G_TYPE_STRING,
         "$API_KEY", NULL);
@@ -411,8 +410,13 @@ run_element_redirect (const gchar * provider, gboolean token)
   gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 0.5, NULL,
           0, 0));
+  /* At default settings: one error at once (a redirect would come again), naming it. */
   err = stt_check_wait_error (bus, 10000);
   fail_unless (err != NULL, "no error after a redirect");
+  fail_unless (strstr (gst_structure_get_string (err, "message"), "redirect") != NULL,
+      "%s", gst_structure_get_string (err, "message"));
+  fail_unless (strstr (gst_structure_get_string (err, "message"), KEY) == NULL);
+  fail_unless_equals_int (peer_requests (r.redirector), 1);
   gst_structure_free (err);
   gst_element_set_bus (h->element, NULL);
   gst_bus_set_flushing (bus, TRUE);
