@@ -237,6 +237,20 @@ stt_ws_is_open (SttWs * ws)
       soup_websocket_connection_get_state (ws->conn) == SOUP_WEBSOCKET_STATE_OPEN;
 }
 
+gboolean
+stt_ws_can_send (SttWs * ws)
+{
+  GOutputStream *out;
+
+  if (!stt_ws_is_open (ws))
+    return FALSE;
+  out = g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (ws->conn));
+  if (G_IS_POLLABLE_OUTPUT_STREAM (out)
+      && g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (out)))
+    return g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (out));
+  return TRUE;
+}
+
 void
 stt_ws_free (SttWs * ws)
 {

@@ -46,5 +46,9 @@ void stt_ws_close (SttWs * ws, gushort code, const gchar * reason);
 /* Cancels everything and frees: no callback runs after this. */
 void stt_ws_free (SttWs * ws);
 gboolean stt_ws_is_open (SttWs * ws);
+/* Whether the connection takes more data now: open, and its socket writable (a peer that
+ * stops reading fills the socket's buffers; data sent past that would pile up in
+ * libsoup's queue). */
+gboolean stt_ws_can_send (SttWs * ws);
 
 G_END_DECLS

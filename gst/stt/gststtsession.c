@@ -122,9 +122,12 @@ struct _GstSttSession
   gchar *last_failure;          /* why the last attempt failed, for messages */
   gint64 last_progress;         /* audio taken, a result or an acknowledgement */
   gint64 opened_at;             /* the current connection opened */
+  gint64 blocked_since;         /* the socket takes no more audio since; 0: it does */
   guint64 lost_upto;            /* loss reported up to this stream position */
   gint64 loss_reported_at;
   guint64 promised;             /* last promised position handed to the element */
+  gint64 last_pong;             /* this connection's last pong; 0: none yet */
+  guint64 heard;                /* this connection's results reached this far */
   GSource *pace_timer;
   GSource *retry_timer;
   GSource *stats_timer;
@@ -378,13 +381,16 @@ open_segment_start (GstSttSession * s)
 }
 
 /* Live input: how far the element may promise downstream (GAP events) that no more text
- * comes. Audio qualifies once it was sent at least `latency` ago on this connection and
- * the server has spoken (a message or a pong) at least `latency`/2 after it was sent, so
- * that the server had it in hand: a stalled or dropped connection promises nothing about
- * what it swallowed, nor about audio that was in flight when its last word left it. And
- * only up to the start of a segment the service still has open (its final will be
- * placed there). Before that, only the committed point counts. With pongs every second
- * and the default 3 s latency, a healthy connection promises what `latency` allows. */
+ * comes, beyond the committed point. What vouches for audio on this connection:
+ * - a pong: the server read everything sent before the ping (frames are read in order),
+ *   so audio sent `latency`/2 before a pong (a margin for the ping's own trip) and at
+ *   least `latency` ago counts; any other message proves nothing of the kind (a server
+ *   may talk without reading);
+ * - a result with text: the server heard the audio up to its end.
+ * A stalled, deaf or dropped connection therefore promises nothing about what it
+ * swallowed. Never past the start of a segment the service still has open: its final
+ * will be placed there. With pings every second and the default 3 s latency, a healthy
+ * connection promises what `latency` allows. */
 static void
 update_promised (GstSttSession * s)
 {
@@ -392,21 +398,24 @@ update_promised (GstSttSession * s)
   guint lo = 0, hi;
   guint64 p = 0;
 
-  if (!s->cfg.live || s->state != STATE_OPEN || s->marks->len == 0)
+  if (!s->cfg.live || s->state != STATE_OPEN)
     return;
-  horizon = MIN (s->last_recv - latency_us / 2, now_us () - latency_us);
-  /* Marks are in send order: the last one sent before the horizon. */
-  hi = s->marks->len;
-  while (lo < hi) {
-    guint mid = (lo + hi) / 2;
+  if (s->last_pong > 0 && s->marks->len > 0) {
+    horizon = MIN (s->last_pong - latency_us / 2, now_us () - latency_us);
+    /* Marks are in send order: the last one sent before the horizon. */
+    hi = s->marks->len;
+    while (lo < hi) {
+      guint mid = (lo + hi) / 2;
 
-    if (g_array_index (s->marks, SendMark, mid).sent <= horizon)
-      lo = mid + 1;
-    else
-      hi = mid;
+      if (g_array_index (s->marks, SendMark, mid).sent <= horizon)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo > 0)
+      p = g_array_index (s->marks, SendMark, lo - 1).end;
   }
-  if (lo > 0)
-    p = g_array_index (s->marks, SendMark, lo - 1).end;
+  p = MAX (p, s->heard);
   p = MIN (p, open_segment_start (s));
   if (p <= s->promised)
     return;
@@ -439,8 +448,11 @@ teardown_connection (GstSttSession * s)
     s->pstate.info->free_priv (s->pstate.priv);
   s->pstate.priv = NULL;
   s->pstate.frames_sent = 0;
-  /* Send times belong to the connection: a replay is timed anew. */
+  /* Send times and what the server vouched for belong to the connection: a replay is
+   * timed anew. */
   g_array_set_size (s->marks, 0);
+  s->last_pong = 0;
+  s->heard = 0;
   clear_key (s);
   /* Segment keys belong to the connection; the open keyless segment goes on, so its
    * replayed partials and final keep its id. */
@@ -491,7 +503,9 @@ commit (GstSttSession * s, guint64 pos)
     return;
   s->committed = pos;
   s->finalize_sent = FALSE;
+  /* The service's own word moved the accounted point: it works. */
   progress (s);
+  outage_over (s);
   gst_stt_ring_commit (s->ring, pos);
   gst_stt_timeline_prune (s->timeline, pos);
   /* A partial from before the committed point has been overtaken (its final came under
@@ -614,6 +628,9 @@ handle_result (GstSttSession * s, SttResult * r)
     seg->revision++;
   }
   seg->start = start;
+  /* Only a result that says where it ends tells how far the server heard. */
+  if (r->end >= 0 || r->words->len > 0)
+    s->heard = MAX (s->heard, end);
 
   words = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
   for (i = first; i < r->words->len; i++) {
@@ -714,9 +731,16 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
   stt_parse_output_init (&out);
   s->pstate.info->parse (&s->pstate, binary, p, len, &out);
 
-  if (out.results->len > 0) {
-    outage_over (s);
-    progress (s);
+  /* A result with text says the service works; an empty one (a server may send them
+   * forever without hearing anything) says nothing. */
+  for (i = 0; i < out.results->len; i++) {
+    SttResult *r = g_ptr_array_index (out.results, i);
+
+    if (r->text && *r->text) {
+      outage_over (s);
+      progress (s);
+      break;
+    }
   }
   committed = s->committed;
   for (i = 0; i < out.results->len && s->state == STATE_OPEN; i++)
@@ -778,7 +802,7 @@ on_ws_pong (SttWs * ws, gpointer user_data)
   GstSttSession *s = user_data;
   HOLD (s);
 
-  s->last_recv = now_us ();
+  s->last_recv = s->last_pong = now_us ();
   update_promised (s);
 }
 
@@ -806,6 +830,13 @@ watchdog_tick (GstSttSession * s)
    * if the socket is open (libsoup 3.2 has no pong timeout). */
   /* Only while we expect something: audio flowing, audio not yet final, or the end of
    * stream sent. Pings (keepalive-interval) keep a healthy idle connection answering. */
+  if (s->state == STATE_OPEN && limit > 0 && s->blocked_since
+      && now - s->blocked_since > limit) {
+    GST_WARNING_OBJECT (s->log_object, "the server has taken no audio for %" G_GINT64_FORMAT
+        " ms: reconnecting", (now - s->blocked_since) / 1000);
+    session_retry (s, "stalled: the server takes no audio", 0, 0, -1);
+    return;
+  }
   if (s->state == STATE_OPEN && limit > 0 && now - s->last_recv > limit
       && (now - s->last_audio < limit || s->send_pos > s->committed || s->end_sent)) {
     GST_WARNING_OBJECT (s->log_object, "no answer from the server for %" G_GINT64_FORMAT
@@ -991,6 +1022,7 @@ on_ws_opened (SttWs * ws, gpointer user_data)
    * fails at once (an in-band 429, a 503) must still back off. */
   s->last_recv = s->last_send = s->pace_start = now_us ();
   s->last_progress = s->opened_at = s->last_recv;
+  s->blocked_since = 0;
   s->last_audio = 0;
   s->pace_sent = 0;
   if (s->disconnected_since) {
@@ -1786,6 +1818,17 @@ session_pump (GstSttSession * s)
     if (avail == 0 || (avail < s->chunk_samples && !s->draining))
       break;
     n = MIN (avail, s->chunk_samples);
+    if (!stt_ws_can_send (s->ws)) {
+      /* The server reads no more: keep the audio in the ring (its rules apply: live
+       * drops the oldest, non-live waits), not in libsoup's queue; look again soon. The
+       * watchdog takes a server that takes nothing for stall-timeout as stalled. */
+      if (!s->blocked_since)
+        s->blocked_since = now_us ();
+      if (!s->pace_timer)
+        s->pace_timer = stt_io_worker_add_timeout (s->worker, 50, pace_cb, s, NULL);
+      return;
+    }
+    s->blocked_since = 0;
     if (paced (s)) {
       gint64 elapsed = now_us () - s->pace_start;
       guint64 allowed = gst_util_uint64_scale (elapsed, s->cfg.rate, G_USEC_PER_SEC) +

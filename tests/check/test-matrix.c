@@ -84,6 +84,7 @@ typedef enum
   ARM_HANDSHAKES,               /* the first two handshakes refused with 503 */
   ARM_SLOW,                     /* every server message 300 ms late */
   ARM_GONE,                     /* like ARM_AT, then every later handshake refused */
+  ARM_DEAF,                     /* like ARM_AT, with the provider's harmless message */
 } Arm;
 
 typedef struct
@@ -110,7 +111,36 @@ static const Fault faults[] = {
   {"slow", ARM_SLOW, 0, 0, 0, 0, NULL, FALSE},
   /* The service never comes back after a drop at 0.3 D. */
   {"gone", ARM_GONE, STT_TEST_FAULT_DROP, 0.3, 0, 0, NULL, FALSE},
+  /* The server stops reading at 0.5 D but goes on talking (a harmless message every
+   * 100 ms): only the socket says it takes no audio. */
+  {"deaf", ARM_DEAF, STT_TEST_FAULT_DEAF, 0.5, 0, 100, NULL, TRUE},
 };
+
+/* A message each protocol's client takes in without a result: what a deaf server keeps
+ * sending. */
+static const gchar *
+deaf_message (const gchar * provider)
+{
+  static const struct
+  {
+    const gchar *provider, *message;
+  } messages[] = {
+    {"deepgram", "{\"type\":\"SpeechStarted\",\"channel\":[0],\"timestamp\":0.0}"},
+    {"assemblyai", "{\"type\":\"SpeechStarted\",\"timestamp\":0,\"confidence\":0.9}"},
+    {"elevenlabs", "{\"message_type\":\"partial_transcript\",\"text\":\"\"}"},
+    {"soniox", "{\"tokens\":[],\"final_audio_proc_ms\":0,\"total_audio_proc_ms\":0}"},
+    {"gladia", "{\"session_id\":\"s\",\"created_at\":\"2026-01-01T00:00:00Z\","
+          "\"type\":\"speech_start\",\"data\":{\"time\":0,\"channel\":0}}"},
+    {"vosk", "{\"partial\" : \"\"}"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (messages); i++)
+    if (g_str_equal (messages[i].provider, provider))
+      return messages[i].message;
+  g_assert_not_reached ();
+  return NULL;
+}
 
 /* --- the input of a kind, shared by its cells ----------------------------------------- */
 
@@ -306,6 +336,10 @@ arm_fault (Cell * c)
       break;
     case ARM_SLOW:
       stt_test_server_set_reply_delay (c->server, 300);
+      break;
+    case ARM_DEAF:
+      stt_test_server_inject_fault (c->server, f->fault, after, f->code,
+          deaf_message (c->provider));
       break;
   }
 }

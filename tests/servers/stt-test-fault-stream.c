@@ -41,6 +41,7 @@ input_read_nonblocking (GPollableInputStream * stream, void *buffer, gsize count
     case STT_TEST_FAULT_STREAM_EOF:
       return 0;
     case STT_TEST_FAULT_STREAM_STALL:
+    case STT_TEST_FAULT_STREAM_DEAF:
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "stalled");
       return -1;
     default:
@@ -85,21 +86,22 @@ input_is_readable (GPollableInputStream * stream)
     case STT_TEST_FAULT_STREAM_EOF:
       return TRUE;
     case STT_TEST_FAULT_STREAM_STALL:
+    case STT_TEST_FAULT_STREAM_DEAF:
       return FALSE;
     default:
       return g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (self->base));
   }
 }
 
-/* PASS: ready when the base is; STALL: never; EOF: at once (a read then returns 0).
+/* With @base_source: ready when the base is; without: never, or at once for EOF (a read
+ * then returns 0).
  * The source is kept in @last so that switching to EOF can wake it; that is a reference
  * cycle (the source refs the stream) broken when the stream is closed. */
 static GSource *
 mode_source (gpointer stream, SttTestFaultStreamMode mode, GSource * base_source,
     GCancellable * cancellable, GSource ** last)
 {
-  GSource *source = g_pollable_source_new_full (stream,
-      mode == STT_TEST_FAULT_STREAM_PASS ? base_source : NULL, cancellable);
+  GSource *source = g_pollable_source_new_full (stream, base_source, cancellable);
 
   if (base_source != NULL)
     g_source_unref (base_source);
@@ -208,7 +210,8 @@ output_write (GOutputStream * stream, const void *buffer, gsize count,
 {
   SttTestFaultOutput *self = STT_TEST_FAULT_OUTPUT (stream);
 
-  if (self->shared->mode != STT_TEST_FAULT_STREAM_PASS)
+  if (self->shared->mode != STT_TEST_FAULT_STREAM_PASS
+      && self->shared->mode != STT_TEST_FAULT_STREAM_DEAF)
     return output_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream), buffer, count,
         error);
   return g_output_stream_write (self->base, buffer, count, cancellable, error);
@@ -259,7 +262,9 @@ output_create_source (GPollableOutputStream * stream, GCancellable * cancellable
   SttTestFaultOutput *self = STT_TEST_FAULT_OUTPUT (stream);
   GSource *base_source = NULL;
 
-  if (self->shared->mode == STT_TEST_FAULT_STREAM_PASS)
+  /* A deaf stream still writes. */
+  if (self->shared->mode == STT_TEST_FAULT_STREAM_PASS
+      || self->shared->mode == STT_TEST_FAULT_STREAM_DEAF)
     base_source = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM
         (self->base), NULL);
   return mode_source (stream, self->shared->mode, base_source, cancellable,

@@ -19,6 +19,8 @@ typedef enum
   STT_TEST_FAULT_STREAM_PASS,
   STT_TEST_FAULT_STREAM_STALL,
   STT_TEST_FAULT_STREAM_EOF,
+  /* Reads nothing (the peer's writes back up), writes as usual. */
+  STT_TEST_FAULT_STREAM_DEAF,
 } SttTestFaultStreamMode;
 
 #define STT_TEST_TYPE_FAULT_STREAM (stt_test_fault_stream_get_type ())

@@ -80,6 +80,9 @@ struct _SttTestConn
   GSource *raw_close_timer;
   gboolean closing;
   gboolean stalled;
+  gboolean deaf;                /* STT_TEST_FAULT_DEAF: reads nothing, keeps talking */
+  GSource *deaf_timer;
+  gchar *deaf_text;
   gboolean idle_fired;
   gint64 last_activity;
 };
@@ -416,6 +419,16 @@ stt_test_conn_close (SttTestConn * conn, gushort code, const gchar * reason)
   outbox_push (conn, TRUE, code, g_strdup (reason));
 }
 
+static gboolean
+deaf_talk_cb (gpointer data)
+{
+  SttTestConn *conn = data;
+
+  if (!conn->closing)
+    stt_test_conn_send_text (conn, conn->deaf_text);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 conn_apply_fault (SttTestConn * conn, SttTestFault fault, gushort code,
     const gchar * reason)
@@ -441,6 +454,15 @@ conn_apply_fault (SttTestConn * conn, SttTestFault fault, gushort code,
       g_debug ("connection %u: fault: stall", conn->index);
       conn->stalled = TRUE;
       stt_test_fault_stream_set_mode (conn->stream, STT_TEST_FAULT_STREAM_STALL);
+      break;
+    case STT_TEST_FAULT_DEAF:
+      g_debug ("connection %u: fault: deaf, talking every %u ms", conn->index, code);
+      conn->deaf = TRUE;
+      conn->deaf_text = g_strdup (reason ? reason : "{}");
+      stt_test_fault_stream_set_mode (conn->stream, STT_TEST_FAULT_STREAM_DEAF);
+      conn->deaf_timer = g_timeout_source_new (MAX (code, 10));
+      g_source_set_callback (conn->deaf_timer, deaf_talk_cb, conn, NULL);
+      g_source_attach (conn->deaf_timer, g_main_context_get_thread_default ());
       break;
   }
 }
@@ -540,6 +562,11 @@ static void
 conn_free (SttTestConn * conn)
 {
   outbox_clear (conn);
+  if (conn->deaf_timer != NULL) {
+    g_source_destroy (conn->deaf_timer);
+    g_clear_pointer (&conn->deaf_timer, g_source_unref);
+  }
+  g_free (conn->deaf_text);
   if (conn->raw_close_timer != NULL) {
     g_source_destroy (conn->raw_close_timer);
     g_clear_pointer (&conn->raw_close_timer, g_source_unref);
@@ -830,7 +857,7 @@ tick_cb (gpointer data)
   for (l = server->conns; l != NULL; l = l->next) {
     SttTestConn *conn = l->data;
 
-    if (conn->stalled) {
+    if (conn->stalled || conn->deaf) {
       if (peer_hung_up (conn)) {
         g_debug ("connection %u: client left while stalled", conn->index);
         conn_force_eof (conn);
@@ -883,7 +910,7 @@ shutdown_cb (gpointer data)
 
     outbox_clear (conn);
     conn->closing = TRUE;
-    if (conn->stalled)
+    if (conn->stalled || conn->deaf)
       conn_force_eof (conn);
     else
       conn_close_now (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "Server shutting down");

@@ -49,6 +49,9 @@ typedef enum
   STT_TEST_FAULT_DROP,
   STT_TEST_FAULT_STALL,
   STT_TEST_FAULT_CLOSE_AT_END,
+  /* The server stops reading (the client's audio backs up on the socket) but goes on
+   * talking: it sends @reason as a text message every @code ms. */
+  STT_TEST_FAULT_DEAF,
 } SttTestFault;
 void stt_test_server_inject_fault (SttTestServer * server, SttTestFault fault,
     gdouble after_seconds, gushort code, const gchar * reason);
