@@ -15,6 +15,34 @@
  *   - text exactly {"reset" : 1}: final result, the session goes on.
  *   - GET /health: counters as JSON.
  *
+ * Limits (it is a network service; vosk-server itself has none):
+ *   - A request that carries an Origin header (a web page) gets 403 unless
+ *     --allow-origin names that origin. Programs send no Origin.
+ *   - At most --max-clients WebSocket clients (default twice the number of
+ *     cores). One more is refused before the upgrade with 503 and
+ *     Retry-After: 1: a vosk client fails at connect time, before it sends
+ *     any audio, and the gst-stt client retries. (A client let in by a race
+ *     of simultaneous handshakes is closed with 1001 instead: libsoup cannot
+ *     send 1013.)
+ *   - A message (a frame, or all the fragments of one) may carry 1 MiB; a
+ *     bigger one closes the connection with 1009 (stt-local-guard.c drops it
+ *     before libsoup would buffer it).
+ *   - Queued input (audio received but not yet decoded, and messages not yet
+ *     answered) is bounded at 1 MiB per client by backpressure: the server
+ *     stops reading that client until the queue is half empty, as vosk-server
+ *     does by reading one message at a time. TCP slows the client down; no
+ *     audio is dropped. A client that does not read its replies is not read
+ *     either. A client that leaves stops its decoding at once.
+ *   - A client that sends nothing, and is owed nothing, for --idle-timeout
+ *     seconds (default 60) is closed with 1001. A connection that has not
+ *     completed its WebSocket handshake within 10 s is dropped.
+ *   - Running out of file descriptors does not stop the server: clients are
+ *     answered 503 until some leave (stt-local-listener.c).
+ *   - permessage-deflate is off: a small compressed frame could inflate to
+ *     gigabytes.
+ *   - JSON text is checked before json-glib parses it (sttjson.c): json-glib
+ *     recurses once per nesting level.
+ *
  * Threads:
  *   - The main thread runs the GMainLoop that owns the SoupServer and every
  *     SoupWebsocketConnection: libsoup objects are only touched there.
@@ -27,9 +55,13 @@
  *   - Replies go to the session's outbox; an idle source on the main context
  *     sends them, in order. The last outbox entry of a session ("done") tells
  *     the main thread the worker side is finished with it.
- *   - ps_init() costs 0.4-1 s of CPU and about 95 MB, so idle decoders are
- *     kept in a small pool (--pool) and reused; one is loaded before the
- *     "listening" line, which also checks the model.
+ *   - ps_init() costs 0.4-1 s of CPU and about 90 MB, and pocketsphinx cannot
+ *     share a loaded model between decoders, so decoders are loaded ahead of
+ *     the clients by a loader thread (stt-local-decoders.c): --pool of them
+ *     at start-up, one before the "listening" line (which also checks the
+ *     model), and one spare beyond those in use, up to --max-clients. A
+ *     session takes one at its first audio; when none is loaded yet it is
+ *     parked, without holding a thread, until one is.
  *
  * Recognition:
  *   - Client audio at another rate is resampled to 16 kHz (GstAudioConverter)
@@ -58,10 +90,13 @@
 #include <gst/audio/audio.h>
 
 #include <pocketsphinx.h>
-#include <sphinxbase/cmn.h>
 #include <sphinxbase/err.h>
-#include <sphinxbase/feat.h>
 #include <sphinxbase/logmath.h>
+
+#include "sttjson.h"
+#include "stt-local-decoders.h"
+#include "stt-local-guard.h"
+#include "stt-local-listener.h"
 
 #ifndef STT_DEFAULT_MODEL_DIR
 #define STT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
@@ -75,6 +110,7 @@
 #define DEFAULT_PORT 2700
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_POOL 2
+#define DEFAULT_IDLE_TIMEOUT 60
 
 /* The en-us acoustic model is trained on 16 kHz audio. */
 #define MODEL_RATE 16000
@@ -86,7 +122,15 @@
 #define MAX_CLIENT_RATE 192000
 #define JOBS_PER_TURN 4
 #define SHUTDOWN_GRACE_MS 3000
-#define MAX_MESSAGE_SIZE (16 * 1024 * 1024)
+/* vosk clients send 0.1-0.5 s of audio per message (3-16 KB at 16 kHz). */
+#define MAX_MESSAGE_SIZE (1024 * 1024)
+/* Queued input per client before the server stops reading it: 32 s of 16 kHz
+ * audio, 11 s at 48 kHz. Each job counts JOB_COST on top of its audio, so a
+ * flood of small text messages is bounded too. */
+#define MAX_QUEUED (1024 * 1024)
+#define JOB_COST 256
+/* Seconds for a connection to complete its WebSocket handshake. */
+#define HANDSHAKE_TIMEOUT 10
 
 /* vosk compares these byte for byte; spacing matters. */
 static const char EOF_MESSAGE[] = "{\"eof\" : 1}";
@@ -102,16 +146,12 @@ typedef struct
   gchar *dict;
   gchar **ps_args;              /* "-name", "value" pairs, NULL-terminated */
   gint pool_size;
+  gint max_clients;
+  gint idle_timeout;            /* seconds, 0 for none */
+  gchar **allow_origins;
   gboolean quiet;
   gboolean verbose;
 } Options;
-
-typedef struct
-{
-  ps_decoder_t *ps;
-  mfcc_t *cmn_init;             /* live CMN means right after ps_init() */
-  gint cmn_len;
-} Decoder;
 
 typedef struct
 {
@@ -119,21 +159,22 @@ typedef struct
   GMainContext *context;
   GMainLoop *loop;
   SoupServer *soup;
+  SttListener *listener;
+  SttDecoders *decoders;
   GThreadPool *workers;
   gint exit_code;
 
   /* main thread only */
   GList *sessions;              /* Session*, until their worker side is done */
+  guint n_sessions;             /* length of sessions: what --max-clients bounds */
   guint next_id;
   guint active_connections;
   guint total_connections;
+  guint refused_busy;           /* 503 (or 1001) for --max-clients */
+  gboolean full;                /* at --max-clients since the last refusal logged */
   gdouble audio_seconds;
   gboolean shutting_down;
   guint grace_id;
-
-  GMutex pool_lock;             /* protects idle */
-  GQueue idle;                  /* Decoder* */
-  GMutex init_lock;             /* serializes ps_init()/ps_free() */
 } Server;
 
 typedef enum
@@ -158,6 +199,7 @@ typedef enum
 {
   REPLY_TEXT,
   REPLY_CLOSE,
+  REPLY_RESUME,                 /* the inbox has room again: read the client */
   REPLY_DONE,
 } ReplyKind;
 
@@ -192,20 +234,28 @@ typedef struct
 
   /* main thread only */
   SoupWebsocketConnection *conn;
+  SttGuardStream *guard;
   gchar *peer;
   gint rate;                    /* for audio_seconds */
   gboolean got_audio;
   gboolean got_eof;
   gboolean finishing;
+  gint64 last_sent;             /* monotonic time of the last reply */
+  GSource *idle_timer;
 
-  GMutex lock;                  /* protects inbox, scheduled, outbox, flush_pending */
+  GMutex lock;                  /* protects the fields down to flush_pending */
   GQueue inbox;                 /* Job* */
-  gboolean scheduled;
+  gint64 queued;                /* cost of the jobs not yet done (job_cost()) */
+  gboolean held;                /* the client is not read until queued drops */
+  gboolean scheduled;           /* in the pool's queue, running, or parked */
   GQueue outbox;                /* Reply* */
   gboolean flush_pending;
 
+  gint cancelled;               /* atomic: the client is gone, stop decoding */
+
   /* worker side: only the thread currently running the session */
-  Decoder *dec;
+  SttDecoder *dec;              /* set by session_decoder_ready() while parked */
+  gboolean no_decoder;          /* the decoder it waited for failed to load */
   gboolean failed;
   gboolean in_utt;
   gboolean speech_seen;
@@ -237,14 +287,6 @@ log_info (Server * server, const gchar * format, ...)
 /* ---------- JSON ---------- */
 
 static gchar *
-builder_to_string (JsonBuilder * builder)
-{
-  g_autoptr (JsonNode) root = json_builder_get_root (builder);
-
-  return json_to_string (root, FALSE);
-}
-
-static gchar *
 json_partial (const gchar * text)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -253,7 +295,7 @@ json_partial (const gchar * text)
   json_builder_set_member_name (b, "partial");
   json_builder_add_string_value (b, text ? text : "");
   json_builder_end_object (b);
-  return builder_to_string (b);
+  return stt_json_builder_to_string (b);
 }
 
 /* Words in @words make one result; an empty array gives {"text":""}. */
@@ -292,13 +334,22 @@ json_result (GArray * words, gboolean with_words)
   json_builder_set_member_name (b, "text");
   json_builder_add_string_value (b, text->str);
   json_builder_end_object (b);
-  return builder_to_string (b);
+  return stt_json_builder_to_string (b);
 }
+
+static gint64 session_get_queued (gpointer s);
 
 static gchar *
 json_health (Server * server)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
+  gint64 queued = 0;
+  guint loaded, loads;
+  GList *l;
+
+  for (l = server->sessions; l; l = l->next)
+    queued += session_get_queued (l->data);
+  stt_decoders_get_counts (server->decoders, &loaded, &loads);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "status");
@@ -310,34 +361,47 @@ json_health (Server * server)
   json_builder_set_member_name (b, "audio_seconds");
   json_builder_add_double_value (b,
       round (server->audio_seconds * 1000.0) / 1000.0);
+  json_builder_set_member_name (b, "max_clients");
+  json_builder_add_int_value (b, server->opts.max_clients);
+  json_builder_set_member_name (b, "refused_connections");
+  json_builder_add_int_value (b, server->refused_busy +
+      (server->listener ? stt_listener_get_refused (server->listener) : 0));
+  json_builder_set_member_name (b, "queued_bytes");
+  json_builder_add_int_value (b, queued);
+  json_builder_set_member_name (b, "decoders");
+  json_builder_add_int_value (b, loaded);
+  json_builder_set_member_name (b, "decoder_loads");
+  json_builder_add_int_value (b, loads);
   json_builder_end_object (b);
-  return builder_to_string (b);
+  return stt_json_builder_to_string (b);
 }
 
 /* Parses a vosk config message. Returns FALSE with @error if it is not one
  * we can honour; fields that are absent keep their current value. */
 static gboolean
-parse_config (const gchar * text, gint * rate, gboolean * words,
+parse_config (const gchar * data, gsize size, gint * rate, gboolean * words,
     GError ** error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *root;
   JsonObject *config;
   JsonNode *node;
 
-  if (!json_parser_load_from_data (parser, text, -1, error))
+  /* Checked before json-glib sees it: its parser recurses once per nesting
+   * level, so "[[[[..." 100 000 deep would overflow the stack. */
+  root = stt_json_parse_object (data, size, &parser);
+  if (!root) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "not a JSON object (or nested too deep)");
     return FALSE;
-  root = json_parser_get_root (parser);
-  if (!JSON_NODE_HOLDS_OBJECT (root) ||
-      !json_object_has_member (json_node_get_object (root), "config") ||
-      !JSON_NODE_HOLDS_OBJECT (json_object_get_member (json_node_get_object
-              (root), "config"))) {
+  }
+  node = json_object_get_member (root, "config");
+  if (!node || !JSON_NODE_HOLDS_OBJECT (node)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
         "\"config\" must be an object");
     return FALSE;
   }
-  config = json_object_get_object_member (json_node_get_object (root),
-      "config");
+  config = json_node_get_object (node);
 
   node = json_object_get_member (config, "sample_rate");
   if (node) {
@@ -368,132 +432,6 @@ parse_config (const gchar * text, gint * rate, gboolean * words,
       *words = json_node_get_int (node) != 0;
   }
   return TRUE;
-}
-
-/* ---------- decoders ---------- */
-
-static void
-decoder_free (Decoder * dec)
-{
-  ps_free (dec->ps);
-  g_free (dec->cmn_init);
-  g_free (dec);
-}
-
-/* Expects no lock held; takes init_lock. */
-static Decoder *
-decoder_new (Server * server, GError ** error)
-{
-  const Options *opts = &server->opts;
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  cmd_ln_t *config;
-  ps_decoder_t *ps;
-  Decoder *dec;
-  feat_t *feat;
-  gint64 t0;
-  guint i;
-
-  /* cmd_ln keeps pointers into argv: these strings live as long as opts. */
-  g_ptr_array_add (argv, (gpointer) PROGRAM);
-  g_ptr_array_add (argv, (gpointer) "-hmm");
-  g_ptr_array_add (argv, opts->hmm);
-  g_ptr_array_add (argv, (gpointer) "-lm");
-  g_ptr_array_add (argv, opts->lm);
-  g_ptr_array_add (argv, (gpointer) "-dict");
-  g_ptr_array_add (argv, opts->dict);
-  for (i = 0; opts->ps_args && opts->ps_args[i]; i++)
-    g_ptr_array_add (argv, opts->ps_args[i]);
-
-  g_mutex_lock (&server->init_lock);
-  t0 = g_get_monotonic_time ();
-  config = cmd_ln_parse_r (NULL, ps_args (), argv->len, (char **) argv->pdata,
-      TRUE);
-  ps = config ? ps_init (config) : NULL;
-  if (config)
-    cmd_ln_free_r (config);
-  g_mutex_unlock (&server->init_lock);
-
-  if (!config)
-    goto bad_args;
-  if (!ps)
-    goto init_failed;
-
-  log_info (server, "loaded a decoder in %.2f s",
-      (g_get_monotonic_time () - t0) / 1e6);
-  dec = g_new0 (Decoder, 1);
-  dec->ps = ps;
-  /* Saved so that each client starts from the model's initial CMN, not
-   * from the previous client's channel estimate. */
-  feat = ps_get_feat (ps);
-  if (feat && feat->cmn_struct) {
-    dec->cmn_len = feat->cmn_struct->veclen;
-    dec->cmn_init = g_new (mfcc_t, dec->cmn_len);
-    cmn_live_get (feat->cmn_struct, dec->cmn_init);
-  }
-  return dec;
-
-  /* ERRORS */
-bad_args:
-  {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "pocketsphinx rejected the decoder arguments (check the --ps-arg "
-        "values; --verbose shows its log)");
-    return NULL;
-  }
-init_failed:
-  {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-        "pocketsphinx could not load the model (hmm %s, lm %s, dict %s); "
-        "run with --verbose to see its log", opts->hmm, opts->lm, opts->dict);
-    return NULL;
-  }
-}
-
-/* Called from a worker. Expects no lock held. */
-static Decoder *
-decoder_acquire (Server * server, GError ** error)
-{
-  Decoder *dec;
-  feat_t *feat;
-
-  g_mutex_lock (&server->pool_lock);
-  dec = g_queue_pop_head (&server->idle);
-  g_mutex_unlock (&server->pool_lock);
-
-  if (!dec) {
-    dec = decoder_new (server, error);
-    if (!dec)
-      return NULL;
-  }
-  /* Set the CMN even on a fresh decoder: cmn_live_set() does not give
-   * quite the state ps_init() leaves, and every client should start from
-   * the same state whichever decoder it gets. */
-  feat = ps_get_feat (dec->ps);
-  if (dec->cmn_init && feat && feat->cmn_struct)
-    cmn_live_set (feat->cmn_struct, dec->cmn_init);
-  /* Restarts frame counting, so word times are relative to this client. */
-  ps_start_stream (dec->ps);
-  return dec;
-}
-
-/* Called from a worker, with the decoder out of any utterance. Expects no
- * lock held. */
-static void
-decoder_release (Server * server, Decoder * dec)
-{
-  gboolean keep;
-
-  g_mutex_lock (&server->pool_lock);
-  keep = server->idle.length < (guint) server->opts.pool_size;
-  if (keep)
-    g_queue_push_tail (&server->idle, dec);
-  g_mutex_unlock (&server->pool_lock);
-
-  if (!keep) {
-    g_mutex_lock (&server->init_lock);
-    decoder_free (dec);
-    g_mutex_unlock (&server->init_lock);
-  }
 }
 
 /* ---------- audio ---------- */
@@ -563,7 +501,7 @@ base_word (const gchar * word)
 static void
 session_end_utt (Session * s, GArray * words)
 {
-  ps_decoder_t *ps = s->dec->ps;
+  ps_decoder_t *ps = stt_decoder_get_ps (s->dec);
   logmath_t *lmath = ps_get_logmath (ps);
   ps_seg_t *seg;
 
@@ -593,10 +531,11 @@ session_end_utt (Session * s, GArray * words)
 static gboolean
 session_feed (Session * s, const gint16 * pcm, gsize n, GArray * words)
 {
-  ps_decoder_t *ps = s->dec->ps;
+  ps_decoder_t *ps = stt_decoder_get_ps (s->dec);
   gboolean endpoint = FALSE;
 
-  while (n > 0) {
+  /* A message can hold half a minute of audio: stop if the client left. */
+  while (n > 0 && !g_atomic_int_get (&s->cancelled)) {
     gsize k = MIN (n, SLICE_SAMPLES);
 
     if (!s->in_utt) {
@@ -625,7 +564,7 @@ session_partial (Session * s)
   int32 score;
 
   if (s->in_utt && s->speech_seen)
-    hyp = ps_get_hyp (s->dec->ps, &score);
+    hyp = ps_get_hyp (stt_decoder_get_ps (s->dec), &score);
   return json_partial (hyp);
 }
 
@@ -692,6 +631,15 @@ session_final (Session * s)
 
 /* ---------- sessions ---------- */
 
+/* What a job counts against MAX_QUEUED. */
+static gint64
+job_cost (Job * job)
+{
+  if (job->kind == JOB_FINISH)
+    return 0;
+  return JOB_COST + (job->audio ? (gint64) g_bytes_get_size (job->audio) : 0);
+}
+
 static void
 job_free (Job * job)
 {
@@ -720,12 +668,27 @@ session_unref (Session * s)
     return;
   g_assert (s->dec == NULL);
   g_assert (s->conn == NULL);
+  g_assert (s->guard == NULL);
+  g_assert (s->idle_timer == NULL);
   g_queue_clear_full (&s->inbox, (GDestroyNotify) job_free);
   g_queue_clear_full (&s->outbox, (GDestroyNotify) reply_free);
   resampler_clear (&s->rs);
   g_mutex_clear (&s->lock);
   g_free (s->peer);
   g_free (s);
+}
+
+/* Any thread. Expects no lock held. */
+static gint64
+session_get_queued (gpointer data)
+{
+  Session *s = data;
+  gint64 queued;
+
+  g_mutex_lock (&s->lock);
+  queued = s->queued;
+  g_mutex_unlock (&s->lock);
+  return queued;
 }
 
 static gboolean session_flush (gpointer data);
@@ -762,14 +725,13 @@ static void
 session_run (Session * s, Job * job)
 {
   Server *server = s->server;
-  g_autoptr (GError) error = NULL;
 
   if (job->kind == JOB_FINISH) {
     if (s->dec) {
       if (s->in_utt)
-        ps_end_utt (s->dec->ps);
+        ps_end_utt (stt_decoder_get_ps (s->dec));
       s->in_utt = FALSE;
-      decoder_release (server, s->dec);
+      stt_decoders_release (server->decoders, s->dec);
       s->dec = NULL;
     }
     if (s->samples_in > 0) {
@@ -794,15 +756,14 @@ session_run (Session * s, Job * job)
     return;
   }
 
-  if (!s->dec) {
-    s->dec = decoder_acquire (server, &error);
-    if (!s->dec) {
-      g_printerr (PROGRAM ": client %u: %s\n", s->id, error->message);
-      s->failed = TRUE;
-      session_post (s, REPLY_CLOSE, g_strdup ("recognizer failed to start"),
-          SOUP_WEBSOCKET_CLOSE_SERVER_ERROR);
-      return;
-    }
+  /* worker_func() got a decoder for audio, unless none could be loaded. The
+   * other jobs answer from what was decoded so far, if anything. */
+  if (job->kind == JOB_AUDIO && !s->dec) {
+    g_printerr (PROGRAM ": client %u: no decoder could be loaded\n", s->id);
+    s->failed = TRUE;
+    session_post (s, REPLY_CLOSE, g_strdup ("recognizer failed to start"),
+        SOUP_WEBSOCKET_CLOSE_SERVER_ERROR);
+    return;
   }
 
   switch (job->kind) {
@@ -825,6 +786,37 @@ session_run (Session * s, Job * job)
   }
 }
 
+/* Worker side: @job has run. Expects no lock held. */
+static void
+session_job_done (Session * s, Job * job)
+{
+  gboolean resume = FALSE;
+
+  g_mutex_lock (&s->lock);
+  s->queued -= job_cost (job);
+  if (s->held && s->queued <= MAX_QUEUED / 2) {
+    s->held = FALSE;
+    resume = TRUE;
+  }
+  g_mutex_unlock (&s->lock);
+  if (resume)
+    session_post (s, REPLY_RESUME, NULL, 0);
+  job_free (job);
+}
+
+/* Called by the decoder pool, from the thread that loaded or released @dec,
+ * for a session parked in worker_func(): no thread runs it, s->scheduled is
+ * still TRUE, and the pool's reference to it is the one queued here. */
+static void
+session_decoder_ready (SttDecoder * dec, gpointer user_data)
+{
+  Session *s = user_data;
+
+  s->dec = dec;
+  s->no_decoder = dec == NULL;
+  g_thread_pool_push (s->server->workers, s, NULL);
+}
+
 /* GThreadPool function: the pool owns one session reference per queued
  * entry and a session is queued at most once. */
 static void
@@ -836,7 +828,24 @@ worker_func (gpointer data, gpointer user_data)
   guint n;
 
   for (n = 0; n < JOBS_PER_TURN; n++) {
+    gboolean need_decoder;
     Job *job;
+
+    g_mutex_lock (&s->lock);
+    job = g_queue_peek_head (&s->inbox);
+    need_decoder = job && job->kind == JOB_AUDIO && !s->dec && !s->failed &&
+        !s->no_decoder;
+    g_mutex_unlock (&s->lock);
+    if (need_decoder) {
+      SttDecoder *dec = stt_decoders_take (server->decoders,
+          session_decoder_ready, s);
+
+      /* None loaded yet: parked, without a thread, until
+       * session_decoder_ready() queues it again. */
+      if (!dec)
+        return;
+      s->dec = dec;
+    }
 
     g_mutex_lock (&s->lock);
     job = g_queue_pop_head (&s->inbox);
@@ -844,7 +853,7 @@ worker_func (gpointer data, gpointer user_data)
     if (!job)
       break;
     session_run (s, job);
-    job_free (job);
+    session_job_done (s, job);
   }
 
   g_mutex_lock (&s->lock);
@@ -863,14 +872,21 @@ worker_func (gpointer data, gpointer user_data)
 static void
 session_push (Session * s, Job * job)
 {
-  gboolean schedule;
+  gboolean schedule, hold = FALSE;
 
   g_mutex_lock (&s->lock);
   g_queue_push_tail (&s->inbox, job);
+  s->queued += job_cost (job);
+  if (!s->held && s->queued >= MAX_QUEUED)
+    hold = s->held = TRUE;
   schedule = !s->scheduled;
   s->scheduled = TRUE;
   g_mutex_unlock (&s->lock);
 
+  /* Backpressure: what the client sends waits in the kernel until the
+   * worker has caught up (REPLY_RESUME). */
+  if (hold)
+    stt_guard_stream_set_paused (s->guard, TRUE);
   if (schedule)
     g_thread_pool_push (s->server->workers, session_ref (s), NULL);
 }
@@ -884,6 +900,17 @@ session_push_kind (Session * s, JobKind kind)
   session_push (s, job);
 }
 
+/* Main thread. libsoup gives the client 5 s to answer before it closes the
+ * socket, even one that does not read. */
+static void
+session_close (Session * s, gushort code, const gchar * reason)
+{
+  if (s->finishing || soup_websocket_connection_get_state (s->conn) !=
+      SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  soup_websocket_connection_close (s->conn, code, reason);
+}
+
 static void server_maybe_quit (Server * server);
 
 /* Main thread: the connection is gone (or being dropped); drop its queued
@@ -893,24 +920,38 @@ session_finish (Session * s)
 {
   Server *server = s->server;
   GQueue dropped = G_QUEUE_INIT;
+  gint64 cost = 0;
+  GList *l;
 
   if (s->finishing)
     return;
   s->finishing = TRUE;
+  g_atomic_int_set (&s->cancelled, 1);
   server->active_connections--;
 
   /* No more messages; the connection object itself is dropped once the
    * worker side is done, outside of any of its signal emissions. */
   if (s->conn)
     g_signal_handlers_disconnect_by_data (s->conn, s);
+  stt_guard_stream_set_too_big_func (s->guard, NULL, NULL);
+  if (s->idle_timer) {
+    g_source_destroy (s->idle_timer);
+    g_clear_pointer (&s->idle_timer, g_source_unref);
+  }
 
   g_mutex_lock (&s->lock);
   dropped = s->inbox;
   g_queue_init (&s->inbox);
+  for (l = dropped.head; l; l = l->next)
+    cost += job_cost (l->data);
+  s->queued -= cost;
   g_mutex_unlock (&s->lock);
   g_queue_clear_full (&dropped, (GDestroyNotify) job_free);
 
   session_push_kind (s, JOB_FINISH);
+  /* Parked for a decoder: it no longer needs one. */
+  if (stt_decoders_cancel (server->decoders, s))
+    g_thread_pool_push (server->workers, s, NULL);
 }
 
 /* Main thread: sends what the worker produced, in order. */
@@ -936,16 +977,21 @@ session_flush (gpointer data)
           if (server->opts.verbose)
             g_printerr (PROGRAM ": client %u <- %s\n", s->id, reply->text);
           soup_websocket_connection_send_text (s->conn, reply->text);
+          s->last_sent = g_get_monotonic_time ();
         }
         break;
       case REPLY_CLOSE:
-        if (!s->finishing && soup_websocket_connection_get_state (s->conn) ==
-            SOUP_WEBSOCKET_STATE_OPEN)
-          soup_websocket_connection_close (s->conn, reply->code, reply->text);
+        session_close (s, reply->code, reply->text);
+        break;
+      case REPLY_RESUME:
+        if (!s->finishing)
+          stt_guard_stream_set_paused (s->guard, FALSE);
         break;
       case REPLY_DONE:
         g_clear_object (&s->conn);
+        g_clear_object (&s->guard);
         server->sessions = g_list_remove (server->sessions, s);
+        server->n_sessions--;
         session_unref (s);
         server_maybe_quit (server);
         break;
@@ -955,20 +1001,84 @@ session_flush (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean on_idle_timer (gpointer data);
+
+/* Main thread: the idle check runs next at @when (monotonic time). */
+static void
+session_arm_idle_timer (Session * s, gint64 when)
+{
+  gint64 wait_ms = MAX (when - g_get_monotonic_time (), 0) / 1000 + 1;
+
+  s->idle_timer = g_timeout_source_new ((guint) MIN (wait_ms, G_MAXUINT));
+  /* No reference: session_finish() removes the source. */
+  g_source_set_callback (s->idle_timer, on_idle_timer, s, NULL);
+  g_source_attach (s->idle_timer, s->server->context);
+}
+
+/* A client that has sent nothing, and is owed nothing, for --idle-timeout
+ * seconds is closed with 1001. */
+static gboolean
+on_idle_timer (gpointer data)
+{
+  Session *s = data;
+  Server *server = s->server;
+  gint64 limit = (gint64) server->opts.idle_timeout * G_USEC_PER_SEC;
+  gint64 now = g_get_monotonic_time ();
+  gint64 last = MAX (stt_guard_stream_get_last_read (s->guard), s->last_sent);
+  g_autofree gchar *reason = NULL;
+
+  g_clear_pointer (&s->idle_timer, g_source_unref);
+  /* Audio being decoded, or waiting for a decoder, keeps a quiet client. */
+  if (session_get_queued (s) > 0)
+    last = now;
+  if (now - last < limit) {
+    session_arm_idle_timer (s, last + limit);
+    return G_SOURCE_REMOVE;
+  }
+
+  log_info (server, "client %u: nothing received for %d s, closing", s->id,
+      server->opts.idle_timeout);
+  if (soup_websocket_connection_get_state (s->conn) !=
+      SOUP_WEBSOCKET_STATE_OPEN) {
+    /* Stuck closing (our close frame cannot be written). */
+    stt_guard_stream_shutdown (s->guard);
+    return G_SOURCE_REMOVE;
+  }
+  reason = g_strdup_printf ("idle timeout (%d s without data)",
+      server->opts.idle_timeout);
+  session_close (s, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, reason);
+  /* Checked again: a client that does not read may never let it close. */
+  session_arm_idle_timer (s, now + limit);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called by the guard: the client sent a message over MAX_MESSAGE_SIZE, which
+ * the guard dropped. */
+static void
+on_too_big (SttGuardStream * guard, gpointer user_data)
+{
+  Session *s = user_data;
+
+  log_info (s->server, "client %u: message over %d bytes, closing", s->id,
+      MAX_MESSAGE_SIZE);
+  /* Nothing it sends from now on is decoded. */
+  s->got_eof = TRUE;
+  session_close (s, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+      "message too big (1 MiB at most)");
+}
+
 /* Main thread: a text message mentioning "config" (vosk parses any such
  * message as config). */
 static void
-session_config (Session * s, SoupWebsocketConnection * conn,
-    const gchar * data, gsize size)
+session_config (Session * s, const gchar * data, gsize size)
 {
   Server *server = s->server;
-  g_autofree gchar *text = g_strndup (data, size);
   g_autoptr (GError) error = NULL;
   gint rate = s->rate;
   gboolean words = TRUE;
   Job *job;
 
-  if (!parse_config (text, &rate, &words, &error))
+  if (!parse_config (data, size, &rate, &words, &error))
     goto bad_config;
   /* Like vosk, the recognizer's rate is fixed once audio has flowed. */
   if (s->got_audio && rate != s->rate) {
@@ -996,7 +1106,7 @@ bad_config:
       *g_utf8_find_prev_char (reason, reason + 121) = '\0';
     log_info (server, "client %u: %s", s->id, reason);
     s->got_eof = TRUE;
-    soup_websocket_connection_close (conn,
+    session_close (s,
         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED) ?
         SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA : SOUP_WEBSOCKET_CLOSE_BAD_DATA,
         reason);
@@ -1040,7 +1150,7 @@ on_ws_message (SoupWebsocketConnection * conn, gint type, GBytes * message,
       memcmp (data, RESET_MESSAGE, size) == 0) {
     session_push_kind (s, JOB_RESET);
   } else if (g_strstr_len (data, size, "config")) {
-    session_config (s, conn, data, size);
+    session_config (s, data, size);
   } else {
     session_push_kind (s, JOB_TEXT);
   }
@@ -1065,16 +1175,45 @@ on_ws_closed (SoupWebsocketConnection * conn, gpointer user_data)
   session_finish (s);
 }
 
+/* A WebSocket that gets no session: closed, and kept until it is. */
+static void
+refuse_websocket (SoupWebsocketConnection * conn, gushort code,
+    const gchar * reason)
+{
+  g_signal_connect (g_object_ref (conn), "closed", G_CALLBACK (g_object_unref),
+      NULL);
+  soup_websocket_connection_close (conn, code, reason);
+}
+
 static void
 on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
     SoupWebsocketConnection * conn, gpointer user_data)
 {
   Server *server = user_data;
+  SttGuardStream *guard = stt_guard_stream_lookup (msg);
   Session *s;
 
+  if (!guard) {
+    /* Every connection comes from our listener. */
+    g_warn_if_reached ();
+    refuse_websocket (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, "no guard");
+    return;
+  }
+  stt_guard_stream_set_deadline (guard, 0);
+
   if (server->shutting_down) {
-    soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+    refuse_websocket (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
         "server shutting down");
+    return;
+  }
+  /* on_http() answers 503 at the limit, but handshakes in flight at the same
+   * time may all have passed it. 1013 (try again later) would say it better,
+   * but libsoup (3.2 and later) sends a protocol error for any code below
+   * 3000 that it does not know. */
+  if (server->n_sessions >= (guint) server->opts.max_clients) {
+    server->refused_busy++;
+    refuse_websocket (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+        "too many clients, try again later");
     return;
   }
 
@@ -1084,47 +1223,111 @@ on_websocket (SoupServer * soup, SoupServerMessage * msg, const char *path,
   s->server = server;
   s->id = ++server->next_id;
   s->conn = g_object_ref (conn);
+  s->guard = g_object_ref (guard);
   s->peer = g_strdup (soup_server_message_get_remote_host (msg));
   s->rate = MODEL_RATE;
   s->words = TRUE;
+  s->last_sent = g_get_monotonic_time ();
   resampler_reset (&s->rs, MODEL_RATE);
 
-  g_object_set (conn, "max-incoming-payload-size",
-      (guint64) MAX_MESSAGE_SIZE, NULL);
+  /* The guard enforces the limit first (and answers 1009); this is a
+   * second line. */
+  soup_websocket_connection_set_max_incoming_payload_size (conn,
+      MAX_MESSAGE_SIZE);
+  stt_guard_stream_set_too_big_func (guard, on_too_big, s);
   g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), s);
   g_signal_connect (conn, "error", G_CALLBACK (on_ws_error), s);
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), s);
 
   server->sessions = g_list_prepend (server->sessions, s);
+  server->n_sessions++;
   server->active_connections++;
   server->total_connections++;
   log_info (server, "client %u connected from %s (path %s)", s->id,
       s->peer ? s->peer : "?", path);
+
+  if (server->opts.idle_timeout > 0)
+    session_arm_idle_timer (s, g_get_monotonic_time () +
+        (gint64) server->opts.idle_timeout * G_USEC_PER_SEC);
+  /* Sent right behind the handshake, before libsoup handed us the
+   * connection. */
+  if (stt_guard_stream_is_too_big (guard))
+    on_too_big (guard, s);
 }
 
-/* Every plain HTTP request lands here first; anything but /health is left
- * unanswered so libsoup goes on with the WebSocket handshake (and answers
- * 400 itself if the request is not one). */
+/* ---------- HTTP ---------- */
+
+static gboolean
+origin_allowed (Server * server, const gchar * origin)
+{
+  guint i;
+
+  for (i = 0; server->opts.allow_origins && server->opts.allow_origins[i]; i++)
+    if (strcmp (server->opts.allow_origins[i], "*") == 0 ||
+        g_ascii_strcasecmp (server->opts.allow_origins[i], origin) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Every HTTP request lands here first. Requests from web pages are refused,
+ * /health is answered, and anything else is left unanswered so libsoup goes
+ * on with the WebSocket handshake (and answers 400 itself if the request is
+ * not one) unless the server is full. */
 static void
 on_http (SoupServer * soup, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer user_data)
 {
   Server *server = user_data;
   const char *method = soup_server_message_get_method (msg);
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  const char *origin = soup_message_headers_get_one (request, "Origin");
+  const char *length = soup_message_headers_get_one (request, "Content-Length");
   gchar *body;
 
-  if (g_strcmp0 (path, "/health") != 0)
-    return;
-
-  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
-    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-        NULL);
+  /* Browsers send Origin with every WebSocket handshake, so any page the
+   * user visits could otherwise use the recognizer (and the microphone
+   * audio it is fed). Programs send none. */
+  if (origin && !origin_allowed (server, origin)) {
+    log_info (server, "refused a request from origin %.100s "
+        "(--allow-origin permits one)", origin);
+    soup_server_message_set_status (msg, SOUP_STATUS_FORBIDDEN, NULL);
     return;
   }
-  body = json_health (server);
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
-      body, strlen (body));
+
+  if (g_strcmp0 (path, "/health") == 0) {
+    if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+          NULL);
+      return;
+    }
+    body = json_health (server);
+    soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+    soup_server_message_set_response (msg, "application/json",
+        SOUP_MEMORY_TAKE, body, strlen (body));
+    return;
+  }
+
+  /* A handshake has no body; the guard takes what follows the request's
+   * headers for WebSocket frames. */
+  if ((length && g_ascii_strtoull (length, NULL, 10) > 0) ||
+      soup_message_headers_get_one (request, "Transfer-Encoding")) {
+    soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
+    return;
+  }
+
+  if (server->n_sessions >= (guint) server->opts.max_clients) {
+    server->refused_busy++;
+    if (!server->full)
+      log_info (server, "%u clients connected (--max-clients): refusing "
+          "more with 503", server->n_sessions);
+    server->full = TRUE;
+    soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+        "Too Many Clients");
+    soup_message_headers_replace (soup_server_message_get_response_headers
+        (msg), "Retry-After", "1");
+    return;
+  }
+  server->full = FALSE;
 }
 
 /* ---------- lifecycle ---------- */
@@ -1165,15 +1368,12 @@ on_signal (gpointer user_data)
       server->active_connections,
       server->active_connections == 1 ? "" : "s");
 
+  g_clear_pointer (&server->listener, stt_listener_free);
+  /* Connections still in their HTTP request. */
   soup_server_disconnect (server->soup);
-  for (l = server->sessions; l; l = l->next) {
-    Session *s = l->data;
-
-    if (s->conn && soup_websocket_connection_get_state (s->conn) ==
-        SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_close (s->conn,
-          SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
-  }
+  for (l = server->sessions; l; l = l->next)
+    session_close (l->data, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+        "server shutting down");
   server->grace_id = g_timeout_add (SHUTDOWN_GRACE_MS, on_grace_timeout,
       server);
   server_maybe_quit (server);
@@ -1335,6 +1535,7 @@ options_clear (Options * opts)
   g_clear_pointer (&opts->lm, g_free);
   g_clear_pointer (&opts->dict, g_free);
   g_clear_pointer (&opts->ps_args, g_strfreev);
+  g_clear_pointer (&opts->allow_origins, g_strfreev);
 }
 
 static gboolean
@@ -1355,8 +1556,19 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
     {"dict", 0, 0, G_OPTION_ARG_FILENAME, &opts->dict,
         "Pronunciation dictionary (default DIR/cmudict-<name>.dict)", "FILE"},
     {"pool", 0, 0, G_OPTION_ARG_INT, &opts->pool_size,
-          "Idle decoders kept loaded for reuse, about 90 MB each (default 2)",
-        "N"},
+          "Decoders loaded at start-up and kept for new clients, about 90 MB "
+          "each; while clients are connected, one spare beyond theirs "
+          "(default 2)", "N"},
+    {"max-clients", 0, 0, G_OPTION_ARG_INT, &opts->max_clients,
+          "Clients served at once, each with its own decoder; more are "
+          "answered 503 (default twice the number of cores)", "N"},
+    {"idle-timeout", 0, 0, G_OPTION_ARG_INT, &opts->idle_timeout,
+          "Close a client that sends nothing for this long, in seconds; 0 "
+          "for never (default 60)", "SECONDS"},
+    {"allow-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts->allow_origins,
+          "Serve web pages from ORIGIN (e.g. http://localhost:8000, or * for "
+          "any); requests with another Origin header get 403 (repeatable)",
+        "ORIGIN"},
     {"ps-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &raw_ps_args,
         "Extra pocketsphinx argument, e.g. lw=6.5 (repeatable)", "NAME=VALUE"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opts->quiet,
@@ -1371,7 +1583,9 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
 
   g_option_context_set_summary (ctx,
       "Serves the vosk-server WebSocket protocol on ws://HOST:PORT/ using "
-      "pocketsphinx,\nand GET /health with counters as JSON.");
+      "pocketsphinx,\nand GET /health with counters as JSON. Messages are "
+      "limited to 1 MiB, and a client\nthat sends faster than it is decoded "
+      "is slowed down (1 MiB queued at most).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, argc, argv, error))
     return FALSE;
@@ -1394,6 +1608,16 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
         "--pool must be >= 0");
     return FALSE;
   }
+  if (opts->max_clients < 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--max-clients must be >= 1");
+    return FALSE;
+  }
+  if (opts->idle_timeout < 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--idle-timeout must be >= 0");
+    return FALSE;
+  }
   if (opts->quiet && opts->verbose)
     opts->quiet = FALSE;
   if (!opts->host)
@@ -1409,20 +1633,19 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
 static void
 server_announce (Server * server)
 {
-  GSList *uris = soup_server_get_uris (server->soup);
-  GSList *l;
+  g_autoptr (GSocketAddress) address =
+      stt_listener_get_address (server->listener);
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+  g_autofree gchar *host =
+      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
 
-  for (l = uris; l; l = l->next) {
-    GUri *uri = l->data;
-    const gchar *host = g_uri_get_host (uri);
-
-    if (strchr (host, ':'))
-      printf ("listening on ws://[%s]:%d\n", host, g_uri_get_port (uri));
-    else
-      printf ("listening on ws://%s:%d\n", host, g_uri_get_port (uri));
-  }
+  if (strchr (host, ':'))
+    printf ("listening on ws://[%s]:%u\n", host,
+        g_inet_socket_address_get_port (inet));
+  else
+    printf ("listening on ws://%s:%u\n", host,
+        g_inet_socket_address_get_port (inet));
   fflush (stdout);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
 }
 
 static gboolean
@@ -1438,7 +1661,9 @@ server_listen (Server * server, GError ** error)
     return FALSE;
   sockaddr = g_inet_socket_address_new (addr, opts->port);
 
-  if (!soup_server_listen (server->soup, sockaddr, 0, &local))
+  server->listener = stt_listener_new (server->soup, sockaddr,
+      MAX_MESSAGE_SIZE, HANDSHAKE_TIMEOUT, &local);
+  if (!server->listener)
     goto listen_failed;
   return TRUE;
 
@@ -1457,26 +1682,44 @@ listen_failed:
   }
 }
 
+/* Messages of the other files (g_message, g_warning), in the same form as
+ * log_info(); --quiet keeps only warnings. */
+static void
+on_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
+    gpointer user_data)
+{
+  Options *opts = user_data;
+
+  if (level & G_LOG_LEVEL_DEBUG) {
+    /* libsoup logs every frame. */
+    if (!opts->verbose || domain)
+      return;
+  } else if (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO)) {
+    if (opts->quiet)
+      return;
+  }
+  g_printerr (PROGRAM ": %s%s%s\n", domain ? domain : "", domain ? ": " : "",
+      message);
+}
+
 int
 main (int argc, char *argv[])
 {
   Server server = { 0 };
   g_autoptr (GError) error = NULL;
-  Decoder *first;
-  Decoder *dec;
   guint threads;
 
   server.opts.port = DEFAULT_PORT;
   server.opts.pool_size = DEFAULT_POOL;
-  g_mutex_init (&server.pool_lock);
-  g_mutex_init (&server.init_lock);
-  g_queue_init (&server.idle);
+  server.opts.max_clients = 2 * g_get_num_processors ();
+  server.opts.idle_timeout = DEFAULT_IDLE_TIMEOUT;
 
   if (!parse_options (&server.opts, &argc, &argv, &error)) {
     g_printerr (PROGRAM ": %s\n", error->message);
     g_printerr ("Run '" PROGRAM " --help' for the options.\n");
     return 2;
   }
+  g_log_set_default_handler (on_log, &server.opts);
   /* Only the audio library is used (resampling): no plugin registry to scan. */
   g_setenv ("GST_REGISTRY_DISABLE", "yes", FALSE);
   gst_init (NULL, NULL);
@@ -1496,12 +1739,16 @@ main (int argc, char *argv[])
   server.context = g_main_context_ref_thread_default ();
   server.loop = g_main_loop_new (server.context, FALSE);
   server.soup = soup_server_new ("server-header", PROGRAM "/" VERSION, NULL);
+  /* A frame of a few KB could inflate to gigabytes, and the guard could not
+   * see the message sizes. vosk clients do without compression. */
+  soup_server_remove_websocket_extension (server.soup,
+      SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_handler (server.soup, NULL, on_http, &server, NULL);
   soup_server_add_websocket_handler (server.soup, NULL, NULL, NULL,
       on_websocket, &server, NULL);
 
-  /* Decoding is CPU bound, but a thread may also sit in ps_init() for a
-   * while; a few more threads than cores keeps other clients moving. */
+  /* Decoding is CPU bound; a few more threads than cores keeps other clients
+   * moving while some decode long messages. */
   threads = MAX (4, 2 * g_get_num_processors ());
   server.workers = g_thread_pool_new (worker_func, &server, threads, FALSE,
       NULL);
@@ -1511,12 +1758,13 @@ main (int argc, char *argv[])
   if (!server_listen (&server, &error))
     goto failed;
 
-  /* One decoder up front checks the model and makes the first client
-   * fast. */
-  first = decoder_new (&server, &error);
-  if (!first)
+  /* Loads one decoder now (checking the model), the others in the
+   * background. */
+  server.decoders = stt_decoders_new (server.opts.hmm, server.opts.lm,
+      server.opts.dict, server.opts.ps_args, server.opts.pool_size,
+      server.opts.max_clients, &error);
+  if (!server.decoders)
     goto failed;
-  g_queue_push_tail (&server.idle, first);
 
   log_info (&server, "model %s, lm %s, dict %s", server.opts.hmm,
       server.opts.lm, server.opts.dict);
@@ -1539,14 +1787,12 @@ out:
   g_thread_pool_free (server.workers, FALSE, TRUE);
   while (g_main_context_pending (server.context))
     g_main_context_iteration (server.context, FALSE);
+  g_clear_pointer (&server.listener, stt_listener_free);
   g_clear_object (&server.soup);
-  while ((dec = g_queue_pop_head (&server.idle)))
-    decoder_free (dec);
+  g_clear_pointer (&server.decoders, stt_decoders_free);
   g_main_loop_unref (server.loop);
   g_main_context_unref (server.context);
   options_clear (&server.opts);
-  g_mutex_clear (&server.pool_lock);
-  g_mutex_clear (&server.init_lock);
   if (server.exit_code == 0)
     log_info (&server, "stopped");
   return server.exit_code;
