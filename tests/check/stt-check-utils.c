@@ -180,10 +180,25 @@ stt_check_collect (GstBus * bus, const gchar * name, guint timeout_ms,
     if (left <= 0)
       break;
     msg = gst_bus_timed_pop_filtered (bus, left * GST_USECOND,
-        GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+        GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING);
     if (msg == NULL)
       break;
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      GError *err = NULL;
+      const GstStructure *details = NULL;
+      GstStructure *w;
+
+      gst_message_parse_warning (msg, &err, NULL);
+      gst_message_parse_warning_details (msg, &details);
+      w = details ? gst_structure_copy (details) : gst_structure_new_empty ("details");
+      gst_structure_set_name (w, "warning");
+      gst_structure_set (w, "message", G_TYPE_STRING, err->message, NULL);
+      if (name == NULL || g_str_equal (name, "warning"))
+        list = g_list_append (list, w);
+      else
+        gst_structure_free (w);
+      g_error_free (err);
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       GError *err = NULL;
       gchar *dbg = NULL;
 

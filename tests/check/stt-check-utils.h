@@ -42,7 +42,9 @@ GstCaps *stt_check_audio_caps (GstAudioFormat format, guint rate, guint channels
 GList *stt_check_split (GstBuffer * buf, GstAudioFormat format, guint rate,
     guint channels, guint chunk_ms);
 
-/* Pops element messages named @name (and the error, if any) from @bus until @done
+/* Pops element messages named @name (and the error, if any, as an "error" structure,
+ * and warnings as "warning" structures: their details plus "message") from @bus until
+ * @done
  * returns TRUE for the list collected so far, or @timeout_ms passes. Returns the list of
  * GstStructure copies (free with g_list_free_full (l, gst_structure_free)). */
 typedef gboolean (*SttCheckDoneFunc) (GList * collected, gpointer user_data);

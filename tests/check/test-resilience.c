@@ -549,6 +549,29 @@ GST_START_TEST (test_outage_longer_than_buffer)
       gst_structure_get_clock_time (l->data, "dropped", &announced);
   }
   fail_unless_equals_uint64 (announced, 2400 * GST_MSECOND);
+  /* Said as it happened: a warning naming the stretch, and the stats. */
+  {
+    GstClockTime lost = 0, from = GST_CLOCK_TIME_NONE, to = GST_CLOCK_TIME_NONE;
+    GstClockTime untranscribed = 0;
+
+    for (l = seen; l; l = l->next) {
+      if (gst_structure_has_name (l->data, "warning")
+          && gst_structure_get_clock_time (l->data, "untranscribed", &untranscribed)) {
+        lost += untranscribed;
+        if (!GST_CLOCK_TIME_IS_VALID (from))
+          gst_structure_get_clock_time (l->data, "from", &from);
+        gst_structure_get_clock_time (l->data, "to", &to);
+      }
+    }
+    stt_check_assert_time (lost, 2400 * GST_MSECOND, "untranscribed, warned");
+    stt_check_assert_time (from, 1600 * GST_MSECOND, "lost from");
+    stt_check_assert_time (to, 4000 * GST_MSECOND, "lost to");
+    g_object_get (r->h->element, "stats", &stats, NULL);
+    fail_unless (gst_structure_get_clock_time (stats, "audio-untranscribed",
+            &untranscribed));
+    gst_structure_free (stats);
+    stt_check_assert_time (untranscribed, 2400 * GST_MSECOND, "audio-untranscribed");
+  }
   /* Dropped: [1.6, 4.0); the first server may have heard the start of it. */
   check_coverage (r, 1.6, 4.0);
   g_list_free_full (seen, (GDestroyNotify) gst_structure_free);
