@@ -123,6 +123,7 @@ struct _GstSttSession
   gint64 last_progress;         /* audio taken, a result or an acknowledgement */
   gint64 opened_at;             /* the current connection opened */
   gint64 blocked_since;         /* the socket takes no more audio since; 0: it does */
+  gint64 last_commit;           /* the committed point last moved */
   guint64 lost_upto;            /* loss reported up to this stream position */
   gint64 loss_reported_at;
   guint64 promised;             /* last promised position handed to the element */
@@ -504,6 +505,7 @@ commit (GstSttSession * s, guint64 pos)
   s->committed = pos;
   s->finalize_sent = FALSE;
   /* The service's own word moved the accounted point: it works. */
+  s->last_commit = now_us ();
   progress (s);
   outage_over (s);
   gst_stt_ring_commit (s->ring, pos);
@@ -1782,6 +1784,7 @@ send_text (GstSttSession * s, gchar * text)
 }
 
 #define FINALIZE_GRACE_MS 2000
+#define FINALIZE_WAIT_MS 2000
 
 static gboolean
 finalize_grace_cb (gpointer data)
@@ -1860,11 +1863,20 @@ session_pump (GstSttSession * s)
   }
 
   /* A blocked upstream (non-live, ring full) waits for finals that may only come when
-   * the service is told to finalize: tell it, once per commit. A service that has no
-   * words to finalize (silence) may answer nothing: after FINALIZE_GRACE_MS the audio
-   * it heard is taken as done, so a file of silence cannot block forever. */
+   * the service is told to finalize: tell it, once per commit, but only once the
+   * service has had FINALIZE_WAIT_MS to answer what it was sent (a finalize cuts the
+   * word in progress in two: not while finals are still coming). A service that has no
+   * words to finalize (silence) may answer nothing: see finalize_grace_cb. */
   if (!s->cfg.live && !s->finalize_sent && s->send_pos >= end
       && gst_stt_ring_is_full (s->ring)) {
+    gint64 quiet = now_us () - MAX (s->last_commit, s->last_send);
+
+    if (quiet < FINALIZE_WAIT_MS * 1000) {
+      if (!s->pace_timer)
+        s->pace_timer = stt_io_worker_add_timeout (s->worker,
+            (guint) (FINALIZE_WAIT_MS - quiet / 1000) + 1, pace_cb, s, NULL);
+      return;
+    }
     GST_DEBUG_OBJECT (s->log_object, "replay ring full: asking for finals");
     s->finalize_sent = TRUE;
     if (s->pstate.info->finalize_message)
