@@ -273,19 +273,25 @@ on_warning (GstSttSession * session, const gchar * text, guint64 from, guint64 t
       code, msg, NULL, __FILE__, GST_FUNCTION, __LINE__, details);
 }
 
+/* Stores the input time of stream position @pos in *@field (under the object lock) and
+ * tells the subclass: where text can no longer come has moved. */
 static void
-on_promised (GstSttSession * session, guint64 pos, gpointer user_data)
+position_moved (GstSttBase * base, GstClockTime * field, guint64 pos)
 {
-  GstSttBase *base = user_data;
-  GstSttBasePrivate *priv = PRIV (base);
   GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
-  GstClockTime t = gst_stt_timeline_to_time (priv->timeline, pos);
+  GstClockTime t = gst_stt_timeline_to_time (PRIV (base)->timeline, pos);
 
   GST_OBJECT_LOCK (base);
-  priv->promised_time = t;
+  *field = t;
   GST_OBJECT_UNLOCK (base);
   if (klass->position_changed)
     klass->position_changed (base);
+}
+
+static void
+on_promised (GstSttSession * session, guint64 pos, gpointer user_data)
+{
+  position_moved (user_data, &PRIV (user_data)->promised_time, pos);
 }
 
 static void
@@ -313,16 +319,7 @@ on_stats (GstSttSession * session, gpointer user_data)
 static void
 on_committed (GstSttSession * session, guint64 pos, gpointer user_data)
 {
-  GstSttBase *base = user_data;
-  GstSttBasePrivate *priv = PRIV (base);
-  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
-  GstClockTime t = gst_stt_timeline_to_time (priv->timeline, pos);
-
-  GST_OBJECT_LOCK (base);
-  priv->committed_time = t;
-  GST_OBJECT_UNLOCK (base);
-  if (klass->position_changed)
-    klass->position_changed (base);
+  position_moved (user_data, &PRIV (user_data)->committed_time, pos);
 }
 
 static const GstSttSessionCallbacks session_callbacks = {
