@@ -6,8 +6,10 @@
  * every transcript is posted on the bus as an `stt-transcript` element message (see
  * stttranscribe and docs/messages.md for the fields) and emitted with the
  * #GstSttSink::transcript signal. Connection changes and statistics are posted as
- * `stt-connection` and `stt-stats`. At end of stream the element waits for the last
- * finals (up to `drain-timeout`) before posting EOS.
+ * `stt-connection` and `stt-stats`. At end of stream the element waits until the
+ * service has accounted for all the audio (its end-of-audio acknowledgement; a silence
+ * of `drain-timeout` is a stall, `outage-timeout` ends the retries with a WARNING naming
+ * the audio not transcribed) before posting EOS.
  *
  * ## Example launch line
  * |[

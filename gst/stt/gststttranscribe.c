@@ -20,7 +20,13 @@
  * - `stt-connection`: `state` (connecting, connected, reconnecting, draining, closed,
  *   failed), `attempt`, `connection`, `retry-in`, `reason`, `http-status`, `close-code`,
  *   `replayed`, `dropped`.
- * - `stt-stats`: every `stats-interval`.
+ * - `stt-stats`: every `stats-interval`, with `audio-untranscribed`.
+ *
+ * Audio that will never be transcribed is never silent: a WARNING whose details carry
+ * `untranscribed`, `from` and `to` names it (the live replay ring overflowed during an
+ * outage, or the element gave up after `outage-timeout`). At end of stream the element
+ * waits until the service has accounted for all the audio (its end-of-audio
+ * acknowledgement), reconnecting and replaying if a connection ends before that.
  *
  * For live input the latency query answers upstream latency plus `latency`, and GAP
  * events keep downstream moving while no text is due.
