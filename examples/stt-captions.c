@@ -78,6 +78,15 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
       g_main_loop_quit (app->loop);
       break;
     }
+    case GST_MESSAGE_WARNING:{
+      /* Audio that will not be transcribed, an outage: the user must hear of it. */
+      GError *err = NULL;
+
+      gst_message_parse_warning (msg, &err, NULL);
+      g_printerr ("%sWarning: %s\n", app->partial_shown ? "\n" : "", err->message);
+      g_clear_error (&err);
+      break;
+    }
     case GST_MESSAGE_EOS:
       if (app->partial_shown)
         g_print ("\n");
