@@ -56,6 +56,18 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
           g_print ("\r\033[K  ... %s", gst_structure_get_string (s, "text"));
           app->partial_shown = TRUE;
         }
+      } else if (gst_structure_has_name (s, "stt-stats")) {
+        gdouble progress;
+        GstClockTime eta = GST_CLOCK_TIME_NONE;
+
+        /* A file of known length: how far, and how long to go, on stderr. */
+        if (gst_structure_get_double (s, "progress", &progress)) {
+          gst_structure_get_clock_time (s, "eta", &eta);
+          g_printerr ("(transcribed %.0f%%", progress * 100);
+          if (GST_CLOCK_TIME_IS_VALID (eta) && progress < 1.0)
+            g_printerr (", about %.0f s to go", (gdouble) eta / GST_SECOND);
+          g_printerr (")\n");
+        }
       } else if (gst_structure_has_name (s, "stt-connection")) {
         const gchar *state = gst_structure_get_string (s, "state");
         const gchar *reason = gst_structure_get_string (s, "reason");

@@ -131,6 +131,10 @@ typedef struct
   GstClockTime input_end;       /* object lock: end of the newest input buffer */
   GstClockTime committed_time;  /* object lock */
   GstClockTime promised_time;   /* object lock: see GstSttSessionCallbacks.promised */
+  /* Non-live input of known length: `progress` and `eta` in stt-stats. Object lock. */
+  GstClockTime duration;        /* NONE: unknown */
+  gint64 started;               /* monotonic time the session started */
+  gint progress_tenth;          /* the last tenth of progress posted */
   guint64 overflow;              /* samples dropped in the current overflow */
 
   /* Drain and failure: under drain_lock. */
@@ -305,21 +309,68 @@ on_drained (GstSttSession * session, gpointer user_data)
   g_mutex_unlock (&priv->drain_lock);
 }
 
+/* Posts `stt-stats`; for non-live input of known length with `progress` (0-1, the
+ * accounted point over the duration) and `eta` (at the pace so far). */
+static void
+post_stats (GstSttBase * base)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  GstStructure *st = gst_stt_stats_to_structure (priv->stats, priv->info->name,
+      priv->rate);
+  GstClockTime duration, done, start;
+  gint64 started;
+
+  GST_OBJECT_LOCK (base);
+  duration = priv->duration;
+  done = priv->committed_time;
+  start = priv->segment.format == GST_FORMAT_TIME ? priv->segment.start : 0;
+  started = priv->started;
+  GST_OBJECT_UNLOCK (base);
+  if (GST_CLOCK_TIME_IS_VALID (duration) && duration > 0) {
+    gdouble progress = GST_CLOCK_TIME_IS_VALID (done) && done > start ?
+        MIN ((gdouble) (done - start) / duration, 1.0) : 0.0;
+    GstClockTime eta = GST_CLOCK_TIME_NONE;
+
+    if (progress > 0) {
+      gdouble elapsed = (gdouble) (g_get_monotonic_time () - started) * GST_USECOND;
+
+      eta = (GstClockTime) (elapsed * (1.0 - progress) / progress);
+    }
+    gst_structure_set (st, "progress", G_TYPE_DOUBLE, progress, "eta",
+        GST_TYPE_CLOCK_TIME, eta, NULL);
+  }
+  gst_element_post_message (GST_ELEMENT (base),
+      gst_message_new_element (GST_OBJECT (base), st));
+}
+
 static void
 on_stats (GstSttSession * session, gpointer user_data)
 {
-  GstSttBase *base = user_data;
-  GstSttBasePrivate *priv = PRIV (base);
-
-  gst_element_post_message (GST_ELEMENT (base),
-      gst_message_new_element (GST_OBJECT (base),
-          gst_stt_stats_to_structure (priv->stats, priv->info->name, priv->rate)));
+  post_stats (user_data);
 }
 
 static void
 on_committed (GstSttSession * session, guint64 pos, gpointer user_data)
 {
-  position_moved (user_data, &PRIV (user_data)->committed_time, pos);
+  GstSttBase *base = user_data;
+  GstSttBasePrivate *priv = PRIV (base);
+  gint tenth = -1;
+
+  position_moved (base, &priv->committed_time, pos);
+  /* A long file: stt-stats at least every tenth of it. */
+  GST_OBJECT_LOCK (base);
+  if (GST_CLOCK_TIME_IS_VALID (priv->duration) && priv->duration > 0
+      && GST_CLOCK_TIME_IS_VALID (priv->committed_time)) {
+    tenth = (gint) MIN (gst_util_uint64_scale (priv->committed_time, 10,
+            priv->duration), 10);
+    if (tenth > priv->progress_tenth)
+      priv->progress_tenth = tenth;
+    else
+      tenth = -1;
+  }
+  GST_OBJECT_UNLOCK (base);
+  if (tenth >= 0)
+    post_stats (base);
 }
 
 static const GstSttSessionCallbacks session_callbacks = {
@@ -426,9 +477,16 @@ start_session (GstSttBase * base)
   GstSttBasePrivate *priv = PRIV (base);
   GstSttSessionConfig config;
   gboolean live = query_live (base);
+  gint64 duration = -1;
 
+  /* A file's length, for progress in stt-stats. */
+  if (!live && !gst_pad_peer_query_duration (priv->sinkpad, GST_FORMAT_TIME, &duration))
+    duration = -1;
   GST_OBJECT_LOCK (base);
   priv->live = live;
+  priv->duration = duration > 0 ? (GstClockTime) duration : GST_CLOCK_TIME_NONE;
+  priv->started = g_get_monotonic_time ();
+  priv->progress_tenth = 0;
   build_config (base, &config);
   /* The ring is sized when the stream starts, with the max-buffer-time of then. */
   if (priv->ring == NULL)
@@ -477,6 +535,7 @@ free_stream (GstSttBase * base)
   priv->input_end = GST_CLOCK_TIME_NONE;
   priv->committed_time = GST_CLOCK_TIME_NONE;
   priv->promised_time = GST_CLOCK_TIME_NONE;
+  priv->duration = GST_CLOCK_TIME_NONE;
   GST_OBJECT_UNLOCK (base);
   g_mutex_lock (&priv->drain_lock);
   priv->drained = FALSE;
@@ -1462,6 +1521,7 @@ gst_stt_base_init (GstSttBase * base)
   priv->input_end = GST_CLOCK_TIME_NONE;
   priv->committed_time = GST_CLOCK_TIME_NONE;
   priv->promised_time = GST_CLOCK_TIME_NONE;
+  priv->duration = GST_CLOCK_TIME_NONE;
   g_mutex_init (&priv->drain_lock);
   g_cond_init (&priv->drain_cond);
   gst_audio_info_init (&priv->in_info);

@@ -6,6 +6,7 @@
 #endif
 
 #include <string.h>
+#include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/app/gstappsink.h>
@@ -501,6 +502,61 @@ GST_START_TEST (test_live_latency_and_gaps)
 
 GST_END_TEST;
 
+/* A file of known length: stt-stats each time the accounted point crosses a tenth of
+ * it, with `progress` (the accounted point over the duration) rising to 1 and an
+ * `eta`. */
+GST_START_TEST (test_file_progress)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("stt-progress-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "talk.wav", NULL);
+  g_autofree gchar *desc = NULL;
+  guint n_tones;
+  g_autofree SttTone *speech = stt_check_make_speech (20.0, 1.0, &n_tones);
+  GstElement *pipe;
+  GstBus *bus;
+  GstMessage *msg;
+  gdouble last = -1, progress;
+  guint n = 0;
+  gboolean eos = FALSE;
+
+  fail_unless (stt_check_write_wav (path, 16000, 1, 20.0, speech, n_tones, NULL));
+  desc = g_strdup_printf ("filesrc location=%s ! wavparse ! stttranscribe "
+      "provider=deepgram url=%s api-key=test-key ! fakesink", path, url);
+  pipe = gst_parse_launch (desc, NULL);
+  bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  while (!eos && (msg = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND,
+              GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR)) != NULL) {
+    const GstStructure *st = gst_message_get_structure (msg);
+
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    eos = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
+    if (st && gst_structure_has_name (st, "stt-stats")
+        && gst_structure_get_double (st, "progress", &progress)) {
+      GstClockTime eta = GST_CLOCK_TIME_NONE;
+
+      fail_unless (progress >= last && progress <= 1.0, "progress %f after %f", progress,
+          last);
+      fail_unless (gst_structure_get_clock_time (st, "eta", &eta));
+      fail_unless (progress == 0 || GST_CLOCK_TIME_IS_VALID (eta));
+      last = progress;
+      n++;
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless (eos, "no EOS");
+  /* One per tenth crossed (a final that crosses two tenths at once gives one). */
+  fail_unless (n >= 8, "%u progress reports", n);
+  fail_unless (last == 1.0, "progress ended at %f", last);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
 /* stt-stats every stats-interval, with the schema fields and figures that add up. */
 static gboolean
 has_stats (GList * collected, gpointer user_data)
@@ -574,6 +630,7 @@ deepgram_suite (void)
   tcase_add_test (tc, test_webvtt);
   tcase_add_test (tc, test_srt);
   tcase_add_test (tc, test_live_latency_and_gaps);
+  tcase_add_test (tc, test_file_progress);
   tcase_add_test (tc, test_stats);
   return s;
 }
