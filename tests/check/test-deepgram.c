@@ -557,6 +557,76 @@ GST_START_TEST (test_file_progress)
 
 GST_END_TEST;
 
+/* Subtitles muxed next to the audio in Matroska, read back with matroskademux: the text
+ * track holds every word at its time. The audio branch's queue must hold as much audio
+ * as the text can lag behind it (a segment, plus the service's answer): with the default
+ * 1 s queue the muxer waits for text that waits for audio behind the full queue. */
+GST_START_TEST (test_matroska_subtitles)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("stt-mkv-XXXXXX", NULL);
+  g_autofree gchar *wav = g_build_filename (dir, "talk.wav", NULL);
+  g_autofree gchar *mkv = g_build_filename (dir, "talk.mkv", NULL);
+  g_autofree gchar *mux = NULL, *demux = NULL;
+  guint n_tones, got = 0;
+  g_autofree SttTone *speech = stt_check_make_speech (12.0, 1.0, &n_tones);
+  GstElement *pipe;
+  GstBus *bus;
+  GstMessage *msg;
+  GstElement *sink;
+  GstSample *sample;
+
+  fail_unless (stt_check_write_wav (wav, 16000, 1, 12.0, speech, n_tones, NULL));
+  mux = g_strdup_printf ("filesrc location=%s ! wavparse ! tee name=t "
+      "t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! "
+      "vorbisenc ! matroskamux name=m ! filesink location=%s "
+      "t. ! queue ! stttranscribe provider=deepgram url=%s api-key=test-key ! "
+      "text/x-raw,format=utf8 ! m.subtitle_%%u", wav, mkv, url);
+  pipe = gst_parse_launch (mux, NULL);
+  bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND, GST_MESSAGE_EOS |
+      GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS, "muxing ended "
+      "with %s", msg ? GST_MESSAGE_TYPE_NAME (msg) : "a timeout");
+  gst_message_unref (msg);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+
+  /* Read the text track back. */
+  demux = g_strdup_printf ("filesrc location=%s ! matroskademux name=d "
+      "d.subtitle_0 ! appsink name=sink sync=false", mkv);
+  pipe = gst_parse_launch (demux, NULL);
+  sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  while ((sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 10 * GST_SECOND))) {
+    GstBuffer *b = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    g_autofree gchar *text = NULL;
+    g_autofree gchar *want = NULL;
+
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    text = g_strndup ((const gchar *) map.data, map.size);
+    gst_buffer_unmap (b, &map);
+    fail_unless (got < n_tones, "more text than words: %s", text);
+    want = stt_check_tone_word (&speech[got]);
+    fail_unless_equals_string (text, want);
+    /* Matroska keeps milliseconds. */
+    stt_check_assert_time (GST_BUFFER_PTS (b), speech[got].start * GST_SECOND, text);
+    got++;
+    gst_sample_unref (sample);
+  }
+  fail_unless_equals_int (got, n_tones);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  g_unlink (wav);
+  g_unlink (mkv);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
 /* stt-stats every stats-interval, with the schema fields and figures that add up. */
 static gboolean
 has_stats (GList * collected, gpointer user_data)
@@ -631,6 +701,7 @@ deepgram_suite (void)
   tcase_add_test (tc, test_srt);
   tcase_add_test (tc, test_live_latency_and_gaps);
   tcase_add_test (tc, test_file_progress);
+  tcase_add_test (tc, test_matroska_subtitles);
   tcase_add_test (tc, test_stats);
   return s;
 }
