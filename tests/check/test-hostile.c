@@ -322,7 +322,7 @@ GST_START_TEST (test_server_endless_segment)
 
     stt_test_server_send_text (srv, msg);
   }
-  msgs = stt_check_collect (bus, "stt-transcript", 30000, stt_check_n_finals,
+  msgs = stt_check_collect (bus, "stt-transcript", 150000, stt_check_n_finals,
       GUINT_TO_POINTER (2));
   for (l = msgs; l; l = l->next) {
     const gchar *text = gst_structure_get_string (l->data, "text");
