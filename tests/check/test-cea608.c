@@ -8,6 +8,7 @@
 #include <string.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/video/video.h>
 
 #define FRAME_NS(n, d) gst_util_uint64_scale (GST_SECOND, (d), (n))
 
@@ -306,6 +307,20 @@ first_shown (Decoder * d, const gchar * text, gboolean as_row)
   return GST_CLOCK_TIME_NONE;
 }
 
+/* The first time after @from that the screen shows exactly @text. */
+static GstClockTime
+shown_after (Decoder * d, const gchar * text, GstClockTime from)
+{
+  guint i;
+
+  for (i = 0; i < d->shown->len; i++) {
+    Shown *s = g_ptr_array_index (d->shown, i);
+    if (s->pts > from && strcmp (s->text, text) == 0)
+      return s->pts;
+  }
+  return GST_CLOCK_TIME_NONE;
+}
+
 static const gchar *
 last_shown (Decoder * d)
 {
@@ -556,6 +571,30 @@ GST_START_TEST (test_late)
 
 GST_END_TEST;
 
+/* The mode changes at the next caption, and nothing of the old mode stays on screen. */
+GST_START_TEST (test_mode_switch)
+{
+  GstHarness *h = new_harness ("roll-up2");
+  Decoder d;
+
+  decoder_init (&d);
+  push_text (h, "rolling", GST_SECOND, GST_SECOND);
+  gst_util_set_object_arg (G_OBJECT (h->element), "mode", "pop-on");
+  push_text (h, "popped", 2 * GST_SECOND, 5 * GST_SECOND);
+  gst_util_set_object_arg (G_OBJECT (h->element), "mode", "roll-up3");
+  push_text (h, "rolling again", 3 * GST_SECOND, GST_SECOND);
+  finish (h, &d, 4 * GST_SECOND);
+  assert_near (first_shown (&d, "ro", FALSE), GST_SECOND, 2);
+  assert_near (first_shown (&d, "popped", FALSE), 2 * GST_SECOND, 2);
+  /* RU3 and EDM clear the pop-on caption; the new line starts at its time. */
+  assert_near (shown_after (&d, "ro", 2 * GST_SECOND), 3 * GST_SECOND, 2);
+  fail_unless_equals_string (last_shown (&d), "rolling again");
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_framerate)
 {
   GstHarness *h = gst_harness_new ("stttocea608");
@@ -613,6 +652,18 @@ GST_END_TEST;
 /* ------------------------------------------------------------------------------------ */
 /* Downstream elements accept the output. */
 
+static gboolean
+have_elements (const gchar * const *names)
+{
+  for (; *names; names++) {
+    if (!gst_registry_check_feature_version (gst_registry_get (), *names, 1, 16, 0)) {
+      GST_WARNING ("no %s: skipped", *names);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 GST_START_TEST (test_ccconverter)
 {
   GstHarness *h;
@@ -620,10 +671,8 @@ GST_START_TEST (test_ccconverter)
   GstBuffer *buf;
   guint cdps = 0;
 
-  if (!gst_registry_check_feature_version (gst_registry_get (), "ccconverter", 1, 16, 0)) {
-    GST_WARNING ("no ccconverter: skipped");
+  if (!have_elements ((const gchar *[]) { "ccconverter", NULL}))
     return;
-  }
   h = gst_harness_new_parse ("stttocea608 mode=pop-on ! ccconverter ! "
       "capsfilter caps=closedcaption/x-cea-708,format=cdp");
   gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
@@ -659,6 +708,55 @@ GST_START_TEST (test_ccconverter)
 
 GST_END_TEST;
 
+/* Broadcast's own path: the pairs ride on video through cccombiner, are drawn as the
+ * line 21 waveform by line21encoder, and are read back from the picture by
+ * line21decoder (zvbi) before our decoder looks at them. */
+GST_START_TEST (test_line21)
+{
+  static const gchar *const needed[] = { "cccombiner", "line21encoder", "line21decoder",
+    "videotestsrc", NULL
+  };
+  GstHarness *h;
+  Decoder d;
+  guint i, metas = 0;
+
+  if (!have_elements (needed))
+    return;
+  h = gst_harness_new_parse ("stttocea608 mode=pop-on ! c.caption "
+      "videotestsrc num-buffers=150 pattern=black ! video/x-raw,format=UYVY,width=720,"
+      "height=525,framerate=30000/1001,interlace-mode=interleaved ! "
+      "cccombiner name=c ! line21encoder ! line21decoder");
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  decoder_init (&d);
+  push_text (h, "Drawn on line 21", GST_SECOND, 2 * GST_SECOND);
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (5 * GST_SECOND, 0)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  for (i = 0; i < 150; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    GstVideoCaptionMeta *meta;
+
+    fail_unless (buf != NULL, "video frame %u missing", i);
+    meta = gst_buffer_get_video_caption_meta (buf);
+    if (meta && meta->caption_type == GST_VIDEO_CAPTION_TYPE_CEA608_RAW
+        && meta->size >= 2) {
+      decode_pair (&d, meta->data[0], meta->data[1], GST_BUFFER_PTS (buf));
+      metas++;
+    }
+    gst_buffer_unref (buf);
+  }
+  fail_unless (metas >= 140, "%u frames with captions", metas);
+  fail_unless_equals_int (d.bad_parity, 0);
+  assert_near (first_shown (&d, "Drawn on line 21", FALSE), GST_SECOND, 2);
+  fail_unless_equals_string (last_shown (&d), "");
+  assert_near (((Shown *) g_ptr_array_index (d.shown, d.shown->len - 1))->pts,
+      3 * GST_SECOND, 2);
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 cea608_suite (void)
 {
@@ -672,9 +770,11 @@ cea608_suite (void)
   tcase_add_test (tc, test_pages);
   tcase_add_test (tc, test_characters);
   tcase_add_test (tc, test_late);
+  tcase_add_test (tc, test_mode_switch);
   tcase_add_test (tc, test_framerate);
   tcase_add_test (tc, test_flush);
   tcase_add_test (tc, test_ccconverter);
+  tcase_add_test (tc, test_line21);
   return s;
 }
 
