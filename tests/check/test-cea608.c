@@ -550,6 +550,41 @@ GST_START_TEST (test_characters)
 
 GST_END_TEST;
 
+/* A word longer than a row is cut where the row ends; the grid starts at the first GAP;
+ * text without a PTS goes out at once. */
+GST_START_TEST (test_odd_input)
+{
+  GstHarness *h = new_harness ("pop-on");
+  Decoder d;
+  GstBuffer *buf;
+
+  decoder_init (&d);
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (10 * GST_SECOND,
+              GST_SECOND)));
+  buf = gst_harness_pull (h);
+  /* The first frame is the GAP's start, not the segment's. */
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), 10 * GST_SECOND);
+  fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  decode_buffer (&d, buf);
+  gst_buffer_unref (buf);
+  while ((buf = gst_harness_try_pull (h))) {
+    decode_buffer (&d, buf);
+    gst_buffer_unref (buf);
+  }
+  fail_unless_equals_int (d.frames, 30);
+  push_text (h, "Supercalifragilisticexpialidocious-and-more ok", 12 * GST_SECOND,
+      2 * GST_SECOND);
+  push_text (h, "now", GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE);
+  finish (h, &d, 16 * GST_SECOND);
+  assert_near (first_shown (&d, "Supercalifragilisticexpialidocio\nus-and-more ok", FALSE),
+      12 * GST_SECOND, 2);
+  fail_unless_equals_string (last_shown (&d), "now");
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* Captions that come faster than they can be sent wait their turn and keep order. */
 GST_START_TEST (test_late)
 {
@@ -770,6 +805,7 @@ cea608_suite (void)
   tcase_add_test (tc, test_pages);
   tcase_add_test (tc, test_characters);
   tcase_add_test (tc, test_late);
+  tcase_add_test (tc, test_odd_input);
   tcase_add_test (tc, test_mode_switch);
   tcase_add_test (tc, test_framerate);
   tcase_add_test (tc, test_flush);
