@@ -5,6 +5,7 @@
 
 #include "gststttranscribe.h"
 #include "gststtsink.h"
+#include "gststttocea608.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -13,6 +14,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (stttranscribe, plugin);
   ret |= GST_ELEMENT_REGISTER (sttsink, plugin);
+  ret |= GST_ELEMENT_REGISTER (stttocea608, plugin);
   return ret;
 }
 
