@@ -179,10 +179,12 @@ control (Decoder * d, guint8 hi, guint8 lo)
   } else if (hi == 0x11 && lo >= 0x30 && lo <= 0x3f) {
     put_char (d, special_chars[lo - 0x30]);
   } else if ((hi == 0x12 || hi == 0x13) && lo >= 0x20 && lo <= 0x3f) {
+    const gunichar *table = hi == 0x12 ? extended_12 : extended_13;
+
     /* Replaces the basic fallback before it. */
     if (d->col > 0)
       d->col--;
-    put_char (d, (hi == 0x12 ? extended_12 : extended_13)[lo - 0x20]);
+    put_char (d, table[lo - 0x20]);
   } else if (lo >= 0x40 && lo <= 0x7f) {
     guint row = pac_row (hi, lo);
 
