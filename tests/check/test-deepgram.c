@@ -435,10 +435,10 @@ GST_START_TEST (test_srt)
 GST_END_TEST;
 
 /* Live input: the latency query adds `latency`, and GAP events keep downstream moving.
- * A service slower than `latency` (1.5 s here) makes text late: it is pushed where the
- * text stream stands (never backwards, never inside a GAP already pushed) and counted.
- * Whether w400 w700 is late too depends on whether its first partial came before the
- * GAPs passed it (its partials hold them). */
+ * A service slower than `latency` (1.5 s here) may make text late: it is then pushed
+ * where the text stream stands (never backwards, never inside a GAP already pushed) and
+ * counted. Whether it is late depends on when the pongs that vouch for the audio came
+ * (results are 1.5 s late, pongs are not), so the test checks the invariants. */
 GST_START_TEST (test_live_latency_and_gaps)
 {
   GstHarness *h = new_harness ("stttranscribe");
@@ -446,7 +446,7 @@ GST_START_TEST (test_live_latency_and_gaps)
   GstEvent *ev;
   GstBuffer *buf;
   GstStructure *stats;
-  guint64 late = 0;
+  guint64 late = 0, moved = 0;
   GArray *gaps = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   gboolean eos = FALSE;
   guint i, n;
@@ -488,13 +488,14 @@ GST_START_TEST (test_live_latency_and_gaps)
       fail_if (GST_BUFFER_PTS (buf) >= g_array_index (gaps, GstClockTime, k)
           && GST_BUFFER_PTS (buf) < g_array_index (gaps, GstClockTime, k + 1),
           "a GAP covered text at %" GST_TIME_FORMAT, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
-    if (i == 1)                 /* w1000 was answered after the GAPs passed it */
-      fail_unless (GST_BUFFER_PTS (buf) > want[1]);
+    if (GST_BUFFER_PTS (buf) != want[i])
+      moved++;
     gst_buffer_unref (buf);
   }
+  /* Every text pushed late is counted. */
   g_object_get (h->element, "stats", &stats, NULL);
   fail_unless (gst_structure_get_uint64 (stats, "late-results", &late));
-  fail_unless (late >= 1);
+  fail_unless_equals_uint64 (late, moved);
   gst_structure_free (stats);
   g_array_unref (gaps);
   gst_harness_teardown (h);
