@@ -166,6 +166,9 @@ GST_START_TEST (test_network_back_cuts_backoff)
   msgs = stt_check_collect (bus, "stt-connection", 10000, connected, NULL);
   fail_unless (connected (msgs, NULL), "no reconnection");
   fail_unless (g_get_monotonic_time () - t0 < 5 * G_USEC_PER_SEC);
+  /* The server counts the connection on its own thread, maybe just after the client
+   * saw the upgrade: wait for it (bounded), then make sure there was no other. */
+  fail_unless (stt_test_server_wait_connections (server, 2, FALSE, 5000));
   fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
 
