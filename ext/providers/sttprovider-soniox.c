@@ -22,7 +22,7 @@
 /* Final tokens held for a segment that never ends (no <end>: a hostile or broken
  * server) are sent as a final of their own past this many, so the held text and every
  * partial that repeats it stay bounded. */
-#define MAX_HELD_TOKENS 2000
+#define MAX_HELD_TOKENS 1000
 
 typedef struct
 {
