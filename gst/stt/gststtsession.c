@@ -857,7 +857,9 @@ outage_tick (GstSttSession * s, gint64 now)
 
   if (!s->outage_since)
     return FALSE;
-  if (!s->outage_warned && out >= OUTAGE_WARNING_US) {
+  /* Said while no connection is open: an open one that has nothing to say yet (a slow
+   * start, a silence) is not out of reach, and the watchdog judges it. */
+  if (!s->outage_warned && out >= OUTAGE_WARNING_US && s->state != STATE_OPEN) {
     g_autofree gchar *t = g_strdup_printf ("%s has been out of reach for %d s (%s): "
         "retrying, the audio is kept", s->cfg.provider->display_name,
         (gint) (out / G_USEC_PER_SEC), s->last_failure ? s->last_failure : "no answer");
