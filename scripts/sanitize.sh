@@ -64,12 +64,14 @@ if [ $# -gt 0 ]; then
     || status=$?
 else
   # The conformance matrix runs whole in the normal build (scripts/test.sh); here a slice
-  # of it (two providers, a file and a live source: 40 streams under ASan at once), for
-  # memory errors on every fault path without loading two cores past real time.
+  # of it (two providers on the live source: 22 streams in real time), for memory errors
+  # on every fault path. Files are left out: 22 unpaced streams under ASan starve the two
+  # I/O threads for seconds, and the matrix rightly fails what a user would then see
+  # (outage warnings, late results).
   meson test -C "$build" --no-suite sdk --no-suite matrix --num-processes 2 \
     --timeout-multiplier 3 --print-errorlogs || status=$?
   STT_MATRIX_PROVIDERS=deepgram,gladia meson test -C "$build" --num-processes 2 \
-    --timeout-multiplier 3 --print-errorlogs matrix-file45 matrix-live30 || status=$?
+    --timeout-multiplier 3 --print-errorlogs matrix-live30 || status=$?
 fi
 echo "sanitize: meson test finished in $(($(date +%s) - start)) s (exit $status)"
 exit $status
