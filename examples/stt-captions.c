@@ -156,7 +156,7 @@ main (int argc, char **argv)
   if (key_file)
     g_object_set (stt, "api-key-file", key_file, NULL);
   if (language)
-    g_object_set (stt, "language", language, NULL);
+    g_object_set (stt, "language-code", language, NULL);
   if (vtt) {
     GstElement *out = gst_bin_get_by_name (GST_BIN (pipeline), "out");
     g_object_set (out, "location", vtt, NULL);

@@ -29,7 +29,9 @@ GST_DEBUG_CATEGORY_STATIC (stt_base_debug);
 #define DEFAULT_SAMPLE_RATE 0
 #define DEFAULT_CHUNK_DURATION (100 * GST_MSECOND)
 #define DEFAULT_INTERIM_RESULTS TRUE
-#define DEFAULT_LATENCY (3 * GST_SECOND)
+#define DEFAULT_LATENCY_MS 3000
+#define DEFAULT_LATENESS_MS 0
+#define MAX_LATENCY_MS 600000
 #define DEFAULT_MAX_BUFFER_TIME (60 * GST_SECOND)
 #define DEFAULT_RECONNECT_MAX_ATTEMPTS -1
 #define DEFAULT_RECONNECT_INITIAL_DELAY (500 * GST_MSECOND)
@@ -77,6 +79,9 @@ enum
   PROP_TOKEN_FIELD,
   PROP_MAX_SESSION_DURATION,
   PROP_OUTAGE_TIMEOUT,
+  PROP_LANGUAGE_CODE,
+  PROP_LATENESS,
+  PROP_MAX_OBSERVED_DELAY,
 };
 
 typedef struct
@@ -92,6 +97,8 @@ typedef struct
   GstClockTime chunk_duration;
   gboolean interim_results;
   GstClockTime latency;
+  GstClockTime lateness;
+  GstClockTime max_observed_delay;      /* live: see gst_stt_base_observe_delay */
   GstClockTime max_buffer_time;
   gint reconnect_max_attempts;
   GstClockTime reconnect_initial_delay;
@@ -948,6 +955,39 @@ gst_stt_base_get_latency (GstSttBase * base)
   return l;
 }
 
+GstClockTime
+gst_stt_base_get_lateness (GstSttBase * base)
+{
+  GstClockTime l;
+
+  GST_OBJECT_LOCK (base);
+  l = PRIV (base)->lateness;
+  GST_OBJECT_UNLOCK (base);
+  return l;
+}
+
+GstClockTime
+gst_stt_base_observe_delay (GstSttBase * base, GstClockTime pts)
+{
+  GstSttBasePrivate *priv = PRIV (base);
+  GstClockTime delay = 0;
+  gboolean notify = FALSE;
+
+  GST_OBJECT_LOCK (base);
+  if (priv->live && GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (priv->input_end)
+      && priv->input_end > pts) {
+    delay = priv->input_end - pts;
+    if (delay > priv->max_observed_delay) {
+      priv->max_observed_delay = delay;
+      notify = TRUE;
+    }
+  }
+  GST_OBJECT_UNLOCK (base);
+  if (notify)
+    g_object_notify (G_OBJECT (base), "max-observed-delay");
+  return delay;
+}
+
 GstPad *
 gst_stt_base_get_sinkpad (GstSttBase * base)
 {
@@ -1043,7 +1083,7 @@ check_settings (GstSttBase * base)
             "credentials"), (NULL));
   if (language && *language && info->no_language)
     GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("%s has no language setting: "
-            "language=%s is ignored (the server's model decides)", info->display_name,
+            "language-code=%s is ignored (the server's model decides)", info->display_name,
             language), (NULL));
   return TRUE;
 }
@@ -1060,6 +1100,9 @@ gst_stt_base_change_state (GstElement * element, GstStateChange transition)
       if (!check_settings (base))
         return GST_STATE_CHANGE_FAILURE;
       gst_stt_stats_reset (priv->stats);
+      GST_OBJECT_LOCK (base);
+      priv->max_observed_delay = 0;
+      GST_OBJECT_UNLOCK (base);
       gst_segment_init (&priv->segment, GST_FORMAT_TIME);
       g_mutex_lock (&priv->drain_lock);
       priv->flushing = FALSE;
@@ -1125,6 +1168,7 @@ gst_stt_base_set_property (GObject * object, guint prop_id, const GValue * value
       priv->api_key_file = g_value_dup_string (value);
       break;
     case PROP_LANGUAGE:
+    case PROP_LANGUAGE_CODE:
       g_free (priv->language);
       priv->language = g_value_dup_string (value);
       break;
@@ -1142,7 +1186,10 @@ gst_stt_base_set_property (GObject * object, guint prop_id, const GValue * value
       priv->interim_results = g_value_get_boolean (value);
       break;
     case PROP_LATENCY:
-      priv->latency = g_value_get_uint64 (value);
+      priv->latency = g_value_get_uint (value) * GST_MSECOND;
+      break;
+    case PROP_LATENESS:
+      priv->lateness = g_value_get_uint (value) * GST_MSECOND;
       break;
     case PROP_MAX_BUFFER_TIME:
       priv->max_buffer_time = g_value_get_uint64 (value);
@@ -1244,6 +1291,7 @@ gst_stt_base_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_string (value, priv->api_key_file);
       break;
     case PROP_LANGUAGE:
+    case PROP_LANGUAGE_CODE:
       g_value_set_string (value, priv->language);
       break;
     case PROP_MODEL:
@@ -1259,7 +1307,13 @@ gst_stt_base_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_boolean (value, priv->interim_results);
       break;
     case PROP_LATENCY:
-      g_value_set_uint64 (value, priv->latency);
+      g_value_set_uint (value, priv->latency / GST_MSECOND);
+      break;
+    case PROP_LATENESS:
+      g_value_set_uint (value, priv->lateness / GST_MSECOND);
+      break;
+    case PROP_MAX_OBSERVED_DELAY:
+      g_value_set_uint (value, MIN (priv->max_observed_delay / GST_MSECOND, G_MAXUINT));
       break;
     case PROP_MAX_BUFFER_TIME:
       g_value_set_uint64 (value, priv->max_buffer_time);
@@ -1390,8 +1444,11 @@ gst_stt_base_class_init (GstSttBaseClass * klass)
       "then $STT_API_KEY", ready);
   STRING_PROP (PROP_API_KEY_FILE, "api-key-file", "API key file", "File holding the key, "
       "read again before every connection attempt (so a rotated key is picked up)", ready);
-  STRING_PROP (PROP_LANGUAGE, "language", "Language", "Language code such as en or en-US; "
-      "NULL = the provider's default", ready);
+  STRING_PROP (PROP_LANGUAGE_CODE, "language-code", "Language code", "Language code "
+      "such as en or en-US; NULL = the provider's default", ready);
+  g_object_class_install_property (gobject_class, PROP_LANGUAGE,
+      g_param_spec_string ("language", "Language", "Deprecated alias of language-code",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_DEPRECATED | ready));
   STRING_PROP (PROP_MODEL, "model", "Model", "Recognition model; NULL = the provider's "
       "default (e.g. nova-3 for Deepgram)", ready);
   g_object_class_install_property (gobject_class, PROP_SAMPLE_RATE,
@@ -1406,9 +1463,23 @@ gst_stt_base_class_init (GstSttBaseClass * klass)
       g_param_spec_boolean ("interim-results", "Interim results", "Ask the service for "
           "partial results (posted as stt-transcript with is-final=false)",
           DEFAULT_INTERIM_RESULTS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  TIME_PROP (PROP_LATENCY, "latency", "Latency", "Time the service may take to return "
-      "final text for live input, in nanoseconds; added to the latency query. Text "
-      "arriving later is pushed late", DEFAULT_LATENCY, ready);
+  g_object_class_install_property (gobject_class, PROP_LATENCY,
+      g_param_spec_uint ("latency", "Latency", "Time the service may take to return "
+          "text for live input, in milliseconds; added to the latency query. Text "
+          "arriving later is pushed late (counted in late-results, with a WARNING)", 0,
+          MAX_LATENCY_MS, DEFAULT_LATENCY_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          ready));
+  g_object_class_install_property (gobject_class, PROP_LATENESS,
+      g_param_spec_uint ("lateness", "Lateness", "Extra delay given to the text, in "
+          "milliseconds: added to the output segment's base and to the latency query "
+          "(for a live pipeline whose sinks can wait longer than latency)", 0,
+          MAX_LATENCY_MS, DEFAULT_LATENESS_MS, G_PARAM_READWRITE |
+          G_PARAM_STATIC_STRINGS | ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_OBSERVED_DELAY,
+      g_param_spec_uint ("max-observed-delay", "Max observed delay", "Live input: the "
+          "largest delay seen, in milliseconds, between the newest audio and the start of "
+          "text as it became available (to compare with latency + lateness)", 0, G_MAXUINT,
+          0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   TIME_PROP (PROP_MAX_BUFFER_TIME, "max-buffer-time", "Max buffer time", "Audio kept for "
       "replay after a reconnect (audio not yet final), in nanoseconds. When full, live "
       "input drops its oldest audio; non-live input waits", DEFAULT_MAX_BUFFER_TIME, ready);
@@ -1502,7 +1573,8 @@ gst_stt_base_init (GstSttBase * base)
   priv->sample_rate = DEFAULT_SAMPLE_RATE;
   priv->chunk_duration = DEFAULT_CHUNK_DURATION;
   priv->interim_results = DEFAULT_INTERIM_RESULTS;
-  priv->latency = DEFAULT_LATENCY;
+  priv->latency = DEFAULT_LATENCY_MS * GST_MSECOND;
+  priv->lateness = DEFAULT_LATENESS_MS * GST_MSECOND;
   priv->max_buffer_time = DEFAULT_MAX_BUFFER_TIME;
   priv->reconnect_max_attempts = DEFAULT_RECONNECT_MAX_ATTEMPTS;
   priv->reconnect_initial_delay = DEFAULT_RECONNECT_INITIAL_DELAY;

@@ -39,8 +39,13 @@ struct _GstSttBaseClass
 GstClockTime gst_stt_base_get_safe_position (GstSttBase * base);
 /* Upstream live-ness as seen when the stream started. */
 gboolean gst_stt_base_is_live (GstSttBase * base);
-/* The `latency` property. */
+/* The `latency` and `lateness` properties, as times. */
 GstClockTime gst_stt_base_get_latency (GstSttBase * base);
+GstClockTime gst_stt_base_get_lateness (GstSttBase * base);
+/* Live input: text starting at @pts has just become available; returns how far the
+ * newest audio is past @pts (0 for non-live) and keeps the largest in
+ * `max-observed-delay`. Any thread. */
+GstClockTime gst_stt_base_observe_delay (GstSttBase * base, GstClockTime pts);
 GstPad *gst_stt_base_get_sinkpad (GstSttBase * base);
 GstSttStats *gst_stt_base_get_stats (GstSttBase * base);
 

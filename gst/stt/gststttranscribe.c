@@ -195,6 +195,24 @@ gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
           self->srcpad, NULL);
       return ret;
     }
+    case GST_EVENT_SEGMENT:{
+      GstClockTime lateness = gst_stt_base_get_lateness (base);
+      GstSegment seg;
+
+      gst_event_copy_segment (event, &seg);
+      if (lateness > 0 && seg.format == GST_FORMAT_TIME) {
+        /* The text runs `lateness` behind the audio, in running time. */
+        GstEvent *ev;
+
+        seg.base += lateness;
+        ev = gst_event_new_segment (&seg);
+        gst_event_set_seqnum (ev, gst_event_get_seqnum (event));
+        gst_event_unref (event);
+        event = ev;
+      }
+      enqueue (self, event);
+      return TRUE;
+    }
     default:
       if (GST_EVENT_IS_SERIALIZED (event)) {
         enqueue (self, event);
@@ -313,12 +331,14 @@ gst_stt_transcribe_src_query (GstPad * pad, GstObject * parent, GstQuery * query
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_LATENCY:{
       gboolean live;
-      GstClockTime min, max, ours = gst_stt_base_get_latency (base);
+      GstClockTime min, max, ours = gst_stt_base_get_latency (base)
+          + gst_stt_base_get_lateness (base);
 
       if (!gst_pad_peer_query (gst_stt_base_get_sinkpad (base), query))
         return FALSE;
       gst_query_parse_latency (query, &live, &min, &max);
-      /* Text for audio at t leaves by t + latency. */
+      /* Text for audio at t leaves by t + latency (+ lateness, its running time
+       * shifted by as much). */
       if (live) {
         min += ours;
         if (GST_CLOCK_TIME_IS_VALID (max))

@@ -489,7 +489,7 @@ stt_check_run_new (const gchar * provider, const gchar * url, const SttTone * to
   r->bus = gst_bus_new ();
   gst_element_set_bus (r->h->element, r->bus);
   g_object_set (r->h->element, "provider", provider, "url", url, "api-key", "test-key",
-      "latency", 60 * GST_SECOND, "reconnect-initial-delay", 50 * GST_MSECOND,
+      "latency", (guint) 60000, "reconnect-initial-delay", 50 * GST_MSECOND,
       "reconnect-max-delay", 300 * GST_MSECOND, NULL);
   gst_harness_set_src_caps (r->h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE,
           STT_CHECK_RUN_RATE, 1));

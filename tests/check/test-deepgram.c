@@ -69,7 +69,7 @@ new_harness (const gchar * element)
   /* The harness says it is live but pushes faster than real time: give the service
    * all the time it wants, so no text is late. */
   g_object_set (h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
-      "latency", 60 * GST_SECOND, NULL);
+      "latency", (guint) 60000, NULL);
   return h;
 }
 
@@ -452,7 +452,7 @@ GST_START_TEST (test_live_latency_and_gaps)
   guint i, n;
   static const GstClockTime want[] = { 500 * GST_MSECOND, 2500 * GST_MSECOND };
 
-  g_object_set (h->element, "latency", GST_SECOND, NULL);
+  g_object_set (h->element, "latency", (guint) 1000, NULL);
   gst_harness_set_upstream_latency (h, 20 * GST_MSECOND);
   min = gst_harness_query_latency (h);
   fail_unless_equals_uint64 (min, GST_SECOND + 20 * GST_MSECOND);

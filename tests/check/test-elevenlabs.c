@@ -200,7 +200,7 @@ run_transcripts (const gchar * vad_silence, const gchar * const *finals_text,
   GstEvent *ev;
 
   g_object_set (h->element, "provider", "elevenlabs", "url", url, "api-key", "test-key",
-      "latency", 60 * GST_SECOND, "params", params, "drain-timeout", 20 * GST_SECOND,
+      "latency", (guint) 60000, "params", params, "drain-timeout", 20 * GST_SECOND,
       NULL);
   gst_structure_free (params);
   gst_element_set_bus (h->element, bus);

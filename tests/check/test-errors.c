@@ -492,7 +492,7 @@ GST_START_TEST (test_vosk_language_warned)
   msg = gst_bus_timed_pop_filtered (bus, 2 * GST_SECOND, GST_MESSAGE_WARNING);
   fail_unless (msg != NULL, "no warning");
   gst_message_parse_warning (msg, &err, NULL);
-  fail_unless (strstr (err->message, "language=de") != NULL, "%s", err->message);
+  fail_unless (strstr (err->message, "language-code=de") != NULL, "%s", err->message);
   g_error_free (err);
   gst_message_unref (msg);
   gst_element_set_state (e, GST_STATE_NULL);

@@ -40,7 +40,7 @@ new_harness (GstBus ** bus)
   *bus = gst_bus_new ();
   gst_element_set_bus (h->element, *bus);
   g_object_set (h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
-      "latency", 60 * GST_SECOND, "reconnect-initial-delay", 50 * GST_MSECOND, NULL);
+      "latency", (guint) 60000, "reconnect-initial-delay", 50 * GST_MSECOND, NULL);
   return h;
 }
 
@@ -251,7 +251,7 @@ harness_on (const gchar * protocol, SttTestServer ** srv, GstBus ** bus)
   *bus = gst_bus_new ();
   gst_element_set_bus (h->element, *bus);
   g_object_set (h->element, "provider", protocol, "url", u, "api-key", "test-key",
-      "latency", 60 * GST_SECOND, NULL);
+      "latency", (guint) 60000, NULL);
   gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 0.5, NULL,
           0, 0));

@@ -118,7 +118,7 @@ run (gboolean with_token, gboolean reject, gboolean password)
   stt_test_server_set_api_key (server, reject ? "something-else" : with_token ? TOKEN : KEY);
   gst_element_set_bus (h->element, bus);
   g_object_set (h->element, "provider", "deepgram", "url", url, "api-key", KEY,
-      "latency", 60 * GST_SECOND, "reconnect-max-attempts", 0, NULL);
+      "latency", (guint) 60000, "reconnect-max-attempts", 0, NULL);
   if (with_token) {
     GstStructure *headers = gst_structure_new ("h", "Authorization", G_TYPE_STRING,
         "Token $API_KEY", NULL);

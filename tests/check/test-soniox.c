@@ -189,7 +189,7 @@ GST_START_TEST (test_transcripts)
   GstMapInfo map;
 
   g_object_set (h->element, "provider", "soniox", "url", url, "api-key", "test-key",
-      "latency", 60 * GST_SECOND, NULL);
+      "latency", (guint) 60000, NULL);
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,

@@ -106,7 +106,7 @@ new_harness (guint port, GstBus ** bus)
   GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
   g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", port);
 
-  g_object_set (h->element, "url", url, "latency", 120 * GST_SECOND,
+  g_object_set (h->element, "url", url, "latency", (guint) 120000,
       "reconnect-initial-delay", 50 * GST_MSECOND, "reconnect-max-delay",
       300 * GST_MSECOND, "drain-timeout", 30 * GST_SECOND, NULL);
   *bus = gst_bus_new ();
