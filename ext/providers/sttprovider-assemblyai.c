@@ -166,6 +166,7 @@ parse_turn (JsonObject * o, gboolean is_final)
     word.end = end >= 0 ? end / 1000.0 : -1;
     word.confidence = stt_json_get_double (w, "confidence", -1);
     word.speaker = g_strdup (stt_json_get_string (w, "speaker", speaker));
+    word.stable = stt_json_get_bool (w, "word_is_final", FALSE);
     g_array_append_val (r->words, word);
   }
   /* `transcript` holds only the finalized words: a partial shows every word. */
@@ -345,6 +346,7 @@ const SttProviderInfo stt_provider_assemblyai = {
   .default_rate = 16000,
   /* Audio faster than real time is refused (close 3007). */
   .realtime_only = TRUE,
+  .marks_final_words = TRUE,
   /* KeepAlive resets the inactivity_timeout (5 s at the least) while no audio flows. */
   .keepalive_interval = 4.0,
   .build_request = assemblyai_build_request,

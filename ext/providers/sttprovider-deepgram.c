@@ -175,6 +175,8 @@ const SttProviderInfo stt_provider_deepgram = {
   .default_url = "wss://api.deepgram.com/v1/listen",
   .default_rate = 16000,
   .realtime_only = FALSE,
+  /* is_final results come every few seconds of speech (not only at endpoints). */
+  .marks_final_words = TRUE,
   /* The service closes after 10 s without audio or KeepAlive; its docs say 3-5 s. */
   .keepalive_interval = 4.0,
   .build_request = deepgram_build_request,

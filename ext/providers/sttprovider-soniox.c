@@ -193,8 +193,18 @@ make_result (SonioxPriv * priv, gboolean is_final, guint n_final)
 
   r->is_final = is_final;
   append_words (r, priv->final, 0, n_final, text);
-  if (!is_final)
+  if (!is_final) {
+    guint n_stable = r->words->len;
+    const gchar *next = priv->tail->len ? g_array_index (priv->tail, Token, 0).text : NULL;
+
+    /* The words made of final tokens are stable, but the last of them only if a new
+     * word follows (the next token may still continue it). */
+    if (n_stable > 0 && (next == NULL || !g_ascii_isspace (*next)))
+      n_stable--;
+    for (i = 0; i < n_stable; i++)
+      g_array_index (r->words, SttWord, i).stable = TRUE;
     append_words (r, priv->tail, 0, priv->tail->len, text);
+  }
   r->text = g_strdup (g_strstrip (text->str));
   g_string_free (text, TRUE);
   for (i = 0; i < r->words->len; i++)
@@ -412,6 +422,7 @@ const SttProviderInfo stt_provider_soniox = {
   .default_rate = 16000,
   /* Bursts or lags in the audio may disconnect: send at the pace of real time. */
   .realtime_only = TRUE,
+  .marks_final_words = TRUE,
   /* The service may close after 20 s without audio or keepalive; the SDK uses 5 s. */
   .keepalive_interval = 5.0,
   .build_request = soniox_build_request,

@@ -40,6 +40,9 @@ typedef struct
   gdouble start, end;           /* seconds; negative when unknown */
   gdouble confidence;           /* 0..1; negative when unknown */
   gchar *speaker;               /* NULL when unknown */
+  /* In a partial: the service says this word will not change any more (AssemblyAI's
+   * word_is_final, Soniox's final tokens). Every word of a final is stable anyway. */
+  gboolean stable;
 } SttWord;
 
 typedef struct
@@ -124,6 +127,10 @@ struct _SttProviderInfo
   gboolean keyless;
   /* The protocol has no language setting (the server's model decides). */
   gboolean no_language;
+  /* The protocol itself says which words are final early enough for live captions
+   * (stable words in partials, or frequent finals): the engine does not guess stability
+   * from repeated partials (`partial-stability`). */
+  gboolean marks_final_words;
 
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
   /* First text message after the handshake, or NULL. */

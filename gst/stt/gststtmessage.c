@@ -35,14 +35,15 @@ gst_stt_message_connection_new (const gchar * provider, const GstSttConnectionIn
 
 GstStructure *
 gst_stt_message_word_new (const gchar * text, GstClockTime start, GstClockTime end,
-    gdouble confidence, const gchar * speaker)
+    gdouble confidence, const gchar * speaker, gboolean stable)
 {
   return gst_structure_new (GST_STT_WORD,
       "text", G_TYPE_STRING, text,
       "start", GST_TYPE_CLOCK_TIME, start,
       "end", GST_TYPE_CLOCK_TIME, end,
       "confidence", G_TYPE_DOUBLE, confidence,
-      "speaker", G_TYPE_STRING, speaker ? speaker : "", NULL);
+      "speaker", G_TYPE_STRING, speaker ? speaker : "",
+      "stable", G_TYPE_BOOLEAN, stable, NULL);
 }
 
 GstStructure *

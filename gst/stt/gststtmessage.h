@@ -41,9 +41,10 @@ typedef struct
 GstStructure *gst_stt_message_connection_new (const gchar * provider,
     const GstSttConnectionInfo * info);
 
-/* A word with its times already in the input's time domain. */
+/* A word with its times already in the input's time domain; @stable: the service will
+ * not change it (every word of a final, marked words of a partial). */
 GstStructure *gst_stt_message_word_new (const gchar * text, GstClockTime start,
-    GstClockTime end, gdouble confidence, const gchar * speaker);
+    GstClockTime end, gdouble confidence, const gchar * speaker, gboolean stable);
 
 /* The transcript message without running-time/stream-time (the element adds them from
  * its segment). @words: GstStructure* array, taken. */

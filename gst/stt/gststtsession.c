@@ -643,7 +643,7 @@ handle_result (GstSttSession * s, SttResult * r)
             w->end >= 0 ? w->end : w->start));
 
     g_ptr_array_add (words, gst_stt_message_word_new (w->text, ws, MAX (we, ws),
-            w->confidence, w->speaker));
+            w->confidence, w->speaker, r->is_final || w->stable));
   }
 
   pts = gst_stt_timeline_to_time (s->timeline, start);

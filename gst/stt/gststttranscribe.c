@@ -48,18 +48,58 @@
 #include <string.h>
 
 #include "gststttranscribe.h"
+#include "gststtcues.h"
+#include "sttprovider.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_transcribe_debug);
 #define GST_CAT_DEFAULT stt_transcribe_debug
 
 /* Smaller gaps are not worth an event. */
 #define MIN_GAP (100 * GST_MSECOND)
+/* At most one late-text WARNING in this long (the count goes on in late-results). */
+#define LATE_WARNING_INTERVAL_US (10 * G_USEC_PER_SEC)
+
+#define DEFAULT_OUTPUT_MODE GST_STT_OUTPUT_MODE_AUTO
+#define DEFAULT_PARTIAL_STABILITY 3
+#define DEFAULT_MAX_LINE_LENGTH 42
+#define DEFAULT_MAX_LINES 2
+#define DEFAULT_MAX_CUE_DURATION_MS 7000
+
+enum
+{
+  PROP_0,
+  PROP_OUTPUT_MODE,
+  PROP_PARTIAL_STABILITY,
+  PROP_MAX_LINE_LENGTH,
+  PROP_MAX_LINES,
+  PROP_MAX_CUE_DURATION,
+};
 
 struct _GstSttTranscribe
 {
   GstSttBase parent;
 
   GstPad *srcpad;
+
+  /* Properties: object lock. */
+  GstSttOutputMode output_mode;
+  guint partial_stability;
+  GstSttCueLimits limits;
+
+  /* Word output (I/O thread, under lock: reset from the streaming thread). */
+  gboolean words_resolved;      /* the fields below are set for this stream */
+  gboolean words;               /* one buffer per word */
+  gboolean guess_stability;     /* partial-stability applies */
+  GstClockTime words_end;       /* the end of the last word queued */
+  guint64 stab_segment;         /* the segment whose partials are compared */
+  GPtrArray *stab_words;        /* its last partial's words (gchar*) */
+  GArray *stab_counts;          /* guint: in how many partials in a row each was there */
+
+  /* Late text: task only. */
+  GstClockTime promised_pos;    /* where the GAP events have reached */
+  guint64 late_unwarned;
+  GstClockTime late_max;
+  gint64 late_warned_at;
 
   /* The output queue, drained by the src pad task. */
   GMutex lock;
@@ -111,23 +151,221 @@ clear_queue_locked (GstSttTranscribe * self)
     gst_mini_object_unref (item);
 }
 
+GType
+gst_stt_output_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_STT_OUTPUT_MODE_AUTO, "Words for live input, segments otherwise", "auto"},
+    {GST_STT_OUTPUT_MODE_WORDS, "One buffer per word, as soon as the service marks it "
+          "final or stable", "words"},
+    {GST_STT_OUTPUT_MODE_SEGMENTS, "One buffer per caption cue cut from each final "
+          "segment (max-line-length, max-lines, max-cue-duration)", "segments"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstSttOutputMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static GstBuffer *
+text_buffer (const gchar * text, GstClockTime pts, GstClockTime duration)
+{
+  GstBuffer *buf = gst_buffer_new_memdup (text, strlen (text));
+
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = duration;
+  return buf;
+}
+
+/* Call with the lock held. */
+static void
+reset_words_locked (GstSttTranscribe * self)
+{
+  self->words_resolved = FALSE;
+  self->words_end = GST_CLOCK_TIME_NONE;
+  self->stab_segment = G_MAXUINT64;
+  g_ptr_array_set_size (self->stab_words, 0);
+  g_array_set_size (self->stab_counts, 0);
+}
+
+/* Call with the lock held: decides, once per stream, how text goes out. */
+static void
+resolve_output_locked (GstSttTranscribe * self)
+{
+  GstSttBase *base = GST_STT_BASE (self);
+  gboolean live = gst_stt_base_is_live (base);
+  g_autofree gchar *provider = NULL;
+  const SttProviderInfo *info;
+  GstSttOutputMode mode;
+  guint stability;
+
+  if (self->words_resolved)
+    return;
+  g_object_get (self, "provider", &provider, NULL);
+  info = stt_provider_lookup (provider);
+  GST_OBJECT_LOCK (self);
+  mode = self->output_mode;
+  stability = self->partial_stability;
+  GST_OBJECT_UNLOCK (self);
+  self->words = mode == GST_STT_OUTPUT_MODE_WORDS
+      || (mode == GST_STT_OUTPUT_MODE_AUTO && live);
+  self->guess_stability = self->words && live && stability > 0
+      && !(info && info->marks_final_words);
+  self->words_resolved = TRUE;
+  GST_INFO_OBJECT (self, "output: %s%s", self->words ? "words" : "segments",
+      self->guess_stability ? ", stability guessed from partials" : "");
+}
+
+/* Call with the lock held. How many partials in a row word @i of this partial (and every
+ * word before it) has been the same. */
+static void
+track_stability_locked (GstSttTranscribe * self, guint64 segment, const GValue * words)
+{
+  guint n = gst_value_array_get_size (words), i;
+  gboolean same = segment == self->stab_segment;
+
+  if (!same) {
+    g_ptr_array_set_size (self->stab_words, 0);
+    g_array_set_size (self->stab_counts, 0);
+    self->stab_segment = segment;
+  }
+  for (i = 0; i < n; i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
+    const gchar *text = gst_structure_get_string (w, "text");
+    guint count = 1;
+
+    text = text ? text : "";
+    same = same && i < self->stab_words->len
+        && g_str_equal (g_ptr_array_index (self->stab_words, i), text);
+    if (same)
+      count = g_array_index (self->stab_counts, guint, i) + 1;
+    if (i < self->stab_words->len) {
+      g_free (g_ptr_array_index (self->stab_words, i));
+      g_ptr_array_index (self->stab_words, i) = g_strdup (text);
+      g_array_index (self->stab_counts, guint, i) = count;
+    } else {
+      g_ptr_array_add (self->stab_words, g_strdup (text));
+      g_array_append_val (self->stab_counts, count);
+    }
+  }
+  g_ptr_array_set_size (self->stab_words, n);
+  g_array_set_size (self->stab_counts, n);
+}
+
+/* Call with the lock held. Adds to @out the words of @s that are final or stable and were
+ * not output before. A word is new if its middle lies after the end of the last word queued:
+ * a word once out is never taken back nor repeated (not by the final that follows its
+ * partials, nor by a replay after a reconnection). */
+static void
+words_locked (GstSttTranscribe * self, const GstStructure * s, gboolean is_final,
+    GstClockTime pts, GstClockTime duration, GPtrArray * out)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  guint n = words ? gst_value_array_get_size (words) : 0, i, stability = 0;
+  guint64 segment = 0;
+
+  if (n == 0) {
+    const gchar *text = gst_structure_get_string (s, "text");
+
+    /* No words: a final's text as it is. */
+    if (!is_final || text == NULL || *text == '\0' || !GST_CLOCK_TIME_IS_VALID (pts)
+        || (GST_CLOCK_TIME_IS_VALID (self->words_end) && pts + duration <= self->words_end))
+      return;
+    g_ptr_array_add (out, text_buffer (text, pts, duration));
+    self->words_end = pts + duration;
+    return;
+  }
+
+  gst_structure_get_uint64 (s, "segment-id", &segment);
+  if (!is_final && self->guess_stability) {
+    track_stability_locked (self, segment, words);
+    GST_OBJECT_LOCK (self);
+    stability = self->partial_stability;
+    GST_OBJECT_UNLOCK (self);
+  }
+  for (i = 0; i < n; i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
+    const gchar *text = gst_structure_get_string (w, "text");
+    gboolean stable = FALSE;
+    GstClockTime start = GST_CLOCK_TIME_NONE, end = GST_CLOCK_TIME_NONE;
+
+    gst_structure_get_boolean (w, "stable", &stable);
+    if (!is_final && !stable && !(stability > 0
+            && g_array_index (self->stab_counts, guint, i) >= stability))
+      break;                    /* only the stable beginning of a partial */
+    if (text == NULL || *text == '\0' || !gst_structure_get_clock_time (w, "start", &start)
+        || !GST_CLOCK_TIME_IS_VALID (start))
+      continue;
+    if (!gst_structure_get_clock_time (w, "end", &end) || end < start)
+      end = start;
+    if (GST_CLOCK_TIME_IS_VALID (self->words_end)
+        && start + (end - start) / 2 <= self->words_end)
+      continue;
+    g_ptr_array_add (out, text_buffer (text, start, end - start));
+    self->words_end = end;
+  }
+  if (is_final && segment == self->stab_segment) {
+    g_ptr_array_set_size (self->stab_words, 0);
+    g_array_set_size (self->stab_counts, 0);
+    self->stab_segment = G_MAXUINT64;
+  }
+}
+
+/* Call with the lock held. A final segment as caption cues, added to @out. */
+static void
+cues_locked (GstSttTranscribe * self, const GstStructure * s, GstClockTime pts,
+    GstClockTime duration, GPtrArray * out)
+{
+  const gchar *text = gst_structure_get_string (s, "text");
+  GstSttCueLimits limits;
+  GPtrArray *cues;
+  guint i;
+
+  if (text == NULL || *text == '\0')
+    return;
+  GST_OBJECT_LOCK (self);
+  limits = self->limits;
+  GST_OBJECT_UNLOCK (self);
+  cues = gst_stt_cues_shape (text, pts, duration, gst_structure_get_value (s, "words"),
+      &limits);
+  for (i = 0; i < cues->len; i++) {
+    GstSttCue *cue = g_ptr_array_index (cues, i);
+
+    g_ptr_array_add (out, text_buffer (cue->text, cue->pts, cue->duration));
+  }
+  g_ptr_array_unref (cues);
+}
+
 static void
 gst_stt_transcribe_transcript (GstSttBase * base, const GstStructure * s,
     gboolean is_final, GstClockTime pts, GstClockTime duration)
 {
   GstSttTranscribe *self = GST_STT_TRANSCRIBE (base);
-  const gchar *text;
-  GstBuffer *buf;
+  GPtrArray *out = g_ptr_array_new ();
+  guint i;
 
-  if (!is_final)
-    return;
-  text = gst_structure_get_string (s, "text");
-  if (text == NULL || *text == '\0')
-    return;
-  buf = gst_buffer_new_memdup (text, strlen (text));
-  GST_BUFFER_PTS (buf) = pts;
-  GST_BUFFER_DURATION (buf) = duration;
-  enqueue (self, buf);
+  g_mutex_lock (&self->lock);
+  if (!self->flushing) {
+    resolve_output_locked (self);
+    if (self->words)
+      words_locked (self, s, is_final, pts, duration, out);
+    else if (is_final)
+      cues_locked (self, s, pts, duration, out);
+  }
+  g_mutex_unlock (&self->lock);
+
+  /* Outside the lock: observing may notify max-observed-delay. */
+  for (i = 0; i < out->len; i++) {
+    GstBuffer *buf = g_ptr_array_index (out, i);
+
+    gst_stt_base_observe_delay (base, GST_BUFFER_PTS (buf));
+    enqueue (self, buf);
+  }
+  g_ptr_array_unref (out);
 }
 
 static void
@@ -166,6 +404,7 @@ gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
       gst_event_unref (event);
       g_mutex_lock (&self->lock);
       self->eos = FALSE;
+      reset_words_locked (self);
       g_mutex_unlock (&self->lock);
       enqueue (self, ev);
       enqueue (self, gst_event_new_caps (gst_static_pad_template_get_caps
@@ -189,6 +428,8 @@ gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
       self->eos = FALSE;
       self->segment_pushed = FALSE;
       self->out_pos = GST_CLOCK_TIME_NONE;
+      self->promised_pos = GST_CLOCK_TIME_NONE;
+      reset_words_locked (self);
       clear_queue_locked (self);
       g_mutex_unlock (&self->lock);
       gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_stt_transcribe_loop,
@@ -222,6 +463,30 @@ gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
   }
 }
 
+/* Text came later than `latency` allows: a WARNING, at most one per
+ * LATE_WARNING_INTERVAL_US, saying by how much (task only). */
+static void
+warn_late (GstSttTranscribe * self)
+{
+  GstSttBase *base = GST_STT_BASE (self);
+  gint64 now = g_get_monotonic_time ();
+  GstClockTime latency = gst_stt_base_get_latency (base);
+
+  if (self->late_warned_at != 0 && now - self->late_warned_at < LATE_WARNING_INTERVAL_US)
+    return;
+  GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FAILED,
+      ("Text came up to %.2f s later than latency (%u ms) allows (%" G_GUINT64_FORMAT
+          " time(s)): it was moved later. Raise latency (or lateness) for this service "
+          "and network.", (gdouble) self->late_max / GST_SECOND,
+          (guint) (latency / GST_MSECOND), self->late_unwarned), (NULL),
+      ("late-by", GST_TYPE_CLOCK_TIME, self->late_max, "late-results", G_TYPE_UINT64,
+          self->late_unwarned, "latency", G_TYPE_UINT, (guint) (latency / GST_MSECOND),
+          NULL));
+  self->late_warned_at = now;
+  self->late_unwarned = 0;
+  self->late_max = 0;
+}
+
 /* The src pad task: pushes queued text and events, and GAP events up to the point where
  * no more text can come. */
 static void
@@ -231,6 +496,7 @@ gst_stt_transcribe_loop (GstPad * pad)
   GstSttBase *base = GST_STT_BASE (self);
   gpointer item = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
+  gboolean late = FALSE;
 
   if (self == NULL)
     return;
@@ -243,6 +509,7 @@ gst_stt_transcribe_loop (GstPad * pad)
         && GST_CLOCK_TIME_IS_VALID (self->out_pos) && safe >= self->out_pos + MIN_GAP) {
       item = gst_event_new_gap (self->out_pos, safe - self->out_pos);
       self->out_pos = safe;
+      self->promised_pos = safe;
       break;
     }
     g_cond_wait (&self->cond, &self->lock);
@@ -258,14 +525,23 @@ gst_stt_transcribe_loop (GstPad * pad)
 
   if (GST_IS_BUFFER (item)) {
     GstBuffer *buf = item;
+    GstClockTime pts = GST_BUFFER_PTS (buf), end = pts + GST_BUFFER_DURATION (buf);
 
     /* Text that comes after we already promised (with a GAP) there would be none is
-     * late: it is moved to where the stream stands, never backwards. */
-    if (GST_CLOCK_TIME_IS_VALID (self->out_pos) && GST_BUFFER_PTS (buf) < self->out_pos) {
-      GST_DEBUG_OBJECT (self, "late text by %" GST_TIME_FORMAT,
-          GST_TIME_ARGS (self->out_pos - GST_BUFFER_PTS (buf)));
+     * late: counted, and moved to where the stream stands, never backwards. Text that
+     * merely overlaps the text before it is moved too. */
+    if (GST_CLOCK_TIME_IS_VALID (self->promised_pos) && pts < self->promised_pos) {
+      GstClockTime by = self->promised_pos - pts;
+
+      GST_DEBUG_OBJECT (self, "late text by %" GST_TIME_FORMAT, GST_TIME_ARGS (by));
       gst_stt_stats_add (gst_stt_base_get_stats (base), GST_STT_STAT_LATE_RESULTS, 1);
+      self->late_unwarned++;
+      self->late_max = MAX (self->late_max, by);
+      late = TRUE;
+    }
+    if (GST_CLOCK_TIME_IS_VALID (self->out_pos) && pts < self->out_pos) {
       GST_BUFFER_PTS (buf) = self->out_pos;
+      GST_BUFFER_DURATION (buf) = end > self->out_pos ? end - self->out_pos : 0;
     }
     self->out_pos = GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf);
   } else if (GST_EVENT_TYPE (item) == GST_EVENT_SEGMENT) {
@@ -280,6 +556,8 @@ gst_stt_transcribe_loop (GstPad * pad)
   }
   g_mutex_unlock (&self->lock);
 
+  if (late)
+    warn_late (self);
   if (GST_IS_BUFFER (item)) {
     GST_DEBUG_OBJECT (self, "pushing text %" GST_PTR_FORMAT, item);
     ret = gst_pad_push (pad, item);
@@ -312,6 +590,11 @@ gst_stt_transcribe_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMo
     self->segment_pushed = FALSE;
     self->eos = FALSE;
     self->out_pos = GST_CLOCK_TIME_NONE;
+    self->promised_pos = GST_CLOCK_TIME_NONE;
+    self->late_unwarned = 0;
+    self->late_max = 0;
+    self->late_warned_at = 0;
+    reset_words_locked (self);
   } else {
     clear_queue_locked (self);
   }
@@ -353,11 +636,73 @@ gst_stt_transcribe_src_query (GstPad * pad, GstObject * parent, GstQuery * query
 }
 
 static void
+gst_stt_transcribe_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstSttTranscribe *self = GST_STT_TRANSCRIBE (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_OUTPUT_MODE:
+      self->output_mode = g_value_get_enum (value);
+      break;
+    case PROP_PARTIAL_STABILITY:
+      self->partial_stability = g_value_get_uint (value);
+      break;
+    case PROP_MAX_LINE_LENGTH:
+      self->limits.max_line_length = g_value_get_uint (value);
+      break;
+    case PROP_MAX_LINES:
+      self->limits.max_lines = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CUE_DURATION:
+      self->limits.max_duration = g_value_get_uint (value) * GST_MSECOND;
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_stt_transcribe_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstSttTranscribe *self = GST_STT_TRANSCRIBE (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_OUTPUT_MODE:
+      g_value_set_enum (value, self->output_mode);
+      break;
+    case PROP_PARTIAL_STABILITY:
+      g_value_set_uint (value, self->partial_stability);
+      break;
+    case PROP_MAX_LINE_LENGTH:
+      g_value_set_uint (value, self->limits.max_line_length);
+      break;
+    case PROP_MAX_LINES:
+      g_value_set_uint (value, self->limits.max_lines);
+      break;
+    case PROP_MAX_CUE_DURATION:
+      g_value_set_uint (value, self->limits.max_duration / GST_MSECOND);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
 gst_stt_transcribe_finalize (GObject * object)
 {
   GstSttTranscribe *self = GST_STT_TRANSCRIBE (object);
 
   clear_queue_locked (self);
+  g_ptr_array_unref (self->stab_words);
+  g_array_unref (self->stab_counts);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (gst_stt_transcribe_parent_class)->finalize (object);
@@ -373,11 +718,43 @@ gst_stt_transcribe_class_init (GstSttTranscribeClass * klass)
   GST_DEBUG_CATEGORY_INIT (stt_transcribe_debug, "stttranscribe", 0,
       "speech-to-text transcriber");
 
+  gobject_class->set_property = gst_stt_transcribe_set_property;
+  gobject_class->get_property = gst_stt_transcribe_get_property;
   gobject_class->finalize = gst_stt_transcribe_finalize;
   base_class->transcript = gst_stt_transcribe_transcript;
   base_class->forward_event = gst_stt_transcribe_forward_event;
   base_class->position_changed = gst_stt_transcribe_position_changed;
 
+  g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
+      g_param_spec_enum ("output-mode", "Output mode", "What a text buffer holds: a word "
+          "(as soon as it is final or stable) or a caption cue cut from a final segment; "
+          "auto: words for live input, segments otherwise", GST_TYPE_STT_OUTPUT_MODE,
+          DEFAULT_OUTPUT_MODE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_PARTIAL_STABILITY,
+      g_param_spec_uint ("partial-stability", "Partial stability", "Word output, live "
+          "input, services that do not mark final words in their partials (Gladia, "
+          "ElevenLabs, vosk): a word is output once it has stayed the same in this many "
+          "partials in a row; 0 = only finals", 0, 100, DEFAULT_PARTIAL_STABILITY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MAX_LINE_LENGTH,
+      g_param_spec_uint ("max-line-length", "Max line length", "Segment output: the "
+          "longest caption line, in characters (32 for CEA-608, 42 for most broadcast "
+          "subtitles); lines are cut between words; 0 = no limit", 0, 1000,
+          DEFAULT_MAX_LINE_LENGTH, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MAX_LINES,
+      g_param_spec_uint ("max-lines", "Max lines", "Segment output: lines per caption "
+          "cue; a longer segment is cut into several cues with its words' times; 0 = no "
+          "limit", 0, 100, DEFAULT_MAX_LINES, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MAX_CUE_DURATION,
+      g_param_spec_uint ("max-cue-duration", "Max cue duration", "Segment output: the "
+          "longest caption cue, in milliseconds; 0 = no limit", 0, G_MAXUINT,
+          DEFAULT_MAX_CUE_DURATION_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+
+  gst_type_mark_as_plugin_api (GST_TYPE_STT_OUTPUT_MODE, 0);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Speech to text transcriber",
       "Filter/Audio/Text", "Streams audio to a speech-to-text service and outputs "
@@ -392,6 +769,15 @@ gst_stt_transcribe_init (GstSttTranscribe * self)
   g_queue_init (&self->queue);
   self->flushing = TRUE;
   self->out_pos = GST_CLOCK_TIME_NONE;
+  self->promised_pos = GST_CLOCK_TIME_NONE;
+  self->output_mode = DEFAULT_OUTPUT_MODE;
+  self->partial_stability = DEFAULT_PARTIAL_STABILITY;
+  self->limits.max_line_length = DEFAULT_MAX_LINE_LENGTH;
+  self->limits.max_lines = DEFAULT_MAX_LINES;
+  self->limits.max_duration = DEFAULT_MAX_CUE_DURATION_MS * GST_MSECOND;
+  self->stab_words = g_ptr_array_new_with_free_func (g_free);
+  self->stab_counts = g_array_new (FALSE, TRUE, sizeof (guint));
+  reset_words_locked (self);
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_activatemode_function (self->srcpad,

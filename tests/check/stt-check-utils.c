@@ -491,6 +491,9 @@ stt_check_run_new (const gchar * provider, const gchar * url, const SttTone * to
   g_object_set (r->h->element, "provider", provider, "url", url, "api-key", "test-key",
       "latency", (guint) 60000, "reconnect-initial-delay", 50 * GST_MSECOND,
       "reconnect-max-delay", 300 * GST_MSECOND, NULL);
+  /* The text buffers checked here are the segments of a file (the harness only says
+   * it is live). */
+  gst_util_set_object_arg (G_OBJECT (r->h->element), "output-mode", "segments");
   gst_harness_set_src_caps (r->h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE,
           STT_CHECK_RUN_RATE, 1));
   return r;

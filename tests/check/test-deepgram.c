@@ -67,9 +67,12 @@ new_harness (const gchar * element)
       g_str_equal (element, "stttranscribe") ? "src" : NULL);
 
   /* The harness says it is live but pushes faster than real time: give the service
-   * all the time it wants, so no text is late. */
+   * all the time it wants, so no text is late; the text buffers checked are the
+   * segments of a file (words: test-captions.c). */
   g_object_set (h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
       "latency", (guint) 60000, NULL);
+  if (g_str_equal (element, "stttranscribe"))
+    gst_util_set_object_arg (G_OBJECT (h->element), "output-mode", "segments");
   return h;
 }
 

@@ -203,6 +203,9 @@ run_transcripts (const gchar * vad_silence, const gchar * const *finals_text,
       "latency", (guint) 60000, "params", params, "drain-timeout", 20 * GST_SECOND,
       NULL);
   gst_structure_free (params);
+  /* The text buffers checked here are the segments of a file (the harness only says
+   * it is live). */
+  gst_util_set_object_arg (G_OBJECT (h->element), "output-mode", "segments");
   gst_element_set_bus (h->element, bus);
   gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,

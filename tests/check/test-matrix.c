@@ -16,6 +16,7 @@
 #include "config.h"
 #endif
 
+#include <string.h>
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <gst/app/app.h>
@@ -594,7 +595,7 @@ cue_words (Cell * c)
 
   for (i = 0; i < c->cues->len; i++) {
     const Cue *cue = &g_array_index (c->cues, Cue, i);
-    g_auto (GStrv) parts = g_strsplit (cue->text, " ", -1);
+    g_auto (GStrv) parts = g_strsplit_set (cue->text, " \n", -1);
 
     for (k = 0; parts[k]; k++) {
       Word w = { stt_check_bare_word (parts[k]), cue->pts, i };
@@ -739,9 +740,33 @@ check_bus_words (Cell * c, guint n_want)
   g_array_unref (got);
 }
 
+/* The shape of a text buffer at the default settings: live input gets one word per
+ * buffer; other input caption cues of at most 2 lines of 42 characters (a longer single
+ * word alone on its line) and 7 s. Returns what is wrong, or NULL. */
+static gchar *
+cue_shape_error (Cell * c, const Cue * cue)
+{
+  g_auto (GStrv) lines = g_strsplit (cue->text, "\n", -1);
+  guint i, n = g_strv_length (lines);
+
+  if (c->in->kind->source == SOURCE_LIVE) {
+    if (n != 1 || strchr (cue->text, ' ') != NULL)
+      return g_strdup_printf ("'%s' is not one word (live input: word output)", cue->text);
+    return NULL;
+  }
+  if (n > 2)
+    return g_strdup_printf ("'%s' has %u lines", cue->text, n);
+  for (i = 0; i < n; i++)
+    if (g_utf8_strlen (lines[i], -1) > 42 && strchr (lines[i], ' ') != NULL)
+      return g_strdup_printf ("'%s' has a line longer than 42 characters", cue->text);
+  if (cue->duration > 7 * GST_SECOND)
+    return g_strdup_printf ("'%s' lasts %.3f s", cue->text, secs (cue->duration));
+  return NULL;
+}
+
 /* The text buffers: their words are the input's first @n_want words; each starts within
  * TOLERANCE of its first word's tone and ends within TOLERANCE of its last word's; PTS
- * increase; all inside the input [0, D]. */
+ * increase; all inside the input [0, D]; shaped as cue_shape_error() says. */
 static void
 check_cues (Cell * c, guint n_want)
 {
@@ -773,6 +798,12 @@ check_cues (Cell * c, guint n_want)
     if (!GST_CLOCK_TIME_IS_VALID (cue->pts) || !GST_CLOCK_TIME_IS_VALID (cue->duration)) {
       list_add (bad, &n_bad, "'%s' without PTS or DURATION", cue->text);
       continue;
+    }
+    {
+      g_autofree gchar *shape = cue_shape_error (c, cue);
+
+      if (shape)
+        list_add (bad, &n_bad, "%s", shape);
     }
     if (GST_CLOCK_TIME_IS_VALID (prev) && cue->pts <= prev)
       list_add (bad, &n_bad, "'%s' at %.3f s after one at %.3f s", cue->text,

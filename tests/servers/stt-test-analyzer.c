@@ -21,6 +21,7 @@ struct _SttTestAnalyzer
   guint rate;
   guint frame_len;              /* samples per 10 ms frame */
   guint endpoint_frames;        /* 0 = no endpointing */
+  gboolean endpoint_on_push_end;        /* checked once per push, not per frame */
   guint interim_frames;         /* 0 = no interim results */
 
   guint64 n_samples;
@@ -223,8 +224,8 @@ process_frame (SttTestAnalyzer * a, SttTestAnalyzerCallback callback,
     a->silence_frames++;
     if (a->in_run && ++a->unvoiced_after >= WORD_END_FRAMES)
       end_run (a);
-    if (a->endpoint_frames > 0 && a->words->len > 0 && !a->in_run &&
-        a->silence_frames >= a->endpoint_frames)
+    if (a->endpoint_frames > 0 && !a->endpoint_on_push_end && a->words->len > 0
+        && !a->in_run && a->silence_frames >= a->endpoint_frames)
       close_segment (a, FALSE, frame_end, callback, user_data);
   }
 
@@ -261,6 +262,17 @@ stt_test_analyzer_push (SttTestAnalyzer * a, const gint16 * samples, gsize n_sam
     if (++a->frame_fill == a->frame_len)
       process_frame (a, callback, user_data);
   }
+  /* Kaldi decodes the whole chunk, then asks whether the trailing silence is long
+   * enough: speech at the chunk's end means no endpoint. */
+  if (a->endpoint_on_push_end && a->endpoint_frames > 0 && a->words->len > 0 && !a->in_run
+      && a->silence_frames >= a->endpoint_frames)
+    close_segment (a, FALSE, a->n_samples, callback, user_data);
+}
+
+void
+stt_test_analyzer_set_endpoint_on_push_end (SttTestAnalyzer * a, gboolean on_push_end)
+{
+  a->endpoint_on_push_end = on_push_end;
 }
 
 void

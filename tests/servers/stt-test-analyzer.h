@@ -55,6 +55,10 @@ void stt_test_analyzer_free (SttTestAnalyzer * analyzer);
 /* Silence after a word that closes the segment, in ms (default 300, 0 = never). Values
  * under 50 ms act as 50 ms: a word only ends after 50 ms of silence. */
 void stt_test_analyzer_set_endpointing (SttTestAnalyzer * analyzer, guint ms);
+/* TRUE: the endpoint is checked once at the end of each push (the whole message decoded
+ * first, as vosk-api's KaldiRecognizer does), not at every frame. */
+void stt_test_analyzer_set_endpoint_on_push_end (SttTestAnalyzer * analyzer,
+    gboolean on_push_end);
 /* Audio between interim results, in ms (default 250, 0 = no PARTIAL results). */
 void stt_test_analyzer_set_interim_interval (SttTestAnalyzer * analyzer, guint ms);
 

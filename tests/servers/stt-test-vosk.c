@@ -332,6 +332,7 @@ ensure_recognizer (SttTestConn * conn)
   vk->analyzer = stt_test_analyzer_new (vk->rate);
   vk->show_words = vk->words;
   stt_test_analyzer_set_endpointing (vk->analyzer, ENDPOINT_MS);
+  stt_test_analyzer_set_endpoint_on_push_end (vk->analyzer, TRUE);
   /* Partials answer messages (answer()), not the 250 ms grid. */
   stt_test_analyzer_set_interim_interval (vk->analyzer, 0);
   stt_test_conn_use_analyzer (conn, vk->analyzer);
