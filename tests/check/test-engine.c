@@ -3,11 +3,14 @@
 #include "config.h"
 #endif
 
+#include <string.h>
 #include <gst/check/gstcheck.h>
 
 #include "gststtring.h"
 #include "gststttimeline.h"
 #include "gststtstats.h"
+#include "gststtcues.h"
+#include "gststtmessage.h"
 
 static void
 fill (gint16 * s, gsize n, gint16 first)
@@ -245,6 +248,182 @@ GST_START_TEST (test_stats_percentiles)
 
 GST_END_TEST;
 
+/* --- caption shaping ---------------------------------------------------------------- */
+
+/* A words value as the transcript carries it: @n words "w<i>" (or @texts), each
+ * @len s long, @gap s apart, from @t0. */
+static void
+make_words (GValue * arr, const gchar * const *texts, guint n, gdouble t0, gdouble len,
+    gdouble gap)
+{
+  guint i;
+
+  g_value_init (arr, GST_TYPE_ARRAY);
+  for (i = 0; i < n; i++) {
+    GValue v = G_VALUE_INIT;
+    g_autofree gchar *text = texts ? g_strdup (texts[i]) : g_strdup_printf ("w%u", 100 + i);
+    GstClockTime start = (t0 + i * (len + gap)) * GST_SECOND;
+
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, gst_stt_message_word_new (text, start,
+            start + len * GST_SECOND, 0.9, NULL, TRUE));
+    gst_value_array_append_and_take_value (arr, &v);
+  }
+}
+
+static gchar *
+join_words (const GValue * arr)
+{
+  GString *s = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < gst_value_array_get_size (arr); i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (arr, i));
+
+    if (i)
+      g_string_append_c (s, ' ');
+    g_string_append (s, gst_structure_get_string (w, "text"));
+  }
+  return g_string_free (s, FALSE);
+}
+
+/* Every cue within @limits; the cues' words are @text's, in order, once each. */
+static void
+check_cues (GPtrArray * cues, const gchar * text, const GstSttCueLimits * limits)
+{
+  GString *all = g_string_new (NULL);
+  guint i, k;
+
+  for (i = 0; i < cues->len; i++) {
+    GstSttCue *cue = g_ptr_array_index (cues, i);
+    g_auto (GStrv) lines = g_strsplit (cue->text, "\n", -1);
+
+    fail_unless (g_strv_length (lines) <= limits->max_lines, "'%s'", cue->text);
+    for (k = 0; lines[k]; k++) {
+      fail_if (*lines[k] == '\0', "an empty line in '%s'", cue->text);
+      fail_unless (g_utf8_strlen (lines[k], -1) <= limits->max_line_length
+          || strchr (lines[k], ' ') == NULL, "'%s' is too long", lines[k]);
+      if (all->len)
+        g_string_append_c (all, ' ');
+      g_string_append (all, lines[k]);
+    }
+    fail_unless (cue->duration <= limits->max_duration, "'%s' lasts %" GST_TIME_FORMAT,
+        cue->text, GST_TIME_ARGS (cue->duration));
+    if (i > 0) {
+      GstSttCue *prev = g_ptr_array_index (cues, i - 1);
+      fail_unless (cue->pts >= prev->pts + prev->duration);
+    }
+  }
+  fail_unless_equals_string (all->str, text);
+  g_string_free (all, TRUE);
+}
+
+/* A 30-word segment (149 characters over 12 s) is cut into cues of at most 2 lines of
+ * 42 characters and 7 s, at word boundaries, each from its first word's start to its
+ * last word's end. */
+GST_START_TEST (test_cues_long_segment)
+{
+  GstSttCueLimits limits = { 42, 2, 7 * GST_SECOND };
+  GValue words = G_VALUE_INIT;
+  g_autofree gchar *text = NULL;
+  GPtrArray *cues;
+  guint i;
+
+  make_words (&words, NULL, 30, 1.0, 0.25, 0.15);
+  text = join_words (&words);
+  cues = gst_stt_cues_shape (text, GST_SECOND, 11.85 * GST_SECOND, &words, &limits);
+  fail_unless_equals_int (cues->len, 2);
+  check_cues (cues, text, &limits);
+  /* The words' own times: the first cue starts with w100 at 1 s; each next one starts
+   * with the word after the last of the one before. */
+  for (i = 0; i < cues->len; i++) {
+    GstSttCue *cue = g_ptr_array_index (cues, i);
+    guint64 w_first = g_ascii_strtoull (cue->text + 1, NULL, 10) - 100;
+    const gchar *last_sp = strrchr (cue->text, ' '), *last_nl = strrchr (cue->text, '\n');
+    const gchar *lw = MAX (last_sp, last_nl) + 2;
+    guint64 w_last = g_ascii_strtoull (lw, NULL, 10) - 100;
+
+    fail_unless_equals_uint64 (cue->pts, (GstClockTime) ((1.0 + w_first * 0.4) *
+            GST_SECOND + 0.5));
+    fail_unless_equals_uint64 (cue->pts + cue->duration,
+        (GstClockTime) ((1.0 + w_last * 0.4 + 0.25) * GST_SECOND + 0.5));
+  }
+  g_ptr_array_unref (cues);
+  g_value_unset (&words);
+}
+
+GST_END_TEST;
+
+/* Slow speech: 7 s is reached before the lines are full. */
+GST_START_TEST (test_cues_max_duration)
+{
+  GstSttCueLimits limits = { 42, 2, 7 * GST_SECOND };
+  GValue words = G_VALUE_INIT;
+  g_autofree gchar *text = NULL;
+  GPtrArray *cues;
+
+  make_words (&words, NULL, 12, 0.0, 0.8, 0.4);
+  text = join_words (&words);
+  cues = gst_stt_cues_shape (text, 0, 14 * GST_SECOND, &words, &limits);
+  /* 6 words in 6.8 s, 59 characters: the 7th word would end at 8 s. */
+  fail_unless_equals_int (cues->len, 2);
+  check_cues (cues, text, &limits);
+  g_ptr_array_unref (cues);
+  g_value_unset (&words);
+}
+
+GST_END_TEST;
+
+/* Two lines are balanced; a word longer than a line stands alone; formatting that keeps
+ * the number of words is shown with the words' times; without limits, one cue. */
+GST_START_TEST (test_cues_lines)
+{
+  static const gchar *const raw[] = { "hello", "world", "this", "is", "a", "test", "of",
+    "captions", "that", "wrap"
+  };
+  GstSttCueLimits limits = { 42, 2, 7 * GST_SECOND }, none = { 0, 0, 0 };
+  GValue words = G_VALUE_INIT;
+  const gchar *formatted = "Hello, world! This is a test of captions that wrap.";
+  GPtrArray *cues;
+  GstSttCue *cue;
+  g_auto (GStrv) lines = NULL;
+  g_autofree gchar *longword = g_strnfill (50, 'x');
+  g_autofree gchar *longtext = g_strdup_printf ("a %s b", longword);
+
+  make_words (&words, raw, 10, 2.0, 0.3, 0.1);
+  cues = gst_stt_cues_shape (formatted, 2 * GST_SECOND, 4 * GST_SECOND, &words, &limits);
+  fail_unless_equals_int (cues->len, 1);
+  cue = g_ptr_array_index (cues, 0);
+  lines = g_strsplit (cue->text, "\n", -1);
+  fail_unless_equals_int (g_strv_length (lines), 2);
+  /* 51 characters: balanced 23 + 27 rather than 42 + 8. */
+  fail_unless_equals_string (lines[0], "Hello, world! This is a");
+  fail_unless_equals_string (lines[1], "test of captions that wrap.");
+  fail_unless_equals_uint64 (cue->pts, 2 * GST_SECOND);
+  fail_unless_equals_uint64 (cue->duration, 3.9 * GST_SECOND);
+  g_ptr_array_unref (cues);
+
+  cues = gst_stt_cues_shape (formatted, 2 * GST_SECOND, 4 * GST_SECOND, &words, &none);
+  fail_unless_equals_int (cues->len, 1);
+  fail_unless_equals_string (((GstSttCue *) g_ptr_array_index (cues, 0))->text,
+      formatted);
+  g_ptr_array_unref (cues);
+  g_value_unset (&words);
+
+  /* No words: times shared out by length; the long word on a line of its own. */
+  cues = gst_stt_cues_shape (longtext, 0, 5 * GST_SECOND, NULL, &limits);
+  fail_unless_equals_int (cues->len, 2);
+  cue = g_ptr_array_index (cues, 0);
+  fail_unless (g_str_has_prefix (cue->text, "a\n"));
+  fail_unless_equals_string (cue->text + 2, longword);
+  cue = g_ptr_array_index (cues, 1);
+  fail_unless_equals_string (cue->text, "b");
+  fail_unless_equals_uint64 (cue->pts + cue->duration, 5 * GST_SECOND);
+  g_ptr_array_unref (cues);
+}
+
+GST_END_TEST;
+
 static Suite *
 engine_suite (void)
 {
@@ -259,6 +438,9 @@ engine_suite (void)
   tcase_add_test (tc, test_ring_outage_pattern);
   tcase_add_test (tc, test_timeline_anchors);
   tcase_add_test (tc, test_stats_percentiles);
+  tcase_add_test (tc, test_cues_long_segment);
+  tcase_add_test (tc, test_cues_max_duration);
+  tcase_add_test (tc, test_cues_lines);
   return s;
 }
 
