@@ -2,10 +2,21 @@
  * SECTION:element-stttranscribe
  * @title: stttranscribe
  *
- * Streams raw audio to a speech-to-text service over a WebSocket and outputs the final
- * transcripts as timestamped `text/x-raw, format=utf8` buffers, one per final segment,
- * with PTS and DURATION in the input's time domain (first word start to last word end),
- * so `webvttenc`, `srtenc`, `textoverlay` and muxers line them up with the media.
+ * Streams raw audio to a speech-to-text service over a WebSocket and outputs the
+ * transcript as timestamped `text/x-raw, format=utf8` buffers with PTS and DURATION in
+ * the input's time domain, so `webvttenc`, `srtenc`, `textoverlay`, `stttocea608` and
+ * muxers line them up with the media. `output-mode`:
+ * - `words` (the default for live input): one buffer per word, PTS its start, DURATION
+ *   its length, as soon as the service marks it final or stable (Deepgram `is_final`,
+ *   AssemblyAI `word_is_final`, Soniox final tokens; for the others their finals and the
+ *   words that stayed the same in `partial-stability` partials in a row). A word once
+ *   pushed is never taken back nor repeated.
+ * - `segments` (the default otherwise): each final segment cut into caption cues at word
+ *   boundaries with the words' times, at most `max-lines` lines (joined by a newline) of
+ *   `max-line-length` characters and `max-cue-duration` ms.
+ *
+ * `latency` and `lateness` are in milliseconds and `language-code` names the language,
+ * as in the gst-plugins-rs transcribers.
  *
  * Audio in any format, rate and channel count is converted with GstAudioConverter to
  * what the provider wants (16 kHz mono S16LE by default). A dropped connection is
@@ -28,8 +39,12 @@
  * waits until the service has accounted for all the audio (its end-of-audio
  * acknowledgement), reconnecting and replaying if a connection ends before that.
  *
- * For live input the latency query answers upstream latency plus `latency`, and GAP
- * events keep downstream moving while no text is due.
+ * For live input the latency query answers upstream latency plus `latency` (plus
+ * `lateness`, which also shifts the text segment's base), and GAP events keep downstream
+ * moving while no text is due. Text later than that is moved later, never backwards,
+ * counted in `late-results`, and a WARNING (at most one per 10 s, details `late-by`,
+ * `late-results`, `latency`) says by how much; `max-observed-delay` keeps the largest
+ * delay seen.
  *
  * ## Example launch lines
  * |[
@@ -37,9 +52,13 @@
  *     webvttenc ! filesink location=talk.vtt
  * ]| Transcribe a file with the local recognizer (`stt-local-server`) into WebVTT.
  * |[
- * gst-launch-1.0 pulsesrc ! stttranscribe provider=deepgram api-key-file=dg.key ! \
- *     fakesink dump=true
- * ]| Live captions from a microphone with Deepgram.
+ * gst-launch-1.0 pulsesrc ! stttranscribe provider=deepgram api-key-file=dg.key \
+ *     latency=3000 ! fakesink dump=true
+ * ]| Live captions from a microphone with Deepgram, word by word.
+ * |[
+ * gst-launch-1.0 filesrc location=talk.wav ! wavparse ! stttranscribe \
+ *     max-line-length=32 max-cue-duration=6000 ! srtenc ! filesink location=talk.srt
+ * ]| Subtitles with lines of at most 32 characters and cues of at most 6 s.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
