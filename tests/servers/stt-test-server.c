@@ -38,6 +38,7 @@ static const SttTestProtocol *const protocols[] = {
   &stt_test_protocol_soniox,
   &stt_test_protocol_gladia,
   &stt_test_protocol_vosk,
+  &stt_test_protocol_speechmatics,
 };
 
 /* What was received on one accepted connection; kept after it closed. Under server->lock. */
@@ -48,6 +49,7 @@ typedef struct
   GHashTable *query;
   SoupMessageHeaders *headers;
   GBytes *body;                 /* plain HTTP requests only */
+  guint n_binary;               /* binary messages, empty ones included */
   gboolean closed;
   gushort client_close_code;
 } Record;
@@ -600,8 +602,12 @@ on_ws_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
     g_mutex_unlock (&conn->server->lock);
     if (!stt_test_conn_is_closing (conn))
       protocol->on_text (conn, text);
-  } else if (!stt_test_conn_is_closing (conn)) {
-    protocol->on_binary (conn, data, size);
+  } else {
+    g_mutex_lock (&conn->server->lock);
+    conn->record->n_binary++;
+    g_mutex_unlock (&conn->server->lock);
+    if (!stt_test_conn_is_closing (conn))
+      protocol->on_binary (conn, data, size);
   }
 }
 
@@ -1243,6 +1249,20 @@ stt_test_server_get_audio (SttTestServer * server, guint index)
     bytes = g_bytes_new (record->audio->data, record->audio->len);
   g_mutex_unlock (&server->lock);
   return bytes;
+}
+
+guint
+stt_test_server_get_n_binary_messages (SttTestServer * server, guint index)
+{
+  Record *record;
+  guint n = 0;
+
+  g_mutex_lock (&server->lock);
+  record = get_record (server, index);
+  if (record != NULL)
+    n = record->n_binary;
+  g_mutex_unlock (&server->lock);
+  return n;
 }
 
 gchar **

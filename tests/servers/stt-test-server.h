@@ -76,6 +76,8 @@ gboolean stt_test_server_wait_connections (SttTestServer * server, guint n, gboo
     guint timeout_ms);
 /* The audio bytes received on connection @index (0-based), S16LE as sent. */
 GBytes *stt_test_server_get_audio (SttTestServer * server, guint index);
+/* The number of binary messages received on connection @index (empty ones included). */
+guint stt_test_server_get_n_binary_messages (SttTestServer * server, guint index);
 /* The text (control) messages received on connection @index, in order; free with g_strfreev. */
 gchar **stt_test_server_get_text_messages (SttTestServer * server, guint index);
 /* Value of query parameter @name in connection @index's request URL, or NULL. */

@@ -934,6 +934,10 @@ test_fault_stall (void)
 #define END_REASON "End not processed"
 #define ELEVENLABS_QUERY "model_id=scribe_v2_realtime&audio_format=pcm_16000" \
     "&commit_strategy=vad&vad_silence_threshold_secs=0.3&token=test-key"
+#define SPEECHMATICS_START "{\"message\":\"StartRecognition\",\"audio_format\":" \
+    "{\"type\":\"raw\",\"encoding\":\"pcm_s16le\",\"sample_rate\":16000}," \
+    "\"transcription_config\":{\"language\":\"en\",\"conversation_config\":" \
+    "{\"end_of_utterance_silence_trigger\":0.3}}}"
 #define ELEVENLABS_CHUNK "{\"message_type\":\"input_audio_chunk\",\"audio_base_64\":" \
     "\"%s\",\"commit\":%s,\"sample_rate\":16000}"
 
@@ -965,6 +969,11 @@ static const EndCase end_cases[] = {
       TRUE},
   {"gladia", NULL, NULL, NULL, "{\"type\":\"stop_recording\"}", "\"text\":\"w700\"", 4400,
       FALSE, FALSE, TRUE},
+  /* The end of utterance (0.3 s of silence) makes w400 final; after EndOfTranscript the
+   * client closes, not the server. 9 frames of 100 ms. */
+  {"speechmatics", NULL, "Bearer test-key", SPEECHMATICS_START,
+      "{\"message\":\"EndOfStream\",\"last_seq_no\":9}", "EndOfTranscript", 4013, FALSE,
+      TRUE},
 };
 
 /* w400 ends a segment for every protocol within the 0.9 s sent (the longest endpoint is
@@ -983,6 +992,26 @@ append_finals (GString * s, const gchar * protocol, JsonObject * o)
   JsonArray *tokens;
   guint i;
 
+  if (g_str_equal (protocol, "speechmatics")) {
+    JsonArray *results;
+
+    if (!g_str_equal (json_object_get_string_member_with_default (o, "message", ""),
+            "AddTranscript"))
+      return;
+    /* The words, without the capitals and full stops of the service's formatting. */
+    results = json_object_get_array_member (o, "results");
+    for (i = 0; i < json_array_get_length (results); i++) {
+      JsonObject *r = json_array_get_object_element (results, i);
+      JsonObject *alt = json_array_get_object_element (json_object_get_array_member (r,
+              "alternatives"), 0);
+      g_autofree gchar *word = g_ascii_strdown (json_object_get_string_member (alt,
+              "content"), -1);
+
+      if (g_str_equal (json_object_get_string_member (r, "type"), "word"))
+        g_string_append_printf (s, "%s%s", s->len > 0 ? " " : "", word);
+    }
+    return;
+  }
   if (g_str_equal (protocol, "deepgram") && g_str_equal (type, "Results")
       && json_object_get_boolean_member (o, "is_final"))
     text = json_object_get_string_member (results_alternative (o), "transcript");
@@ -1042,6 +1071,208 @@ static gboolean
 has_awaited (Client * client, guint n)
 {
   return client_received (client, client->awaited);
+}
+
+/* --- Speechmatics ------------------------------------------------------------------- */
+
+#define SM_START_FMT "{\"message\":\"StartRecognition\",\"audio_format\":{\"type\":\"raw\"," \
+    "\"encoding\":\"%s\",\"sample_rate\":16000},\"transcription_config\":{\"language\":" \
+    "\"%s\",\"max_delay\":%s,\"enable_partials\":true%s}%s}"
+
+static gchar *
+sm_start (const gchar * encoding, const gchar * language, const gchar * max_delay,
+    const gchar * config_extra, const gchar * root_extra)
+{
+  return g_strdup_printf (SM_START_FMT, encoding, language, max_delay, config_extra,
+      root_extra);
+}
+
+static const gchar *
+sm_name (Client * client, guint i)
+{
+  return json_object_get_string_member_with_default (message_object (client, i), "message",
+      "");
+}
+
+/* The index of the @nth (0-based) message named @name, or -1. */
+static gint
+sm_find (Client * client, const gchar * name, guint nth)
+{
+  guint i;
+
+  for (i = 0; i < client->messages->len; i++)
+    if (g_str_equal (sm_name (client, i), name) && nth-- == 0)
+      return (gint) i;
+  return -1;
+}
+
+/* @first (then @audio frames, then @then, when not NULL) is refused: an Error of @type,
+ * then the close @code with the type as its payload. */
+static void
+check_sm_refused (SttTestServer * server, const gchar * first, GBytes * audio,
+    const gchar * then, const gchar * type, gushort code)
+{
+  Client *client = client_connect_full (server, NULL, "Bearer test-key", NULL);
+  gint error;
+
+  g_assert_nonnull (client->ws);
+  if (first)
+    soup_websocket_connection_send_text (client->ws, first);
+  if (audio)
+    send_audio (client, audio, RATE / 10 * 2);
+  if (then)
+    soup_websocket_connection_send_text (client->ws, then);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  error = sm_find (client, "Error", 0);
+  g_assert_cmpint (error, >=, 0);
+  g_assert_cmpstr (json_object_get_string_member (message_object (client, error), "type"),
+      ==, type);
+  g_assert_cmpuint (client->close_code, ==, code);
+  g_assert_cmpstr (client->close_reason, ==, type);
+  client_free (client);
+}
+
+/* The handshake (GET, Bearer key or jwt query) and what StartRecognition must be. */
+static void
+test_speechmatics_refusals (void)
+{
+  SttTestServer *server = server_new_for ("speechmatics");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 0.5, two_tones, 1);
+  g_autofree gchar *good = sm_start ("pcm_s16le", "en", "1.0", "", "");
+  g_autofree gchar *region = sm_start ("pcm_s16le", "en-US", "1.0", "", "");
+  g_autofree gchar *slow = sm_start ("pcm_s16le", "en", "5", "", "");
+  g_autofree gchar *unknown = sm_start ("pcm_s16le", "en", "1.0", ",\"speed\":2", "");
+  g_autofree gchar *nested = sm_start ("pcm_s16le", "en", "1.0",
+      ",\"conversation_config\":{\"end_of_utterance_silence_trigger\":3}", "");
+  g_autofree gchar *f32 = sm_start ("pcm_f32le", "en", "1.0", "", "");
+  g_autofree gchar *root = sm_start ("pcm_s16le", "en", "1.0", "", ",\"model\":\"x\"");
+  g_autofree gchar *translate = sm_start ("pcm_s16le", "en", "1.0", "",
+      ",\"translation_config\":{\"target_languages\":[\"de\"]}");
+  Client *client;
+
+  client = client_connect_full (server, NULL, "Bearer wrong", NULL);
+  g_assert_null (client->ws);
+  g_assert_cmpuint (soup_message_get_status (client->msg), ==, 401);
+  client_free (client);
+  client = client_connect_full (server, NULL, NULL, NULL);
+  g_assert_null (client->ws);
+  g_assert_cmpuint (soup_message_get_status (client->msg), ==, 401);
+  client_free (client);
+  /* A temporary key in the query, as the JS SDK sends it. */
+  client = client_connect_full (server, "jwt=test-key", NULL, NULL);
+  g_assert_nonnull (client->ws);
+  /* Info on connect, before anything is sent. */
+  g_assert_true (wait_until (has_messages, client, 1, WAIT_MS));
+  g_assert_cmpstr (sm_name (client, 0), ==, "Info");
+  client_free (client);
+
+  check_sm_refused (server, NULL, audio, NULL, "protocol_error", 1003);
+  check_sm_refused (server, "{\"message\":\"EndOfStream\",\"last_seq_no\":0}", NULL, NULL,
+      "protocol_error", 1003);
+  check_sm_refused (server, "not json", NULL, NULL, "invalid_message", 1003);
+  check_sm_refused (server, region, NULL, NULL, "invalid_language", 4004);
+  check_sm_refused (server, slow, NULL, NULL, "invalid_config", 1003);
+  check_sm_refused (server, unknown, NULL, NULL, "invalid_config", 1003);
+  check_sm_refused (server, nested, NULL, NULL, "invalid_config", 1003);
+  check_sm_refused (server, translate, NULL, NULL, "invalid_config", 1003);
+  check_sm_refused (server, f32, NULL, NULL, "invalid_audio_type", 1003);
+  check_sm_refused (server, root, NULL, NULL, "invalid_message", 1003);
+  check_sm_refused (server, good, NULL, good, "protocol_error", 1003);
+  check_sm_refused (server, good, NULL, "{\"message\":\"KeepAlive\"}", "invalid_message",
+      1003);
+  /* 5 frames received: 6 is more than was sent. */
+  check_sm_refused (server, good, audio, "{\"message\":\"EndOfStream\",\"last_seq_no\":6}",
+      "protocol_error", 1003);
+  check_sm_refused (server, good, audio, "{\"message\":\"EndOfStream\"}",
+      "invalid_message", 1003);
+  stt_test_server_free (server);
+}
+
+/* A session: RecognitionStarted, every frame acknowledged in order, incremental finals
+ * (max_delay 0.7 s), partials of what is not final, the full stop attached to the last
+ * word of a sentence, final windows that follow each other, EndOfTranscript last; audio
+ * after EndOfStream is not taken. */
+static void
+test_speechmatics_session (void)
+{
+  SttTestServer *server = server_new_for ("speechmatics");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.5, two_tones, 2);
+  g_autofree gchar *start = sm_start ("pcm_s16le", "en", "0.7", "", "");
+  GString *words = g_string_new (NULL);
+  Client *client = client_connect_full (server, NULL, "Bearer test-key", NULL);
+  gint started, w400_final = -1, ack19, last_final = -1;
+  gdouble window_end = 0;
+  guint i, seq = 0, partials = 0;
+
+  soup_websocket_connection_send_text (client->ws, start);
+  send_audio (client, audio, RATE / 10 * 2);
+  soup_websocket_connection_send_text (client->ws,
+      "{\"message\":\"EndOfStream\",\"last_seq_no\":25}");
+  client->awaited = "EndOfTranscript";
+  g_assert_true (wait_until (has_awaited, client, 0, WAIT_MS));
+  /* Audio after the end: a warning, no acknowledgement, no error. */
+  send_audio (client, audio, RATE / 10 * 2);
+  client->awaited = "add_audio_after_eos";
+  g_assert_true (wait_until (has_awaited, client, 0, WAIT_MS));
+  spin (100);
+  g_assert_false (client->closed);
+
+  started = sm_find (client, "RecognitionStarted", 0);
+  g_assert_cmpint (started, >, 0);
+  g_assert_nonnull (json_object_get_string_member (message_object (client, started),
+          "id"));
+  ack19 = sm_find (client, "AudioAdded", 18);
+  for (i = 0; i < client->messages->len; i++) {
+    JsonObject *o = message_object (client, i);
+    const gchar *name = sm_name (client, i);
+
+    if (g_str_equal (name, "AudioAdded")) {
+      g_assert_cmpint (json_object_get_int_member (o, "seq_no"), ==, ++seq);
+    } else if (g_str_equal (name, "AddPartialTranscript")) {
+      partials++;
+    } else if (g_str_equal (name, "AddTranscript")) {
+      JsonObject *meta = json_object_get_object_member (o, "metadata");
+      JsonArray *results = json_object_get_array_member (o, "results");
+      guint k;
+
+      last_final = (gint) i;
+      g_assert_cmpfloat_with_epsilon (json_object_get_double_member (meta, "start_time"),
+          window_end, 1e-6);
+      window_end = json_object_get_double_member (meta, "end_time");
+      for (k = 0; k < json_array_get_length (results); k++) {
+        JsonObject *r = json_array_get_object_element (results, k);
+        JsonObject *alt = json_array_get_object_element (json_object_get_array_member (r,
+                "alternatives"), 0);
+        const gchar *content = json_object_get_string_member (alt, "content");
+
+        if (g_str_equal (json_object_get_string_member (r, "type"), "punctuation")) {
+          g_assert_cmpstr (json_object_get_string_member (r, "attaches_to"), ==,
+              "previous");
+          g_assert_true (json_object_get_boolean_member (r, "is_eos"));
+          g_string_append (words, content);
+          continue;
+        }
+        if (g_str_equal (content, "W400")) {
+          w400_final = (gint) i;
+          g_assert_cmpfloat_with_epsilon (json_object_get_double_member (r, "start_time"),
+              0.5, 0.0101);
+        }
+        g_string_append_printf (words, "%s%s", words->len ? " " : "", content);
+      }
+    }
+  }
+  g_assert_cmpuint (seq, ==, 25);
+  g_assert_cmpuint (partials, >, 0);
+  g_assert_cmpstr (words->str, ==, "W400 w700.");
+  /* w400 (ends at 0.9 s) is final 0.7 s later, on the 250 ms grid: with the frame that
+   * reached 1.75 s (the 18th), before the next one. */
+  g_assert_cmpint (w400_final, >=, 0);
+  g_assert_cmpint (w400_final, <, ack19);
+  g_assert_cmpint (sm_find (client, "EndOfTranscript", 0), >, last_final);
+  g_assert_cmpint (sm_find (client, "AudioAdded", 25), ==, -1);
+  g_string_free (words, TRUE);
+  client_free (client);
+  stt_test_server_free (server);
 }
 
 /* The message @c ends with; free with g_free. */
@@ -1255,6 +1486,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vosk/rate-and-words", test_vosk_rate_and_words);
   g_test_add_func ("/vosk/text", test_vosk_text);
   g_test_add_func ("/vosk/faults", test_vosk_faults);
+  g_test_add_func ("/speechmatics/refusals", test_speechmatics_refusals);
+  g_test_add_func ("/speechmatics/session", test_speechmatics_session);
   g_test_add_func ("/server/fault-close", test_fault_close);
   g_test_add_func ("/server/fault-drop", test_fault_drop);
   g_test_add_func ("/server/fault-stall", test_fault_stall);

@@ -1,0 +1,774 @@
+/* stttranscribe against the local Speechmatics-protocol server (real-time v2): the
+ * handshake and StartRecognition, incremental finals (each AddTranscript the final text of
+ * the words it finalized, the next partial holding the rest) with punctuation attached to
+ * its word, EndOfStream counting the frames and EndOfTranscript draining the stream,
+ * ForceEndOfUtterance for a full ring, temporary keys, auth failures (HTTP 401, the
+ * `not_authorised` error, close 4001: one error, no retry), transient failures (a
+ * `job_error`, the 1008 of a session timeout: a new session, replayed from the last final)
+ * and malformed messages skipped. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "stt-check-utils.h"
+#include "stt-test-server.h"
+
+static SttTestServer *server;
+static gchar *url;
+
+/* Two sentences (the server ends one after 300 ms of silence); the last word still
+ * sounds 20 ms before the end, so only EndOfStream makes it final. */
+static const SttTone tones[] = {
+  {0.5, 0.9, 440},
+  {1.0, 1.3, 700},
+  {2.5, 2.8, 1000},
+};
+
+#define DURATION 2.82
+
+static const gchar *const words3[] = { "w400", "w700", "w1000", NULL };
+
+static const SttTone four[] = {
+  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
+};
+
+static const gchar *const four_words[] = { "w400", "w700", "w500", "w600", NULL };
+
+static void
+setup (void)
+{
+  GError *err = NULL;
+
+  server = stt_test_server_new ("speechmatics", &err);
+  fail_unless (server != NULL, "server: %s", err ? err->message : "");
+  url = stt_test_server_get_url (server);
+}
+
+static void
+teardown (void)
+{
+  stt_test_server_free (server);
+  g_free (url);
+}
+
+static SttCheckRun *
+new_run (void)
+{
+  return stt_check_run_new ("speechmatics", url, tones, G_N_ELEMENTS (tones), DURATION);
+}
+
+/* The @i-th text message of connection @conn as a JSON object (@parser keeps it). */
+static JsonObject *
+text_message (guint conn, guint i, JsonParser * parser)
+{
+  g_auto (GStrv) texts = stt_test_server_get_text_messages (server, conn);
+  JsonNode *root;
+
+  fail_unless (texts != NULL && i < g_strv_length (texts));
+  fail_unless (json_parser_load_from_data (parser, texts[i], -1, NULL), "%s", texts[i]);
+  root = json_parser_get_root (parser);
+  fail_unless (JSON_NODE_HOLDS_OBJECT (root));
+  return json_node_get_object (root);
+}
+
+/* The final @s: its text, and its words (texts as the service formats them, times of the
+ * @n tones @t, confidence), input times from @offset. */
+static void
+check_final (const GstStructure * s, const gchar * text, const gchar * const *word_texts,
+    const SttTone * t, guint n, GstClockTime offset)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  GstClockTime pts, dur;
+  guint i;
+
+  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
+  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
+  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
+  stt_check_assert_time (pts, offset + t[0].start * GST_SECOND, "final pts");
+  stt_check_assert_time (pts + dur, offset + t[n - 1].end * GST_SECOND, "final end");
+  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
+  fail_unless_equals_int (gst_value_array_get_size (words), n);
+  for (i = 0; i < n; i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
+    GstClockTime ws, we;
+    gdouble conf;
+
+    fail_unless_equals_string (gst_structure_get_string (w, "text"), word_texts[i]);
+    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
+    fail_unless (gst_structure_get_clock_time (w, "end", &we));
+    fail_unless (gst_structure_get_double (w, "confidence", &conf));
+    fail_unless (conf > 0.89 && conf < 0.91, "confidence %f", conf);
+    stt_check_assert_time (ws, offset + t[i].start * GST_SECOND, "word start");
+    stt_check_assert_time (we, offset + t[i].end * GST_SECOND, "word end");
+  }
+}
+
+/* Waits (bounded) until connection @index received @seconds of audio. */
+static gboolean
+wait_audio (guint index, gdouble seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline) {
+    GBytes *a = stt_test_server_get_audio (server, index);
+    gsize n = a ? g_bytes_get_size (a) : 0;
+
+    g_clear_pointer (&a, g_bytes_unref);
+    if (n >= seconds * 16000 * 2)
+      return TRUE;
+    g_usleep (20 * 1000);
+  }
+  return FALSE;
+}
+
+/* Bearer key on the handshake; StartRecognition with the audio format, the language's
+ * primary subtag, partials and max_delay, and nothing else; every sample in binary
+ * frames; EndOfStream counting them; the client closes after EndOfTranscript. */
+GST_START_TEST (test_start_recognition)
+{
+  SttCheckRun *r = new_run ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonParser) end_parser = json_parser_new ();
+  g_autofree gchar *auth = NULL, *jwt = NULL;
+  g_auto (GStrv) texts = NULL;
+  JsonObject *start, *format, *config, *end;
+  GBytes *audio;
+  GList *msgs;
+  guint n_frames;
+
+  g_object_set (r->h->element, "language-code", "en-GB", NULL);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, words3, NULL);
+  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
+
+  auth = stt_test_server_get_header (server, 0, "Authorization");
+  jwt = stt_test_server_get_query (server, 0, "jwt");
+  fail_unless_equals_string (auth, "Bearer test-key");
+  fail_unless (jwt == NULL);
+
+  start = text_message (0, 0, parser);
+  fail_unless_equals_int (json_object_get_size (start), 3);
+  fail_unless_equals_string (json_object_get_string_member (start, "message"),
+      "StartRecognition");
+  format = json_object_get_object_member (start, "audio_format");
+  fail_unless_equals_int (json_object_get_size (format), 3);
+  fail_unless_equals_string (json_object_get_string_member (format, "type"), "raw");
+  fail_unless_equals_string (json_object_get_string_member (format, "encoding"),
+      "pcm_s16le");
+  fail_unless_equals_int (json_object_get_int_member (format, "sample_rate"), 16000);
+  config = json_object_get_object_member (start, "transcription_config");
+  fail_unless_equals_int (json_object_get_size (config), 3);
+  fail_unless_equals_string (json_object_get_string_member (config, "language"), "en");
+  fail_unless (json_object_get_boolean_member (config, "enable_partials"));
+  fail_unless (json_object_get_double_member (config, "max_delay") == 2.0);
+
+  /* Two text messages: StartRecognition, EndOfStream with the frames sent. */
+  texts = stt_test_server_get_text_messages (server, 0);
+  fail_unless_equals_int (g_strv_length (texts), 2);
+  end = text_message (0, 1, end_parser);
+  n_frames = stt_test_server_get_n_binary_messages (server, 0);
+  fail_unless (n_frames >= 28, "%u frames", n_frames);
+  fail_unless_equals_string (json_object_get_string_member (end, "message"), "EndOfStream");
+  fail_unless_equals_int (json_object_get_int_member (end, "last_seq_no"), n_frames);
+  fail_unless_equals_int (json_object_get_size (end), 2);
+  audio = stt_test_server_get_audio (server, 0);
+  fail_unless (g_bytes_equal (audio, r->input));
+  g_bytes_unref (audio);
+  /* The service leaves the close to the client, after EndOfTranscript (the connection
+   * closed above), and there was no other connection. */
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+/* model is the operating point; params reach transcription_config (bare names) or the
+ * message (names under its own members); interim-results=false turns partials off;
+ * diarization gives speakers; an end-of-utterance trigger makes the first sentence final
+ * at once. */
+GST_START_TEST (test_params)
+{
+  SttCheckRun *r = new_run ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 1.0,
+      "diarization", G_TYPE_STRING, "speaker",
+      "conversation_config.end_of_utterance_silence_trigger", G_TYPE_DOUBLE, 0.5,
+      "transcription_config.enable_entities", G_TYPE_BOOLEAN, FALSE,
+      "audio_events_config.types", G_TYPE_STRING, "[\"applause\"]", NULL);
+  JsonObject *start, *config;
+  GList *msgs, *finals, *l;
+
+  g_object_set (r->h->element, "params", params, "model", "enhanced", "interim-results",
+      FALSE, NULL);
+  gst_structure_free (params);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, words3, NULL);
+
+  start = text_message (0, 0, parser);
+  config = json_object_get_object_member (start, "transcription_config");
+  fail_unless_equals_string (json_object_get_string_member (config, "operating_point"),
+      "enhanced");
+  fail_if (json_object_get_boolean_member (config, "enable_partials"));
+  fail_if (json_object_get_boolean_member (config, "enable_entities"));
+  fail_unless (json_object_get_double_member (config, "max_delay") == 1.0);
+  fail_unless_equals_string (json_object_get_string_member (config, "diarization"),
+      "speaker");
+  fail_unless (json_object_get_double_member (json_object_get_object_member (config,
+              "conversation_config"), "end_of_utterance_silence_trigger") == 0.5);
+  fail_unless_equals_string (json_array_get_string_element
+      (json_object_get_array_member (json_object_get_object_member (start,
+                  "audio_events_config"), "types"), 0), "applause");
+
+  /* The end of utterance (0.5 s after w700) made the first sentence one final. */
+  finals = stt_check_filter_final (msgs, TRUE);
+  fail_unless_equals_int (g_list_length (finals), 2);
+  check_final (finals->data, "W400 w700.", (const gchar *[]) { "W400", "w700." },
+      tones, 2, 0);
+  check_final (finals->next->data, "W1000.", (const gchar *[]) { "W1000." }, tones + 2,
+      1, 0);
+  for (l = finals; l; l = l->next) {
+    const GValue *words = gst_structure_get_value (l->data, "words");
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words,
+            0));
+
+    fail_unless_equals_string (gst_structure_get_string (w, "speaker"), "S1");
+  }
+  for (l = msgs; l; l = l->next) {
+    gboolean final;
+
+    if (gst_structure_has_name (l->data, "stt-transcript")) {
+      fail_unless (gst_structure_get_boolean (l->data, "is-final", &final));
+      fail_unless (final, "a partial with partials off");
+    }
+  }
+  g_list_free (finals);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+/* Incremental finals (max_delay 0.7 s): each word final 0.7 s after its end, the next
+ * partial holding what is left, the full stop attached to its word. A partial and the
+ * final that closes it share a segment-id; times in the input's time domain (it starts
+ * at 10 s); a text buffer per final, all before EOS. */
+GST_START_TEST (test_transcripts)
+{
+  static const gchar *const partial_texts[] = { "W400", "W400 w700", "w700.", "W1000",
+    NULL
+  };
+  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
+  GstBus *bus = gst_bus_new ();
+  GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
+  GstClockTime offset = 10 * GST_SECOND;
+  static const gchar *const texts[] = { "W400", "w700.", "W1000." };
+  GstBuffer *all, *buf;
+  GList *bufs, *l, *m, *msgs, *finals, *partials;
+  GstEvent *ev;
+  GstMapInfo map;
+  guint i;
+
+  g_object_set (h->element, "provider", "speechmatics", "url", url, "api-key", "test-key",
+      "latency", (guint) 60000, "params", params, NULL);
+  gst_structure_free (params);
+  gst_util_set_object_arg (G_OBJECT (h->element), "output-mode", "segments");
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
+  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
+      G_N_ELEMENTS (tones), offset);
+  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20);
+  gst_buffer_unref (all);
+  for (l = bufs; l; l = l->next)
+    fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
+  g_list_free (bufs);
+  gst_harness_push_event (h, gst_event_new_eos ());
+
+  /* Every text is out before EOS: the last one was made final by EndOfStream. */
+  while ((ev = gst_harness_pull_event (h)) && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
+    gst_event_unref (ev);
+  fail_unless (ev != NULL);
+  gst_event_unref (ev);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 3);
+
+  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
+      GUINT_TO_POINTER (3));
+  finals = stt_check_filter_final (msgs, TRUE);
+  partials = stt_check_filter_final (msgs, FALSE);
+  fail_unless_equals_int (g_list_length (finals), 3);
+  fail_unless (g_list_length (partials) >= 4, "%u partials", g_list_length (partials));
+  for (l = partials; l; l = l->next) {
+    const gchar *text = gst_structure_get_string (l->data, "text");
+
+    fail_unless (g_strv_contains (partial_texts, text), "partial \"%s\"", text);
+  }
+  for (l = finals, i = 0; l; l = l->next, i++) {
+    guint64 id, pid;
+    gboolean has_partial = FALSE;
+
+    check_final (l->data, texts[i], texts + i, tones + i, 1, offset);
+    fail_unless_equals_string (gst_structure_get_string (l->data, "provider"),
+        "speechmatics");
+    fail_unless_equals_string (gst_structure_get_string (l->data, "language"), "en");
+    fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
+    for (m = partials; m; m = m->next) {
+      fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
+      has_partial |= pid == id;
+    }
+    fail_unless (has_partial, "no partial in the segment of %s", texts[i]);
+
+    buf = gst_harness_pull (h);
+    fail_unless (buf != NULL);
+    gst_buffer_map (buf, &map, GST_MAP_READ);
+    fail_unless (map.size == strlen (texts[i])
+        && memcmp (map.data, texts[i], map.size) == 0);
+    gst_buffer_unmap (buf, &map);
+    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + tones[i].start * GST_SECOND,
+        "buffer pts");
+    stt_check_assert_time (GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf),
+        offset + tones[i].end * GST_SECOND, "buffer end");
+    gst_buffer_unref (buf);
+  }
+  /* The first final took W400 from the partial "W400 w700": same segment. */
+  {
+    guint64 id0, pid;
+    gboolean found = FALSE;
+
+    fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &id0));
+    for (m = partials; m; m = m->next) {
+      fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
+      if (g_str_equal (gst_structure_get_string (m->data, "text"), "W400 w700"))
+        found = TRUE, fail_unless (pid == id0);
+    }
+    fail_unless (found);
+  }
+
+  g_list_free (finals);
+  g_list_free (partials);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  gst_element_set_bus (h->element, NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* EOS drains until EndOfTranscript: with every answer 700 ms late, the last word (only
+ * final through EndOfStream) still arrives; a close 1000 that comes instead of the
+ * answers (before EndOfTranscript) is a lost connection, replayed. */
+GST_START_TEST (test_end_of_stream)
+{
+  SttCheckRun *r = new_run ();
+  GList *msgs;
+
+  stt_test_server_set_reply_delay (server, 700);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, words3, NULL);
+  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+
+  stt_test_server_set_reply_delay (server, 0);
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE_AT_END, 0, 1000, "");
+  r = new_run ();
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, words3, NULL);
+  fail_unless (stt_test_server_wait_connections (server, 3, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 3);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+/* An SttCheckDoneFunc: the finals reach GPOINTER_TO_UINT (@user_data) ms (minus 30). */
+static gboolean
+reached (GList * collected, gpointer user_data)
+{
+  GList *f = stt_check_filter_final (collected, TRUE), *l;
+  GstClockTime end = 0, pts, dur;
+
+  for (l = f; l; l = l->next)
+    if (gst_structure_get_clock_time (l->data, "pts", &pts)
+        && gst_structure_get_clock_time (l->data, "duration", &dur))
+      end = MAX (end, pts + dur);
+  g_list_free (f);
+  return end + 30 * GST_MSECOND >= GPOINTER_TO_UINT (user_data) * GST_MSECOND;
+}
+
+/* A full replay ring (non-live input, a word longer than the ring): the element asks for
+ * finals with ForceEndOfUtterance; each forced final commits the audio and the stream
+ * goes on to its end. The harness is live, so this runs in a pipeline. */
+GST_START_TEST (test_force_end_of_utterance)
+{
+  static const SttTone long_word[] = { {0.3, 2.3, 500} };
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time ! "
+      "stttranscribe provider=speechmatics url=%s api-key=test-key "
+      "max-buffer-time=1000000000 ! fakesink", url);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstCaps *caps = stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1);
+  GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 2.6, long_word,
+      1, 0);
+  GList *bufs, *l, *msgs, *finals;
+  GstFlowReturn fr;
+  GstMessage *eos;
+  g_auto (GStrv) texts = NULL;
+  gboolean forced = FALSE;
+  guint i;
+
+  g_object_set (src, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20);
+  gst_buffer_unref (all);
+  for (l = bufs; l; l = l->next) {
+    g_signal_emit_by_name (src, "push-buffer", l->data, &fr);
+    fail_unless_equals_int (fr, GST_FLOW_OK);
+  }
+  g_list_free_full (bufs, (GDestroyNotify) gst_buffer_unref);
+  g_signal_emit_by_name (src, "end-of-stream", &fr);
+
+  msgs = stt_check_collect (bus, NULL, 15000, reached, GUINT_TO_POINTER (2300));
+  eos = gst_bus_timed_pop_filtered (bus, 15 * GST_SECOND, GST_MESSAGE_EOS |
+      GST_MESSAGE_ERROR);
+  fail_unless (eos != NULL && GST_MESSAGE_TYPE (eos) == GST_MESSAGE_EOS);
+  gst_message_unref (eos);
+  texts = stt_test_server_get_text_messages (server, 0);
+  for (i = 0; texts[i]; i++)
+    forced |= g_str_equal (texts[i], "{\"message\":\"ForceEndOfUtterance\"}");
+  fail_unless (forced, "no ForceEndOfUtterance sent");
+  /* The word, cut where each ForceEndOfUtterance came: the pieces follow each other. */
+  finals = stt_check_filter_final (msgs, TRUE);
+  fail_unless (g_list_length (finals) >= 2);
+  {
+    GstClockTime expect = 300 * GST_MSECOND, pts, dur;
+
+    for (l = finals; l; l = l->next) {
+      fail_unless_equals_string (gst_structure_get_string (l->data, "text"), "W500.");
+      fail_unless (gst_structure_get_clock_time (l->data, "pts", &pts));
+      fail_unless (gst_structure_get_clock_time (l->data, "duration", &dur));
+      stt_check_assert_time (pts, expect, "piece start");
+      expect = pts + dur;
+    }
+    stt_check_assert_time (expect, 2300 * GST_MSECOND, "word end");
+  }
+  for (l = msgs; l; l = l->next)
+    fail_if (gst_structure_has_name (l->data, "error"));
+  g_list_free (finals);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
+GST_END_TEST;
+
+/* A temporary key (token-url, answer {"key_value": ...} as Speechmatics' key service
+ * answers) goes in the jwt query parameter, as the official SDK sends it; no header. */
+static void
+token_handler (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer data)
+{
+  const gchar *auth = soup_message_headers_get_one (soup_server_message_get_request_headers
+      (msg), "Authorization");
+  static const gchar body[] = "{\"apikey_id\":\"id-1\",\"key_value\":\"temp/key+1\"}";
+
+  if (g_strcmp0 (auth, "Bearer test-key") != 0
+      || g_strcmp0 (soup_server_message_get_method (msg), "POST") != 0) {
+    soup_server_message_set_status (msg, 401, NULL);
+    return;
+  }
+  soup_server_message_set_status (msg, 201, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body,
+      strlen (body));
+}
+
+static void
+token_setup (gpointer soup, gpointer data)
+{
+  soup_server_add_handler (soup, "/v1/api_keys", token_handler, NULL, NULL);
+}
+
+GST_START_TEST (test_temporary_key)
+{
+  SttCheckSoup *keys = stt_check_soup_new (NULL, token_setup, NULL);
+  g_autofree gchar *token_url = g_strdup_printf ("http://127.0.0.1:%u/v1/api_keys?type=rt",
+      stt_check_soup_get_port (keys));
+  GstStructure *headers = gst_structure_new ("h", "Authorization", G_TYPE_STRING,
+      "Bearer $API_KEY", NULL);
+  SttCheckRun *r = new_run ();
+  g_autofree gchar *jwt = NULL, *auth = NULL;
+  GList *msgs;
+
+  stt_test_server_set_api_key (server, "temp/key+1");
+  g_object_set (r->h->element, "token-url", token_url, "token-headers", headers, NULL);
+  gst_structure_free (headers);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, words3, NULL);
+  jwt = stt_test_server_get_query (server, 0, "jwt");
+  auth = stt_test_server_get_header (server, 0, "Authorization");
+  fail_unless_equals_string (jwt, "temp/key+1");
+  fail_unless (auth == NULL);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+  stt_check_soup_free (keys);
+}
+
+GST_END_TEST;
+
+/* An authentication failure: one NOT_AUTHORIZED error naming Speechmatics and @want,
+ * never the key, no retry loop (one connection attempt). @mid_stream: the failure comes
+ * after the handshake, from @error_text sent in band or from the close armed before. */
+static void
+check_auth_failure (const gchar * key, const gchar * error_text, const gchar * want)
+{
+  SttCheckRun *r = new_run ();
+  GstStructure *err;
+  const gchar *text;
+  gint code;
+  guint domain;
+
+  g_object_set (r->h->element, "api-key", key, "pacing", 1 /* realtime */ , NULL);
+  if (error_text) {
+    stt_check_run_push (r, 0, 0.5, FALSE);
+    fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+    fail_unless (wait_audio (0, 0.2));
+    stt_test_server_send_text (server, error_text);
+  }
+  stt_check_run_push (r, error_text ? 0.5 : 0, 1.0, FALSE);
+  err = stt_check_wait_error (r->bus, 10000);
+  fail_unless (err != NULL, "no error posted");
+  text = gst_structure_get_string (err, "message");
+  fail_unless (gst_structure_get_int (err, "code", &code));
+  fail_unless (gst_structure_get_uint (err, "domain", &domain));
+  fail_unless_equals_int (domain, GST_RESOURCE_ERROR);
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  fail_unless (strstr (text, "Speechmatics") != NULL, "%s", text);
+  fail_unless (strstr (text, want) != NULL, "%s", text);
+  fail_unless (strstr (text, key) == NULL, "the key shows: %s", text);
+  g_usleep (1500 * 1000);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  fail_unless (stt_check_wait_error (r->bus, 200) == NULL, "a second error");
+  gst_structure_free (err);
+  stt_check_run_free (r);
+}
+
+GST_START_TEST (test_bad_key)
+{
+  check_auth_failure ("wrong-key", NULL, "HTTP 401");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_not_authorised)
+{
+  check_auth_failure ("test-key", "{\"message\":\"Error\",\"type\":\"not_authorised\","
+      "\"reason\":\"Permission denied\"}", "not_authorised");
+}
+
+GST_END_TEST;
+
+/* The close alone (its payload the error type) says the same. */
+GST_START_TEST (test_not_authorised_close)
+{
+  SttCheckRun *r = new_run ();
+  GstStructure *err;
+  gint code;
+
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, 4001,
+      "not_authorised");
+  stt_check_run_push (r, 0, 1.0, FALSE);
+  err = stt_check_wait_error (r->bus, 10000);
+  fail_unless (err != NULL, "no error posted");
+  fail_unless (gst_structure_get_int (err, "code", &code));
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  fail_unless (strstr (gst_structure_get_string (err, "message"), "4001") != NULL);
+  g_usleep (1000 * 1000);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  gst_structure_free (err);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+/* A configuration the service refuses (invalid_config, then close 1003): fatal, it
+ * would be refused again. */
+GST_START_TEST (test_bad_config)
+{
+  SttCheckRun *r = new_run ();
+  GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 9.0, NULL);
+  GstStructure *err;
+  const gchar *text;
+  gint code;
+
+  g_object_set (r->h->element, "params", params, NULL);
+  gst_structure_free (params);
+  stt_check_run_push (r, 0, 1.0, FALSE);
+  err = stt_check_wait_error (r->bus, 10000);
+  fail_unless (err != NULL, "no error posted");
+  text = gst_structure_get_string (err, "message");
+  fail_unless (gst_structure_get_int (err, "code", &code));
+  fail_unless_equals_int (code, GST_RESOURCE_ERROR_SETTINGS);
+  fail_unless (strstr (text, "Speechmatics") != NULL && strstr (text, "invalid_config")
+      != NULL && strstr (text, "max_delay") != NULL, "%s", text);
+  g_usleep (1000 * 1000);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  gst_structure_free (err);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+/* The second connection replays from the end of the last final: between @from and where
+ * the first one was cut (@cut, plus a frame), to the end of the input. */
+static void
+check_replay (SttCheckRun * r, gdouble from, gdouble cut)
+{
+  GBytes *audio0 = stt_test_server_get_audio (server, 0);
+  GBytes *audio1 = stt_test_server_get_audio (server, 1);
+  gssize at = stt_check_find_audio (r->input, audio1);
+
+  fail_unless_equals_int (stt_check_find_audio (r->input, audio0), 0);
+  fail_unless (at >= from * 16000 && at <= cut * 16000 + 1600,
+      "replay from %" G_GSSIZE_FORMAT, at);
+  fail_unless_equals_int (at + g_bytes_get_size (audio1) / 2,
+      g_bytes_get_size (r->input) / 2);
+  g_bytes_unref (audio0);
+  g_bytes_unref (audio1);
+}
+
+/* A job_error in the middle of a word (the docs advise a retry): a new session replays
+ * from the end of the last final (w700, final at 2.0 s with max_delay 0.7), every word
+ * once, at its time. */
+GST_START_TEST (test_job_error)
+{
+  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
+  GList *msgs;
+
+  g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
+  gst_structure_free (params);
+  stt_check_run_push (r, 0, 2.2, FALSE);
+  fail_unless (wait_audio (0, 2.2));
+  stt_test_server_send_text (server, "{\"message\":\"Error\",\"type\":\"job_error\","
+      "\"reason\":\"Unable to do any work on this job\"}");
+  stt_check_run_push (r, 2.2, 4.0, FALSE);
+  msgs = stt_check_run_finish (r, four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
+  check_replay (r, 1.29, 2.2);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+/* Close 1008 is Speechmatics' session limit (policy_violation), not a rejected key: a new
+ * session goes on. */
+GST_START_TEST (test_session_timeout_close)
+{
+  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  GList *msgs;
+
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
+      "policy_violation");
+  stt_check_run_push (r, 0, 4.0, FALSE);
+  msgs = stt_check_run_finish (r, four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
+  check_replay (r, 0, 2.2);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+/* Messages the element cannot use are skipped and counted; messages it has no use for
+ * (Info, Warning, EndOfUtterance, translations, a full stop for a word already out) are
+ * taken in silently; the stream goes on, every word once. */
+GST_START_TEST (test_malformed)
+{
+  static const gchar *const bad[] = {
+    "not json",
+    "{}",
+    "{\"message\":42}",
+    "{\"message\":\"NoSuchMessage\"}",
+    "{\"message\":\"AddTranscript\"}",
+    "{\"message\":\"AddPartialTranscript\",\"metadata\":\"x\",\"results\":{\"a\":1}}",
+  };
+  static const gchar *const harmless[] = {
+    "{\"message\":\"Info\",\"type\":\"recognition_quality\",\"reason\":\"r\","
+        "\"quality\":\"broadcast\"}",
+    "{\"message\":\"Warning\",\"type\":\"duration_limit_exceeded\",\"reason\":\"r\","
+        "\"duration_limit\":7200}",
+    "{\"message\":\"EndOfUtterance\",\"metadata\":{\"start_time\":0.1,\"end_time\":0.1}}",
+    "{\"message\":\"AddTranslation\",\"format\":\"2.9\",\"language\":\"de\","
+        "\"results\":[]}",
+    "{\"message\":\"AddTranscript\",\"metadata\":{\"start_time\":0.0,\"end_time\":0.0,"
+        "\"transcript\":\". \"},\"results\":[{\"type\":\"punctuation\",\"start_time\":0.0,"
+        "\"end_time\":0.0,\"attaches_to\":\"previous\",\"is_eos\":true,\"alternatives\":"
+        "[{\"content\":\".\",\"confidence\":1.0}]}]}",
+  };
+  SttCheckRun *r = new_run ();
+  GstStructure *stats = NULL;
+  guint64 malformed = 0;
+  GList *msgs;
+  guint i;
+
+  g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
+  stt_check_run_push (r, 0, 1.0, FALSE);
+  fail_unless (wait_audio (0, 0.3));
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    stt_test_server_send_text (server, bad[i]);
+  for (i = 0; i < G_N_ELEMENTS (harmless); i++)
+    stt_test_server_send_text (server, harmless[i]);
+  stt_check_run_push (r, 1.0, DURATION, FALSE);
+  msgs = stt_check_run_finish (r, words3, NULL);
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  g_object_get (r->h->element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, "malformed-messages", &malformed));
+  fail_unless_equals_int (malformed, G_N_ELEMENTS (bad));
+  gst_structure_free (stats);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
+static Suite *
+speechmatics_suite (void)
+{
+  Suite *s = suite_create ("speechmatics");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 60);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_start_recognition);
+  tcase_add_test (tc, test_params);
+  tcase_add_test (tc, test_transcripts);
+  tcase_add_test (tc, test_end_of_stream);
+  tcase_add_test (tc, test_force_end_of_utterance);
+  tcase_add_test (tc, test_temporary_key);
+  tcase_add_test (tc, test_bad_key);
+  tcase_add_test (tc, test_not_authorised);
+  tcase_add_test (tc, test_not_authorised_close);
+  tcase_add_test (tc, test_bad_config);
+  tcase_add_test (tc, test_job_error);
+  tcase_add_test (tc, test_session_timeout_close);
+  tcase_add_test (tc, test_malformed);
+  return s;
+}
+
+GST_CHECK_MAIN (speechmatics);
