@@ -16,6 +16,13 @@
  * says that the audio up to its end_time is done with (SttParseOutput.processed), so an
  * open partial keeps its segment id.
  *
+ * "On each Final transcript you will immediately receive a Partial transcript with any
+ * remaining words" (docs): that partial is posted with the final, from the words of the
+ * last partial that the final did not take, in the same parse. Otherwise the engine would
+ * see, between the two messages, words heard (the last partial) with no segment open, and
+ * would promise downstream that no text comes for them (live GAP events); if the
+ * connection then stalled, their finals would come late.
+ *
  * Punctuation results are attached as the service says (`attaches_to`: "previous", the
  * default for punctuation, appends to the word before; "next" prefixes the word after;
  * "both" joins the two; "none" stands alone), so a word's text is what a caption shows
@@ -46,6 +53,8 @@ typedef struct
   gboolean end_sent;
   gint64 acked;                 /* seq_no of the last AudioAdded */
   gchar *delimiter;             /* between words (language_pack_info.word_delimiter) */
+  GArray *partial;              /* SttWord: the words of the last partial */
+  gdouble partial_end;
 } SpeechmaticsPriv;
 
 static void
@@ -54,7 +63,27 @@ speechmatics_free_priv (gpointer p)
   SpeechmaticsPriv *priv = p;
 
   g_free (priv->delimiter);
+  g_array_unref (priv->partial);
   g_free (priv);
+}
+
+static void
+word_clear (gpointer p)
+{
+  SttWord *w = p;
+
+  g_free (w->text);
+  g_free (w->speaker);
+}
+
+static void
+copy_word (GArray * to, const SttWord * w)
+{
+  SttWord c = *w;
+
+  c.text = g_strdup (w->text);
+  c.speaker = g_strdup (w->speaker);
+  g_array_append_val (to, c);
 }
 
 static gboolean
@@ -80,6 +109,8 @@ speechmatics_build_request (SttProviderState * st, SttRequest * req, GError ** e
   }
   priv = g_new0 (SpeechmaticsPriv, 1);
   priv->delimiter = g_strdup (" ");
+  priv->partial = g_array_new (FALSE, TRUE, sizeof (SttWord));
+  g_array_set_clear_func (priv->partial, word_clear);
   st->priv = priv;
   return TRUE;
 }
@@ -218,6 +249,61 @@ add_words (SttResult * r, JsonArray * results, gboolean is_final)
   }
 }
 
+/* @r's words joined as the language writes them. */
+static gchar *
+join_words (SpeechmaticsPriv * priv, SttResult * r)
+{
+  GString *text = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < r->words->len; i++) {
+    if (i > 0)
+      g_string_append (text, priv->delimiter);
+    g_string_append (text, g_array_index (r->words, SttWord, i).text);
+  }
+  return g_string_free (text, FALSE);
+}
+
+/* Keeps the words of partial @r for the final that will take some of them. */
+static void
+keep_partial (SpeechmaticsPriv * priv, SttResult * r)
+{
+  guint i;
+
+  g_array_set_size (priv->partial, 0);
+  for (i = 0; r && i < r->words->len; i++)
+    copy_word (priv->partial, &g_array_index (r->words, SttWord, i));
+  priv->partial_end = r ? r->end : -1;
+}
+
+/* After final @final: the words of the last partial it did not take (those after its
+ * last word), as the partial the service sends next will hold them. */
+static void
+add_remaining_partial (SpeechmaticsPriv * priv, SttResult * final, SttParseOutput * out)
+{
+  gdouble taken = g_array_index (final->words, SttWord, final->words->len - 1).end;
+  SttResult *r = stt_result_new ();
+  guint i;
+
+  for (i = 0; i < priv->partial->len; i++) {
+    SttWord *w = &g_array_index (priv->partial, SttWord, i);
+
+    if (w->start >= 0 && (w->start + MAX (w->end, w->start)) / 2 > taken)
+      copy_word (r->words, w);
+  }
+  if (r->words->len == 0) {
+    stt_result_free (r);
+    keep_partial (priv, NULL);
+    return;
+  }
+  r->text = join_words (priv, r);
+  r->start = g_array_index (r->words, SttWord, 0).start;
+  r->end = priv->partial_end;
+  r->language = g_strdup (final->language);
+  keep_partial (priv, r);
+  g_ptr_array_add (out->results, r);
+}
+
 static void
 parse_transcript (SpeechmaticsPriv * priv, JsonObject * o, gboolean is_final,
     SttParseOutput * out)
@@ -264,10 +350,16 @@ parse_transcript (SpeechmaticsPriv * priv, JsonObject * o, gboolean is_final,
      * to its end is done with, and opens or closes no segment. */
     if (is_final && r->end >= 0)
       out->processed = r->end;
+    if (!is_final)
+      keep_partial (priv, NULL);
     stt_result_free (r);
     return;
   }
   g_ptr_array_add (out->results, r);
+  if (!is_final)
+    keep_partial (priv, r);
+  else if (r->words->len > 0)
+    add_remaining_partial (priv, r, out);
 }
 
 /* --- failures ---------------------------------------------------------------------- */

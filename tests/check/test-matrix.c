@@ -45,7 +45,7 @@
 #define MAX_LISTED 4
 
 static const gchar *const providers[] = { "deepgram", "assemblyai", "elevenlabs",
-  "soniox", "gladia", "vosk", NULL
+  "soniox", "gladia", "vosk", "speechmatics", NULL
 };
 
 /* --- the kinds of input ------------------------------------------------------------- */
@@ -133,6 +133,9 @@ deaf_message (const gchar * provider)
     {"gladia", "{\"session_id\":\"s\",\"created_at\":\"2026-01-01T00:00:00Z\","
           "\"type\":\"speech_start\",\"data\":{\"time\":0,\"channel\":0}}"},
     {"vosk", "{\"partial\" : \"\"}"},
+    {"speechmatics", "{\"message\":\"Info\",\"type\":\"recognition_quality\","
+          "\"reason\":\"Running recognition using a broadcast model quality.\","
+          "\"quality\":\"broadcast\"}"},
   };
   guint i;
 
@@ -874,12 +877,16 @@ check_clean_end (Cell * c)
 
 /* The most silence after which a protocol's test server closes a segment: ElevenLabs'
  * VAD waits the vad_silence_threshold_secs the client sends (1.5 s, see
- * sttprovider-elevenlabs.c), Vosk's endpoint 0.5 s, the others 0.4 s or less. */
+ * sttprovider-elevenlabs.c), Vosk's endpoint 0.5 s, Speechmatics makes a word final
+ * max_delay after it (2 s, what the element sends) on a 250 ms grid, the others 0.4 s
+ * or less. */
 static gdouble
 segment_silence (const gchar * provider)
 {
   if (g_str_equal (provider, "elevenlabs"))
     return 1.5;
+  if (g_str_equal (provider, "speechmatics"))
+    return 2.25;
   if (g_str_equal (provider, "vosk"))
     return 0.5;
   return 0.4;

@@ -261,8 +261,10 @@ GST_END_TEST;
  * at 10 s); a text buffer per final, all before EOS. */
 GST_START_TEST (test_transcripts)
 {
-  static const gchar *const partial_texts[] = { "W400", "W400 w700", "w700.", "W1000",
-    NULL
+  /* "w700": what the last partial had left after W400's final, posted with that final
+   * (the service's own partial after it is "w700."). */
+  static const gchar *const partial_texts[] = { "W400", "W400 w700", "w700", "w700.",
+    "W1000", NULL
   };
   GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
   GstBus *bus = gst_bus_new ();
