@@ -284,7 +284,7 @@ near (GstClockTime got, gdouble want_s)
 /* --- live input: words -------------------------------------------------------------- */
 
 static const gchar *const live_providers[] = { "deepgram", "assemblyai", "soniox",
-  "gladia", "elevenlabs", "vosk"
+  "gladia", "elevenlabs", "vosk", "speechmatics"
 };
 
 /* Where the protocol lets a word out before its segment's final at default settings. */
@@ -321,7 +321,7 @@ check_word_buffers (Run * r, const gchar * provider)
   }
 }
 
-/* All six providers at once (each its own server and pipeline), at default settings. */
+/* Every provider at once (each its own server and pipeline), at default settings. */
 GST_START_TEST (test_live_words)
 {
   guint n_tones, i, n = G_N_ELEMENTS (live_providers);
