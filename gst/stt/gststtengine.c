@@ -706,8 +706,8 @@ write_ring (GstSttEngine * e, const guint8 * data, gsize frames)
     e->overflow += dropped;
   } else if (e->overflow) {
     GST_WARNING_OBJECT (e->element, "replay ring overflow over: %" GST_TIME_FORMAT
-        " of audio dropped", GST_TIME_ARGS (gst_util_uint64_scale_int (e->overflow, GST_SECOND,
-                e->rate)));
+        " of audio dropped", GST_TIME_ARGS (gst_util_uint64_scale_int (e->overflow,
+                GST_SECOND, e->rate)));
     e->overflow = 0;
   }
   if (e->session)
@@ -1083,9 +1083,9 @@ check_settings (GstSttEngine * e)
   }
   if (ring < chunk) {
     GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("max-buffer-time (%"
-            GST_TIME_FORMAT ") is shorter than chunk-duration (%" GST_TIME_FORMAT "): the replay ring "
-            "must hold at least one chunk", GST_TIME_ARGS (ring), GST_TIME_ARGS (chunk)),
-        (NULL));
+            GST_TIME_FORMAT ") is shorter than chunk-duration (%" GST_TIME_FORMAT "): the "
+            "replay ring must hold at least one chunk", GST_TIME_ARGS (ring),
+            GST_TIME_ARGS (chunk)), (NULL));
     return FALSE;
   }
   found = gst_stt_session_resolve_key (info, key, key_file, &err);
@@ -1100,14 +1100,14 @@ check_settings (GstSttEngine * e)
   g_clear_error (&err);
   if ((found && url_clear) || token_clear)
     GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("Credentials for %s will "
-            "travel in cleartext (%s is ws:// or http:// to another machine): use wss:// or "
-            "https://", info->display_name, token_clear ? "token-url" : "url"), (NULL));
+            "travel in cleartext (%s is ws:// or http:// to another machine): use wss:// "
+            "or https://", info->display_name, token_clear ? "token-url" : "url"), (NULL));
   if (found)
     memset (found, 0, strlen (found));
   if (!tls_validate)
     GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("tls-validate=false: the "
-            "server's certificate is not checked, anyone on the path can read the audio and the "
-            "credentials"), (NULL));
+            "server's certificate is not checked, anyone on the path can read the audio "
+            "and the credentials"), (NULL));
   if (language && *language && info->no_language)
     GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("%s has no language setting: "
             "language-code=%s is ignored (the server's model decides)", info->display_name,
