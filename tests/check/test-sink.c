@@ -672,7 +672,9 @@ engine_properties (GObjectClass * klass)
 
   specs = g_object_class_list_properties (klass, &n);
   for (i = 0; i < n; i++) {
-    if (!g_type_is_a (GST_TYPE_BASE_SINK, specs[i]->owner_type))
+    /* Not GstBaseSink's, nor stttranscribe's own text-output settings. */
+    if (!g_type_is_a (GST_TYPE_BASE_SINK, specs[i]->owner_type)
+        && g_strcmp0 (g_type_name (specs[i]->owner_type), "GstSttTranscribe") != 0)
       g_hash_table_insert (props, (gpointer) specs[i]->name, specs[i]);
   }
   g_free (specs);
