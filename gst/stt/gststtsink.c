@@ -103,6 +103,14 @@ gst_stt_sink_event (GstBaseSink * sink, GstEvent * event)
 {
   /* At EOS the engine drains first: the base class posts the EOS message after. */
   gst_stt_engine_event (GST_STT_SINK (sink)->engine, event);
+  /* A flush or a state change to READY that interrupted the drain waited for the
+   * preroll lock this thread released in wait_preroll: as the base class does on entry
+   * (it holds that lock again now), drop the event, or it would wait in preroll for a
+   * signal already given. */
+  if (G_UNLIKELY (sink->flushing)) {
+    gst_event_unref (event);
+    return FALSE;
+  }
   return GST_BASE_SINK_CLASS (gst_stt_sink_parent_class)->event (sink, event);
 }
 
