@@ -107,7 +107,7 @@ gst_stt_sink_event (GstBaseSink * sink, GstEvent * event)
    * preroll lock this thread released in wait_preroll: as the base class does on entry
    * (it holds that lock again now), drop the event, or it would wait in preroll for a
    * signal already given. */
-  if (G_UNLIKELY (sink->flushing)) {
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && G_UNLIKELY (sink->flushing)) {
     gst_event_unref (event);
     return FALSE;
   }
