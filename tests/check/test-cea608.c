@@ -9,6 +9,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <gst/app/app.h>
 
 #define FRAME_NS(n, d) gst_util_uint64_scale (GST_SECOND, (d), (n))
 
@@ -1058,6 +1059,116 @@ GST_START_TEST (test_line21)
 
 GST_END_TEST;
 
+/* @frame (@caps) with @text drawn at the bottom, as PNG (a pipeline: textoverlay's
+ * text pad stays unlinked, its `text` is drawn). */
+static GstBuffer *
+render_png (GstCaps * caps, GstBuffer * frame, const gchar * text)
+{
+  GstElement *pipe = gst_parse_launch ("appsrc name=src format=time ! videoconvert ! "
+      "textoverlay name=ov valignment=bottom halignment=center font-desc=\"Sans 28\" "
+      "shaded-background=true ! videoconvert ! pngenc snapshot=false ! "
+      "appsink name=sink sync=false", NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstElement *ov = gst_bin_get_by_name (GST_BIN (pipe), "ov");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  GstSample *sample;
+  GstBuffer *png = NULL;
+
+  fail_unless (pipe != NULL);
+  g_object_set (ov, "text", text, NULL);
+  gst_app_src_set_caps (GST_APP_SRC (src), caps);
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (src),
+          gst_buffer_copy (frame)), GST_FLOW_OK);
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 10 * GST_SECOND);
+  fail_unless (sample != NULL, "no PNG within 10 s");
+  png = gst_buffer_ref (gst_sample_get_buffer (sample));
+  gst_sample_unref (sample);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (ov);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  return png;
+}
+
+/* The picture a viewer sees. The captions ride on the video (cccombiner), are drawn as the
+ * line 21 waveform (line21encoder) and read back from the picture (line21decoder); our
+ * decoder turns the pairs into the screen's text, which is drawn over that very frame
+ * (textoverlay: GStreamer 1.22 has no C element that renders 608 itself, cc708overlay
+ * draws 708 services only) and saved as cea608-frame.png in the test's directory. */
+GST_START_TEST (test_rendered_frame)
+{
+  static const gchar *const needed[] = { "cccombiner", "line21encoder", "line21decoder",
+    "videotestsrc", "textoverlay", "videoconvert", "pngenc", "pngdec", NULL
+  };
+  const gchar *text = "Captions over the video";
+  GstHarness *h;
+  GstBuffer *frame = NULL, *png, *plain;
+  GstCaps *caps;
+  Decoder d;
+  guint i;
+  g_autofree gchar *shown = NULL, *path = NULL;
+  GstMapInfo a, b;
+
+  if (!have_elements (needed))
+    return;
+  h = gst_harness_new_parse ("stttocea608 mode=pop-on ! c.caption "
+      "videotestsrc num-buffers=150 pattern=smpte ! video/x-raw,format=UYVY,width=720,"
+      "height=525,framerate=30000/1001,interlace-mode=interleaved ! "
+      "cccombiner name=c ! line21encoder ! line21decoder");
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  decoder_init (&d);
+  push_text (h, text, GST_SECOND, 2 * GST_SECOND);
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (5 * GST_SECOND, 0)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* The caption shows from 1 s (frame 30): look at the first 2 s. */
+  for (i = 0; i < 60; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    GstVideoCaptionMeta *meta;
+
+    fail_unless (buf != NULL, "video frame %u missing", i);
+    meta = gst_buffer_get_video_caption_meta (buf);
+    if (meta && meta->caption_type == GST_VIDEO_CAPTION_TYPE_CEA608_RAW
+        && meta->size >= 2)
+      decode_pair (&d, meta->data[0], meta->data[1], GST_BUFFER_PTS (buf));
+    /* The first frame whose screen shows the caption. */
+    if (frame == NULL && d.shown->len > 0 && g_str_equal (last_shown (&d), text)) {
+      frame = gst_buffer_ref (buf);
+      shown = g_strdup (last_shown (&d));
+    }
+    gst_buffer_unref (buf);
+  }
+  fail_unless (frame != NULL, "the caption never showed");
+  assert_near (GST_BUFFER_PTS (frame), GST_SECOND, 2);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+
+  /* The decoded screen drawn over the frame, as a PNG; and the frame without it. */
+  png = render_png (caps, frame, shown);
+  plain = render_png (caps, frame, "");
+  fail_unless (png != NULL && plain != NULL);
+  fail_unless (gst_buffer_map (png, &a, GST_MAP_READ));
+  fail_unless (gst_buffer_map (plain, &b, GST_MAP_READ));
+  fail_unless (a.size > 8 && memcmp (a.data, "\x89PNG\r\n\x1a\n", 8) == 0);
+  /* The caption changed the picture. */
+  fail_unless (a.size != b.size || memcmp (a.data, b.data, a.size) != 0);
+  path = g_build_filename (g_get_current_dir (), "cea608-frame.png", NULL);
+  fail_unless (g_file_set_contents (path, (const gchar *) a.data, a.size, NULL));
+  g_print ("CEA-608 caption \"%s\" rendered over frame %" GST_TIME_FORMAT ": %s\n", shown,
+      GST_TIME_ARGS (GST_BUFFER_PTS (frame)), path);
+  gst_buffer_unmap (png, &a);
+  gst_buffer_unmap (plain, &b);
+  gst_buffer_unref (png);
+  gst_buffer_unref (plain);
+  gst_buffer_unref (frame);
+  gst_caps_unref (caps);
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 cea608_suite (void)
 {
@@ -1081,6 +1192,7 @@ cea608_suite (void)
   tcase_add_test (tc, test_flush);
   tcase_add_test (tc, test_ccconverter);
   tcase_add_test (tc, test_line21);
+  tcase_add_test (tc, test_rendered_frame);
   return s;
 }
 
