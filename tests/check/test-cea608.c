@@ -1153,7 +1153,11 @@ GST_START_TEST (test_rendered_frame)
   fail_unless (a.size > 8 && memcmp (a.data, "\x89PNG\r\n\x1a\n", 8) == 0);
   /* The caption changed the picture. */
   fail_unless (a.size != b.size || memcmp (a.data, b.data, a.size) != 0);
-  path = g_build_filename (g_get_current_dir (), "cea608-frame.png", NULL);
+  {
+    g_autofree gchar *dir = g_get_current_dir ();
+
+    path = g_build_filename (dir, "cea608-frame.png", NULL);
+  }
   fail_unless (g_file_set_contents (path, (const gchar *) a.data, a.size, NULL));
   g_print ("CEA-608 caption \"%s\" rendered over frame %" GST_TIME_FORMAT ": %s\n", shown,
       GST_TIME_ARGS (GST_BUFFER_PTS (frame)), path);
