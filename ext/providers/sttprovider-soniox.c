@@ -40,6 +40,8 @@ typedef struct
   gboolean endpoints;           /* endpoint detection on: segments end at <end> */
   gboolean end_sent;
   gchar *last_partial;          /* text of the last partial, to skip repeats */
+  guint last_n_stable;          /* its stable words */
+  gdouble final_s;              /* the last final_audio_proc_ms, seconds (-1: none) */
 } SonioxPriv;
 
 static void
@@ -88,6 +90,7 @@ soniox_build_request (SttProviderState * st, SttRequest * req, GError ** error)
 {
   const SttProviderConfig *c = st->config;
   SonioxPriv *priv = g_new0 (SonioxPriv, 1);
+  priv->final_s = -1;
 
   /* No query: everything goes into the start request. */
   req->url = g_strdup (c->url ? c->url : st->info->default_url);
@@ -198,8 +201,11 @@ make_result (SonioxPriv * priv, gboolean is_final, guint n_final)
     const gchar *next = priv->tail->len ? g_array_index (priv->tail, Token, 0).text : NULL;
 
     /* The words made of final tokens are stable, but the last of them only if a new
-     * word follows (the next token may still continue it). */
-    if (n_stable > 0 && (next == NULL || !g_ascii_isspace (*next)))
+     * word follows or the service has finalized audio after it (else the next token may
+     * still continue it). */
+    if (n_stable > 0 && (next ? !g_ascii_isspace (*next) :
+            priv->final_s < 0 || priv->final_s <= g_array_index (r->words, SttWord,
+                n_stable - 1).end))
       n_stable--;
     for (i = 0; i < n_stable; i++)
       g_array_index (r->words, SttWord, i).stable = TRUE;
@@ -227,6 +233,7 @@ emit_final (SonioxPriv * priv, guint n, gdouble end, SttParseOutput * out)
   g_ptr_array_add (out->results, r);
   g_array_remove_range (priv->final, 0, n);
   g_clear_pointer (&priv->last_partial, g_free);
+  priv->last_n_stable = 0;
 }
 
 /* Without endpoint detection no <end> closes segments: every word known to be complete
@@ -309,6 +316,8 @@ soniox_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   tokens = stt_json_get_array (o, "tokens");
   n = tokens ? json_array_get_length (tokens) : 0;
   final_s = ms_to_s (o, "final_audio_proc_ms");
+  if (final_s >= 0)
+    priv->final_s = final_s;
   tail = token_array_new ();
   for (i = 0; i < n; i++) {
     JsonObject *t = stt_json_array_get_object (tokens, i);
@@ -367,10 +376,16 @@ soniox_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
 
   if (st->config->interim_results && (priv->final->len || priv->tail->len)) {
     SttResult *r = make_result (priv, FALSE, priv->final->len);
+    guint n_stable = 0;
 
-    if (*r->text && (tail_changed || g_strcmp0 (r->text, priv->last_partial) != 0)) {
+    for (i = 0; i < r->words->len; i++)
+      n_stable += g_array_index (r->words, SttWord, i).stable ? 1 : 0;
+    /* Again when only a word turned stable (live captions wait for it). */
+    if (*r->text && (tail_changed || n_stable != priv->last_n_stable
+            || g_strcmp0 (r->text, priv->last_partial) != 0)) {
       g_free (priv->last_partial);
       priv->last_partial = g_strdup (r->text);
+      priv->last_n_stable = n_stable;
       g_ptr_array_add (out->results, r);
     } else {
       stt_result_free (r);

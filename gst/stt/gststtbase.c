@@ -1,908 +1,96 @@
-/* gststtbase.c: the engine behind stttranscribe and sttsink.
- *
- * Streaming thread: convert each buffer with GstAudioConverter to the provider's wire
- * format (S16LE mono), record the timeline, append to the replay ring, wake the session.
- * It never waits on the network: live input that outruns the service drops the oldest
- * audio (counted); non-live input waits for room in the ring (backpressure).
- * I/O thread: the session sends, receives and calls back here; this file turns the
- * callbacks into bus messages and hands results to the subclass.
+/* gststtbase.c: the element half of stttranscribe's parent: the sink pad, the state
+ * changes and the property hooks, around the engine (gststtengine.c) that does the work.
+ * Subclasses only decide where results go.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <string.h>
-
 #include "gststtbase.h"
-#include "gststtmessage.h"
-#include "sttprovider.h"
-
-GST_DEBUG_CATEGORY_STATIC (stt_base_debug);
-#define GST_CAT_DEFAULT stt_base_debug
-
-#define DEFAULT_PROVIDER "vosk"
-#define DEFAULT_URL NULL
-#define DEFAULT_API_KEY NULL
-#define DEFAULT_API_KEY_FILE NULL
-#define DEFAULT_LANGUAGE NULL
-#define DEFAULT_MODEL NULL
-#define DEFAULT_SAMPLE_RATE 0
-#define DEFAULT_CHUNK_DURATION (100 * GST_MSECOND)
-#define DEFAULT_INTERIM_RESULTS TRUE
-#define DEFAULT_LATENCY_MS 3000
-#define DEFAULT_LATENESS_MS 0
-#define MAX_LATENCY_MS 600000
-#define DEFAULT_MAX_BUFFER_TIME (60 * GST_SECOND)
-#define DEFAULT_RECONNECT_MAX_ATTEMPTS -1
-#define DEFAULT_RECONNECT_INITIAL_DELAY (500 * GST_MSECOND)
-#define DEFAULT_RECONNECT_MAX_DELAY (30 * GST_SECOND)
-#define DEFAULT_KEEPALIVE_INTERVAL (5 * GST_SECOND)
-#define DEFAULT_STALL_TIMEOUT (15 * GST_SECOND)
-#define DEFAULT_DRAIN_TIMEOUT (10 * GST_SECOND)
-#define DEFAULT_OUTAGE_TIMEOUT (120 * GST_SECOND)
-#define DEFAULT_PACING GST_STT_PACING_AUTO
-#define DEFAULT_STATS_INTERVAL (10 * GST_SECOND)
-#define DEFAULT_TLS_VALIDATE TRUE
-#define DEFAULT_TOKEN_METHOD "POST"
-#define DEFAULT_MAX_SESSION_DURATION 0
+#include "gststtengine.h"
 
 enum
 {
   PROP_0,
-  PROP_PROVIDER,
-  PROP_URL,
-  PROP_API_KEY,
-  PROP_API_KEY_FILE,
-  PROP_LANGUAGE,
-  PROP_MODEL,
-  PROP_SAMPLE_RATE,
-  PROP_CHUNK_DURATION,
-  PROP_INTERIM_RESULTS,
-  PROP_LATENCY,
-  PROP_MAX_BUFFER_TIME,
-  PROP_RECONNECT_MAX_ATTEMPTS,
-  PROP_RECONNECT_INITIAL_DELAY,
-  PROP_RECONNECT_MAX_DELAY,
-  PROP_KEEPALIVE_INTERVAL,
-  PROP_STALL_TIMEOUT,
-  PROP_DRAIN_TIMEOUT,
-  PROP_PACING,
-  PROP_STATS_INTERVAL,
-  PROP_STATS,
-  PROP_TLS_CA_FILE,
-  PROP_TLS_VALIDATE,
-  PROP_EXTRA_HEADERS,
-  PROP_PARAMS,
-  PROP_TOKEN_URL,
-  PROP_TOKEN_METHOD,
-  PROP_TOKEN_HEADERS,
-  PROP_TOKEN_FIELD,
-  PROP_MAX_SESSION_DURATION,
-  PROP_OUTAGE_TIMEOUT,
-  PROP_LANGUAGE_CODE,
-  PROP_LATENESS,
-  PROP_MAX_OBSERVED_DELAY,
+  PROP_ENGINE,                  /* the engine's properties, from here on */
 };
 
 typedef struct
 {
-  /* Properties: under the object lock. */
-  gchar *provider;
-  gchar *url;
-  gchar *api_key;
-  gchar *api_key_file;
-  gchar *language;
-  gchar *model;
-  guint sample_rate;
-  GstClockTime chunk_duration;
-  gboolean interim_results;
-  GstClockTime latency;
-  GstClockTime lateness;
-  GstClockTime max_observed_delay;      /* live: see gst_stt_base_observe_delay */
-  GstClockTime max_buffer_time;
-  gint reconnect_max_attempts;
-  GstClockTime reconnect_initial_delay;
-  GstClockTime reconnect_max_delay;
-  GstClockTime keepalive_interval;
-  GstClockTime stall_timeout;
-  GstClockTime drain_timeout;
-  GstSttPacing pacing;
-  GstClockTime stats_interval;
-  gchar *tls_ca_file;
-  gboolean tls_validate;
-  GstStructure *extra_headers;
-  GstStructure *params;
-  gchar *token_url;
-  gchar *token_method;
-  GstStructure *token_headers;
-  gchar *token_field;
-  GstClockTime max_session_duration;
-  GstClockTime outage_timeout;
-
-  /* Stream state: under the stream lock (streaming thread) unless said otherwise. */
   GstPad *sinkpad;
-  GstAudioInfo in_info;
-  GstAudioConverter *converter;
-  guint rate;                   /* wire rate */
-  const SttProviderInfo *info;
-  guint8 *convbuf;
-  gsize convbuf_size;
-  GByteArray *pending;          /* input too small to convert yet */
-  guint64 written;              /* wire samples written to the ring */
-  GstSttRing *ring;
-  GstSttTimeline *timeline;
-  GstSttStats *stats;
-  GstSttSession *session;
-  GstSegment segment;           /* object lock: read from the I/O thread */
-  gboolean live;                /* object lock */
-  GstClockTime input_end;       /* object lock: end of the newest input buffer */
-  GstClockTime committed_time;  /* object lock */
-  GstClockTime promised_time;   /* object lock: see GstSttSessionCallbacks.promised */
-  /* Non-live input of known length: `progress` and `eta` in stt-stats. Object lock. */
-  GstClockTime duration;        /* NONE: unknown */
-  gint64 started;               /* monotonic time the session started */
-  gint progress_tenth;          /* the last tenth of progress posted */
-  guint64 overflow;              /* samples dropped in the current overflow */
-
-  /* Drain and failure: under drain_lock. */
-  GMutex drain_lock;
-  GCond drain_cond;
-  gboolean drained;
-  gboolean flushing;
-  gboolean failed;
+  GstSttEngine *engine;
 } GstSttBasePrivate;
 
-G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstSttBase, gst_stt_base, GST_TYPE_ELEMENT,
-    G_ADD_PRIVATE (GstSttBase);
-    GST_DEBUG_CATEGORY_INIT (stt_base_debug, "sttbase", 0, "speech-to-text engine"));
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (GstSttBase, gst_stt_base, GST_TYPE_ELEMENT);
 
-#define PRIV(b) ((GstSttBasePrivate *) gst_stt_base_get_instance_private (GST_STT_BASE (b)))
+#define PRIV(b) \
+  ((GstSttBasePrivate *) gst_stt_base_get_instance_private (GST_STT_BASE (b)))
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("audio/x-raw, format = (string) " GST_AUDIO_FORMATS_ALL ", "
-        "rate = (int) [ 1, MAX ], channels = (int) [ 1, MAX ], "
-        "layout = (string) interleaved"));
-
-GType
-gst_stt_pacing_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_STT_PACING_AUTO, "Let the provider decide (real time only where the service "
-          "requires it)", "auto"},
-    {GST_STT_PACING_REALTIME, "Never send faster than real time", "realtime"},
-    {GST_STT_PACING_NONE, "Send as fast as the service accepts", "none"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstSttPacing", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-/* ------------------------------------------------------------------------------------ */
-/* Session callbacks: I/O thread, no lock held on entry. */
+/* Engine callbacks: to the subclass. */
 
 static void
-add_times (GstSttBase * base, GstStructure * s, GstClockTime pts)
+engine_transcript (GstElement * element, const GstStructure * s, gboolean is_final,
+    GstClockTime pts, GstClockTime duration)
 {
-  GstSttBasePrivate *priv = PRIV (base);
-  GstClockTime rt = GST_CLOCK_TIME_NONE, st = GST_CLOCK_TIME_NONE;
+  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (element);
 
-  GST_OBJECT_LOCK (base);
-  if (GST_CLOCK_TIME_IS_VALID (pts) && priv->segment.format == GST_FORMAT_TIME) {
-    rt = gst_segment_to_running_time (&priv->segment, GST_FORMAT_TIME, pts);
-    st = gst_segment_to_stream_time (&priv->segment, GST_FORMAT_TIME, pts);
-  }
-  GST_OBJECT_UNLOCK (base);
-  gst_structure_set (s, "running-time", GST_TYPE_CLOCK_TIME, rt,
-      "stream-time", GST_TYPE_CLOCK_TIME, st, NULL);
-}
-
-static void
-on_transcript (GstSttSession * session, GstStructure * s, gboolean is_final,
-    GstClockTime pts, GstClockTime duration, gpointer user_data)
-{
-  GstSttBase *base = user_data;
-  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
-
-  add_times (base, s, pts);
-  GST_DEBUG_OBJECT (base, "%s: %" GST_PTR_FORMAT, is_final ? "final" : "partial", s);
   if (klass->transcript)
-    klass->transcript (base, s, is_final, pts, duration);
-  gst_element_post_message (GST_ELEMENT (base),
-      gst_message_new_element (GST_OBJECT (base), s));
+    klass->transcript (GST_STT_BASE (element), s, is_final, pts, duration);
 }
 
 static void
-on_connection (GstSttSession * session, const GstSttConnectionInfo * info,
-    gpointer user_data)
+engine_position_changed (GstElement * element)
 {
-  GstSttBase *base = user_data;
-  GstSttBasePrivate *priv = PRIV (base);
+  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (element);
 
-  gst_element_post_message (GST_ELEMENT (base),
-      gst_message_new_element (GST_OBJECT (base),
-          gst_stt_message_connection_new (priv->info->name, info)));
-}
-
-static void
-on_error (GstSttSession * session, GQuark domain, gint code, const gchar * text,
-    const gchar * debug, guint http_status, gint close_code, gpointer user_data)
-{
-  GstSttBase *base = user_data;
-  GstSttBasePrivate *priv = PRIV (base);
-
-  /* Ours first: the flow error the streaming thread returns once it sees the failure
-   * makes upstream post its own "Internal data stream error", which must come second. */
-  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR, domain,
-      code, g_strdup (text), g_strdup (debug), __FILE__, GST_FUNCTION, __LINE__,
-      gst_structure_new ("details", "provider", G_TYPE_STRING, priv->info->name,
-          "http-status", G_TYPE_UINT, http_status, "close-code", G_TYPE_INT, close_code,
-          NULL));
-
-  g_mutex_lock (&priv->drain_lock);
-  priv->failed = TRUE;
-  g_cond_broadcast (&priv->drain_cond);
-  g_mutex_unlock (&priv->drain_lock);
-  /* A blocked chain function must see the failure. */
-  gst_stt_ring_set_flushing (priv->ring, TRUE);
-}
-
-/* A warning for the user; @from < @to names audio that will never be transcribed. */
-static void
-on_warning (GstSttSession * session, const gchar * text, guint64 from, guint64 to,
-    gpointer user_data)
-{
-  GstSttBase *base = user_data;
-  GstSttBasePrivate *priv = PRIV (base);
-  GstStructure *details = gst_structure_new ("details", "provider", G_TYPE_STRING,
-      priv->info->name, NULL);
-  gchar *msg;
-  GQuark domain = GST_RESOURCE_ERROR;
-  gint code = GST_RESOURCE_ERROR_OPEN_READ_WRITE;
-
-  if (from < to) {
-    GstClockTime t0 = gst_stt_timeline_to_time (priv->timeline, from);
-    GstClockTime t1 = gst_stt_timeline_to_time (priv->timeline, to);
-    GstClockTime lost = gst_util_uint64_scale_int (to - from, GST_SECOND, priv->rate);
-
-    msg = g_strdup_printf ("%.1f s of audio will not be transcribed (%" GST_TIME_FORMAT
-        " to %" GST_TIME_FORMAT "): %s", (gdouble) lost / GST_SECOND, GST_TIME_ARGS (t0),
-        GST_TIME_ARGS (t1), text);
-    gst_structure_set (details, "untranscribed", GST_TYPE_CLOCK_TIME, lost,
-        "from", GST_TYPE_CLOCK_TIME, t0, "to", GST_TYPE_CLOCK_TIME, t1, NULL);
-    code = GST_RESOURCE_ERROR_WRITE;
-  } else {
-    msg = g_strdup (text);
-  }
-  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_WARNING, domain,
-      code, msg, NULL, __FILE__, GST_FUNCTION, __LINE__, details);
-}
-
-/* Stores the input time of stream position @pos in *@field (under the object lock) and
- * tells the subclass: where text can no longer come has moved. */
-static void
-position_moved (GstSttBase * base, GstClockTime * field, guint64 pos)
-{
-  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
-  GstClockTime t = gst_stt_timeline_to_time (PRIV (base)->timeline, pos);
-
-  GST_OBJECT_LOCK (base);
-  *field = t;
-  GST_OBJECT_UNLOCK (base);
   if (klass->position_changed)
-    klass->position_changed (base);
+    klass->position_changed (GST_STT_BASE (element));
 }
 
-static void
-on_promised (GstSttSession * session, guint64 pos, gpointer user_data)
-{
-  position_moved (user_data, &PRIV (user_data)->promised_time, pos);
-}
-
-static void
-on_drained (GstSttSession * session, gpointer user_data)
-{
-  GstSttBasePrivate *priv = PRIV (user_data);
-
-  g_mutex_lock (&priv->drain_lock);
-  priv->drained = TRUE;
-  g_cond_broadcast (&priv->drain_cond);
-  g_mutex_unlock (&priv->drain_lock);
-}
-
-/* Posts `stt-stats`; for non-live input of known length with `progress` (0-1, the
- * accounted point over the duration) and `eta` (at the pace so far). */
-static void
-post_stats (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  GstStructure *st = gst_stt_stats_to_structure (priv->stats, priv->info->name,
-      priv->rate);
-  GstClockTime duration, done, start;
-  gint64 started;
-
-  GST_OBJECT_LOCK (base);
-  duration = priv->duration;
-  done = priv->committed_time;
-  start = priv->segment.format == GST_FORMAT_TIME ? priv->segment.start : 0;
-  started = priv->started;
-  GST_OBJECT_UNLOCK (base);
-  if (GST_CLOCK_TIME_IS_VALID (duration) && duration > 0) {
-    gdouble progress = GST_CLOCK_TIME_IS_VALID (done) && done > start ?
-        MIN ((gdouble) (done - start) / duration, 1.0) : 0.0;
-    GstClockTime eta = GST_CLOCK_TIME_NONE;
-
-    if (progress > 0) {
-      gdouble elapsed = (gdouble) (g_get_monotonic_time () - started) * GST_USECOND;
-
-      eta = (GstClockTime) (elapsed * (1.0 - progress) / progress);
-    }
-    gst_structure_set (st, "progress", G_TYPE_DOUBLE, progress, "eta",
-        GST_TYPE_CLOCK_TIME, eta, NULL);
-  }
-  gst_element_post_message (GST_ELEMENT (base),
-      gst_message_new_element (GST_OBJECT (base), st));
-}
-
-static void
-on_stats (GstSttSession * session, gpointer user_data)
-{
-  post_stats (user_data);
-}
-
-static void
-on_committed (GstSttSession * session, guint64 pos, gpointer user_data)
-{
-  GstSttBase *base = user_data;
-  GstSttBasePrivate *priv = PRIV (base);
-  gint tenth = -1;
-
-  position_moved (base, &priv->committed_time, pos);
-  /* A long file: stt-stats at least every tenth of it. */
-  GST_OBJECT_LOCK (base);
-  if (GST_CLOCK_TIME_IS_VALID (priv->duration) && priv->duration > 0
-      && GST_CLOCK_TIME_IS_VALID (priv->committed_time)) {
-    tenth = (gint) MIN (gst_util_uint64_scale (priv->committed_time, 10,
-            priv->duration), 10);
-    if (tenth > priv->progress_tenth)
-      priv->progress_tenth = tenth;
-    else
-      tenth = -1;
-  }
-  GST_OBJECT_UNLOCK (base);
-  if (tenth >= 0)
-    post_stats (base);
-}
-
-static const GstSttSessionCallbacks session_callbacks = {
-  .transcript = on_transcript,
-  .connection = on_connection,
-  .error = on_error,
-  .drained = on_drained,
-  .stats = on_stats,
-  .committed = on_committed,
-  .warning = on_warning,
-  .promised = on_promised,
+static const GstSttEngineCallbacks engine_callbacks = {
+  .transcript = engine_transcript,
+  .position_changed = engine_position_changed,
+  /* A flush or a state change to READY ends a wait: no interrupted callback. */
 };
 
-/* ------------------------------------------------------------------------------------ */
 /* Streaming thread */
-
-static gboolean
-query_live (GstSttBase * base)
-{
-  GstQuery *q = gst_query_new_latency ();
-  gboolean live = FALSE;
-
-  if (gst_pad_peer_query (PRIV (base)->sinkpad, q))
-    gst_query_parse_latency (q, &live, NULL, NULL);
-  gst_query_unref (q);
-  return live;
-}
-
-static gboolean
-structure_to_strv_cb (GQuark field, const GValue * value, gpointer data)
-{
-  GPtrArray *arr = data;
-
-  g_ptr_array_add (arr, g_strdup (g_quark_to_string (field)));
-  g_ptr_array_add (arr, G_VALUE_HOLDS_STRING (value) ? g_value_dup_string (value) :
-      gst_value_serialize (value));
-  return TRUE;
-}
-
-/* name, value, ..., NULL from a structure's fields, or NULL. */
-static gchar **
-structure_to_strv (const GstStructure * s)
-{
-  GPtrArray *kv;
-
-  if (s == NULL)
-    return NULL;
-  kv = g_ptr_array_new ();
-  gst_structure_foreach (s, structure_to_strv_cb, kv);
-  g_ptr_array_add (kv, NULL);
-  return (gchar **) g_ptr_array_free (kv, FALSE);
-}
-
-/* Call with the object lock held. */
-static void
-build_config (GstSttBase * base, GstSttSessionConfig * c)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-
-  memset (c, 0, sizeof (*c));
-  c->provider = priv->info;
-  c->url = g_strdup (priv->url);
-  c->api_key = g_strdup (priv->api_key);
-  c->api_key_file = g_strdup (priv->api_key_file);
-  c->language = g_strdup (priv->language);
-  c->model = g_strdup (priv->model);
-  if (priv->params) {
-    GPtrArray *kv = g_ptr_array_new ();
-    guint i;
-
-    gst_structure_foreach (priv->params, structure_to_strv_cb, kv);
-    c->params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    for (i = 0; i + 1 < kv->len; i += 2)
-      g_hash_table_replace (c->params, kv->pdata[i], kv->pdata[i + 1]);
-    g_ptr_array_free (kv, TRUE);
-  }
-  c->extra_headers = structure_to_strv (priv->extra_headers);
-  c->token_headers = structure_to_strv (priv->token_headers);
-  c->token_url = g_strdup (priv->token_url);
-  c->token_method = g_strdup (priv->token_method);
-  c->token_field = g_strdup (priv->token_field);
-  c->max_session_duration = priv->max_session_duration;
-  c->drain_timeout = priv->drain_timeout;
-  c->outage_timeout = priv->outage_timeout;
-  c->latency = priv->latency;
-  c->rate = priv->rate;
-  c->interim_results = priv->interim_results;
-  c->live = priv->live;
-  c->pacing = priv->pacing;
-  c->chunk_duration = priv->chunk_duration;
-  c->keepalive_interval = priv->keepalive_interval;
-  c->stall_timeout = priv->stall_timeout;
-  c->stats_interval = priv->stats_interval;
-  c->reconnect_max_attempts = priv->reconnect_max_attempts;
-  c->reconnect_initial_delay = priv->reconnect_initial_delay;
-  c->reconnect_max_delay = priv->reconnect_max_delay;
-  c->tls_validate = priv->tls_validate;
-  c->tls_ca_file = g_strdup (priv->tls_ca_file);
-}
-
-static gboolean
-start_session (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  GstSttSessionConfig config;
-  gboolean live = query_live (base);
-  gint64 duration = -1;
-
-  /* A file's length, for progress in stt-stats. */
-  if (!live && !gst_pad_peer_query_duration (priv->sinkpad, GST_FORMAT_TIME, &duration))
-    duration = -1;
-  GST_OBJECT_LOCK (base);
-  priv->live = live;
-  priv->duration = duration > 0 ? (GstClockTime) duration : GST_CLOCK_TIME_NONE;
-  priv->started = g_get_monotonic_time ();
-  priv->progress_tenth = 0;
-  build_config (base, &config);
-  /* The ring is sized when the stream starts, with the max-buffer-time of then. */
-  if (priv->ring == NULL)
-    priv->ring = gst_stt_ring_new (2, gst_util_uint64_scale (priv->max_buffer_time,
-            priv->rate, GST_SECOND));
-  GST_OBJECT_UNLOCK (base);
-
-  GST_INFO_OBJECT (base, "starting %s session, %s input, %u Hz", priv->info->name,
-      live ? "live" : "non-live", priv->rate);
-  gst_stt_ring_set_flushing (priv->ring, FALSE);
-  priv->session = gst_stt_session_new (&config, priv->ring, priv->timeline, priv->stats,
-      &session_callbacks, base, GST_OBJECT (base));
-  gst_stt_session_start (priv->session);
-  return TRUE;
-}
-
-/* Stops and frees the session; the ring and timeline start over. Streaming thread or
- * state change (pads deactivated). */
-static void
-stop_session (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-
-  if (priv->session) {
-    gst_stt_session_stop (priv->session);
-    g_clear_pointer (&priv->session, gst_stt_session_unref);
-  }
-}
-
-static void
-free_stream (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-
-  stop_session (base);
-  g_clear_pointer (&priv->converter, gst_audio_converter_free);
-  g_clear_pointer (&priv->ring, gst_stt_ring_free);
-  g_clear_pointer (&priv->timeline, gst_stt_timeline_free);
-  g_clear_pointer (&priv->convbuf, g_free);
-  priv->convbuf_size = 0;
-  g_byte_array_set_size (priv->pending, 0);
-  priv->written = 0;
-  priv->overflow = 0;
-  gst_audio_info_init (&priv->in_info);
-  GST_OBJECT_LOCK (base);
-  priv->input_end = GST_CLOCK_TIME_NONE;
-  priv->committed_time = GST_CLOCK_TIME_NONE;
-  priv->promised_time = GST_CLOCK_TIME_NONE;
-  priv->duration = GST_CLOCK_TIME_NONE;
-  GST_OBJECT_UNLOCK (base);
-  g_mutex_lock (&priv->drain_lock);
-  priv->drained = FALSE;
-  priv->failed = FALSE;
-  g_mutex_unlock (&priv->drain_lock);
-}
-
-/* Resolves the provider and wire rate, creates the timeline. Streaming thread. */
-static gboolean
-ensure_stream (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  g_autofree gchar *provider = NULL;
-  guint rate;
-
-  if (priv->timeline)
-    return TRUE;
-  GST_OBJECT_LOCK (base);
-  provider = g_strdup (priv->provider);
-  rate = priv->sample_rate;
-  GST_OBJECT_UNLOCK (base);
-
-  priv->info = stt_provider_lookup (provider);
-  if (priv->info == NULL) {
-    g_autofree gchar *known = g_strjoinv (", ", (gchar **) stt_provider_names ());
-    GST_ELEMENT_ERROR (base, RESOURCE, SETTINGS, ("Unknown provider '%s'", provider),
-        ("known providers: %s", known));
-    return FALSE;
-  }
-  priv->rate = rate ? rate : priv->info->default_rate;
-  priv->timeline = gst_stt_timeline_new (priv->rate);
-  return TRUE;
-}
-
-static void
-drain_converter (GstSttBase * base);
-
-static gboolean
-set_caps (GstSttBase * base, GstCaps * caps)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  GstAudioInfo in, out;
-
-  if (!gst_audio_info_from_caps (&in, caps))
-    goto invalid_caps;
-  if (!ensure_stream (base))
-    return FALSE;
-  if (priv->converter && gst_audio_info_is_equal (&in, &priv->in_info))
-    return TRUE;
-
-  /* Caps changed mid-stream: what the old converter holds belongs to the old format (a
-   * few pending input frames of it are dropped). */
-  if (priv->converter)
-    drain_converter (base);
-  g_byte_array_set_size (priv->pending, 0);
-  g_clear_pointer (&priv->converter, gst_audio_converter_free);
-
-  gst_audio_info_set_format (&out, GST_AUDIO_FORMAT_S16LE, priv->rate, 1, NULL);
-  priv->converter = gst_audio_converter_new (GST_AUDIO_CONVERTER_FLAG_NONE, &in, &out,
-      NULL);
-  if (priv->converter == NULL)
-    goto no_converter;
-  priv->in_info = in;
-  GST_INFO_OBJECT (base, "converting %s %d Hz %d ch to S16LE %u Hz mono%s",
-      gst_audio_format_to_string (GST_AUDIO_INFO_FORMAT (&in)), GST_AUDIO_INFO_RATE (&in),
-      GST_AUDIO_INFO_CHANNELS (&in), priv->rate,
-      gst_audio_converter_is_passthrough (priv->converter) ? " (passthrough)" : "");
-  return TRUE;
-
-  /* ERRORS */
-invalid_caps:
-  {
-    GST_ELEMENT_ERROR (base, STREAM, FORMAT, (NULL), ("invalid caps %" GST_PTR_FORMAT,
-            caps));
-    return FALSE;
-  }
-no_converter:
-  {
-    GST_ELEMENT_ERROR (base, CORE, NEGOTIATION, (NULL),
-        ("cannot convert %" GST_PTR_FORMAT " to S16LE mono", caps));
-    return FALSE;
-  }
-}
-
-static gboolean
-is_failed (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  gboolean failed;
-
-  g_mutex_lock (&priv->drain_lock);
-  failed = priv->failed;
-  g_mutex_unlock (&priv->drain_lock);
-  return failed;
-}
-
-/* Appends converted audio to the ring. Streaming thread. */
-static GstFlowReturn
-write_ring (GstSttBase * base, const guint8 * data, gsize frames)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  guint64 dropped = 0;
-  gboolean live;
-
-  if (frames == 0)
-    return GST_FLOW_OK;
-  GST_OBJECT_LOCK (base);
-  live = priv->live;
-  GST_OBJECT_UNLOCK (base);
-
-  if (!gst_stt_ring_write (priv->ring, data, frames, !live, g_get_monotonic_time (),
-          &dropped))
-    return is_failed (base) ? GST_FLOW_ERROR : GST_FLOW_FLUSHING;
-  priv->written += frames;
-  if (dropped) {
-    gst_stt_stats_add (priv->stats, GST_STT_STAT_SAMPLES_DROPPED, dropped);
-    /* One warning per overflow, not one per buffer. */
-    if (priv->overflow == 0)
-      GST_WARNING_OBJECT (base, "replay ring full (max-buffer-time): dropping the oldest "
-          "audio until the service catches up");
-    priv->overflow += dropped;
-  } else if (priv->overflow) {
-    GST_WARNING_OBJECT (base, "replay ring overflow over: %" GST_TIME_FORMAT " of audio "
-        "dropped", GST_TIME_ARGS (gst_util_uint64_scale_int (priv->overflow, GST_SECOND,
-                priv->rate)));
-    priv->overflow = 0;
-  }
-  if (priv->session)
-    gst_stt_session_wake (priv->session);
-  return GST_FLOW_OK;
-}
-
-static guint8 *
-ensure_convbuf (GstSttBase * base, gsize frames)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-
-  if (priv->convbuf_size < frames * 2) {
-    priv->convbuf_size = frames * 2;
-    priv->convbuf = g_realloc (priv->convbuf, priv->convbuf_size);
-  }
-  return priv->convbuf;
-}
-
-static void
-drain_converter (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  gsize in = gst_audio_converter_get_max_latency (priv->converter);
-  gsize out;
-  gpointer outp[1];
-
-  if (in == 0 || priv->ring == NULL)
-    return;
-  out = gst_audio_converter_get_out_frames (priv->converter, in);
-  if (out == 0)
-    return;
-  outp[0] = ensure_convbuf (base, out);
-  if (gst_audio_converter_samples (priv->converter, GST_AUDIO_CONVERTER_FLAG_NONE, NULL,
-          in, outp, out))
-    write_ring (base, priv->convbuf, out);
-}
 
 static GstFlowReturn
 gst_stt_base_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
-  GstSttBase *base = GST_STT_BASE (parent);
-  GstSttBasePrivate *priv = PRIV (base);
-  GstFlowReturn ret = GST_FLOW_OK;
-  GstMapInfo map;
-  gsize in_frames, out_frames;
-  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstFlowReturn ret = gst_stt_engine_render (PRIV (parent)->engine, buf);
 
-  if (is_failed (base))
-    goto failed;
-  if (priv->converter == NULL)
-    goto not_negotiated;
-  if (priv->session == NULL && !start_session (base))
-    goto failed;
-
-  /* Untimestamped input: the first buffer is at the segment's start, the rest follow
-   * by sample count. */
-  if (!GST_CLOCK_TIME_IS_VALID (pts) && gst_stt_timeline_get_n_anchors (priv->timeline) == 0) {
-    GST_OBJECT_LOCK (base);
-    pts = priv->segment.format == GST_FORMAT_TIME ? priv->segment.start : 0;
-    GST_OBJECT_UNLOCK (base);
-  }
-  gst_stt_timeline_observe (priv->timeline, priv->written, pts,
-      GST_BUFFER_IS_DISCONT (buf));
-
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
-    goto map_failed;
-  in_frames = map.size / GST_AUDIO_INFO_BPF (&priv->in_info);
-  if (gst_audio_converter_is_passthrough (priv->converter)) {
-    ret = write_ring (base, map.data, in_frames);
-  } else {
-    const guint8 *data = map.data;
-    gpointer in[1], out[1];
-
-    /* A buffer too small to give one output frame (a few samples at a high rate) is
-     * kept and put in front of the next one: the resampler cannot take it alone. */
-    if (priv->pending->len > 0) {
-      g_byte_array_append (priv->pending, map.data, in_frames *
-          GST_AUDIO_INFO_BPF (&priv->in_info));
-      data = priv->pending->data;
-      in_frames = priv->pending->len / GST_AUDIO_INFO_BPF (&priv->in_info);
-    }
-    out_frames = gst_audio_converter_get_out_frames (priv->converter, in_frames);
-    if (out_frames == 0) {
-      if (data == map.data)
-        g_byte_array_append (priv->pending, map.data, in_frames *
-            GST_AUDIO_INFO_BPF (&priv->in_info));
-    } else {
-      in[0] = (gpointer) data;
-      out[0] = ensure_convbuf (base, out_frames);
-      if (gst_audio_converter_samples (priv->converter, GST_AUDIO_CONVERTER_FLAG_NONE, in,
-              in_frames, out, out_frames))
-        ret = write_ring (base, priv->convbuf, out_frames);
-      g_byte_array_set_size (priv->pending, 0);
-    }
-  }
-  gst_buffer_unmap (buf, &map);
-
-  if (GST_CLOCK_TIME_IS_VALID (pts)) {
-    GstClockTime end = pts + gst_util_uint64_scale_int (in_frames, GST_SECOND,
-        GST_AUDIO_INFO_RATE (&priv->in_info));
-    GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
-
-    GST_OBJECT_LOCK (base);
-    priv->input_end = end;
-    GST_OBJECT_UNLOCK (base);
-    if (klass->position_changed)
-      klass->position_changed (base);
-  }
   gst_buffer_unref (buf);
   return ret;
-
-  /* ERRORS */
-failed:
-  {
-    gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
-not_negotiated:
-  {
-    gst_buffer_unref (buf);
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
-map_failed:
-  {
-    GST_ELEMENT_ERROR (base, RESOURCE, READ, (NULL), ("cannot map input buffer"));
-    gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
-}
-
-/* End of stream: send the rest and wait until the service has accounted for all of it.
- * The session bounds that wait (drain-timeout makes a silent service a stall,
- * outage-timeout ends the retries, both with a warning naming what was lost); a flush or
- * a state change to READY ends it at once. */
-static void
-drain (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  gboolean flushing;
-
-  if (priv->session == NULL)
-    return;
-  if (priv->converter && !gst_audio_converter_is_passthrough (priv->converter))
-    drain_converter (base);
-
-  g_mutex_lock (&priv->drain_lock);
-  priv->drained = FALSE;
-  g_mutex_unlock (&priv->drain_lock);
-  gst_stt_session_drain (priv->session);
-
-  g_mutex_lock (&priv->drain_lock);
-  while (!priv->drained && !priv->flushing && !priv->failed)
-    g_cond_wait (&priv->drain_cond, &priv->drain_lock);
-  flushing = priv->flushing;
-  g_mutex_unlock (&priv->drain_lock);
-  /* Nothing may arrive after EOS. A flush or a state change stops the session itself:
-   * waiting here for the I/O thread could deadlock with a state change made on it (a
-   * bus sync handler). */
-  if (!flushing)
-    stop_session (base);
 }
 
 static gboolean
 gst_stt_base_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstSttBase *base = GST_STT_BASE (parent);
-  GstSttBasePrivate *priv = PRIV (base);
+  GstSttEngine *engine = PRIV (base)->engine;
   GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (base);
 
-  GST_LOG_OBJECT (base, "event %" GST_PTR_FORMAT, event);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS:{
       GstCaps *caps;
       gboolean ret;
 
       gst_event_parse_caps (event, &caps);
-      ret = set_caps (base, caps);
+      ret = gst_stt_engine_set_caps (engine, caps);
       gst_event_unref (event);
       return ret;
     }
-    case GST_EVENT_SEGMENT:
-      GST_OBJECT_LOCK (base);
-      gst_event_copy_segment (event, &priv->segment);
-      GST_OBJECT_UNLOCK (base);
-      break;
-    case GST_EVENT_GAP:{
-      GstClockTime ts, dur;
-
-      /* No audio for a while: the next buffer's timestamp anchors the timeline. */
-      gst_event_parse_gap (event, &ts, &dur);
-      if (GST_CLOCK_TIME_IS_VALID (ts)) {
-        GST_OBJECT_LOCK (base);
-        priv->input_end = ts + (GST_CLOCK_TIME_IS_VALID (dur) ? dur : 0);
-        GST_OBJECT_UNLOCK (base);
-        if (klass->position_changed)
-          klass->position_changed (base);
-      }
+    case GST_EVENT_GAP:
+      /* Subclasses keep downstream moving with their own GAPs. */
+      gst_stt_engine_event (engine, event);
       gst_event_unref (event);
       return TRUE;
-    }
-    case GST_EVENT_EOS:
-      drain (base);
-      break;
-    case GST_EVENT_FLUSH_START:
-      g_mutex_lock (&priv->drain_lock);
-      priv->flushing = TRUE;
-      g_cond_broadcast (&priv->drain_cond);
-      g_mutex_unlock (&priv->drain_lock);
-      if (priv->ring)
-        gst_stt_ring_set_flushing (priv->ring, TRUE);
-      break;
-    case GST_EVENT_FLUSH_STOP:
-      /* A flush starts the stream over: new connection, new timeline. */
-      stop_session (base);
-      if (priv->converter)
-        gst_audio_converter_reset (priv->converter);
-      g_clear_pointer (&priv->ring, gst_stt_ring_free);
-      if (priv->timeline)
-        gst_stt_timeline_reset (priv->timeline);
-      priv->written = 0;
-      GST_OBJECT_LOCK (base);
-      priv->committed_time = GST_CLOCK_TIME_NONE;
-      priv->promised_time = GST_CLOCK_TIME_NONE;
-      priv->input_end = GST_CLOCK_TIME_NONE;
-      GST_OBJECT_UNLOCK (base);
-      g_mutex_lock (&priv->drain_lock);
-      priv->flushing = FALSE;
-      priv->failed = FALSE;
-      g_mutex_unlock (&priv->drain_lock);
-      break;
     default:
-      break;
+      /* The EOS goes on once drained; the flushes once the engine has started over. */
+      gst_stt_engine_event (engine, event);
+      return klass->forward_event (base, event);
   }
-  return klass->forward_event (base, event);
 }
 
 static gboolean
@@ -911,212 +99,21 @@ gst_stt_base_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
   return gst_pad_query_default (pad, parent, query);
 }
 
-/* ------------------------------------------------------------------------------------ */
-
-GstClockTime
-gst_stt_base_get_safe_position (GstSttBase * base)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  GstClockTime pos;
-
-  GST_OBJECT_LOCK (base);
-  pos = priv->committed_time;
-  /* Live: also as far as `latency` allows, but never past what the service can still
-   * be vouched for (a stalled, dropped or replaying connection, an open segment). */
-  if (priv->live && GST_CLOCK_TIME_IS_VALID (priv->input_end)
-      && priv->input_end > priv->latency && GST_CLOCK_TIME_IS_VALID (priv->promised_time)) {
-    GstClockTime p = MIN (priv->input_end - priv->latency, priv->promised_time);
-    if (!GST_CLOCK_TIME_IS_VALID (pos) || p > pos)
-      pos = p;
-  }
-  GST_OBJECT_UNLOCK (base);
-  return pos;
-}
-
-gboolean
-gst_stt_base_is_live (GstSttBase * base)
-{
-  gboolean live;
-
-  GST_OBJECT_LOCK (base);
-  live = PRIV (base)->live;
-  GST_OBJECT_UNLOCK (base);
-  return live;
-}
-
-GstClockTime
-gst_stt_base_get_latency (GstSttBase * base)
-{
-  GstClockTime l;
-
-  GST_OBJECT_LOCK (base);
-  l = PRIV (base)->latency;
-  GST_OBJECT_UNLOCK (base);
-  return l;
-}
-
-GstClockTime
-gst_stt_base_get_lateness (GstSttBase * base)
-{
-  GstClockTime l;
-
-  GST_OBJECT_LOCK (base);
-  l = PRIV (base)->lateness;
-  GST_OBJECT_UNLOCK (base);
-  return l;
-}
-
-GstClockTime
-gst_stt_base_observe_delay (GstSttBase * base, GstClockTime pts)
-{
-  GstSttBasePrivate *priv = PRIV (base);
-  GstClockTime delay = 0;
-  gboolean notify = FALSE;
-
-  GST_OBJECT_LOCK (base);
-  if (priv->live && GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (priv->input_end)
-      && priv->input_end > pts) {
-    delay = priv->input_end - pts;
-    if (delay > priv->max_observed_delay) {
-      priv->max_observed_delay = delay;
-      notify = TRUE;
-    }
-  }
-  GST_OBJECT_UNLOCK (base);
-  if (notify)
-    g_object_notify (G_OBJECT (base), "max-observed-delay");
-  return delay;
-}
-
-GstPad *
-gst_stt_base_get_sinkpad (GstSttBase * base)
-{
-  return PRIV (base)->sinkpad;
-}
-
-GstSttStats *
-gst_stt_base_get_stats (GstSttBase * base)
-{
-  return PRIV (base)->stats;
-}
-
-/* Posts @err as the element's error (with the provider in the details) and frees it. */
-static void
-post_settings_error (GstSttBase * base, const SttProviderInfo * info, GError * err)
-{
-  gst_element_message_full_with_details (GST_ELEMENT (base), GST_MESSAGE_ERROR,
-      err->domain, err->code, g_strdup (err->message), NULL, __FILE__, GST_FUNCTION,
-      __LINE__, gst_structure_new ("details", "provider", G_TYPE_STRING,
-          info ? info->name : "", NULL));
-  g_error_free (err);
-}
-
-/* Settings that cannot work are said at start, before any connection: an unknown
- * provider, a URL that is not one, an unreadable key file, no key for a service that
- * needs one, a ring smaller than a chunk. What works but is unsafe or ignored is a
- * warning: credentials in cleartext, no TLS validation, a setting the protocol cannot
- * carry. */
-static gboolean
-check_settings (GstSttBase * base)
-{
-  static const gchar *const ws_schemes[] = { "wss", "ws", "https", "http", NULL };
-  static const gchar *const http_schemes[] = { "https", "http", NULL };
-  GstSttBasePrivate *priv = PRIV (base);
-  g_autofree gchar *provider = NULL, *key = NULL, *key_file = NULL, *token_url = NULL;
-  g_autofree gchar *language = NULL, *found = NULL, *url = NULL;
-  GstClockTime ring, chunk;
-  gboolean tls_validate, url_clear = FALSE, token_clear = FALSE;
-  const SttProviderInfo *info;
-  GError *err = NULL;
-
-  GST_OBJECT_LOCK (base);
-  provider = g_strdup (priv->provider);
-  url = g_strdup (priv->url);
-  key = g_strdup (priv->api_key);
-  key_file = g_strdup (priv->api_key_file);
-  token_url = g_strdup (priv->token_url);
-  language = g_strdup (priv->language);
-  ring = priv->max_buffer_time;
-  chunk = priv->chunk_duration;
-  tls_validate = priv->tls_validate;
-  GST_OBJECT_UNLOCK (base);
-
-  info = stt_provider_lookup (provider);
-  if (info == NULL) {
-    g_autofree gchar *known = g_strjoinv (", ", (gchar **) stt_provider_names ());
-    GST_ELEMENT_ERROR (base, RESOURCE, SETTINGS, ("Unknown provider '%s'", provider),
-        ("known providers: %s", known));
-    return FALSE;
-  }
-  if (!gst_stt_session_check_url ("url", url, ws_schemes, &url_clear, &err)
-      || !gst_stt_session_check_url ("token-url", token_url, http_schemes, &token_clear,
-          &err)) {
-    post_settings_error (base, info, err);
-    return FALSE;
-  }
-  if (ring < chunk) {
-    GST_ELEMENT_ERROR (base, RESOURCE, SETTINGS, ("max-buffer-time (%" GST_TIME_FORMAT
-            ") is shorter than chunk-duration (%" GST_TIME_FORMAT "): the replay ring "
-            "must hold at least one chunk", GST_TIME_ARGS (ring), GST_TIME_ARGS (chunk)),
-        (NULL));
-    return FALSE;
-  }
-  found = gst_stt_session_resolve_key (info, key, key_file, &err);
-  if (key)
-    memset (key, 0, strlen (key));
-  /* With token-url the token service decides what it needs. */
-  if (err && (token_url == NULL || *token_url == '\0'
-          || err->code == GST_RESOURCE_ERROR_NOT_FOUND)) {
-    post_settings_error (base, info, err);
-    return FALSE;
-  }
-  g_clear_error (&err);
-  if ((found && url_clear) || token_clear)
-    GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("Credentials for %s will travel in "
-            "cleartext (%s is ws:// or http:// to another machine): use wss:// or "
-            "https://", info->display_name, token_clear ? "token-url" : "url"), (NULL));
-  if (found)
-    memset (found, 0, strlen (found));
-  if (!tls_validate)
-    GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("tls-validate=false: the server's "
-            "certificate is not checked, anyone on the path can read the audio and the "
-            "credentials"), (NULL));
-  if (language && *language && info->no_language)
-    GST_ELEMENT_WARNING (base, RESOURCE, SETTINGS, ("%s has no language setting: "
-            "language-code=%s is ignored (the server's model decides)", info->display_name,
-            language), (NULL));
-  return TRUE;
-}
-
 static GstStateChangeReturn
 gst_stt_base_change_state (GstElement * element, GstStateChange transition)
 {
-  GstSttBase *base = GST_STT_BASE (element);
-  GstSttBasePrivate *priv = PRIV (base);
+  GstSttEngine *engine = PRIV (element)->engine;
   GstStateChangeReturn ret;
 
   switch (transition) {
     case GST_STATE_CHANGE_READY_TO_PAUSED:
-      if (!check_settings (base))
+      if (!gst_stt_engine_start (engine))
         return GST_STATE_CHANGE_FAILURE;
-      gst_stt_stats_reset (priv->stats);
-      GST_OBJECT_LOCK (base);
-      priv->max_observed_delay = 0;
-      GST_OBJECT_UNLOCK (base);
-      gst_segment_init (&priv->segment, GST_FORMAT_TIME);
-      g_mutex_lock (&priv->drain_lock);
-      priv->flushing = FALSE;
-      g_mutex_unlock (&priv->drain_lock);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       /* Unblock a chain function waiting for room and an EOS waiting for finals before
        * the pads are deactivated (which waits for the streaming thread). */
-      g_mutex_lock (&priv->drain_lock);
-      priv->flushing = TRUE;
-      g_cond_broadcast (&priv->drain_cond);
-      g_mutex_unlock (&priv->drain_lock);
-      if (priv->ring)
-        gst_stt_ring_set_flushing (priv->ring, TRUE);
+      gst_stt_engine_set_flushing (engine, TRUE);
       break;
     default:
       break;
@@ -1128,7 +125,7 @@ gst_stt_base_change_state (GstElement * element, GstStateChange transition)
 
   switch (transition) {
     case GST_STATE_CHANGE_PAUSED_TO_READY:
-      free_stream (base);
+      gst_stt_engine_stop (engine);
       break;
     default:
       break;
@@ -1137,431 +134,90 @@ gst_stt_base_change_state (GstElement * element, GstStateChange transition)
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Properties */
+
+GstClockTime
+gst_stt_base_get_safe_position (GstSttBase * base)
+{
+  return gst_stt_engine_get_safe_position (PRIV (base)->engine);
+}
+
+gboolean
+gst_stt_base_is_live (GstSttBase * base)
+{
+  return gst_stt_engine_is_live (PRIV (base)->engine);
+}
+
+GstClockTime
+gst_stt_base_get_latency (GstSttBase * base)
+{
+  return gst_stt_engine_get_latency (PRIV (base)->engine);
+}
+
+GstClockTime
+gst_stt_base_get_lateness (GstSttBase * base)
+{
+  return gst_stt_engine_get_lateness (PRIV (base)->engine);
+}
+
+GstClockTime
+gst_stt_base_observe_delay (GstSttBase * base, GstClockTime pts)
+{
+  return gst_stt_engine_observe_delay (PRIV (base)->engine, pts);
+}
+
+GstPad *
+gst_stt_base_get_sinkpad (GstSttBase * base)
+{
+  return PRIV (base)->sinkpad;
+}
+
+GstSttStats *
+gst_stt_base_get_stats (GstSttBase * base)
+{
+  return gst_stt_engine_get_stats (PRIV (base)->engine);
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 static void
 gst_stt_base_set_property (GObject * object, guint prop_id, const GValue * value,
     GParamSpec * pspec)
 {
-  GstSttBasePrivate *priv = PRIV (object);
-
-  GST_OBJECT_LOCK (object);
-  switch (prop_id) {
-    case PROP_PROVIDER:
-      g_free (priv->provider);
-      priv->provider = g_value_dup_string (value);
-      if (priv->provider == NULL)
-        priv->provider = g_strdup (DEFAULT_PROVIDER);
-      break;
-    case PROP_URL:
-      g_free (priv->url);
-      priv->url = g_value_dup_string (value);
-      break;
-    case PROP_API_KEY:
-      if (priv->api_key)
-        memset (priv->api_key, 0, strlen (priv->api_key));
-      g_free (priv->api_key);
-      priv->api_key = g_value_dup_string (value);
-      break;
-    case PROP_API_KEY_FILE:
-      g_free (priv->api_key_file);
-      priv->api_key_file = g_value_dup_string (value);
-      break;
-    case PROP_LANGUAGE:
-    case PROP_LANGUAGE_CODE:
-      g_free (priv->language);
-      priv->language = g_value_dup_string (value);
-      break;
-    case PROP_MODEL:
-      g_free (priv->model);
-      priv->model = g_value_dup_string (value);
-      break;
-    case PROP_SAMPLE_RATE:
-      priv->sample_rate = g_value_get_uint (value);
-      break;
-    case PROP_CHUNK_DURATION:
-      priv->chunk_duration = g_value_get_uint64 (value);
-      break;
-    case PROP_INTERIM_RESULTS:
-      priv->interim_results = g_value_get_boolean (value);
-      break;
-    case PROP_LATENCY:
-      priv->latency = g_value_get_uint (value) * GST_MSECOND;
-      break;
-    case PROP_LATENESS:
-      priv->lateness = g_value_get_uint (value) * GST_MSECOND;
-      break;
-    case PROP_MAX_BUFFER_TIME:
-      priv->max_buffer_time = g_value_get_uint64 (value);
-      break;
-    case PROP_RECONNECT_MAX_ATTEMPTS:
-      priv->reconnect_max_attempts = g_value_get_int (value);
-      break;
-    case PROP_RECONNECT_INITIAL_DELAY:
-      priv->reconnect_initial_delay = g_value_get_uint64 (value);
-      break;
-    case PROP_RECONNECT_MAX_DELAY:
-      priv->reconnect_max_delay = g_value_get_uint64 (value);
-      break;
-    case PROP_KEEPALIVE_INTERVAL:
-      priv->keepalive_interval = g_value_get_uint64 (value);
-      break;
-    case PROP_STALL_TIMEOUT:
-      priv->stall_timeout = g_value_get_uint64 (value);
-      break;
-    case PROP_DRAIN_TIMEOUT:
-      priv->drain_timeout = g_value_get_uint64 (value);
-      break;
-    case PROP_PACING:
-      priv->pacing = g_value_get_enum (value);
-      break;
-    case PROP_STATS_INTERVAL:
-      priv->stats_interval = g_value_get_uint64 (value);
-      break;
-    case PROP_TLS_CA_FILE:
-      g_free (priv->tls_ca_file);
-      priv->tls_ca_file = g_value_dup_string (value);
-      break;
-    case PROP_TLS_VALIDATE:
-      priv->tls_validate = g_value_get_boolean (value);
-      break;
-    case PROP_EXTRA_HEADERS:
-      g_clear_pointer (&priv->extra_headers, gst_structure_free);
-      priv->extra_headers = g_value_dup_boxed (value);
-      break;
-    case PROP_PARAMS:
-      g_clear_pointer (&priv->params, gst_structure_free);
-      priv->params = g_value_dup_boxed (value);
-      break;
-    case PROP_TOKEN_URL:
-      g_free (priv->token_url);
-      priv->token_url = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_METHOD:
-      g_free (priv->token_method);
-      priv->token_method = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_HEADERS:
-      g_clear_pointer (&priv->token_headers, gst_structure_free);
-      priv->token_headers = g_value_dup_boxed (value);
-      break;
-    case PROP_TOKEN_FIELD:
-      g_free (priv->token_field);
-      priv->token_field = g_value_dup_string (value);
-      break;
-    case PROP_OUTAGE_TIMEOUT:
-      priv->outage_timeout = g_value_get_uint64 (value);
-      break;
-    case PROP_MAX_SESSION_DURATION:
-      priv->max_session_duration = g_value_get_uint64 (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (object);
+  if (!gst_stt_engine_set_property (PRIV (object)->engine, prop_id - PROP_ENGINE, value,
+          pspec))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
 gst_stt_base_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
-  GstSttBasePrivate *priv = PRIV (object);
-
-  if (prop_id == PROP_STATS) {
-    /* Built outside the object lock: the stats have their own. */
-    g_value_take_boxed (value, gst_stt_stats_to_structure (priv->stats,
-            priv->info ? priv->info->name : priv->provider, priv->rate ? priv->rate : 16000));
-    return;
-  }
-
-  GST_OBJECT_LOCK (object);
-  switch (prop_id) {
-    case PROP_PROVIDER:
-      g_value_set_string (value, priv->provider);
-      break;
-    case PROP_URL:
-      g_value_set_string (value, priv->url);
-      break;
-    case PROP_API_KEY:
-      /* Never readable in clear. */
-      g_value_set_string (value, priv->api_key ? "***" : NULL);
-      break;
-    case PROP_API_KEY_FILE:
-      g_value_set_string (value, priv->api_key_file);
-      break;
-    case PROP_LANGUAGE:
-    case PROP_LANGUAGE_CODE:
-      g_value_set_string (value, priv->language);
-      break;
-    case PROP_MODEL:
-      g_value_set_string (value, priv->model);
-      break;
-    case PROP_SAMPLE_RATE:
-      g_value_set_uint (value, priv->sample_rate);
-      break;
-    case PROP_CHUNK_DURATION:
-      g_value_set_uint64 (value, priv->chunk_duration);
-      break;
-    case PROP_INTERIM_RESULTS:
-      g_value_set_boolean (value, priv->interim_results);
-      break;
-    case PROP_LATENCY:
-      g_value_set_uint (value, priv->latency / GST_MSECOND);
-      break;
-    case PROP_LATENESS:
-      g_value_set_uint (value, priv->lateness / GST_MSECOND);
-      break;
-    case PROP_MAX_OBSERVED_DELAY:
-      g_value_set_uint (value, MIN (priv->max_observed_delay / GST_MSECOND, G_MAXUINT));
-      break;
-    case PROP_MAX_BUFFER_TIME:
-      g_value_set_uint64 (value, priv->max_buffer_time);
-      break;
-    case PROP_RECONNECT_MAX_ATTEMPTS:
-      g_value_set_int (value, priv->reconnect_max_attempts);
-      break;
-    case PROP_RECONNECT_INITIAL_DELAY:
-      g_value_set_uint64 (value, priv->reconnect_initial_delay);
-      break;
-    case PROP_RECONNECT_MAX_DELAY:
-      g_value_set_uint64 (value, priv->reconnect_max_delay);
-      break;
-    case PROP_KEEPALIVE_INTERVAL:
-      g_value_set_uint64 (value, priv->keepalive_interval);
-      break;
-    case PROP_STALL_TIMEOUT:
-      g_value_set_uint64 (value, priv->stall_timeout);
-      break;
-    case PROP_DRAIN_TIMEOUT:
-      g_value_set_uint64 (value, priv->drain_timeout);
-      break;
-    case PROP_PACING:
-      g_value_set_enum (value, priv->pacing);
-      break;
-    case PROP_STATS_INTERVAL:
-      g_value_set_uint64 (value, priv->stats_interval);
-      break;
-    case PROP_TLS_CA_FILE:
-      g_value_set_string (value, priv->tls_ca_file);
-      break;
-    case PROP_TLS_VALIDATE:
-      g_value_set_boolean (value, priv->tls_validate);
-      break;
-    case PROP_EXTRA_HEADERS:
-      g_value_set_boxed (value, priv->extra_headers);
-      break;
-    case PROP_PARAMS:
-      g_value_set_boxed (value, priv->params);
-      break;
-    case PROP_TOKEN_URL:
-      g_value_set_string (value, priv->token_url);
-      break;
-    case PROP_TOKEN_METHOD:
-      g_value_set_string (value, priv->token_method);
-      break;
-    case PROP_TOKEN_HEADERS:
-      g_value_set_boxed (value, priv->token_headers);
-      break;
-    case PROP_TOKEN_FIELD:
-      g_value_set_string (value, priv->token_field);
-      break;
-    case PROP_OUTAGE_TIMEOUT:
-      g_value_set_uint64 (value, priv->outage_timeout);
-      break;
-    case PROP_MAX_SESSION_DURATION:
-      g_value_set_uint64 (value, priv->max_session_duration);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (object);
+  if (!gst_stt_engine_get_property (PRIV (object)->engine, prop_id - PROP_ENGINE, value,
+          pspec))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
 static void
 gst_stt_base_finalize (GObject * object)
 {
-  GstSttBasePrivate *priv = PRIV (object);
-
-  free_stream (GST_STT_BASE (object));
-  g_free (priv->provider);
-  g_free (priv->url);
-  if (priv->api_key)
-    memset (priv->api_key, 0, strlen (priv->api_key));
-  g_free (priv->api_key);
-  g_free (priv->api_key_file);
-  g_free (priv->language);
-  g_free (priv->model);
-  g_free (priv->tls_ca_file);
-  g_clear_pointer (&priv->extra_headers, gst_structure_free);
-  g_clear_pointer (&priv->params, gst_structure_free);
-  g_free (priv->token_url);
-  g_free (priv->token_method);
-  g_clear_pointer (&priv->token_headers, gst_structure_free);
-  g_free (priv->token_field);
-  gst_stt_stats_free (priv->stats);
-  g_byte_array_unref (priv->pending);
-  g_mutex_clear (&priv->drain_lock);
-  g_cond_clear (&priv->drain_cond);
+  g_clear_pointer (&PRIV (object)->engine, gst_stt_engine_free);
   G_OBJECT_CLASS (gst_stt_base_parent_class)->finalize (object);
 }
-
-#define TIME_PROP(id, name, nick, blurb, def, flags) \
-  g_object_class_install_property (gobject_class, id, \
-      g_param_spec_uint64 (name, nick, blurb, 0, G_MAXUINT64, def, \
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | flags))
-#define STRING_PROP(id, name, nick, blurb, flags) \
-  g_object_class_install_property (gobject_class, id, \
-      g_param_spec_string (name, nick, blurb, NULL, \
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | flags))
 
 static void
 gst_stt_base_class_init (GstSttBaseClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  const GParamFlags ready = GST_PARAM_MUTABLE_READY;
-  const GParamFlags playing = GST_PARAM_MUTABLE_PLAYING;
-  g_autofree gchar *providers = g_strjoinv (", ", (gchar **) stt_provider_names ());
-  g_autofree gchar *provider_blurb = g_strdup_printf ("Speech-to-text service protocol: %s",
-      providers);
 
   gobject_class->set_property = gst_stt_base_set_property;
   gobject_class->get_property = gst_stt_base_get_property;
   gobject_class->finalize = gst_stt_base_finalize;
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_stt_base_change_state);
 
-  g_object_class_install_property (gobject_class, PROP_PROVIDER,
-      g_param_spec_string ("provider", "Provider", g_intern_string (provider_blurb),
-          DEFAULT_PROVIDER, G_PARAM_READWRITE | G_PARAM_STATIC_NAME |
-          G_PARAM_STATIC_NICK | G_PARAM_STATIC_BLURB | ready));
-  STRING_PROP (PROP_URL, "url", "URL", "Endpoint replacing the provider's default "
-      "(scheme, host, port and path, e.g. ws://127.0.0.1:8080/v1/listen); the element "
-      "adds the query. NULL = the provider's default", ready);
-  STRING_PROP (PROP_API_KEY, "api-key", "API key", "Key or token for the service. Reads "
-      "back as *** when set. Falls back to api-key-file, then $<PROVIDER>_API_KEY, "
-      "then $STT_API_KEY", ready);
-  STRING_PROP (PROP_API_KEY_FILE, "api-key-file", "API key file", "File holding the key, "
-      "read again before every connection attempt (so a rotated key is picked up)", ready);
-  STRING_PROP (PROP_LANGUAGE_CODE, "language-code", "Language code", "Language code "
-      "such as en or en-US; NULL = the provider's default", ready);
-  g_object_class_install_property (gobject_class, PROP_LANGUAGE,
-      g_param_spec_string ("language", "Language", "Deprecated alias of language-code",
-          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_DEPRECATED | ready));
-  STRING_PROP (PROP_MODEL, "model", "Model", "Recognition model; NULL = the provider's "
-      "default (e.g. nova-3 for Deepgram)", ready);
-  g_object_class_install_property (gobject_class, PROP_SAMPLE_RATE,
-      g_param_spec_uint ("sample-rate", "Sample rate", "Rate of the audio sent to the "
-          "service, in Hz; 0 = the provider's rate (16000 for most)", 0, 192000,
-          DEFAULT_SAMPLE_RATE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, PROP_CHUNK_DURATION,
-      g_param_spec_uint64 ("chunk-duration", "Chunk duration", "Audio per WebSocket "
-          "frame, in nanoseconds (10 ms to 10 s)", 10 * GST_MSECOND, 10 * GST_SECOND,
-          DEFAULT_CHUNK_DURATION, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, PROP_INTERIM_RESULTS,
-      g_param_spec_boolean ("interim-results", "Interim results", "Ask the service for "
-          "partial results (posted as stt-transcript with is-final=false)",
-          DEFAULT_INTERIM_RESULTS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, PROP_LATENCY,
-      g_param_spec_uint ("latency", "Latency", "Time the service may take to return "
-          "text for live input, in milliseconds; added to the latency query. Text "
-          "arriving later is pushed late (counted in late-results, with a WARNING)", 0,
-          MAX_LATENCY_MS, DEFAULT_LATENCY_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          ready));
-  g_object_class_install_property (gobject_class, PROP_LATENESS,
-      g_param_spec_uint ("lateness", "Lateness", "Extra delay given to the text, in "
-          "milliseconds: added to the output segment's base and to the latency query "
-          "(for a live pipeline whose sinks can wait longer than latency)", 0,
-          MAX_LATENCY_MS, DEFAULT_LATENESS_MS, G_PARAM_READWRITE |
-          G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, PROP_MAX_OBSERVED_DELAY,
-      g_param_spec_uint ("max-observed-delay", "Max observed delay", "Live input: the "
-          "largest delay seen, in milliseconds, between the newest audio and the start of "
-          "text as it became available (to compare with latency + lateness)", 0, G_MAXUINT,
-          0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  TIME_PROP (PROP_MAX_BUFFER_TIME, "max-buffer-time", "Max buffer time", "Audio kept for "
-      "replay after a reconnect (audio not yet final), in nanoseconds. When full, live "
-      "input drops its oldest audio; non-live input waits", DEFAULT_MAX_BUFFER_TIME, ready);
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_MAX_ATTEMPTS,
-      g_param_spec_int ("reconnect-max-attempts", "Reconnect max attempts", "Consecutive "
-          "failed connection attempts before giving up with an error; -1 = never give up",
-          -1, G_MAXINT, DEFAULT_RECONNECT_MAX_ATTEMPTS,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | playing));
-  TIME_PROP (PROP_RECONNECT_INITIAL_DELAY, "reconnect-initial-delay",
-      "Reconnect initial delay", "Backoff before the second retry (the first is "
-      "immediate), doubled after each failure, in nanoseconds",
-      DEFAULT_RECONNECT_INITIAL_DELAY, ready);
-  TIME_PROP (PROP_RECONNECT_MAX_DELAY, "reconnect-max-delay", "Reconnect max delay",
-      "Longest backoff between attempts, in nanoseconds", DEFAULT_RECONNECT_MAX_DELAY,
-      ready);
-  TIME_PROP (PROP_KEEPALIVE_INTERVAL, "keepalive-interval", "Keepalive interval",
-      "WebSocket ping interval, in nanoseconds (whole seconds); 0 = no pings",
-      DEFAULT_KEEPALIVE_INTERVAL, ready);
-  TIME_PROP (PROP_STALL_TIMEOUT, "stall-timeout", "Stall timeout", "Reconnect when the "
-      "server has sent nothing (no message, no pong) for this long while audio flows, in "
-      "nanoseconds; 0 = never", DEFAULT_STALL_TIMEOUT, ready);
-  TIME_PROP (PROP_DRAIN_TIMEOUT, "drain-timeout", "Drain timeout", "At end of stream, "
-      "the longest the service may make no progress (takes no audio, sends no result) "
-      "before the connection counts as stalled and the audio it has not acknowledged is "
-      "sent again on a new one, in nanoseconds; 0 = never. It bounds a silence, not the "
-      "drain", DEFAULT_DRAIN_TIMEOUT, ready);
-  TIME_PROP (PROP_OUTAGE_TIMEOUT, "outage-timeout", "Outage timeout", "How long the "
-      "service may be without a working connection before the element gives up, in "
-      "nanoseconds; 0 = never. Non-live input then fails with an error; at end of stream "
-      "the element ends the stream with a warning. Either way a warning names the audio "
-      "not transcribed. Live input never gives up in mid-stream",
-      DEFAULT_OUTAGE_TIMEOUT, ready);
-  g_object_class_install_property (gobject_class, PROP_PACING,
-      g_param_spec_enum ("pacing", "Pacing", "How fast non-live audio is sent",
-          GST_TYPE_STT_PACING, DEFAULT_PACING,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  TIME_PROP (PROP_STATS_INTERVAL, "stats-interval", "Stats interval", "Period of the "
-      "stt-stats bus message, in nanoseconds; 0 = none", DEFAULT_STATS_INTERVAL, ready);
-  g_object_class_install_property (gobject_class, PROP_STATS,
-      g_param_spec_boxed ("stats", "Statistics", "Current statistics (the fields of the "
-          "stt-stats message)", GST_TYPE_STRUCTURE,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  STRING_PROP (PROP_TLS_CA_FILE, "tls-ca-file", "TLS CA file", "PEM file of the CA(s) "
-      "to trust for wss:// and https:// instead of the system store", ready);
-  g_object_class_install_property (gobject_class, PROP_TLS_VALIDATE,
-      g_param_spec_boolean ("tls-validate", "TLS validate", "Validate the server's TLS "
-          "certificate. Turning this off is insecure", DEFAULT_TLS_VALIDATE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, PROP_EXTRA_HEADERS,
-      g_param_spec_boxed ("extra-headers", "Extra headers", "Extra HTTP headers for the "
-          "handshake, e.g. \"headers, X-Team=(string)news\"", GST_TYPE_STRUCTURE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, PROP_PARAMS,
-      g_param_spec_boxed ("params", "Provider parameters", "Extra provider options, added "
-          "to the query or configuration message, e.g. \"p, endpointing=300, "
-          "smart_format=true\"", GST_TYPE_STRUCTURE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-
-  STRING_PROP (PROP_TOKEN_URL, "token-url", "Token URL", "HTTP(S) URL that returns a "
-      "temporary token as JSON, fetched again before every connection attempt; the token "
-      "is used instead of api-key. NULL = no token service", ready);
-  g_object_class_install_property (gobject_class, PROP_TOKEN_METHOD,
-      g_param_spec_string ("token-method", "Token method", "HTTP method of the token "
-          "request", DEFAULT_TOKEN_METHOD, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          ready));
-  g_object_class_install_property (gobject_class, PROP_TOKEN_HEADERS,
-      g_param_spec_boxed ("token-headers", "Token headers", "Headers of the token request; "
-          "$API_KEY in a value is replaced by the key (api-key, api-key-file or "
-          "environment), e.g. \"h, Authorization=\\\"Token $API_KEY\\\"\"",
-          GST_TYPE_STRUCTURE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  STRING_PROP (PROP_TOKEN_FIELD, "token-field", "Token field", "Member of the token "
-      "service's JSON answer holding the token. NULL = the first of access_token, token, "
-      "key_value, value", ready);
-  TIME_PROP (PROP_MAX_SESSION_DURATION, "max-session-duration", "Max session duration",
-      "Rotate to a new connection before this long (at the first final in its last "
-      "half, at most 30 s before it), losing and doubling no audio; set it below the "
-      "service's session limit, in nanoseconds; 0 = never", DEFAULT_MAX_SESSION_DURATION,
-      ready);
-
-  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_stt_engine_install_properties (gobject_class, PROP_ENGINE);
+  gst_stt_engine_add_pad_template (element_class);
   gst_type_mark_as_plugin_api (GST_TYPE_STT_BASE, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_STT_PACING, 0);
 }
 
 static void
@@ -1569,39 +225,12 @@ gst_stt_base_init (GstSttBase * base)
 {
   GstSttBasePrivate *priv = PRIV (base);
 
-  priv->provider = g_strdup (DEFAULT_PROVIDER);
-  priv->sample_rate = DEFAULT_SAMPLE_RATE;
-  priv->chunk_duration = DEFAULT_CHUNK_DURATION;
-  priv->interim_results = DEFAULT_INTERIM_RESULTS;
-  priv->latency = DEFAULT_LATENCY_MS * GST_MSECOND;
-  priv->lateness = DEFAULT_LATENESS_MS * GST_MSECOND;
-  priv->max_buffer_time = DEFAULT_MAX_BUFFER_TIME;
-  priv->reconnect_max_attempts = DEFAULT_RECONNECT_MAX_ATTEMPTS;
-  priv->reconnect_initial_delay = DEFAULT_RECONNECT_INITIAL_DELAY;
-  priv->reconnect_max_delay = DEFAULT_RECONNECT_MAX_DELAY;
-  priv->keepalive_interval = DEFAULT_KEEPALIVE_INTERVAL;
-  priv->stall_timeout = DEFAULT_STALL_TIMEOUT;
-  priv->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
-  priv->pacing = DEFAULT_PACING;
-  priv->stats_interval = DEFAULT_STATS_INTERVAL;
-  priv->tls_validate = DEFAULT_TLS_VALIDATE;
-  priv->token_method = g_strdup (DEFAULT_TOKEN_METHOD);
-  priv->max_session_duration = DEFAULT_MAX_SESSION_DURATION;
-  priv->outage_timeout = DEFAULT_OUTAGE_TIMEOUT;
-  priv->stats = gst_stt_stats_new ();
-  priv->pending = g_byte_array_new ();
-  priv->input_end = GST_CLOCK_TIME_NONE;
-  priv->committed_time = GST_CLOCK_TIME_NONE;
-  priv->promised_time = GST_CLOCK_TIME_NONE;
-  priv->duration = GST_CLOCK_TIME_NONE;
-  g_mutex_init (&priv->drain_lock);
-  g_cond_init (&priv->drain_cond);
-  gst_audio_info_init (&priv->in_info);
-  gst_segment_init (&priv->segment, GST_FORMAT_TIME);
-
-  priv->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  priv->sinkpad = gst_pad_new_from_template (gst_element_class_get_pad_template
+      (GST_ELEMENT_GET_CLASS (base), "sink"), "sink");
   gst_pad_set_chain_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_stt_base_chain));
   gst_pad_set_event_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_stt_base_sink_event));
   gst_pad_set_query_function (priv->sinkpad, GST_DEBUG_FUNCPTR (gst_stt_base_sink_query));
   gst_element_add_pad (GST_ELEMENT (base), priv->sinkpad);
+  priv->engine = gst_stt_engine_new (GST_ELEMENT (base), priv->sinkpad,
+      &engine_callbacks);
 }

@@ -1,6 +1,7 @@
-/* GstSttBase: the engine shared by stttranscribe and sttsink. It owns the sink pad,
- * every property, the audio converter, the replay ring, the timeline and the session;
- * subclasses only decide where results go. */
+/* GstSttBase: stttranscribe's parent, an element around the engine it shares with
+ * sttsink (gststtengine.h: every property, the audio converter, the replay ring, the
+ * timeline and the session). It owns the sink pad; subclasses only decide where results
+ * go. */
 #pragma once
 
 #include <gst/gst.h>

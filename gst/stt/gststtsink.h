@@ -1,11 +1,12 @@
 #pragma once
 
-#include "gststtbase.h"
+#include <gst/gst.h>
+#include <gst/base/gstbasesink.h>
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_STT_SINK (gst_stt_sink_get_type ())
-G_DECLARE_FINAL_TYPE (GstSttSink, gst_stt_sink, GST, STT_SINK, GstSttBase)
+G_DECLARE_FINAL_TYPE (GstSttSink, gst_stt_sink, GST, STT_SINK, GstBaseSink)
 
 GST_ELEMENT_REGISTER_DECLARE (sttsink);
 

@@ -2,7 +2,7 @@
  * SECTION:element-stttocea608
  * @title: stttocea608
  *
- * Turns timestamped `text/x-raw, format=utf8` buffers (the final transcripts of
+ * Turns timestamped `text/x-raw, format=utf8` buffers (the words or segments of
  * `stttranscribe`) into CEA-608 closed captions: `closedcaption/x-cea-608, format=raw`,
  * one byte pair (field 1, channel CC1) per video frame, odd parity on every byte.
  *
@@ -14,34 +14,71 @@
  * standard asks.
  *
  * Modes (`mode`):
- * - `roll-up2`, `roll-up3`: each caption starts a new line at the bottom row, older lines
- *   roll up in a window of 2 or 3 rows. Characters show as they arrive.
- * - `pop-on`: the caption is loaded off screen and shown at once at its PTS; it is erased
- *   at PTS + DURATION unless the next caption replaces it first. Captions longer than 4
- *   rows are shown as successive pages sharing the caption's duration.
+ * - `roll-up2`, `roll-up3`: text is spelled out on the bottom row, older rows roll up in
+ *   a window of 2 or 3 rows. Consecutive buffers continue the current row, separated by a
+ *   space, so one buffer per word (`stttranscribe output-mode=words`, the default for
+ *   live input, or the gst-plugins-rs transcribers) fills rows as the words come; a
+ *   carriage return rolls the window up when the next word does not fit in the 32
+ *   columns. A buffer made of punctuation only (",", ".") sticks to the previous word.
+ *   A new row starts instead:
+ *   - at a "\n" in the text (a buffer ending with "\n" closes its row);
+ *   - when the buffer's PTS is more than `roll-up-pause` (1 s by default) after the end
+ *     (PTS + DURATION) of the previous text: a pause in speech;
+ *   - after a `rstranscribe/final-transcript` or `rstranscribe/speaker-change` custom
+ *     downstream event (end of utterance, change of speaker: what gst-plugins-rs
+ *     transcribers send), which the element consumes;
+ *   - at the first text, and after a change of mode or a flush.
+ *   Whole sentences (`output-mode=segments`) work the same way: they continue the row
+ *   unless one of the above comes first.
+ * - `pop-on`: each buffer is one caption, loaded off screen and shown at once at its PTS;
+ *   it is erased at PTS + DURATION unless the next caption replaces it first. A "\n" in
+ *   the text forces a line break. Captions longer than 4 rows are shown as successive
+ *   pages sharing the caption's duration. Pop-on wants whole captions upstream
+ *   (`stttranscribe output-mode=segments`): with one buffer per word, each word would
+ *   pop on alone.
  *
- * Text is wrapped at word boundaries to 32 columns and mapped to the North American
- * character sets: the basic set (ASCII, with the positions the standard gives to
- * á é í ó ú ç ñ Ñ ÷), the special characters (® ° ½ ¿ ™ ¢ £ ♪ à è â ê î ô û) and the
- * extended Spanish/French/Portuguese/German sets (sent after a basic fallback that
- * decoders without them keep). Other accented letters lose their accent; characters with
- * no equivalent are dropped.
+ * In every mode a word goes out as soon as possible at or after its PTS, two characters
+ * per frame: the control codes a caption needs (a carriage return, a preamble) are placed
+ * before it, and text that comes faster than it can be sent waits its turn, in order.
+ *
+ * Text is wrapped at word boundaries to 32 columns (a longer word is cut where the row
+ * ends) and mapped to the North American character sets: the basic set (ASCII, with the
+ * positions the standard gives to á é í ó ú ç ñ Ñ ÷), the special characters
+ * (® ° ½ ¿ ™ ¢ £ ♪ à è â ê î ô û) and the extended Spanish/French/Portuguese/German sets
+ * (sent after a basic fallback that decoders without them keep). Other accented letters
+ * lose their accent; characters with no equivalent are dropped.
  *
  * GAP events are filled with padding up to their end; EOS sends what is still due (the
  * pop-on erase) before it goes on. A flush starts a new frame grid. The element posts no
  * bus messages.
  *
- * ## Example launch line
+ * ## Example launch lines
  * |[
- * gst-launch-1.0 filesrc location=talk.wav ! wavparse ! stttranscribe provider=vosk ! \
+ * gst-launch-1.0 pulsesrc ! stttranscribe output-mode=words ! \
  *     stttocea608 mode=roll-up3 ! ccconverter ! \
  *     closedcaption/x-cea-708,format=cdp ! fakesink dump=true
- * ]| Live roll-up captions as CEA-708 CDP packets (608 inside) for an SDI or MXF muxer.
+ * ]| Live roll-up captions, one word at a time, as CEA-708 CDP packets (608 inside) for
+ * an SDI or MXF muxer.
+ * |[
+ * gst-launch-1.0 filesrc location=talk.wav ! wavparse ! \
+ *     stttranscribe provider=vosk output-mode=segments ! \
+ *     stttocea608 mode=pop-on ! ccconverter ! \
+ *     closedcaption/x-cea-708,format=cdp ! fakesink dump=true
+ * ]| Pop-on captions of a file, one caption per segment.
+ * |[
+ * gst-launch-1.0 pulsesrc ! stttranscribe ! \
+ *     stttocea608 mode=roll-up2 roll-up-pause=2000000000 ! ccconverter ! \
+ *     closedcaption/x-cea-708,format=cdp ! fakesink dump=true
+ * ]| Roll-up that starts a new row only after 2 s without speech.
  *
  * ## Properties
  * - `mode`: roll-up2 (default), roll-up3 or pop-on.
  * - `framerate`: the video framerate the byte pairs are paced at when downstream leaves
  *   it open (default 30000/1001).
+ * - `roll-up-pause`: in roll-up modes, the silence in nanoseconds between two texts
+ *   (from the end of one to the PTS of the next) above which the next starts a new row
+ *   (default 1000000000, 1 s; 0: any gap; 18446744073709551615: never, only "\n" and
+ *   end-of-utterance events do).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -57,6 +94,7 @@ GST_DEBUG_CATEGORY_STATIC (stt_to_cea608_debug);
 #define DEFAULT_MODE GST_STT_TO_CEA608_MODE_ROLL_UP2
 #define DEFAULT_FPS_N 30000
 #define DEFAULT_FPS_D 1001
+#define DEFAULT_ROLL_UP_PAUSE GST_SECOND
 
 #define COLUMNS 32
 #define POP_ON_ROWS 4
@@ -77,6 +115,7 @@ enum
   PROP_0,
   PROP_MODE,
   PROP_FRAMERATE,
+  PROP_ROLL_UP_PAUSE,
 };
 
 struct _GstSttToCea608
@@ -89,6 +128,7 @@ struct _GstSttToCea608
   /* Properties, under the object lock. */
   GstSttToCea608Mode mode;
   gint fps_n, fps_d;
+  GstClockTime roll_up_pause;
 
   /* Streaming thread only. */
   gint out_fps_n, out_fps_d;    /* 0/0 until negotiated */
@@ -97,6 +137,9 @@ struct _GstSttToCea608
   guint64 next_frame;           /* the next frame to push */
   gint64 erase_frame;           /* pop-on: frame where the shown caption ends, or -1 */
   gint decoder_mode;            /* the mode the receiver is in, -1 unknown */
+  guint col;                    /* roll-up: columns taken on the bottom row */
+  gboolean new_row;             /* roll-up: the next text starts a new row */
+  GstClockTime last_end;        /* roll-up: end of the latest text, NONE before any */
   gboolean discont;
 };
 
@@ -278,15 +321,26 @@ map_char (gunichar c, Unit * u)
   return FALSE;
 }
 
-/* Cuts the text into lines of at most COLUMNS units, at word boundaries (a longer word
- * is cut where the line ends). Returns a GPtrArray of GArray of Unit. */
+/* Cuts the text into rows of at most COLUMNS units at word boundaries (a word longer than
+ * a row is cut where the row ends); "\n" ends a row. The first row continues one that
+ * already holds @start units (0: the text starts a new row), after a space when @space;
+ * it holds the new units only and stays empty when the first word does not fit there.
+ * Sets @closed when the text ends with "\n". Returns a GPtrArray of GArray of Unit. */
 static GPtrArray *
-wrap_text (const gchar * text, gsize len)
+wrap_text (const gchar * text, gsize len, guint start, gboolean space, gboolean * closed)
 {
   GPtrArray *lines = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   GArray *line = NULL, *word = g_array_new (FALSE, FALSE, sizeof (Unit));
   const gchar *p = text, *end = text + len;
+  guint used = 0;               /* columns taken on the row of @line */
   gboolean done = FALSE;
+
+  *closed = FALSE;
+  if (start > 0) {
+    line = g_array_new (FALSE, FALSE, sizeof (Unit));
+    g_ptr_array_add (lines, line);
+    used = MIN (start, COLUMNS);
+  }
 
   while (!done) {
     gunichar c = ' ';
@@ -308,23 +362,36 @@ wrap_text (const gchar * text, gsize len)
       continue;
     }
     /* A word is complete. */
-    while (word->len > 0) {
-      guint take;
+    if (word->len > 0) {
+      *closed = FALSE;
+      while (word->len > 0) {
+        guint take, gap = space ? 1 : 0;
 
-      if (line != NULL && line->len + 1 + MIN (word->len, COLUMNS) > COLUMNS)
-        line = NULL;
-      if (line == NULL) {
-        line = g_array_new (FALSE, FALSE, sizeof (Unit));
-        g_ptr_array_add (lines, line);
-      } else {
-        Unit space = { UNIT_BASIC, 0, ' ', 0 };
-        g_array_append_val (line, space);
+        if (line != NULL && used + gap + MIN (word->len, COLUMNS) > COLUMNS)
+          line = NULL;
+        if (line == NULL) {
+          line = g_array_new (FALSE, FALSE, sizeof (Unit));
+          g_ptr_array_add (lines, line);
+          used = gap = 0;
+        }
+        if (gap) {
+          Unit blank = { UNIT_BASIC, 0, ' ', 0 };
+          g_array_append_val (line, blank);
+          used++;
+        }
+        take = MIN (word->len, COLUMNS - used);
+        g_array_append_vals (line, word->data, take);
+        used += take;
+        g_array_remove_range (word, 0, take);
+        if (word->len > 0)
+          line = NULL;
       }
-      take = MIN (word->len, COLUMNS - line->len);
-      g_array_append_vals (line, word->data, take);
-      g_array_remove_range (word, 0, take);
-      if (word->len > 0)
-        line = NULL;
+      /* The text's own words are separated by a space. */
+      space = TRUE;
+    }
+    if (c == '\n') {
+      line = NULL;
+      *closed = TRUE;
     }
   }
   g_array_unref (word);
@@ -396,12 +463,15 @@ add_line (GArray * pairs, GArray * line)
 }
 
 /* Builds the pairs of one caption of @lines (pop-on: at most POP_ON_ROWS) and sets
- * @shown to the index of the pair at which it becomes visible. Streaming thread. */
+ * @shown to the index of the pair at which it becomes visible. In roll-up, the first line
+ * continues the row on screen when @continues (no carriage return); every other line
+ * rolls the window up first. Streaming thread. */
 static GArray *
 encode_caption (GstSttToCea608 * self, GstSttToCea608Mode mode, GPtrArray * lines,
-    guint first, guint n, guint * shown)
+    guint first, guint n, gboolean continues, guint * shown)
 {
   GArray *pairs = g_array_new (FALSE, FALSE, sizeof (guint16));
+  gboolean seen = FALSE;
   guint i;
 
   if (mode == GST_STT_TO_CEA608_MODE_POP_ON) {
@@ -418,14 +488,22 @@ encode_caption (GstSttToCea608 * self, GstSttToCea608Mode mode, GPtrArray * line
       add_control (pairs, CTRL, mode == GST_STT_TO_CEA608_MODE_ROLL_UP2 ? RU2 : RU3);
       /* Nothing of a previous mode or stream stays on screen. */
       add_control (pairs, CTRL, EDM);
+      continues = FALSE;
     }
     *shown = 0;
     for (i = 0; i < n; i++) {
-      add_control (pairs, CTRL, CR);
-      add_pac (pairs, BASE_ROW);
-      if (i == 0)
+      GArray *line = g_ptr_array_index (lines, first + i);
+
+      if (i > 0 || !continues) {
+        add_control (pairs, CTRL, CR);
+        add_pac (pairs, BASE_ROW);
+      }
+      /* Only a continued row can be empty (its first word did not fit). */
+      if (!seen && line->len > 0) {
         *shown = pairs->len;
-      add_line (pairs, g_ptr_array_index (lines, first + i));
+        seen = TRUE;
+      }
+      add_line (pairs, line);
     }
   }
   self->decoder_mode = mode;
@@ -582,14 +660,14 @@ ensure_origin (GstSttToCea608 * self, GstClockTime t, guint frames_before)
 
 static GstFlowReturn
 schedule (GstSttToCea608 * self, GstSttToCea608Mode mode, GPtrArray * lines,
-    guint first, guint n, GstClockTime pts, GstClockTime duration)
+    guint first, guint n, gboolean continues, GstClockTime pts, GstClockTime duration)
 {
   g_autoptr (GArray) pairs = NULL;
   guint shown, i;
   guint64 at, start;
   GstFlowReturn ret;
 
-  pairs = encode_caption (self, mode, lines, first, n, &shown);
+  pairs = encode_caption (self, mode, lines, first, n, continues, &shown);
   ensure_origin (self, pts, shown);
   at = GST_CLOCK_TIME_IS_VALID (pts) ? frame_at (self, pts) : self->next_frame;
   start = at > shown ? at - shown : 0;
@@ -611,15 +689,74 @@ schedule (GstSttToCea608 * self, GstSttToCea608Mode mode, GPtrArray * lines,
   return ret;
 }
 
+/* TRUE when the text opens with a word made of punctuation only, that sticks to the
+ * previous word: transcribers that send "," or "." as items of their own. */
+static gboolean
+starts_with_punctuation (const gchar * text, gsize len)
+{
+  gsize i = 0, first;
+
+  while (i < len && (text[i] == ' ' || text[i] == '\t'))
+    i++;
+  first = i;
+  while (i < len && text[i] != '\0' && strchr (".,?!;:", text[i]) != NULL)
+    i++;
+  return i > first && (i == len || g_ascii_isspace (text[i]));
+}
+
+/* Roll-up: the text continues the row on screen after a space unless a pause longer than
+ * @pause, a "\n" or an end of utterance upstream came before it. Streaming thread. */
+static GstFlowReturn
+roll_up (GstSttToCea608 * self, GstSttToCea608Mode mode, const gchar * text, gsize len,
+    GstClockTime pts, GstClockTime duration, GstClockTime pause)
+{
+  g_autoptr (GPtrArray) lines = NULL;
+  GArray *last;
+  guint start = 0, i;
+  gboolean closed, empty = TRUE;
+  GstFlowReturn ret;
+
+  if (self->decoder_mode == (gint) mode && !self->new_row && self->col > 0) {
+    start = self->col;
+    if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (self->last_end)
+        && pts > self->last_end && pts - self->last_end > pause) {
+      GST_DEBUG_OBJECT (self, "pause of %" GST_TIME_FORMAT ": new row",
+          GST_TIME_ARGS (pts - self->last_end));
+      start = 0;
+    }
+  }
+  lines = wrap_text (text, len, start, !starts_with_punctuation (text, len), &closed);
+  for (i = 0; i < lines->len; i++)
+    empty = empty && ((GArray *) g_ptr_array_index (lines, i))->len == 0;
+  if (empty) {
+    /* Nothing to show, but a "\n" still ends the row. */
+    self->new_row = self->new_row || closed;
+    return GST_FLOW_OK;
+  }
+
+  if (GST_CLOCK_TIME_IS_VALID (pts)) {
+    GstClockTime end = pts + (GST_CLOCK_TIME_IS_VALID (duration) ? duration : 0);
+
+    if (!GST_CLOCK_TIME_IS_VALID (self->last_end) || end > self->last_end)
+      self->last_end = end;
+  }
+  ret = schedule (self, mode, lines, 0, lines->len, start > 0, pts, duration);
+  last = g_ptr_array_index (lines, lines->len - 1);
+  self->col = (lines->len == 1 ? start : 0) + last->len;
+  self->new_row = closed;
+  return ret;
+}
+
 static GstFlowReturn
 gst_stt_to_cea608_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstSttToCea608 *self = GST_STT_TO_CEA608 (parent);
   g_autoptr (GPtrArray) lines = NULL;
   GstSttToCea608Mode mode;
-  GstClockTime pts = GST_BUFFER_PTS (buf), duration = GST_BUFFER_DURATION (buf);
+  GstClockTime pts = GST_BUFFER_PTS (buf), duration = GST_BUFFER_DURATION (buf), pause;
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo map;
+  gboolean closed;
   guint first, n;
 
   if (self->out_fps_n == 0 && !negotiate (self)) {
@@ -630,18 +767,24 @@ gst_stt_to_cea608_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
-  lines = wrap_text ((const gchar *) map.data, map.size);
-  gst_buffer_unmap (buf, &map);
-  gst_buffer_unref (buf);
 
   GST_OBJECT_LOCK (self);
   mode = self->mode;
+  pause = self->roll_up_pause;
   GST_OBJECT_UNLOCK (self);
 
+  if (mode != GST_STT_TO_CEA608_MODE_POP_ON) {
+    ret = roll_up (self, mode, (const gchar *) map.data, map.size, pts, duration, pause);
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    return ret;
+  }
+
+  lines = wrap_text ((const gchar *) map.data, map.size, 0, FALSE, &closed);
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_unref (buf);
   if (lines->len == 0)
     return GST_FLOW_OK;
-  if (mode != GST_STT_TO_CEA608_MODE_POP_ON)
-    return schedule (self, mode, lines, 0, lines->len, pts, duration);
 
   /* Pop-on pages share the caption's time. */
   n = (lines->len + POP_ON_ROWS - 1) / POP_ON_ROWS;
@@ -655,7 +798,7 @@ gst_stt_to_cea608_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
           gst_util_uint64_scale (duration, page, n);
     }
     ret = schedule (self, mode, lines, first, MIN (POP_ON_ROWS, lines->len - first),
-        page_pts, page_dur);
+        FALSE, page_pts, page_dur);
   }
   return ret;
 }
@@ -668,6 +811,9 @@ reset (GstSttToCea608 * self)
   self->next_frame = 0;
   self->erase_frame = -1;
   self->decoder_mode = -1;
+  self->col = 0;
+  self->new_row = FALSE;
+  self->last_end = GST_CLOCK_TIME_NONE;
   self->discont = TRUE;
 }
 
@@ -709,6 +855,20 @@ gst_stt_to_cea608_sink_event (GstPad * pad, GstObject * parent, GstEvent * event
       if (self->erase_frame >= 0 && self->out_fps_n != 0)
         advance (self, MAX ((guint64) self->erase_frame, self->next_frame) + 2);
       return gst_pad_event_default (pad, parent, event);
+    case GST_EVENT_CUSTOM_DOWNSTREAM:{
+      const GstStructure *s = gst_event_get_structure (event);
+
+      /* The gst-plugins-rs transcribers' end of utterance and change of speaker: a new
+       * row in roll-up. They mean nothing to consumers of byte pairs. */
+      if (s != NULL && (gst_structure_has_name (s, "rstranscribe/final-transcript")
+              || gst_structure_has_name (s, "rstranscribe/speaker-change"))) {
+        GST_DEBUG_OBJECT (self, "%s: new row", gst_structure_get_name (s));
+        self->new_row = TRUE;
+        gst_event_unref (event);
+        return TRUE;
+      }
+      return gst_pad_event_default (pad, parent, event);
+    }
     case GST_EVENT_FLUSH_STOP:
       reset (self);
       return gst_pad_event_default (pad, parent, event);
@@ -754,6 +914,9 @@ gst_stt_to_cea608_set_property (GObject * object, guint prop_id, const GValue * 
       self->fps_n = gst_value_get_fraction_numerator (value);
       self->fps_d = gst_value_get_fraction_denominator (value);
       break;
+    case PROP_ROLL_UP_PAUSE:
+      self->roll_up_pause = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -774,6 +937,9 @@ gst_stt_to_cea608_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_FRAMERATE:
       gst_value_set_fraction (value, self->fps_n, self->fps_d);
+      break;
+    case PROP_ROLL_UP_PAUSE:
+      g_value_set_uint64 (value, self->roll_up_pause);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -806,6 +972,13 @@ gst_stt_to_cea608_class_init (GstSttToCea608Class * klass)
           "CEA-608 byte pair each, when downstream does not fix it (read when the "
           "stream starts)", 1, 1, 120, 1, DEFAULT_FPS_N, DEFAULT_FPS_D,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_ROLL_UP_PAUSE,
+      g_param_spec_uint64 ("roll-up-pause", "Roll-up pause", "Roll-up modes: text that "
+          "starts more than this after the end of the previous text begins a new row "
+          "instead of continuing the current one (nanoseconds; 18446744073709551615 = "
+          "only at a \"\\n\" or at an end of utterance upstream)", 0, G_MAXUINT64,
+          DEFAULT_ROLL_UP_PAUSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -822,6 +995,7 @@ gst_stt_to_cea608_init (GstSttToCea608 * self)
   self->mode = DEFAULT_MODE;
   self->fps_n = DEFAULT_FPS_N;
   self->fps_d = DEFAULT_FPS_D;
+  self->roll_up_pause = DEFAULT_ROLL_UP_PAUSE;
   reset (self);
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");

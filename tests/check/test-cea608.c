@@ -9,6 +9,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <gst/app/app.h>
 
 #define FRAME_NS(n, d) gst_util_uint64_scale (GST_SECOND, (d), (n))
 
@@ -28,6 +29,12 @@ typedef struct
 
 typedef struct
 {
+  gunichar c;                   /* '\n' for a roll-up carriage return */
+  GstClockTime pts;
+} Typed;
+
+typedef struct
+{
   Memory mem[2];
   guint displayed;              /* index of displayed memory */
   enum
@@ -44,6 +51,8 @@ typedef struct
   GstClockTime next_pts;        /* the grid must be continuous */
   guint grid_breaks;
   GPtrArray *shown;             /* Shown*, each change of the screen */
+  GArray *typed;                /* Typed, what roll-up wrote on screen, in order */
+  GstClockTime pts;             /* of the pair being decoded */
 } Decoder;
 
 static const gunichar basic_overrides[128] = {
@@ -95,8 +104,13 @@ put_char (Decoder * d, gunichar c)
 {
   if (d->row < 1 || d->row > 15)
     return;
-  if (d->col < 32)
+  if (d->col < 32) {
     writing_memory (d)->cell[d->row][d->col] = c;
+    if (d->mode == MODE_ROLL_UP) {
+      Typed t = { c, d->pts };
+      g_array_append_val (d->typed, t);
+    }
+  }
   if (d->col < 31)
     d->col++;
   else
@@ -164,6 +178,10 @@ control (Decoder * d, guint8 hi, guint8 lo)
             memcpy (m->cell[r], m->cell[r + 1], sizeof (m->cell[r]));
           memset (m->cell[d->row], 0, sizeof (m->cell[d->row]));
           d->col = 0;
+          {
+            Typed t = { '\n', d->pts };
+            g_array_append_val (d->typed, t);
+          }
         }
         break;
       case 0x2e:               /* ENM */
@@ -182,8 +200,12 @@ control (Decoder * d, guint8 hi, guint8 lo)
     const gunichar *table = hi == 0x12 ? extended_12 : extended_13;
 
     /* Replaces the basic fallback before it. */
-    if (d->col > 0)
+    if (d->col > 0) {
       d->col--;
+      if (d->mode == MODE_ROLL_UP && d->typed->len > 0
+          && g_array_index (d->typed, Typed, d->typed->len - 1).c != '\n')
+        g_array_set_size (d->typed, d->typed->len - 1);
+    }
     put_char (d, table[lo - 0x20]);
   } else if (lo >= 0x40 && lo <= 0x7f) {
     guint row = pac_row (hi, lo);
@@ -207,6 +229,7 @@ decoder_init (Decoder * d)
   d->row = 15;
   d->next_pts = GST_CLOCK_TIME_NONE;
   d->shown = g_ptr_array_new ();
+  d->typed = g_array_new (FALSE, FALSE, sizeof (Typed));
 }
 
 static void
@@ -220,6 +243,7 @@ decoder_clear (Decoder * d)
     g_free (s);
   }
   g_ptr_array_unref (d->shown);
+  g_array_unref (d->typed);
 }
 
 static void
@@ -241,6 +265,7 @@ decode_pair (Decoder * d, guint8 b0, guint8 b1, GstClockTime pts)
   gchar *after;
 
   d->frames++;
+  d->pts = pts;
   if (!odd_parity_ok (b0) || !odd_parity_ok (b1))
     d->bad_parity++;
 
@@ -331,6 +356,57 @@ last_shown (Decoder * d)
   return ((Shown *) g_ptr_array_index (d->shown, d->shown->len - 1))->text;
 }
 
+/* The rows roll-up wrote, in order, each as it was when the next carriage return rolled
+ * it up (the stream's first carriage return opens the first row). */
+static gchar **
+typed_rows (Decoder * d)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+  guint i = 0;
+
+  if (d->typed->len > 0 && g_array_index (d->typed, Typed, 0).c == '\n')
+    i = 1;
+  for (; i < d->typed->len; i++)
+    g_string_append_unichar (s, g_array_index (d->typed, Typed, i).c);
+  return g_strsplit (s->str, "\n", -1);
+}
+
+static void
+assert_rows (Decoder * d, const gchar * const *want)
+{
+  g_auto (GStrv) rows = typed_rows (d);
+  g_autofree gchar *got = g_strjoinv ("|", rows);
+  g_autofree gchar *wanted = g_strjoinv ("|", (gchar **) want);
+
+  fail_unless_equals_string (got, wanted);
+}
+
+static gboolean
+is_break (Decoder * d, guint i)
+{
+  gunichar c = g_array_index (d->typed, Typed, i).c;
+  return c == ' ' || c == '\n';
+}
+
+/* When the first character of @word (ASCII) showed: its first occurrence as a whole word
+ * at or after @from in what roll-up wrote; @from moves past it. */
+static GstClockTime
+typed_word_time (Decoder * d, const gchar * word, guint * from)
+{
+  guint n = strlen (word), i, k;
+
+  for (i = *from; i + n <= d->typed->len; i++) {
+    for (k = 0; k < n && g_array_index (d->typed, Typed, i + k).c == (gunichar) word[k];
+        k++);
+    if (k < n || (i > 0 && !is_break (d, i - 1))
+        || (i + n < d->typed->len && !is_break (d, i + n)))
+      continue;
+    *from = i + n;
+    return g_array_index (d->typed, Typed, i).pts;
+  }
+  return GST_CLOCK_TIME_NONE;
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 static GstHarness *
@@ -372,6 +448,46 @@ finish (GstHarness * h, Decoder * d, GstClockTime end)
 }
 
 #define FRAME FRAME_NS (30000, 1001)
+
+#define MS(ms) ((GstClockTime) (ms) * GST_MSECOND)
+
+typedef struct
+{
+  const gchar *text;            /* NULL: the custom event @event instead */
+  GstClockTime pts, dur;
+  const gchar *event;
+} Item;
+
+/* Pushes @items, then ends the stream at @end and decodes it. */
+static void
+push_items (GstHarness * h, Decoder * d, const Item * items, guint n, GstClockTime end)
+{
+  guint i;
+
+  for (i = 0; i < n; i++) {
+    if (items[i].text) {
+      push_text (h, items[i].text, items[i].pts, items[i].dur);
+    } else {
+      fail_unless (gst_harness_push_event (h,
+              gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+                  gst_structure_new_empty (items[i].event))));
+    }
+  }
+  finish (h, d, end);
+}
+
+/* The first character of @word shows in the frame at or after @pts, two frames at most
+ * later (frames are 33.4 ms; a word has its own frames when nothing is queued). */
+static void
+assert_word_time (Decoder * d, const gchar * word, guint * from, GstClockTime pts)
+{
+  GstClockTime got = typed_word_time (d, word, from);
+
+  fail_unless (GST_CLOCK_TIME_IS_VALID (got), "'%s' never shown", word);
+  fail_unless (got >= pts && got <= pts + 2 * FRAME,
+      "'%s' shown at %" GST_TIME_FORMAT ", its PTS is %" GST_TIME_FORMAT, word,
+      GST_TIME_ARGS (got), GST_TIME_ARGS (pts));
+}
 
 static void
 assert_near (GstClockTime got, GstClockTime want, guint frames)
@@ -430,17 +546,18 @@ GST_START_TEST (test_roll_up)
   GstHarness *h = new_harness ("roll-up2");
   Decoder d;
 
+  /* Captions 1.5 s apart (more than roll-up-pause): each starts a new row. */
   decoder_init (&d);
   push_text (h, "one", 1 * GST_SECOND, 500 * GST_MSECOND);
-  push_text (h, "two", 2 * GST_SECOND, 500 * GST_MSECOND);
-  push_text (h, "three", 3 * GST_SECOND, 500 * GST_MSECOND);
-  finish (h, &d, 4 * GST_SECOND);
+  push_text (h, "two", 3 * GST_SECOND, 500 * GST_MSECOND);
+  push_text (h, "three", 5 * GST_SECOND, 500 * GST_MSECOND);
+  finish (h, &d, 6 * GST_SECOND);
 
   /* Each line starts at its time and the window keeps two rows. */
   /* Two characters a frame: the first pair of each line. */
   assert_near (first_shown (&d, "on", FALSE), 1 * GST_SECOND, 2);
-  assert_near (first_shown (&d, "one\ntw", FALSE), 2 * GST_SECOND, 2);
-  assert_near (first_shown (&d, "two\nth", FALSE), 3 * GST_SECOND, 2);
+  assert_near (first_shown (&d, "one\ntw", FALSE), 3 * GST_SECOND, 2);
+  assert_near (first_shown (&d, "two\nth", FALSE), 5 * GST_SECOND, 2);
   fail_unless_equals_string (last_shown (&d), "two\nthree");
   decoder_clear (&d);
   gst_harness_teardown (h);
@@ -448,11 +565,159 @@ GST_START_TEST (test_roll_up)
   h = new_harness ("roll-up3");
   decoder_init (&d);
   push_text (h, "one", 1 * GST_SECOND, 500 * GST_MSECOND);
-  push_text (h, "two", 2 * GST_SECOND, 500 * GST_MSECOND);
-  push_text (h, "three", 3 * GST_SECOND, 500 * GST_MSECOND);
-  push_text (h, "four", 4 * GST_SECOND, 500 * GST_MSECOND);
-  finish (h, &d, 5 * GST_SECOND);
+  push_text (h, "two", 3 * GST_SECOND, 500 * GST_MSECOND);
+  push_text (h, "three", 5 * GST_SECOND, 500 * GST_MSECOND);
+  push_text (h, "four", 7 * GST_SECOND, 500 * GST_MSECOND);
+  finish (h, &d, 8 * GST_SECOND);
   fail_unless_equals_string (last_shown (&d), "two\nthree\nfour");
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* One buffer per word (stttranscribe output-mode=words): the words fill the row, a
+ * carriage return only when the next word does not fit, each word out at its time. */
+GST_START_TEST (test_roll_up_words)
+{
+  static const gchar *const words[] = { "Captions", "for", "live", "speech", "arrive",
+    "one", "word", "at", "a", "time", "and", "must", "fill", "each", "row", NULL
+  };
+  /* 31 columns ("one" would make 35), exactly 32, the rest. */
+  static const gchar *const rows[] = { "Captions for live speech arrive",
+    "one word at a time and must fill", "each row", NULL
+  };
+  GstHarness *h = new_harness ("roll-up2");
+  Decoder d;
+  guint i, from = 0;
+
+  decoder_init (&d);
+  for (i = 0; words[i]; i++)
+    push_text (h, words[i], GST_SECOND + i * MS (500), MS (400));
+  finish (h, &d, 10 * GST_SECOND);
+
+  assert_rows (&d, rows);
+  for (i = 0; words[i]; i++)
+    assert_word_time (&d, words[i], &from, GST_SECOND + i * MS (500));
+  fail_unless_equals_string (last_shown (&d), "one word at a time and must fill\n"
+      "each row");
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* A pause longer than roll-up-pause (default 1 s) starts a new row; a shorter one does
+ * not. */
+GST_START_TEST (test_roll_up_pause)
+{
+  static const Item items[] = {
+    {"Before", MS (1000), MS (300)}, {"the", MS (1400), MS (300)},
+    {"pause", MS (1800), MS (400)},
+    {"after", MS (3500), MS (300)},     /* 1.3 s after "pause" ends */
+    {"it", MS (3900), MS (300)},
+    {"again", MS (5100), MS (300)},     /* 0.9 s after "it" ends */
+  };
+  static const struct
+  {
+    guint64 pause;              /* 0: the default */
+    const gchar *rows[4];
+  } cases[] = {
+    {0, {"Before the pause", "after it again", NULL}},
+    {2 * GST_SECOND, {"Before the pause after it again", NULL}},
+    {500 * GST_MSECOND, {"Before the pause", "after it", "again", NULL}},
+  };
+  guint c;
+
+  for (c = 0; c < G_N_ELEMENTS (cases); c++) {
+    GstHarness *h = new_harness ("roll-up2");
+    Decoder d;
+    guint64 pause = 0;
+    guint from = 0;
+
+    g_object_get (h->element, "roll-up-pause", &pause, NULL);
+    fail_unless_equals_uint64 (pause, GST_SECOND);
+    if (cases[c].pause) {
+      g_object_set (h->element, "roll-up-pause", cases[c].pause, NULL);
+      g_object_get (h->element, "roll-up-pause", &pause, NULL);
+      fail_unless_equals_uint64 (pause, cases[c].pause);
+    }
+    decoder_init (&d);
+    push_items (h, &d, items, G_N_ELEMENTS (items), 7 * GST_SECOND);
+    assert_rows (&d, cases[c].rows);
+    /* The new row's carriage return goes out before the word's time. */
+    assert_word_time (&d, "after", &from, MS (3500));
+    assert_word_time (&d, "again", &from, MS (5100));
+    decoder_clear (&d);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* Whole sentences (output-mode=segments) continue the row too; punctuation sent as a
+ * word of its own sticks to the previous word; the gst-plugins-rs transcribers' end of
+ * utterance and change of speaker start a new row. */
+GST_START_TEST (test_roll_up_joins)
+{
+  static const Item items[] = {
+    {"Short one.", MS (1000), MS (1000)},
+    {"And another sentence.", MS (2200), MS (1500)},
+    /* Blanks around the punctuation change nothing. */
+    {"Hello", MS (3900), MS (300)}, {" , ", MS (4200), 0},
+    {"world", MS (4300), MS (300)}, {".", MS (4600), 0},
+    {NULL, 0, 0, "rstranscribe/final-transcript"},
+    {"Next", MS (4800), MS (200)},
+    {NULL, 0, 0, "rstranscribe/speaker-change"},
+    {"Other", MS (5100), MS (200)},
+  };
+  static const gchar *const rows[] = { "Short one. And another sentence.",
+    "Hello, world.", "Next", "Other", NULL
+  };
+  GstHarness *h = new_harness ("roll-up3");
+  Decoder d;
+  guint from = 0;
+
+  decoder_init (&d);
+  push_items (h, &d, items, G_N_ELEMENTS (items), 6 * GST_SECOND);
+  assert_rows (&d, rows);
+  assert_word_time (&d, "And", &from, MS (2200));
+  assert_word_time (&d, "Next", &from, MS (4800));
+  fail_unless_equals_string (last_shown (&d), "Hello, world.\nNext\nOther");
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* "\n" in the text: a new row in roll-up, a new line in pop-on. */
+GST_START_TEST (test_newline)
+{
+  static const Item items[] = {
+    {"First line\nsecond", MS (1000), MS (1000)},
+    {"part", MS (2100), MS (300)},
+    {"ends here.\n", MS (2500), MS (400)},
+    {"next", MS (3000), MS (300)},
+  };
+  static const gchar *const rows[] = { "First line", "second part ends here.", "next",
+    NULL
+  };
+  GstHarness *h = new_harness ("roll-up2");
+  Decoder d;
+
+  decoder_init (&d);
+  push_items (h, &d, items, G_N_ELEMENTS (items), 4 * GST_SECOND);
+  assert_rows (&d, rows);
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+
+  h = new_harness ("pop-on");
+  decoder_init (&d);
+  push_text (h, "Top line\nbottom", GST_SECOND, GST_SECOND);
+  push_text (h, "\nAlpha\n\nBeta\n", 3 * GST_SECOND, GST_SECOND);
+  finish (h, &d, 5 * GST_SECOND);
+  assert_near (first_shown (&d, "Top line\nbottom", FALSE), GST_SECOND, 2);
+  assert_near (first_shown (&d, "Alpha\nBeta", FALSE), 3 * GST_SECOND, 2);
   decoder_clear (&d);
   gst_harness_teardown (h);
 }
@@ -794,6 +1059,120 @@ GST_START_TEST (test_line21)
 
 GST_END_TEST;
 
+/* @frame (@caps) with @text drawn at the bottom, as PNG (a pipeline: textoverlay's
+ * text pad stays unlinked, its `text` is drawn). */
+static GstBuffer *
+render_png (GstCaps * caps, GstBuffer * frame, const gchar * text)
+{
+  GstElement *pipe = gst_parse_launch ("appsrc name=src format=time ! videoconvert ! "
+      "textoverlay name=ov valignment=bottom halignment=center font-desc=\"Sans 28\" "
+      "shaded-background=true ! videoconvert ! pngenc snapshot=false ! "
+      "appsink name=sink sync=false", NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstElement *ov = gst_bin_get_by_name (GST_BIN (pipe), "ov");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  GstSample *sample;
+  GstBuffer *png = NULL;
+
+  fail_unless (pipe != NULL);
+  g_object_set (ov, "text", text, NULL);
+  gst_app_src_set_caps (GST_APP_SRC (src), caps);
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (src),
+          gst_buffer_copy (frame)), GST_FLOW_OK);
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 10 * GST_SECOND);
+  fail_unless (sample != NULL, "no PNG within 10 s");
+  png = gst_buffer_ref (gst_sample_get_buffer (sample));
+  gst_sample_unref (sample);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (ov);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  return png;
+}
+
+/* The picture a viewer sees. The captions ride on the video (cccombiner), are drawn as the
+ * line 21 waveform (line21encoder) and read back from the picture (line21decoder); our
+ * decoder turns the pairs into the screen's text, which is drawn over that very frame
+ * (textoverlay: GStreamer 1.22 has no C element that renders 608 itself, cc708overlay
+ * draws 708 services only) and saved as cea608-frame.png in the test's directory. */
+GST_START_TEST (test_rendered_frame)
+{
+  static const gchar *const needed[] = { "cccombiner", "line21encoder", "line21decoder",
+    "videotestsrc", "textoverlay", "videoconvert", "pngenc", "pngdec", NULL
+  };
+  const gchar *text = "Captions over the video";
+  GstHarness *h;
+  GstBuffer *frame = NULL, *png, *plain;
+  GstCaps *caps;
+  Decoder d;
+  guint i;
+  g_autofree gchar *shown = NULL, *path = NULL;
+  GstMapInfo a, b;
+
+  if (!have_elements (needed))
+    return;
+  h = gst_harness_new_parse ("stttocea608 mode=pop-on ! c.caption "
+      "videotestsrc num-buffers=150 pattern=smpte ! video/x-raw,format=UYVY,width=720,"
+      "height=525,framerate=30000/1001,interlace-mode=interleaved ! "
+      "cccombiner name=c ! line21encoder ! line21decoder");
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  decoder_init (&d);
+  push_text (h, text, GST_SECOND, 2 * GST_SECOND);
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (5 * GST_SECOND, 0)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* The caption shows from 1 s (frame 30): look at the first 2 s. */
+  for (i = 0; i < 60; i++) {
+    GstBuffer *buf = gst_harness_pull (h);
+    GstVideoCaptionMeta *meta;
+
+    fail_unless (buf != NULL, "video frame %u missing", i);
+    meta = gst_buffer_get_video_caption_meta (buf);
+    if (meta && meta->caption_type == GST_VIDEO_CAPTION_TYPE_CEA608_RAW
+        && meta->size >= 2)
+      decode_pair (&d, meta->data[0], meta->data[1], GST_BUFFER_PTS (buf));
+    /* The first frame whose screen shows the caption. */
+    if (frame == NULL && d.shown->len > 0 && g_str_equal (last_shown (&d), text)) {
+      frame = gst_buffer_ref (buf);
+      shown = g_strdup (last_shown (&d));
+    }
+    gst_buffer_unref (buf);
+  }
+  fail_unless (frame != NULL, "the caption never showed");
+  assert_near (GST_BUFFER_PTS (frame), GST_SECOND, 2);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+
+  /* The decoded screen drawn over the frame, as a PNG; and the frame without it. */
+  png = render_png (caps, frame, shown);
+  plain = render_png (caps, frame, "");
+  fail_unless (png != NULL && plain != NULL);
+  fail_unless (gst_buffer_map (png, &a, GST_MAP_READ));
+  fail_unless (gst_buffer_map (plain, &b, GST_MAP_READ));
+  fail_unless (a.size > 8 && memcmp (a.data, "\x89PNG\r\n\x1a\n", 8) == 0);
+  /* The caption changed the picture. */
+  fail_unless (a.size != b.size || memcmp (a.data, b.data, a.size) != 0);
+  {
+    g_autofree gchar *dir = g_get_current_dir ();
+
+    path = g_build_filename (dir, "cea608-frame.png", NULL);
+  }
+  fail_unless (g_file_set_contents (path, (const gchar *) a.data, a.size, NULL));
+  g_print ("CEA-608 caption \"%s\" rendered over frame %" GST_TIME_FORMAT ": %s\n", shown,
+      GST_TIME_ARGS (GST_BUFFER_PTS (frame)), path);
+  gst_buffer_unmap (png, &a);
+  gst_buffer_unmap (plain, &b);
+  gst_buffer_unref (png);
+  gst_buffer_unref (plain);
+  gst_buffer_unref (frame);
+  gst_caps_unref (caps);
+  decoder_clear (&d);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 cea608_suite (void)
 {
@@ -803,6 +1182,10 @@ cea608_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_pop_on);
   tcase_add_test (tc, test_roll_up);
+  tcase_add_test (tc, test_roll_up_words);
+  tcase_add_test (tc, test_roll_up_pause);
+  tcase_add_test (tc, test_roll_up_joins);
+  tcase_add_test (tc, test_newline);
   tcase_add_test (tc, test_wrap);
   tcase_add_test (tc, test_pages);
   tcase_add_test (tc, test_characters);
@@ -813,6 +1196,7 @@ cea608_suite (void)
   tcase_add_test (tc, test_flush);
   tcase_add_test (tc, test_ccconverter);
   tcase_add_test (tc, test_line21);
+  tcase_add_test (tc, test_rendered_frame);
   return s;
 }
 
