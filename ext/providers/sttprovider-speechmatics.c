@@ -53,8 +53,7 @@ typedef struct
   gboolean end_sent;
   gint64 acked;                 /* seq_no of the last AudioAdded */
   gchar *delimiter;             /* between words (language_pack_info.word_delimiter) */
-  GArray *partial;              /* SttWord: the words of the last partial */
-  gdouble partial_end;
+  SttResult *partial;           /* the words of the last partial, or NULL */
 } SpeechmaticsPriv;
 
 static void
@@ -63,17 +62,8 @@ speechmatics_free_priv (gpointer p)
   SpeechmaticsPriv *priv = p;
 
   g_free (priv->delimiter);
-  g_array_unref (priv->partial);
+  stt_result_free (priv->partial);
   g_free (priv);
-}
-
-static void
-word_clear (gpointer p)
-{
-  SttWord *w = p;
-
-  g_free (w->text);
-  g_free (w->speaker);
 }
 
 static void
@@ -109,8 +99,6 @@ speechmatics_build_request (SttProviderState * st, SttRequest * req, GError ** e
   }
   priv = g_new0 (SpeechmaticsPriv, 1);
   priv->delimiter = g_strdup (" ");
-  priv->partial = g_array_new (FALSE, TRUE, sizeof (SttWord));
-  g_array_set_clear_func (priv->partial, word_clear);
   st->priv = priv;
   return TRUE;
 }
@@ -264,44 +252,54 @@ join_words (SpeechmaticsPriv * priv, SttResult * r)
   return g_string_free (text, FALSE);
 }
 
-/* Keeps the words of partial @r for the final that will take some of them. */
-static void
-keep_partial (SpeechmaticsPriv * priv, SttResult * r)
+/* A copy of partial @r's words from the one whose middle is after @after seconds on, or
+ * NULL when there are none. */
+static SttResult *
+partial_after (SpeechmaticsPriv * priv, const SttResult * r, gdouble after)
 {
+  SttResult *c;
   guint i;
 
-  g_array_set_size (priv->partial, 0);
-  for (i = 0; r && i < r->words->len; i++)
-    copy_word (priv->partial, &g_array_index (r->words, SttWord, i));
-  priv->partial_end = r ? r->end : -1;
+  if (r == NULL)
+    return NULL;
+  c = stt_result_new ();
+  for (i = 0; i < r->words->len; i++) {
+    const SttWord *w = &g_array_index (r->words, SttWord, i);
+
+    if (w->start >= 0 && (w->start + MAX (w->end, w->start)) / 2 > after)
+      copy_word (c->words, w);
+  }
+  if (c->words->len == 0) {
+    stt_result_free (c);
+    return NULL;
+  }
+  c->text = join_words (priv, c);
+  c->start = g_array_index (c->words, SttWord, 0).start;
+  c->end = r->end;
+  c->language = g_strdup (r->language);
+  return c;
+}
+
+/* Keeps partial @r (or none) for the final that will take some of its words. */
+static void
+keep_partial (SpeechmaticsPriv * priv, const SttResult * r)
+{
+  g_clear_pointer (&priv->partial, stt_result_free);
+  priv->partial = partial_after (priv, r, -G_MAXDOUBLE);
 }
 
 /* After final @final: the words of the last partial it did not take (those after its
- * last word), as the partial the service sends next will hold them. */
+ * last word), posted now as the partial the service sends next will hold them. */
 static void
-add_remaining_partial (SpeechmaticsPriv * priv, SttResult * final, SttParseOutput * out)
+add_remaining_partial (SpeechmaticsPriv * priv, const SttResult * final,
+    SttParseOutput * out)
 {
   gdouble taken = g_array_index (final->words, SttWord, final->words->len - 1).end;
-  SttResult *r = stt_result_new ();
-  guint i;
+  SttResult *r = partial_after (priv, priv->partial, taken);
 
-  for (i = 0; i < priv->partial->len; i++) {
-    SttWord *w = &g_array_index (priv->partial, SttWord, i);
-
-    if (w->start >= 0 && (w->start + MAX (w->end, w->start)) / 2 > taken)
-      copy_word (r->words, w);
-  }
-  if (r->words->len == 0) {
-    stt_result_free (r);
-    keep_partial (priv, NULL);
-    return;
-  }
-  r->text = join_words (priv, r);
-  r->start = g_array_index (r->words, SttWord, 0).start;
-  r->end = priv->partial_end;
-  r->language = g_strdup (final->language);
   keep_partial (priv, r);
-  g_ptr_array_add (out->results, r);
+  if (r)
+    g_ptr_array_add (out->results, r);
 }
 
 static void
@@ -309,41 +307,37 @@ parse_transcript (SpeechmaticsPriv * priv, JsonObject * o, gboolean is_final,
     SttParseOutput * out)
 {
   JsonObject *meta = stt_json_get_object (o, "metadata");
-  SttResult *r = stt_result_new ();
-  GString *text = g_string_new (NULL);
+  JsonArray *results = stt_json_get_array (o, "results");
+  SttResult *r;
   gdouble conf = 0;
   guint i, n_conf = 0;
 
-  if (meta == NULL && stt_json_get_array (o, "results") == NULL) {
+  if (meta == NULL && results == NULL) {
     out->error = g_strdup ("transcript without metadata or results");
-    stt_result_free (r);
-    g_string_free (text, TRUE);
     return;
   }
+  r = stt_result_new ();
   r->is_final = is_final;
   r->start = stt_json_get_double (meta, "start_time", -1);
   r->end = stt_json_get_double (meta, "end_time", -1);
-  add_words (r, stt_json_get_array (o, "results"), is_final);
+  add_words (r, results, is_final);
   for (i = 0; i < r->words->len; i++) {
-    SttWord *w = &g_array_index (r->words, SttWord, i);
+    gdouble c = g_array_index (r->words, SttWord, i).confidence;
 
-    if (i > 0)
-      g_string_append (text, priv->delimiter);
-    g_string_append (text, w->text);
-    if (w->confidence >= 0) {
-      conf += w->confidence;
+    if (c >= 0) {
+      conf += c;
       n_conf++;
     }
   }
-  if (r->words->len == 0 && stt_json_get_array (o, "results") == NULL) {
-    /* No results: the transcript is all there is. */
-    g_autofree gchar *t = g_strdup (stt_json_get_string (meta, "transcript", ""));
-
-    g_string_append (text, g_strstrip (t));
-  }
-  r->text = g_string_free (text, FALSE);
   if (n_conf > 0)
     r->confidence = conf / n_conf;
+  if (results == NULL) {
+    /* No results: the transcript is all there is. */
+    r->text = g_strdup (stt_json_get_string (meta, "transcript", ""));
+    g_strstrip (r->text);
+  } else {
+    r->text = join_words (priv, r);
+  }
 
   if (*r->text == '\0') {
     /* Silence (or only punctuation for words already out): a final says the audio up

@@ -337,18 +337,26 @@ GST_START_TEST (test_transcripts)
         offset + tones[i].end * GST_SECOND, "buffer end");
     gst_buffer_unref (buf);
   }
-  /* The first final took W400 from the partial "W400 w700": same segment. */
+  /* The first final took W400 from the partial "W400 w700" (same segment); what it left
+   * was posted with it as the next segment's partial "w700", revised by the service's
+   * "w700.", closed by the final "w700.". */
   {
-    guint64 id0, pid;
-    gboolean found = FALSE;
+    guint64 id0, id1, pid;
+    gboolean found = FALSE, left = FALSE;
 
     fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &id0));
+    fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &id1));
     for (m = partials; m; m = m->next) {
+      const gchar *text = gst_structure_get_string (m->data, "text");
+
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
-      if (g_str_equal (gst_structure_get_string (m->data, "text"), "W400 w700"))
+      if (g_str_equal (text, "W400 w700"))
         found = TRUE, fail_unless (pid == id0);
+      if (g_str_has_prefix (text, "w700"))
+        fail_unless (pid == id1);
+      left |= g_str_equal (text, "w700");
     }
-    fail_unless (found);
+    fail_unless (found && left);
   }
 
   g_list_free (finals);
