@@ -4,8 +4,8 @@
  * its word, EndOfStream counting the frames and EndOfTranscript draining the stream,
  * ForceEndOfUtterance for a full ring, temporary keys, auth failures (HTTP 401, the
  * `not_authorised` error, close 4001: one error, no retry), transient failures (a
- * `job_error`, the 1008 of a session timeout: a new session, replayed from the last final)
- * and malformed messages skipped. */
+ * `job_error`, the 1008 of a session timeout, an EndOfTranscript not asked for: a new
+ * session, replayed from the last final) and malformed messages skipped. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -684,6 +684,34 @@ GST_START_TEST (test_job_error)
 
 GST_END_TEST;
 
+/* duration_limit_exceeded "triggers the same mechanism as receiving an EndOfStream":
+ * an EndOfTranscript the element did not ask for ends the connection, and a new session
+ * goes on from the last final; every word once. */
+GST_START_TEST (test_unasked_end_of_transcript)
+{
+  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
+  GList *msgs;
+
+  g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
+  gst_structure_free (params);
+  stt_check_run_push (r, 0, 2.2, FALSE);
+  fail_unless (wait_audio (0, 2.2));
+  stt_test_server_send_text (server, "{\"message\":\"Warning\",\"type\":"
+      "\"duration_limit_exceeded\",\"reason\":\"Duration limit exceeded\","
+      "\"duration_limit\":2.2}");
+  stt_test_server_send_text (server, "{\"message\":\"EndOfTranscript\"}");
+  stt_check_run_push (r, 2.2, 4.0, FALSE);
+  msgs = stt_check_run_finish (r, four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
+  check_replay (r, 1.29, 2.2);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
 /* Close 1008 is Speechmatics' session limit (policy_violation), not a rejected key: a new
  * session goes on. */
 GST_START_TEST (test_session_timeout_close)
@@ -776,6 +804,7 @@ speechmatics_suite (void)
   tcase_add_test (tc, test_not_authorised_close);
   tcase_add_test (tc, test_bad_config);
   tcase_add_test (tc, test_job_error);
+  tcase_add_test (tc, test_unasked_end_of_transcript);
   tcase_add_test (tc, test_session_timeout_close);
   tcase_add_test (tc, test_malformed);
   return s;
