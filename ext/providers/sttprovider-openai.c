@@ -55,6 +55,7 @@ typedef struct
   gchar *id;
   gdouble start, end;           /* seconds on the connection's clock; negative: unknown */
   gboolean stopped;             /* speech_stopped came: the VAD closed it */
+  guint64 stopped_at;           /* samples: its audio_end_ms */
   gboolean in_order;            /* committed: in priv->order */
   gboolean done;                /* completed */
   GString *partial;             /* the deltas so far */
@@ -340,8 +341,10 @@ on_speech_stopped (OpenAIPriv * priv, JsonObject * o, SttParseOutput * out)
   if (item == NULL)
     return;
   /* ... and ends silence_duration_ms after it. */
-  if (end >= 0)
+  if (end >= 0) {
     item->end = MAX (end - (priv->vad ? priv->silence : 0), 0);
+    item->stopped_at = (guint64) (end * RATE + 0.5);
+  }
   item->stopped = TRUE;
 }
 
@@ -355,6 +358,16 @@ on_committed (OpenAIPriv * priv, JsonObject * o, SttParseOutput * out)
   /* Without speech_stopped the VAD did not close it: our commit did. */
   if (!item->stopped)
     commit_answered (priv, item);
+  /* The VAD closed it where all the audio sent before our commit ends (or a service that
+   * says speech_stopped for our commit too): nothing is left for the commit; its own
+   * answer, if any, comes when none is waiting and changes nothing. */
+  else if (priv->commits->len > 0 && item->stopped_at + RATE / 100 >=
+      g_array_index (priv->commits, guint64, 0)) {
+    guint64 end = g_array_index (priv->commits, guint64, 0);
+
+    commit_answered (priv, NULL);
+    item->end = MIN (item->end, (gdouble) end / RATE);
+  }
   if (g_strcmp0 (priv->open_speech, item->id) == 0 || !item->stopped)
     g_clear_pointer (&priv->open_speech, g_free);
   place_item (priv, item, stt_json_get_string (o, "previous_item_id", NULL));
