@@ -236,12 +236,14 @@ get_item (OpenAIPriv * priv, const gchar * id, SttParseOutput * out)
   return item;
 }
 
+/* Milliseconds as seconds; negative (unknown) when absent or beyond any session (a
+ * hostile 1e308 must not reach sample counts). */
 static gdouble
 ms_to_s (JsonObject * o, const gchar * name)
 {
   gdouble ms = stt_json_get_double (o, name, -1);
 
-  return ms >= 0 ? ms / 1000.0 : -1;
+  return ms >= 0 && ms < 1e12 ? ms / 1000.0 : -1;
 }
 
 /* Into the order of items: after @previous when it is held, else last (commits come in
