@@ -9,3 +9,4 @@ extern const SttProviderInfo stt_provider_soniox;
 extern const SttProviderInfo stt_provider_gladia;
 extern const SttProviderInfo stt_provider_assemblyai;
 extern const SttProviderInfo stt_provider_elevenlabs;
+extern const SttProviderInfo stt_provider_openai;
