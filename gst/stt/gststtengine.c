@@ -1680,7 +1680,8 @@ gst_stt_engine_install_properties (GObjectClass * gobject_class, guint first_id)
           G_PARAM_STATIC_NICK | G_PARAM_STATIC_BLURB | ready));
   STRING_PROP (PROP_URL, "url", "URL", "Endpoint replacing the provider's default "
       "(scheme, host, port and path, e.g. ws://127.0.0.1:8080/v1/listen); the element "
-      "adds the query. NULL = the provider's default", ready);
+      "adds the query. {token} in it is replaced by the token of each attempt "
+      "(token-secret or token-url). NULL = the provider's default", ready);
   STRING_PROP (PROP_API_KEY, "api-key", "API key", "Key or token for the service. Reads "
       "back as *** when set. Falls back to api-key-file, then $<PROVIDER>_API_KEY, "
       "then $STT_API_KEY", ready);
