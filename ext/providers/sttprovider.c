@@ -17,6 +17,7 @@ static const SttProviderInfo *const providers[] = {
   &stt_provider_gladia,
   &stt_provider_assemblyai,
   &stt_provider_elevenlabs,
+  &stt_provider_openai,
   &stt_provider_speechmatics,
   NULL
 };

@@ -9,4 +9,5 @@ extern const SttProviderInfo stt_provider_soniox;
 extern const SttProviderInfo stt_provider_gladia;
 extern const SttProviderInfo stt_provider_assemblyai;
 extern const SttProviderInfo stt_provider_elevenlabs;
+extern const SttProviderInfo stt_provider_openai;
 extern const SttProviderInfo stt_provider_speechmatics;

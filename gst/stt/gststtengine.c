@@ -11,6 +11,7 @@
 #include "config.h"
 #endif
 
+#include <math.h>
 #include <string.h>
 
 #include "gststtengine.h"
@@ -48,6 +49,7 @@ GST_DEBUG_CATEGORY_STATIC (stt_engine_debug);
 #define DEFAULT_TLS_VALIDATE TRUE
 #define DEFAULT_TOKEN_METHOD "POST"
 #define DEFAULT_MAX_SESSION_DURATION 0
+#define DEFAULT_TOKEN_LIFETIME 300
 
 /* Property ids relative to the element's first engine property; the order is the
  * order gst-inspect-1.0 lists them in. */
@@ -86,6 +88,10 @@ enum
   PROP_LANGUAGE_CODE,
   PROP_LATENESS,
   PROP_MAX_OBSERVED_DELAY,
+  PROP_TOKEN_SECRET,
+  PROP_TOKEN_SECRET_FILE,
+  PROP_TOKEN_CLAIMS,
+  PROP_TOKEN_LIFETIME,
   N_PROPS
 };
 
@@ -125,6 +131,10 @@ struct _GstSttEngine
   gchar *token_method;
   GstStructure *token_headers;
   gchar *token_field;
+  gchar *token_secret;          /* wiped when replaced or freed */
+  gchar *token_secret_file;
+  GstStructure *token_claims;
+  guint token_lifetime;         /* seconds */
   GstClockTime max_session_duration;
   GstClockTime outage_timeout;
 
@@ -444,11 +454,74 @@ structure_to_strv (const GstStructure * s)
   return (gchar **) g_ptr_array_free (kv, FALSE);
 }
 
+/* Claims that the element sets itself in every signed token. */
+static gboolean
+is_reserved_claim (const gchar * name)
+{
+  return g_str_equal (name, "iat") || g_str_equal (name, "exp")
+      || g_str_equal (name, "jti");
+}
+
+typedef struct
+{
+  JsonObject *claims;
+  const gchar *bad;             /* the first field JSON cannot carry */
+} ClaimsBuild;
+
+static gboolean
+claim_to_json_cb (GQuark field, const GValue * v, gpointer data)
+{
+  ClaimsBuild *b = data;
+  const gchar *name = g_quark_to_string (field);
+  GType t = G_VALUE_TYPE (v);
+
+  if (t == G_TYPE_STRING && g_value_get_string (v))
+    json_object_set_string_member (b->claims, name, g_value_get_string (v));
+  else if (t == G_TYPE_BOOLEAN)
+    json_object_set_boolean_member (b->claims, name, g_value_get_boolean (v));
+  else if (t == G_TYPE_INT)
+    json_object_set_int_member (b->claims, name, g_value_get_int (v));
+  else if (t == G_TYPE_UINT)
+    json_object_set_int_member (b->claims, name, g_value_get_uint (v));
+  else if (t == G_TYPE_INT64)
+    json_object_set_int_member (b->claims, name, g_value_get_int64 (v));
+  else if (t == G_TYPE_UINT64 && g_value_get_uint64 (v) <= G_MAXINT64)
+    json_object_set_int_member (b->claims, name, (gint64) g_value_get_uint64 (v));
+  else if (t == G_TYPE_DOUBLE && isfinite (g_value_get_double (v)))
+    json_object_set_double_member (b->claims, name, g_value_get_double (v));
+  else if (t == G_TYPE_FLOAT && isfinite (g_value_get_float (v)))
+    json_object_set_double_member (b->claims, name, g_value_get_float (v));
+  else {
+    b->bad = name;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The fields of @s as JSON claims (strings, integers, doubles, booleans), in their order,
+ * or NULL for NULL. A field of another type: NULL and its name in @bad_field. */
+static JsonObject *
+claims_to_json (const GstStructure * s, const gchar ** bad_field)
+{
+  ClaimsBuild b = { NULL, NULL };
+
+  if (bad_field)
+    *bad_field = NULL;
+  if (s == NULL)
+    return NULL;
+  b.claims = json_object_new ();
+  if (!gst_structure_foreach (s, claim_to_json_cb, &b)) {
+    if (bad_field)
+      *bad_field = b.bad;
+    g_clear_pointer (&b.claims, json_object_unref);
+  }
+  return b.claims;
+}
+
 /* Call with the object lock held. */
 static void
 build_config (GstSttEngine * e, GstSttSessionConfig * c)
 {
-
   memset (c, 0, sizeof (*c));
   c->provider = e->info;
   c->url = g_strdup (e->url);
@@ -471,6 +544,11 @@ build_config (GstSttEngine * e, GstSttSessionConfig * c)
   c->token_url = g_strdup (e->token_url);
   c->token_method = g_strdup (e->token_method);
   c->token_field = g_strdup (e->token_field);
+  c->token_secret = g_strdup (e->token_secret);
+  c->token_secret_file = g_strdup (e->token_secret_file);
+  /* Checked at start: a bad field cannot be there any more. */
+  c->token_claims = claims_to_json (e->token_claims, NULL);
+  c->token_lifetime = e->token_lifetime;
   c->max_session_duration = e->max_session_duration;
   c->drain_timeout = e->drain_timeout;
   c->outage_timeout = e->outage_timeout;
@@ -1039,6 +1117,60 @@ post_settings_error (GstSttEngine * e, const SttProviderInfo * info, GError * er
   g_error_free (err);
 }
 
+/* check_settings() for signed tokens (token-secret or token-secret-file set): not with
+ * token-url, a readable secret file, claims JSON can carry. api-key, api-key-file and the
+ * claims the element sets itself are ignored, with a warning. */
+static gboolean
+check_signed_token_settings (GstSttEngine * e, const SttProviderInfo * info,
+    const gchar * url, const gchar * token_url, gboolean secret_set,
+    const gchar * secret_file, const GstStructure * claims, const gchar * key,
+    const gchar * key_file)
+{
+  g_autoptr (JsonObject) json = NULL;
+  const gchar *bad = NULL;
+  GError *err = NULL;
+  gchar *secret;
+  guint i;
+
+  if (token_url && *token_url) {
+    GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("token-secret and token-url "
+            "cannot be used together: set token-secret (or token-secret-file) to sign "
+            "tokens here, or token-url to fetch them from a token service"), (NULL));
+    return FALSE;
+  }
+  if (!secret_set) {
+    secret = gst_stt_session_resolve_secret (NULL, secret_file, &err);
+    if (secret == NULL) {
+      post_settings_error (e, info, err);
+      return FALSE;
+    }
+    memset (secret, 0, strlen (secret));
+    g_free (secret);
+  }
+  json = claims_to_json (claims, &bad);
+  if (claims && json == NULL) {
+    GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("token-claims field '%s' is of "
+            "type %s: claims are strings, integers, doubles or booleans", bad,
+            g_type_name (gst_structure_get_field_type (claims, bad))), (NULL));
+    return FALSE;
+  }
+  for (i = 0; claims && i < (guint) gst_structure_n_fields (claims); i++) {
+    const gchar *name = gst_structure_nth_field_name (claims, i);
+
+    if (is_reserved_claim (name))
+      GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("token-claims field '%s' is "
+              "ignored: every signed token gets iat (now), exp (iat + token-lifetime) "
+              "and jti (unique) from the element", name), (NULL));
+  }
+  if ((key && *key) || (key_file && *key_file))
+    GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("%s is ignored: with "
+            "token-secret every connection uses a signed token instead",
+            key && *key ? "api-key" : "api-key-file"), (NULL));
+  GST_DEBUG_OBJECT (e->element, "signed tokens for %s%s", info->display_name,
+      url && strstr (url, GST_STT_TOKEN_PLACEHOLDER) ? ", in the URL template" : "");
+  return TRUE;
+}
+
 /* Settings that cannot work are said at start, before any connection: an unknown
  * provider, a URL that is not one, an unreadable key file, no key for a service that
  * needs one, a ring smaller than a chunk. What works but is unsafe or ignored is a
@@ -1051,8 +1183,10 @@ check_settings (GstSttEngine * e)
   static const gchar *const http_schemes[] = { "https", "http", NULL };
   g_autofree gchar *provider = NULL, *key = NULL, *key_file = NULL, *token_url = NULL;
   g_autofree gchar *language = NULL, *found = NULL, *url = NULL;
+  g_autofree gchar *secret_file = NULL;
+  g_autoptr (GstStructure) claims = NULL;
   GstClockTime ring, chunk;
-  gboolean tls_validate, url_clear = FALSE, token_clear = FALSE;
+  gboolean tls_validate, url_clear = FALSE, token_clear = FALSE, secret_set;
   const SttProviderInfo *info;
   GError *err = NULL;
 
@@ -1062,6 +1196,9 @@ check_settings (GstSttEngine * e)
   key = g_strdup (e->api_key);
   key_file = g_strdup (e->api_key_file);
   token_url = g_strdup (e->token_url);
+  secret_set = e->token_secret && *e->token_secret;
+  secret_file = g_strdup (e->token_secret_file);
+  claims = e->token_claims ? gst_structure_copy (e->token_claims) : NULL;
   language = g_strdup (e->language);
   ring = e->max_buffer_time;
   chunk = e->chunk_duration;
@@ -1088,7 +1225,26 @@ check_settings (GstSttEngine * e)
             GST_TIME_ARGS (chunk)), (NULL));
     return FALSE;
   }
-  found = gst_stt_session_resolve_key (info, key, key_file, &err);
+  if (secret_set || (secret_file && *secret_file)) {
+    if (!check_signed_token_settings (e, info, url, token_url, secret_set, secret_file,
+            claims, key, key_file)) {
+      if (key)
+        memset (key, 0, strlen (key));
+      return FALSE;
+    }
+    /* The signed token stands for the key: api-key and the environment are not read. */
+    found = g_strdup ("");
+  } else if (url && strstr (url, GST_STT_TOKEN_PLACEHOLDER)
+      && (token_url == NULL || *token_url == '\0')) {
+    GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("url contains %s but no token "
+            "is made or fetched: set token-secret (or token-secret-file) or token-url",
+            GST_STT_TOKEN_PLACEHOLDER), (NULL));
+    if (key)
+      memset (key, 0, strlen (key));
+    return FALSE;
+  } else {
+    found = gst_stt_session_resolve_key (info, key, key_file, &err);
+  }
   if (key)
     memset (key, 0, strlen (key));
   /* With token-url the token service decides what it needs. */
@@ -1250,6 +1406,23 @@ gst_stt_engine_set_property (GstSttEngine * e, guint prop_id, const GValue * val
       g_free (e->token_field);
       e->token_field = g_value_dup_string (value);
       break;
+    case PROP_TOKEN_SECRET:
+      if (e->token_secret)
+        memset (e->token_secret, 0, strlen (e->token_secret));
+      g_free (e->token_secret);
+      e->token_secret = g_value_dup_string (value);
+      break;
+    case PROP_TOKEN_SECRET_FILE:
+      g_free (e->token_secret_file);
+      e->token_secret_file = g_value_dup_string (value);
+      break;
+    case PROP_TOKEN_CLAIMS:
+      g_clear_pointer (&e->token_claims, gst_structure_free);
+      e->token_claims = g_value_dup_boxed (value);
+      break;
+    case PROP_TOKEN_LIFETIME:
+      e->token_lifetime = g_value_get_uint (value);
+      break;
     case PROP_OUTAGE_TIMEOUT:
       e->outage_timeout = g_value_get_uint64 (value);
       break;
@@ -1370,6 +1543,19 @@ gst_stt_engine_get_property (GstSttEngine * e, guint prop_id, GValue * value,
     case PROP_TOKEN_FIELD:
       g_value_set_string (value, e->token_field);
       break;
+    case PROP_TOKEN_SECRET:
+      /* Never readable in clear. */
+      g_value_set_string (value, e->token_secret ? "***" : NULL);
+      break;
+    case PROP_TOKEN_SECRET_FILE:
+      g_value_set_string (value, e->token_secret_file);
+      break;
+    case PROP_TOKEN_CLAIMS:
+      g_value_set_boxed (value, e->token_claims);
+      break;
+    case PROP_TOKEN_LIFETIME:
+      g_value_set_uint (value, e->token_lifetime);
+      break;
     case PROP_OUTAGE_TIMEOUT:
       g_value_set_uint64 (value, e->outage_timeout);
       break;
@@ -1411,6 +1597,7 @@ gst_stt_engine_new (GstElement * element, GstPad * sinkpad,
   e->stats_interval = DEFAULT_STATS_INTERVAL;
   e->tls_validate = DEFAULT_TLS_VALIDATE;
   e->token_method = g_strdup (DEFAULT_TOKEN_METHOD);
+  e->token_lifetime = DEFAULT_TOKEN_LIFETIME;
   e->max_session_duration = DEFAULT_MAX_SESSION_DURATION;
   e->outage_timeout = DEFAULT_OUTAGE_TIMEOUT;
   e->stats = gst_stt_stats_new ();
@@ -1447,6 +1634,11 @@ gst_stt_engine_free (GstSttEngine * e)
   g_free (e->token_method);
   g_clear_pointer (&e->token_headers, gst_structure_free);
   g_free (e->token_field);
+  if (e->token_secret)
+    memset (e->token_secret, 0, strlen (e->token_secret));
+  g_free (e->token_secret);
+  g_free (e->token_secret_file);
+  g_clear_pointer (&e->token_claims, gst_structure_free);
   gst_stt_stats_free (e->stats);
   g_byte_array_unref (e->pending);
   g_mutex_clear (&e->drain_lock);
@@ -1488,7 +1680,8 @@ gst_stt_engine_install_properties (GObjectClass * gobject_class, guint first_id)
           G_PARAM_STATIC_NICK | G_PARAM_STATIC_BLURB | ready));
   STRING_PROP (PROP_URL, "url", "URL", "Endpoint replacing the provider's default "
       "(scheme, host, port and path, e.g. ws://127.0.0.1:8080/v1/listen); the element "
-      "adds the query. NULL = the provider's default", ready);
+      "adds the query. {token} in it is replaced by the token of each attempt "
+      "(token-secret or token-url). NULL = the provider's default", ready);
   STRING_PROP (PROP_API_KEY, "api-key", "API key", "Key or token for the service. Reads "
       "back as *** when set. Falls back to api-key-file, then $<PROVIDER>_API_KEY, "
       "then $STT_API_KEY", ready);
@@ -1603,6 +1796,24 @@ gst_stt_engine_install_properties (GObjectClass * gobject_class, guint first_id)
   STRING_PROP (PROP_TOKEN_FIELD, "token-field", "Token field", "Member of the token "
       "service's JSON answer holding the token. NULL = the first of access_token, token, "
       "key_value, value", ready);
+  STRING_PROP (PROP_TOKEN_SECRET, "token-secret", "Token secret", "Shared secret (its "
+      "UTF-8 bytes are the HMAC key) for a self-hosted relay: a fresh HS256 JWT is signed "
+      "for every connection attempt and used instead of api-key (as a token: e.g. "
+      "Authorization: Bearer for Deepgram) and in place of {token} in url. Not with "
+      "token-url. Reads back as *** when set", ready);
+  STRING_PROP (PROP_TOKEN_SECRET_FILE, "token-secret-file", "Token secret file", "File "
+      "holding token-secret (surrounding whitespace removed), read again before every "
+      "connection attempt", ready);
+  g_object_class_install_property (gobject_class, first_id + PROP_TOKEN_CLAIMS,
+      g_param_spec_boxed ("token-claims", "Token claims", "Claims of the signed token, "
+          "one JSON claim per field (strings, integers, doubles, booleans), e.g. "
+          "\"claims, sub=camera-7, aud=relay\". iat, exp and jti are always the "
+          "element's", GST_TYPE_STRUCTURE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          ready));
+  g_object_class_install_property (gobject_class, first_id + PROP_TOKEN_LIFETIME,
+      g_param_spec_uint ("token-lifetime", "Token lifetime", "Validity of each signed "
+          "token, in seconds: exp = iat + this", 1, G_MAXUINT, DEFAULT_TOKEN_LIFETIME,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
   TIME_PROP (PROP_MAX_SESSION_DURATION, "max-session-duration", "Max session duration",
       "Rotate to a new connection before this long (at the first final in its last "
       "half, at most 30 s before it), losing and doubling no audio; set it below the "

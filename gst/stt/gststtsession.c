@@ -17,6 +17,7 @@
 #include "stthttp.h"
 #include "stttls.h"
 #include "sttjson.h"
+#include "gststtjwt.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
@@ -35,6 +36,9 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
  * key: a server cannot make us hold more than this however many ids it invents. */
 #define MAX_OPEN_SEGMENTS 64
 #define MAX_SEGMENT_KEY 256
+/* A connection that stayed open this long accepted its token: a later refusal (an expired
+ * token) earns a fresh token and a retry again. So does one that produced a result. */
+#define TOKEN_TRUSTED_US (10 * G_USEC_PER_SEC)
 #define GST_CAT_DEFAULT stt_session_debug
 
 typedef enum
@@ -95,12 +99,17 @@ struct _GstSttSession
   gboolean rotating;            /* ending this connection on purpose, to open a new one */
   gboolean rotate_wanted;       /* max-session-duration is near: rotate after a final */
   gboolean key_is_token;
+  gboolean signed_token;        /* the key is a JWT minted here (token-secret) */
+  /* Tokens refused after the handshake since a connection last worked: the first earns
+   * a fresh token and one retry, the second is fatal (see token_refused). */
+  guint auth_refusals;
   SttWs *ws;
   SttHttp *http;                /* token request in flight */
   guint network_watch;
   guint tick_watch;             /* keepalive and stall watchdog, once a second */
   SttProviderConfig pcfg;
   gchar *key;                   /* resolved for the current attempt */
+  gchar *attempt_url;           /* url with the token in place of {token}, or NULL */
   SttProviderState pstate;
   guint attempt;                /* consecutive failed attempts */
   guint connection;             /* index of the current connection, from 0 */
@@ -177,6 +186,12 @@ gst_stt_session_config_clear (GstSttSessionConfig * c)
   g_clear_pointer (&c->token_method, g_free);
   g_clear_pointer (&c->token_headers, g_strfreev);
   g_clear_pointer (&c->token_field, g_free);
+  if (c->token_secret) {
+    memset (c->token_secret, 0, strlen (c->token_secret));
+    g_clear_pointer (&c->token_secret, g_free);
+  }
+  g_clear_pointer (&c->token_secret_file, g_free);
+  g_clear_pointer (&c->token_claims, json_object_unref);
 }
 
 static GstSttSession *
@@ -211,14 +226,53 @@ clear_source (GSource ** src)
   }
 }
 
+/* Wipes and frees a string that holds a credential. */
+static void
+wipe_free (gchar * secret)
+{
+  if (secret) {
+    memset (secret, 0, strlen (secret));
+    g_free (secret);
+  }
+}
+
 static void
 clear_key (GstSttSession * s)
 {
-  if (s->key) {
-    memset (s->key, 0, strlen (s->key));
-    g_clear_pointer (&s->key, g_free);
-  }
+  g_clear_pointer (&s->key, wipe_free);
+  g_clear_pointer (&s->attempt_url, wipe_free);
   s->pcfg.api_key = NULL;
+  s->pcfg.url = s->cfg.url;
+}
+
+/* @text with the current attempt's token (as is and URI-escaped) replaced by "***", or
+ * NULL for NULL. Whatever carries a URL or a server's words is passed through this before
+ * it is logged or posted: a relay's URL template may put the token under a parameter name
+ * stt_redact_url() does not know. */
+static gchar *
+scrub (GstSttSession * s, const gchar * text)
+{
+  g_autofree gchar *escaped = NULL;
+  GString *out;
+
+  if (text == NULL)
+    return NULL;
+  if (!s->key_is_token || s->key == NULL || *s->key == '\0')
+    return g_strdup (text);
+  escaped = g_uri_escape_string (s->key, NULL, FALSE);
+  out = g_string_new (text);
+  g_string_replace (out, s->key, "***", 0);
+  g_string_replace (out, escaped, "***", 0);
+  return g_string_free (out, FALSE);
+}
+
+/* @url made safe to log, post or put in an error: stt_redact_url(), then scrub(). */
+static gchar *
+redact_url (GstSttSession * s, const gchar * url)
+{
+  g_autofree gchar *redacted = stt_redact_url (url);
+
+  return scrub (s, redacted);
 }
 
 void
@@ -356,6 +410,13 @@ static void
 progress (GstSttSession * s)
 {
   s->last_progress = now_us ();
+}
+
+/* This connection works: its token was accepted. */
+static void
+token_accepted (GstSttSession * s)
+{
+  s->auth_refusals = 0;
 }
 
 static void
@@ -508,6 +569,7 @@ commit (GstSttSession * s, guint64 pos)
   s->last_commit = now_us ();
   progress (s);
   outage_over (s);
+  token_accepted (s);
   gst_stt_ring_commit (s->ring, pos);
   gst_stt_timeline_prune (s->timeline, pos);
   /* A partial from before the committed point has been overtaken (its final came under
@@ -717,6 +779,31 @@ finish (GstSttSession * s)
     s->cb.drained (s, s->user_data);
 }
 
+/* The service (or a relay in front of it) refused the token of this connection after
+ * the handshake: a close code or an in-band error. A temporary token may have expired
+ * and a signed one may have been minted just before the relay's clock turned: one fresh
+ * token and one retry. Refused again before a connection worked (auth_refusals, reset
+ * by a result or TOKEN_TRUSTED_US of connection), it is fatal: a token that keeps being
+ * refused never loops. */
+static void
+token_refused (GstSttSession * s, const gchar * text, gint close_code)
+{
+  g_autofree gchar *t = NULL;
+
+  if (s->auth_refusals == 0) {
+    s->auth_refusals++;
+    GST_INFO_OBJECT (s->log_object, "token refused: retrying once with a fresh one");
+    session_retry (s, text, 0, close_code, -1);
+    return;
+  }
+  t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
+      s->cfg.provider->display_name, s->signed_token ? "signed token" : "token", text,
+      s->signed_token ? "token-secret (or token-secret-file), token-claims and the "
+      "relay's clock" : "token-url and the key it is given");
+  session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, NULL, 0,
+      close_code);
+}
+
 static void
 on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
 {
@@ -740,6 +827,7 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
 
     if (r->text && *r->text) {
       outage_over (s);
+      token_accepted (s);
       progress (s);
       break;
     }
@@ -764,10 +852,11 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     g_autofree gchar *text = g_strdup_printf ("%s reported an error: %s",
         s->cfg.provider->display_name, out.error ? out.error : "unknown");
 
-    /* An expired temporary token said in-band: a fresh one comes with the retry. */
-    if (out.failure == STT_FAILURE_RETRY || (out.failure == STT_FAILURE_AUTH
-            && s->key_is_token)) {
+    if (out.failure == STT_FAILURE_RETRY) {
       session_retry (s, text, 0, 0, -1);
+    } else if (out.failure == STT_FAILURE_AUTH && s->key_is_token) {
+      /* An expired token said in-band: a fresh one comes with the retry. */
+      token_refused (s, text, 0);
     } else {
       session_fail (s, GST_RESOURCE_ERROR, out.failure == STT_FAILURE_AUTH ?
           GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, 0);
@@ -924,6 +1013,8 @@ session_tick (gpointer data)
   if (s->outage_since && now - s->opened_at >= (gint64) (MAX (s->cfg.stall_timeout,
               GST_SECOND) / GST_USECOND))
     outage_over (s);
+  if (now - s->opened_at >= TOKEN_TRUSTED_US)
+    token_accepted (s);
   if (s->pstate.info->keepalive_message && s->pstate.info->keepalive_interval > 0)
     keepalive_tick (s);
   update_promised (s);
@@ -1109,7 +1200,12 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
 
   if (f == STT_FAILURE_AUTH) {
     g_autofree gchar *env = stt_provider_env_key_name (s->cfg.provider);
-    g_autofree gchar *t = g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
+    /* A token minted a moment ago is refused for what it says, not for its age: a new
+     * one would be refused too. */
+    g_autofree gchar *t = s->signed_token ?
+        g_strdup_printf ("%s rejected the signed token (HTTP %u): check token-secret "
+        "(or token-secret-file) and token-claims", s->cfg.provider->display_name, status) :
+        g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
         "api-key, api-key-file, %s or STT_API_KEY",
         s->cfg.provider->display_name, status, env);
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, debug,
@@ -1131,6 +1227,10 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
   g_autofree gchar *text = NULL;
 
   GST_INFO_OBJECT (s->log_object, "connection closed: %u '%s'", code, reason);
+  /* A relay refuses a signed token with 4001 (or 1008), whatever the provider behind it
+   * means by 4001. */
+  if (s->signed_token && (code == 4001 || code == 1008))
+    f = STT_FAILURE_AUTH;
   if (s->end_sent && s->committed >= s->send_pos) {
     /* Every result for what was sent is in: nothing to wait for. */
     finish (s);
@@ -1148,9 +1248,9 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
   switch (f) {
     case STT_FAILURE_AUTH:
       if (s->key_is_token) {
-        /* A temporary token expired mid-stream: a fresh one is fetched for the next
-         * attempt. A fresh one rejected at the handshake is fatal, so this cannot loop. */
-        session_retry (s, text, 0, code, -1);
+        /* A temporary token expired mid-stream, or a relay refused a signed one: a fresh
+         * one comes with one retry. */
+        token_refused (s, text, code);
         break;
       }
       session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, text, NULL, 0,
@@ -1208,6 +1308,33 @@ gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key
         "No key for %s: set api-key, api-key-file, $%s or $STT_API_KEY (or token-url)",
         info->display_name, env_name);
   return NULL;
+}
+
+gchar *
+gst_stt_session_resolve_secret (const gchar * token_secret,
+    const gchar * token_secret_file, GError ** error)
+{
+  gchar *contents = NULL;
+  GError *err = NULL;
+
+  if (token_secret && *token_secret)
+    return g_strdup (token_secret);
+  if (token_secret_file == NULL || *token_secret_file == '\0')
+    return NULL;
+  if (!g_file_get_contents (token_secret_file, &contents, NULL, &err)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+        "Cannot read token-secret-file %s: %s", token_secret_file, err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  g_strstrip (contents);
+  if (*contents == '\0') {
+    g_free (contents);
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "token-secret-file %s is empty", token_secret_file);
+    return NULL;
+  }
+  return contents;
 }
 
 gboolean
@@ -1283,7 +1410,7 @@ connect_ws (GstSttSession * s)
     g_ptr_array_add (headers, s->cfg.extra_headers[i]);
   g_ptr_array_add (headers, NULL);
 
-  redacted = stt_redact_url (req.url);
+  redacted = redact_url (s, req.url);
   g_free (s->url_redacted);
   s->url_redacted = g_strdup (redacted);
   GST_INFO_OBJECT (s->log_object, "connecting to %s (attempt %u)", redacted,
@@ -1364,8 +1491,19 @@ connect_with_key (GstSttSession * s)
   g_autofree gchar *redacted = NULL;
   guint i;
 
+  g_clear_pointer (&s->attempt_url, wipe_free);
+  if (s->key_is_token && s->key && s->cfg.url
+      && strstr (s->cfg.url, GST_STT_TOKEN_PLACEHOLDER)) {
+    /* A relay's URL template names where the token goes. */
+    gchar *escaped = g_uri_escape_string (s->key, NULL, FALSE);
+    gchar **parts = g_strsplit (s->cfg.url, GST_STT_TOKEN_PLACEHOLDER, -1);
+
+    s->attempt_url = g_strjoinv (escaped, parts);
+    g_strfreev (parts);
+    wipe_free (escaped);
+  }
   s->pcfg = (SttProviderConfig) {
-    .url = s->cfg.url,
+    .url = s->attempt_url ? s->attempt_url : s->cfg.url,
     .api_key = s->key,
     .key_is_token = s->key_is_token,
     .language = s->cfg.language,
@@ -1384,7 +1522,7 @@ connect_with_key (GstSttSession * s)
   for (i = 0; init.headers && i < init.headers->len; i++)
     g_ptr_array_add (headers, g_ptr_array_index (init.headers, i));
   g_ptr_array_add (headers, NULL);
-  redacted = stt_redact_url (init.url);
+  redacted = redact_url (s, init.url);
   GST_INFO_OBJECT (s->log_object, "session set-up: %s %s", init.method, redacted);
   s->http = stt_http_request (s->worker, init.method, init.url,
       (const gchar * const *) headers->pdata, init.body, init.content_type,
@@ -1460,6 +1598,7 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
   clear_key (s);
   s->key = g_strdup (token);
   s->key_is_token = TRUE;
+  s->signed_token = FALSE;
   GST_DEBUG_OBJECT (s->log_object, "got a temporary token");
   connect_with_key (s);
 }
@@ -1524,6 +1663,41 @@ resume (GstSttSession * s, guint64 ring_start)
   return TRUE;
 }
 
+/* Whether a secret is configured: every attempt mints its own token. */
+static gboolean
+has_secret (GstSttSession * s)
+{
+  return (s->cfg.token_secret && *s->cfg.token_secret)
+      || (s->cfg.token_secret_file && *s->cfg.token_secret_file);
+}
+
+/* A fresh signed token for this attempt in s->key: the secret read again (a rotated
+ * secret file is picked up), iat now. FALSE with @error if there is none. */
+static gboolean
+mint_token (GstSttSession * s, GError ** error)
+{
+  gchar *secret = gst_stt_session_resolve_secret (s->cfg.token_secret,
+      s->cfg.token_secret_file, error);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  if (secret == NULL)
+    return FALSE;
+  clear_key (s);
+  s->key = gst_stt_jwt_mint ((const guint8 *) secret, strlen (secret),
+      s->cfg.token_claims, now, s->cfg.token_lifetime);
+  wipe_free (secret);
+  if (s->key == NULL) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+        "Could not sign a token for %s (OpenSSL failed)", s->cfg.provider->display_name);
+    return FALSE;
+  }
+  s->key_is_token = TRUE;
+  s->signed_token = TRUE;
+  GST_DEBUG_OBJECT (s->log_object, "signed a token: iat %" G_GINT64_FORMAT ", exp %"
+      G_GINT64_FORMAT, now, now + (gint64) s->cfg.token_lifetime);
+  return TRUE;
+}
+
 /* Starts an attempt: a new connection at the committed point (or, for a resumable
  * service session, where the service stands). */
 static void
@@ -1568,12 +1742,22 @@ session_connect (GstSttSession * s)
   s->rotate_wanted = FALSE;
   s->state = STATE_CONNECTING;
 
+  if (has_secret (s)) {
+    if (!mint_token (s, &err)) {
+      session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
+      g_error_free (err);
+      return;
+    }
+    connect_with_key (s);
+    return;
+  }
   if (s->cfg.token_url && *s->cfg.token_url) {
     fetch_token (s);
     return;
   }
   s->key = resolve_key (s, &err);
   s->key_is_token = FALSE;
+  s->signed_token = FALSE;
   if (err) {
     session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
     g_error_free (err);
@@ -1583,9 +1767,12 @@ session_connect (GstSttSession * s)
 }
 
 static void
-session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
-    const gchar * debug, guint http_status, gint close_code)
+session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * error_text,
+    const gchar * error_debug, guint http_status, gint close_code)
 {
+  /* Before the teardown forgets the token (a server's words may quote it). */
+  g_autofree gchar *text = scrub (s, error_text);
+  g_autofree gchar *debug = scrub (s, error_debug);
   guint64 end;
 
   if (s->state == STATE_DONE)
@@ -1655,9 +1842,11 @@ on_network_back (gpointer data)
 }
 
 static void
-session_retry (GstSttSession * s, const gchar * reason, guint http_status, gint close_code,
+session_retry (GstSttSession * s, const gchar * why, guint http_status, gint close_code,
     gint retry_after)
 {
+  /* Before the teardown forgets the token (a server's words may quote it). */
+  g_autofree gchar *reason = scrub (s, why);
   GstClockTime delay = 0;
   gint max = s->cfg.reconnect_max_attempts;
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <json-glib/json-glib.h>
 
 #include "gststtring.h"
 #include "gststttimeline.h"
@@ -59,6 +60,13 @@ typedef struct
   gchar *token_method;
   gchar **token_headers;        /* name, value, ...; "$API_KEY" in a value is the key */
   gchar *token_field;           /* NULL: access_token, token, key_value or value */
+  /* Signed tokens: with a secret (token_secret, else token_secret_file read again before
+   * every attempt) a fresh HS256 JWT is minted for every attempt and used as the key
+   * (key_is_token), instead of api_key, api_key_file or the environment. */
+  gchar *token_secret;          /* wiped when cleared */
+  gchar *token_secret_file;
+  JsonObject *token_claims;     /* NULL: none */
+  guint token_lifetime;         /* seconds: exp = iat + this */
   GstClockTime max_session_duration;    /* 0 = none */
 } GstSttSessionConfig;
 
@@ -77,6 +85,16 @@ gboolean gst_stt_session_check_url (const gchar * property, const gchar * url,
  * from). */
 gchar *gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key,
     const gchar * api_key_file, GError ** error);
+
+/* The placeholder in `url` that becomes the token (minted or fetched), URI-escaped, at
+ * every attempt. */
+#define GST_STT_TOKEN_PLACEHOLDER "{token}"
+
+/* The signing secret: @token_secret, else the contents of @token_secret_file (surrounding
+ * whitespace removed), or NULL when neither is set (no error). An unreadable or empty
+ * file sets @error (RESOURCE NOT_FOUND / SETTINGS). Wipe the result before freeing. */
+gchar *gst_stt_session_resolve_secret (const gchar * token_secret,
+    const gchar * token_secret_file, GError ** error);
 
 typedef struct _GstSttSession GstSttSession;
 

@@ -1,4 +1,5 @@
-/* Unit tests of the engine's pieces: the replay ring and the timeline. */
+/* Unit tests of the engine's pieces: the replay ring, the timeline, the statistics, caption
+ * cues and signed tokens (JWT). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -11,6 +12,7 @@
 #include "gststtstats.h"
 #include "gststtcues.h"
 #include "gststtmessage.h"
+#include "gststtjwt.h"
 
 static void
 fill (gint16 * s, gsize n, gint16 first)
@@ -424,6 +426,170 @@ GST_START_TEST (test_cues_lines)
 
 GST_END_TEST;
 
+/* --- signed tokens ------------------------------------------------------------------- */
+
+/* The tests' own base64url (RFC 4648 section 5, no padding), both ways. */
+static gchar *
+b64url_encode (const guint8 * data, gsize len)
+{
+  gchar *s = g_base64_encode (data, len);
+  gsize n = strlen (s);
+
+  while (n > 0 && s[n - 1] == '=')
+    s[--n] = '\0';
+  g_strdelimit (s, "+", '-');
+  g_strdelimit (s, "/", '_');
+  return s;
+}
+
+static guint8 *
+b64url_decode (const gchar * text, gsize * len)
+{
+  GString *s = g_string_new (text);
+  guint8 *out;
+
+  fail_if (strpbrk (text, "+/=") != NULL, "not base64url without padding: %s", text);
+  g_strdelimit (s->str, "-", '+');
+  g_strdelimit (s->str, "_", '/');
+  while (s->len % 4)
+    g_string_append_c (s, '=');
+  out = g_base64_decode (s->str, len);
+  g_string_free (s, TRUE);
+  return out;
+}
+
+/* The RFC 7515 appendix A.1 example: HS256 over its exact octets (CR LF included), with
+ * the key of its JWK. */
+#define RFC_HEADER "{\"typ\":\"JWT\",\r\n \"alg\":\"HS256\"}"
+#define RFC_CLAIMS "{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n " \
+  "\"http://example.com/is_root\":true}"
+#define RFC_KEY "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwj" \
+  "AzZr1Z9CAow"
+#define RFC_HEADER_B64 "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+#define RFC_CLAIMS_B64 "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxl" \
+  "LmNvbS9pc19yb290Ijp0cnVlfQ"
+#define RFC_SIGNATURE "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+GST_START_TEST (test_jwt_rfc7515_a1)
+{
+  gsize key_len;
+  guint8 *key = b64url_decode (RFC_KEY, &key_len);
+  gchar *jws;
+
+  fail_unless_equals_int (key_len, 64);
+  jws = gst_stt_jwt_sign_hs256 ((const guint8 *) RFC_HEADER, strlen (RFC_HEADER),
+      (const guint8 *) RFC_CLAIMS, strlen (RFC_CLAIMS), key, key_len);
+  fail_unless_equals_string (jws, RFC_HEADER_B64 "." RFC_CLAIMS_B64 "." RFC_SIGNATURE);
+  g_free (jws);
+  g_free (key);
+}
+
+GST_END_TEST;
+
+/* RFC 7519 section 3.1: its claims set encodes as the RFC says; the same claims given to
+ * the element come out as JSON with iat and exp ours (exp = iat + lifetime). */
+GST_START_TEST (test_jwt_rfc7519_claims)
+{
+  JsonObject *claims = json_object_new ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  gchar *b64 = gst_stt_jwt_base64url ((const guint8 *) RFC_CLAIMS, strlen (RFC_CLAIMS));
+  gchar *json;
+  JsonObject *o;
+
+  fail_unless_equals_string (b64, RFC_CLAIMS_B64);
+  g_free (b64);
+
+  json_object_set_string_member (claims, "iss", "joe");
+  json_object_set_boolean_member (claims, "http://example.com/is_root", TRUE);
+  /* Given claims do not override the token's own times or identity. */
+  json_object_set_int_member (claims, "exp", 1);
+  json_object_set_int_member (claims, "iat", 2);
+  json_object_set_string_member (claims, "jti", "mine");
+  json = gst_stt_jwt_claims (claims, 1300819080, 300, NULL);
+  fail_unless_equals_string (json, "{\"iss\":\"joe\",\"http://example.com/is_root\":true,"
+      "\"iat\":1300819080,\"exp\":1300819380}");
+  fail_unless (json_parser_load_from_data (parser, json, -1, NULL));
+  o = json_node_get_object (json_parser_get_root (parser));
+  fail_unless_equals_string (json_object_get_string_member (o, "iss"), "joe");
+  fail_unless_equals_int64 (json_object_get_int_member (o, "exp"), 1300819380);
+  fail_unless (json_object_get_boolean_member (o, "http://example.com/is_root"));
+  fail_if (json_object_has_member (o, "jti"));
+  g_free (json);
+
+  json = gst_stt_jwt_claims (NULL, 10, 5, "n1");
+  fail_unless_equals_string (json, "{\"iat\":10,\"exp\":15,\"jti\":\"n1\"}");
+  g_free (json);
+  json_object_unref (claims);
+}
+
+GST_END_TEST;
+
+/* A minted token: our header, the claims plus iat/exp/jti, and a signature that GLib's
+ * own HMAC (not the product's OpenSSL path) verifies. Two tokens of the same second
+ * differ. */
+GST_START_TEST (test_jwt_mint)
+{
+  static const gchar secret[] = "relay-shared-secret";
+  JsonObject *claims = json_object_new ();
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gchar *token = NULL, *other, **parts, *input, *sig;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  GHmac *hmac;
+  guint8 digest[32], *header, *payload;
+  gsize digest_len = sizeof (digest), header_len, payload_len;
+  JsonObject *o;
+
+  json_object_set_string_member (claims, "sub", "camera-7");
+  json_object_set_string_member (claims, "aud", "relay \"eu\"");
+  json_object_set_int_member (claims, "tier", 3);
+  json_object_set_double_member (claims, "ratio", 0.5);
+  json_object_set_boolean_member (claims, "live", TRUE);
+  token = gst_stt_jwt_mint ((const guint8 *) secret, strlen (secret), claims, now, 300);
+  fail_unless (token != NULL);
+  fail_if (strpbrk (token, "+/= ") != NULL, "not base64url: %s", token);
+  parts = g_strsplit (token, ".", -1);
+  fail_unless_equals_int (g_strv_length (parts), 3);
+
+  header = b64url_decode (parts[0], &header_len);
+  fail_unless (header_len == strlen (GST_STT_JWT_HEADER)
+      && memcmp (header, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", header_len) == 0);
+  payload = b64url_decode (parts[1], &payload_len);
+  fail_unless (json_parser_load_from_data (parser, (const gchar *) payload, payload_len,
+          NULL));
+  o = json_node_get_object (json_parser_get_root (parser));
+  fail_unless_equals_string (json_object_get_string_member (o, "sub"), "camera-7");
+  fail_unless_equals_string (json_object_get_string_member (o, "aud"), "relay \"eu\"");
+  fail_unless_equals_int64 (json_object_get_int_member (o, "tier"), 3);
+  fail_unless_equals_float (json_object_get_double_member (o, "ratio"), 0.5);
+  fail_unless (json_object_get_boolean_member (o, "live"));
+  fail_unless_equals_int64 (json_object_get_int_member (o, "iat"), now);
+  fail_unless_equals_int64 (json_object_get_int_member (o, "exp"), now + 300);
+  /* 128 random bits. */
+  fail_unless_equals_int (strlen (json_object_get_string_member (o, "jti")), 22);
+
+  input = g_strconcat (parts[0], ".", parts[1], NULL);
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) secret, strlen (secret));
+  g_hmac_update (hmac, (const guchar *) input, -1);
+  g_hmac_get_digest (hmac, digest, &digest_len);
+  g_hmac_unref (hmac);
+  sig = b64url_encode (digest, digest_len);
+  fail_unless_equals_string (parts[2], sig);
+
+  other = gst_stt_jwt_mint ((const guint8 *) secret, strlen (secret), claims, now, 300);
+  fail_unless (other != NULL && strcmp (other, token) != 0);
+
+  g_free (other);
+  g_free (sig);
+  g_free (input);
+  g_free (header);
+  g_free (payload);
+  g_strfreev (parts);
+  g_free (token);
+  json_object_unref (claims);
+}
+
+GST_END_TEST;
+
 static Suite *
 engine_suite (void)
 {
@@ -441,6 +607,9 @@ engine_suite (void)
   tcase_add_test (tc, test_cues_long_segment);
   tcase_add_test (tc, test_cues_max_duration);
   tcase_add_test (tc, test_cues_lines);
+  tcase_add_test (tc, test_jwt_rfc7515_a1);
+  tcase_add_test (tc, test_jwt_rfc7519_claims);
+  tcase_add_test (tc, test_jwt_mint);
   return s;
 }
 

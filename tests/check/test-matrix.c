@@ -6,7 +6,10 @@
  *
  * Each cell checks what a user would: every word once, in order, at its time, on the bus
  * and in the text buffers; no cue outside the input; EOS without ERROR or WARNING;
- * nothing left untranscribed (the `stats` property). Where the service never comes back
+ * nothing left untranscribed (the `stats` property). A provider without word times
+ * (OpenAI) is held to what it can give: every word once and in order, and each segment
+ * starting at its first word's time and ending at its last word's, or up to its VAD's
+ * closing silence later. Where the service never comes back
  * ("gone"): a bounded end that says exactly which stretch was not transcribed.
  *
  * STT_MATRIX_INPUT=file90|file45|live30|player30 picks the kind (meson: one test per
@@ -45,8 +48,17 @@
 #define MAX_LISTED 4
 
 static const gchar *const providers[] = { "deepgram", "assemblyai", "elevenlabs",
-  "soniox", "gladia", "vosk", "speechmatics", NULL
+  "soniox", "gladia", "vosk", "openai", "speechmatics", NULL
 };
+
+/* OpenAI gives no word times, only each segment's (its VAD's speech start and end, or
+ * the end of the audio a commit closed): its words are checked by segment, see
+ * check_bus_words() and check_cues(). */
+static gboolean
+has_word_times (const gchar * provider)
+{
+  return !g_str_equal (provider, "openai");
+}
 
 /* --- the kinds of input ------------------------------------------------------------- */
 
@@ -133,6 +145,8 @@ deaf_message (const gchar * provider)
     {"gladia", "{\"session_id\":\"s\",\"created_at\":\"2026-01-01T00:00:00Z\","
           "\"type\":\"speech_start\",\"data\":{\"time\":0,\"channel\":0}}"},
     {"vosk", "{\"partial\" : \"\"}"},
+    {"openai", "{\"type\":\"rate_limits.updated\",\"event_id\":\"event_d\","
+          "\"rate_limits\":[]}"},
     {"speechmatics", "{\"message\":\"Info\",\"type\":\"recognition_quality\","
           "\"reason\":\"Running recognition using a broadcast model quality.\","
           "\"quality\":\"broadcast\"}"},
@@ -545,8 +559,10 @@ run_pipeline (Cell * c)
 typedef struct
 {
   gchar *text;
-  GstClockTime start;           /* bus: the word's start; text buffers: the cue's PTS */
-  guint cue;                    /* text buffers: the index of its cue */
+  /* bus: the word's start (without word times: its final's PTS); text buffers: the
+   * cue's PTS */
+  GstClockTime start;
+  guint cue;                    /* text buffers: the index of its cue; bus: of its final */
 } Word;
 
 static void
@@ -564,7 +580,8 @@ words_new (void)
   return a;
 }
 
-/* The words of the finals on the bus, in order. */
+/* The words of the finals on the bus, in order: their `words`, or, from a provider
+ * without word times, their text. */
 static GArray *
 bus_words (Cell * c)
 {
@@ -572,14 +589,28 @@ bus_words (Cell * c)
   guint i, k;
 
   for (i = 0; i < c->finals->len; i++) {
-    const GValue *words = gst_structure_get_value (g_ptr_array_index (c->finals, i),
-        "words");
+    const GstStructure *f = g_ptr_array_index (c->finals, i);
+    const GValue *words = gst_structure_get_value (f, "words");
 
+    if (!has_word_times (c->provider)) {
+      g_auto (GStrv) parts = g_strsplit (gst_structure_get_string (f, "text"), " ", -1);
+
+      for (k = 0; parts[k]; k++) {
+        Word w = { stt_check_bare_word (parts[k]), GST_CLOCK_TIME_NONE, i };
+
+        gst_structure_get_clock_time (f, "pts", &w.start);
+        if (*w.text)
+          g_array_append_val (out, w);
+        else
+          g_free (w.text);
+      }
+      continue;
+    }
     for (k = 0; words && k < gst_value_array_get_size (words); k++) {
       const GstStructure *s =
           gst_value_get_structure (gst_value_array_get_value (words, k));
       Word w = { stt_check_bare_word (gst_structure_get_string (s, "text")),
-        GST_CLOCK_TIME_NONE, 0
+        GST_CLOCK_TIME_NONE, i
       };
 
       gst_structure_get_clock_time (s, "start", &w.start);
@@ -713,21 +744,86 @@ near (GstClockTime got, GstClockTime want, GstClockTime tolerance)
       && (GstClockTime) ABS (GST_CLOCK_DIFF (got, want)) <= tolerance;
 }
 
+/* The most silence after which a protocol's test server closes a segment: ElevenLabs'
+ * VAD waits the vad_silence_threshold_secs the client sends (1.5 s, see
+ * sttprovider-elevenlabs.c), Vosk's endpoint and OpenAI's server VAD (the
+ * silence_duration_ms the client sends) 0.5 s, Speechmatics makes a word final
+ * max_delay after it (2 s, what the element sends) on a 250 ms grid, the others 0.4 s
+ * or less. */
+static gdouble
+segment_silence (const gchar * provider)
+{
+  if (g_str_equal (provider, "elevenlabs"))
+    return 1.5;
+  if (g_str_equal (provider, "speechmatics"))
+    return 2.25;
+  if (g_str_equal (provider, "vosk") || g_str_equal (provider, "openai"))
+    return 0.5;
+  return 0.4;
+}
+
+/* How much later than its last word's end a segment may end: without word times a
+ * segment ends where the service closed it, its VAD's end of speech or, for the audio a
+ * commit closed (the end of stream), where the audio ended, at most the VAD's closing
+ * silence after the last word. 0 where words carry their times. */
+static GstClockTime
+end_slack (const gchar * provider)
+{
+  return has_word_times (provider) ? 0 : at (segment_silence (provider));
+}
+
+/* @end is within TOLERANCE before and TOLERANCE + end_slack() after @want. */
+static gboolean
+near_end (Cell * c, GstClockTime end, GstClockTime want)
+{
+  return GST_CLOCK_TIME_IS_VALID (end) && end + TOLERANCE >= want
+      && end <= want + TOLERANCE + end_slack (c->provider);
+}
+
+/* Without word times, each final (@first to @last of @got, all of final @k) starts within
+ * TOLERANCE of its first word's tone and ends as near_end() says of its last word's. */
+static void
+check_segment_times (Cell * c, GArray * got, const gint * match, guint first, guint last,
+    GString * late, guint * n_late)
+{
+  const GstStructure *f = g_ptr_array_index (c->finals,
+      g_array_index (got, Word, first).cue);
+  GstClockTime pts = GST_CLOCK_TIME_NONE, duration = GST_CLOCK_TIME_NONE;
+
+  gst_structure_get_clock_time (f, "pts", &pts);
+  gst_structure_get_clock_time (f, "duration", &duration);
+  if (match[first] >= 0 && !near (pts, at (c->in->tones[match[first]].start), TOLERANCE))
+    list_add (late, n_late, "'%s' at %.3f s, its first word at %.3f s",
+        gst_structure_get_string (f, "text"), secs (pts),
+        c->in->tones[match[first]].start);
+  if (match[last] >= 0 && !near_end (c, pts + duration, at (c->in->tones[match[last]].end)))
+    list_add (late, n_late, "'%s' ends at %.3f s, its last word at %.3f s",
+        gst_structure_get_string (f, "text"), secs (pts + duration),
+        c->in->tones[match[last]].end);
+}
+
 /* The finals' words on the bus: the input's first @n_want words, each starting within
- * TOLERANCE of its tone. */
+ * TOLERANCE of its tone (without word times: each final, see check_segment_times()). */
 static void
 check_bus_words (Cell * c, guint n_want)
 {
   GArray *got = bus_words (c);
   gint *match = align (got, c->in->words, n_want);
   GString *late = g_string_new (NULL);
-  guint n_late = 0, i;
+  guint n_late = 0, i, first = 0;
 
   c->got_words = got->len;
   check_sequence (c, "words on the bus", got, match, n_want);
   for (i = 0; i < got->len; i++) {
     const Word *w = &g_array_index (got, Word, i);
 
+    if (!has_word_times (c->provider)) {
+      if (i + 1 == got->len || g_array_index (got, Word, i + 1).cue != w->cue) {
+        check_segment_times (c, got, match, first, i, late, &n_late);
+        first = i + 1;
+      }
+      continue;
+    }
     if (match[i] >= 0 && !near (w->start, at (c->in->tones[match[i]].start), TOLERANCE))
       list_add (late, &n_late, "%s at %.3f s for %.3f s", w->text, secs (w->start),
           c->in->tones[match[i]].start);
@@ -753,7 +849,8 @@ cue_shape_error (Cell * c, const Cue * cue)
   guint i, n = g_strv_length (lines);
 
   if (c->in->kind->source == SOURCE_LIVE) {
-    if (n != 1 || strchr (cue->text, ' ') != NULL)
+    /* Without word times a final cannot be cut into words: one buffer per final. */
+    if (n != 1 || (strchr (cue->text, ' ') != NULL && has_word_times (c->provider)))
       return g_strdup_printf ("'%s' is not one word (live input: word output)", cue->text);
     return NULL;
   }
@@ -768,8 +865,9 @@ cue_shape_error (Cell * c, const Cue * cue)
 }
 
 /* The text buffers: their words are the input's first @n_want words; each starts within
- * TOLERANCE of its first word's tone and ends within TOLERANCE of its last word's; PTS
- * increase; all inside the input [0, D]; shaped as cue_shape_error() says. */
+ * TOLERANCE of its first word's tone and ends within TOLERANCE of its last word's (as
+ * near_end() says without word times); PTS increase; all inside the input [0, D]; shaped
+ * as cue_shape_error() says. */
 static void
 check_cues (Cell * c, guint n_want)
 {
@@ -820,7 +918,7 @@ check_cues (Cell * c, guint n_want)
     if (first[i] >= 0 && !near (cue->pts, at (tones[first[i]].start), TOLERANCE))
       list_add (bad, &n_bad, "'%s' at %.3f s, its first word at %.3f s", cue->text,
           secs (cue->pts), tones[first[i]].start);
-    if (last[i] >= 0 && !near (end, at (tones[last[i]].end), TOLERANCE))
+    if (last[i] >= 0 && !near_end (c, end, at (tones[last[i]].end)))
       list_add (bad, &n_bad, "'%s' ends at %.3f s, its last word at %.3f s", cue->text,
           secs (end), tones[last[i]].end);
   }
@@ -875,22 +973,7 @@ check_clean_end (Cell * c)
     cell_fail (c, "stats: audio-untranscribed %.3f s", secs (untranscribed));
 }
 
-/* The most silence after which a protocol's test server closes a segment: ElevenLabs'
- * VAD waits the vad_silence_threshold_secs the client sends (1.5 s, see
- * sttprovider-elevenlabs.c), Vosk's endpoint 0.5 s, Speechmatics makes a word final
- * max_delay after it (2 s, what the element sends) on a 250 ms grid, the others 0.4 s
- * or less. */
-static gdouble
-segment_silence (const gchar * provider)
-{
-  if (g_str_equal (provider, "elevenlabs"))
-    return 1.5;
-  if (g_str_equal (provider, "speechmatics"))
-    return 2.25;
-  if (g_str_equal (provider, "vosk"))
-    return 0.5;
-  return 0.4;
-}
+
 
 /* The earliest start of the untranscribed stretch a correct engine may report when the
  * connection was lost at @drop seconds of audio: every segment whose closing silence had

@@ -238,7 +238,7 @@ fuzz_event (Fuzz * f, const guint8 * p, gsize len)
       }
       break;
     case 'A':{
-      gsize n = ((len > 2 ? p[2] : 0) + 1) * (RATE / 100) * 2;
+      gsize n = ((len > 2 ? p[2] : 0) + 1) * (f->config.sample_rate / 100) * 2;
       guint8 *audio;
 
       if (!f->open || f->end_sent)
@@ -362,7 +362,8 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   f.config.api_key = "fuzz-key";
   f.config.key_is_token = (data[1] >> 1) & 1;
   f.config.language = "en";
-  f.config.sample_rate = RATE;
+  /* The provider's own rate, as the engine picks it (OpenAI takes 24 kHz only). */
+  f.config.sample_rate = f.info->default_rate ? f.info->default_rate : RATE;
   f.config.interim_results = !(data[1] & 1);
   f.config.params = make_params (data[1] >> 2);
   f.st.info = f.info;

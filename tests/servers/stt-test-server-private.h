@@ -78,6 +78,7 @@ extern const SttTestProtocol stt_test_protocol_elevenlabs;
 extern const SttTestProtocol stt_test_protocol_soniox;
 extern const SttTestProtocol stt_test_protocol_gladia;
 extern const SttTestProtocol stt_test_protocol_vosk;
+extern const SttTestProtocol stt_test_protocol_openai;
 extern const SttTestProtocol stt_test_protocol_speechmatics;
 
 gpointer stt_test_conn_get_state (SttTestConn * conn);

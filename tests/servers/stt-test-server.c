@@ -38,6 +38,7 @@ static const SttTestProtocol *const protocols[] = {
   &stt_test_protocol_soniox,
   &stt_test_protocol_gladia,
   &stt_test_protocol_vosk,
+  &stt_test_protocol_openai,
   &stt_test_protocol_speechmatics,
 };
 
