@@ -541,6 +541,8 @@ const SttProviderInfo stt_provider_speechmatics = {
   .realtime_only = FALSE,
   /* An AddTranscript comes within max_delay (2 s) of every word. */
   .marks_final_words = TRUE,
+  /* The SDK and the docs send audio only after RecognitionStarted. */
+  .wait_ready = TRUE,
   /* No keepalive message: the service needs audio or WebSocket pings (3 min), which the
    * element sends every keepalive-interval. */
   .keepalive_interval = 0,

@@ -131,6 +131,9 @@ struct _SttProviderInfo
    * (stable words in partials, or frequent finals): the engine does not guess stability
    * from repeated partials (`partial-stability`). */
   gboolean marks_final_words;
+  /* Audio goes out only once the server has acknowledged the start message
+   * (SttParseOutput.ready), as the service's own clients do. */
+  gboolean wait_ready;
 
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
   /* First text message after the handshake, or NULL. */

@@ -94,6 +94,7 @@ struct _GstSttSession
   State state;
   gboolean draining;
   gboolean end_sent;
+  gboolean awaiting_ready;      /* audio held until the start acknowledgement */
   gboolean finalize_sent;
   gboolean ever_connected;
   gboolean rotating;            /* ending this connection on purpose, to open a new one */
@@ -819,6 +820,11 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
   gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_IN, 1);
   stt_parse_output_init (&out);
   s->pstate.info->parse (&s->pstate, binary, p, len, &out);
+  if (out.ready && s->awaiting_ready) {
+    GST_DEBUG_OBJECT (s->log_object, "the server acknowledged the start: audio goes out");
+    s->awaiting_ready = FALSE;
+    session_pump (s);
+  }
 
   /* A result with text says the service works; an empty one (a server may send them
    * forever without hearing anything) says nothing. */
@@ -919,8 +925,8 @@ watchdog_tick (GstSttSession * s)
 
   /* The server said nothing for stall-timeout while we were sending: it is gone even
    * if the socket is open (libsoup 3.2 has no pong timeout). */
-  /* Only while we expect something: audio flowing, audio not yet final, or the end of
-   * stream sent. Pings (keepalive-interval) keep a healthy idle connection answering. */
+  /* Only while we expect something: audio flowing, audio not yet final, the end of
+   * stream sent, or the start acknowledgement. Pings (keepalive-interval) keep a healthy idle connection answering. */
   if (s->state == STATE_OPEN && limit > 0 && s->blocked_since
       && now - s->blocked_since > limit) {
     GST_WARNING_OBJECT (s->log_object, "the server has taken no audio for %" G_GINT64_FORMAT
@@ -929,7 +935,8 @@ watchdog_tick (GstSttSession * s)
     return;
   }
   if (s->state == STATE_OPEN && limit > 0 && now - s->last_recv > limit
-      && (now - s->last_audio < limit || s->send_pos > s->committed || s->end_sent)) {
+      && (now - s->last_audio < limit || s->send_pos > s->committed || s->end_sent
+          || s->awaiting_ready)) {
     GST_WARNING_OBJECT (s->log_object, "no answer from the server for %" G_GINT64_FORMAT
         " ms: reconnecting", (now - s->last_recv) / 1000);
     session_retry (s, "stalled: the server stopped answering", 0, 0, -1);
@@ -1140,6 +1147,9 @@ on_ws_opened (SttWs * ws, gpointer user_data)
 
   startmsg = s->pstate.info->start_message ?
       s->pstate.info->start_message (&s->pstate) : NULL;
+  /* Audio waits for the start acknowledgement where the protocol asks it (the watchdog
+   * bounds a server that never gives it: audio awaits its results). */
+  s->awaiting_ready = startmsg != NULL && s->pstate.info->wait_ready;
   if (startmsg) {
     GBytes *b = g_bytes_new_take (startmsg, strlen (startmsg));
     stt_ws_send (s->ws, FALSE, b);
@@ -2000,7 +2010,7 @@ session_pump (GstSttSession * s)
 {
   guint64 start, end;
 
-  if (s->state != STATE_OPEN || s->end_sent || is_stopped (s))
+  if (s->state != STATE_OPEN || s->end_sent || s->awaiting_ready || is_stopped (s))
     return;
 
   for (;;) {

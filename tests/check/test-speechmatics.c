@@ -370,6 +370,33 @@ GST_START_TEST (test_transcripts)
 
 GST_END_TEST;
 
+/* Audio goes out only after RecognitionStarted, as the SDK sends it: with the server's
+ * answers 1 s late, nothing arrives in the first 0.6 s of the connection; then all of
+ * it, and every word. */
+GST_START_TEST (test_audio_after_recognition_started)
+{
+  SttCheckRun *r = new_run ();
+  GList *msgs;
+  gint64 deadline;
+
+  stt_test_server_set_reply_delay (server, 1000);
+  stt_check_run_push (r, 0, DURATION, FALSE);
+  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  g_usleep (600 * 1000);
+  fail_unless_equals_int (stt_test_server_get_n_binary_messages (server, 0), 0);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (stt_test_server_get_n_binary_messages (server, 0) == 0
+      && g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  fail_unless (stt_test_server_get_n_binary_messages (server, 0) > 0);
+  msgs = stt_check_run_finish (r, words3, NULL);
+  stt_test_server_set_reply_delay (server, 0);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_run_free (r);
+}
+
+GST_END_TEST;
+
 /* EOS drains until EndOfTranscript: with every answer 700 ms late, the last word (only
  * final through EndOfStream) still arrives; a close 1000 that comes instead of the
  * answers (before EndOfTranscript) is a lost connection, replayed. */
@@ -796,6 +823,7 @@ speechmatics_suite (void)
   tcase_add_test (tc, test_start_recognition);
   tcase_add_test (tc, test_params);
   tcase_add_test (tc, test_transcripts);
+  tcase_add_test (tc, test_audio_after_recognition_started);
   tcase_add_test (tc, test_end_of_stream);
   tcase_add_test (tc, test_force_end_of_utterance);
   tcase_add_test (tc, test_temporary_key);
