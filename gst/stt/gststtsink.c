@@ -17,6 +17,10 @@
  * service takes it) and results arrive when they arrive; with `sync=true` the audio is
  * rendered against the clock, in real time.
  *
+ * Having no text output, the sink ignores `latency` and `lateness` (they time
+ * stttranscribe's text buffers); `max-observed-delay` measures the finals (live
+ * input).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m uridecodebin uri=file:///tmp/talk.ogg ! audioconvert ! \
@@ -63,6 +67,10 @@ static void
 engine_transcript (GstElement * element, const GstStructure * s, gboolean is_final,
     GstClockTime pts, GstClockTime duration)
 {
+  /* What the application gets is the final: its delay is what max-observed-delay says
+   * (live input). */
+  if (is_final)
+    gst_stt_engine_observe_delay (GST_STT_SINK (element)->engine, pts);
   g_signal_emit (element, signals[SIGNAL_TRANSCRIPT], 0, s);
 }
 

@@ -361,6 +361,38 @@ GST_START_TEST (test_eos_after_finals)
 
 GST_END_TEST;
 
+/* Live input: max-observed-delay measures how far the audio had gone when each final
+ * arrived (at least its first word's length, well under the default latency here). */
+GST_START_TEST (test_live_observed_delay)
+{
+  SinkPipe *p = sink_pipe_new (NULL);
+  GList *msgs, *l;
+  gint64 start;
+  guint delay = 0;
+
+  g_object_set (p->src, "is-live", TRUE, NULL);
+  gst_element_set_state (p->pipe, GST_STATE_PLAYING);
+  start = g_get_monotonic_time ();
+  for (l = p->buffers; l; l = l->next) {
+    gint64 due = start + (gint64) (GST_BUFFER_PTS (l->data) / GST_USECOND);
+    gint64 now = g_get_monotonic_time ();
+
+    if (due > now)
+      g_usleep (due - now);
+    fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (p->src),
+            gst_buffer_ref (l->data)), GST_FLOW_OK);
+  }
+  gst_app_src_end_of_stream (GST_APP_SRC (p->src));
+  msgs = collect_to_eos (p->bus, 20000);
+  fail_unless (gst_structure_has_name (g_list_last (msgs)->data, "eos"));
+  g_object_get (p->sink, "max-observed-delay", &delay, NULL);
+  fail_unless (delay >= 200 && delay < 3000, "max-observed-delay %u ms", delay);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  sink_pipe_free (p);
+}
+
+GST_END_TEST;
+
 /* A rejected key: the element's error, with its details, as with stttranscribe. */
 GST_START_TEST (test_error_details)
 {
@@ -746,6 +778,7 @@ sink_suite (void)
   tcase_add_test (tc, test_sync_default);
   tcase_add_test (tc, test_sync_paced);
   tcase_add_test (tc, test_eos_after_finals);
+  tcase_add_test (tc, test_live_observed_delay);
   tcase_add_test (tc, test_error_details);
   tcase_add_test (tc, test_flushing_seek_unblocks);
   tcase_add_test (tc, test_null_while_blocked);
