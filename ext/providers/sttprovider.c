@@ -19,6 +19,7 @@ static const SttProviderInfo *const providers[] = {
   &stt_provider_elevenlabs,
   &stt_provider_openai,
   &stt_provider_speechmatics,
+  &stt_provider_aws,
   NULL
 };
 

@@ -21,6 +21,11 @@ typedef struct
   const gchar *model;
   guint sample_rate;            /* wire rate, Hz */
   gboolean interim_results;
+  /* AWS credentials (providers with `aws_credentials`): @api_key is then the secret
+   * access key. */
+  const gchar *access_key_id;
+  const gchar *session_token;   /* temporary credentials; NULL otherwise. Never logged */
+  const gchar *region;          /* "us-west-2"; NULL = from the URL's host */
   /* Extra provider options ("name" -> "value" strings), added to the query or the
    * configuration message as the provider sees fit. May be NULL. */
   GHashTable *params;
@@ -134,6 +139,12 @@ struct _SttProviderInfo
   /* Audio goes out only once the server has acknowledged the start message
    * (SttParseOutput.ready), as the service's own clients do. */
   gboolean wait_ready;
+  /* After the end message the server closes normally (1000) once it has sent every
+   * result: that close is the end-of-audio acknowledgement (AWS). */
+  gboolean end_ack_is_close;
+  /* The service takes AWS credentials (an access key pair, maybe a session token, and a
+   * region) instead of one key: see SttProviderConfig. */
+  gboolean aws_credentials;
 
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
   /* First text message after the handshake, or NULL. */

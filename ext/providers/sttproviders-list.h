@@ -11,3 +11,4 @@ extern const SttProviderInfo stt_provider_assemblyai;
 extern const SttProviderInfo stt_provider_elevenlabs;
 extern const SttProviderInfo stt_provider_openai;
 extern const SttProviderInfo stt_provider_speechmatics;
+extern const SttProviderInfo stt_provider_aws;

@@ -20,6 +20,17 @@
 #include "gststtsession.h"
 #include "gststtmessage.h"
 #include "sttprovider.h"
+#include "gststtawscreds.h"
+
+/* Wipes and frees a string that holds a credential. */
+static void
+wipe_free (gchar * secret)
+{
+  if (secret) {
+    memset (secret, 0, strlen (secret));
+    g_free (secret);
+  }
+}
 
 GST_DEBUG_CATEGORY_STATIC (stt_engine_debug);
 #define GST_CAT_DEFAULT stt_engine_debug
@@ -92,6 +103,10 @@ enum
   PROP_TOKEN_SECRET_FILE,
   PROP_TOKEN_CLAIMS,
   PROP_TOKEN_LIFETIME,
+  PROP_ACCESS_KEY,
+  PROP_SECRET_ACCESS_KEY,
+  PROP_SESSION_TOKEN,
+  PROP_REGION,
   N_PROPS
 };
 
@@ -133,6 +148,11 @@ struct _GstSttEngine
   gchar *token_field;
   gchar *token_secret;          /* wiped when replaced or freed */
   gchar *token_secret_file;
+  /* AWS credentials (provider=aws); the secret and the token are wiped when replaced. */
+  gchar *access_key;
+  gchar *secret_access_key;
+  gchar *session_token;
+  gchar *region;
   GstStructure *token_claims;
   guint token_lifetime;         /* seconds */
   GstClockTime max_session_duration;
@@ -527,6 +547,10 @@ build_config (GstSttEngine * e, GstSttSessionConfig * c)
   c->url = g_strdup (e->url);
   c->api_key = g_strdup (e->api_key);
   c->api_key_file = g_strdup (e->api_key_file);
+  c->access_key = g_strdup (e->access_key);
+  c->secret_access_key = g_strdup (e->secret_access_key);
+  c->session_token = g_strdup (e->session_token);
+  c->region = g_strdup (e->region);
   c->language = g_strdup (e->language);
   c->model = g_strdup (e->model);
   if (e->params) {
@@ -1117,6 +1141,43 @@ post_settings_error (GstSttEngine * e, const SttProviderInfo * info, GError * er
   g_error_free (err);
 }
 
+/* check_settings() for AWS credentials: a complete key pair somewhere in the chain, and
+ * a region unless the url names the service's host. */
+static gboolean
+check_aws_settings (GstSttEngine * e, const SttProviderInfo * info, const gchar * url)
+{
+  GstSttAwsCredentials creds;
+  g_autofree gchar *access_key = NULL, *secret = NULL, *token = NULL, *region = NULL;
+  GError *err = NULL;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (e->element);
+  access_key = g_strdup (e->access_key);
+  secret = g_strdup (e->secret_access_key);
+  token = g_strdup (e->session_token);
+  region = g_strdup (e->region);
+  GST_OBJECT_UNLOCK (e->element);
+  ok = gst_stt_aws_credentials_resolve (access_key, secret, token, region, &creds, &err);
+  if (secret)
+    memset (secret, 0, strlen (secret));
+  if (token)
+    memset (token, 0, strlen (token));
+  if (!ok) {
+    post_settings_error (e, info, err);
+    return FALSE;
+  }
+  if (creds.region == NULL && (url == NULL || strstr (url, "transcribestreaming.") == NULL)) {
+    gst_stt_aws_credentials_clear (&creds);
+    GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("No AWS region: set region, "
+            "$AWS_REGION or a region in the AWS profile"), (NULL));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (e->element, "AWS credentials from %s, region %s", creds.source,
+      GST_STR_NULL (creds.region));
+  gst_stt_aws_credentials_clear (&creds);
+  return TRUE;
+}
+
 /* check_settings() for signed tokens (token-secret or token-secret-file set): not with
  * token-url, a readable secret file, claims JSON can carry. api-key, api-key-file and the
  * claims the element sets itself are ignored, with a warning. */
@@ -1242,6 +1303,10 @@ check_settings (GstSttEngine * e)
     if (key)
       memset (key, 0, strlen (key));
     return FALSE;
+  } else if (info->aws_credentials) {
+    if (!check_aws_settings (e, info, url))
+      return FALSE;
+    found = g_strdup ("");
   } else {
     found = gst_stt_session_resolve_key (info, key, key_file, &err);
   }
@@ -1423,6 +1488,22 @@ gst_stt_engine_set_property (GstSttEngine * e, guint prop_id, const GValue * val
     case PROP_TOKEN_LIFETIME:
       e->token_lifetime = g_value_get_uint (value);
       break;
+    case PROP_ACCESS_KEY:
+      g_free (e->access_key);
+      e->access_key = g_value_dup_string (value);
+      break;
+    case PROP_SECRET_ACCESS_KEY:
+      wipe_free (e->secret_access_key);
+      e->secret_access_key = g_value_dup_string (value);
+      break;
+    case PROP_SESSION_TOKEN:
+      wipe_free (e->session_token);
+      e->session_token = g_value_dup_string (value);
+      break;
+    case PROP_REGION:
+      g_free (e->region);
+      e->region = g_value_dup_string (value);
+      break;
     case PROP_OUTAGE_TIMEOUT:
       e->outage_timeout = g_value_get_uint64 (value);
       break;
@@ -1556,6 +1637,19 @@ gst_stt_engine_get_property (GstSttEngine * e, guint prop_id, GValue * value,
     case PROP_TOKEN_LIFETIME:
       g_value_set_uint (value, e->token_lifetime);
       break;
+    case PROP_ACCESS_KEY:
+      g_value_set_string (value, e->access_key);
+      break;
+    case PROP_SECRET_ACCESS_KEY:
+      /* Never readable in clear. */
+      g_value_set_string (value, e->secret_access_key ? "***" : NULL);
+      break;
+    case PROP_SESSION_TOKEN:
+      g_value_set_string (value, e->session_token ? "***" : NULL);
+      break;
+    case PROP_REGION:
+      g_value_set_string (value, e->region);
+      break;
     case PROP_OUTAGE_TIMEOUT:
       g_value_set_uint64 (value, e->outage_timeout);
       break;
@@ -1638,6 +1732,10 @@ gst_stt_engine_free (GstSttEngine * e)
     memset (e->token_secret, 0, strlen (e->token_secret));
   g_free (e->token_secret);
   g_free (e->token_secret_file);
+  g_free (e->access_key);
+  wipe_free (e->secret_access_key);
+  wipe_free (e->session_token);
+  g_free (e->region);
   g_clear_pointer (&e->token_claims, gst_structure_free);
   gst_stt_stats_free (e->stats);
   g_byte_array_unref (e->pending);
@@ -1814,6 +1912,18 @@ gst_stt_engine_install_properties (GObjectClass * gobject_class, guint first_id)
       g_param_spec_uint ("token-lifetime", "Token lifetime", "Validity of each signed "
           "token, in seconds: exp = iat + this", 1, G_MAXUINT, DEFAULT_TOKEN_LIFETIME,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  STRING_PROP (PROP_ACCESS_KEY, "access-key", "AWS access key ID", "AWS access key ID "
+      "(provider=aws). NULL = $AWS_ACCESS_KEY_ID, then the profile ($AWS_PROFILE or "
+      "default) in ~/.aws/credentials or ~/.aws/config", ready);
+  STRING_PROP (PROP_SECRET_ACCESS_KEY, "secret-access-key", "AWS secret access key",
+      "AWS secret access key, with access-key (provider=aws). Reads back as *** when set",
+      ready);
+  STRING_PROP (PROP_SESSION_TOKEN, "session-token", "AWS session token", "AWS session "
+      "token of temporary credentials, with access-key (provider=aws). Reads back as *** "
+      "when set", ready);
+  STRING_PROP (PROP_REGION, "region", "AWS region", "AWS region such as us-west-2 "
+      "(provider=aws). NULL = $AWS_REGION, $AWS_DEFAULT_REGION, then the profile's "
+      "region in ~/.aws/config", ready);
   TIME_PROP (PROP_MAX_SESSION_DURATION, "max-session-duration", "Max session duration",
       "Rotate to a new connection before this long (at the first final in its last "
       "half, at most 30 s before it), losing and doubling no audio; set it below the "

@@ -18,6 +18,7 @@
 #include "stttls.h"
 #include "sttjson.h"
 #include "gststtjwt.h"
+#include "gststtawscreds.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
@@ -110,6 +111,7 @@ struct _GstSttSession
   guint tick_watch;             /* keepalive and stall watchdog, once a second */
   SttProviderConfig pcfg;
   gchar *key;                   /* resolved for the current attempt */
+  GstSttAwsCredentials aws;     /* the current attempt's, for aws_credentials providers */
   gchar *attempt_url;           /* url with the token in place of {token}, or NULL */
   SttProviderState pstate;
   guint attempt;                /* consecutive failed attempts */
@@ -162,6 +164,7 @@ static void connect_ws (GstSttSession * s);
 static void connect_with_key (GstSttSession * s);
 static void session_pump (GstSttSession * s);
 static void rotate_at_final (GstSttSession * s);
+static void wipe_free (gchar * secret);
 static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code);
 static void session_retry (GstSttSession * s, const gchar * reason, guint http_status,
@@ -178,6 +181,10 @@ gst_stt_session_config_clear (GstSttSessionConfig * c)
     g_clear_pointer (&c->api_key, g_free);
   }
   g_clear_pointer (&c->api_key_file, g_free);
+  g_clear_pointer (&c->access_key, g_free);
+  g_clear_pointer (&c->secret_access_key, wipe_free);
+  g_clear_pointer (&c->session_token, wipe_free);
+  g_clear_pointer (&c->region, g_free);
   g_clear_pointer (&c->language, g_free);
   g_clear_pointer (&c->model, g_free);
   g_clear_pointer (&c->params, g_hash_table_unref);
@@ -242,7 +249,11 @@ clear_key (GstSttSession * s)
 {
   g_clear_pointer (&s->key, wipe_free);
   g_clear_pointer (&s->attempt_url, wipe_free);
+  gst_stt_aws_credentials_clear (&s->aws);
   s->pcfg.api_key = NULL;
+  s->pcfg.access_key_id = NULL;
+  s->pcfg.session_token = NULL;
+  s->pcfg.region = NULL;
   s->pcfg.url = s->cfg.url;
 }
 
@@ -1215,6 +1226,11 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
     g_autofree gchar *t = s->signed_token ?
         g_strdup_printf ("%s rejected the signed token (HTTP %u): check token-secret "
         "(or token-secret-file) and token-claims", s->cfg.provider->display_name, status) :
+        s->cfg.provider->aws_credentials ?
+        g_strdup_printf ("%s rejected the credentials (HTTP %u) from %s: check "
+        "access-key, secret-access-key and session-token (or $AWS_ACCESS_KEY_ID, "
+        "$AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, the AWS profile), and the clock",
+        s->cfg.provider->display_name, status, s->aws.source ? s->aws.source : "?") :
         g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
         "api-key, api-key-file, %s or STT_API_KEY",
         s->cfg.provider->display_name, status, env);
@@ -1241,6 +1257,15 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
    * means by 4001. */
   if (s->signed_token && (code == 4001 || code == 1008))
     f = STT_FAILURE_AUTH;
+  if (s->end_sent && code == 1000 && s->pstate.info->end_ack_is_close) {
+    /* The service's end-of-audio acknowledgement is its normal close: every result
+     * for what this connection was sent is out, trailing silence included. */
+    outage_over (s);
+    commit (s, s->send_pos);
+    notify_committed (s);
+    finish (s);
+    return;
+  }
   if (s->end_sent && s->committed >= s->send_pos) {
     /* Every result for what was sent is in: nothing to wait for. */
     finish (s);
@@ -1390,6 +1415,14 @@ gst_stt_session_check_url (const gchar * property, const gchar * url,
 static gchar *
 resolve_key (GstSttSession * s, GError ** error)
 {
+  if (s->cfg.provider->aws_credentials) {
+    /* The secret access key stands for the key; the rest goes with it. */
+    gst_stt_aws_credentials_clear (&s->aws);
+    if (!gst_stt_aws_credentials_resolve (s->cfg.access_key, s->cfg.secret_access_key,
+            s->cfg.session_token, s->cfg.region, &s->aws, error))
+      return NULL;
+    return g_strdup (s->aws.secret_key);
+  }
   return gst_stt_session_resolve_key (s->cfg.provider, s->cfg.api_key,
       s->cfg.api_key_file, error);
 }
@@ -1520,6 +1553,9 @@ connect_with_key (GstSttSession * s)
     .model = s->cfg.model,
     .sample_rate = s->cfg.rate,
     .interim_results = s->cfg.interim_results,
+    .access_key_id = s->aws.access_key_id,
+    .session_token = s->aws.session_token,
+    .region = s->aws.region,
     .params = s->cfg.params,
   };
   if (!s->cfg.provider->build_init_request

@@ -30,6 +30,12 @@ typedef struct
   gchar *url;
   gchar *api_key;
   gchar *api_key_file;
+  /* AWS credentials (providers with aws_credentials), else unused: NULL = from the
+   * environment or the shared files (gststtawscreds.h). Secrets wiped when cleared. */
+  gchar *access_key;
+  gchar *secret_access_key;
+  gchar *session_token;
+  gchar *region;
   gchar *language;
   gchar *model;
   GHashTable *params;           /* gchar* -> gchar*, provider options */

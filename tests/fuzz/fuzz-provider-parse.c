@@ -360,6 +360,9 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   split = (data[0] >> 1) & 1;
 
   f.config.api_key = "fuzz-key";
+  /* AWS credentials, read only by the providers that take them. */
+  f.config.access_key_id = "AKIDFUZZ";
+  f.config.region = "us-west-2";
   f.config.key_is_token = (data[1] >> 1) & 1;
   f.config.language = "en";
   /* The provider's own rate, as the engine picks it (OpenAI takes 24 kHz only). */
