@@ -467,6 +467,16 @@ stt_check_soup_free (SttCheckSoup * s)
 
 /* --- runs ------------------------------------------------------------------------------ */
 
+void
+stt_check_set_test_credentials (GstElement * stt, const gchar * provider)
+{
+  if (g_str_equal (provider, "aws"))
+    g_object_set (stt, "access-key", STT_CHECK_AWS_KEY_ID, "secret-access-key", "test-key",
+        "region", STT_CHECK_AWS_REGION, NULL);
+  else
+    g_object_set (stt, "api-key", "test-key", NULL);
+}
+
 SttCheckRun *
 stt_check_run_new (const gchar * provider, const gchar * url, const SttTone * tones,
     guint n_tones, gdouble duration)
@@ -488,8 +498,9 @@ stt_check_run_new (const gchar * provider, const gchar * url, const SttTone * to
   r->h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
   r->bus = gst_bus_new ();
   gst_element_set_bus (r->h->element, r->bus);
-  g_object_set (r->h->element, "provider", provider, "url", url, "api-key", "test-key",
-      "latency", (guint) 60000, "reconnect-initial-delay", 50 * GST_MSECOND,
+  g_object_set (r->h->element, "provider", provider, "url", url, NULL);
+  stt_check_set_test_credentials (r->h->element, provider);
+  g_object_set (r->h->element, "latency", (guint) 60000, "reconnect-initial-delay", 50 * GST_MSECOND,
       "reconnect-max-delay", 300 * GST_MSECOND, NULL);
   /* The text buffers checked here are the segments of a file (the harness only says
    * it is live). */

@@ -81,7 +81,7 @@ void stt_check_soup_free (SttCheckSoup * s);
 
 /* A run through stttranscribe for the fault and provider tests: @tones in @duration
  * seconds of S16LE mono 16 kHz, cut into 20 ms buffers, a harness on @provider at @url
- * (api-key "test-key", 60 s latency, quick reconnects) with a bus. */
+ * (the test credentials, 60 s latency, quick reconnects) with a bus. */
 typedef struct
 {
   GstHarness *h;
@@ -94,6 +94,12 @@ typedef struct
 } SttCheckRun;
 
 #define STT_CHECK_RUN_RATE 16000
+
+/* The credentials the local servers take: api-key "test-key", or for aws the key pair
+ * (STT_CHECK_AWS_KEY_ID, secret "test-key") and a region. */
+#define STT_CHECK_AWS_KEY_ID "AKIDTESTEXAMPLE"
+#define STT_CHECK_AWS_REGION "us-west-2"
+void stt_check_set_test_credentials (GstElement * stt, const gchar * provider);
 
 SttCheckRun *stt_check_run_new (const gchar * provider, const gchar * url,
     const SttTone * tones, guint n_tones, gdouble duration);

@@ -171,7 +171,8 @@ run_new (const gchar * provider, const SttTone * tones, guint n_tones, gdouble d
   fail_unless (r->pipeline != NULL && err == NULL, "%s", err ? err->message : "?");
   r->stt = gst_bin_get_by_name (GST_BIN (r->pipeline), "stt");
   url = stt_test_server_get_url (r->server);
-  g_object_set (r->stt, "provider", provider, "url", url, "api-key", "test-key", NULL);
+  g_object_set (r->stt, "provider", provider, "url", url, NULL);
+  stt_check_set_test_credentials (r->stt, provider);
   sink = gst_bin_get_by_name (GST_BIN (r->pipeline), "sink");
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, r, NULL);
   gst_object_unref (sink);

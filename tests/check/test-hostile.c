@@ -250,8 +250,8 @@ harness_on (const gchar * protocol, SttTestServer ** srv, GstBus ** bus)
   u = stt_test_server_get_url (*srv);
   *bus = gst_bus_new ();
   gst_element_set_bus (h->element, *bus);
-  g_object_set (h->element, "provider", protocol, "url", u, "api-key", "test-key",
-      "latency", (guint) 60000, NULL);
+  g_object_set (h->element, "provider", protocol, "url", u, "latency", (guint) 60000, NULL);
+  stt_check_set_test_credentials (h->element, protocol);
   gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 0.5, NULL,
           0, 0));

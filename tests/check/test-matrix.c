@@ -418,7 +418,8 @@ build_pipeline (Cell * c)
     return FALSE;
   }
   c->stt = gst_bin_get_by_name (GST_BIN (c->pipeline), "stt");
-  g_object_set (c->stt, "provider", c->provider, "url", url, "api-key", "test-key", NULL);
+  g_object_set (c->stt, "provider", c->provider, "url", url, NULL);
+  stt_check_set_test_credentials (c->stt, c->provider);
   sink = gst_bin_get_by_name (GST_BIN (c->pipeline), "sink");
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, c, NULL);
   gst_object_unref (sink);
