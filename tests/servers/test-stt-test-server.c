@@ -2311,8 +2311,8 @@ test_aws_envelope (void)
   client_free (client);
 
   /* A chunk signed from the wrong signature: refused, its audio not taken. */
-  client = aws_connect_full (server, AWS_PARAMS, &signature);
   g_free (signature);
+  client = aws_connect_full (server, AWS_PARAMS, NULL);
   signature = g_strdup ("0000000000000000000000000000000000000000000000000000000000000000");
   aws_send_audio (client, audio, AWS_CHUNK, &signature, FALSE);
   assert_aws_exception (client, "BadRequestException", "The request signature we "
