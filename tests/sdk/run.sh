@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cross-check of a local protocol server against the provider's official SDK:
-#   tests/sdk/run.sh PROVIDER STT_TEST_SERVER_PROGRAM
+#   tests/sdk/run.sh PROVIDER STT_TEST_SERVER_PROGRAM [SERVER ARGUMENTS...]
 # Installs the SDKs (tests/sdk/package.json) once into $SDK_DIR (default build/sdk),
 # starts the server on a free port and runs tests/sdk/PROVIDER.mjs against it; that
 # script exits 0 only if the SDK connected, sent audio and parsed partial and final
@@ -8,6 +8,7 @@
 set -euo pipefail
 provider=$1
 server_prog=$2
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 sdk_dir=${SDK_DIR:-$here/../../build/sdk}
 mkdir -p "$sdk_dir"
@@ -24,7 +25,7 @@ sdk_dir=$(cd "$sdk_dir" && pwd)
 ) 9>"$sdk_dir/.lock"
 
 out=$(mktemp)
-"$server_prog" --protocol "$provider" --port 0 >"$out" 2>&1 &
+"$server_prog" --protocol "$provider" --port 0 "$@" >"$out" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out"' EXIT
 url=""

@@ -2,6 +2,7 @@
  * demos. Quits on SIGINT/SIGTERM.
  *
  *   stt-test-server --protocol deepgram [--port N] [--api-key K | --any-key] [--verbose]
+ *   stt-test-server --protocol aws --signed-host transcribestreaming.us-west-2.amazonaws.com:8443
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -12,6 +13,7 @@
 
 #include <glib-unix.h>
 
+#include "stt-test-aws.h"
 #include "stt-test-server.h"
 
 static gboolean
@@ -29,6 +31,7 @@ main (int argc, char **argv)
   g_autofree gchar *url = NULL;
   g_autofree gchar *protocols = NULL;
   g_autofree gchar *summary = NULL;
+  g_autofree gchar *signed_host = NULL;
   gint port = 0, idle_timeout = -1;
   gboolean any_key = FALSE, verbose = FALSE;
   g_autoptr (GOptionContext) context = NULL;
@@ -45,6 +48,9 @@ main (int argc, char **argv)
     {"idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
         "Close a connection idle for MS milliseconds (0 = never; default: the provider's)",
         "MS"},
+    {"signed-host", 0, 0, G_OPTION_ARG_STRING, &signed_host,
+        "aws: check signatures against HOST (what the client signed, e.g. the SDK's "
+          "HOST:8443) instead of the Host header", "HOST"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log connections and messages", NULL},
     {NULL}
   };
@@ -63,6 +69,10 @@ main (int argc, char **argv)
         summary);
     return EXIT_FAILURE;
   }
+  if (signed_host != NULL && !g_str_equal (protocol, "aws")) {
+    g_printerr ("--signed-host is for --protocol aws\n");
+    return EXIT_FAILURE;
+  }
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
 
@@ -77,6 +87,8 @@ main (int argc, char **argv)
     stt_test_server_set_api_key (server, api_key);
   if (idle_timeout >= 0)
     stt_test_server_set_idle_timeout (server, (guint) idle_timeout);
+  if (signed_host != NULL)
+    stt_test_aws_set_signed_host (server, signed_host);
 
   url = stt_test_server_get_url (server);
   printf ("listening on %s\n", url);

@@ -80,6 +80,14 @@ extern const SttTestProtocol stt_test_protocol_gladia;
 extern const SttTestProtocol stt_test_protocol_vosk;
 extern const SttTestProtocol stt_test_protocol_openai;
 extern const SttTestProtocol stt_test_protocol_speechmatics;
+extern const SttTestProtocol stt_test_protocol_aws;
+
+/* The server's protocol, and its per-server state (new_server_state; NULL without one),
+ * for a protocol's own test API. The state is made before stt_test_server_new() returns
+ * and lives until stt_test_server_free(); what the test thread touches in it needs the
+ * protocol's own lock. */
+const SttTestProtocol *stt_test_server_get_protocol (SttTestServer * server);
+gpointer stt_test_server_get_protocol_state (SttTestServer * server);
 
 gpointer stt_test_conn_get_state (SttTestConn * conn);
 gpointer stt_test_conn_get_server_state (SttTestConn * conn);
@@ -109,6 +117,8 @@ gboolean stt_test_conn_end_received (SttTestConn * conn);
  * sent once the reply delay has passed. Ignored once the connection is closing. */
 void stt_test_conn_send_text (SttTestConn * conn, const gchar * text);
 void stt_test_conn_send_json (SttTestConn * conn, SttTestJson * json);
+/* A binary frame (a reference is taken), queued like text. */
+void stt_test_conn_send_binary (SttTestConn * conn, GBytes * message);
 void stt_test_conn_close (SttTestConn * conn, gushort code, const gchar * reason);
 /* TRUE once a close was queued or the connection is going away. */
 gboolean stt_test_conn_is_closing (SttTestConn * conn);

@@ -40,6 +40,7 @@ static const SttTestProtocol *const protocols[] = {
   &stt_test_protocol_vosk,
   &stt_test_protocol_openai,
   &stt_test_protocol_speechmatics,
+  &stt_test_protocol_aws,
 };
 
 /* What was received on one accepted connection; kept after it closed. Under server->lock. */
@@ -61,6 +62,7 @@ typedef struct
   gboolean is_close;
   gushort code;
   gchar *text;                  /* message, or close reason */
+  GBytes *binary;               /* a binary message instead of text */
 } OutItem;
 
 struct _SttTestConn
@@ -180,6 +182,7 @@ out_item_free (gpointer data)
   OutItem *item = data;
 
   g_free (item->text);
+  g_clear_pointer (&item->binary, g_bytes_unref);
   g_free (item);
 }
 
@@ -305,7 +308,12 @@ outbox_flush (SttTestConn * conn)
     g_queue_pop_head (&conn->outbox);
     if (item->is_close)
       conn_close_now (conn, item->code, item->text);
-    else if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    else if (soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+      ;
+    else if (item->binary != NULL)
+      soup_websocket_connection_send_message (conn->ws, SOUP_WEBSOCKET_DATA_BINARY,
+          item->binary);
+    else
       soup_websocket_connection_send_text (conn->ws, item->text);
     out_item_free (item);
   }
@@ -318,7 +326,8 @@ outbox_flush (SttTestConn * conn)
 }
 
 static void
-outbox_push (SttTestConn * conn, gboolean is_close, gushort code, gchar * text)
+outbox_push (SttTestConn * conn, gboolean is_close, gushort code, gchar * text,
+    GBytes * binary)
 {
   OutItem *item = g_new0 (OutItem, 1);
   guint delay_ms;
@@ -331,6 +340,7 @@ outbox_push (SttTestConn * conn, gboolean is_close, gushort code, gchar * text)
   item->is_close = is_close;
   item->code = code;
   item->text = text;
+  item->binary = binary;
   g_queue_push_tail (&conn->outbox, item);
   outbox_flush (conn);
 }
@@ -398,7 +408,7 @@ stt_test_conn_send_text (SttTestConn * conn, const gchar * text)
 {
   if (stt_test_conn_is_closing (conn))
     return;
-  outbox_push (conn, FALSE, 0, g_strdup (text));
+  outbox_push (conn, FALSE, 0, g_strdup (text), NULL);
 }
 
 void
@@ -410,7 +420,15 @@ stt_test_conn_send_json (SttTestConn * conn, SttTestJson * json)
     g_free (text);
     return;
   }
-  outbox_push (conn, FALSE, 0, text);
+  outbox_push (conn, FALSE, 0, text, NULL);
+}
+
+void
+stt_test_conn_send_binary (SttTestConn * conn, GBytes * message)
+{
+  if (stt_test_conn_is_closing (conn))
+    return;
+  outbox_push (conn, FALSE, 0, NULL, g_bytes_ref (message));
 }
 
 void
@@ -419,7 +437,7 @@ stt_test_conn_close (SttTestConn * conn, gushort code, const gchar * reason)
   if (stt_test_conn_is_closing (conn))
     return;
   conn->closing = TRUE;
-  outbox_push (conn, TRUE, code, g_strdup (reason));
+  outbox_push (conn, TRUE, code, g_strdup (reason), NULL);
 }
 
 static gboolean
@@ -1133,6 +1151,7 @@ typedef struct
 {
   SttTestServer *server;
   gchar *text;
+  GBytes *binary;
 } SendText;
 
 static void
@@ -1141,6 +1160,7 @@ send_text_free (gpointer data)
   SendText *send = data;
 
   g_free (send->text);
+  g_clear_pointer (&send->binary, g_bytes_unref);
   g_free (send);
 }
 
@@ -1150,8 +1170,12 @@ send_text_cb (gpointer data)
   SendText *send = data;
   GList *l;
 
-  for (l = send->server->conns; l != NULL; l = l->next)
-    stt_test_conn_send_text (l->data, send->text);
+  for (l = send->server->conns; l != NULL; l = l->next) {
+    if (send->binary != NULL)
+      stt_test_conn_send_binary (l->data, send->binary);
+    else
+      stt_test_conn_send_text (l->data, send->text);
+  }
   return G_SOURCE_REMOVE;
 }
 
@@ -1164,6 +1188,29 @@ stt_test_server_send_text (SttTestServer * server, const gchar * message)
   send->text = g_strdup (message);
   g_main_context_invoke_full (server->context, G_PRIORITY_DEFAULT, send_text_cb, send,
       send_text_free);
+}
+
+void
+stt_test_server_send_binary (SttTestServer * server, GBytes * message)
+{
+  SendText *send = g_new0 (SendText, 1);
+
+  send->server = server;
+  send->binary = g_bytes_ref (message);
+  g_main_context_invoke_full (server->context, G_PRIORITY_DEFAULT, send_text_cb, send,
+      send_text_free);
+}
+
+const SttTestProtocol *
+stt_test_server_get_protocol (SttTestServer * server)
+{
+  return server->protocol;
+}
+
+gpointer
+stt_test_server_get_protocol_state (SttTestServer * server)
+{
+  return server->protocol_state;
 }
 
 void

@@ -57,6 +57,9 @@ void stt_test_server_inject_fault (SttTestServer * server, SttTestFault fault,
     gdouble after_seconds, gushort code, const gchar * reason);
 /* Sends @message as a text frame on every open connection. */
 void stt_test_server_send_text (SttTestServer * server, const gchar * message);
+/* Sends @message as a binary frame on every open connection (e.g. an AWS event-stream
+ * message made with stt_test_aws_encode_message()). */
+void stt_test_server_send_binary (SttTestServer * server, GBytes * message);
 /* Delays every message the server sends by @ms (0 = none). */
 void stt_test_server_set_reply_delay (SttTestServer * server, guint ms);
 /* A connection that receives no message (audio or text) for @ms is closed the way the

@@ -1,6 +1,7 @@
-/* Tests of the test servers themselves, with a libsoup WebSocket client: the Deepgram and
- * vosk protocols as the servers behave, the handshake checks, the faults (CLOSE_AT_END for
- * several protocols) and the accessors. */
+/* Tests of the test servers themselves, with a libsoup WebSocket client: the Deepgram,
+ * vosk, Speechmatics and AWS protocols as the servers behave (AWS's SigV4 against AWS's
+ * published test vectors), the handshake checks, the faults (CLOSE_AT_END for several
+ * protocols) and the accessors. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -10,6 +11,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "stt-test-aws.h"
 #include "stt-test-server.h"
 #include "stt-test-tones.h"
 
@@ -31,6 +33,7 @@ typedef struct
   gboolean connect_done;
   GPtrArray *messages;          /* of JsonNode, in order */
   GPtrArray *texts;             /* the same messages as received (gchar *) */
+  GPtrArray *binaries;          /* binary messages (GBytes), in order */
   gint64 first_message_time;
   guint n_pongs;
   const gchar *awaited;         /* for has_awaited() */
@@ -98,6 +101,10 @@ on_message (SoupWebsocketConnection * ws, gint type, GBytes * message, Client * 
   gsize size;
   const gchar *data = g_bytes_get_data (message, &size);
 
+  if (type == SOUP_WEBSOCKET_DATA_BINARY) {
+    g_ptr_array_add (client->binaries, g_bytes_ref (message));
+    return;
+  }
   g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
   g_assert_true (json_parser_load_from_data (parser, data, size, &error));
   if (client->messages->len == 0)
@@ -148,6 +155,7 @@ client_connect_full (SttTestServer * server, const gchar * query, const gchar * 
   client->session = soup_session_new ();
   client->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
   client->texts = g_ptr_array_new_with_free_func (g_free);
+  client->binaries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   client->msg = soup_message_new ("GET", url);
   if (auth != NULL)
     soup_message_headers_replace (soup_message_get_request_headers (client->msg),
@@ -184,6 +192,7 @@ client_free (Client * client)
   g_object_unref (client->session);
   g_ptr_array_unref (client->messages);
   g_ptr_array_unref (client->texts);
+  g_ptr_array_unref (client->binaries);
   g_free (client->close_reason);
   g_free (client);
 }
@@ -1471,6 +1480,981 @@ test_unknown_protocol (void)
   g_assert_true (g_strv_contains (stt_test_server_list_protocols (), "vosk"));
 }
 
+/* --- AWS Transcribe streaming --------------------------------------------------------- */
+
+#define AWS_PARAMS "language-code=en-US&media-encoding=pcm&sample-rate=16000"
+#define AWS_AKID "AKIDTEST"
+#define AWS_REGION "us-west-2"
+#define AWS_SDK_HOST "transcribestreaming.us-west-2.amazonaws.com:8443"
+#define AWS_CHUNK (RATE / 10 * 2)
+/* awslabs/aws-c-auth tests/aws-signing-test-suite/v4: the credentials and the time of
+ * every case. */
+#define SUITE_AKID "AKIDEXAMPLE"
+#define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+#define SUITE_SCOPE "20150830/us-east-1/service/aws4_request"
+#define SUITE_CREDENTIAL "X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice" \
+    "%2Faws4_request"
+#define SUITE_AUTH_SIGNED "X-Amz-Algorithm=AWS4-HMAC-SHA256&" SUITE_CREDENTIAL \
+    "&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=3600"
+#define SUITE_AUTH_CANONICAL "X-Amz-Algorithm=AWS4-HMAC-SHA256&" SUITE_CREDENTIAL \
+    "&X-Amz-Date=20150830T123600Z&X-Amz-Expires=3600"
+
+/* The query-signed (presigned) cases of the suite: the request's query as signed, the
+ * canonical query, the hash in the string to sign, the signature. */
+static const struct
+{
+  const gchar *name;
+  const gchar *signed_query;
+  const gchar *canonical_query;
+  const gchar *request_hash;
+  const gchar *signature;
+} sigv4_cases[] = {
+  {"get-vanilla",
+        SUITE_AUTH_SIGNED,
+        SUITE_AUTH_CANONICAL "&X-Amz-SignedHeaders=host",
+        "bb7705b4aa3cb8e8f5e1e0b3d4c0b64030797a313c8ceee43e33117cc43eadc5",
+      "e93c787ed7f371d5c6b165c1b38ede9550f4dce4144713e844b25b7192d3865d"},
+  {"get-vanilla-query-order-key-case",
+        "Param2=value2&Param1=value1&" SUITE_AUTH_SIGNED,
+        "Param1=value1&Param2=value2&" SUITE_AUTH_CANONICAL "&X-Amz-SignedHeaders=host",
+        "b82878ecb2ab7ad194b9fe79b2946c2a36ee1627a219408089b2d774c1a0cedb",
+      "86012e2c9ad4d77369f5d81c11f75158aae4f895a085212cc6d3f923d300bed5"},
+  {"get-vanilla-query-unreserved",
+        "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz="
+        "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz&"
+        SUITE_AUTH_SIGNED,
+        "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz="
+        "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz&"
+        SUITE_AUTH_CANONICAL "&X-Amz-SignedHeaders=host",
+        "c77f27ef2b499fbfee3f0b3c88bba7057b2b31ee9b62047078a5e0d6be91fd58",
+      "8e76a88a7433637b12778d5592799b29ad21ecd6cf6325051c21d86f0acda2bf"},
+  /* The request has the raw UTF-8 name; on the wire it is percent-encoded. */
+  {"get-vanilla-utf8-query",
+        "%E1%88%B4=bar&" SUITE_AUTH_SIGNED,
+        "%E1%88%B4=bar&" SUITE_AUTH_CANONICAL "&X-Amz-SignedHeaders=host",
+        "b2e8ae8e48ec880defebc6f6dc1d9fbc9f1856b33146f2943060ca71a50a7a77",
+      "0bdd809b1519ac4f0c1dc3540e2cc46bd0c7f778eda408b2ebf3b913d21ff600"},
+  {"get-vanilla-with-session-token",
+        SUITE_AUTH_SIGNED "&X-Amz-Security-Token="
+        "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
+        SUITE_AUTH_CANONICAL "&X-Amz-Security-Token="
+        "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267"
+        "&X-Amz-SignedHeaders=host",
+        "cb30434103085aa9e73780fc60dc9a9df818fd2a7b1de12a9f6f4d791f898761",
+      "7ff2b50b376cb4d151970630573d6291dc128cc5c2a12ffb237f73cc53f67b6c"},
+};
+
+/* SigV4 against AWS's published test suite (aws-c-auth's copy): canonical query,
+ * canonical request, string to sign, signature, and the server's check of the presigned
+ * request; the event signature against @smithy/signature-v4's signMessage. */
+static void
+test_aws_sigv4 (void)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_utc (2015, 8, 30, 12, 36, 0);
+  g_autoptr (GDateTime) later = g_date_time_add_hours (now, 2);
+  g_autoptr (GByteArray) date_header = g_byte_array_new ();
+  g_autofree gchar *sts = NULL, *sig = NULL, *hexed = NULL, *amz = NULL;
+  guint i;
+
+  /* get-vanilla signed in the Authorization header: its canonical request as the suite
+   * gives it, then the string to sign and the signature. */
+  sts = stt_test_aws_request_string_to_sign ("20150830T123600Z", SUITE_SCOPE,
+      "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+      "host;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  g_assert_cmpstr (sts, ==, "AWS4-HMAC-SHA256\n20150830T123600Z\n" SUITE_SCOPE "\n"
+      "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
+  sig = stt_test_aws_signature (SUITE_SECRET, "20150830", "us-east-1", "service", sts);
+  g_assert_cmpstr (sig, ==,
+      "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+  amz = stt_test_aws_format_amz_date (now);
+  g_assert_cmpstr (amz, ==, "20150830T123600Z");
+
+  for (i = 0; i < G_N_ELEMENTS (sigv4_cases); i++) {
+    g_autofree gchar *query = g_strdup_printf ("%s&X-Amz-Signature=%s",
+        sigv4_cases[i].signed_query, sigv4_cases[i].signature);
+    g_autofree gchar *canonical = stt_test_aws_canonical_query (query);
+    g_autofree gchar *request = NULL, *to_sign = NULL, *signature = NULL;
+    g_autofree gchar *expected_request = NULL, *expected_sts = NULL, *message = NULL;
+    SttTestAwsAuth auth;
+
+    g_test_message ("%s", sigv4_cases[i].name);
+    g_assert_cmpstr (canonical, ==, sigv4_cases[i].canonical_query);
+    request = stt_test_aws_canonical_request ("GET", "/", canonical,
+        "example.amazonaws.com");
+    expected_request = g_strdup_printf ("GET\n/\n%s\nhost:example.amazonaws.com\n\nhost\n"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        sigv4_cases[i].canonical_query);
+    g_assert_cmpstr (request, ==, expected_request);
+    to_sign = stt_test_aws_request_string_to_sign ("20150830T123600Z", SUITE_SCOPE,
+        request);
+    expected_sts = g_strdup_printf ("AWS4-HMAC-SHA256\n20150830T123600Z\n" SUITE_SCOPE
+        "\n%s", sigv4_cases[i].request_hash);
+    g_assert_cmpstr (to_sign, ==, expected_sts);
+    signature = stt_test_aws_signature (SUITE_SECRET, "20150830", "us-east-1", "service",
+        to_sign);
+    g_assert_cmpstr (signature, ==, sigv4_cases[i].signature);
+
+    /* The server's check of the whole request. */
+    g_assert_cmpuint (stt_test_aws_check_presigned ("GET", "/", query, NULL,
+            "example.amazonaws.com", "service", SUITE_SECRET, now, 3600, &auth, &message),
+        ==, 0);
+    g_assert_cmpstr (auth.access_key_id, ==, SUITE_AKID);
+    g_assert_cmpstr (auth.region, ==, "us-east-1");
+    g_assert_cmpstr (auth.signature, ==, sigv4_cases[i].signature);
+    if (strstr (query, "Security-Token") != NULL)
+      g_assert_cmpstr (auth.session_token, ==,
+          "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267");
+    else
+      g_assert_null (auth.session_token);
+    stt_test_aws_auth_clear (&auth);
+    /* Another secret, another host, another service, two hours later. */
+    g_assert_cmpuint (stt_test_aws_check_presigned ("GET", "/", query, NULL,
+            "example.amazonaws.com", "service", "other", now, 3600, &auth, &message), ==,
+        403);
+    g_assert_true (g_str_has_prefix (message, "The request signature we calculated"));
+    g_clear_pointer (&message, g_free);
+    g_assert_cmpuint (stt_test_aws_check_presigned ("GET", "/", query, NULL,
+            "example.amazonaws.com:8443", "service", SUITE_SECRET, now, 3600, &auth,
+            &message), ==, 403);
+    g_clear_pointer (&message, g_free);
+    g_assert_cmpuint (stt_test_aws_check_presigned ("GET", "/", query, NULL,
+            "example.amazonaws.com", "transcribe", SUITE_SECRET, now, 3600, &auth,
+            &message), ==, 403);
+    g_assert_true (g_str_has_prefix (message, "Credential should be scoped to correct "
+            "service"));
+    g_clear_pointer (&message, g_free);
+    g_assert_cmpuint (stt_test_aws_check_presigned ("GET", "/", query, NULL,
+            "example.amazonaws.com", "service", SUITE_SECRET, later, 3600, &auth,
+            &message), ==, 403);
+    g_assert_true (g_str_has_prefix (message, "Signature expired"));
+    g_clear_pointer (&message, g_free);
+    /* Transcribe takes X-Amz-Expires up to 300 only. */
+    g_assert_cmpuint (stt_test_aws_check_presigned ("GET", "/", query, NULL,
+            "example.amazonaws.com", "service", SUITE_SECRET, now, 300, &auth,
+            &message), ==, 403);
+  }
+
+  /* Event signing, as @smithy/signature-v4 3.x signMessage computes it (values it
+   * produced for these inputs): the :date header of 2015-08-30T12:36:00.123Z, the chain
+   * going on from get-vanilla's signature, the scope of the credential's region. */
+  stt_test_aws_append_timestamp_header (date_header, ":date", G_GINT64_CONSTANT
+      (1440938160123));
+  hexed = g_malloc0 (date_header->len * 2 + 1);
+  for (i = 0; i < date_header->len; i++)
+    g_snprintf (hexed + 2 * i, 3, "%02x", date_header->data[i]);
+  g_assert_cmpstr (hexed, ==, "053a64617465080000014f7e9b6ffb");
+  g_free (sig);
+  sig = stt_test_aws_event_signature (SUITE_SECRET, "us-east-1", "transcribe",
+      G_GINT64_CONSTANT (1440938160123), sigv4_cases[0].signature, date_header->data,
+      date_header->len, (const guint8 *) "hello", 5);
+  g_assert_cmpstr (sig, ==,
+      "7df719d7a7fe39700bf36f381fd6189bcf2f3358b681afa1379de9181f5f4472");
+  g_free (sig);
+  sig = stt_test_aws_event_signature (SUITE_SECRET, "us-east-1", "transcribe",
+      G_GINT64_CONSTANT (1440938160123), sigv4_cases[0].signature, date_header->data,
+      date_header->len, NULL, 0);
+  g_assert_cmpstr (sig, ==,
+      "eb5ec7c135144afd49a6a979475585fc6600e87a0db82cd383aef17a9be24d6b");
+
+  /* Encoding: '+' stays a plus, spaces and '/' are escaped, %xx comes out upper-case. */
+  g_free (hexed);
+  hexed = stt_test_aws_canonical_query ("b=a+b%2fc&a=x%20y&X-Amz-Signature=00&a=w");
+  g_assert_cmpstr (hexed, ==, "a=w&a=x%20y&b=a%2Bb%2Fc");
+  g_assert_null (stt_test_aws_canonical_query ("a=%zz"));
+  g_assert_null (stt_test_aws_canonical_query ("a=%2"));
+}
+
+/* The event-stream codec: CRC-32 check value, a round trip, every header type, and the
+ * malformed messages the decoder refuses. */
+static void
+test_aws_codec (void)
+{
+  static const gchar *const headers[] = {
+    ":content-type", "application/octet-stream",
+    ":event-type", "AudioEvent",
+    ":message-type", "event",
+    NULL
+  };
+  /* One header of each type 0..9, as HeaderMarshaller writes them. */
+  static const guint8 all_types[] = {
+    1, 'a', 0,
+    1, 'b', 1,
+    1, 'c', 2, 0xfe,
+    1, 'd', 3, 0x01, 0x02,
+    1, 'e', 4, 0, 0, 1, 0,
+    1, 'f', 5, 0, 0, 0, 0, 0, 0, 0, 7,
+    1, 'g', 6, 0, 2, 0xde, 0xad,
+    1, 'h', 7, 0, 3, 'x', 'y', 'z',
+    1, 'i', 8, 0, 0, 1, 0x4f, 0x7e, 0x9b, 0x6f, 0xfb,
+    1, 'j', 9, 0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78,
+    0x12, 0x34, 0x56, 0x78,
+  };
+  static const guint8 bad_type[] = { 1, 'a', 10 };
+  static const guint8 bad_length[] = { 1, 'h', 7, 0, 9, 'x' };
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) error = NULL;
+  SttTestAwsMessage *m;
+  gchar *value;
+  guint8 *copy;
+  gsize size;
+
+  g_assert_cmphex (stt_test_aws_crc32 (0, (const guint8 *) "123456789", 9), ==,
+      0xcbf43926);
+
+  bytes = stt_test_aws_encode_message (headers, (const guint8 *) "pcm!", 4);
+  m = stt_test_aws_message_decode (g_bytes_get_data (bytes, NULL),
+      g_bytes_get_size (bytes), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m->headers->len, ==, 3);
+  value = stt_test_aws_message_dup_string (m, ":event-type");
+  g_assert_cmpstr (value, ==, "AudioEvent");
+  g_free (value);
+  g_assert_cmpmem (m->payload, m->payload_len, "pcm!", 4);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, 16 + m->raw_headers_len + 4);
+  stt_test_aws_message_free (m);
+  g_clear_pointer (&bytes, g_bytes_unref);
+
+  bytes = stt_test_aws_encode_raw (all_types, sizeof all_types, NULL, 0);
+  m = stt_test_aws_message_decode (g_bytes_get_data (bytes, NULL),
+      g_bytes_get_size (bytes), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m->headers->len, ==, 10);
+  g_assert_cmpuint (stt_test_aws_message_get_header (m, "a")->type, ==,
+      STT_TEST_AWS_HEADER_TRUE);
+  g_assert_cmpuint (stt_test_aws_message_get_header (m, "g")->value_len, ==, 2);
+  g_assert_cmpuint (stt_test_aws_message_get_header (m, "j")->value_len, ==, 16);
+  value = stt_test_aws_message_dup_string (m, "h");
+  g_assert_cmpstr (value, ==, "xyz");
+  g_free (value);
+  g_assert_null (stt_test_aws_message_dup_string (m, "g"));
+  g_assert_cmpuint (m->payload_len, ==, 0);
+  stt_test_aws_message_free (m);
+
+  /* A flipped payload byte (message CRC), a flipped length (prelude CRC), a short or
+   * long buffer, an unknown type, a value past the headers. */
+  size = g_bytes_get_size (bytes);
+  copy = g_memdup2 (g_bytes_get_data (bytes, NULL), size);
+  copy[size - 5] ^= 1;
+  g_assert_null (stt_test_aws_message_decode (copy, size, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  copy[size - 5] ^= 1;
+  copy[3] ^= 1;
+  g_assert_null (stt_test_aws_message_decode (copy, size, &error));
+  g_clear_error (&error);
+  copy[3] ^= 1;
+  g_assert_null (stt_test_aws_message_decode (copy, size - 1, &error));
+  g_clear_error (&error);
+  g_assert_null (stt_test_aws_message_decode (copy, 10, &error));
+  g_clear_error (&error);
+  g_free (copy);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = stt_test_aws_encode_raw (bad_type, sizeof bad_type, NULL, 0);
+  g_assert_null (stt_test_aws_message_decode (g_bytes_get_data (bytes, NULL),
+          g_bytes_get_size (bytes), &error));
+  g_clear_error (&error);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = stt_test_aws_encode_raw (bad_length, sizeof bad_length, NULL, 0);
+  g_assert_null (stt_test_aws_message_decode (g_bytes_get_data (bytes, NULL),
+          g_bytes_get_size (bytes), &error));
+}
+
+/* The presigned query for @params, signed with @secret for the server's host (or
+ * @host), at @date (NULL: now). */
+static gchar *
+aws_query (SttTestServer * server, const gchar * params, const gchar * secret,
+    const gchar * host, GDateTime * date, guint expires, const gchar * token)
+{
+  g_autofree gchar *base = stt_test_server_get_url (server);
+  g_autofree gchar *url = g_strdup_printf ("%s?%s", base, params);
+  g_autofree gchar *signed_url = stt_test_aws_presign_url (url, host, AWS_AKID, secret,
+      token, AWS_REGION, "transcribe", date, expires);
+
+  return g_strdup (strchr (signed_url, '?') + 1);
+}
+
+static Client *
+aws_connect_full (SttTestServer * server, const gchar * params, gchar ** signature)
+{
+  g_autofree gchar *query = aws_query (server, params, "test-key", NULL, NULL, 300, NULL);
+  Client *client = client_connect_full (server, query, NULL, NULL);
+
+  g_assert_no_error (client->error);
+  g_assert_nonnull (client->ws);
+  if (signature != NULL)
+    *signature = g_strdup (strstr (query, "X-Amz-Signature=") + 16);
+  return client;
+}
+
+static Client *
+aws_connect (SttTestServer * server)
+{
+  return aws_connect_full (server, AWS_PARAMS, NULL);
+}
+
+/* A plain GET of the presigned @query: the status, the body and an error type. */
+static gchar *
+aws_http_get (SttTestServer * server, const gchar * query, guint * status,
+    gchar ** error_type)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree gchar *base = stt_test_server_get_url (server);
+  /* ws://... -> http://..., same path and query. */
+  g_autofree gchar *url = g_strdup_printf ("http%s?%s", base + 2, query);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+
+  msg = soup_message_new ("GET", url);
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  if (error_type != NULL)
+    *error_type = g_strdup (soup_message_headers_get_one (soup_message_get_response_headers
+            (msg), "x-amzn-ErrorType"));
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+/* @query is refused with @status and a JSON body whose message starts with @prefix. */
+static void
+assert_aws_refused (SttTestServer * server, const gchar * query, guint status,
+    const gchar * prefix)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree gchar *error_type = NULL;
+  g_autofree gchar *body = NULL;
+  JsonObject *o;
+  guint got;
+
+  body = aws_http_get (server, query, &got, &error_type);
+  g_assert_cmpuint (got, ==, status);
+  g_assert_true (json_parser_load_from_data (parser, body, -1, NULL));
+  o = json_node_get_object (json_parser_get_root (parser));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (o, status == 403 ?
+              "message" : "Message"), prefix));
+  if (status == 403)
+    g_assert_cmpstr (error_type, ==, g_str_has_prefix (prefix, "Missing") ?
+        "MissingAuthenticationTokenException" : "InvalidSignatureException");
+  else
+    g_assert_cmpstr (error_type, ==, status == 400 ? "BadRequestException" :
+        "ServiceUnavailableException");
+}
+
+static void
+assert_aws_params_refused (SttTestServer * server, const gchar * params)
+{
+  g_autofree gchar *query = aws_query (server, params, "test-key", NULL, NULL, 300, NULL);
+
+  g_test_message ("refused: %s", params);
+  assert_aws_refused (server, query, 400, "");
+}
+
+static void
+assert_aws_accepted (SttTestServer * server, const gchar * query)
+{
+  Client *client = client_connect_full (server, query, NULL, NULL);
+
+  g_assert_no_error (client->error);
+  g_assert_nonnull (client->ws);
+  g_assert_nonnull (soup_message_headers_get_one (soup_message_get_response_headers
+          (client->msg), "x-amzn-RequestId"));
+  client_free (client);
+}
+
+/* The presigned handshake: the signature with the key as the secret, the dates, the
+ * transcription parameters, the signed host, --any-key. */
+static void
+test_aws_handshake (void)
+{
+  SttTestServer *server = server_new_for ("aws");
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GDateTime) stale = g_date_time_add_minutes (now, -10);
+  g_autoptr (GDateTime) early = g_date_time_add_minutes (now, 10);
+  g_autoptr (GDateTime) old = g_date_time_add_seconds (now, -100);
+  g_autofree gchar *akid = NULL, *token = NULL;
+  gchar *query;
+  guint status;
+
+  /* Accepted; the key id and the session token are recorded. */
+  query = aws_query (server, AWS_PARAMS "&show-speaker-label=true&session-id="
+      "0f8fad5b-d9cb-469f-a165-70867728950e&vocabulary-name=my.words-1", "test-key", NULL,
+      NULL, 300, "tok/en+=");
+  assert_aws_accepted (server, query);
+  g_free (query);
+  akid = stt_test_aws_get_access_key_id (server, 0);
+  g_assert_cmpstr (akid, ==, AWS_AKID);
+  token = stt_test_server_get_query (server, 0, "X-Amz-Security-Token");
+  g_assert_cmpstr (token, ==, "tok/en+=");
+  query = aws_query (server, "language-code=en-GB&media-encoding=pcm&sample-rate=8000",
+      "test-key", NULL, NULL, 1, NULL);
+  assert_aws_accepted (server, query);
+  g_free (query);
+  query = aws_query (server, "identify-language=true&language-options=en-US,es-US"
+      "&media-encoding=pcm&sample-rate=48000", "test-key", NULL, NULL, 60, NULL);
+  assert_aws_accepted (server, query);
+  g_free (query);
+
+  /* Signature refusals (403). */
+  query = aws_query (server, AWS_PARAMS, "wrong", NULL, NULL, 300, NULL);
+  assert_aws_refused (server, query, 403, "The request signature we calculated does not "
+      "match the signature you provided.");
+  g_free (query);
+  query = aws_query (server, AWS_PARAMS, "test-key", NULL, stale, 300, NULL);
+  assert_aws_refused (server, query, 403, "Signature expired");
+  g_free (query);
+  query = aws_query (server, AWS_PARAMS, "test-key", NULL, early, 300, NULL);
+  assert_aws_refused (server, query, 403, "Signature not yet current");
+  g_free (query);
+  query = aws_query (server, AWS_PARAMS, "test-key", NULL, old, 60, NULL);
+  assert_aws_refused (server, query, 403, "Request has expired");
+  g_free (query);
+  query = aws_query (server, AWS_PARAMS, "test-key", NULL, NULL, 301, NULL);
+  assert_aws_refused (server, query, 403, "X-Amz-Expires");
+  g_free (query);
+  query = aws_query (server, AWS_PARAMS, "test-key", NULL, NULL, 300, NULL);
+  *strstr (query, "&X-Amz-Signature=") = '\0';
+  assert_aws_refused (server, query, 403, "AWS query-string parameters must include "
+      "'X-Amz-Signature'");
+  g_free (query);
+  assert_aws_refused (server, AWS_PARAMS, 403, "Missing Authentication Token");
+  /* A parameter added after signing. */
+  query = aws_query (server, AWS_PARAMS, "test-key", NULL, NULL, 300, NULL);
+  {
+    gchar *more = g_strconcat (query, "&vocabulary-name=x", NULL);
+
+    assert_aws_refused (server, more, 403, "The request signature we calculated");
+    g_free (more);
+  }
+  g_free (query);
+
+  /* Parameter refusals (400), signed right. */
+  assert_aws_params_refused (server, "media-encoding=pcm&sample-rate=16000");
+  assert_aws_params_refused (server, "language-code=english&media-encoding=pcm"
+      "&sample-rate=16000");
+  assert_aws_params_refused (server, "language-code=en-US&sample-rate=16000");
+  assert_aws_params_refused (server, "language-code=en-US&media-encoding=flac"
+      "&sample-rate=16000");
+  assert_aws_params_refused (server, "language-code=en-US&media-encoding=ogg-opus"
+      "&sample-rate=16000");
+  assert_aws_params_refused (server, "language-code=en-US&media-encoding=mp3"
+      "&sample-rate=16000");
+  assert_aws_params_refused (server, "language-code=en-US&media-encoding=pcm");
+  assert_aws_params_refused (server, "language-code=en-US&media-encoding=pcm"
+      "&sample-rate=11025");
+  assert_aws_params_refused (server, "language-code=en-US&media-encoding=pcm"
+      "&sample-rate=96000");
+  assert_aws_params_refused (server, AWS_PARAMS "&show-speaker-label=yes");
+  assert_aws_params_refused (server, AWS_PARAMS "&partial-results-stability=max");
+  assert_aws_params_refused (server, AWS_PARAMS "&session-id=nope");
+  assert_aws_params_refused (server, AWS_PARAMS "&vocabulary-name=a%20b");
+  assert_aws_params_refused (server, AWS_PARAMS "&show-speaker-label=true"
+      "&enable-channel-identification=true");
+  assert_aws_params_refused (server, AWS_PARAMS "&number-of-channels=2");
+  assert_aws_params_refused (server, "identify-language=true&media-encoding=pcm"
+      "&sample-rate=16000");
+  assert_aws_params_refused (server, AWS_PARAMS "&identify-language=true"
+      "&language-options=en-US,es-US");
+  g_assert_cmpuint (stt_test_server_get_n_connections (server), ==, 3);
+
+  /* The SDK signs the service's host: refused until the server checks against it. */
+  query = aws_query (server, AWS_PARAMS, "test-key", AWS_SDK_HOST, NULL, 300, NULL);
+  assert_aws_refused (server, query, 403, "The request signature we calculated");
+  stt_test_aws_set_signed_host (server, AWS_SDK_HOST);
+  assert_aws_accepted (server, query);
+  stt_test_aws_set_signed_host (server, NULL);
+  assert_aws_refused (server, query, 403, "The request signature we calculated");
+  g_free (query);
+
+  /* Any key: the signature is not checked, the rest is. */
+  stt_test_server_set_api_key (server, NULL);
+  query = aws_query (server, AWS_PARAMS, "wrong", NULL, NULL, 300, NULL);
+  assert_aws_accepted (server, query);
+  g_free (query);
+  query = aws_query (server, AWS_PARAMS, "wrong", NULL, stale, 300, NULL);
+  assert_aws_refused (server, query, 403, "Signature expired");
+  g_free (query);
+  assert_aws_params_refused (server, "language-code=en-US&media-encoding=pcm");
+
+  /* Handshake faults come first. */
+  stt_test_server_fail_handshakes (server, 503, 1, NULL);
+  query = aws_query (server, AWS_PARAMS, "test-key", NULL, NULL, 300, NULL);
+  assert_aws_refused (server, query, 503, "");
+  g_free (aws_http_get (server, query, &status, NULL));
+  /* A plain GET that passes the checks is no WebSocket handshake. */
+  g_assert_cmpuint (status, ==, 400);
+  g_free (query);
+
+  g_assert_cmpuint (stt_test_server_get_n_connections (server), ==, 5);
+  stt_test_server_free (server);
+}
+
+static gboolean
+has_binaries (Client * client, guint n)
+{
+  return client->binaries->len >= n;
+}
+
+typedef struct
+{
+  gchar *message_type;          /* event, exception */
+  gchar *type;                  /* :event-type or :exception-type */
+  JsonNode *body;
+} AwsEvent;
+
+static void
+aws_event_free (gpointer data)
+{
+  AwsEvent *e = data;
+
+  g_free (e->message_type);
+  g_free (e->type);
+  json_node_unref (e->body);
+  g_free (e);
+}
+
+/* The client's binary messages, decoded: every one must be a well-formed event-stream
+ * message with a JSON payload. */
+static GPtrArray *
+aws_events (Client * client)
+{
+  GPtrArray *events = g_ptr_array_new_with_free_func (aws_event_free);
+  guint i;
+
+  for (i = 0; i < client->binaries->len; i++) {
+    GBytes *b = g_ptr_array_index (client->binaries, i);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SttTestAwsMessage) m = stt_test_aws_message_decode (g_bytes_get_data (b,
+            NULL), g_bytes_get_size (b), &error);
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autofree gchar *content_type = NULL;
+    AwsEvent *e = g_new0 (AwsEvent, 1);
+
+    g_assert_no_error (error);
+    content_type = stt_test_aws_message_dup_string (m, ":content-type");
+    g_assert_cmpstr (content_type, ==, "application/json");
+    e->message_type = stt_test_aws_message_dup_string (m, ":message-type");
+    e->type = stt_test_aws_message_dup_string (m, g_strcmp0 (e->message_type,
+            "exception") == 0 ? ":exception-type" : ":event-type");
+    g_assert_cmpuint (m->headers->len, ==, 3);
+    g_assert_true (json_parser_load_from_data (parser, (const gchar *) m->payload,
+            m->payload_len, NULL));
+    e->body = json_node_copy (json_parser_get_root (parser));
+    g_ptr_array_add (events, e);
+  }
+  return events;
+}
+
+/* The Results of every TranscriptEvent, in order (JsonObject, owned by @events). */
+static GPtrArray *
+aws_results (GPtrArray * events)
+{
+  GPtrArray *results = g_ptr_array_new ();
+  guint i, j;
+
+  for (i = 0; i < events->len; i++) {
+    AwsEvent *e = g_ptr_array_index (events, i);
+    JsonArray *a;
+
+    g_assert_cmpstr (e->message_type, ==, "event");
+    g_assert_cmpstr (e->type, ==, "TranscriptEvent");
+    a = json_object_get_array_member (json_object_get_object_member
+        (json_node_get_object (e->body), "Transcript"), "Results");
+    for (j = 0; j < json_array_get_length (a); j++)
+      g_ptr_array_add (results, json_array_get_object_element (a, j));
+  }
+  return results;
+}
+
+static JsonObject *
+aws_alternative (JsonObject * result)
+{
+  return json_array_get_object_element (json_object_get_array_member (result,
+          "Alternatives"), 0);
+}
+
+static JsonObject *
+aws_item (JsonObject * result, guint i)
+{
+  return json_array_get_object_element (json_object_get_array_member (aws_alternative
+          (result), "Items"), i);
+}
+
+static void
+assert_aws_item (JsonObject * item, const gchar * content, gdouble start, gdouble end,
+    const gchar * type)
+{
+  g_assert_cmpstr (json_object_get_string_member (item, "Content"), ==, content);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (item, "StartTime"),
+      start, 0.0101);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (item, "EndTime"), end,
+      0.0101);
+  g_assert_cmpstr (json_object_get_string_member (item, "Type"), ==, type);
+  g_assert_false (json_object_get_boolean_member (item, "VocabularyFilterMatch"));
+}
+
+/* The exception that ends the stream: its type and message, then close 1000. */
+static void
+assert_aws_exception (Client * client, const gchar * type, const gchar * prefix)
+{
+  g_autoptr (GPtrArray) events = NULL;
+  AwsEvent *e;
+
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 1000);
+  events = aws_events (client);
+  g_assert_cmpuint (events->len, >, 0);
+  e = g_ptr_array_index (events, events->len - 1);
+  g_assert_cmpstr (e->message_type, ==, "exception");
+  g_assert_cmpstr (e->type, ==, type);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object
+              (e->body), "Message"), prefix));
+}
+
+static GBytes *
+aws_audio_event (const guint8 * data, gsize len)
+{
+  static const gchar *const headers[] = {
+    ":content-type", "application/octet-stream",
+    ":event-type", "AudioEvent",
+    ":message-type", "event",
+    NULL
+  };
+
+  return stt_test_aws_encode_message (headers, data, len);
+}
+
+static void
+aws_send (Client * client, GBytes * message)
+{
+  if (soup_websocket_connection_get_state (client->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_message (client->ws, SOUP_WEBSOCKET_DATA_BINARY,
+        message);
+}
+
+/* @audio in @chunk-byte AudioEvents, then the empty one that ends the stream (@end). As
+ * the SDK does with @signature (the URL's, then each event's): every event in a signed
+ * envelope, and an empty envelope at the end. */
+static void
+aws_send_audio (Client * client, GBytes * audio, gsize chunk, gchar ** signature,
+    gboolean end)
+{
+  gsize size, off;
+  const guint8 *data = g_bytes_get_data (audio, &size);
+
+  for (off = 0; off <= size; off += chunk) {
+    gsize len = MIN (chunk, size - off);
+    g_autoptr (GBytes) event = NULL;
+    g_autoptr (GBytes) envelope = NULL;
+
+    if (len == 0 && !end)
+      break;
+    event = aws_audio_event (data + off, len);
+    if (signature == NULL) {
+      aws_send (client, event);
+    } else {
+      /* The end: an envelope with nothing inside. */
+      envelope = stt_test_aws_sign_event ("test-key", AWS_REGION,
+          g_get_real_time () / 1000, signature, len > 0 ?
+          g_bytes_get_data (event, NULL) : NULL, len > 0 ? g_bytes_get_size (event) : 0);
+      aws_send (client, envelope);
+    }
+    if (len == 0)
+      break;
+  }
+}
+
+/* One segment's results: partials then a final, one ResultId; the final is the words
+ * and a full stop. Returns the index after the final. */
+static guint
+check_aws_segment (GPtrArray * results, guint from, const gchar * transcript,
+    gboolean stable, gboolean speaker)
+{
+  g_autofree gchar *final_text = g_strdup_printf ("%s.", transcript);
+  const gchar *id = json_object_get_string_member (g_ptr_array_index (results, from),
+      "ResultId");
+  guint i, j, n_partials = 0;
+
+  g_assert_cmpuint (strlen (id), ==, 36);
+  for (i = from; i < results->len; i++) {
+    JsonObject *r = g_ptr_array_index (results, i);
+    JsonArray *items = json_object_get_array_member (aws_alternative (r), "Items");
+    gboolean is_partial = json_object_get_boolean_member (r, "IsPartial");
+
+    g_assert_cmpstr (json_object_get_string_member (r, "ResultId"), ==, id);
+    g_assert_false (json_object_has_member (r, "ChannelId"));
+    g_assert_cmpfloat (json_object_get_double_member (r, "EndTime"), >=,
+        json_object_get_double_member (r, "StartTime"));
+    for (j = 0; j < json_array_get_length (items); j++) {
+      JsonObject *item = json_array_get_object_element (items, j);
+      gboolean word = g_str_equal (json_object_get_string_member (item, "Type"),
+          "pronunciation");
+
+      g_assert_cmpint (json_object_has_member (item, "Stable"), ==, stable);
+      g_assert_cmpint (json_object_has_member (item, "Speaker"), ==, speaker && word);
+      /* Confidence only on the words of a final. */
+      g_assert_cmpint (json_object_has_member (item, "Confidence"), ==, word
+          && !is_partial);
+      if (stable && !is_partial)
+        g_assert_true (json_object_get_boolean_member (item, "Stable"));
+    }
+    if (is_partial) {
+      n_partials++;
+      continue;
+    }
+    g_assert_cmpuint (n_partials, >, 0);
+    g_assert_cmpstr (json_object_get_string_member (aws_alternative (r), "Transcript"), ==,
+        final_text);
+    return i + 1;
+  }
+  g_assert_not_reached ();
+  return 0;
+}
+
+/* Plain AudioEvents (the developer guide's form): partials and finals of two segments,
+ * the first event's empty Results, the empty AudioEvent ending with the last final and
+ * close 1000; the audio recorded as sent. */
+static void
+test_aws_plain (void)
+{
+  static const SttTestTone tones[] = {
+    {440.0, 0.5, 0.9, 0.5},
+    {700.0, 1.0, 1.3, 0.5},
+    {1000.0, 2.0, 2.4, 0.5},
+  };
+  SttTestServer *server = server_new_for ("aws");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.5, tones, 3);
+  g_autoptr (GBytes) received = NULL;
+  g_autoptr (GPtrArray) events = NULL;
+  g_autoptr (GPtrArray) results = NULL;
+  Client *client = aws_connect (server);
+  JsonObject *final;
+  AwsEvent *first;
+  guint next;
+
+  aws_send_audio (client, audio, AWS_CHUNK, NULL, TRUE);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 1000);
+  g_assert_cmpuint (client->messages->len, ==, 0);
+
+  events = aws_events (client);
+  first = g_ptr_array_index (events, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member
+          (json_object_get_object_member (json_node_get_object (first->body),
+                  "Transcript"), "Results")), ==, 0);
+  results = aws_results (events);
+  next = check_aws_segment (results, 0, "w400 w700", FALSE, FALSE);
+  final = g_ptr_array_index (results, next - 1);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (final, "StartTime"), 0.5,
+      0.0101);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (final, "EndTime"), 1.6,
+      0.0101);
+  g_assert_false (json_object_has_member (final, "LanguageCode"));
+  assert_aws_item (aws_item (final, 0), "w400", 0.5, 0.9, "pronunciation");
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (aws_item (final, 0),
+          "Confidence"), 0.9, 1e-9);
+  assert_aws_item (aws_item (final, 1), "w700", 1.0, 1.3, "pronunciation");
+  assert_aws_item (aws_item (final, 2), ".", 1.3, 1.3, "punctuation");
+  /* The last segment is still open at the end: the end makes it final. */
+  next = check_aws_segment (results, next, "w1000", FALSE, FALSE);
+  g_assert_cmpuint (next, ==, results->len);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (g_ptr_array_index
+          (results, next - 1), "EndTime"), 2.5, 1e-6);
+
+  g_assert_true (stt_test_server_wait_connections (server, 1, TRUE, WAIT_MS));
+  received = stt_test_server_get_audio (server, 0);
+  g_assert_true (g_bytes_equal (received, audio));
+  g_assert_cmpuint (stt_test_server_get_n_binary_messages (server, 0), ==, 25 + 1);
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* The SDK's form: signed envelopes chained from the URL's signature, the empty envelope
+ * at the end; with stabilization and speaker labels. Then a broken chain. */
+static void
+test_aws_envelope (void)
+{
+  SttTestServer *server = server_new_for ("aws");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.0, two_tones, 2);
+  g_autoptr (GBytes) received = NULL;
+  g_autoptr (GPtrArray) events = NULL;
+  g_autoptr (GPtrArray) results = NULL;
+  g_autofree gchar *signature = NULL;
+  Client *client = aws_connect_full (server, AWS_PARAMS
+      "&enable-partial-results-stabilization=true&partial-results-stability=medium"
+      "&show-speaker-label=true", &signature);
+  gboolean seen_unstable = FALSE, seen_stable = FALSE;
+  guint i;
+
+  aws_send_audio (client, audio, AWS_CHUNK, &signature, TRUE);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 1000);
+  events = aws_events (client);
+  results = aws_results (events);
+  g_assert_cmpuint (check_aws_segment (results, 0, "w400 w700", TRUE, TRUE), ==,
+      results->len);
+  g_assert_cmpstr (json_object_get_string_member (aws_item (g_ptr_array_index (results,
+                  0), 0), "Speaker"), ==, "0");
+  /* medium: a word is stable 0.5 s after its end. */
+  for (i = 0; i + 1 < results->len; i++) {
+    JsonObject *r = g_ptr_array_index (results, i);
+    JsonObject *item = aws_item (r, 0);
+    gboolean stable = json_object_get_boolean_member (item, "Stable");
+
+    g_assert_cmpint (stable, ==, json_object_get_double_member (item, "EndTime") <=
+        json_object_get_double_member (r, "EndTime") - 0.5 + 1e-6);
+    seen_stable |= stable;
+    seen_unstable |= !stable;
+  }
+  g_assert_true (seen_stable && seen_unstable);
+  received = stt_test_server_get_audio (server, 0);
+  g_assert_true (g_bytes_equal (received, audio));
+  client_free (client);
+
+  /* A chunk signed from the wrong signature: refused, its audio not taken. */
+  g_free (signature);
+  client = aws_connect_full (server, AWS_PARAMS, NULL);
+  signature = g_strdup ("0000000000000000000000000000000000000000000000000000000000000000");
+  aws_send_audio (client, audio, AWS_CHUNK, &signature, FALSE);
+  assert_aws_exception (client, "BadRequestException", "The request signature we "
+      "calculated does not match");
+  g_clear_pointer (&received, g_bytes_unref);
+  received = stt_test_server_get_audio (server, 1);
+  g_assert_cmpuint (g_bytes_get_size (received), ==, 0);
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* Frames the server refuses: an exception (BadRequestException), then close 1000. */
+static void
+test_aws_bad_frames (void)
+{
+  static const gchar *const config_event[] = {
+    ":event-type", "ConfigurationEvent", ":message-type", "event", NULL
+  };
+  static const gchar *const no_message_type[] = { ":event-type", "AudioEvent", NULL };
+  static const gchar *const json_content[] = {
+    ":content-type", "application/json", ":event-type", "AudioEvent",
+    ":message-type", "event", NULL
+  };
+  static const guint8 unknown_type[] = { 1, 'x', 12 };
+  SttTestServer *server = server_new_for ("aws");
+  g_autoptr (GBytes) silence = g_bytes_new_take (g_malloc0 (RATE * 2 + 2), RATE * 2 + 2);
+  g_autoptr (GBytes) one = aws_audio_event (g_bytes_get_data (silence, NULL), 3200);
+  g_autoptr (GBytes) big = aws_audio_event (g_bytes_get_data (silence, NULL),
+      g_bytes_get_size (silence));
+  g_autoptr (GBytes) exact = aws_audio_event (g_bytes_get_data (silence, NULL), RATE * 2);
+  g_autoptr (GByteArray) two = g_byte_array_new ();
+  GBytes *frames[7];
+  const gchar *prefixes[7] = {
+    "Could not decode", "Could not decode", "Could not decode", "An audio chunk holds",
+    "Expected an :event-type", "Expected a :message-type", "Expected a :content-type",
+  };
+  guint8 *corrupt;
+  Client *client;
+  guint i;
+
+  corrupt = g_memdup2 (g_bytes_get_data (one, NULL), g_bytes_get_size (one));
+  corrupt[g_bytes_get_size (one) - 1] ^= 0x80;
+  frames[0] = g_bytes_new_take (corrupt, g_bytes_get_size (one));
+  g_byte_array_append (two, g_bytes_get_data (one, NULL), g_bytes_get_size (one));
+  g_byte_array_append (two, g_bytes_get_data (one, NULL), g_bytes_get_size (one));
+  frames[1] = g_bytes_new (two->data, two->len);
+  frames[2] = stt_test_aws_encode_raw (unknown_type, sizeof unknown_type, NULL, 0);
+  frames[3] = g_bytes_ref (big);
+  frames[4] = stt_test_aws_encode_message (config_event, NULL, 0);
+  frames[5] = stt_test_aws_encode_message (no_message_type, NULL, 0);
+  frames[6] = stt_test_aws_encode_message (json_content, NULL, 0);
+
+  for (i = 0; i < G_N_ELEMENTS (frames); i++) {
+    g_test_message ("bad frame %u", i);
+    client = aws_connect (server);
+    aws_send (client, exact);   /* 1 s: the most an event may hold */
+    aws_send (client, frames[i]);
+    assert_aws_exception (client, "BadRequestException", prefixes[i]);
+    client_free (client);
+    g_bytes_unref (frames[i]);
+  }
+
+  client = aws_connect (server);
+  soup_websocket_connection_send_text (client->ws, "{\"AudioEvent\":{}}");
+  assert_aws_exception (client, "BadRequestException", "Text frames are not supported");
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* No audio for the idle timeout: BadRequestException with the service's message. */
+static void
+test_aws_idle (void)
+{
+  SttTestServer *server = server_new_for ("aws");
+  Client *client;
+
+  stt_test_server_set_idle_timeout (server, 300);
+  client = aws_connect (server);
+  assert_aws_exception (client, "BadRequestException", "Your request timed out because "
+      "no new audio was received for 15 seconds.");
+  client_free (client);
+  stt_test_server_free (server);
+}
+
+/* The faults and injections: a raw binary message, CLOSE_AT_END (the end's final
+ * missing), CLOSE, and the ConflictException of a reused session id. */
+static void
+test_aws_faults (void)
+{
+  static const gchar *const limit[] = {
+    ":content-type", "application/json", ":exception-type", "LimitExceededException",
+    ":message-type", "exception", NULL
+  };
+  SttTestServer *server = server_new_for ("aws");
+  g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 1.0, end_tones, 2);
+  g_autoptr (GBytes) injected = stt_test_aws_encode_message (limit,
+      (const guint8 *) "{\"Message\":\"slow down\"}", 23);
+  g_autoptr (GPtrArray) events = NULL;
+  g_autoptr (GPtrArray) results = NULL;
+  Client *client, *other;
+  guint i;
+
+  client = aws_connect (server);
+  g_assert_true (stt_test_server_wait_connections (server, 1, FALSE, WAIT_MS));
+  stt_test_server_send_binary (server, injected);
+  g_assert_true (wait_until (has_binaries, client, 1, WAIT_MS));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (client->binaries, 0), injected));
+  client_free (client);
+
+  /* w400 ends its segment by itself; w700 needs the end, which the fault takes. */
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE_AT_END, 0, 4000, "end");
+  client = aws_connect (server);
+  aws_send_audio (client, audio, AWS_CHUNK, NULL, TRUE);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 4000);
+  events = aws_events (client);
+  results = aws_results (events);
+  for (i = 0; i < results->len; i++)
+    if (!json_object_get_boolean_member (g_ptr_array_index (results, i), "IsPartial"))
+      g_assert_cmpstr (json_object_get_string_member (aws_alternative (g_ptr_array_index
+                  (results, i)), "Transcript"), ==, "w400.");
+  client_free (client);
+
+  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, 1011, "gone");
+  client = aws_connect (server);
+  aws_send_audio (client, audio, AWS_CHUNK, NULL, FALSE);
+  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_cmpuint (client->close_code, ==, 1011);
+  client_free (client);
+
+  client = aws_connect_full (server, AWS_PARAMS
+      "&session-id=0f8fad5b-d9cb-469f-a165-70867728950e", NULL);
+  other = aws_connect_full (server, AWS_PARAMS
+      "&session-id=0f8fad5b-d9cb-469f-a165-70867728950e", NULL);
+  assert_aws_exception (client, "ConflictException", "A new stream started with the same "
+      "session ID.");
+  g_assert_false (other->closed);
+  client_free (client);
+  client_free (other);
+  stt_test_server_free (server);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1488,6 +2472,14 @@ main (int argc, char **argv)
   g_test_add_func ("/vosk/faults", test_vosk_faults);
   g_test_add_func ("/speechmatics/refusals", test_speechmatics_refusals);
   g_test_add_func ("/speechmatics/session", test_speechmatics_session);
+  g_test_add_func ("/aws/sigv4", test_aws_sigv4);
+  g_test_add_func ("/aws/codec", test_aws_codec);
+  g_test_add_func ("/aws/handshake", test_aws_handshake);
+  g_test_add_func ("/aws/plain", test_aws_plain);
+  g_test_add_func ("/aws/envelope", test_aws_envelope);
+  g_test_add_func ("/aws/bad-frames", test_aws_bad_frames);
+  g_test_add_func ("/aws/idle", test_aws_idle);
+  g_test_add_func ("/aws/faults", test_aws_faults);
   g_test_add_func ("/server/fault-close", test_fault_close);
   g_test_add_func ("/server/fault-drop", test_fault_drop);
   g_test_add_func ("/server/fault-stall", test_fault_stall);
