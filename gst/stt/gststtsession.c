@@ -1257,9 +1257,12 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
    * means by 4001. */
   if (s->signed_token && (code == 4001 || code == 1008))
     f = STT_FAILURE_AUTH;
-  if (s->end_sent && code == 1000 && s->pstate.info->end_ack_is_close) {
+  if (s->end_sent && code == 1000 && s->pstate.info->end_ack_is_close
+      && g_hash_table_size (s->segments) == 0) {
     /* The service's end-of-audio acknowledgement is its normal close: every result
-     * for what this connection was sent is out, trailing silence included. */
+     * for what this connection was sent is out, trailing silence included. It sends
+     * the final of every segment it opened before it closes, so a close with a
+     * partial still open is a connection lost before its last results (below). */
     outage_over (s);
     commit (s, s->send_pos);
     notify_committed (s);

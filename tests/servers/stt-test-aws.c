@@ -784,6 +784,7 @@ const SttTestProtocol stt_test_protocol_aws = {
   .free_state = aws_free,
   .new_server_state = aws_server_new,
   .free_server_state = aws_server_free,
+  .send_harmless = send_empty_results,
 };
 
 /* --- test API ------------------------------------------------------------------------ */

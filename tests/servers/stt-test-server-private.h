@@ -70,6 +70,10 @@ typedef struct
    * Without this hook such requests go to handshake() like any other. */
   guint (*http_request) (SoupServerMessage * msg, GHashTable * query,
       const gchar * api_key, gpointer server_state, gchar ** message);
+  /* Sends a harmless message with no result (what a deaf connection keeps saying, see
+   * STT_TEST_FAULT_DEAF), for protocols whose messages are not text; without this hook
+   * the fault's text is sent. */
+  void (*send_harmless) (SttTestConn * conn);
 } SttTestProtocol;
 
 extern const SttTestProtocol stt_test_protocol_deepgram;

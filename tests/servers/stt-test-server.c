@@ -445,7 +445,11 @@ deaf_talk_cb (gpointer data)
 {
   SttTestConn *conn = data;
 
-  if (!conn->closing)
+  if (conn->closing)
+    return G_SOURCE_CONTINUE;
+  if (conn->server->protocol->send_harmless)
+    conn->server->protocol->send_harmless (conn);
+  else
     stt_test_conn_send_text (conn, conn->deaf_text);
   return G_SOURCE_CONTINUE;
 }
