@@ -287,14 +287,16 @@ near (GstClockTime got, gdouble want_s)
 /* --- live input: words -------------------------------------------------------------- */
 
 static const gchar *const live_providers[] = { "deepgram", "assemblyai", "soniox",
-  "gladia", "elevenlabs", "vosk", "speechmatics"
+  "gladia", "elevenlabs", "vosk", "speechmatics", "aws"
 };
 
 /* Where the protocol lets a word out before its segment's final at default settings. */
 static gboolean
 words_before_final (const gchar * provider)
 {
-  return g_str_equal (provider, "assemblyai") || g_str_equal (provider, "soniox");
+  /* AWS: its partial results stabilization marks stable words. */
+  return g_str_equal (provider, "assemblyai") || g_str_equal (provider, "soniox")
+      || g_str_equal (provider, "aws");
 }
 
 /* Each buffer is one word, every word of the input once, in order, with its tone's start
