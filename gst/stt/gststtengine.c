@@ -107,6 +107,7 @@ enum
   PROP_SECRET_ACCESS_KEY,
   PROP_SESSION_TOKEN,
   PROP_REGION,
+  PROP_TOKEN_BODY,
   N_PROPS
 };
 
@@ -146,6 +147,7 @@ struct _GstSttEngine
   gchar *token_method;
   GstStructure *token_headers;
   gchar *token_field;
+  gchar *token_body;
   gchar *token_secret;          /* wiped when replaced or freed */
   gchar *token_secret_file;
   /* AWS credentials (provider=aws); the secret and the token are wiped when replaced. */
@@ -568,6 +570,7 @@ build_config (GstSttEngine * e, GstSttSessionConfig * c)
   c->token_url = g_strdup (e->token_url);
   c->token_method = g_strdup (e->token_method);
   c->token_field = g_strdup (e->token_field);
+  c->token_body = g_strdup (e->token_body);
   c->token_secret = g_strdup (e->token_secret);
   c->token_secret_file = g_strdup (e->token_secret_file);
   /* Checked at start: a bad field cannot be there any more. */
@@ -1471,6 +1474,10 @@ gst_stt_engine_set_property (GstSttEngine * e, guint prop_id, const GValue * val
       g_free (e->token_field);
       e->token_field = g_value_dup_string (value);
       break;
+    case PROP_TOKEN_BODY:
+      g_free (e->token_body);
+      e->token_body = g_value_dup_string (value);
+      break;
     case PROP_TOKEN_SECRET:
       if (e->token_secret)
         memset (e->token_secret, 0, strlen (e->token_secret));
@@ -1624,6 +1631,9 @@ gst_stt_engine_get_property (GstSttEngine * e, guint prop_id, GValue * value,
     case PROP_TOKEN_FIELD:
       g_value_set_string (value, e->token_field);
       break;
+    case PROP_TOKEN_BODY:
+      g_value_set_string (value, e->token_body);
+      break;
     case PROP_TOKEN_SECRET:
       /* Never readable in clear. */
       g_value_set_string (value, e->token_secret ? "***" : NULL);
@@ -1728,6 +1738,7 @@ gst_stt_engine_free (GstSttEngine * e)
   g_free (e->token_method);
   g_clear_pointer (&e->token_headers, gst_structure_free);
   g_free (e->token_field);
+  g_free (e->token_body);
   if (e->token_secret)
     memset (e->token_secret, 0, strlen (e->token_secret));
   g_free (e->token_secret);
@@ -1912,6 +1923,10 @@ gst_stt_engine_install_properties (GObjectClass * gobject_class, guint first_id)
       g_param_spec_uint ("token-lifetime", "Token lifetime", "Validity of each signed "
           "token, in seconds: exp = iat + this", 1, G_MAXUINT, DEFAULT_TOKEN_LIFETIME,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
+  STRING_PROP (PROP_TOKEN_BODY, "token-body", "Token request body", "JSON body of the "
+      "token-url request (Content-Type: application/json), e.g. {\"ttl\": 3600} for "
+      "Speechmatics' temporary keys or {\"session\": {...}} for OpenAI's client "
+      "secrets; NULL = no body", ready);
   STRING_PROP (PROP_ACCESS_KEY, "access-key", "AWS access key ID", "AWS access key ID "
       "(provider=aws). NULL = $AWS_ACCESS_KEY_ID, then the profile ($AWS_PROFILE or "
       "default) in ~/.aws/credentials or ~/.aws/config", ready);

@@ -194,6 +194,7 @@ gst_stt_session_config_clear (GstSttSessionConfig * c)
   g_clear_pointer (&c->token_method, g_free);
   g_clear_pointer (&c->token_headers, g_strfreev);
   g_clear_pointer (&c->token_field, g_free);
+  g_clear_pointer (&c->token_body, g_free);
   if (c->token_secret) {
     memset (c->token_secret, 0, strlen (c->token_secret));
     g_clear_pointer (&c->token_secret, g_free);
@@ -1661,6 +1662,7 @@ fetch_token (GstSttSession * s)
   g_autofree gchar *key = resolve_key (s, NULL);
   g_autofree gchar *redacted = stt_redact_url (s->cfg.token_url);
   GPtrArray *headers = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GBytes) body = NULL;
   guint i;
 
   for (i = 0; s->cfg.token_headers && s->cfg.token_headers[i]
@@ -1676,9 +1678,11 @@ fetch_token (GstSttSession * s)
     memset (key, 0, strlen (key));
 
   GST_INFO_OBJECT (s->log_object, "fetching a token from %s", redacted);
+  if (s->cfg.token_body)
+    body = g_bytes_new (s->cfg.token_body, strlen (s->cfg.token_body));
   s->http = stt_http_request (s->worker, s->cfg.token_method ? s->cfg.token_method : "POST",
-      s->cfg.token_url, (const gchar * const *) headers->pdata, NULL, NULL,
-      s->cfg.tls_validate, s->tls_db, on_token, s);
+      s->cfg.token_url, (const gchar * const *) headers->pdata, body,
+      body ? "application/json" : NULL, s->cfg.tls_validate, s->tls_db, on_token, s);
   for (i = 0; i + 1 < headers->len; i += 2) {
     gchar *v = g_ptr_array_index (headers, i + 1);
     memset (v, 0, strlen (v));

@@ -66,6 +66,7 @@ typedef struct
   gchar *token_method;
   gchar **token_headers;        /* name, value, ...; "$API_KEY" in a value is the key */
   gchar *token_field;           /* NULL: access_token, token, key_value or value */
+  gchar *token_body;            /* JSON body of the token request, or NULL */
   /* Signed tokens: with a secret (token_secret, else token_secret_file read again before
    * every attempt) a fresh HS256 JWT is minted for every attempt and used as the key
    * (key_is_token), instead of api_key, api_key_file or the environment. */

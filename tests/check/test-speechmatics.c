@@ -511,8 +511,8 @@ GST_START_TEST (test_force_end_of_utterance)
 
 GST_END_TEST;
 
-/* A temporary key (token-url, answer {"key_value": ...} as Speechmatics' key service
- * answers) goes in the jwt query parameter, as the official SDK sends it; no header. */
+/* A temporary key (token-url with the JSON body the key service requires, token-body;
+ * answer {"key_value": ...} as Speechmatics' key service answers) goes in the jwt query parameter, as the official SDK sends it; no header. */
 static void
 token_handler (SoupServer * soup, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer data)
@@ -520,10 +520,26 @@ token_handler (SoupServer * soup, SoupServerMessage * msg, const char *path,
   const gchar *auth = soup_message_headers_get_one (soup_server_message_get_request_headers
       (msg), "Authorization");
   static const gchar body[] = "{\"apikey_id\":\"id-1\",\"key_value\":\"temp/key+1\"}";
+  const gchar *type = soup_message_headers_get_content_type
+      (soup_server_message_get_request_headers (msg), NULL);
+  g_autoptr (GBytes) req = soup_message_body_flatten (soup_server_message_get_request_body
+      (msg));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
 
   if (g_strcmp0 (auth, "Bearer test-key") != 0
       || g_strcmp0 (soup_server_message_get_method (msg), "POST") != 0) {
     soup_server_message_set_status (msg, 401, NULL);
+    return;
+  }
+  /* The service requires {"ttl": 60..86400} as JSON. */
+  if (g_strcmp0 (type, "application/json") != 0
+      || !json_parser_load_from_data (parser, g_bytes_get_data (req, NULL),
+          g_bytes_get_size (req), NULL)
+      || !JSON_NODE_HOLDS_OBJECT (root = json_parser_get_root (parser))
+      || json_object_get_int_member_with_default (json_node_get_object (root), "ttl",
+          0) < 60) {
+    soup_server_message_set_status (msg, 422, NULL);
     return;
   }
   soup_server_message_set_status (msg, 201, NULL);
@@ -549,7 +565,8 @@ GST_START_TEST (test_temporary_key)
   GList *msgs;
 
   stt_test_server_set_api_key (server, "temp/key+1");
-  g_object_set (r->h->element, "token-url", token_url, "token-headers", headers, NULL);
+  g_object_set (r->h->element, "token-url", token_url, "token-headers", headers,
+      "token-body", "{\"ttl\": 60}", NULL);
   gst_structure_free (headers);
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
