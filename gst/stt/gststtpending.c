@@ -17,14 +17,14 @@ struct _GstSttPending
 };
 
 GstSttCaption *
-gst_stt_caption_new (const gchar * text, gdouble start, gdouble end,
+gst_stt_caption_new (const gchar * text, guint64 start_ms, guint64 end_ms,
     const gchar * speaker, const gchar * language)
 {
   GstSttCaption *c = g_new0 (GstSttCaption, 1);
 
   c->text = g_strdup (text);
-  c->start = start;
-  c->end = end;
+  c->start_ms = start_ms;
+  c->end_ms = end_ms;
   c->speaker = g_strdup (speaker);
   c->language = g_strdup (language);
   return c;
@@ -41,40 +41,52 @@ gst_stt_caption_free (GstSttCaption * c)
   g_free (c);
 }
 
+/* Appends "name":value with @value a JSON string. */
+static void
+append_string (GString * out, const gchar * name, const gchar * value)
+{
+  JsonNode *n = json_node_init_string (json_node_alloc (), value);
+  gchar *quoted = json_to_string (n, FALSE);
+
+  g_string_append_printf (out, ",\"%s\":%s", name, quoted);
+  g_free (quoted);
+  json_node_unref (n);
+}
+
+/* Appends "name":seconds, written as the shortest decimal of the milliseconds (1.52, not
+ * json-glib's 1.5200000000000000178). */
+static void
+append_seconds (GString * out, const gchar * name, guint64 ms)
+{
+  g_string_append_printf (out, ",\"%s\":%" G_GUINT64_FORMAT, name, ms / 1000);
+  if (ms % 1000) {
+    gchar frac[5];
+    gint i = 3;
+
+    g_snprintf (frac, sizeof (frac), ".%03u", (guint) (ms % 1000));
+    while (frac[i] == '0')
+      frac[i--] = '\0';
+    g_string_append (out, frac);
+  }
+}
+
 gchar *
 gst_stt_caption_to_json (const GstSttCaption * c, gboolean final)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
+  GString *out = g_string_new ("{\"type\":\"caption\"");
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "caption");
-  if (final) {
-    json_builder_set_member_name (b, "seq");
-    json_builder_add_int_value (b, (gint64) c->seq);
-  }
-  json_builder_set_member_name (b, "final");
-  json_builder_add_boolean_value (b, final);
-  json_builder_set_member_name (b, "text");
-  json_builder_add_string_value (b, c->text);
-  json_builder_set_member_name (b, "start");
-  json_builder_add_double_value (b, c->start);
-  json_builder_set_member_name (b, "end");
-  json_builder_add_double_value (b, c->end);
-  if (c->speaker) {
-    json_builder_set_member_name (b, "speaker");
-    json_builder_add_string_value (b, c->speaker);
-  }
-  if (c->language) {
-    json_builder_set_member_name (b, "language");
-    json_builder_add_string_value (b, c->language);
-  }
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  if (final)
+    g_string_append_printf (out, ",\"seq\":%" G_GUINT64_FORMAT, c->seq);
+  g_string_append_printf (out, ",\"final\":%s", final ? "true" : "false");
+  append_string (out, "text", c->text);
+  append_seconds (out, "start", c->start_ms);
+  append_seconds (out, "end", c->end_ms);
+  if (c->speaker)
+    append_string (out, "speaker", c->speaker);
+  if (c->language)
+    append_string (out, "language", c->language);
+  g_string_append_c (out, '}');
+  return g_string_free (out, FALSE);
 }
 
 GstSttPending *

@@ -12,18 +12,18 @@ typedef struct
 {
   guint64 seq;
   gchar *text;
-  gdouble start, end;           /* seconds */
+  guint64 start_ms, end_ms;     /* stream time, in milliseconds */
   gchar *speaker;               /* NULL: none */
   gchar *language;              /* NULL: none */
   gboolean sent;                /* sent on some connection (it may have been stored) */
 } GstSttCaption;
 
 /* @text, @speaker and @language are copied; seq 0 and not sent. */
-GstSttCaption *gst_stt_caption_new (const gchar * text, gdouble start, gdouble end,
+GstSttCaption *gst_stt_caption_new (const gchar * text, guint64 start_ms, guint64 end_ms,
     const gchar * speaker, const gchar * language);
 void gst_stt_caption_free (GstSttCaption * c);
 /* The `caption` message of @c: with `seq` and "final":true when @final, else "final":false
- * and no seq. */
+ * and no seq. Times in seconds with at most three decimals ("start":1.52). */
 gchar *gst_stt_caption_to_json (const GstSttCaption * c, gboolean final);
 
 typedef struct _GstSttPending GstSttPending;

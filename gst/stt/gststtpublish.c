@@ -487,11 +487,11 @@ gst_stt_publish_set_caps (GstBaseSink * sink, GstCaps * caps)
   return TRUE;
 }
 
-/* Whole milliseconds, in seconds: what the wire carries. */
-static gdouble
-to_seconds (GstClockTime t)
+/* Whole milliseconds: what the wire carries. */
+static guint64
+to_ms (GstClockTime t)
 {
-  return (gdouble) ((t + GST_MSECOND / 2) / GST_MSECOND) / 1000.0;
+  return (t + GST_MSECOND / 2) / GST_MSECOND;
 }
 
 /* @pts as stream time of the segment; a time before it is 0, one the segment cannot
@@ -537,7 +537,7 @@ caption_from_buffer (GstSttPublish * self, GstBuffer * buf, gboolean * final)
       self->last_end;
   end = start + (GST_CLOCK_TIME_IS_VALID (dur) ? dur : 0);
   self->last_end = end;
-  return gst_stt_caption_new (text, to_seconds (start), to_seconds (end),
+  return gst_stt_caption_new (text, to_ms (start), to_ms (end),
       ms ? gst_structure_get_string (ms, "speaker") : NULL,
       ms ? gst_structure_get_string (ms, "language") : NULL);
 }
@@ -558,8 +558,8 @@ gst_stt_publish_render (GstBaseSink * sink, GstBuffer * buf)
   c = caption_from_buffer (self, buf, &final);
   if (c == NULL)
     return GST_FLOW_OK;
-  GST_LOG_OBJECT (self, "%s caption %.3f-%.3f", final ? "final" : "interim", c->start,
-      c->end);
+  GST_LOG_OBJECT (self, "%s caption %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " ms",
+      final ? "final" : "interim", c->start_ms, c->end_ms);
   dropped = gst_stt_publisher_push (self->publisher, c, final);
   if (dropped)
     note_dropped (self, dropped, FALSE);

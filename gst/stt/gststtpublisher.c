@@ -650,8 +650,9 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
 
   GST_INFO_OBJECT (p->log_object, "connection closed: %u", code);
   if (p->state == STATE_CLOSING) {
-    set_done (p, FALSE);
+    /* Said before the drain hears of it: the message comes before EOS. */
     post_connection (p, GST_STT_CONNECTION_CLOSED, CLOSE_REASON, 0, code, 0, 0, 0);
+    set_done (p, FALSE);
     return;
   }
   switch (code) {
@@ -934,8 +935,8 @@ close_cb (gpointer data)
     stt_ws_close (p->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, CLOSE_REASON);
     return G_SOURCE_REMOVE;
   }
-  set_done (p, FALSE);
   post_connection (p, GST_STT_CONNECTION_CLOSED, CLOSE_REASON, 0, 0, 0, 0, 0);
+  set_done (p, FALSE);
   return G_SOURCE_REMOVE;
 }
 
