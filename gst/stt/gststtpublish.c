@@ -617,6 +617,13 @@ gst_stt_publish_event (GstBaseSink * sink, GstEvent * event)
 {
   GstSttPublish *self = GST_STT_PUBLISH (sink);
 
+  /* A flush after EOS (a seek): the stream goes on, on a new connection. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->publisher
+      && self->drained) {
+    self->drained = FALSE;
+    gst_stt_publisher_reopen (self->publisher);
+  }
+
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->publisher && !drain (self)
       && sink->flushing) {
     /* As sttsink: the wait was interrupted by a flush or a state change that waited for

@@ -76,6 +76,7 @@ struct _GstSttPublisher
   gchar *token;                 /* this attempt's, wiped when cleared */
   guint attempt;
   guint connection;
+  gint64 attempt_started;       /* the token request or the handshake began */
   gint64 opened_at;
   gint64 last_recv;
   gint64 outage_since;          /* first failure of the current outage; 0: none */
@@ -412,8 +413,9 @@ on_network_back (gpointer data)
   attempt_connect (p);
 }
 
-/* Once a second: the welcome and the server's liveness (with pings on, a pong at least
- * every keepalive-interval; else acks for what was sent), the outage warning. */
+/* Once a second: the handshake, the welcome and the server's liveness (with pings on, a
+ * pong at least every keepalive-interval; else acks for what was sent), all bounded by
+ * stall-timeout; the outage warning. */
 static void
 publisher_tick (gpointer data)
 {
@@ -422,6 +424,11 @@ publisher_tick (gpointer data)
   gint64 now = now_us (), stall = (gint64) (p->cfg.stall_timeout / GST_USECOND);
   gboolean awaiting;
 
+  if (stall > 0 && p->state == STATE_CONNECTING && now - p->attempt_started > stall) {
+    publisher_retry (p, "no answer from the caption server (or its token service) "
+        "within stall-timeout", 0, 0, -1);
+    return;
+  }
   if (stall > 0 && p->state == STATE_OPEN && now - p->opened_at > stall) {
     publisher_retry (p, "no welcome from the caption server", 0, 0, -1);
     return;
@@ -822,6 +829,7 @@ attempt_connect (GstSttPublisher * p)
     return;
   }
   p->state = STATE_CONNECTING;
+  p->attempt_started = now_us ();
   if ((p->cfg.token_secret && *p->cfg.token_secret)
       || (p->cfg.token_secret_file && *p->cfg.token_secret_file)) {
     if (!mint_token (p, &err)) {
@@ -950,6 +958,34 @@ gst_stt_publisher_close (GstSttPublisher * p, gint64 deadline)
     if (!g_cond_wait_until (&p->cond, &p->lock, deadline))
       break;
   g_mutex_unlock (&p->lock);
+}
+
+static gboolean
+reopen_cb (gpointer data)
+{
+  GstSttPublisher *p = data;
+  gboolean again;
+
+  g_mutex_lock (&p->lock);
+  again = p->done && !p->failed && !p->stopped;
+  if (again)
+    p->done = p->closed = p->draining = FALSE;
+  g_mutex_unlock (&p->lock);
+  if (!again || p->state != STATE_DONE)
+    return G_SOURCE_REMOVE;
+  GST_INFO_OBJECT (p->log_object, "the stream goes on after its end: connecting again");
+  p->state = STATE_IDLE;
+  p->attempt = 0;
+  p->connection++;
+  attempt_connect (p);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gst_stt_publisher_reopen (GstSttPublisher * p)
+{
+  stt_io_worker_invoke (p->worker, reopen_cb, publisher_ref (p),
+      (GDestroyNotify) gst_stt_publisher_unref);
 }
 
 void

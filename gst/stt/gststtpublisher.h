@@ -103,6 +103,9 @@ GstSttPublisherDrain gst_stt_publisher_drain (GstSttPublisher * p, gint64 deadli
 /* Ends the connection with a normal close (1000) and waits for the server's close frame
  * until @deadline; no more attempts after this. */
 void gst_stt_publisher_close (GstSttPublisher * p, gint64 deadline);
+/* After close (or giving up a drain): connect again, for a stream that goes on (a flush
+ * after EOS). Nothing after a fatal failure. */
+void gst_stt_publisher_reopen (GstSttPublisher * p);
 /* TRUE: interrupts the waits above; FALSE: lets them wait again. */
 void gst_stt_publisher_set_flushing (GstSttPublisher * p, gboolean flushing);
 /* Whether a fatal failure ended the publisher. */

@@ -18,6 +18,7 @@
 #include "stt-check-utils.h"
 #include "stt-test-server.h"
 #include "gststtpending.h"
+#include "gststtjwt.h"
 
 #define SECRET "caption-SECRET-91c3"
 #define ROOM "demo"
@@ -50,6 +51,7 @@ struct _Peer
   guint ack_delay_ms;
   guint drop_first_after;       /* shut the first connection's socket after storing N */
   gboolean drop_after_interim;  /* close (1001) the first connection after an interim */
+  gboolean mute_first;          /* no welcome on the first connection */
   /* The room's state. */
   guint64 last_seq;
   GPtrArray *stored;            /* gchar*: the stored finals' JSON, in order */
@@ -59,6 +61,7 @@ struct _Peer
   GPtrArray *interims;          /* gchar*: their JSON */
   GPtrArray *tokens;            /* gchar*: the bearer token of each handshake, or "" */
   GPtrArray *queries;           /* gchar*: the query of each handshake, or "" */
+  GPtrArray *token_auth;        /* gchar*: Authorization of each token request (/token) */
   GPtrArray *verdicts;          /* gchar*: why a token was refused, or "" */
   GArray *close_codes;          /* gushort: what the client closed each connection with */
   guint handshakes;
@@ -89,6 +92,7 @@ peer_new (void)
   p->interims = g_ptr_array_new_with_free_func (g_free);
   p->tokens = g_ptr_array_new_with_free_func (g_free);
   p->queries = g_ptr_array_new_with_free_func (g_free);
+  p->token_auth = g_ptr_array_new_with_free_func (g_free);
   p->verdicts = g_ptr_array_new_with_free_func (g_free);
   p->violations = g_ptr_array_new_with_free_func (g_free);
   p->close_codes = g_array_new (FALSE, TRUE, sizeof (gushort));
@@ -129,6 +133,7 @@ peer_free (Peer * p)
   g_ptr_array_unref (p->interims);
   g_ptr_array_unref (p->tokens);
   g_ptr_array_unref (p->queries);
+  g_ptr_array_unref (p->token_auth);
   g_ptr_array_unref (p->verdicts);
   g_ptr_array_unref (p->violations);
   g_array_unref (p->close_codes);
@@ -351,6 +356,7 @@ on_peer_ws (SoupServer * soup, SoupServerMessage * msg, const char *path,
   const gchar *room = path + strlen ("/publish/");
   g_autofree gchar *verdict = NULL, *sub = NULL, *welcome = NULL;
   gushort refuse, zero = 0;
+  gboolean mute;
   const gchar *token;
 
   c->peer = p;
@@ -369,6 +375,7 @@ on_peer_ws (SoupServer * soup, SoupServerMessage * msg, const char *path,
     verdict = judge_token (token, room, &sub);
   g_ptr_array_add (p->verdicts, g_strdup (verdict ? verdict : ""));
   refuse = p->refuse_code;
+  mute = p->mute_first && c->index == 0;
   welcome = g_strdup_printf ("{\"type\":\"welcome\",\"room\":\"%s\",\"publisher\":\"%s\","
       "\"last_seq\":%" G_GUINT64_FORMAT "}", room, sub && *sub ? sub : "default",
       p->last_seq);
@@ -379,8 +386,33 @@ on_peer_ws (SoupServer * soup, SoupServerMessage * msg, const char *path,
     soup_websocket_connection_close (conn, 4001, verdict);
   else if (refuse)
     soup_websocket_connection_close (conn, refuse, "refused by the test");
-  else
+  else if (!mute)
     send_text (conn, welcome);
+}
+
+/* A token service: a fresh token for the room at every request. */
+static void
+on_token_request (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer data)
+{
+  Peer *p = data;
+  const gchar *auth = soup_message_headers_get_one (soup_server_message_get_request_headers
+      (msg), "Authorization");
+  g_autoptr (JsonObject) claims = json_object_new ();
+  g_autofree gchar *token = NULL, *body = NULL;
+
+  g_mutex_lock (&p->lock);
+  g_ptr_array_add (p->token_auth, g_strdup (auth ? auth : ""));
+  g_mutex_unlock (&p->lock);
+  json_object_set_string_member (claims, "room", ROOM);
+  json_object_set_string_member (claims, "role", "publish");
+  json_object_set_string_member (claims, "sub", "from-service");
+  token = gst_stt_jwt_mint ((const guint8 *) SECRET, strlen (SECRET), claims,
+      g_get_real_time () / G_USEC_PER_SEC, 60);
+  body = g_strdup_printf ("{\"expires_in\":60,\"token\":\"%s\"}", token);
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body,
+      strlen (body));
 }
 
 static void
@@ -388,6 +420,7 @@ peer_setup (gpointer soup, gpointer data)
 {
   soup_server_add_early_handler (soup, "/publish", on_peer_handshake, data, NULL);
   soup_server_add_websocket_handler (soup, "/publish", NULL, NULL, on_peer_ws, data, NULL);
+  soup_server_add_handler (soup, "/token", on_token_request, data, NULL);
 }
 
 typedef gboolean (*PeerDone) (Peer * p, gpointer data);
@@ -1438,6 +1471,106 @@ GST_START_TEST (test_url_token)
 
 GST_END_TEST;
 
+/* A connection that never gets its welcome is given up after stall-timeout: the next
+ * one carries the captions. */
+GST_START_TEST (test_no_welcome)
+{
+  Peer *p = peer_new ();
+  g_autofree gchar *url = NULL, *on0 = NULL;
+  Run *r;
+
+  p->mute_first = TRUE;
+  peer_listen (p, 0);
+  url = peer_url (p);
+  r = run_new (url, "stall-timeout=1000000000");
+  run_play (r);
+  push_words (r, 0, 2);
+  end_stream (r);
+  fail_unless (run_poll (r, NULL, NULL, 10000));
+  fail_unless (r->error == NULL && r->eos);
+  fail_unless_equals_int (p->handshakes, 2);
+  on0 = finals_on (p, 0);
+  fail_unless_equals_string (on0, "");
+  fail_unless_equals_int (p->stored->len, 2);
+  fail_unless (strstr (gst_structure_get_string (g_ptr_array_index (r->conn, 1),
+              "reason"), "no welcome") != NULL);
+  run_free (r);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
+/* token-url: a token fetched (with token-headers) before every attempt, sent as the
+ * bearer token. */
+GST_START_TEST (test_token_url)
+{
+  Peer *p = peer_new ();
+  g_autofree gchar *url = NULL, *props = NULL;
+  Run *r;
+  guint i;
+
+  p->verify = TRUE;
+  p->drop_first_after = 1;
+  peer_listen (p, 0);
+  url = peer_url (p);
+  props = g_strdup_printf ("token-secret=\"\" token-url=http://127.0.0.1:%u/token "
+      "token-headers=\"h, Authorization=(string)\\\"Basic dGVzdDp0ZXN0\\\"\"",
+      peer_port (p));
+  r = run_new (url, props);
+  run_play (r);
+  push_words (r, 0, 2);
+  end_stream (r);
+  fail_unless (run_poll (r, NULL, NULL, 10000));
+  fail_unless (r->error == NULL, "%s", r->error ? gst_structure_to_string (r->error) : "");
+  fail_unless (r->eos);
+  fail_unless_equals_int (p->stored->len, 2);
+  fail_unless_equals_int (p->handshakes, 2);
+  fail_unless_equals_int (p->token_auth->len, 2);
+  for (i = 0; i < 2; i++) {
+    fail_unless_equals_string (g_ptr_array_index (p->token_auth, i),
+        "Basic dGVzdDp0ZXN0");
+    fail_unless_equals_string (g_ptr_array_index (p->verdicts, i), "");
+  }
+  run_free (r);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
+/* A flush after EOS (a seek): the stream goes on, on a new connection, numbered on. */
+GST_START_TEST (test_flush_after_eos)
+{
+  Peer *p = peer_new ();
+  g_autofree gchar *url = NULL, *desc = NULL, *on0 = NULL, *on1 = NULL;
+  GstHarness *h;
+  GstSegment seg;
+
+  peer_listen (p, 0);
+  url = peer_url (p);
+  desc = g_strdup_printf ("sttpublish async=false url=%s token-secret=" SECRET, url);
+  h = gst_harness_new_parse (desc);
+  gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
+  fail_unless_equals_int (gst_harness_push (h, text_buffer ("one", 1, 2)), GST_FLOW_OK);
+  /* Returns once acknowledged and closed. */
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_int (p->stored->len, 1);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  fail_unless_equals_int (gst_harness_push (h, text_buffer ("two", 3, 4)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_int (p->stored->len, 2);
+  on0 = finals_on (p, 0);
+  on1 = finals_on (p, 1);
+  fail_unless_equals_string (on0, "1");
+  fail_unless_equals_string (on1, "2");
+  gst_harness_teardown (h);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------------------ */
 /* A real upstream: stttranscribe on the local Deepgram-protocol server */
 
@@ -1582,6 +1715,9 @@ publish_suite (void)
   tcase_add_test (tc, test_stream_time);
   tcase_add_test (tc, test_settings);
   tcase_add_test (tc, test_url_token);
+  tcase_add_test (tc, test_no_welcome);
+  tcase_add_test (tc, test_token_url);
+  tcase_add_test (tc, test_flush_after_eos);
   tcase_add_test (tc, test_transcribe_words);
   tcase_add_test (tc, test_transcribe_segments);
   return s;
