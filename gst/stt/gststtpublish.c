@@ -42,8 +42,10 @@
  * (u, 1), `room` (s), `state` (s: connecting, connected, reconnecting, closed, failed),
  * `attempt` (u), `connection` (u), `retry-in` (GstClockTime), `reason` (s, secrets
  * redacted), `http-status` (u), `close-code` (i), `last-seq` (u64, the welcome's),
- * `resent` (u, finals sent again on a new connection), `pending` (u). Errors and warnings
- * carry `url` (redacted), `room`, `http-status` and `close-code` in their details.
+ * `resent` (u, finals sent again on a new connection), `pending` (u). Errors carry `url`
+ * (redacted), `room`, `http-status` and `close-code` in their details; the warnings of
+ * lost captions `dropped` and `dropped-total` (max-pending) or `unconfirmed` (end of
+ * stream, stop), with `room`. See docs/publish.md.
  *
  * ## Example launch line
  * |[

@@ -966,14 +966,18 @@ reopen_cb (gpointer data)
   GstSttPublisher *p = data;
   gboolean again;
 
+  /* Still connected or retrying: nothing to do. Closing: the close goes on unheard. */
+  if (p->state != STATE_DONE && p->state != STATE_CLOSING)
+    return G_SOURCE_REMOVE;
   g_mutex_lock (&p->lock);
-  again = p->done && !p->failed && !p->stopped;
+  again = !p->failed && !p->stopped;
   if (again)
     p->done = p->closed = p->draining = FALSE;
   g_mutex_unlock (&p->lock);
-  if (!again || p->state != STATE_DONE)
+  if (!again)
     return G_SOURCE_REMOVE;
   GST_INFO_OBJECT (p->log_object, "the stream goes on after its end: connecting again");
+  teardown_connection (p);
   p->state = STATE_IDLE;
   p->attempt = 0;
   p->connection++;
@@ -993,6 +997,9 @@ gst_stt_publisher_set_flushing (GstSttPublisher * p, gboolean flushing)
 {
   g_mutex_lock (&p->lock);
   p->flushing = flushing;
+  /* A drain interrupted for good is over; one that waits on calls drain again. */
+  if (!flushing)
+    p->draining = FALSE;
   g_cond_broadcast (&p->cond);
   g_mutex_unlock (&p->lock);
 }
