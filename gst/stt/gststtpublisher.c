@@ -67,6 +67,7 @@ struct _GstSttPublisher
   gboolean done;                /* no more connections */
   gboolean failed;              /* ... because of a fatal failure */
   gboolean closed;              /* the closing handshake ended (or there was none) */
+  gboolean reopening;           /* a reopen is on its way: the end is not the end */
   gboolean stopped;
 
   /* ---- I/O thread only ---- */
@@ -292,7 +293,7 @@ set_done (GstSttPublisher * p, gboolean failed)
   clear_source (&p->retry_timer);
   p->state = STATE_DONE;
   g_mutex_lock (&p->lock);
-  p->done = TRUE;
+  p->done = failed || !p->reopening;
   p->failed = failed;
   p->closed = TRUE;
   g_cond_broadcast (&p->cond);
@@ -966,15 +967,12 @@ reopen_cb (gpointer data)
   GstSttPublisher *p = data;
   gboolean again;
 
-  /* Still connected or retrying: nothing to do. Closing: the close goes on unheard. */
-  if (p->state != STATE_DONE && p->state != STATE_CLOSING)
-    return G_SOURCE_REMOVE;
   g_mutex_lock (&p->lock);
-  again = !p->failed && !p->stopped;
-  if (again)
-    p->done = p->closed = p->draining = FALSE;
+  again = p->reopening && !p->failed && !p->stopped;
+  p->reopening = FALSE;
   g_mutex_unlock (&p->lock);
-  if (!again)
+  /* Still connected or retrying: nothing to do. Closing: the close goes on unheard. */
+  if (!again || (p->state != STATE_DONE && p->state != STATE_CLOSING))
     return G_SOURCE_REMOVE;
   GST_INFO_OBJECT (p->log_object, "the stream goes on after its end: connecting again");
   teardown_connection (p);
@@ -988,6 +986,14 @@ reopen_cb (gpointer data)
 void
 gst_stt_publisher_reopen (GstSttPublisher * p)
 {
+  /* At once, not when the I/O thread gets to it: a drain that starts meanwhile must not
+   * take the old end for its own. */
+  g_mutex_lock (&p->lock);
+  if (!p->failed && !p->stopped) {
+    p->reopening = TRUE;
+    p->done = p->closed = p->draining = FALSE;
+  }
+  g_mutex_unlock (&p->lock);
   stt_io_worker_invoke (p->worker, reopen_cb, publisher_ref (p),
       (GDestroyNotify) gst_stt_publisher_unref);
 }

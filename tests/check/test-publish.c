@@ -1116,7 +1116,9 @@ capture_log (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
   const gchar *text = gst_debug_message_get (message);
 
   g_mutex_lock (&log_lock);
-  g_string_append_printf (logged, "%s\n", text ? text : "");
+  /* GStreamer 1.22 may still call a log function just removed, from another thread. */
+  if (logged)
+    g_string_append_printf (logged, "%s\n", text ? text : "");
   g_mutex_unlock (&log_lock);
 }
 
@@ -1129,6 +1131,7 @@ GST_START_TEST (test_token)
   g_autofree gchar *url = NULL;
   GstStructure *claims = gst_structure_new ("claims", "sub", G_TYPE_STRING, "studio-a",
       "room", G_TYPE_STRING, "*", NULL);
+  g_autofree gchar *log = NULL;
   Run *r;
   guint i;
 
@@ -1152,6 +1155,9 @@ GST_START_TEST (test_token)
   gst_debug_set_threshold_from_string ("*:2", TRUE);
   gst_debug_remove_log_function (capture_log);
   gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  g_mutex_lock (&log_lock);
+  log = g_strdup (logged->str);
+  g_mutex_unlock (&log_lock);
   fail_unless (r->error == NULL && r->eos);
   fail_unless_equals_int (p->stored->len, 2);
 
@@ -1177,14 +1183,17 @@ GST_START_TEST (test_token)
     fail_unless (json_object_has_member (c, "jti"));
     fail_unless_equals_string (g_ptr_array_index (p->queries, i), "");
     /* Neither the token nor the secret in the debug log. */
-    fail_unless (strstr (logged->str, token) == NULL, "the token was logged");
+    fail_unless (strstr (log, token) == NULL, "the token was logged");
   }
   fail_if (g_str_equal (g_ptr_array_index (p->tokens, 0), g_ptr_array_index (p->tokens,
               1)));
-  fail_unless (strstr (logged->str, SECRET) == NULL, "the secret was logged");
-  fail_unless (strstr (logged->str, "welcomed") != NULL, "the log is captured");
-  g_string_free (logged, TRUE);
+  fail_unless (strstr (log, SECRET) == NULL, "the secret was logged");
+  fail_unless (strstr (log, "welcomed") != NULL, "the log is captured");
   run_free (r);
+  g_mutex_lock (&log_lock);
+  g_string_free (logged, TRUE);
+  logged = NULL;
+  g_mutex_unlock (&log_lock);
   peer_free (p);
 }
 
