@@ -1107,6 +1107,53 @@ GST_START_TEST (test_close_codes)
 
 GST_END_TEST;
 
+/* reconnect-max-attempts used up: an error in mid-stream naming the attempts; during the
+ * drain, the warning of what was not confirmed instead. */
+GST_START_TEST (test_give_up)
+{
+  guint at_eos;
+
+  for (at_eos = 0; at_eos < 2; at_eos++) {
+    Peer *p = peer_new ();
+    g_autofree gchar *url = NULL;
+    gint code = 0;
+    guint unconfirmed = 0;
+    Run *r;
+
+    peer_listen (p, 0);
+    url = peer_url (p);
+    stt_check_soup_free (p->soup);
+    p->soup = NULL;
+    /* At the end: slow enough a backoff for EOS to be there before it gives up. */
+    r = run_new (url, at_eos ? "reconnect-max-attempts=2 "
+        "reconnect-initial-delay=1000000000" : "reconnect-max-attempts=2");
+    run_play (r);
+    push_words (r, 0, 2);
+    if (at_eos)
+      end_stream (r);
+    fail_unless (run_poll (r, NULL, NULL, 10000));
+    if (!at_eos) {
+      fail_unless (r->error != NULL);
+      gst_structure_get_int (r->error, "code", &code);
+      fail_unless_equals_int (code, GST_RESOURCE_ERROR_OPEN_READ_WRITE);
+      fail_unless (strstr (gst_structure_get_string (r->error, "message"),
+              "after 3 attempt(s)") != NULL, "%s",
+          gst_structure_get_string (r->error, "message"));
+    } else {
+      fail_unless (r->error == NULL && r->eos);
+      fail_unless_equals_int (r->warnings->len, 1);
+      gst_structure_get_uint (g_ptr_array_index (r->warnings, 0), "unconfirmed",
+          &unconfirmed);
+      fail_unless_equals_int (unconfirmed, 2);
+    }
+    fail_unless_equals_int (n_state (r, "failed"), 1);
+    run_free (r);
+    peer_free (p);
+  }
+}
+
+GST_END_TEST;
+
 /* --- the token, and nothing secret in the log --- */
 
 static GString *logged;
@@ -1722,6 +1769,7 @@ publish_suite (void)
   tcase_add_test (tc, test_unreachable_then_up);
   tcase_add_test (tc, test_refused_token);
   tcase_add_test (tc, test_close_codes);
+  tcase_add_test (tc, test_give_up);
   tcase_add_test (tc, test_token);
   tcase_add_test (tc, test_eos_waits_for_acks);
   tcase_add_test (tc, test_eos_without_acks);
