@@ -285,13 +285,20 @@ teardown_connection (GstSttPublisher * p)
   g_clear_pointer (&p->token, wipe_free);
 }
 
-/* No more connections; wakes the waits. */
+/* No more connections. */
 static void
-set_done (GstSttPublisher * p, gboolean failed)
+end_connections (GstSttPublisher * p)
 {
   teardown_connection (p);
   clear_source (&p->retry_timer);
   p->state = STATE_DONE;
+}
+
+/* Wakes the waits: no more connections. After the messages that say why, so that they
+ * come before the EOS a drain lets go. */
+static void
+wake_done (GstSttPublisher * p, gboolean failed)
+{
   g_mutex_lock (&p->lock);
   p->done = failed || !p->reopening;
   p->failed = failed;
@@ -310,10 +317,11 @@ publisher_fail (GstSttPublisher * p, GQuark domain, gint code, const gchar * why
   if (p->state == STATE_DONE)
     return;
   GST_WARNING_OBJECT (p->log_object, "fatal: %s", text);
-  set_done (p, TRUE);
+  end_connections (p);
   post_connection (p, GST_STT_CONNECTION_FAILED, text, http_status, close_code, 0, 0, 0);
   if (p->cb.error && !is_stopped (p))
     p->cb.error (p, domain, code, text, http_status, close_code, p->user_data);
+  wake_done (p, TRUE);
 }
 
 /* No more attempts: in mid-stream an error; during the drain the wait ends and the
@@ -332,8 +340,9 @@ give_up (GstSttPublisher * p, const gchar * why, guint http_status, gint close_c
     return;
   }
   GST_WARNING_OBJECT (p->log_object, "giving up the drain: %s", why);
-  set_done (p, FALSE);
+  end_connections (p);
   post_connection (p, GST_STT_CONNECTION_FAILED, why, http_status, close_code, 0, 0, 0);
+  wake_done (p, FALSE);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -658,9 +667,9 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
 
   GST_INFO_OBJECT (p->log_object, "connection closed: %u", code);
   if (p->state == STATE_CLOSING) {
-    /* Said before the drain hears of it: the message comes before EOS. */
+    end_connections (p);
     post_connection (p, GST_STT_CONNECTION_CLOSED, CLOSE_REASON, 0, code, 0, 0, 0);
-    set_done (p, FALSE);
+    wake_done (p, FALSE);
     return;
   }
   switch (code) {
@@ -944,8 +953,9 @@ close_cb (gpointer data)
     stt_ws_close (p->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, CLOSE_REASON);
     return G_SOURCE_REMOVE;
   }
+  end_connections (p);
   post_connection (p, GST_STT_CONNECTION_CLOSED, CLOSE_REASON, 0, 0, 0, 0, 0);
-  set_done (p, FALSE);
+  wake_done (p, FALSE);
   return G_SOURCE_REMOVE;
 }
 
