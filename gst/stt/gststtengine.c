@@ -19,6 +19,7 @@
 #include "gststttimeline.h"
 #include "gststtsession.h"
 #include "gststtmessage.h"
+#include "gststtjwt.h"
 #include "sttprovider.h"
 #include "gststtawscreds.h"
 
@@ -476,70 +477,6 @@ structure_to_strv (const GstStructure * s)
   return (gchar **) g_ptr_array_free (kv, FALSE);
 }
 
-/* Claims that the element sets itself in every signed token. */
-static gboolean
-is_reserved_claim (const gchar * name)
-{
-  return g_str_equal (name, "iat") || g_str_equal (name, "exp")
-      || g_str_equal (name, "jti");
-}
-
-typedef struct
-{
-  JsonObject *claims;
-  const gchar *bad;             /* the first field JSON cannot carry */
-} ClaimsBuild;
-
-static gboolean
-claim_to_json_cb (GQuark field, const GValue * v, gpointer data)
-{
-  ClaimsBuild *b = data;
-  const gchar *name = g_quark_to_string (field);
-  GType t = G_VALUE_TYPE (v);
-
-  if (t == G_TYPE_STRING && g_value_get_string (v))
-    json_object_set_string_member (b->claims, name, g_value_get_string (v));
-  else if (t == G_TYPE_BOOLEAN)
-    json_object_set_boolean_member (b->claims, name, g_value_get_boolean (v));
-  else if (t == G_TYPE_INT)
-    json_object_set_int_member (b->claims, name, g_value_get_int (v));
-  else if (t == G_TYPE_UINT)
-    json_object_set_int_member (b->claims, name, g_value_get_uint (v));
-  else if (t == G_TYPE_INT64)
-    json_object_set_int_member (b->claims, name, g_value_get_int64 (v));
-  else if (t == G_TYPE_UINT64 && g_value_get_uint64 (v) <= G_MAXINT64)
-    json_object_set_int_member (b->claims, name, (gint64) g_value_get_uint64 (v));
-  else if (t == G_TYPE_DOUBLE && isfinite (g_value_get_double (v)))
-    json_object_set_double_member (b->claims, name, g_value_get_double (v));
-  else if (t == G_TYPE_FLOAT && isfinite (g_value_get_float (v)))
-    json_object_set_double_member (b->claims, name, g_value_get_float (v));
-  else {
-    b->bad = name;
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* The fields of @s as JSON claims (strings, integers, doubles, booleans), in their order,
- * or NULL for NULL. A field of another type: NULL and its name in @bad_field. */
-static JsonObject *
-claims_to_json (const GstStructure * s, const gchar ** bad_field)
-{
-  ClaimsBuild b = { NULL, NULL };
-
-  if (bad_field)
-    *bad_field = NULL;
-  if (s == NULL)
-    return NULL;
-  b.claims = json_object_new ();
-  if (!gst_structure_foreach (s, claim_to_json_cb, &b)) {
-    if (bad_field)
-      *bad_field = b.bad;
-    g_clear_pointer (&b.claims, json_object_unref);
-  }
-  return b.claims;
-}
-
 /* Call with the object lock held. */
 static void
 build_config (GstSttEngine * e, GstSttSessionConfig * c)
@@ -574,7 +511,7 @@ build_config (GstSttEngine * e, GstSttSessionConfig * c)
   c->token_secret = g_strdup (e->token_secret);
   c->token_secret_file = g_strdup (e->token_secret_file);
   /* Checked at start: a bad field cannot be there any more. */
-  c->token_claims = claims_to_json (e->token_claims, NULL);
+  c->token_claims = gst_stt_jwt_claims_from_structure (e->token_claims, NULL);
   c->token_lifetime = e->token_lifetime;
   c->max_session_duration = e->max_session_duration;
   c->drain_timeout = e->drain_timeout;
@@ -1211,7 +1148,7 @@ check_signed_token_settings (GstSttEngine * e, const SttProviderInfo * info,
     memset (secret, 0, strlen (secret));
     g_free (secret);
   }
-  json = claims_to_json (claims, &bad);
+  json = gst_stt_jwt_claims_from_structure (claims, &bad);
   if (claims && json == NULL) {
     GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("token-claims field '%s' is of "
             "type %s: claims are strings, integers, doubles or booleans", bad,
@@ -1221,7 +1158,7 @@ check_signed_token_settings (GstSttEngine * e, const SttProviderInfo * info,
   for (i = 0; claims && i < (guint) gst_structure_n_fields (claims); i++) {
     const gchar *name = gst_structure_nth_field_name (claims, i);
 
-    if (is_reserved_claim (name))
+    if (gst_stt_jwt_is_reserved_claim (name))
       GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("token-claims field '%s' is "
               "ignored: every signed token gets iat (now), exp (iat + token-lifetime) "
               "and jti (unique) from the element", name), (NULL));

@@ -4,6 +4,7 @@
 #include "config.h"
 #endif
 
+#include <math.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -119,4 +120,65 @@ gst_stt_jwt_mint (const guint8 * secret, gsize secret_len, JsonObject * claims,
   return gst_stt_jwt_sign_hs256 ((const guint8 *) GST_STT_JWT_HEADER,
       strlen (GST_STT_JWT_HEADER), (const guint8 *) payload, strlen (payload), secret,
       secret_len);
+}
+
+gboolean
+gst_stt_jwt_is_reserved_claim (const gchar * name)
+{
+  return g_str_equal (name, "iat") || g_str_equal (name, "exp")
+      || g_str_equal (name, "jti");
+}
+
+typedef struct
+{
+  JsonObject *claims;
+  const gchar *bad;             /* the first field JSON cannot carry */
+} ClaimsBuild;
+
+static gboolean
+claim_to_json_cb (GQuark field, const GValue * v, gpointer data)
+{
+  ClaimsBuild *b = data;
+  const gchar *name = g_quark_to_string (field);
+  GType t = G_VALUE_TYPE (v);
+
+  if (t == G_TYPE_STRING && g_value_get_string (v))
+    json_object_set_string_member (b->claims, name, g_value_get_string (v));
+  else if (t == G_TYPE_BOOLEAN)
+    json_object_set_boolean_member (b->claims, name, g_value_get_boolean (v));
+  else if (t == G_TYPE_INT)
+    json_object_set_int_member (b->claims, name, g_value_get_int (v));
+  else if (t == G_TYPE_UINT)
+    json_object_set_int_member (b->claims, name, g_value_get_uint (v));
+  else if (t == G_TYPE_INT64)
+    json_object_set_int_member (b->claims, name, g_value_get_int64 (v));
+  else if (t == G_TYPE_UINT64 && g_value_get_uint64 (v) <= G_MAXINT64)
+    json_object_set_int_member (b->claims, name, (gint64) g_value_get_uint64 (v));
+  else if (t == G_TYPE_DOUBLE && isfinite (g_value_get_double (v)))
+    json_object_set_double_member (b->claims, name, g_value_get_double (v));
+  else if (t == G_TYPE_FLOAT && isfinite (g_value_get_float (v)))
+    json_object_set_double_member (b->claims, name, g_value_get_float (v));
+  else {
+    b->bad = name;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+JsonObject *
+gst_stt_jwt_claims_from_structure (const GstStructure * s, const gchar ** bad_field)
+{
+  ClaimsBuild b = { NULL, NULL };
+
+  if (bad_field)
+    *bad_field = NULL;
+  if (s == NULL)
+    return NULL;
+  b.claims = json_object_new ();
+  if (!gst_structure_foreach (s, claim_to_json_cb, &b)) {
+    if (bad_field)
+      *bad_field = b.bad;
+    g_clear_pointer (&b.claims, json_object_unref);
+  }
+  return b.claims;
 }

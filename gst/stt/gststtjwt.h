@@ -1,11 +1,11 @@
-/* gststtjwt: HS256 JSON Web Tokens (RFC 7519, compact JWS of RFC 7515) for relays that
- * take a token signed with a shared secret. Pure functions: no GStreamer object, no
- * global state but OpenSSL's random generator.
+/* gststtjwt: HS256 JSON Web Tokens (RFC 7519, compact JWS of RFC 7515) for relays and
+ * caption servers that take a token signed with a shared secret. Pure functions: no
+ * GStreamer object, no global state but OpenSSL's random generator.
  *
  * Returned tokens are bearer credentials: callers wipe them (memset) before freeing. */
 #pragma once
 
-#include <glib.h>
+#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
@@ -34,5 +34,14 @@ gchar *gst_stt_jwt_claims (JsonObject * claims, gint64 iat, guint lifetime,
  * within one second), signed with @secret (@secret_len bytes). NULL if OpenSSL failed. */
 gchar *gst_stt_jwt_mint (const guint8 * secret, gsize secret_len, JsonObject * claims,
     gint64 iat, guint lifetime);
+
+/* Whether @name is a claim every token minted here sets itself (iat, exp, jti). */
+gboolean gst_stt_jwt_is_reserved_claim (const gchar * name);
+
+/* The fields of @s (a `token-claims` property) as JSON claims (strings, integers, doubles,
+ * booleans), in their order, or NULL for NULL. A field of another type: NULL, and its
+ * name in @bad_field. */
+JsonObject *gst_stt_jwt_claims_from_structure (const GstStructure * s,
+    const gchar ** bad_field);
 
 G_END_DECLS

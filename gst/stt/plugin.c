@@ -6,6 +6,7 @@
 #include "gststttranscribe.h"
 #include "gststtsink.h"
 #include "gststttocea608.h"
+#include "gststtpublish.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -15,6 +16,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (stttranscribe, plugin);
   ret |= GST_ELEMENT_REGISTER (sttsink, plugin);
   ret |= GST_ELEMENT_REGISTER (stttocea608, plugin);
+  ret |= GST_ELEMENT_REGISTER (sttpublish, plugin);
   return ret;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <libsoup/soup.h>
+#include <json-glib/json-glib.h>
 #include <gst/check/gstcheck.h>
 
 #include "stt-check-utils.h"
@@ -379,7 +380,7 @@ struct _SttCheckSoup
   gpointer user_data;
   GMutex lock;
   GCond cond;
-  guint port;
+  guint port;                   /* asked for, then listened on (0: failed) */
   gboolean started;
 };
 
@@ -394,7 +395,7 @@ soup_thread (gpointer data)
   g_main_context_push_thread_default (s->context);
   server = soup_server_new ("tls-certificate", s->cert, NULL);
   s->setup (server, s->user_data);
-  if (soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY |
+  if (soup_server_listen_local (server, s->port, SOUP_SERVER_LISTEN_IPV4_ONLY |
           (s->cert ? SOUP_SERVER_LISTEN_HTTPS : 0), &err)) {
     uris = soup_server_get_uris (server);
     g_mutex_lock (&s->lock);
@@ -404,6 +405,7 @@ soup_thread (gpointer data)
   } else {
     g_printerr ("test server: %s\n", err->message);
     g_error_free (err);
+    s->port = 0;
   }
   g_mutex_lock (&s->lock);
   s->started = TRUE;
@@ -418,13 +420,15 @@ soup_thread (gpointer data)
 }
 
 SttCheckSoup *
-stt_check_soup_new (GTlsCertificate * cert, SttCheckSoupSetup setup, gpointer user_data)
+stt_check_soup_new_on_port (GTlsCertificate * cert, guint port, SttCheckSoupSetup setup,
+    gpointer user_data)
 {
   SttCheckSoup *s = g_new0 (SttCheckSoup, 1);
 
   g_mutex_init (&s->lock);
   g_cond_init (&s->cond);
   s->cert = cert ? g_object_ref (cert) : NULL;
+  s->port = port;
   s->setup = setup;
   s->user_data = user_data;
   s->context = g_main_context_new ();
@@ -434,7 +438,17 @@ stt_check_soup_new (GTlsCertificate * cert, SttCheckSoupSetup setup, gpointer us
   while (!s->started)
     g_cond_wait (&s->cond, &s->lock);
   g_mutex_unlock (&s->lock);
+  if (s->port == 0) {
+    stt_check_soup_free (s);
+    return NULL;
+  }
   return s;
+}
+
+SttCheckSoup *
+stt_check_soup_new (GTlsCertificate * cert, SttCheckSoupSetup setup, gpointer user_data)
+{
+  return stt_check_soup_new_on_port (cert, 0, setup, user_data);
 }
 
 guint
@@ -733,4 +747,90 @@ stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, 
     stt_check_assert_time (ws, offset + t[i].start * GST_SECOND, "word start");
     stt_check_assert_time (we, offset + t[i].end * GST_SECOND, "word end");
   }
+}
+
+/* --- tokens ---------------------------------------------------------------------------- */
+
+static guint8 *
+b64url_decode (const gchar * text, gsize * len)
+{
+  GString *s = g_string_new (text);
+  guint8 *out;
+
+  g_strdelimit (s->str, "-", '+');
+  g_strdelimit (s->str, "_", '/');
+  while (s->len % 4)
+    g_string_append_c (s, '=');
+  out = g_base64_decode (s->str, len);
+  g_string_free (s, TRUE);
+  return out;
+}
+
+static gchar *
+b64url_encode (const guint8 * data, gsize len)
+{
+  gchar *s = g_base64_encode (data, len);
+  gsize n = strlen (s);
+
+  while (n > 0 && s[n - 1] == '=')
+    s[--n] = '\0';
+  g_strdelimit (s, "+", '-');
+  g_strdelimit (s, "/", '_');
+  return s;
+}
+
+/* The JSON object in the base64url @part, or NULL; owned by the caller. */
+static JsonObject *
+decode_json (const gchar * part)
+{
+  gsize len;
+  g_autofree guint8 *json = b64url_decode (part, &len);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (json == NULL || !json_parser_load_from_data (parser, (const gchar *) json, len,
+          NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  return root && JSON_NODE_HOLDS_OBJECT (root) ?
+      json_object_ref (json_node_get_object (root)) : NULL;
+}
+
+JsonObject *
+stt_check_jwt_verify (const gchar * token, const gchar * secret, gchar ** why)
+{
+  g_auto (GStrv) parts = token ? g_strsplit (token, ".", -1) : NULL;
+  g_autofree gchar *input = NULL, *sig = NULL;
+  g_autoptr (JsonObject) h = NULL;
+  JsonObject *p;
+  guint8 digest[32];
+  gsize digest_len = sizeof (digest);
+  GHmac *hmac;
+
+  *why = NULL;
+  if (parts == NULL || g_strv_length (parts) != 3) {
+    *why = g_strdup ("not a compact JWS");
+    return NULL;
+  }
+  input = g_strconcat (parts[0], ".", parts[1], NULL);
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) secret, strlen (secret));
+  g_hmac_update (hmac, (const guchar *) input, -1);
+  g_hmac_get_digest (hmac, digest, &digest_len);
+  g_hmac_unref (hmac);
+  sig = b64url_encode (digest, digest_len);
+  if (strcmp (sig, parts[2]) != 0) {
+    *why = g_strdup ("bad signature");
+    return NULL;
+  }
+  h = decode_json (parts[0]);
+  if (h == NULL || g_strcmp0 (json_object_get_string_member_with_default (h, "alg", ""),
+          "HS256") || g_strcmp0 (json_object_get_string_member_with_default (h, "typ",
+              ""), "JWT")) {
+    *why = g_strdup ("bad header");
+    return NULL;
+  }
+  p = decode_json (parts[1]);
+  if (p == NULL)
+    *why = g_strdup ("bad payload");
+  return p;
 }

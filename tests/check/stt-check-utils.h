@@ -76,6 +76,9 @@ typedef struct _SttCheckSoup SttCheckSoup;
 typedef void (*SttCheckSoupSetup) (gpointer soup_server, gpointer user_data);
 SttCheckSoup *stt_check_soup_new (GTlsCertificate * cert, SttCheckSoupSetup setup,
     gpointer user_data);
+/* The same on @port (0: any free port); NULL if it cannot listen there. */
+SttCheckSoup *stt_check_soup_new_on_port (GTlsCertificate * cert, guint port,
+    SttCheckSoupSetup setup, gpointer user_data);
 guint stt_check_soup_get_port (SttCheckSoup * s);
 void stt_check_soup_free (SttCheckSoup * s);
 
@@ -136,5 +139,15 @@ gboolean stt_check_n_finals (GList * collected, gpointer user_data);
  * start, end, confidence) against the @n tones @t (30 ms), input times from @offset. */
 void stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t,
     guint n, GstClockTime offset);
+
+/* json-glib's object, declared here so that tests without json-glib need not find its
+ * headers (C11 allows the same typedef twice). */
+typedef struct _JsonObject JsonObject;
+
+/* The claims of @token when it is a compact JWS with the header alg HS256 and typ JWT
+ * whose HMAC-SHA256 signature under @secret verifies (checked with GLib's GHmac, not
+ * the plugin's OpenSSL path); else NULL and @why (free it) says what is wrong. */
+JsonObject *stt_check_jwt_verify (const gchar * token, const gchar * secret,
+    gchar ** why);
 
 G_END_DECLS

@@ -56,84 +56,20 @@ capture_glib (const gchar * domain, GLogLevelFlags level, const gchar * message,
 
 /* --- tokens, checked as a relay would ---------------------------------------------------- */
 
-static guint8 *
-b64url_decode (const gchar * text, gsize * len)
-{
-  GString *s = g_string_new (text);
-  guint8 *out;
-
-  g_strdelimit (s->str, "-", '+');
-  g_strdelimit (s->str, "_", '/');
-  while (s->len % 4)
-    g_string_append_c (s, '=');
-  out = g_base64_decode (s->str, len);
-  g_string_free (s, TRUE);
-  return out;
-}
-
-static gchar *
-b64url_encode (const guint8 * data, gsize len)
-{
-  gchar *s = g_base64_encode (data, len);
-  gsize n = strlen (s);
-
-  while (n > 0 && s[n - 1] == '=')
-    s[--n] = '\0';
-  g_strdelimit (s, "+", '-');
-  g_strdelimit (s, "/", '_');
-  return s;
-}
-
-static JsonObject *
-decode_json (const gchar * part, JsonParser * parser)
-{
-  gsize len;
-  g_autofree guint8 *json = b64url_decode (part, &len);
-  JsonNode *root;
-
-  if (json == NULL || !json_parser_load_from_data (parser, (const gchar *) json, len,
-          NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
-  return root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-}
-
 /* NULL when @token is an HS256 JWT signed with SECRET carrying the test's claims, iat
  * between @not_before and now, exp = iat + LIFETIME and a jti; else what is wrong. Sets
  * @iat and @jti. */
 static gchar *
 verify_token (const gchar * token, gint64 not_before, gint64 * iat, gchar ** jti)
 {
-  g_auto (GStrv) parts = token ? g_strsplit (token, ".", -1) : NULL;
-  g_autoptr (JsonParser) hp = json_parser_new ();
-  g_autoptr (JsonParser) pp = json_parser_new ();
-  g_autofree gchar *input = NULL, *sig = NULL;
+  gchar *why = NULL;
+  g_autoptr (JsonObject) p = stt_check_jwt_verify (token, SECRET, &why);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  guint8 digest[32];
-  gsize digest_len = sizeof (digest);
-  JsonObject *h, *p;
-  GHmac *hmac;
 
   *iat = 0;
   *jti = NULL;
-  if (parts == NULL || g_strv_length (parts) != 3)
-    return g_strdup ("not a compact JWS");
-  input = g_strconcat (parts[0], ".", parts[1], NULL);
-  hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) SECRET, strlen (SECRET));
-  g_hmac_update (hmac, (const guchar *) input, -1);
-  g_hmac_get_digest (hmac, digest, &digest_len);
-  g_hmac_unref (hmac);
-  sig = b64url_encode (digest, digest_len);
-  if (strcmp (sig, parts[2]) != 0)
-    return g_strdup ("bad signature");
-  h = decode_json (parts[0], hp);
-  if (h == NULL || g_strcmp0 (json_object_get_string_member_with_default (h, "alg", ""),
-          "HS256") || g_strcmp0 (json_object_get_string_member_with_default (h, "typ",
-              ""), "JWT"))
-    return g_strdup ("bad header");
-  p = decode_json (parts[1], pp);
   if (p == NULL)
-    return g_strdup ("bad payload");
+    return why;
   if (g_strcmp0 (json_object_get_string_member_with_default (p, "sub", ""), "camera-7")
       || g_strcmp0 (json_object_get_string_member_with_default (p, "aud", ""), "relay-eu")
       || json_object_get_int_member_with_default (p, "tier", 0) != 3
