@@ -744,6 +744,12 @@ stt_guard_stream_get_last_read (SttGuardStream * guard)
   return guard->last_read;
 }
 
+GSocket *
+stt_guard_stream_get_socket (SttGuardStream * guard)
+{
+  return g_socket_connection_get_socket (guard->base);
+}
+
 guint64
 stt_guard_stream_get_written (SttGuardStream * guard)
 {

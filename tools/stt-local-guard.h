@@ -55,6 +55,9 @@ void stt_guard_stream_set_paused (SttGuardStream * guard, gboolean paused);
 /* g_get_monotonic_time() of the last byte received, or of the guard's creation. */
 gint64 stt_guard_stream_get_last_read (SttGuardStream * guard);
 
+/* The client's socket. Transfer none. */
+GSocket *stt_guard_stream_get_socket (SttGuardStream * guard);
+
 /* Bytes written to the client so far (frames libsoup sent, control frames included). */
 guint64 stt_guard_stream_get_written (SttGuardStream * guard);
 

@@ -7,6 +7,7 @@
 #endif
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "stt-local-guard.h"
 #include "caption-auth.h"
@@ -14,6 +15,12 @@
 #include "caption-protocol.h"
 #include "caption-room.h"
 #include "caption-conn.h"
+
+/* The kernel's send buffer of a client socket (Linux doubles it for its own
+ * accounting). Fixed, so that a client that does not read holds this much of kernel
+ * memory beyond --max-queue, not the megabytes TCP autotuning grows to. Captions are a
+ * few kB a second: this is enough for any network a viewer is on. */
+#define SOCKET_SEND_BUFFER (64 * 1024)
 
 /* Seconds a closed connection has to finish the close handshake before its socket is
  * shut down: a client that does not read would never see our close frame. */
@@ -581,6 +588,10 @@ cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
   soup_websocket_connection_set_max_incoming_payload_size (ws,
       (guint64) server->opts.max_message + 1);
   stt_guard_stream_set_too_big_func (guard, on_too_big, conn);
+  if (!g_socket_set_option (stt_guard_stream_get_socket (guard), SOL_SOCKET,
+          SO_SNDBUF, SOCKET_SEND_BUFFER, NULL))
+    g_warning ("cannot set SO_SNDBUF: the kernel may buffer more for a "
+        "client that does not read");
 
   if (server->shutting_down)
     goto shutting_down;

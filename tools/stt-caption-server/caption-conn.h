@@ -12,8 +12,9 @@
  * --max-queue: past it the connection is closed with 4010 and its queue dropped at
  * once. A viewer's history (on joining, or to catch up) is not queued: it is read from
  * the room's held finals as the socket takes it, so it costs nothing per viewer. A
- * viewer that never reads therefore holds at most --max-queue bytes plus one frame,
- * and the others are not delayed: writes never block. */
+ * viewer that never reads therefore holds at most --max-queue bytes plus one frame
+ * (and the kernel its socket's send buffer, fixed at 64 KiB), and the others are not
+ * delayed: writes never block. */
 #pragma once
 
 #include <libsoup/soup.h>

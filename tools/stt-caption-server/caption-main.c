@@ -516,10 +516,10 @@ main (int argc, char *argv[])
 
   if (!server_listen (&server, &error))
     goto failed;
-  server_announce (&server);
-
+  /* Before the listening line: a script may stop us as soon as it reads it. */
   g_unix_signal_add (SIGINT, on_signal, &server);
   g_unix_signal_add (SIGTERM, on_signal, &server);
+  server_announce (&server);
   server.sweep_id = g_timeout_add_seconds (1, on_sweep, &server);
   g_main_loop_run (server.loop);
 
