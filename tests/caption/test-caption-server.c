@@ -300,6 +300,15 @@ test_restart (void)
   g_assert_cmpstr (viewer->close_reason, ==, "server shutting down");
   cap_test_client_free (pub);
   cap_test_client_free (viewer);
+  /* The store was closed: its write-ahead log is folded into the database. */
+  {
+    g_autofree gchar *db = g_build_filename (s->store, "keep.sqlite", NULL);
+    g_autofree gchar *wal = g_build_filename (s->store, "keep.sqlite-wal",
+        NULL);
+
+    g_assert_true (g_file_test (db, G_FILE_TEST_IS_REGULAR));
+    g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  }
 
   /* Another server on the same store: the publisher's last_seq, and what a viewer
    * that saw up to id 2 missed, come from the disk. */
@@ -666,6 +675,26 @@ test_room_limits (void)
   stop_server (s);
 }
 
+/* A store that cannot be opened: 1011 for that room, and the server goes on. */
+static void
+test_store_failure (void)
+{
+  CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "r",
+          "--store", "/dev/null/store"));
+  g_autoptr (JsonObject) h = NULL;
+  g_autofree gchar *log = NULL;
+
+  assert_refused (s, "/watch/r", NULL, 1011, "store failed");
+  h = cap_test_health (s);
+  g_assert_cmpint (json_object_get_int_member (h, "rooms"), ==, 0);
+  g_assert_cmpfloat (cap_test_metric (s,
+          "stt_caption_drops_total{reason=\"store\"}"), ==, 1);
+  g_assert_cmpint (cap_test_server_stop (s), ==, 0);
+  log = cap_test_server_log (s);
+  g_assert_nonnull (strstr (log, "\"event\":\"store_error\""));
+  cap_test_server_free (s, FALSE);
+}
+
 /* ---------- slow viewers ---------- */
 
 static void
@@ -1010,6 +1039,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/caption-server/oversized", test_oversized);
   g_test_add_func ("/caption-server/malformed", test_malformed);
   g_test_add_func ("/caption-server/room-limits", test_room_limits);
+  g_test_add_func ("/caption-server/store-failure", test_store_failure);
   g_test_add_func ("/caption-server/zombie-viewer", test_zombie_viewer);
   g_test_add_func ("/caption-server/heartbeat-timeout",
       test_heartbeat_timeout);
