@@ -194,12 +194,13 @@ cap_http_on_request (SoupServer * soup, SoupServerMessage * msg,
   /* A browser sends Origin with every WebSocket handshake: a page elsewhere must not
    * use a viewer's cookies or network position to read captions. */
   if (origin && !origin_allowed (server, origin)) {
+    const char *ip = soup_server_message_get_remote_host (msg);
     CapJson j;
 
     server->metrics.drops[CAP_DROP_ORIGIN]++;
     cap_log_begin (&j, "refused");
     cap_json_add_string (&j, "path", path);
-    cap_json_add_string (&j, "ip", soup_server_message_get_remote_host (msg));
+    cap_json_add_string (&j, "ip", ip ? ip : "?");
     cap_json_add_int (&j, "status", SOUP_STATUS_FORBIDDEN);
     cap_json_add_string (&j, "reason", "origin not allowed");
     cap_log_end (&j);
