@@ -425,6 +425,9 @@ test_auth (void)
   g_assert_cmpint (cap_test_server_stop (s), ==, 0);
   log = cap_test_server_log (s);
   g_assert_nonnull (strstr (log, "\"event\":\"refused\""));
+  g_assert_nonnull (strstr (log, "{\"event\":\"open\",\"conn\":"));
+  g_assert_nonnull (strstr (log, "\"role\":\"publisher\",\"room\":\"a\","
+          "\"ip\":\"127.0.0.1\",\"publisher\":\"p\",\"code\":1000,"));
   g_assert_nonnull (strstr (log, "\"reason\":\"bad signature\""));
   for (i = 0; i < G_N_ELEMENTS (tokens); i++) {
     g_assert_null (strstr (log, tokens[i]));
