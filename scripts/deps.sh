@@ -8,7 +8,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-x
   gstreamer1.0-plugins-bad
-  libsoup-3.0-dev libjson-glib-dev libssl-dev zlib1g-dev
+  libsoup-3.0-dev libjson-glib-dev libssl-dev zlib1g-dev libsqlite3-dev libglib2.0-dev-bin
   libpocketsphinx-dev pocketsphinx-en-us flite openssl
 )
 

@@ -100,6 +100,12 @@ struct _SttGuardStream
   GSource *notify;
   SttGuardFunc too_big_func;
   gpointer too_big_data;
+
+  guint64 written;              /* bytes written to the client */
+  guint64 written_target;
+  GSource *written_notify;
+  SttGuardFunc written_func;
+  gpointer written_data;
 };
 
 G_DEFINE_TYPE (SttGuardStream, stt_guard_stream, G_TYPE_IO_STREAM);
@@ -407,6 +413,36 @@ stt_guard_input_init (SttGuardInput * self)
 
 /* ---------- output ---------- */
 
+static gboolean
+on_written_notify (gpointer user_data)
+{
+  SttGuardStream *guard = user_data;
+  SttGuardFunc func = guard->written_func;
+
+  g_clear_pointer (&guard->written_notify, g_source_unref);
+  /* Cancelled, or replaced by a request not met yet, since it was scheduled. */
+  if (!func || guard->written < guard->written_target)
+    return G_SOURCE_REMOVE;
+  guard->written_func = NULL;
+  func (guard, guard->written_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called inside a write, or by the owner: the owner hears of it from the main loop. At
+ * the default priority, as the sockets: an idle could wait behind a busy server. */
+static void
+check_written (SttGuardStream * guard)
+{
+  if (!guard->written_func || guard->written_notify ||
+      guard->written < guard->written_target)
+    return;
+  guard->written_notify = g_timeout_source_new (0);
+  g_source_set_priority (guard->written_notify, G_PRIORITY_DEFAULT);
+  g_source_set_callback (guard->written_notify, on_written_notify,
+      g_object_ref (guard), g_object_unref);
+  g_source_attach (guard->written_notify, guard->context);
+}
+
 static void
 note_write (SttGuardOutput * self, gssize written, GError * error)
 {
@@ -414,6 +450,8 @@ note_write (SttGuardOutput * self, gssize written, GError * error)
 
   if (written >= 0) {
     guard->stalled = FALSE;
+    guard->written += written;
+    check_written (guard);
     wake_readers (guard);
   } else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
     guard->stalled = TRUE;
@@ -572,8 +610,9 @@ stt_guard_stream_dispose (GObject * object)
     g_source_destroy (guard->deadline);
     g_clear_pointer (&guard->deadline, g_source_unref);
   }
-  /* on_notify holds a reference: nothing is pending here. */
+  /* on_notify and on_written_notify hold a reference: nothing is pending here. */
   guard->too_big_func = NULL;
+  guard->written_func = NULL;
   if (guard->remote) {
     g_object_set_qdata (G_OBJECT (guard->remote), guard_quark, NULL);
     g_clear_object (&guard->remote);
@@ -703,6 +742,28 @@ gint64
 stt_guard_stream_get_last_read (SttGuardStream * guard)
 {
   return guard->last_read;
+}
+
+GSocket *
+stt_guard_stream_get_socket (SttGuardStream * guard)
+{
+  return g_socket_connection_get_socket (guard->base);
+}
+
+guint64
+stt_guard_stream_get_written (SttGuardStream * guard)
+{
+  return guard->written;
+}
+
+void
+stt_guard_stream_notify_written (SttGuardStream * guard, guint64 target,
+    SttGuardFunc func, gpointer user_data)
+{
+  guard->written_target = target;
+  guard->written_func = func;
+  guard->written_data = user_data;
+  check_written (guard);
 }
 
 void

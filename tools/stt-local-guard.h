@@ -13,7 +13,9 @@
  * It can also hold back what the client sends (backpressure: the client's data waits
  * in the kernel and TCP slows the client down), and does so by itself while a write to
  * the client would block, so a client that does not read the replies cannot make the
- * server queue them without end. It notes when the client last sent a byte.
+ * server queue them without end. It notes when the client last sent a byte, and counts
+ * the bytes written to the client, so an owner can tell how much of what it gave libsoup
+ * is still unsent.
  *
  * Everything here runs on the thread of the main context that libsoup uses. */
 #pragma once
@@ -52,6 +54,18 @@ void stt_guard_stream_set_paused (SttGuardStream * guard, gboolean paused);
 
 /* g_get_monotonic_time() of the last byte received, or of the guard's creation. */
 gint64 stt_guard_stream_get_last_read (SttGuardStream * guard);
+
+/* The client's socket. Transfer none. */
+GSocket *stt_guard_stream_get_socket (SttGuardStream * guard);
+
+/* Bytes written to the client so far (frames libsoup sent, control frames included). */
+guint64 stt_guard_stream_get_written (SttGuardStream * guard);
+
+/* @func is called once (from the main context, never inside a write) when the bytes
+ * written reach @target: at the next main loop turn if they already have. A new call
+ * replaces the pending one; @func NULL cancels it. */
+void stt_guard_stream_notify_written (SttGuardStream * guard, guint64 target,
+    SttGuardFunc func, gpointer user_data);
 
 /* Ends the connection under libsoup's feet: its reads see the end of the stream and
  * its writes fail, so it drops the connection the way it does when a client leaves. */

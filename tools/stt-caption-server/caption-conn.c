@@ -1,0 +1,672 @@
+/* caption-conn: see caption-conn.h.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "stt-local-guard.h"
+#include "caption-auth.h"
+#include "caption-log.h"
+#include "caption-protocol.h"
+#include "caption-room.h"
+#include "caption-conn.h"
+
+/* The kernel's send buffer of a client socket (Linux doubles it for its own
+ * accounting). Fixed, so that a client that does not read holds this much of kernel
+ * memory beyond --max-queue, not the megabytes TCP autotuning grows to. Captions are a
+ * few kB a second: this is enough for any network a viewer is on. */
+#define SOCKET_SEND_BUFFER (64 * 1024)
+
+/* Seconds a closed connection has to finish the close handshake before its socket is
+ * shut down: a client that does not read would never see our close frame. */
+#define CLOSE_GRACE 2
+
+struct _CapConn
+{
+  CapServer *server;
+  guint id;
+  CapRole role;
+  gchar *room_name;             /* NULL when the path named no valid room */
+  gchar *ip;
+  SoupWebsocketConnection *ws;
+  SttGuardStream *guard;
+  GList link;                   /* in server->conns */
+  gint64 opened;                /* monotonic */
+
+  /* admitted */
+  gboolean ip_counted;
+  gboolean accepted;
+  CapRoom *room;
+  GList room_link;              /* in the room's publishers or viewers */
+  gchar *publisher;             /* publishers: the token's sub, or "default" */
+  CapBucket bucket;
+  guint64 n_in, n_out;
+
+  /* sending */
+  GQueue out;                   /* GBytes*: frames not yet given to libsoup */
+  gsize out_bytes;              /* their wire size */
+  guint64 sent_end;             /* the guard's written count once libsoup's frame is out */
+  gboolean catching_up;         /* a viewer reading the room's held finals */
+  gint64 cursor;                /* the next held final it reads */
+
+  /* closing */
+  gboolean closing;
+  gushort code;
+  gchar *reason;
+};
+
+static void conn_pump (CapConn * conn);
+
+CapRole
+cap_conn_get_role (CapConn * conn)
+{
+  return conn->role;
+}
+
+GList *
+cap_conn_get_room_link (CapConn * conn)
+{
+  return &conn->room_link;
+}
+
+static const gchar *
+role_name (CapRole role)
+{
+  return role == CAP_ROLE_PUBLISHER ? "publisher" : "viewer";
+}
+
+/* Bytes a server frame of @frame's payload takes on the wire (no mask). */
+static gsize
+wire_size (GBytes * frame)
+{
+  gsize len = g_bytes_get_size (frame);
+
+  return len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+}
+
+/* Bytes handed over and not yet on the socket: the queue and the rest of the frame
+ * libsoup holds. */
+static gsize
+unsent (CapConn * conn)
+{
+  guint64 written = stt_guard_stream_get_written (conn->guard);
+
+  return conn->out_bytes + (conn->sent_end > written ?
+      conn->sent_end - written : 0);
+}
+
+static void
+drop_queue (CapConn * conn)
+{
+  g_queue_clear_full (&conn->out, (GDestroyNotify) g_bytes_unref);
+  conn->out_bytes = 0;
+  conn->catching_up = FALSE;
+}
+
+/* ---------- logging ---------- */
+
+static void
+log_conn (CapConn * conn, CapJson * j)
+{
+  cap_json_add_int (j, "conn", conn->id);
+  cap_json_add_string (j, "role", role_name (conn->role));
+  if (conn->room_name)
+    cap_json_add_string (j, "room", conn->room_name);
+  cap_json_add_string (j, "ip", conn->ip);
+  if (conn->publisher)
+    cap_json_add_string (j, "publisher", conn->publisher);
+}
+
+static void
+log_event (CapConn * conn, const gchar * event)
+{
+  CapJson j;
+
+  cap_log_begin (&j, event);
+  log_conn (conn, &j);
+  cap_log_end (&j);
+}
+
+/* ---------- sending ---------- */
+
+static void
+on_written (SttGuardStream * guard, gpointer user_data)
+{
+  conn_pump (user_data);
+}
+
+/* The next frame of a catching-up viewer's history: a gap when finals it has not seen
+ * are no longer held, else the next held final (transfer none); NULL once it is at the
+ * room's last final. */
+static GBytes *
+next_history_frame (CapConn * conn, gboolean * owned)
+{
+  CapRoom *room = conn->room;
+  gint64 first = cap_room_first_held (room);
+
+  *owned = FALSE;
+  if (conn->cursor > room->last_id)
+    return NULL;
+  if (conn->cursor < first) {
+    GBytes *gap = cap_msg_gap (conn->cursor, first - 1);
+
+    conn->cursor = first;
+    *owned = TRUE;
+    return gap;
+  }
+  return cap_room_held_frame (room, conn->cursor++);
+}
+
+/* Hands libsoup the next frame once it has written the previous one. */
+static void
+conn_pump (CapConn * conn)
+{
+  while (!conn->closing &&
+      soup_websocket_connection_get_state (conn->ws) ==
+      SOUP_WEBSOCKET_STATE_OPEN) {
+    guint64 written = stt_guard_stream_get_written (conn->guard);
+    gboolean owned = TRUE;
+    GBytes *frame;
+
+    if (written < conn->sent_end) {
+      stt_guard_stream_notify_written (conn->guard, conn->sent_end, on_written,
+          conn);
+      return;
+    }
+    if (!g_queue_is_empty (&conn->out)) {
+      frame = g_queue_pop_head (&conn->out);
+      conn->out_bytes -= wire_size (frame);
+    } else if (conn->catching_up) {
+      frame = next_history_frame (conn, &owned);
+      if (!frame) {
+        conn->catching_up = FALSE;
+        return;
+      }
+    } else {
+      return;
+    }
+    /* Written at once when the socket takes it: the loop goes on. */
+    conn->sent_end = written + wire_size (frame);
+    conn->n_out++;
+    conn->server->metrics.messages_out++;
+    soup_websocket_connection_send_message (conn->ws, SOUP_WEBSOCKET_DATA_TEXT,
+        frame);
+    if (owned)
+      g_bytes_unref (frame);
+  }
+}
+
+/* Queues @frame (the caller's reference stays the caller's). */
+static void
+queue_frame (CapConn * conn, GBytes * frame)
+{
+  gsize size = wire_size (frame);
+
+  if (conn->closing)
+    return;
+  if (unsent (conn) + size > (gsize) conn->server->opts.max_queue) {
+    cap_conn_close (conn, CAP_CLOSE_SLOW,
+        "slow reader: send queue over --max-queue", CAP_DROP_SLOW_VIEWER);
+    return;
+  }
+  g_queue_push_tail (&conn->out, g_bytes_ref (frame));
+  conn->out_bytes += size;
+  conn_pump (conn);
+}
+
+/* Queues a message built for @conn alone (takes @frame). */
+static void
+send_own (CapConn * conn, GBytes * frame)
+{
+  queue_frame (conn, frame);
+  g_bytes_unref (frame);
+}
+
+void
+cap_conn_send (CapConn * conn, GBytes * frame)
+{
+  /* Its history comes first; the next interim replaces this one anyway. */
+  if (conn->catching_up)
+    return;
+  queue_frame (conn, frame);
+}
+
+void
+cap_conn_offer_final (CapConn * conn, gint64 id, GBytes * frame)
+{
+  /* It reads the final from the room when it gets there. */
+  if (conn->catching_up)
+    return;
+  queue_frame (conn, frame);
+}
+
+/* ---------- closing ---------- */
+
+void
+cap_conn_close (CapConn * conn, gushort code, const gchar * reason,
+    CapDrop drop)
+{
+  if (conn->closing)
+    return;
+  conn->closing = TRUE;
+  conn->code = code;
+  conn->reason = g_strdup (reason);
+  if (drop < CAP_N_DROPS)
+    conn->server->metrics.drops[drop]++;
+  drop_queue (conn);
+  stt_guard_stream_notify_written (conn->guard, 0, NULL, NULL);
+  /* The peer may have started the close: then libsoup answers it. */
+  if (soup_websocket_connection_get_state (conn->ws) ==
+      SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (conn->ws, code, reason);
+  stt_guard_stream_set_deadline (conn->guard, CLOSE_GRACE);
+}
+
+static void
+conn_free (CapConn * conn)
+{
+  g_signal_handlers_disconnect_by_data (conn->ws, conn);
+  stt_guard_stream_notify_written (conn->guard, 0, NULL, NULL);
+  stt_guard_stream_set_too_big_func (conn->guard, NULL, NULL);
+  drop_queue (conn);
+  g_clear_object (&conn->ws);
+  g_clear_object (&conn->guard);
+  g_free (conn->room_name);
+  g_free (conn->ip);
+  g_free (conn->publisher);
+  g_free (conn->reason);
+  g_free (conn);
+}
+
+static void
+on_closed (SoupWebsocketConnection * ws, gpointer user_data)
+{
+  CapConn *conn = user_data;
+  CapServer *server = conn->server;
+
+  if (conn->accepted) {
+    gushort code = conn->closing ? conn->code :
+        soup_websocket_connection_get_close_code (ws);
+    const gchar *reason = conn->closing ? conn->reason :
+        soup_websocket_connection_get_close_data (ws);
+    CapJson j;
+
+    cap_log_begin (&j, "close");
+    log_conn (conn, &j);
+    /* No close frame from either side: the connection was lost. */
+    cap_json_add_int (&j, "code", code ? code : SOUP_WEBSOCKET_CLOSE_ABNORMAL);
+    cap_json_add_string (&j, "reason", reason ? reason : "");
+    cap_json_add_bool (&j, "by_server", conn->closing);
+    cap_json_add_int (&j, "received", conn->n_in);
+    cap_json_add_int (&j, "sent", conn->n_out);
+    cap_json_add_double (&j, "seconds",
+        (gdouble) ((g_get_monotonic_time () - conn->opened) / 1000) / 1000.0);
+    cap_log_end (&j);
+
+    if (conn->role == CAP_ROLE_PUBLISHER)
+      server->n_publishers--;
+    else
+      server->n_viewers--;
+    cap_room_leave (conn->room, conn);
+  }
+  if (conn->ip_counted)
+    cap_ip_limit_release (server->ip_limit, conn->ip);
+  g_queue_unlink (&server->conns, &conn->link);
+  conn_free (conn);
+  cap_server_maybe_quit (server);
+}
+
+/* Closes a connection that is not admitted, and says why in the log. */
+static void
+refuse (CapConn * conn, gushort code, const gchar * reason, CapDrop drop)
+{
+  CapJson j;
+
+  cap_log_begin (&j, "refused");
+  log_conn (conn, &j);
+  cap_json_add_int (&j, "code", code);
+  cap_json_add_string (&j, "reason", reason);
+  cap_log_end (&j);
+  cap_conn_close (conn, code, reason, drop);
+}
+
+void
+cap_conn_close_all (CapServer * server)
+{
+  GList *l;
+
+  for (l = server->conns.head; l; l = l->next)
+    cap_conn_close (l->data, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+        "server shutting down", CAP_N_DROPS);
+}
+
+void
+cap_conn_abort_all (CapServer * server)
+{
+  GList *l;
+
+  for (l = server->conns.head; l; l = l->next)
+    stt_guard_stream_shutdown (((CapConn *) l->data)->guard);
+}
+
+void
+cap_conn_sweep (CapServer * server)
+{
+  gint64 limit = (gint64) server->opts.heartbeat_timeout * G_USEC_PER_SEC;
+  gint64 now = g_get_monotonic_time ();
+  GList *l;
+
+  if (limit == 0)
+    return;
+  for (l = server->conns.head; l; l = l->next) {
+    CapConn *conn = l->data;
+
+    if (conn->accepted && !conn->closing &&
+        now - stt_guard_stream_get_last_read (conn->guard) > limit)
+      cap_conn_close (conn, CAP_CLOSE_HEARTBEAT, "heartbeat timeout",
+          CAP_DROP_HEARTBEAT);
+  }
+}
+
+/* ---------- messages ---------- */
+
+static void
+publisher_final (CapConn * conn, CapCaption * c, gint64 arrival)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) frame = NULL;
+  CapDelivery d = { 0 };
+  gint64 last = cap_room_last_seq (conn->room, conn->publisher);
+
+  if (last < 0)
+    goto store_failed;
+  /* Sent again after a reconnection: the publisher did not see our ack. */
+  if (c->seq <= last) {
+    conn->server->metrics.drops[CAP_DROP_DUPLICATE]++;
+    send_own (conn, cap_msg_ack (c->seq));
+    return;
+  }
+  if (!cap_room_store_final (conn->room, c, &error))
+    goto store_failed;
+
+  frame = cap_msg_final (c);
+  d.final = TRUE;
+  d.id = c->id;
+  d.frame = frame;
+  d.arrival = arrival;
+  cap_room_deliver (conn->room, &d);
+  send_own (conn, cap_msg_ack (c->seq));
+  return;
+
+  /* ERRORS */
+store_failed:
+  {
+    CapJson j;
+
+    cap_log_begin (&j, "store_error");
+    log_conn (conn, &j);
+    if (error)
+      cap_json_add_string (&j, "error", error->message);
+    cap_log_end (&j);
+    /* Not acknowledged: the publisher sends it again after reconnecting. */
+    cap_conn_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, "store failed",
+        CAP_DROP_STORE);
+  }
+}
+
+static void
+on_message (SoupWebsocketConnection * ws, SoupWebsocketDataType type,
+    GBytes * message, gpointer user_data)
+{
+  CapConn *conn = user_data;
+  CapServer *server = conn->server;
+  gint64 arrival = g_get_monotonic_time ();
+  CapCaption c = { 0 };
+  const gchar *reason = NULL;
+  const gchar *data;
+  gsize len;
+
+  if (conn->closing)
+    return;
+  conn->n_in++;
+  server->metrics.messages_in++;
+  if (!cap_bucket_take (&conn->bucket, server->opts.max_rate, arrival)) {
+    cap_conn_close (conn, CAP_CLOSE_LIMIT, "message rate over --max-rate",
+        CAP_DROP_RATE);
+    return;
+  }
+  /* Viewers have nothing to say. */
+  if (conn->role == CAP_ROLE_VIEWER)
+    return;
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    cap_conn_close (conn, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA,
+        "binary messages are not accepted", CAP_DROP_MALFORMED);
+    return;
+  }
+
+  data = g_bytes_get_data (message, &len);
+  if (!cap_caption_parse (data, len, &c, &reason)) {
+    cap_conn_close (conn, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, reason,
+        CAP_DROP_MALFORMED);
+    return;
+  }
+  c.publisher = g_strdup (conn->publisher);
+  if (c.final) {
+    publisher_final (conn, &c, arrival);
+  } else {
+    g_autoptr (GBytes) frame = cap_msg_interim (&c);
+    CapDelivery d = { 0 };
+
+    d.frame = frame;
+    d.arrival = arrival;
+    cap_room_deliver (conn->room, &d);
+  }
+  cap_caption_clear (&c);
+}
+
+static void
+on_too_big (SttGuardStream * guard, gpointer user_data)
+{
+  cap_conn_close (user_data, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+      "message over --max-message", CAP_DROP_TOO_BIG);
+}
+
+/* ---------- admission ---------- */
+
+/* "/publish/ROOM" or "/watch/ROOM": the role, and the room name when it is valid. */
+static gboolean
+parse_path (const char *path, CapRole * role, gchar ** room)
+{
+  const gchar *name;
+
+  if (g_str_has_prefix (path, "/publish/")) {
+    *role = CAP_ROLE_PUBLISHER;
+    name = path + strlen ("/publish/");
+  } else if (g_str_has_prefix (path, "/watch/")) {
+    *role = CAP_ROLE_VIEWER;
+    name = path + strlen ("/watch/");
+  } else {
+    *role = CAP_ROLE_VIEWER;
+    return FALSE;
+  }
+  if (!cap_room_name_is_valid (name))
+    return FALSE;
+  *room = g_strdup (name);
+  return TRUE;
+}
+
+/* ?since=ID: TRUE with *since (-1 when absent); FALSE when it is not an integer >= 0. */
+static gboolean
+parse_since (GHashTable * params, gint64 * since)
+{
+  const gchar *text = g_hash_table_lookup (params, "since");
+  guint64 value;
+
+  *since = -1;
+  if (!text)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &value, NULL))
+    return FALSE;
+  *since = (gint64) value;
+  return TRUE;
+}
+
+/* Admitted: counted, in its room, welcomed, and (a viewer) given its history. */
+static void
+accept_conn (CapConn * conn, gint64 last_seq, gint64 since)
+{
+  CapServer *server = conn->server;
+  CapRoom *room = conn->room;
+
+  conn->accepted = TRUE;
+  if (conn->role == CAP_ROLE_PUBLISHER)
+    server->n_publishers++;
+  else
+    server->n_viewers++;
+  cap_room_join (room, conn);
+  cap_bucket_init (&conn->bucket, server->opts.max_rate,
+      g_get_monotonic_time ());
+  soup_websocket_connection_set_keepalive_interval (conn->ws,
+      server->opts.heartbeat);
+  g_signal_connect (conn->ws, "message", G_CALLBACK (on_message), conn);
+  log_event (conn, "open");
+
+  if (conn->role == CAP_ROLE_PUBLISHER) {
+    send_own (conn, cap_msg_publisher_welcome (room->name, conn->publisher,
+            last_seq));
+    return;
+  }
+  send_own (conn, cap_msg_viewer_welcome (room->name, room->last_id));
+  /* Without since, the held finals; with it, what follows it (after a gap when
+   * some of that is no longer held). */
+  conn->cursor = since >= 0 ? since + 1 : cap_room_first_held (room);
+  conn->catching_up = TRUE;
+  conn_pump (conn);
+}
+
+void
+cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
+    const char *path, SoupWebsocketConnection * ws, gpointer user_data)
+{
+  CapServer *server = user_data;
+  SttGuardStream *guard = stt_guard_stream_lookup (msg);
+  g_autoptr (GHashTable) params = NULL;
+  const gchar *reason = NULL;
+  gushort code = 0;
+  gint64 since = -1, last_seq = 0;
+  CapConn *conn;
+
+  if (!guard) {
+    /* Every connection comes from our listener. */
+    g_warn_if_reached ();
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+        "no guard");
+    return;
+  }
+  stt_guard_stream_set_deadline (guard, 0);
+
+  conn = g_new0 (CapConn, 1);
+  conn->server = server;
+  conn->id = ++server->next_conn_id;
+  conn->ws = g_object_ref (ws);
+  conn->guard = g_object_ref (guard);
+  conn->ip = g_strdup (soup_server_message_get_remote_host (msg));
+  if (!conn->ip)
+    conn->ip = g_strdup ("?");
+  conn->opened = g_get_monotonic_time ();
+  conn->link.data = conn;
+  conn->room_link.data = conn;
+  g_queue_push_tail_link (&server->conns, &conn->link);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
+  /* The guard refuses bigger messages first (and says so, for 1009); libsoup's own
+   * limit is a second line. */
+  soup_websocket_connection_set_max_incoming_payload_size (ws,
+      (guint64) server->opts.max_message + 1);
+  stt_guard_stream_set_too_big_func (guard, on_too_big, conn);
+  if (!g_socket_set_option (stt_guard_stream_get_socket (guard), SOL_SOCKET,
+          SO_SNDBUF, SOCKET_SEND_BUFFER, NULL))
+    g_warning ("cannot set SO_SNDBUF: the kernel may buffer more for a "
+        "client that does not read");
+
+  if (server->shutting_down)
+    goto shutting_down;
+  if (!parse_path (path, &conn->role, &conn->room_name))
+    goto bad_room;
+  params = cap_auth_request_params (msg);
+  if (conn->role == CAP_ROLE_VIEWER && !parse_since (params, &since))
+    goto bad_since;
+  if (!cap_ip_limit_take (server->ip_limit, conn->ip))
+    goto per_ip;
+  conn->ip_counted = TRUE;
+  if (!cap_auth_check (server, cap_auth_request_token (msg, params),
+          conn->room_name, conn->role, &conn->publisher, &reason))
+    goto refused_token;
+  conn->room = cap_room_open (server, conn->room_name, &code, &reason);
+  if (!conn->room)
+    goto no_room;
+  if (conn->role == CAP_ROLE_VIEWER &&
+      conn->room->viewers.length >= (guint) server->opts.max_viewers)
+    goto room_full;
+  if (conn->role == CAP_ROLE_PUBLISHER) {
+    last_seq = cap_room_last_seq (conn->room, conn->publisher);
+    if (last_seq < 0)
+      goto store_failed;
+  }
+  accept_conn (conn, last_seq, since);
+  /* Sent right behind the handshake, before libsoup handed us the connection. */
+  if (stt_guard_stream_is_too_big (guard))
+    on_too_big (guard, conn);
+  return;
+
+  /* ERRORS */
+shutting_down:
+  {
+    refuse (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down",
+        CAP_DROP_SHUTDOWN);
+    return;
+  }
+bad_room:
+  {
+    refuse (conn, CAP_CLOSE_ROOM, "invalid room name", CAP_DROP_ROOM);
+    return;
+  }
+bad_since:
+  {
+    refuse (conn, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA,
+        "since must be an integer >= 0", CAP_DROP_MALFORMED);
+    return;
+  }
+per_ip:
+  {
+    refuse (conn, CAP_CLOSE_LIMIT, "too many connections from this address",
+        CAP_DROP_PER_IP);
+    return;
+  }
+refused_token:
+  {
+    refuse (conn, CAP_CLOSE_AUTH, reason, CAP_DROP_AUTH);
+    return;
+  }
+no_room:
+  {
+    refuse (conn, code, reason, code == CAP_CLOSE_ROOM ? CAP_DROP_ROOM :
+        CAP_DROP_STORE);
+    return;
+  }
+room_full:
+  {
+    refuse (conn, CAP_CLOSE_ROOM_FULL, "room full", CAP_DROP_ROOM_FULL);
+    return;
+  }
+store_failed:
+  {
+    refuse (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, "store failed",
+        CAP_DROP_STORE);
+    return;
+  }
+}

@@ -1,0 +1,272 @@
+/* caption-protocol: see caption-protocol.h.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <math.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "sttjson.h"
+#include "caption-json.h"
+#include "caption-protocol.h"
+
+#define MAX_ROOM_NAME 64
+/* Integers a double carries exactly, as JavaScript does. */
+#define MAX_SAFE_INTEGER ((gint64) 9007199254740991)
+
+void
+cap_caption_clear (CapCaption * c)
+{
+  g_clear_pointer (&c->text, g_free);
+  g_clear_pointer (&c->speaker, g_free);
+  g_clear_pointer (&c->language, g_free);
+  g_clear_pointer (&c->publisher, g_free);
+  memset (c, 0, sizeof (*c));
+}
+
+gboolean
+cap_room_name_is_valid (const gchar * name)
+{
+  gsize i;
+
+  if (!name || !*name)
+    return FALSE;
+  for (i = 0; name[i]; i++) {
+    if (i >= MAX_ROOM_NAME)
+      return FALSE;
+    if (!g_ascii_isalnum (name[i]) && name[i] != '_' && name[i] != '-')
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* The JSON value member @name of @o, or NULL (absent, null, object or array). */
+static JsonNode *
+get_value (JsonObject * o, const gchar * name)
+{
+  JsonNode *node = json_object_get_member (o, name);
+
+  return node && JSON_NODE_HOLDS_VALUE (node) ? node : NULL;
+}
+
+static gboolean
+get_number (JsonObject * o, const gchar * name, gdouble * out)
+{
+  JsonNode *node = get_value (o, name);
+
+  if (!node)
+    return FALSE;
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    *out = (gdouble) json_node_get_int (node);
+  else if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    *out = json_node_get_double (node);
+  else
+    return FALSE;
+  return isfinite (*out);
+}
+
+/* Optional string member: TRUE when absent or a string (copied to *out). */
+static gboolean
+get_optional_string (JsonObject * o, const gchar * name, gchar ** out)
+{
+  JsonNode *node = json_object_get_member (o, name);
+
+  if (!node || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return FALSE;
+  *out = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+gboolean
+cap_caption_parse (const gchar * data, gsize len, CapCaption * c,
+    const gchar ** reason)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o;
+  JsonNode *node;
+  gboolean has_start, has_end;
+
+  memset (c, 0, sizeof (*c));
+  o = stt_json_parse_object (data, len, &parser);
+  if (!o)
+    goto not_json;
+  if (g_strcmp0 (stt_json_get_string (o, "type", NULL), "caption") != 0)
+    goto bad_type;
+
+  node = get_value (o, "final");
+  if (!node || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    goto no_final;
+  c->final = json_node_get_boolean (node);
+
+  node = get_value (o, "text");
+  if (!node || json_node_get_value_type (node) != G_TYPE_STRING)
+    goto no_text;
+  c->text = g_strdup (json_node_get_string (node));
+
+  has_start = get_number (o, "start", &c->start);
+  has_end = get_number (o, "end", &c->end);
+  if ((json_object_has_member (o, "start") && !has_start) ||
+      (json_object_has_member (o, "end") && !has_end))
+    goto bad_times;
+  c->has_times = has_start && has_end;
+
+  if (!get_optional_string (o, "speaker", &c->speaker) ||
+      !get_optional_string (o, "language", &c->language))
+    goto bad_string;
+
+  if (c->final) {
+    node = get_value (o, "seq");
+    if (!node || json_node_get_value_type (node) != G_TYPE_INT64 ||
+        json_node_get_int (node) < 1 ||
+        json_node_get_int (node) > MAX_SAFE_INTEGER)
+      goto no_seq;
+    c->seq = json_node_get_int (node);
+    if (!c->has_times)
+      goto no_times;
+  }
+  return TRUE;
+
+  /* ERRORS */
+not_json:
+  {
+    *reason = "not a JSON object";
+    goto failed;
+  }
+bad_type:
+  {
+    *reason = "unknown or missing type";
+    goto failed;
+  }
+no_final:
+  {
+    *reason = "missing or invalid field: final";
+    goto failed;
+  }
+no_text:
+  {
+    *reason = "missing or invalid field: text";
+    goto failed;
+  }
+bad_times:
+  {
+    *reason = "invalid field: start or end";
+    goto failed;
+  }
+bad_string:
+  {
+    *reason = "invalid field: speaker or language";
+    goto failed;
+  }
+no_seq:
+  {
+    *reason = "missing or invalid field: seq";
+    goto failed;
+  }
+no_times:
+  {
+    *reason = "missing field: start or end";
+    goto failed;
+  }
+failed:
+  cap_caption_clear (c);
+  return FALSE;
+}
+
+GBytes *
+cap_msg_publisher_welcome (const gchar * room, const gchar * publisher,
+    gint64 last_seq)
+{
+  CapJson j;
+
+  cap_json_begin (&j);
+  cap_json_add_string (&j, "type", "welcome");
+  cap_json_add_string (&j, "room", room);
+  cap_json_add_string (&j, "publisher", publisher);
+  cap_json_add_int (&j, "last_seq", last_seq);
+  return cap_json_end_bytes (&j);
+}
+
+GBytes *
+cap_msg_viewer_welcome (const gchar * room, gint64 last_id)
+{
+  CapJson j;
+
+  cap_json_begin (&j);
+  cap_json_add_string (&j, "type", "welcome");
+  cap_json_add_string (&j, "room", room);
+  cap_json_add_int (&j, "last_id", last_id);
+  return cap_json_end_bytes (&j);
+}
+
+GBytes *
+cap_msg_ack (gint64 seq)
+{
+  CapJson j;
+
+  cap_json_begin (&j);
+  cap_json_add_string (&j, "type", "ack");
+  cap_json_add_int (&j, "seq", seq);
+  return cap_json_end_bytes (&j);
+}
+
+GBytes *
+cap_msg_gap (gint64 from, gint64 to)
+{
+  CapJson j;
+
+  cap_json_begin (&j);
+  cap_json_add_string (&j, "type", "gap");
+  cap_json_add_int (&j, "from", from);
+  cap_json_add_int (&j, "to", to);
+  return cap_json_end_bytes (&j);
+}
+
+/* The members a final and an interim share, after "publisher". */
+static void
+add_caption (CapJson * j, const CapCaption * c)
+{
+  cap_json_add_string (j, "text", c->text);
+  if (c->has_times) {
+    cap_json_add_double (j, "start", c->start);
+    cap_json_add_double (j, "end", c->end);
+  }
+  if (c->speaker)
+    cap_json_add_string (j, "speaker", c->speaker);
+  if (c->language)
+    cap_json_add_string (j, "language", c->language);
+}
+
+GBytes *
+cap_msg_final (const CapCaption * c)
+{
+  CapJson j;
+
+  cap_json_begin (&j);
+  cap_json_add_string (&j, "type", "final");
+  cap_json_add_int (&j, "id", c->id);
+  cap_json_add_string (&j, "publisher", c->publisher);
+  cap_json_add_int (&j, "seq", c->seq);
+  add_caption (&j, c);
+  cap_json_add_int (&j, "time", c->time);
+  return cap_json_end_bytes (&j);
+}
+
+GBytes *
+cap_msg_interim (const CapCaption * c)
+{
+  CapJson j;
+
+  cap_json_begin (&j);
+  cap_json_add_string (&j, "type", "interim");
+  cap_json_add_string (&j, "publisher", c->publisher);
+  add_caption (&j, c);
+  return cap_json_end_bytes (&j);
+}

@@ -1,0 +1,49 @@
+/* caption-protocol: the messages of docs/caption-server.md. Parses what a publisher
+ * sends and writes what the server sends. Pure functions.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A caption: parsed from a publisher, or read back from the store (then with id,
+ * publisher and time). */
+typedef struct
+{
+  gboolean final;
+  gint64 seq;                   /* finals: >= 1 */
+  gchar *text;
+  gboolean has_times;           /* always for finals */
+  gdouble start, end;           /* seconds, publisher's stream clock */
+  gchar *speaker;               /* optional */
+  gchar *language;              /* optional */
+  /* set by the server */
+  gint64 id;                    /* room-wide order of finals, from 1 */
+  gchar *publisher;
+  gint64 time;                  /* ms since the Unix epoch, when stored */
+} CapCaption;
+
+void cap_caption_clear (CapCaption * c);
+
+/* Room names: 1 to 64 characters of [A-Za-z0-9_-]. */
+gboolean cap_room_name_is_valid (const gchar * name);
+
+/* Parses a publisher's text message (@len bytes) into @c. FALSE with @reason (a close
+ * reason, static text) when it is malformed: not a JSON object, an unknown "type", a
+ * missing or mistyped field. */
+gboolean cap_caption_parse (const gchar * data, gsize len, CapCaption * c,
+    const gchar ** reason);
+
+GBytes *cap_msg_publisher_welcome (const gchar * room, const gchar * publisher,
+    gint64 last_seq);
+GBytes *cap_msg_viewer_welcome (const gchar * room, gint64 last_id);
+GBytes *cap_msg_ack (gint64 seq);
+GBytes *cap_msg_gap (gint64 from, gint64 to);
+/* {"type":"final",...} for a stored final (id, publisher and time set). */
+GBytes *cap_msg_final (const CapCaption * c);
+/* {"type":"interim",...}; @c->publisher set. */
+GBytes *cap_msg_interim (const CapCaption * c);
+
+G_END_DECLS

@@ -1,0 +1,301 @@
+/* caption-room: see caption-room.h.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "caption-conn.h"
+#include "caption-log.h"
+#include "caption-room.h"
+
+static void
+room_free (CapRoom * room)
+{
+  guint i;
+
+  if (room->ttl_id)
+    g_source_remove (room->ttl_id);
+  for (i = 0; i < room->n_held; i++)
+    g_bytes_unref (room->held[(room->head + i) % room->server->opts.history]);
+  g_free (room->held);
+  cap_store_close (room->store);
+  g_hash_table_unref (room->last_seq);
+  g_free (room->name);
+  g_free (room);
+}
+
+static void
+log_room (CapRoom * room, const gchar * event)
+{
+  CapJson j;
+
+  cap_log_begin (&j, event);
+  cap_json_add_string (&j, "room", room->name);
+  cap_json_add_int (&j, "last_id", room->last_id);
+  cap_log_end (&j);
+}
+
+/* Removes and frees @room (not in use). */
+static void
+room_drop (CapRoom * room)
+{
+  log_room (room, "room_free");
+  g_hash_table_remove (room->server->rooms, room->name);
+}
+
+static gboolean
+room_is_empty (CapRoom * room)
+{
+  return room->publishers.length == 0 && room->viewers.length == 0;
+}
+
+/* Makes room for one more room: frees an empty room, if there is one, before its
+ * time. FALSE when every room has connections. */
+static gboolean
+evict_empty_room (CapServer * server)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, server->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    if (room_is_empty (value)) {
+      room_drop (value);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Appends a final's frame to the ring, dropping the oldest when full. */
+static void
+hold (CapRoom * room, gint64 id, GBytes * frame)
+{
+  guint size = room->server->opts.history;
+
+  /* Ids of one store follow each other; anything else (a relayed final after a lost
+   * one) starts the history over. */
+  if (id != room->last_id + 1) {
+    while (room->n_held > 0) {
+      g_bytes_unref (room->held[room->head]);
+      room->head = (room->head + 1) % size;
+      room->n_held--;
+    }
+  }
+  room->last_id = id;
+  if (size == 0)
+    return;
+  if (room->n_held == size) {
+    g_bytes_unref (room->held[room->head]);
+    room->head = (room->head + 1) % size;
+    room->n_held--;
+  }
+  room->held[(room->head + room->n_held) % size] = g_bytes_ref (frame);
+  room->n_held++;
+}
+
+static void
+hold_stored (CapCaption * c, gpointer user_data)
+{
+  CapRoom *room = user_data;
+  g_autoptr (GBytes) frame = cap_msg_final (c);
+
+  hold (room, c->id, frame);
+}
+
+static gboolean
+on_ttl (gpointer user_data)
+{
+  CapRoom *room = user_data;
+
+  room->ttl_id = 0;
+  room_drop (room);
+  return G_SOURCE_REMOVE;
+}
+
+CapRoom *
+cap_room_lookup (CapServer * server, const gchar * name)
+{
+  return g_hash_table_lookup (server->rooms, name);
+}
+
+CapRoom *
+cap_room_open (CapServer * server, const gchar * name, gushort * code,
+    const gchar ** reason)
+{
+  g_autoptr (GError) error = NULL;
+  CapRoom *room = cap_room_lookup (server, name);
+  gint64 last_id;
+
+  if (room)
+    return room;
+  if (g_hash_table_size (server->rooms) >= (guint) server->opts.max_rooms &&
+      !evict_empty_room (server))
+    goto too_many;
+
+  room = g_new0 (CapRoom, 1);
+  room->server = server;
+  room->name = g_strdup (name);
+  room->held = g_new0 (GBytes *, MAX (server->opts.history, 1));
+  room->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  room->store = cap_store_open (server->opts.store_dir, name, TRUE, &error);
+  if (!room->store)
+    goto store_failed;
+  last_id = cap_store_last_id (room->store, &error);
+  if (last_id < 0)
+    goto store_failed;
+  /* The history survives a restart: the last finals come back from the store. */
+  room->last_id = MAX (0, last_id - server->opts.history);
+  if (!cap_store_foreach (room->store, room->last_id, hold_stored, room,
+          &error))
+    goto store_failed;
+  room->last_id = last_id;
+
+  g_hash_table_insert (server->rooms, room->name, room);
+  log_room (room, "room_open");
+  /* Empty until a connection joins: one refused after this does not keep it. */
+  room->ttl_id = g_timeout_add_seconds (server->opts.room_ttl, on_ttl, room);
+  return room;
+
+  /* ERRORS */
+too_many:
+  {
+    *code = CAP_CLOSE_ROOM;
+    *reason = "too many rooms";
+    return NULL;
+  }
+store_failed:
+  {
+    CapJson j;
+
+    cap_log_begin (&j, "store_error");
+    cap_json_add_string (&j, "room", name);
+    cap_json_add_string (&j, "error", error->message);
+    cap_log_end (&j);
+    room_free (room);
+    *code = SOUP_WEBSOCKET_CLOSE_SERVER_ERROR;
+    *reason = "store failed";
+    return NULL;
+  }
+}
+
+void
+cap_room_join (CapRoom * room, CapConn * conn)
+{
+  if (room->ttl_id) {
+    g_source_remove (room->ttl_id);
+    room->ttl_id = 0;
+  }
+  if (cap_conn_get_role (conn) == CAP_ROLE_PUBLISHER)
+    g_queue_push_tail_link (&room->publishers, cap_conn_get_room_link (conn));
+  else
+    g_queue_push_tail_link (&room->viewers, cap_conn_get_room_link (conn));
+}
+
+void
+cap_room_leave (CapRoom * room, CapConn * conn)
+{
+  if (cap_conn_get_role (conn) == CAP_ROLE_PUBLISHER)
+    g_queue_unlink (&room->publishers, cap_conn_get_room_link (conn));
+  else
+    g_queue_unlink (&room->viewers, cap_conn_get_room_link (conn));
+  if (room_is_empty (room) && !room->ttl_id)
+    room->ttl_id = g_timeout_add_seconds (room->server->opts.room_ttl, on_ttl,
+        room);
+}
+
+gint64
+cap_room_last_seq (CapRoom * room, const gchar * publisher)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 *cached = g_hash_table_lookup (room->last_seq, publisher);
+  gint64 last;
+
+  if (cached)
+    return *cached;
+  last = cap_store_last_seq (room->store, publisher, &error);
+  if (last < 0) {
+    CapJson j;
+
+    cap_log_begin (&j, "store_error");
+    cap_json_add_string (&j, "room", room->name);
+    cap_json_add_string (&j, "error", error->message);
+    cap_log_end (&j);
+    return -1;
+  }
+  g_hash_table_insert (room->last_seq, g_strdup (publisher),
+      g_memdup2 (&last, sizeof (last)));
+  return last;
+}
+
+gboolean
+cap_room_store_final (CapRoom * room, CapCaption * c, GError ** error)
+{
+  gint64 *cached;
+
+  c->time = g_get_real_time () / 1000;
+  if (!cap_store_append (room->store, c, error))
+    return FALSE;
+  cached = g_hash_table_lookup (room->last_seq, c->publisher);
+  if (cached)
+    *cached = MAX (*cached, c->seq);
+  else
+    g_hash_table_insert (room->last_seq, g_strdup (c->publisher),
+        g_memdup2 (&c->seq, sizeof (c->seq)));
+  return TRUE;
+}
+
+void
+cap_room_deliver (CapRoom * room, const CapDelivery * d)
+{
+  GList *l;
+
+  if (d->final) {
+    /* A final relayed twice, or older than what is held: viewers have it. */
+    if (d->id <= room->last_id)
+      return;
+    hold (room, d->id, d->frame);
+  }
+  /* Closing a viewer (4010) does not take it off the list: that waits for its
+   * "closed" signal, from the main loop. */
+  for (l = room->viewers.head; l; l = l->next) {
+    if (d->final)
+      cap_conn_offer_final (l->data, d->id, d->frame);
+    else
+      cap_conn_send (l->data, d->frame);
+  }
+  if (d->final)
+    cap_metrics_observe_fanout (&room->server->metrics,
+        (gdouble) (g_get_monotonic_time () - d->arrival) / G_USEC_PER_SEC);
+}
+
+gint64
+cap_room_first_held (CapRoom * room)
+{
+  return room->last_id - room->n_held + 1;
+}
+
+GBytes *
+cap_room_held_frame (CapRoom * room, gint64 id)
+{
+  gint64 first = cap_room_first_held (room);
+
+  if (id < first || id > room->last_id)
+    return NULL;
+  return room->held[(room->head + (id - first)) % room->server->opts.history];
+}
+
+void
+cap_room_free_all (CapServer * server)
+{
+  g_hash_table_remove_all (server->rooms);
+}
+
+void
+cap_room_destroy (gpointer room)
+{
+  room_free (room);
+}
