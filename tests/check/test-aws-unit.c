@@ -214,6 +214,7 @@ GST_START_TEST (test_event_stream_round_trip)
     g_clear_pointer (&err, g_free);
   }
   /* Truncated, or with bytes after the message. */
+  g_clear_pointer (&headers, g_hash_table_unref);
   fail_if (stt_event_stream_decode (data, size - 1, &headers, &payload, &len, &err));
   g_clear_pointer (&err, g_free);
   fail_if (stt_event_stream_decode (data, 10, &headers, &payload, &len, &err));

@@ -366,7 +366,8 @@ GST_START_TEST (test_malformed_skipped)
   const gchar *const transcript[] = { ":message-type", "event", ":event-type",
     "TranscriptEvent", ":content-type", "application/json", NULL
   };
-  g_autoptr (GBytes) garbage = g_bytes_new_static ("\0\0\0\x20not an event stream!!!!", 32);
+  static const gchar junk[] = "\0\0\0\x1cnot an event stream!!!!";
+  g_autoptr (GBytes) garbage = g_bytes_new_static (junk, sizeof (junk) - 1);
   g_autoptr (GBytes) other = stt_test_aws_encode_message (unknown, NULL, 0);
   g_autoptr (GBytes) notjson = stt_test_aws_encode_message (transcript,
       (const guint8 *) "{nope", 5);
