@@ -344,6 +344,8 @@ const SttProviderInfo stt_provider_assemblyai = {
   .display_name = "AssemblyAI",
   .default_url = "wss://streaming.assemblyai.com/v3/ws",
   .default_rate = 16000,
+  /* 50-1000 ms a frame (close 3007 otherwise); paced anyway. */
+  .file_frame_ms = 1000,
   /* Audio faster than real time is refused (close 3007). */
   .realtime_only = TRUE,
   .marks_final_words = TRUE,

@@ -373,6 +373,8 @@ const SttProviderInfo stt_provider_aws = {
   .display_name = "AWS Transcribe",
   .default_url = NULL,
   .default_rate = 16000,
+  /* "<= 1 s" an AudioEvent (API reference); paced anyway. */
+  .file_frame_ms = 1000,
   /* AWS's guidance: stream at the pace of speech. */
   .realtime_only = TRUE,
   /* Partial-results stabilization marks the words that will not change. */

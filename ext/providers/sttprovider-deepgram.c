@@ -174,6 +174,8 @@ const SttProviderInfo stt_provider_deepgram = {
   .display_name = "Deepgram",
   .default_url = "wss://api.deepgram.com/v1/listen",
   .default_rate = 16000,
+  /* "20-250 ms per send" (maintainer advice). */
+  .file_frame_ms = 250,
   .realtime_only = FALSE,
   /* is_final results come every few seconds of speech (not only at endpoints). */
   .marks_final_words = TRUE,

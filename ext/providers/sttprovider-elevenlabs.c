@@ -344,6 +344,8 @@ const SttProviderInfo stt_provider_elevenlabs = {
   .display_name = "ElevenLabs",
   .default_url = "wss://api.elevenlabs.io/v1/speech-to-text/realtime",
   .default_rate = 16000,
+  /* The docs' examples send 1 s chunks. */
+  .file_frame_ms = 1000,
   /* The SDK streams files as fast as ffmpeg decodes them. */
   .realtime_only = FALSE,
   /* No keepalive message is documented: WebSocket pings only. */

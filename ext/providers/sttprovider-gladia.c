@@ -515,6 +515,8 @@ const SttProviderInfo stt_provider_gladia = {
   /* The HTTP base; the WebSocket URL comes from the session set-up. */
   .default_url = "https://api.gladia.io",
   .default_rate = 16000,
+  /* The SDK caps a send at 512 KiB; 1 s is 32 KiB. */
+  .file_frame_ms = 1000,
   .realtime_only = FALSE,
   .keepalive_interval = 0,
   .build_request = gladia_build_request,

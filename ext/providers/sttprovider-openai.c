@@ -635,6 +635,8 @@ const SttProviderInfo stt_provider_openai = {
   .display_name = "OpenAI",
   .default_url = "wss://api.openai.com/v1/realtime",
   .default_rate = RATE,
+  /* An append event takes up to 15 MiB. */
+  .file_frame_ms = 1000,
   /* Nothing says audio must come at real-time pace; the VAD works on the audio. */
   .realtime_only = FALSE,
   /* No keepalive message: WebSocket pings only. */

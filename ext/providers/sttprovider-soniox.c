@@ -435,6 +435,8 @@ const SttProviderInfo stt_provider_soniox = {
   .display_name = "Soniox",
   .default_url = "wss://stt-rt.soniox.com/transcribe-websocket",
   .default_rate = 16000,
+  /* Paced (real time only), so unused for files. */
+  .file_frame_ms = 1000,
   /* Bursts or lags in the audio may disconnect: send at the pace of real time. */
   .realtime_only = TRUE,
   .marks_final_words = TRUE,

@@ -537,6 +537,8 @@ const SttProviderInfo stt_provider_speechmatics = {
   .display_name = "Speechmatics",
   .default_url = "wss://eu2.rt.speechmatics.com/v2",
   .default_rate = 16000,
+  /* No size limit documented; each frame is acknowledged. */
+  .file_frame_ms = 1000,
   /* Audio faster than real time is read as the service can (TCP backpressure). */
   .realtime_only = FALSE,
   /* An AddTranscript comes within max_delay (2 s) of every word. */

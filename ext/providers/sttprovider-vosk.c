@@ -193,6 +193,8 @@ const SttProviderInfo stt_provider_vosk = {
   .display_name = "vosk-server",
   .default_url = "ws://127.0.0.1:2700",
   .default_rate = 16000,
+  /* vosk-server takes any size; its test client sends 0.2 s. */
+  .file_frame_ms = 1000,
   .realtime_only = FALSE,
   .keepalive_interval = 0,
   .unreachable_hint = "Start the local recognizer with `stt-local-server` (it listens on "

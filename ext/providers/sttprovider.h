@@ -145,6 +145,11 @@ struct _SttProviderInfo
   /* The service takes AWS credentials (an access key pair, maybe a session token, and a
    * region) instead of one key: see SttProviderConfig. */
   gboolean aws_credentials;
+  /* The largest audio frame the service takes, in ms (its documentation or SDK; 0 =
+   * none known). Non-live input sent unpaced goes in frames this large unless
+   * chunk-duration is set: per-frame costs are paid less often, and latency does not
+   * matter there. */
+  guint file_frame_ms;
 
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
   /* First text message after the handshake, or NULL. */

@@ -127,6 +127,7 @@ struct _GstSttEngine
   gchar *model;
   guint sample_rate;
   GstClockTime chunk_duration;
+  gboolean chunk_duration_set;  /* by the user: no larger frames for files */
   gboolean interim_results;
   GstClockTime latency;
   GstClockTime lateness;
@@ -522,6 +523,7 @@ build_config (GstSttEngine * e, GstSttSessionConfig * c)
   c->live = e->live;
   c->pacing = e->pacing;
   c->chunk_duration = e->chunk_duration;
+  c->chunk_auto = !e->chunk_duration_set;
   c->keepalive_interval = e->keepalive_interval;
   c->stall_timeout = e->stall_timeout;
   c->stats_interval = e->stats_interval;
@@ -1343,6 +1345,7 @@ gst_stt_engine_set_property (GstSttEngine * e, guint prop_id, const GValue * val
       break;
     case PROP_CHUNK_DURATION:
       e->chunk_duration = g_value_get_uint64 (value);
+      e->chunk_duration_set = TRUE;
       break;
     case PROP_INTERIM_RESULTS:
       e->interim_results = g_value_get_boolean (value);
@@ -1746,7 +1749,9 @@ gst_stt_engine_install_properties (GObjectClass * gobject_class, guint first_id)
           DEFAULT_SAMPLE_RATE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
   g_object_class_install_property (gobject_class, first_id + PROP_CHUNK_DURATION,
       g_param_spec_uint64 ("chunk-duration", "Chunk duration", "Audio per WebSocket "
-          "frame, in nanoseconds (10 ms to 10 s)", 10 * GST_MSECOND, 10 * GST_SECOND,
+          "frame, in nanoseconds (10 ms to 10 s). Left unset, non-live input sent as fast "
+          "as the service reads it goes in the largest frames the provider takes (e.g. "
+          "1 s; 250 ms for Deepgram)", 10 * GST_MSECOND, 10 * GST_SECOND,
           DEFAULT_CHUNK_DURATION, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
   g_object_class_install_property (gobject_class, first_id + PROP_INTERIM_RESULTS,
       g_param_spec_boolean ("interim-results", "Interim results", "Ask the service for "

@@ -165,6 +165,7 @@ static void connect_with_key (GstSttSession * s);
 static void session_pump (GstSttSession * s);
 static void rotate_at_final (GstSttSession * s);
 static void wipe_free (gchar * secret);
+static gboolean paced (GstSttSession * s);
 static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code);
 static void session_retry (GstSttSession * s, const gchar * reason, guint http_status,
@@ -2166,6 +2167,15 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
   s->bps = 2;
   s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg.chunk_duration, s->cfg.rate,
           GST_SECOND), 1);
+  if (!s->cfg.live && s->cfg.chunk_auto && !paced (s) && s->cfg.provider->file_frame_ms) {
+    /* Audio sent as fast as the service reads it: the largest frames it takes, at most
+     * a quarter of the ring. */
+    guint64 big = gst_util_uint64_scale (s->cfg.provider->file_frame_ms, s->cfg.rate,
+        1000);
+
+    big = MIN (big, gst_stt_ring_get_capacity (ring) / 4);
+    s->chunk_samples = MAX (s->chunk_samples, big);
+  }
   s->scratch = g_malloc (s->chunk_samples * s->bps);
   /* Live audio leaves as soon as a chunk is complete. Non-live: batched, but never more
    * than a quarter of the ring, so a filling ring is still drained in time. */

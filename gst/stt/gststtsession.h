@@ -45,6 +45,9 @@ typedef struct
   gboolean live;
   GstSttPacing pacing;
   GstClockTime chunk_duration;
+  /* chunk-duration was left at its default: non-live unpaced input may use the
+   * provider's larger frames (file_frame_ms). */
+  gboolean chunk_auto;
   GstClockTime keepalive_interval;
   GstClockTime stall_timeout;
   /* During a drain: the longest the service may make no progress (no audio taken, no
