@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <glib/gstdio.h>
@@ -84,6 +85,13 @@ line_done (gpointer data)
   return ((LineRead *) data)->done;
 }
 
+/* In the child: it dies with the test, even when an assertion aborts the test. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static CapTestServer *
 server_spawn (CapTestServer * s, const gchar * const *args)
 {
@@ -106,6 +114,7 @@ server_spawn (CapTestServer * s, const gchar * const *args)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   /* Appended to: a restarted server's lines follow the first one's. */
   g_subprocess_launcher_set_stderr_file_path (launcher, NULL);
   {
@@ -797,12 +806,15 @@ redis_pings (guint16 port)
 static void
 redis_spawn (CapTestRedis * r)
 {
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autofree gchar *port = g_strdup_printf ("%u", r->port);
   g_autoptr (GError) error = NULL;
   gint64 deadline = g_get_monotonic_time () + CAP_TEST_WAIT_MS * 1000;
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   /* Loopback only, no persistence: a restart starts from nothing. */
-  r->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error,
+  r->proc = g_subprocess_launcher_spawn (launcher, &error,
       r->path, "--port", port, "--bind", "127.0.0.1", "--save", "",
       "--appendonly", "no", "--dir", r->dir, "--loglevel", "warning", NULL);
   g_assert_no_error (error);
@@ -850,6 +862,37 @@ cap_test_redis_restart (CapTestRedis * r)
 {
   g_assert_null (r->proc);
   redis_spawn (r);
+}
+
+gchar *
+cap_test_redis_call (CapTestRedis * r, const gchar * const *argv)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GString) request = g_string_new (NULL);
+  g_autoptr (GDataInputStream) in = NULL;
+  g_autoptr (GError) error = NULL;
+  gchar *line;
+  guint i;
+
+  g_socket_client_set_timeout (client, CAP_TEST_WAIT_MS / 1000);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", r->port, NULL,
+      &error);
+  g_assert_no_error (error);
+  g_string_append_printf (request, "*%u\r\n", g_strv_length ((gchar **) argv));
+  for (i = 0; argv[i]; i++)
+    g_string_append_printf (request, "$%zu\r\n%s\r\n", strlen (argv[i]),
+        argv[i]);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)),
+      request->str, request->len, NULL, NULL, &error);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM
+          (conn)));
+  g_data_input_stream_set_newline_type (in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
+  line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  return line;
 }
 
 void

@@ -154,6 +154,9 @@ CapTestRedis *cap_test_redis_start (void);
 void cap_test_redis_kill (CapTestRedis * r);
 /* Starts it again on the same port, empty. */
 void cap_test_redis_restart (CapTestRedis * r);
+/* Runs one command (@argv, NULL-terminated) on a connection of its own: the first
+ * line of the reply (":1" for an integer 1). */
+gchar *cap_test_redis_call (CapTestRedis * r, const gchar * const *argv);
 void cap_test_redis_free (CapTestRedis * r);
 
 G_END_DECLS

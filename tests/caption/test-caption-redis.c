@@ -286,6 +286,45 @@ test_publisher_moves (void)
   pair_stop (p);
 }
 
+/* The publishers' seqs are kept apart from the history: with the room's stream
+ * gone (trimmed, or deleted as here), a publisher moving to B still gets last_seq 3,
+ * and B counts the ids it never got. */
+static void
+test_seq_without_history (void)
+{
+  const gchar *del[] = { "DEL", "stt-caption:{bare}:finals", NULL };
+  Pair *p = pair_start ();
+  CapTestClient *va, *vb, *pub;
+  g_autofree gchar *deleted = NULL;
+
+  if (!p)
+    return;
+  va = cap_test_open_viewer (p->a, "bare", "", 0);
+  pub = cap_test_open_publisher (p->a, "bare", "cam", 0);
+  cap_test_publish_range (pub, 1, 3);
+  cap_test_client_free (pub);
+  deleted = cap_test_redis_call (p->redis, del);
+  g_assert_cmpstr (deleted, ==, ":1");
+
+  /* B opens the room now: nothing to catch up on, but the seqs and the last id. */
+  pub = cap_test_open_publisher (p->b, "bare", "cam", 3);
+  cap_test_publish_range (pub, 4, 4);
+  vb = cap_test_open_viewer (p->b, "bare", "", 4);
+  cap_test_expect_final (vb, 4, "line 4");
+  cap_test_expect_nothing (vb, 100);
+  g_assert_cmpfloat (cap_test_metric (p->b, "stt_caption_redis_missed_total"),
+      ==, 3);
+  cap_test_expect_final (va, 1, "line 1");
+  cap_test_expect_final (va, 2, "line 2");
+  cap_test_expect_final (va, 3, "line 3");
+  cap_test_expect_final (va, 4, "line 4");
+
+  cap_test_client_free (pub);
+  cap_test_client_free (va);
+  cap_test_client_free (vb);
+  pair_stop (p);
+}
+
 /* redis-server is killed and started again (empty): both servers log the loss and
  * reconnect; meanwhile A's room runs alone (its final stays on A, counted), and
  * after, captions from either server reach viewers on both with the same ids. */
@@ -426,6 +465,8 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/caption-redis/fan-out", test_fan_out);
   g_test_add_func ("/caption-redis/publisher-moves", test_publisher_moves);
+  g_test_add_func ("/caption-redis/seq-without-history",
+      test_seq_without_history);
   g_test_add_func ("/caption-redis/redis-restart", test_redis_restart);
   g_test_add_func ("/caption-redis/bad-url", test_bad_url);
   return g_test_run ();
