@@ -412,6 +412,7 @@ connect_to (CapBridge * b, const gchar * address)
   }
   return;
 
+  /* ERRORS */
 failed:
   bridge_fail (b, error->str);
 }

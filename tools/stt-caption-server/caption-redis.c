@@ -113,7 +113,8 @@ cap_redis_attach (redisAsyncContext * ac, GMainContext * context,
   ac->ev.delWrite = del_write;
   ac->ev.cleanup = cleanup;
 
-  /* The reference the context holds, dropped in cleanup(). */
+  /* The main context takes its own reference; ours (from g_source_new) is the
+   * hiredis context's, dropped in cleanup(). */
   g_source_attach (&rs->source, context);
   return TRUE;
 }
