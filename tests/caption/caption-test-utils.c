@@ -892,6 +892,19 @@ cap_test_redis_call (CapTestRedis * r, const gchar * const *argv)
   line = g_data_input_stream_read_line (in, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (line);
+  /* A bulk string: its content. */
+  if (line[0] == '$' && line[1] != '-') {
+    gsize len = g_ascii_strtoull (line + 1, NULL, 10), n = 0;
+    gchar *bulk = g_malloc0 (len + 3);
+
+    g_input_stream_read_all (G_INPUT_STREAM (in), bulk, len + 2, &n, NULL,
+        &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (n, ==, len + 2);
+    bulk[len] = '\0';
+    g_free (line);
+    line = bulk;
+  }
   return line;
 }
 

@@ -155,7 +155,7 @@ void cap_test_redis_kill (CapTestRedis * r);
 /* Starts it again on the same port, empty. */
 void cap_test_redis_restart (CapTestRedis * r);
 /* Runs one command (@argv, NULL-terminated) on a connection of its own: the first
- * line of the reply (":1" for an integer 1). */
+ * line of the reply (":1" for an integer 1), or a bulk string's content. */
 gchar *cap_test_redis_call (CapTestRedis * r, const gchar * const *argv);
 void cap_test_redis_free (CapTestRedis * r);
 

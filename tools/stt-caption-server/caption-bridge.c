@@ -7,6 +7,7 @@
 #endif
 
 #include <string.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -85,6 +86,7 @@ struct _CapBridge
   gchar *url;                   /* as given: no password (refused) */
   gchar *host;
   gint port;
+  gchar *client_name;           /* stt-caption-server:PID */
 
   State state;
   redisAsyncContext *cmd;       /* commands */
@@ -404,7 +406,12 @@ connect_to (CapBridge * b, const gchar * address)
   b->sub = link_open (b, address, error);
   if (!b->sub)
     goto failed;
-  if (redisAsyncCommand (b->cmd, on_first_pong, b, "PING") != REDIS_OK ||
+  /* Named, for CLIENT LIST: which server a connection is. */
+  if (redisAsyncCommand (b->cmd, NULL, NULL, "CLIENT SETNAME %s",
+          b->client_name) != REDIS_OK ||
+      redisAsyncCommand (b->sub, NULL, NULL, "CLIENT SETNAME %s",
+          b->client_name) != REDIS_OK ||
+      redisAsyncCommand (b->cmd, on_first_pong, b, "PING") != REDIS_OK ||
       redisAsyncCommand (b->sub, on_sub_reply, b, "PSUBSCRIBE %s",
           CHANNEL_PATTERN) != REDIS_OK) {
     g_string_assign (error, "cannot send the first command");
@@ -710,13 +717,14 @@ cap_bridge_sync_room (CapBridge * b, CapRoom * room)
     return FALSE;
   }
 
-  /* What other servers stored after our last id. The subscription is on already: a
+  /* What other servers stored after the last id we had from Redis (those up to our
+   * last id, we gave finals of our own while cut off). The subscription is on: a
    * final stored after this read comes through the channel (held back until this
    * reply is in). */
   g_ptr_array_add (range, g_strdup ("XRANGE"));
   g_ptr_array_add (range, room_key (room->name, "finals"));
   g_ptr_array_add (range, g_strdup_printf ("0-%" G_GINT64_FORMAT,
-          room->last_id + 1));
+          room->shared_id + 1));
   g_ptr_array_add (range, g_strdup ("+"));
   req = room_req_new (b, room);
   if (!send_argv (b, range, on_catch_up_reply, req)) {
@@ -800,6 +808,7 @@ cap_bridge_new (CapServer * server, const gchar * url, GError ** error)
   b->url = g_strdup (url);
   b->host = g_strdup (g_uri_get_host (uri));
   b->port = g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : DEFAULT_PORT;
+  b->client_name = g_strdup_printf (CAP_PROGRAM ":%d", (gint) getpid ());
   b->state = STATE_DOWN;
   b->backoff = BACKOFF_FIRST;
   server->metrics.redis = TRUE;
@@ -847,5 +856,6 @@ cap_bridge_free (CapBridge * b)
   on_teardown (b);
   g_free (b->url);
   g_free (b->host);
+  g_free (b->client_name);
   g_free (b);
 }

@@ -162,6 +162,7 @@ cap_room_open (CapServer * server, const gchar * name, gushort * code,
           &error))
     goto store_failed;
   room->last_id = last_id;
+  room->shared_id = last_id;
 
   g_hash_table_insert (server->rooms, room->name, room);
   log_room (room, "room_open");
@@ -330,10 +331,27 @@ log_store_error (CapRoom * room, const GError * error)
   cap_log_end (&j);
 }
 
+/* Finals of the room that never reach this server's viewers: counted and logged. */
+static void
+missed (CapRoom * room, gint64 from, gint64 to, const gchar * reason)
+{
+  CapJson j;
+
+  room->server->metrics.redis_missed += to - from + 1;
+  cap_log_begin (&j, "redis_missed");
+  cap_json_add_string (&j, "level", "warning");
+  cap_json_add_string (&j, "room", room->name);
+  cap_json_add_int (&j, "from", from);
+  cap_json_add_int (&j, "to", to);
+  cap_json_add_string (&j, "reason", reason);
+  cap_log_end (&j);
+}
+
 /* Stores a final Redis numbered, and fans it out; the local publisher that sent it
  * gets its ack (or 1011 when the store failed). Ids come in order: one at or below
- * last_id was seen already, one past last_id + 1 means the ids between never reach
- * this server. */
+ * shared_id was seen already; one past it but not past last_id is an id this server
+ * gave a final of its own while cut off from Redis; one past last_id + 1 means the
+ * ids between never reach this server. */
 static void
 apply_shared (CapRoom * room, CapCaption * c, gint64 arrival)
 {
@@ -343,10 +361,18 @@ apply_shared (CapRoom * room, CapCaption * c, gint64 arrival)
   gboolean stored;
   GList *l;
 
-  if (c->id <= room->last_id)
+  if (c->id <= room->shared_id)
     return;
+  if (c->id <= room->last_id) {
+    room->shared_id = c->id;
+    missed (room, c->id, c->id, "id given here while redis was down");
+    return;
+  }
   if (c->id > room->last_id + 1)
-    room->server->metrics.redis_missed += c->id - room->last_id - 1;
+    missed (room, room->last_id + 1, c->id - 1,
+        "never reached this server (given by a server cut off from redis, "
+        "or gone from redis' history)");
+  room->shared_id = c->id;
   stored = cap_store_append (room->store, c, &error);
   if (stored)
     remember_seq (room, c->publisher, c->seq);

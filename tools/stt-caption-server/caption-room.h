@@ -53,6 +53,8 @@ struct _CapRoom
   /* --redis */
   CapShare share;
   guint sync_gen;               /* tells a sync's replies from an older one's */
+  gint64 shared_id;             /* the last id from Redis (or the store at opening):
+                                 * ids past it up to last_id were given here alone */
   GQueue sync_held;             /* CapCaption*: from the channel while syncing */
   guint64 unshared;             /* finals stored alone since Redis went down */
 };
