@@ -104,7 +104,7 @@ void cap_room_share_start (CapRoom * room);
 /* The bridge is down: run alone. Publishers whose finals went to Redis unacknowledged
  * are closed with 1011 (they send them again). */
 void cap_room_share_stop (CapRoom * room);
-/* A final from Redis (@c complete, its contents taken). */
+/* A final from Redis (@c complete; held back while syncing, its contents taken). */
 void cap_room_shared_final (CapRoom * room, CapCaption * c, gint64 arrival);
 /* An interim's frame from Redis. */
 void cap_room_shared_interim (CapRoom * room, GBytes * frame, gint64 arrival);
@@ -115,9 +115,9 @@ void cap_room_merge_last_seq (CapRoom * room, const gchar * publisher,
  * when the store fails. */
 gboolean cap_room_foreach_last_seq (CapRoom * room, GHFunc func,
     gpointer user_data);
-/* The catch-up: @finals (CapCaption*, in id order, contents taken) are the stream's
- * entries after last_id; then what the channel brought meanwhile. The room is shared
- * and its waiting connections are welcomed. */
+/* The catch-up: @finals (CapCaption*, in id order) are the stream's entries after
+ * shared_id; then what the channel brought meanwhile. The room is shared and its
+ * waiting connections are welcomed. */
 void cap_room_sync_done (CapRoom * room, GPtrArray * finals, gint64 arrival);
 /* A final of a local publisher stored here while Redis is down. */
 void cap_room_note_unshared (CapRoom * room, const CapCaption * c);
