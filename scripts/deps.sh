@@ -9,6 +9,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-x
   gstreamer1.0-plugins-bad
   libsoup-3.0-dev libjson-glib-dev libssl-dev zlib1g-dev libsqlite3-dev libglib2.0-dev-bin
+  libhiredis-dev redis-server
   libpocketsphinx-dev pocketsphinx-en-us flite openssl
 )
 

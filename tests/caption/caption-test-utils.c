@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <glib/gstdio.h>
@@ -84,6 +85,13 @@ line_done (gpointer data)
   return ((LineRead *) data)->done;
 }
 
+/* In the child: it dies with the test, even when an assertion aborts the test. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static CapTestServer *
 server_spawn (CapTestServer * s, const gchar * const *args)
 {
@@ -106,6 +114,7 @@ server_spawn (CapTestServer * s, const gchar * const *args)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   /* Appended to: a restarted server's lines follow the first one's. */
   g_subprocess_launcher_set_stderr_file_path (launcher, NULL);
   {
@@ -508,6 +517,62 @@ cap_test_expect_nothing (CapTestClient * c, guint ms)
   }
 }
 
+/* ---------- publishers and viewers ---------- */
+
+/* /publish/ROOM with a publish token for @sub (NULL: no sub). */
+CapTestClient *
+cap_test_open_publisher (CapTestServer * s, const gchar * room, const gchar * sub,
+    gint64 expect_last_seq)
+{
+  g_autofree gchar *token = cap_test_token (s, NULL, room, "publish", sub, 0,
+      600);
+  g_autofree gchar *path = g_strdup_printf ("/publish/%s?token=%s", room,
+      token);
+  JsonObject *w = NULL;
+  CapTestClient *c = cap_test_client_open (s, path, &w);
+
+  g_assert_cmpstr (json_object_get_string_member (w, "room"), ==, room);
+  g_assert_cmpstr (json_object_get_string_member (w, "publisher"), ==,
+      sub ? sub : "default");
+  g_assert_cmpint (json_object_get_int_member (w, "last_seq"), ==,
+      expect_last_seq);
+  json_object_unref (w);
+  return c;
+}
+
+/* /watch/ROOM with a watch token and @query ("" or "&since=N"). */
+CapTestClient *
+cap_test_open_viewer (CapTestServer * s, const gchar * room, const gchar * query,
+    gint64 expect_last_id)
+{
+  g_autofree gchar *token = cap_test_token (s, NULL, room, "watch", NULL, 0,
+      600);
+  g_autofree gchar *path = g_strdup_printf ("/watch/%s?token=%s%s", room,
+      token, query);
+  JsonObject *w = NULL;
+  CapTestClient *c = cap_test_client_open (s, path, &w);
+
+  g_assert_cmpstr (json_object_get_string_member (w, "room"), ==, room);
+  g_assert_cmpint (json_object_get_int_member (w, "last_id"), ==,
+      expect_last_id);
+  json_object_unref (w);
+  return c;
+}
+
+/* Sends finals @from..@to ("line N") and waits for each ack. */
+void
+cap_test_publish_range (CapTestClient * pub, gint64 from, gint64 to)
+{
+  gint64 seq;
+
+  for (seq = from; seq <= to; seq++) {
+    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+    cap_test_client_send_final (pub, seq, text, seq, seq + 0.5);
+    cap_test_expect_ack (pub, seq);
+  }
+}
+
 /* ---------- HTTP ---------- */
 
 gchar *
@@ -689,4 +754,170 @@ cap_raw_client_free (CapRawClient * c)
   g_object_unref (c->socket);
   g_byte_array_unref (c->buffer);
   g_free (c);
+}
+
+/* ---------- redis-server ---------- */
+
+/* A port nothing listens on now (the kernel's pick for port 0). */
+static guint16
+free_port (void)
+{
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
+  guint16 port;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (socket, any, FALSE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_socket_close (socket, NULL);
+  return port;
+}
+
+/* One PING on a fresh connection: TRUE when it answers +PONG. */
+static gboolean
+redis_pings (guint16 port)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  gchar reply[16] = { 0 };
+  gsize n = 0;
+
+  g_socket_client_set_timeout (client, 1);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL,
+      NULL);
+  if (!conn)
+    return FALSE;
+  if (!g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM
+              (conn)), "PING\r\n", 6, NULL, NULL, NULL) ||
+      !g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM
+              (conn)), reply, 7, &n, NULL, NULL))
+    return FALSE;
+  return n == 7 && strncmp (reply, "+PONG\r\n", 7) == 0;
+}
+
+static void
+redis_spawn (CapTestRedis * r)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autofree gchar *port = g_strdup_printf ("%u", r->port);
+  g_autoptr (GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + CAP_TEST_WAIT_MS * 1000;
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  /* Loopback only, no persistence: a restart starts from nothing. */
+  r->proc = g_subprocess_launcher_spawn (launcher, &error,
+      r->path, "--port", port, "--bind", "127.0.0.1", "--save", "",
+      "--appendonly", "no", "--dir", r->dir, "--loglevel", "warning", NULL);
+  g_assert_no_error (error);
+  while (!redis_pings (r->port)) {
+    if (g_get_monotonic_time () > deadline)
+      g_error ("redis-server on port %u did not answer within %d ms",
+          r->port, CAP_TEST_WAIT_MS);
+    g_usleep (50 * 1000);
+  }
+}
+
+CapTestRedis *
+cap_test_redis_start (void)
+{
+  const gchar *path = g_getenv ("REDIS_SERVER");
+  g_autoptr (GError) error = NULL;
+  CapTestRedis *r;
+
+  if (!path || !*path)
+    return NULL;
+  r = g_new0 (CapTestRedis, 1);
+  r->path = g_strdup (path);
+  r->dir = g_dir_make_tmp ("stt-redis-XXXXXX", &error);
+  g_assert_no_error (error);
+  r->port = free_port ();
+  r->url = g_strdup_printf ("redis://127.0.0.1:%u", r->port);
+  redis_spawn (r);
+  return r;
+}
+
+void
+cap_test_redis_kill (CapTestRedis * r)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_nonnull (r->proc);
+  g_subprocess_force_exit (r->proc);
+  g_subprocess_wait (r->proc, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&r->proc);
+}
+
+void
+cap_test_redis_restart (CapTestRedis * r)
+{
+  g_assert_null (r->proc);
+  redis_spawn (r);
+}
+
+gchar *
+cap_test_redis_call (CapTestRedis * r, const gchar * const *argv)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GString) request = g_string_new (NULL);
+  g_autoptr (GDataInputStream) in = NULL;
+  g_autoptr (GError) error = NULL;
+  gchar *line;
+  guint i;
+
+  g_socket_client_set_timeout (client, CAP_TEST_WAIT_MS / 1000);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", r->port, NULL,
+      &error);
+  g_assert_no_error (error);
+  g_string_append_printf (request, "*%u\r\n", g_strv_length ((gchar **) argv));
+  for (i = 0; argv[i]; i++)
+    g_string_append_printf (request, "$%zu\r\n%s\r\n", strlen (argv[i]),
+        argv[i]);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)),
+      request->str, request->len, NULL, NULL, &error);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM
+          (conn)));
+  g_data_input_stream_set_newline_type (in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
+  line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  /* A bulk string: its content. */
+  if (line[0] == '$' && line[1] != '-') {
+    gsize len = g_ascii_strtoull (line + 1, NULL, 10), n = 0;
+    gchar *bulk = g_malloc0 (len + 3);
+
+    g_input_stream_read_all (G_INPUT_STREAM (in), bulk, len + 2, &n, NULL,
+        &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (n, ==, len + 2);
+    bulk[len] = '\0';
+    g_free (line);
+    line = bulk;
+  }
+  return line;
+}
+
+void
+cap_test_redis_free (CapTestRedis * r)
+{
+  if (!r)
+    return;
+  if (r->proc)
+    cap_test_redis_kill (r);
+  remove_tree (r->dir);
+  g_free (r->dir);
+  g_free (r->path);
+  g_free (r->url);
+  g_free (r);
 }

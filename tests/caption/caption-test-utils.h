@@ -90,6 +90,17 @@ void cap_test_expect_ack (CapTestClient * c, gint64 seq);
 /* Asserts nothing arrives on @c for @ms. */
 void cap_test_expect_nothing (CapTestClient * c, guint ms);
 
+/* /publish/ROOM with a publish token for @sub (NULL: no sub), asserting its welcome
+ * says @expect_last_seq. */
+CapTestClient *cap_test_open_publisher (CapTestServer * s, const gchar * room,
+    const gchar * sub, gint64 expect_last_seq);
+/* /watch/ROOM with a watch token and @query ("" or "&since=N"), asserting its
+ * welcome says @expect_last_id. */
+CapTestClient *cap_test_open_viewer (CapTestServer * s, const gchar * room,
+    const gchar * query, gint64 expect_last_id);
+/* Sends finals @from..@to ("line N") and waits for each ack. */
+void cap_test_publish_range (CapTestClient * pub, gint64 from, gint64 to);
+
 /* GET @path_and_query (with an Origin header when not NULL): the body, and the status
  * in *status. */
 gchar *cap_test_http_get (CapTestServer * s, const gchar * path,
@@ -124,5 +135,28 @@ CapRawClient *cap_raw_client_connect (CapTestServer * s, const gchar * path,
 gint cap_raw_client_read_until_close (CapRawClient * c, guint timeout_ms,
     guint * pings);
 void cap_raw_client_free (CapRawClient * c);
+
+/* A redis-server of the test's own ($REDIS_SERVER): loopback, a free port, no
+ * persistence. */
+typedef struct
+{
+  GSubprocess *proc;
+  gchar *path;
+  gchar *dir;                   /* its working directory (temporary) */
+  guint16 port;
+  gchar *url;                   /* redis://127.0.0.1:PORT */
+} CapTestRedis;
+
+/* Starts it and waits for its PONG; NULL when $REDIS_SERVER is empty (not
+ * installed). */
+CapTestRedis *cap_test_redis_start (void);
+/* SIGKILL, and waits for it to exit. */
+void cap_test_redis_kill (CapTestRedis * r);
+/* Starts it again on the same port, empty. */
+void cap_test_redis_restart (CapTestRedis * r);
+/* Runs one command (@argv, NULL-terminated) on a connection of its own: the first
+ * line of the reply (":1" for an integer 1), or a bulk string's content. */
+gchar *cap_test_redis_call (CapTestRedis * r, const gchar * const *argv);
+void cap_test_redis_free (CapTestRedis * r);
 
 G_END_DECLS

@@ -13,60 +13,6 @@
 
 #define ARGS(...) ((const gchar * const[]) { __VA_ARGS__, NULL })
 
-/* /publish/ROOM with a publish token for @sub (NULL: no sub). */
-static CapTestClient *
-open_publisher (CapTestServer * s, const gchar * room, const gchar * sub,
-    gint64 expect_last_seq)
-{
-  g_autofree gchar *token = cap_test_token (s, NULL, room, "publish", sub, 0,
-      600);
-  g_autofree gchar *path = g_strdup_printf ("/publish/%s?token=%s", room,
-      token);
-  JsonObject *w = NULL;
-  CapTestClient *c = cap_test_client_open (s, path, &w);
-
-  g_assert_cmpstr (json_object_get_string_member (w, "room"), ==, room);
-  g_assert_cmpstr (json_object_get_string_member (w, "publisher"), ==,
-      sub ? sub : "default");
-  g_assert_cmpint (json_object_get_int_member (w, "last_seq"), ==,
-      expect_last_seq);
-  json_object_unref (w);
-  return c;
-}
-
-/* /watch/ROOM with a watch token and @query ("" or "&since=N"). */
-static CapTestClient *
-open_viewer (CapTestServer * s, const gchar * room, const gchar * query,
-    gint64 expect_last_id)
-{
-  g_autofree gchar *token = cap_test_token (s, NULL, room, "watch", NULL, 0,
-      600);
-  g_autofree gchar *path = g_strdup_printf ("/watch/%s?token=%s%s", room,
-      token, query);
-  JsonObject *w = NULL;
-  CapTestClient *c = cap_test_client_open (s, path, &w);
-
-  g_assert_cmpstr (json_object_get_string_member (w, "room"), ==, room);
-  g_assert_cmpint (json_object_get_int_member (w, "last_id"), ==,
-      expect_last_id);
-  json_object_unref (w);
-  return c;
-}
-
-/* Sends finals @from..@to ("line N") and waits for each ack. */
-static void
-publish_range (CapTestClient * pub, gint64 from, gint64 to)
-{
-  gint64 seq;
-
-  for (seq = from; seq <= to; seq++) {
-    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
-
-    cap_test_client_send_final (pub, seq, text, seq, seq + 0.5);
-    cap_test_expect_ack (pub, seq);
-  }
-}
-
 /* Connects to @path and asserts the server closes it with @code (and @reason when not
  * NULL) without a welcome. */
 static void
@@ -99,14 +45,14 @@ static void
 test_welcome_ack_dedup (void)
 {
   CapTestServer *s = cap_test_server_start (NULL);
-  CapTestClient *viewer = open_viewer (s, "hall", "", 0);
+  CapTestClient *viewer = cap_test_open_viewer (s, "hall", "", 0);
   CapTestClient *late = NULL;
-  CapTestClient *pub = open_publisher (s, "hall", "cam-1", 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "hall", "cam-1", 0);
   g_autoptr (JsonObject) first = NULL;
   gint64 seq;
 
   /* Stored 1..3, then the connection drops before the publisher saw more. */
-  publish_range (pub, 1, 3);
+  cap_test_publish_range (pub, 1, 3);
   first = cap_test_expect (viewer, "final");
   g_assert_cmpint (json_object_get_int_member (first, "id"), ==, 1);
   g_assert_cmpint (json_object_get_int_member (first, "seq"), ==, 1);
@@ -123,7 +69,7 @@ test_welcome_ack_dedup (void)
   cap_test_client_free (pub);
 
   /* It comes back: last_seq says 3, and it sends 1..5 again anyway. */
-  pub = open_publisher (s, "hall", "cam-1", 3);
+  pub = cap_test_open_publisher (s, "hall", "cam-1", 3);
   for (seq = 1; seq <= 5; seq++) {
     g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
 
@@ -138,7 +84,7 @@ test_welcome_ack_dedup (void)
   cap_test_expect_nothing (viewer, 300);
 
   /* A viewer joining now gets each final once, in order. */
-  late = open_viewer (s, "hall", "", 5);
+  late = cap_test_open_viewer (s, "hall", "", 5);
   for (seq = 1; seq <= 5; seq++) {
     g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
 
@@ -150,7 +96,7 @@ test_welcome_ack_dedup (void)
 
   /* Another publisher in the same room has its own seqs; ids are the room's. */
   {
-    CapTestClient *other = open_publisher (s, "hall", "cam-2", 0);
+    CapTestClient *other = cap_test_open_publisher (s, "hall", "cam-2", 0);
 
     cap_test_client_send_final (other, 1, "second camera", 0, 1);
     cap_test_expect_ack (other, 1);
@@ -168,8 +114,8 @@ static void
 test_interim (void)
 {
   CapTestServer *s = cap_test_server_start (NULL);
-  CapTestClient *viewer = open_viewer (s, "r", "", 0);
-  CapTestClient *pub = open_publisher (s, "r", NULL, 0);
+  CapTestClient *viewer = cap_test_open_viewer (s, "r", "", 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "r", NULL, 0);
   CapTestClient *late;
   g_autoptr (JsonObject) i1 = NULL, i2 = NULL;
   g_autofree gchar *vtt = NULL;
@@ -200,7 +146,7 @@ test_interim (void)
   cap_test_expect_final (viewer, 1, "and then some.");
 
   /* Not stored: a later viewer and the transcript have the final only. */
-  late = open_viewer (s, "r", "", 1);
+  late = cap_test_open_viewer (s, "r", "", 1);
   cap_test_expect_final (late, 1, "and then some.");
   cap_test_expect_nothing (late, 200);
   vtt = cap_test_http_get (s, path, NULL, &status);
@@ -220,21 +166,21 @@ static void
 test_history_since_gap (void)
 {
   CapTestServer *s = cap_test_server_start (ARGS ("--history", "3"));
-  CapTestClient *pub = open_publisher (s, "h", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "h", NULL, 0);
   CapTestClient *v, *v1, *v4, *v6;
   g_autoptr (JsonObject) gap = NULL;
 
-  publish_range (pub, 1, 6);
+  cap_test_publish_range (pub, 1, 6);
 
   /* Without since: the last 3. */
-  v = open_viewer (s, "h", "", 6);
+  v = cap_test_open_viewer (s, "h", "", 6);
   cap_test_expect_final (v, 4, "line 4");
   cap_test_expect_final (v, 5, "line 5");
   cap_test_expect_final (v, 6, "line 6");
   cap_test_expect_nothing (v, 100);
 
   /* since=1: 2 and 3 are no longer held. */
-  v1 = open_viewer (s, "h", "&since=1", 6);
+  v1 = cap_test_open_viewer (s, "h", "&since=1", 6);
   gap = cap_test_expect (v1, "gap");
   g_assert_cmpint (json_object_get_int_member (gap, "from"), ==, 2);
   g_assert_cmpint (json_object_get_int_member (gap, "to"), ==, 3);
@@ -243,17 +189,17 @@ test_history_since_gap (void)
   cap_test_expect_final (v1, 6, "line 6");
 
   /* since=4: what it missed, no gap. */
-  v4 = open_viewer (s, "h", "&since=4", 6);
+  v4 = cap_test_open_viewer (s, "h", "&since=4", 6);
   cap_test_expect_final (v4, 5, "line 5");
   cap_test_expect_final (v4, 6, "line 6");
   cap_test_expect_nothing (v4, 100);
 
   /* since=6: nothing missed. */
-  v6 = open_viewer (s, "h", "&since=6", 6);
+  v6 = cap_test_open_viewer (s, "h", "&since=6", 6);
   cap_test_expect_nothing (v6, 100);
 
   /* Then everyone gets the next one live. */
-  publish_range (pub, 7, 7);
+  cap_test_publish_range (pub, 7, 7);
   cap_test_expect_final (v, 7, "line 7");
   cap_test_expect_final (v1, 7, "line 7");
   cap_test_expect_final (v4, 7, "line 7");
@@ -281,12 +227,12 @@ static void
 test_restart (void)
 {
   CapTestServer *s = cap_test_server_start (NULL);
-  CapTestClient *pub = open_publisher (s, "keep", "cam", 0);
-  CapTestClient *viewer = open_viewer (s, "keep", "", 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "keep", "cam", 0);
+  CapTestClient *viewer = cap_test_open_viewer (s, "keep", "", 0);
   CapTestClient *v2;
   CapTestServer *s2;
 
-  publish_range (pub, 1, 3);
+  cap_test_publish_range (pub, 1, 3);
   cap_test_expect_final (viewer, 1, "line 1");
   cap_test_expect_final (viewer, 2, "line 2");
   cap_test_expect_final (viewer, 3, "line 3");
@@ -314,15 +260,15 @@ test_restart (void)
    * that saw up to id 2 missed, come from the disk. */
   s2 = cap_test_server_restart (s, NULL);
   cap_test_server_free (s, TRUE);
-  pub = open_publisher (s2, "keep", "cam", 3);
-  viewer = open_viewer (s2, "keep", "&since=2", 3);
+  pub = cap_test_open_publisher (s2, "keep", "cam", 3);
+  viewer = cap_test_open_viewer (s2, "keep", "&since=2", 3);
   cap_test_expect_final (viewer, 3, "line 3");
   cap_test_expect_nothing (viewer, 100);
-  publish_range (pub, 4, 4);
+  cap_test_publish_range (pub, 4, 4);
   cap_test_expect_final (viewer, 4, "line 4");
 
   /* And a new viewer gets the whole history back. */
-  v2 = open_viewer (s2, "keep", "", 4);
+  v2 = cap_test_open_viewer (s2, "keep", "", 4);
   cap_test_expect_final (v2, 1, "line 1");
   cap_test_expect_final (v2, 2, "line 2");
   cap_test_expect_final (v2, 3, "line 3");
@@ -338,13 +284,13 @@ static void
 test_room_ttl (void)
 {
   CapTestServer *s = cap_test_server_start (ARGS ("--room-ttl", "1"));
-  CapTestClient *pub = open_publisher (s, "brief", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "brief", NULL, 0);
   CapTestClient *viewer;
   g_autoptr (JsonObject) health = NULL;
   gint64 rooms = -1;
   guint i;
 
-  publish_range (pub, 1, 2);
+  cap_test_publish_range (pub, 1, 2);
   cap_test_client_free (pub);
   health = cap_test_health (s);
   g_assert_cmpint (json_object_get_int_member (health, "rooms"), ==, 1);
@@ -358,7 +304,7 @@ test_room_ttl (void)
   }
   g_assert_cmpint (rooms, ==, 0);
   /* Its finals stay on disk. */
-  viewer = open_viewer (s, "brief", "", 2);
+  viewer = cap_test_open_viewer (s, "brief", "", 2);
   cap_test_expect_final (viewer, 1, "line 1");
   cap_test_expect_final (viewer, 2, "line 2");
   cap_test_client_free (viewer);
@@ -443,11 +389,11 @@ test_public_room (void)
 {
   CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "lobby"));
   CapTestClient *viewer = cap_test_client_open (s, "/watch/lobby", NULL);
-  CapTestClient *pub = open_publisher (s, "lobby", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "lobby", NULL, 0);
   guint status = 0;
   g_autofree gchar *srt = NULL;
 
-  publish_range (pub, 1, 1);
+  cap_test_publish_range (pub, 1, 1);
   cap_test_expect_final (viewer, 1, "line 1");
   /* Public for viewers only. */
   assert_refused (s, "/publish/lobby", NULL, 4001, "token missing");
@@ -537,7 +483,7 @@ test_rate_limit (void)
   CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "r",
           "--max-rate", "5"));
   CapTestClient *viewer = cap_test_client_open (s, "/watch/r", NULL);
-  CapTestClient *pub = open_publisher (s, "r", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "r", NULL, 0);
   guint i;
 
   for (i = 0; i < 20; i++)
@@ -550,8 +496,8 @@ test_rate_limit (void)
   for (i = 0; i < 5; i++)
     json_object_unref (cap_test_expect (viewer, "interim"));
   cap_test_client_free (pub);
-  pub = open_publisher (s, "r", NULL, 0);
-  publish_range (pub, 1, 1);
+  pub = cap_test_open_publisher (s, "r", NULL, 0);
+  cap_test_publish_range (pub, 1, 1);
   cap_test_expect_final (viewer, 1, "line 1");
   g_assert_cmpfloat (cap_test_metric (s,
           "stt_caption_drops_total{reason=\"rate\"}"), ==, 1);
@@ -578,7 +524,7 @@ test_oversized (void)
   CapTestServer *s = cap_test_server_start (ARGS ("--max-message", "1024",
           "--public-room", "r"));
   CapTestClient *viewer = cap_test_client_open (s, "/watch/r", NULL);
-  CapTestClient *pub = open_publisher (s, "r", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "r", NULL, 0);
   g_autofree gchar *exact = final_of_size (1, 1024);
   g_autofree gchar *over = final_of_size (2, 1025);
 
@@ -620,11 +566,11 @@ test_malformed (void)
   };
   CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "r"));
   CapTestClient *viewer = cap_test_client_open (s, "/watch/r", NULL);
-  CapTestClient *good = open_publisher (s, "r", "good", 0);
+  CapTestClient *good = cap_test_open_publisher (s, "r", "good", 0);
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (bad); i++) {
-    CapTestClient *pub = open_publisher (s, "r", "bad", 0);
+    CapTestClient *pub = cap_test_open_publisher (s, "r", "bad", 0);
     g_autofree gchar *text = g_strdup_printf ("good %u", i + 1);
 
     cap_test_client_send (pub, bad[i]);
@@ -639,7 +585,7 @@ test_malformed (void)
   }
   /* Binary is not a caption. */
   {
-    CapTestClient *pub = open_publisher (s, "r", "bad", 0);
+    CapTestClient *pub = cap_test_open_publisher (s, "r", "bad", 0);
 
     soup_websocket_connection_send_binary (pub->ws, "\x01\x02", 2);
     g_assert_cmpuint (cap_test_client_wait_closed (pub, CAP_TEST_WAIT_MS), ==,
@@ -708,7 +654,7 @@ test_zombie_viewer (void)
           "--max-message", "8192", "--max-queue", "65536",
           "--max-rate", "1000"));
   CapTestClient *viewer = cap_test_client_open (s, "/watch/z", NULL);
-  CapTestClient *pub = open_publisher (s, "z", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "z", NULL, 0);
   /* A small receive buffer, so the kernel holds little of what it never reads. */
   CapRawClient *zombie = cap_raw_client_connect (s, "/watch/z", 4096);
   g_autofree gchar *text = g_strnfill (4000, 'z');
@@ -875,12 +821,12 @@ test_health_metrics (void)
   CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "m"));
   CapTestClient *v1 = cap_test_client_open (s, "/watch/m", NULL);
   CapTestClient *v2 = cap_test_client_open (s, "/watch/m", NULL);
-  CapTestClient *pub = open_publisher (s, "m", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "m", NULL, 0);
   g_autoptr (JsonObject) h = NULL;
   g_autofree gchar *metrics = NULL;
   guint status = 0;
 
-  publish_range (pub, 1, 2);
+  cap_test_publish_range (pub, 1, 2);
   cap_test_expect_final (v1, 1, "line 1");
   cap_test_expect_final (v2, 1, "line 1");
   cap_test_expect_final (v1, 2, "line 2");
@@ -934,7 +880,7 @@ static void
 test_transcripts (void)
 {
   CapTestServer *s = cap_test_server_start (NULL);
-  CapTestClient *pub = open_publisher (s, "t", NULL, 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "t", NULL, 0);
   g_autofree gchar *token = cap_test_token (s, NULL, "t", "watch", NULL, 0, 60);
   g_autofree gchar *vtt_path = g_strdup_printf ("/rooms/t/transcript.vtt?"
       "token=%s", token);

@@ -11,6 +11,7 @@
 
 #include "stt-local-guard.h"
 #include "caption-auth.h"
+#include "caption-bridge.h"
 #include "caption-log.h"
 #include "caption-protocol.h"
 #include "caption-room.h"
@@ -46,6 +47,9 @@ struct _CapConn
   gchar *publisher;             /* publishers: the token's sub, or "default" */
   CapBucket bucket;
   guint64 n_in, n_out;
+  gboolean welcomed;            /* its room was syncing when it joined: not yet */
+  gint64 since;                 /* a viewer's since=, -1 without */
+  GQueue acks;                  /* AckWait*: a publisher's finals not yet acked */
 
   /* sending */
   GQueue out;                   /* GBytes*: frames not yet given to libsoup */
@@ -60,7 +64,27 @@ struct _CapConn
   gchar *reason;
 };
 
+/* A publisher's final, in the order it came: acks go out in that order, each once
+ * its final is stored (at once without Redis; when it comes back from Redis with). */
+typedef struct
+{
+  gint64 seq;
+  gboolean ready;
+} AckWait;
+
 static void conn_pump (CapConn * conn);
+
+guint
+cap_conn_get_id (CapConn * conn)
+{
+  return conn->id;
+}
+
+const gchar *
+cap_conn_get_publisher (CapConn * conn)
+{
+  return conn->publisher;
+}
 
 CapRole
 cap_conn_get_role (CapConn * conn)
@@ -231,7 +255,7 @@ void
 cap_conn_send (CapConn * conn, GBytes * frame)
 {
   /* Its history comes first; the next interim replaces this one anyway. */
-  if (conn->catching_up)
+  if (conn->catching_up || !conn->welcomed)
     return;
   queue_frame (conn, frame);
 }
@@ -240,9 +264,73 @@ void
 cap_conn_offer_final (CapConn * conn, gint64 id, GBytes * frame)
 {
   /* It reads the final from the room when it gets there. */
-  if (conn->catching_up)
+  if (conn->catching_up || !conn->welcomed)
     return;
   queue_frame (conn, frame);
+}
+
+/* ---------- acks ---------- */
+
+/* Sends the acks at the head that are ready (none before the welcome). */
+static void
+flush_acks (CapConn * conn)
+{
+  AckWait *w;
+
+  if (!conn->welcomed)
+    return;
+  while ((w = g_queue_peek_head (&conn->acks)) && w->ready) {
+    g_queue_pop_head (&conn->acks);
+    send_own (conn, cap_msg_ack (w->seq));
+    g_free (w);
+  }
+}
+
+static void
+wait_ack (CapConn * conn, gint64 seq, gboolean ready)
+{
+  AckWait *w = g_new (AckWait, 1);
+
+  w->seq = seq;
+  w->ready = ready;
+  g_queue_push_tail (&conn->acks, w);
+  flush_acks (conn);
+}
+
+void
+cap_conn_final_stored (CapConn * conn, gint64 seq, gboolean stored)
+{
+  gboolean waiting = FALSE;
+  GList *l;
+
+  for (l = conn->acks.head; l; l = l->next) {
+    AckWait *w = l->data;
+
+    if (!w->ready && w->seq <= seq) {
+      waiting = TRUE;
+      w->ready = stored;
+    }
+  }
+  if (!waiting)
+    return;
+  if (!stored) {
+    /* Not acknowledged: sent again, Redis takes it for a duplicate. */
+    cap_conn_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, "store failed",
+        CAP_DROP_STORE);
+    return;
+  }
+  flush_acks (conn);
+}
+
+gboolean
+cap_conn_has_unacked (CapConn * conn)
+{
+  GList *l;
+
+  for (l = conn->acks.head; l; l = l->next)
+    if (!((AckWait *) l->data)->ready)
+      return TRUE;
+  return FALSE;
 }
 
 /* ---------- closing ---------- */
@@ -274,6 +362,7 @@ conn_free (CapConn * conn)
   stt_guard_stream_notify_written (conn->guard, 0, NULL, NULL);
   stt_guard_stream_set_too_big_func (conn->guard, NULL, NULL);
   drop_queue (conn);
+  g_queue_clear_full (&conn->acks, g_free);
   g_clear_object (&conn->ws);
   g_clear_object (&conn->guard);
   g_free (conn->room_name);
@@ -380,6 +469,7 @@ publisher_final (CapConn * conn, CapCaption * c, gint64 arrival)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) frame = NULL;
+  CapServer *server = conn->server;
   CapDelivery d = { 0 };
   gint64 last = cap_room_last_seq (conn->room, conn->publisher);
 
@@ -387,8 +477,16 @@ publisher_final (CapConn * conn, CapCaption * c, gint64 arrival)
     goto store_failed;
   /* Sent again after a reconnection: the publisher did not see our ack. */
   if (c->seq <= last) {
-    conn->server->metrics.drops[CAP_DROP_DUPLICATE]++;
-    send_own (conn, cap_msg_ack (c->seq));
+    server->metrics.drops[CAP_DROP_DUPLICATE]++;
+    wait_ack (conn, c->seq, TRUE);
+    return;
+  }
+  if (!cap_room_is_local (conn->room)) {
+    /* Redis numbers it; it is stored and fanned out when it comes back. */
+    c->time = g_get_real_time () / 1000;
+    if (!cap_bridge_publish_final (server->bridge, conn->room, conn->id, c))
+      goto redis_failed;
+    wait_ack (conn, c->seq, FALSE);
     return;
   }
   if (!cap_room_store_final (conn->room, c, &error))
@@ -400,10 +498,19 @@ publisher_final (CapConn * conn, CapCaption * c, gint64 arrival)
   d.frame = frame;
   d.arrival = arrival;
   cap_room_deliver (conn->room, &d);
-  send_own (conn, cap_msg_ack (c->seq));
+  wait_ack (conn, c->seq, TRUE);
+  if (server->bridge)
+    cap_room_note_unshared (conn->room, c);
   return;
 
   /* ERRORS */
+redis_failed:
+  {
+    /* The bridge is going down: sent again, it is stored here. */
+    cap_conn_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+        "redis unavailable", CAP_DROP_STORE);
+    return;
+  }
 store_failed:
   {
     CapJson j;
@@ -462,9 +569,14 @@ on_message (SoupWebsocketConnection * ws, SoupWebsocketDataType type,
     g_autoptr (GBytes) frame = cap_msg_interim (&c);
     CapDelivery d = { 0 };
 
-    d.frame = frame;
-    d.arrival = arrival;
-    cap_room_deliver (conn->room, &d);
+    /* Through Redis when the room is shared, so that it keeps its place among the
+     * finals. */
+    if (cap_room_is_local (conn->room) ||
+        !cap_bridge_publish_interim (server->bridge, conn->room, frame)) {
+      d.frame = frame;
+      d.arrival = arrival;
+      cap_room_deliver (conn->room, &d);
+    }
   }
   cap_caption_clear (&c);
 }
@@ -516,7 +628,47 @@ parse_since (GHashTable * params, gint64 * since)
   return TRUE;
 }
 
-/* Admitted: counted, in its room, welcomed, and (a viewer) given its history. */
+/* The welcome, and a viewer's history. */
+static void
+conn_welcome (CapConn * conn, gint64 last_seq)
+{
+  CapRoom *room = conn->room;
+
+  conn->welcomed = TRUE;
+  if (conn->role == CAP_ROLE_PUBLISHER) {
+    send_own (conn, cap_msg_publisher_welcome (room->name, conn->publisher,
+            last_seq));
+    flush_acks (conn);
+    return;
+  }
+  send_own (conn, cap_msg_viewer_welcome (room->name, room->last_id));
+  /* Without since, the held finals; with it, what follows it (after a gap when
+   * some of that is no longer held). */
+  conn->cursor = conn->since >= 0 ? conn->since + 1 :
+      cap_room_first_held (room);
+  conn->catching_up = TRUE;
+  conn_pump (conn);
+}
+
+void
+cap_conn_welcome (CapConn * conn)
+{
+  gint64 last_seq = 0;
+
+  if (conn->welcomed || conn->closing || !conn->accepted)
+    return;
+  if (conn->role == CAP_ROLE_PUBLISHER) {
+    last_seq = cap_room_last_seq (conn->room, conn->publisher);
+    if (last_seq < 0) {
+      cap_conn_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, "store failed",
+          CAP_DROP_STORE);
+      return;
+    }
+  }
+  conn_welcome (conn, last_seq);
+}
+
+/* Admitted: counted, in its room, and welcomed (once the room is ready). */
 static void
 accept_conn (CapConn * conn, gint64 last_seq, gint64 since)
 {
@@ -535,18 +687,10 @@ accept_conn (CapConn * conn, gint64 last_seq, gint64 since)
       server->opts.heartbeat);
   g_signal_connect (conn->ws, "message", G_CALLBACK (on_message), conn);
   log_event (conn, "open");
-
-  if (conn->role == CAP_ROLE_PUBLISHER) {
-    send_own (conn, cap_msg_publisher_welcome (room->name, conn->publisher,
-            last_seq));
-    return;
-  }
-  send_own (conn, cap_msg_viewer_welcome (room->name, room->last_id));
-  /* Without since, the held finals; with it, what follows it (after a gap when
-   * some of that is no longer held). */
-  conn->cursor = since >= 0 ? since + 1 : cap_room_first_held (room);
-  conn->catching_up = TRUE;
-  conn_pump (conn);
+  conn->since = since;
+  /* A syncing room welcomes it once it has caught up from Redis. */
+  if (cap_room_is_ready (room))
+    conn_welcome (conn, last_seq);
 }
 
 void
@@ -612,7 +756,7 @@ cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
   if (conn->role == CAP_ROLE_VIEWER &&
       conn->room->viewers.length >= (guint) server->opts.max_viewers)
     goto room_full;
-  if (conn->role == CAP_ROLE_PUBLISHER) {
+  if (conn->role == CAP_ROLE_PUBLISHER && cap_room_is_ready (conn->room)) {
     last_seq = cap_room_last_seq (conn->room, conn->publisher);
     if (last_seq < 0)
       goto store_failed;

@@ -39,6 +39,19 @@ void cap_conn_send (CapConn * conn, GBytes * frame);
  * the room later by a viewer still catching up. */
 void cap_conn_offer_final (CapConn * conn, gint64 id, GBytes * frame);
 
+guint cap_conn_get_id (CapConn * conn);
+/* A publisher's name (the token's sub), NULL for a viewer. */
+const gchar *cap_conn_get_publisher (CapConn * conn);
+
+/* Welcomes @conn, which joined while its room was syncing (no-op otherwise). */
+void cap_conn_welcome (CapConn * conn);
+/* The room stored (or, @stored FALSE, failed to store) the final @seq of @conn's
+ * publisher: the acks up to it go out in order, or @conn is closed with 1011 when
+ * it waits for one of them. */
+void cap_conn_final_stored (CapConn * conn, gint64 seq, gboolean stored);
+/* A final of this publisher went to Redis and is not acknowledged yet. */
+gboolean cap_conn_has_unacked (CapConn * conn);
+
 /* Closes @conn with @code and @reason (and counts @drop, unless CAP_N_DROPS); its
  * queue is dropped and its socket shut down if the close does not complete soon. */
 void cap_conn_close (CapConn * conn, gushort code, const gchar * reason,

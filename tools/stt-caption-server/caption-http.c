@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "caption-auth.h"
+#include "caption-bridge.h"
 #include "caption-json.h"
 #include "caption-log.h"
 #include "caption-room.h"
@@ -71,6 +72,8 @@ health_json (CapServer * server)
   cap_json_add_int (&j, "viewers", server->n_viewers);
   cap_json_add_int (&j, "publishers", server->n_publishers);
   cap_json_add_int (&j, "rss_bytes", rss_bytes ());
+  if (server->bridge)
+    cap_json_add_string (&j, "redis", cap_bridge_state_name (server->bridge));
   return cap_json_end (&j);
 }
 

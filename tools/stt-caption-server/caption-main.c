@@ -8,6 +8,8 @@
  *   caption-main.c        options, start-up, signals, shutdown
  *   caption-conn.c        one WebSocket: admission, messages, send queue, close
  *   caption-room.c        rooms, held finals (history), the fan-out
+ *   caption-bridge.c      --redis: rooms shared by several servers
+ *   caption-redis.c       hiredis' async context in the GLib main loop
  *   caption-auth.c        tokens (verified by ../stt-caption-jwt.c) and public rooms
  *   caption-limits.c      connections per address, messages per second
  *   caption-store.c       SQLite, one file per room
@@ -34,6 +36,7 @@
 
 #include "gststtjwt.h"
 #include "stt-local-listener.h"
+#include "caption-bridge.h"
 #include "caption-conn.h"
 #include "caption-http.h"
 #include "caption-log.h"
@@ -135,6 +138,7 @@ options_clear (CapOptions * opts)
   g_clear_pointer (&opts->store_dir, g_free);
   g_clear_pointer (&opts->public_rooms, g_strfreev);
   g_clear_pointer (&opts->allow_origins, g_strfreev);
+  g_clear_pointer (&opts->redis_url, g_free);
 }
 
 static void
@@ -214,6 +218,14 @@ check_options (CapOptions * opts, MintOptions * mint, GError ** error)
       return FALSE;
     }
   }
+#ifndef CAP_HAVE_REDIS
+  if (opts->redis_url) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+        "--redis: this " CAP_PROGRAM " was built without hiredis (install "
+        "libhiredis-dev, see scripts/deps.sh, and build again)");
+    return FALSE;
+  }
+#endif
   if (!opts->secret_file) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
         "--secret-file is required: tokens are checked with it");
@@ -288,6 +300,9 @@ parse_options (CapOptions * opts, MintOptions * mint, int *argc, char ***argv,
     {"heartbeat-timeout", 0, 0, G_OPTION_ARG_INT, &opts->heartbeat_timeout,
           "Close with 4008 a client that sent nothing, not even a pong, for "
         "this long; 0 for never (default 45)", "SECONDS"},
+    {"redis", 0, 0, G_OPTION_ARG_STRING, &opts->redis_url,
+          "Share rooms with the other servers on this Redis, "
+        "redis://HOST[:PORT] (default: none, rooms are this server's)", "URL"},
     {"print-token", 0, 0, G_OPTION_ARG_STRING, &mint->room,
           "Print a token for ROOM (or * for every room) signed with "
         "--secret-file, and exit", "ROOM"},
@@ -443,6 +458,8 @@ server_announce (CapServer * server)
   cap_json_add_int (&j, "max_queue", opts->max_queue);
   cap_json_add_int (&j, "heartbeat", opts->heartbeat);
   cap_json_add_int (&j, "heartbeat_timeout", opts->heartbeat_timeout);
+  if (opts->redis_url)
+    cap_json_add_string (&j, "redis", opts->redis_url);
   cap_log_end (&j);
 }
 
@@ -514,12 +531,26 @@ main (int argc, char *argv[])
   soup_server_add_websocket_handler (server.soup, NULL, NULL, NULL,
       cap_conn_on_websocket, &server, NULL);
 
+#ifdef CAP_HAVE_REDIS
+  if (server.opts.redis_url) {
+    server.bridge = cap_bridge_new (&server, server.opts.redis_url, &error);
+    if (!server.bridge) {
+      g_printerr (CAP_PROGRAM ": %s\n", error->message);
+      status = 2;
+      goto out;
+    }
+  }
+#endif
   if (!server_listen (&server, &error))
     goto failed;
   /* Before the listening line: a script may stop us as soon as it reads it. */
   g_unix_signal_add (SIGINT, on_signal, &server);
   g_unix_signal_add (SIGTERM, on_signal, &server);
   server_announce (&server);
+#ifdef CAP_HAVE_REDIS
+  if (server.bridge)
+    cap_bridge_start (server.bridge);
+#endif
   server.sweep_id = g_timeout_add_seconds (1, on_sweep, &server);
   g_main_loop_run (server.loop);
 
@@ -540,6 +571,10 @@ failed:
   status = 1;
 
 out:
+#ifdef CAP_HAVE_REDIS
+  /* Before the rooms: its pending replies look rooms up. */
+  g_clear_pointer (&server.bridge, cap_bridge_free);
+#endif
   /* Stores are flushed and closed here. */
   if (server.rooms)
     cap_room_free_all (&server);

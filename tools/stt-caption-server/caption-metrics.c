@@ -47,6 +47,36 @@ cap_metrics_observe_fanout (CapMetrics * m, gdouble seconds)
   m->fanout_sum += seconds;
 }
 
+static void
+render_redis (GString * s, const CapMetrics * m)
+{
+  g_string_append_printf (s,
+      "# HELP stt_caption_redis_up 1 while connected to Redis (--redis).\n"
+      "# TYPE stt_caption_redis_up gauge\n"
+      "stt_caption_redis_up %d\n"
+      "# HELP stt_caption_redis_messages_total Captions sent to and received "
+      "from Redis.\n"
+      "# TYPE stt_caption_redis_messages_total counter\n"
+      "stt_caption_redis_messages_total{direction=\"out\"} %" G_GUINT64_FORMAT
+      "\n"
+      "stt_caption_redis_messages_total{direction=\"in\"} %" G_GUINT64_FORMAT
+      "\n", m->redis_up ? 1 : 0, m->redis_out, m->redis_in);
+  g_string_append_printf (s,
+      "# HELP stt_caption_redis_reconnects_total Connections to Redis made "
+      "again after losing it.\n"
+      "# TYPE stt_caption_redis_reconnects_total counter\n"
+      "stt_caption_redis_reconnects_total %" G_GUINT64_FORMAT "\n"
+      "# HELP stt_caption_redis_unshared_total Finals stored here while Redis "
+      "was down: no other server gets them.\n"
+      "# TYPE stt_caption_redis_unshared_total counter\n"
+      "stt_caption_redis_unshared_total %" G_GUINT64_FORMAT "\n"
+      "# HELP stt_caption_redis_missed_total Room ids this server never "
+      "received (not in Redis' history when it caught up).\n"
+      "# TYPE stt_caption_redis_missed_total counter\n"
+      "stt_caption_redis_missed_total %" G_GUINT64_FORMAT "\n",
+      m->redis_reconnects, m->redis_unshared, m->redis_missed);
+}
+
 gchar *
 cap_metrics_render (const CapMetrics * m, guint publishers, guint viewers,
     guint rooms)
@@ -93,5 +123,7 @@ cap_metrics_render (const CapMetrics * m, guint publishers, guint viewers,
   cap_json_append_double (s, m->fanout_sum);
   g_string_append_printf (s, "\nstt_caption_fanout_seconds_count %"
       G_GUINT64_FORMAT "\n", m->fanout_count);
+  if (m->redis)
+    render_redis (s, m);
   return g_string_free (s, FALSE);
 }

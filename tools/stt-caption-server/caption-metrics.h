@@ -36,6 +36,15 @@ typedef struct
   guint64 fanout_buckets[16];   /* cumulative counts per upper bound */
   guint64 fanout_count;
   gdouble fanout_sum;
+
+  /* --redis only (rendered when redis is set) */
+  gboolean redis;
+  gboolean redis_up;
+  guint64 redis_in;             /* captions received from Redis */
+  guint64 redis_out;            /* captions sent to Redis */
+  guint64 redis_reconnects;     /* connected again after losing Redis */
+  guint64 redis_unshared;       /* finals stored here while Redis was down */
+  guint64 redis_missed;         /* room ids this server never received */
 } CapMetrics;
 
 /* A final took @seconds from its arrival to being queued for every viewer. */

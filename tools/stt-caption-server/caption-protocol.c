@@ -180,6 +180,64 @@ failed:
   return FALSE;
 }
 
+gboolean
+cap_final_parse (const gchar * data, gsize len, CapCaption * c)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o;
+  JsonNode *node;
+  gdouble time;
+
+  memset (c, 0, sizeof (*c));
+  o = stt_json_parse_object (data, len, &parser);
+  if (!o || g_strcmp0 (stt_json_get_string (o, "type", NULL), "final") != 0)
+    goto failed;
+  c->final = TRUE;
+  node = get_value (o, "id");
+  if (!node || json_node_get_value_type (node) != G_TYPE_INT64 ||
+      json_node_get_int (node) < 1)
+    goto failed;
+  c->id = json_node_get_int (node);
+  node = get_value (o, "seq");
+  if (!node || json_node_get_value_type (node) != G_TYPE_INT64 ||
+      json_node_get_int (node) < 1 ||
+      json_node_get_int (node) > MAX_SAFE_INTEGER)
+    goto failed;
+  c->seq = json_node_get_int (node);
+  node = get_value (o, "publisher");
+  if (!node || json_node_get_value_type (node) != G_TYPE_STRING)
+    goto failed;
+  c->publisher = g_strdup (json_node_get_string (node));
+  node = get_value (o, "text");
+  if (!node || json_node_get_value_type (node) != G_TYPE_STRING)
+    goto failed;
+  c->text = g_strdup (json_node_get_string (node));
+  if (!get_number (o, "start", &c->start) || !get_number (o, "end", &c->end) ||
+      !get_number (o, "time", &time))
+    goto failed;
+  c->has_times = TRUE;
+  c->time = (gint64) time;
+  if (!get_optional_string (o, "speaker", &c->speaker) ||
+      !get_optional_string (o, "language", &c->language))
+    goto failed;
+  return TRUE;
+
+failed:
+  cap_caption_clear (c);
+  return FALSE;
+}
+
+gboolean
+cap_interim_frame_is_valid (const gchar * data, gsize len)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = stt_json_parse_object (data, len, &parser);
+
+  return o && g_strcmp0 (stt_json_get_string (o, "type", NULL),
+      "interim") == 0 && stt_json_get_string (o, "publisher", NULL) &&
+      stt_json_get_string (o, "text", NULL);
+}
+
 GBytes *
 cap_msg_publisher_welcome (const gchar * room, const gchar * publisher,
     gint64 last_seq)
@@ -244,19 +302,33 @@ add_caption (CapJson * j, const CapCaption * c)
     cap_json_add_string (j, "language", c->language);
 }
 
-GBytes *
-cap_msg_final (const CapCaption * c)
+gchar *
+cap_msg_final_after_id (const CapCaption * c)
 {
   CapJson j;
+  gchar *text;
 
   cap_json_begin (&j);
-  cap_json_add_string (&j, "type", "final");
-  cap_json_add_int (&j, "id", c->id);
+  /* Members after "id": each is written with its leading comma. */
+  j.first = FALSE;
   cap_json_add_string (&j, "publisher", c->publisher);
   cap_json_add_int (&j, "seq", c->seq);
   add_caption (&j, c);
   cap_json_add_int (&j, "time", c->time);
-  return cap_json_end_bytes (&j);
+  text = cap_json_end (&j);
+  /* Without the object's opening brace. */
+  memmove (text, text + 1, strlen (text));
+  return text;
+}
+
+GBytes *
+cap_msg_final (const CapCaption * c)
+{
+  g_autofree gchar *rest = cap_msg_final_after_id (c);
+  gchar *text = g_strdup_printf (CAP_MSG_FINAL_HEAD "%" G_GINT64_FORMAT "%s",
+      c->id, rest);
+
+  return g_bytes_new_take (text, strlen (text));
 }
 
 GBytes *

@@ -43,6 +43,16 @@ GBytes *cap_msg_ack (gint64 seq);
 GBytes *cap_msg_gap (gint64 from, gint64 to);
 /* {"type":"final",...} for a stored final (id, publisher and time set). */
 GBytes *cap_msg_final (const CapCaption * c);
+/* A final's frame is CAP_MSG_FINAL_HEAD, its id, then this text (every member after
+ * "id", and the closing brace): the Redis bridge has the id put in by Redis. */
+#define CAP_MSG_FINAL_HEAD "{\"type\":\"final\",\"id\":"
+gchar *cap_msg_final_after_id (const CapCaption * c);
+
+/* Parses a final's frame as cap_msg_final() writes it (relayed by another server
+ * through Redis) into @c; FALSE when it is not one. */
+gboolean cap_final_parse (const gchar * data, gsize len, CapCaption * c);
+/* An interim's frame as cap_msg_interim() writes it. */
+gboolean cap_interim_frame_is_valid (const gchar * data, gsize len);
 /* {"type":"interim",...}; @c->publisher set. */
 GBytes *cap_msg_interim (const CapCaption * c);
 

@@ -6,9 +6,17 @@
 #include "config.h"
 #endif
 
+#include "caption-bridge.h"
 #include "caption-conn.h"
 #include "caption-log.h"
 #include "caption-room.h"
+
+static void
+caption_free (gpointer c)
+{
+  cap_caption_clear (c);
+  g_free (c);
+}
 
 static void
 room_free (CapRoom * room)
@@ -20,6 +28,7 @@ room_free (CapRoom * room)
   for (i = 0; i < room->n_held; i++)
     g_bytes_unref (room->held[(room->head + i) % room->server->opts.history]);
   g_free (room->held);
+  g_queue_clear_full (&room->sync_held, caption_free);
   cap_store_close (room->store);
   g_hash_table_unref (room->last_seq);
   g_free (room->name);
@@ -153,11 +162,14 @@ cap_room_open (CapServer * server, const gchar * name, gushort * code,
           &error))
     goto store_failed;
   room->last_id = last_id;
+  room->shared_id = last_id;
 
   g_hash_table_insert (server->rooms, room->name, room);
   log_room (room, "room_open");
   /* Empty until a connection joins: one refused after this does not keep it. */
   room->ttl_id = g_timeout_add_seconds (server->opts.room_ttl, on_ttl, room);
+  if (server->bridge && cap_bridge_is_up (server->bridge))
+    cap_room_share_start (room);
   return room;
 
   /* ERRORS */
@@ -231,20 +243,26 @@ cap_room_last_seq (CapRoom * room, const gchar * publisher)
   return last;
 }
 
+/* @publisher's finals up to @seq are stored (here or, says Redis, elsewhere). */
+static void
+remember_seq (CapRoom * room, const gchar * publisher, gint64 seq)
+{
+  gint64 *cached = g_hash_table_lookup (room->last_seq, publisher);
+
+  if (cached)
+    *cached = MAX (*cached, seq);
+  else
+    g_hash_table_insert (room->last_seq, g_strdup (publisher),
+        g_memdup2 (&seq, sizeof (seq)));
+}
+
 gboolean
 cap_room_store_final (CapRoom * room, CapCaption * c, GError ** error)
 {
-  gint64 *cached;
-
   c->time = g_get_real_time () / 1000;
   if (!cap_store_append (room->store, c, error))
     return FALSE;
-  cached = g_hash_table_lookup (room->last_seq, c->publisher);
-  if (cached)
-    *cached = MAX (*cached, c->seq);
-  else
-    g_hash_table_insert (room->last_seq, g_strdup (c->publisher),
-        g_memdup2 (&c->seq, sizeof (c->seq)));
+  remember_seq (room, c->publisher, c->seq);
   return TRUE;
 }
 
@@ -286,6 +304,243 @@ cap_room_held_frame (CapRoom * room, gint64 id)
   if (id < first || id > room->last_id)
     return NULL;
   return room->held[(room->head + (id - first)) % room->server->opts.history];
+}
+
+/* ---------- the Redis bridge ---------- */
+
+gboolean
+cap_room_is_local (CapRoom * room)
+{
+  return room->share == CAP_SHARE_LOCAL;
+}
+
+gboolean
+cap_room_is_ready (CapRoom * room)
+{
+  return room->share != CAP_SHARE_SYNCING;
+}
+
+static void
+log_store_error (CapRoom * room, const GError * error)
+{
+  CapJson j;
+
+  cap_log_begin (&j, "store_error");
+  cap_json_add_string (&j, "room", room->name);
+  cap_json_add_string (&j, "error", error->message);
+  cap_log_end (&j);
+}
+
+/* Finals of the room that never reach this server's viewers: counted and logged. */
+static void
+missed (CapRoom * room, gint64 from, gint64 to, const gchar * reason)
+{
+  CapJson j;
+
+  room->server->metrics.redis_missed += to - from + 1;
+  cap_log_begin (&j, "redis_missed");
+  cap_json_add_string (&j, "level", "warning");
+  cap_json_add_string (&j, "room", room->name);
+  cap_json_add_int (&j, "from", from);
+  cap_json_add_int (&j, "to", to);
+  cap_json_add_string (&j, "reason", reason);
+  cap_log_end (&j);
+}
+
+/* Stores a final Redis numbered, and fans it out; the local publisher that sent it
+ * gets its ack (or 1011 when the store failed). Ids come in order: one at or below
+ * shared_id was seen already; one past it but not past last_id is an id this server
+ * gave a final of its own while cut off from Redis; one past last_id + 1 means the
+ * ids between never reach this server. */
+static void
+apply_shared (CapRoom * room, CapCaption * c, gint64 arrival)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) frame = NULL;
+  CapDelivery d = { 0 };
+  gboolean stored;
+  GList *l;
+
+  if (c->id <= room->shared_id)
+    return;
+  if (c->id <= room->last_id) {
+    room->shared_id = c->id;
+    missed (room, c->id, c->id, "id given here while redis was down");
+    return;
+  }
+  if (c->id > room->last_id + 1)
+    missed (room, room->last_id + 1, c->id - 1,
+        "never reached this server (given by a server cut off from redis, "
+        "or gone from redis' history)");
+  room->shared_id = c->id;
+  stored = cap_store_append (room->store, c, &error);
+  if (stored)
+    remember_seq (room, c->publisher, c->seq);
+  else
+    log_store_error (room, error);
+
+  /* The room's order is Redis': viewers get it even when this store failed. */
+  frame = cap_msg_final (c);
+  d.final = TRUE;
+  d.id = c->id;
+  d.frame = frame;
+  d.arrival = arrival;
+  cap_room_deliver (room, &d);
+
+  for (l = room->publishers.head; l; l = l->next)
+    if (g_strcmp0 (cap_conn_get_publisher (l->data), c->publisher) == 0)
+      cap_conn_final_stored (l->data, c->seq, stored);
+}
+
+/* Connections that joined while the room was syncing. */
+static void
+welcome_waiting (CapRoom * room)
+{
+  GList *l;
+
+  for (l = room->publishers.head; l; l = l->next)
+    cap_conn_welcome (l->data);
+  for (l = room->viewers.head; l; l = l->next)
+    cap_conn_welcome (l->data);
+}
+
+static void
+apply_held (CapRoom * room, gint64 arrival)
+{
+  CapCaption *c;
+
+  while ((c = g_queue_pop_head (&room->sync_held))) {
+    apply_shared (room, c, arrival);
+    caption_free (c);
+  }
+}
+
+void
+cap_room_share_start (CapRoom * room)
+{
+  CapServer *server = room->server;
+
+  if (room->share == CAP_SHARE_LOCAL && room->unshared > 0) {
+    CapJson j;
+
+    /* The end of an outage, for this room. */
+    cap_log_begin (&j, "redis_unshared");
+    cap_json_add_string (&j, "room", room->name);
+    cap_json_add_int (&j, "finals", room->unshared);
+    cap_json_add_string (&j, "state", "up");
+    cap_log_end (&j);
+  }
+  room->unshared = 0;
+  room->share = CAP_SHARE_SYNCING;
+  if (!cap_bridge_sync_room (server->bridge, room))
+    cap_room_share_stop (room);
+}
+
+void
+cap_room_share_stop (CapRoom * room)
+{
+  gint64 now = g_get_monotonic_time ();
+  GList *l;
+
+  if (room->share == CAP_SHARE_LOCAL)
+    return;
+  /* Numbered by Redis already: better shown than dropped. */
+  apply_held (room, now);
+  room->share = CAP_SHARE_LOCAL;
+  for (l = room->publishers.head; l; l = l->next)
+    if (cap_conn_has_unacked (l->data))
+      cap_conn_close (l->data, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+          "redis unavailable", CAP_DROP_STORE);
+  welcome_waiting (room);
+}
+
+void
+cap_room_shared_final (CapRoom * room, CapCaption * c, gint64 arrival)
+{
+  switch (room->share) {
+    case CAP_SHARE_SYNCING:
+      g_queue_push_tail (&room->sync_held, g_memdup2 (c, sizeof (*c)));
+      memset (c, 0, sizeof (*c));
+      break;
+    case CAP_SHARE_SHARED:
+      apply_shared (room, c, arrival);
+      break;
+    case CAP_SHARE_LOCAL:
+      /* Cannot happen: the bridge is up only with every room past local. */
+      break;
+  }
+}
+
+void
+cap_room_shared_interim (CapRoom * room, GBytes * frame, gint64 arrival)
+{
+  CapDelivery d = { 0 };
+
+  /* Interims replace each other: one missed while syncing is no loss. */
+  if (room->share != CAP_SHARE_SHARED)
+    return;
+  d.frame = frame;
+  d.arrival = arrival;
+  cap_room_deliver (room, &d);
+}
+
+void
+cap_room_merge_last_seq (CapRoom * room, const gchar * publisher, gint64 seq)
+{
+  /* Loads what the store says first, so that the cache holds the larger. */
+  if (cap_room_last_seq (room, publisher) >= 0)
+    remember_seq (room, publisher, seq);
+}
+
+static void
+load_last_seq (const gchar * publisher, gint64 last_seq, gpointer user_data)
+{
+  cap_room_last_seq (user_data, publisher);
+}
+
+gboolean
+cap_room_foreach_last_seq (CapRoom * room, GHFunc func, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!cap_store_foreach_publisher (room->store, load_last_seq, room, &error)) {
+    log_store_error (room, error);
+    return FALSE;
+  }
+  g_hash_table_foreach (room->last_seq, func, user_data);
+  return TRUE;
+}
+
+void
+cap_room_sync_done (CapRoom * room, GPtrArray * finals, gint64 arrival)
+{
+  guint i;
+
+  for (i = 0; i < finals->len; i++)
+    apply_shared (room, g_ptr_array_index (finals, i), arrival);
+  apply_held (room, arrival);
+  room->share = CAP_SHARE_SHARED;
+  welcome_waiting (room);
+}
+
+void
+cap_room_note_unshared (CapRoom * room, const CapCaption * c)
+{
+  room->server->metrics.redis_unshared++;
+  /* Once per room and outage; the count comes when Redis is back. */
+  if (room->unshared++ == 0) {
+    CapJson j;
+
+    cap_log_begin (&j, "redis_unshared");
+    cap_json_add_string (&j, "level", "warning");
+    cap_json_add_string (&j, "room", room->name);
+    cap_json_add_int (&j, "id", c->id);
+    cap_json_add_string (&j, "publisher", c->publisher);
+    cap_json_add_int (&j, "seq", c->seq);
+    cap_json_add_string (&j, "reason",
+        "redis down: finals stored meanwhile stay on this server");
+    cap_log_end (&j);
+  }
 }
 
 void

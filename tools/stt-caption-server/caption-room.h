@@ -9,8 +9,15 @@
  * (caption-conn.c), so history costs no memory per viewer.
  *
  * Everything a viewer receives enters the room through cap_room_deliver(), whether a
- * local publisher sent it (after cap_room_store_final()) or, later, a bridge to other
- * servers (Redis pub/sub) relays a final another server stored. */
+ * local publisher sent it (after cap_room_store_final()) or the Redis bridge
+ * (caption-bridge.c) relays it.
+ *
+ * With --redis a room is shared while the bridge is up: its finals are numbered by
+ * Redis and come back through the bridge (cap_room_shared_final()), its interims too.
+ * It is "syncing" between its opening (or Redis coming back) and the end of the
+ * bridge's catch-up: connections that join then wait for their welcome, and what the
+ * channel brings is held back. While the bridge is down the room runs alone, as
+ * without --redis: its finals are numbered by its own store and stay on this server. */
 #pragma once
 
 #include "caption-server.h"
@@ -18,6 +25,13 @@
 #include "caption-store.h"
 
 G_BEGIN_DECLS
+
+typedef enum
+{
+  CAP_SHARE_LOCAL,              /* no --redis, or Redis down */
+  CAP_SHARE_SYNCING,            /* catching up from Redis */
+  CAP_SHARE_SHARED,
+} CapShare;
 
 struct _CapRoom
 {
@@ -35,6 +49,14 @@ struct _CapRoom
 
   GHashTable *last_seq;         /* publisher -> gint64*, read from the store once */
   guint ttl_id;
+
+  /* --redis */
+  CapShare share;
+  guint sync_gen;               /* tells a sync's replies from an older one's */
+  gint64 shared_id;             /* the last id from Redis (or the store at opening):
+                                 * ids past it up to last_id were given here alone */
+  GQueue sync_held;             /* CapCaption*: from the channel while syncing */
+  guint64 unshared;             /* finals stored alone since Redis went down */
 };
 
 /* What enters a room for its viewers. */
@@ -70,6 +92,35 @@ void cap_room_deliver (CapRoom * room, const CapDelivery * d);
  * none is), and the frame of a held final (transfer none). */
 gint64 cap_room_first_held (CapRoom * room);
 GBytes *cap_room_held_frame (CapRoom * room, gint64 id);
+
+/* ---------- the Redis bridge (caption-bridge.c) ---------- */
+
+/* Neither syncing nor shared: finals are numbered and stored here. */
+gboolean cap_room_is_local (CapRoom * room);
+/* Not syncing: connections are welcomed as they join. */
+gboolean cap_room_is_ready (CapRoom * room);
+/* The bridge is up (or was up when the room opened): catch up, then share. */
+void cap_room_share_start (CapRoom * room);
+/* The bridge is down: run alone. Publishers whose finals went to Redis unacknowledged
+ * are closed with 1011 (they send them again). */
+void cap_room_share_stop (CapRoom * room);
+/* A final from Redis (@c complete; held back while syncing, its contents taken). */
+void cap_room_shared_final (CapRoom * room, CapCaption * c, gint64 arrival);
+/* An interim's frame from Redis. */
+void cap_room_shared_interim (CapRoom * room, GBytes * frame, gint64 arrival);
+/* Redis says @publisher's finals up to @seq are stored. */
+void cap_room_merge_last_seq (CapRoom * room, const gchar * publisher,
+    gint64 seq);
+/* Calls @func with every publisher's last seq known here (store and Redis). FALSE
+ * when the store fails. */
+gboolean cap_room_foreach_last_seq (CapRoom * room, GHFunc func,
+    gpointer user_data);
+/* The catch-up: @finals (CapCaption*, in id order) are the stream's entries after
+ * shared_id; then what the channel brought meanwhile. The room is shared and its
+ * waiting connections are welcomed. */
+void cap_room_sync_done (CapRoom * room, GPtrArray * finals, gint64 arrival);
+/* A final of a local publisher stored here while Redis is down. */
+void cap_room_note_unshared (CapRoom * room, const CapCaption * c);
 
 /* Frees every room, closing the stores (at exit, with no connection left). */
 void cap_room_free_all (CapServer * server);

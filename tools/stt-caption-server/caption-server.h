@@ -57,6 +57,7 @@ typedef struct
   gint heartbeat_timeout;       /* seconds without a byte from a client, 0 for none */
   gchar **public_rooms;
   gchar **allow_origins;
+  gchar *redis_url;             /* --redis, NULL without */
 } CapOptions;
 
 typedef enum
@@ -67,6 +68,7 @@ typedef enum
 
 typedef struct _CapRoom CapRoom;
 typedef struct _CapConn CapConn;
+typedef struct _CapBridge CapBridge;
 
 typedef struct
 {
@@ -84,6 +86,7 @@ typedef struct
   guint next_conn_id;
   CapIpLimit *ip_limit;
   CapMetrics metrics;
+  CapBridge *bridge;            /* --redis (caption-bridge.c), else NULL */
 
   gboolean shutting_down;
   guint sweep_id;

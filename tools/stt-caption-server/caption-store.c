@@ -40,6 +40,7 @@ struct _CapStore
   sqlite3_stmt *last_seq;
   sqlite3_stmt *last_id;
   sqlite3_stmt *select;
+  sqlite3_stmt *publishers;
 };
 
 static void
@@ -94,15 +95,17 @@ cap_store_open (const gchar * dir, const gchar * room, gboolean create,
   if (sqlite3_exec (store->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
     goto db_failed;
 
-  if (!prepare (store, "INSERT INTO finals (publisher, seq, text, start, "
-          "\"end\", speaker, language, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  if (!prepare (store, "INSERT INTO finals (id, publisher, seq, text, start, "
+          "\"end\", speaker, language, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
           &store->insert, error) ||
       !prepare (store, "SELECT MAX(seq) FROM finals WHERE publisher = ?",
           &store->last_seq, error) ||
       !prepare (store, "SELECT MAX(id) FROM finals", &store->last_id, error) ||
       !prepare (store, "SELECT id, publisher, seq, text, start, \"end\", "
           "speaker, language, time FROM finals WHERE id > ? ORDER BY id",
-          &store->select, error))
+          &store->select, error) ||
+      !prepare (store, "SELECT publisher, MAX(seq) FROM finals GROUP BY "
+          "publisher", &store->publishers, error))
     goto failed;
   return store;
 
@@ -151,6 +154,7 @@ cap_store_close (CapStore * store)
   sqlite3_finalize (store->last_seq);
   sqlite3_finalize (store->last_id);
   sqlite3_finalize (store->select);
+  sqlite3_finalize (store->publishers);
   /* The last connection checkpoints the WAL into the database and removes it. */
   sqlite3_close (store->db);
   g_free (store->path);
@@ -172,14 +176,19 @@ cap_store_append (CapStore * store, CapCaption * c, GError ** error)
   sqlite3_stmt *stmt = store->insert;
   gint rc;
 
-  sqlite3_bind_text (stmt, 1, c->publisher, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 2, c->seq);
-  sqlite3_bind_text (stmt, 3, c->text, -1, SQLITE_STATIC);
-  sqlite3_bind_double (stmt, 4, c->start);
-  sqlite3_bind_double (stmt, 5, c->end);
-  bind_text_or_null (stmt, 6, c->speaker);
-  bind_text_or_null (stmt, 7, c->language);
-  sqlite3_bind_int64 (stmt, 8, c->time);
+  /* NULL: the next id of this store. */
+  if (c->id > 0)
+    sqlite3_bind_int64 (stmt, 1, c->id);
+  else
+    sqlite3_bind_null (stmt, 1);
+  sqlite3_bind_text (stmt, 2, c->publisher, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, c->seq);
+  sqlite3_bind_text (stmt, 4, c->text, -1, SQLITE_STATIC);
+  sqlite3_bind_double (stmt, 5, c->start);
+  sqlite3_bind_double (stmt, 6, c->end);
+  bind_text_or_null (stmt, 7, c->speaker);
+  bind_text_or_null (stmt, 8, c->language);
+  sqlite3_bind_int64 (stmt, 9, c->time);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_DONE)
     c->id = sqlite3_last_insert_rowid (store->db);
@@ -259,5 +268,25 @@ cap_store_foreach (CapStore * store, gint64 after, CapStoreFunc func,
     set_db_error (error, store, "select");
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
+  return rc == SQLITE_DONE;
+}
+
+gboolean
+cap_store_foreach_publisher (CapStore * store, CapStorePublisherFunc func,
+    gpointer user_data, GError ** error)
+{
+  sqlite3_stmt *stmt = store->publishers;
+  gint rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    const guchar *publisher = sqlite3_column_text (stmt, 0);
+
+    if (publisher)
+      func ((const gchar *) publisher, sqlite3_column_int64 (stmt, 1),
+          user_data);
+  }
+  if (rc != SQLITE_DONE)
+    set_db_error (error, store, "select");
+  sqlite3_reset (stmt);
   return rc == SQLITE_DONE;
 }

@@ -24,7 +24,8 @@ CapStore *cap_store_open (const gchar * dir, const gchar * room,
 /* Flushes and closes (NULL is fine). */
 void cap_store_close (CapStore * store);
 
-/* Stores the final @c (publisher, seq, text, times, time set) and sets @c->id. */
+/* Stores the final @c (publisher, seq, text, times, time set) with its id when it
+ * has one (a room-wide id from Redis), else sets @c->id to the store's next. */
 gboolean cap_store_append (CapStore * store, CapCaption * c, GError ** error);
 
 /* The highest seq stored from @publisher, 0 when none. */
@@ -38,5 +39,11 @@ gint64 cap_store_last_id (CapStore * store, GError ** error);
 typedef void (*CapStoreFunc) (CapCaption * c, gpointer user_data);
 gboolean cap_store_foreach (CapStore * store, gint64 after, CapStoreFunc func,
     gpointer user_data, GError ** error);
+
+/* Calls @func for every publisher with finals in the store, with its highest seq. */
+typedef void (*CapStorePublisherFunc) (const gchar * publisher, gint64 last_seq,
+    gpointer user_data);
+gboolean cap_store_foreach_publisher (CapStore * store,
+    CapStorePublisherFunc func, gpointer user_data, GError ** error);
 
 G_END_DECLS
