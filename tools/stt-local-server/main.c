@@ -13,7 +13,7 @@
  *                     the main thread
  *   recognizer.c      pocketsphinx: a client's audio to vosk results, resampling,
  *                     finding the model
- *   ../stt-local-decoders.c  decoders loaded ahead of the clients
+ *   decoders.c        decoders loaded ahead of the clients (--pool)
  * The listening socket and each connection's guard (message size, backpressure)
  * are ../stt-local-listener.c and ../stt-local-guard.c, shared with
  * stt-caption-server.

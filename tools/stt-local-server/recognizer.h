@@ -6,7 +6,7 @@
 
 #include <glib.h>
 
-#include "stt-local-decoders.h"
+#include "decoders.h"
 
 G_BEGIN_DECLS
 

@@ -7,8 +7,8 @@
 #include <glib.h>
 #include <libsoup/soup.h>
 
-#include "stt-local-decoders.h"
 #include "stt-local-listener.h"
+#include "decoders.h"
 
 G_BEGIN_DECLS
 

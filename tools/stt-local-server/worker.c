@@ -18,7 +18,7 @@
  *     the main thread the worker side is finished with it.
  *   - ps_init() costs 0.4-1 s of CPU and about 90 MB, and pocketsphinx cannot
  *     share a loaded model between decoders, so decoders are loaded ahead of
- *     the clients by a loader thread (stt-local-decoders.c): --pool of them
+ *     the clients by a loader thread (decoders.c): --pool of them
  *     at start-up, one before the "listening" line (which also checks the
  *     model), and one spare beyond those in use, up to --max-clients. A
  *     session takes one at its first audio; when none is loaded yet it is
