@@ -15,7 +15,7 @@
 
 #include "stt-check-utils.h"
 
-/* The server's limits (tools/stt-local-server.c). */
+/* The server's limits (tools/stt-local-server/: server.h, worker.c). */
 #define MAX_MESSAGE (1024 * 1024)
 #define MAX_QUEUED (1024 * 1024)
 

@@ -1,4 +1,4 @@
-/* stt-local-decoders: see stt-local-decoders.h.
+/* decoders: see decoders.h.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 
@@ -17,7 +17,7 @@
 #include <sphinxbase/cmn.h>
 #include <sphinxbase/feat.h>
 
-#include "stt-local-decoders.h"
+#include "decoders.h"
 
 #define PROGRAM "stt-local-server"
 /* After failed loads, the loader waits before the next one: 1 s, doubling up to 30 s. */

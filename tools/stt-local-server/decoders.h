@@ -1,4 +1,4 @@
-/* stt-local-decoders: the pocketsphinx decoders of stt-local-server, loaded before the
+/* decoders: the pocketsphinx decoders of stt-local-server, loaded before the
  * clients that use them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later

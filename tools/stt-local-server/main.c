@@ -1,0 +1,390 @@
+/* stt-local-server: an offline speech recognizer that speaks the
+ * vosk-server WebSocket protocol, backed by pocketsphinx. tools/README.md
+ * says how to run it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Files:
+ *   main.c            options, start-up, signals, shutdown
+ *   server.h          what the files share: the options and the server's state
+ *   vosk-protocol.c   HTTP requests and WebSocket messages: the vosk protocol,
+ *                     /health, the limits on clients
+ *   worker.c          each client's jobs, run on a thread pool; replies back to
+ *                     the main thread
+ *   recognizer.c      pocketsphinx: a client's audio to vosk results, resampling,
+ *                     finding the model
+ *   decoders.c        decoders loaded ahead of the clients (--pool)
+ * The listening socket and each connection's guard (message size, backpressure)
+ * are ../stt-local-listener.c and ../stt-local-guard.c, shared with
+ * stt-caption-server.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+#include <gst/gst.h>
+
+#include <sphinxbase/err.h>
+
+#include "recognizer.h"
+#include "server.h"
+#include "vosk-protocol.h"
+#include "worker.h"
+
+#ifndef STT_DEFAULT_MODEL_DIR
+#define STT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
+#endif
+#ifndef VERSION
+#define VERSION "dev"
+#endif
+
+#define DEFAULT_PORT 2700
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_POOL 2
+#define DEFAULT_IDLE_TIMEOUT 60
+
+#define SHUTDOWN_GRACE_MS 3000
+/* Seconds for a connection to complete its WebSocket handshake. */
+#define HANDSHAKE_TIMEOUT 10
+
+void
+log_info (Server * server, const gchar * format, ...)
+{
+  g_autofree gchar *text = NULL;
+  va_list args;
+
+  if (server->opts.quiet)
+    return;
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr (PROGRAM ": %s\n", text);
+}
+
+/* ---------- signals ---------- */
+
+/* Clients that did not answer our close frame in time are dropped. */
+static gboolean
+on_grace_timeout (gpointer user_data)
+{
+  Server *server = user_data;
+
+  server->grace_id = 0;
+  vosk_protocol_drop_all (server);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Server *server = user_data;
+
+  if (server->shutting_down) {
+    /* Second signal: do not wait for clients. */
+    on_grace_timeout (server);
+    return G_SOURCE_CONTINUE;
+  }
+  server->shutting_down = TRUE;
+  log_info (server, "shutting down (%u active connection%s)",
+      server->active_connections,
+      server->active_connections == 1 ? "" : "s");
+
+  g_clear_pointer (&server->listener, stt_listener_free);
+  /* Connections still in their HTTP request. */
+  soup_server_disconnect (server->soup);
+  server->grace_id = g_timeout_add (SHUTDOWN_GRACE_MS, on_grace_timeout,
+      server);
+  vosk_protocol_close_all (server);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---------- options ---------- */
+
+static GInetAddress *
+resolve_host (const gchar * host, GError ** error)
+{
+  GInetAddress *addr = g_inet_address_new_from_string (host);
+  GList *list;
+
+  if (addr)
+    return addr;
+  list = g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL,
+      error);
+  if (!list) {
+    g_prefix_error (error, "cannot resolve --host %s: ", host);
+    return NULL;
+  }
+  addr = g_object_ref (list->data);
+  g_resolver_free_addresses (list);
+  return addr;
+}
+
+static void
+options_clear (Options * opts)
+{
+  g_clear_pointer (&opts->host, g_free);
+  g_clear_pointer (&opts->model_dir, g_free);
+  g_clear_pointer (&opts->hmm, g_free);
+  g_clear_pointer (&opts->lm, g_free);
+  g_clear_pointer (&opts->dict, g_free);
+  g_clear_pointer (&opts->ps_args, g_strfreev);
+  g_clear_pointer (&opts->allow_origins, g_strfreev);
+}
+
+static gboolean
+parse_options (Options * opts, int *argc, char ***argv, GError ** error)
+{
+  g_auto (GStrv) raw_ps_args = NULL;
+  gboolean version = FALSE;
+  GOptionEntry entries[] = {
+    {"port", 'p', 0, G_OPTION_ARG_INT, &opts->port,
+        "TCP port to listen on, 0 for any free port (default 2700)", "N"},
+    {"host", 'H', 0, G_OPTION_ARG_STRING, &opts->host,
+        "Address to listen on (default 127.0.0.1)", "ADDR"},
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &opts->model_dir,
+          "pocketsphinx model directory (default " STT_DEFAULT_MODEL_DIR ")",
+        "DIR"},
+    {"lm", 0, 0, G_OPTION_ARG_FILENAME, &opts->lm,
+        "Language model (default DIR/<name>.lm.bin)", "FILE"},
+    {"dict", 0, 0, G_OPTION_ARG_FILENAME, &opts->dict,
+        "Pronunciation dictionary (default DIR/cmudict-<name>.dict)", "FILE"},
+    {"pool", 0, 0, G_OPTION_ARG_INT, &opts->pool_size,
+          "Decoders loaded at start-up and kept for new clients, about 90 MB "
+          "each; while clients are connected, one spare beyond theirs "
+          "(default 2)", "N"},
+    {"max-clients", 0, 0, G_OPTION_ARG_INT, &opts->max_clients,
+          "Clients served at once, each with its own decoder; more are "
+          "answered 503 (default twice the number of cores)", "N"},
+    {"idle-timeout", 0, 0, G_OPTION_ARG_INT, &opts->idle_timeout,
+          "Close a client that sends nothing for this long, in seconds; 0 "
+          "for never (default 60)", "SECONDS"},
+    {"allow-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts->allow_origins,
+          "Serve web pages from ORIGIN (e.g. http://localhost:8000, or * for "
+          "any); requests with another Origin header get 403 (repeatable)",
+        "ORIGIN"},
+    {"ps-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &raw_ps_args,
+        "Extra pocketsphinx argument, e.g. lw=6.5 (repeatable)", "NAME=VALUE"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &opts->quiet,
+        "Only print the listening line and errors", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
+        "Log every message and pocketsphinx's own log", NULL},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+    {NULL}
+  };
+  g_autoptr (GOptionContext) ctx =
+      g_option_context_new ("- local speech recognizer (vosk protocol)");
+
+  g_option_context_set_summary (ctx,
+      "Serves the vosk-server WebSocket protocol on ws://HOST:PORT/ using "
+      "pocketsphinx,\nand GET /health with counters as JSON. Messages are "
+      "limited to 1 MiB, and a client\nthat sends faster than it is decoded "
+      "is slowed down (1 MiB queued at most).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, argc, argv, error))
+    return FALSE;
+  if (version) {
+    printf (PROGRAM " " VERSION "\n");
+    exit (0);
+  }
+  if (*argc > 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+        "unexpected argument \"%s\"", (*argv)[1]);
+    return FALSE;
+  }
+  if (opts->port < 0 || opts->port > 65535) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--port must be 0..65535");
+    return FALSE;
+  }
+  if (opts->pool_size < 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--pool must be >= 0");
+    return FALSE;
+  }
+  if (opts->max_clients < 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--max-clients must be >= 1");
+    return FALSE;
+  }
+  if (opts->idle_timeout < 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--idle-timeout must be >= 0");
+    return FALSE;
+  }
+  if (opts->quiet && opts->verbose)
+    opts->quiet = FALSE;
+  if (!opts->host)
+    opts->host = g_strdup (DEFAULT_HOST);
+  if (!opts->model_dir)
+    opts->model_dir = g_strdup (STT_DEFAULT_MODEL_DIR);
+  return recognizer_split_ps_args (raw_ps_args, &opts->ps_args, error);
+}
+
+/* ---------- main ---------- */
+
+/* Prints the line scripts wait for; call once clients can be served. */
+static void
+server_announce (Server * server)
+{
+  g_autoptr (GSocketAddress) address =
+      stt_listener_get_address (server->listener);
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+  g_autofree gchar *host =
+      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+
+  if (strchr (host, ':'))
+    printf ("listening on ws://[%s]:%u\n", host,
+        g_inet_socket_address_get_port (inet));
+  else
+    printf ("listening on ws://%s:%u\n", host,
+        g_inet_socket_address_get_port (inet));
+  fflush (stdout);
+}
+
+static gboolean
+server_listen (Server * server, GError ** error)
+{
+  Options *opts = &server->opts;
+  g_autoptr (GInetAddress) addr = NULL;
+  g_autoptr (GSocketAddress) sockaddr = NULL;
+  g_autoptr (GError) local = NULL;
+
+  addr = resolve_host (opts->host, error);
+  if (!addr)
+    return FALSE;
+  sockaddr = g_inet_socket_address_new (addr, opts->port);
+
+  server->listener = stt_listener_new (server->soup, sockaddr,
+      MAX_MESSAGE_SIZE, HANDSHAKE_TIMEOUT, &local);
+  if (!server->listener)
+    goto listen_failed;
+  return TRUE;
+
+  /* ERRORS */
+listen_failed:
+  {
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+          "port %d on %s is already in use; choose another with --port N "
+          "(--port 0 picks a free one)", opts->port, opts->host);
+    else
+      g_set_error (error, local->domain, local->code,
+          "cannot listen on %s port %d: %s", opts->host, opts->port,
+          local->message);
+    return FALSE;
+  }
+}
+
+/* Messages of the other files (g_message, g_warning), in the same form as
+ * log_info(); --quiet keeps only warnings. */
+static void
+on_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
+    gpointer user_data)
+{
+  Options *opts = user_data;
+
+  if (level & G_LOG_LEVEL_DEBUG) {
+    /* libsoup logs every frame. */
+    if (!opts->verbose || domain)
+      return;
+  } else if (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO)) {
+    if (opts->quiet)
+      return;
+  }
+  g_printerr (PROGRAM ": %s%s%s\n", domain ? domain : "", domain ? ": " : "",
+      message);
+}
+
+int
+main (int argc, char *argv[])
+{
+  Server server = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  server.opts.port = DEFAULT_PORT;
+  server.opts.pool_size = DEFAULT_POOL;
+  server.opts.max_clients = 2 * g_get_num_processors ();
+  server.opts.idle_timeout = DEFAULT_IDLE_TIMEOUT;
+
+  if (!parse_options (&server.opts, &argc, &argv, &error)) {
+    g_printerr (PROGRAM ": %s\n", error->message);
+    g_printerr ("Run '" PROGRAM " --help' for the options.\n");
+    return 2;
+  }
+  g_log_set_default_handler (on_log, &server.opts);
+  /* Only the audio library is used (resampling): no plugin registry to scan. */
+  g_setenv ("GST_REGISTRY_DISABLE", "yes", FALSE);
+  gst_init (NULL, NULL);
+
+  if (!recognizer_find_model (server.opts.model_dir, &server.opts.hmm,
+          &server.opts.lm, &server.opts.dict, &error)) {
+    g_printerr (PROGRAM ": %s\n", error->message);
+    g_printerr (PROGRAM ": the Debian package pocketsphinx-en-us provides "
+        "the default model (apt-get install pocketsphinx-en-us), or pass "
+        "--model DIR / --lm FILE / --dict FILE\n");
+    return 1;
+  }
+
+  /* pocketsphinx logs every step of model loading to stderr. */
+  if (!server.opts.verbose)
+    err_set_logfp (NULL);
+
+  server.context = g_main_context_ref_thread_default ();
+  server.loop = g_main_loop_new (server.context, FALSE);
+  server.soup = soup_server_new ("server-header", PROGRAM "/" VERSION, NULL);
+  vosk_protocol_add_handlers (&server);
+  server.workers = worker_pool_new (&server);
+
+  /* Bind before loading the model so a busy port fails at once; clients
+   * wait in the backlog until the loop runs. */
+  if (!server_listen (&server, &error))
+    goto failed;
+
+  /* Loads one decoder now (checking the model), the others in the
+   * background. */
+  server.decoders = stt_decoders_new (server.opts.hmm, server.opts.lm,
+      server.opts.dict, server.opts.ps_args, server.opts.pool_size,
+      server.opts.max_clients, &error);
+  if (!server.decoders)
+    goto failed;
+
+  log_info (&server, "model %s, lm %s, dict %s", server.opts.hmm,
+      server.opts.lm, server.opts.dict);
+  server_announce (&server);
+
+  g_unix_signal_add (SIGINT, on_signal, &server);
+  g_unix_signal_add (SIGTERM, on_signal, &server);
+  g_main_loop_run (server.loop);
+
+  if (server.grace_id)
+    g_source_remove (server.grace_id);
+  goto out;
+
+failed:
+  g_printerr (PROGRAM ": %s\n", error->message);
+  server.exit_code = 1;
+
+out:
+  /* Every session is done here, so no worker will queue more work. */
+  g_thread_pool_free (server.workers, FALSE, TRUE);
+  while (g_main_context_pending (server.context))
+    g_main_context_iteration (server.context, FALSE);
+  g_clear_pointer (&server.listener, stt_listener_free);
+  g_clear_object (&server.soup);
+  g_clear_pointer (&server.decoders, stt_decoders_free);
+  g_main_loop_unref (server.loop);
+  g_main_context_unref (server.context);
+  options_clear (&server.opts);
+  if (server.exit_code == 0)
+    log_info (&server, "stopped");
+  return server.exit_code;
+}
