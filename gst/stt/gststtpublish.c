@@ -10,11 +10,13 @@
  * Every buffer is a final caption, `{"type":"caption","seq":N,"final":true,"text":...,
  * "start":S,"end":E}` with the buffer's PTS and PTS + DURATION as stream time in seconds
  * (millisecond precision), unless it carries the `GstSttTextMeta` custom meta with
- * `final=false`: an interim caption, sent without seq, never stored, replaced by the next
- * caption (only the latest one not yet sent is kept). `speaker` and `language` of that
- * meta are sent too. `stttranscribe` outputs finals only (a word once out is never taken
- * back), so its output becomes finals one for one: a word per caption in its `words`
- * mode, a cue per caption in `segments` mode.
+ * `final=false` (`speaker` and `language` of that meta are sent too). `stttranscribe`
+ * outputs finals only (a word once out is never taken back), so its output becomes
+ * finals one for one: a word per caption in its `words` mode, a cue per caption in
+ * `segments` mode. When its stream starts the element asks upstream for interim text
+ * (the upstream event `stt-want-interim`); each `stt-interim` event `stttranscribe` then
+ * sends becomes an interim caption (`"final":false`, no seq), never stored, replaced by
+ * the next caption (only the latest one not yet sent is kept).
  *
  * The connection runs on the plugin's shared I/O threads: `render` never waits on the
  * network. Finals are kept until the server acknowledges them (cumulative `ack`), at most

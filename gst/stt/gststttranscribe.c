@@ -15,6 +15,12 @@
  *   boundaries with the words' times, at most `max-lines` lines (joined by a newline) of
  *   `max-line-length` characters and `max-cue-duration` ms.
  *
+ * Text buffers are finals only. A downstream element that also wants the interim text
+ * (`sttpublish`) sends the upstream custom event `stt-want-interim`; the partials then
+ * come as serialized custom downstream events `stt-interim` (`text`, `start`, `end` as
+ * the finals' PTS would be, `speaker`, `language`), at most one per 250 ms. Elements
+ * that do not know them pass them on. See docs/messages.md.
+ *
  * `latency` and `lateness` are in milliseconds and `language-code` names the language,
  * as in the gst-plugins-rs transcribers.
  *
