@@ -10,6 +10,7 @@ packages=(
   gstreamer1.0-plugins-bad
   libsoup-3.0-dev libjson-glib-dev libssl-dev zlib1g-dev libsqlite3-dev libglib2.0-dev-bin
   libpocketsphinx-dev pocketsphinx-en-us flite openssl
+  chromium
 )
 
 missing=()

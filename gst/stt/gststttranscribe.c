@@ -722,6 +722,8 @@ gst_stt_transcribe_loop (GstPad * pad)
     GST_DEBUG_OBJECT (self, "pushing text %" GST_PTR_FORMAT, item);
     ret = gst_pad_push (pad, item);
   } else {
+    if (GST_EVENT_TYPE (item) == GST_EVENT_CUSTOM_DOWNSTREAM)
+      GST_LOG_OBJECT (self, "pushing %" GST_PTR_FORMAT, gst_event_get_structure (item));
     gst_pad_push_event (pad, item);
   }
 
