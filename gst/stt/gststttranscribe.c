@@ -405,6 +405,9 @@ interim_locked (GstSttTranscribe * self, const GstStructure * s, GstClockTime pt
     return NULL;
   if (n == 0 || !self->words) {
     text = g_string_new (gst_structure_get_string (s, "text"));
+    if (n > 0)
+      speaker = gst_structure_get_string (gst_value_get_structure
+          (gst_value_array_get_value (words, 0)), "speaker");
   } else {
     text = g_string_new (NULL);
     start = GST_CLOCK_TIME_NONE;

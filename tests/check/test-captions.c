@@ -591,7 +591,7 @@ check_interims (Seen * seen, const gchar * mode)
     const Item *it = &g_array_index (seen->items, Item, i);
     g_auto (GStrv) words = NULL;
     g_auto (GStrv) finals = NULL;
-    GString *next = g_string_new (NULL);
+    g_autoptr (GString) next = NULL;
     const Item *first = NULL;
 
     if (!it->interim) {
@@ -607,6 +607,7 @@ check_interims (Seen * seen, const gchar * mode)
         it->text);
     last_text = it->text;
     words = g_strsplit (it->text, " ", -1);
+    next = g_string_new (NULL);
     for (j = i + 1; j < seen->items->len; j++) {
       const Item *b = &g_array_index (seen->items, Item, j);
 
@@ -628,7 +629,6 @@ check_interims (Seen * seen, const gchar * mode)
     for (j = 0; words[j]; j++)
       fail_unless (j < g_strv_length (finals) && g_str_equal (words[j], finals[j]),
           "%s: interim '%s', then the finals '%s'", mode, it->text, next->str);
-    g_string_free (next, TRUE);
   }
 }
 
