@@ -10,11 +10,13 @@
  * Every buffer is a final caption, `{"type":"caption","seq":N,"final":true,"text":...,
  * "start":S,"end":E}` with the buffer's PTS and PTS + DURATION as stream time in seconds
  * (millisecond precision), unless it carries the `GstSttTextMeta` custom meta with
- * `final=false`: an interim caption, sent without seq, never stored, replaced by the next
- * caption (only the latest one not yet sent is kept). `speaker` and `language` of that
- * meta are sent too. `stttranscribe` outputs finals only (a word once out is never taken
- * back), so its output becomes finals one for one: a word per caption in its `words`
- * mode, a cue per caption in `segments` mode.
+ * `final=false` (`speaker` and `language` of that meta are sent too). `stttranscribe`
+ * outputs finals only (a word once out is never taken back), so its output becomes
+ * finals one for one: a word per caption in its `words` mode, a cue per caption in
+ * `segments` mode. When its stream starts the element asks upstream for interim text
+ * (the upstream event `stt-want-interim`); each `stt-interim` event `stttranscribe` then
+ * sends becomes an interim caption (`"final":false`, no seq), never stored, replaced by
+ * the next caption (only the latest one not yet sent is kept).
  *
  * The connection runs on the plugin's shared I/O threads: `render` never waits on the
  * network. Finals are kept until the server acknowledges them (cumulative `ack`), at most
@@ -62,6 +64,7 @@
 
 #include "gststtpublish.h"
 #include "gststtpublisher.h"
+#include "gststtinterim.h"
 #include "gststtsession.h"
 #include "gststtjwt.h"
 #include "sttredact.h"
@@ -544,6 +547,34 @@ caption_from_buffer (GstSttPublish * self, GstBuffer * buf, gboolean * final)
       ms ? gst_structure_get_string (ms, "language") : NULL);
 }
 
+/* An interim text event (gststtinterim.h) as an interim caption, or NULL. */
+static GstSttCaption *
+caption_from_interim (GstSttPublish * self, const GstStructure * s)
+{
+  const gchar *text = gst_structure_get_string (s, "text");
+  GstClockTime start = GST_CLOCK_TIME_NONE, end = GST_CLOCK_TIME_NONE;
+  g_autofree gchar *valid = NULL;
+  const gchar *p;
+
+  if (text == NULL)
+    return NULL;
+  valid = g_utf8_make_valid (text, -1);
+  for (p = valid; *p && g_ascii_isspace (*p); p++);
+  if (*p == '\0')
+    return NULL;
+  if (!gst_structure_get_clock_time (s, "start", &start)
+      || !GST_CLOCK_TIME_IS_VALID (start))
+    start = self->last_end;
+  else
+    start = stream_time (GST_BASE_SINK (self), start);
+  if (!gst_structure_get_clock_time (s, "end", &end) || !GST_CLOCK_TIME_IS_VALID (end))
+    end = start;
+  else
+    end = MAX (stream_time (GST_BASE_SINK (self), end), start);
+  return gst_stt_caption_new (valid, to_ms (start), to_ms (end),
+      gst_structure_get_string (s, "speaker"), gst_structure_get_string (s, "language"));
+}
+
 static GstFlowReturn
 gst_stt_publish_render (GstBaseSink * sink, GstBuffer * buf)
 {
@@ -618,6 +649,27 @@ static gboolean
 gst_stt_publish_event (GstBaseSink * sink, GstEvent * event)
 {
   GstSttPublish *self = GST_STT_PUBLISH (sink);
+  const GstStructure *interim;
+
+  /* A stream starts: ask upstream (stttranscribe) for its interim text as events. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) {
+    gboolean asked = gst_pad_push_event (GST_BASE_SINK_PAD (sink),
+        gst_stt_want_interim_event_new ());
+
+    GST_DEBUG_OBJECT (self, "interim text %s upstream", asked ? "asked for" :
+        "not available");
+  }
+
+  if ((interim = gst_stt_interim_event_get (event)) && self->publisher
+      && !gst_stt_publisher_failed (self->publisher)) {
+    GstSttCaption *c = caption_from_interim (self, interim);
+
+    if (c) {
+      GST_LOG_OBJECT (self, "interim caption %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+          " ms", c->start_ms, c->end_ms);
+      gst_stt_publisher_push (self->publisher, c, FALSE);
+    }
+  }
 
   /* A flush after EOS (a seek): the stream goes on, on a new connection. */
   if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->publisher

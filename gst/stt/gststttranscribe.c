@@ -15,6 +15,12 @@
  *   boundaries with the words' times, at most `max-lines` lines (joined by a newline) of
  *   `max-line-length` characters and `max-cue-duration` ms.
  *
+ * Text buffers are finals only. A downstream element that also wants the interim text
+ * (`sttpublish`) sends the upstream custom event `stt-want-interim`; the partials then
+ * come as serialized custom downstream events `stt-interim` (`text`, `start`, `end` as
+ * the finals' PTS would be, `speaker`, `language`), at most one per 250 ms. Elements
+ * that do not know them pass them on. See docs/messages.md.
+ *
  * `latency` and `lateness` are in milliseconds and `language-code` names the language,
  * as in the gst-plugins-rs transcribers.
  *
@@ -68,6 +74,7 @@
 
 #include "gststttranscribe.h"
 #include "gststtcues.h"
+#include "gststtinterim.h"
 #include "sttprovider.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_transcribe_debug);
@@ -77,6 +84,9 @@ GST_DEBUG_CATEGORY_STATIC (stt_transcribe_debug);
 #define MIN_GAP (100 * GST_MSECOND)
 /* At most one late-text WARNING in this long (the count goes on in late-results). */
 #define LATE_WARNING_INTERVAL_US (10 * G_USEC_PER_SEC)
+/* At most one interim text event in this long: a caption server takes a few messages a
+ * second from a publisher, and each interim replaces the last, so the newest wins. */
+#define INTERIM_INTERVAL_US (G_USEC_PER_SEC / 4)
 
 #define DEFAULT_OUTPUT_MODE GST_STT_OUTPUT_MODE_AUTO
 #define DEFAULT_PARTIAL_STABILITY 3
@@ -128,6 +138,13 @@ struct _GstSttTranscribe
   gboolean segment_pushed;
   gboolean eos;
   GstClockTime out_pos;         /* task only: where the text stream stands */
+
+  /* Interim text events (under lock). */
+  gboolean want_interim;        /* downstream asked for them (stt-want-interim) */
+  GstStructure *interim;        /* the newest one not yet pushed, or NULL */
+  gint64 interim_at;            /* monotonic time the last one left, 0 = never */
+  gchar *interim_last;          /* its text, and start in interim_last_start */
+  GstClockTime interim_last_start;
 };
 
 G_DEFINE_TYPE (GstSttTranscribe, gst_stt_transcribe, GST_TYPE_STT_BASE);
@@ -168,6 +185,16 @@ clear_queue_locked (GstSttTranscribe * self)
 
   while ((item = g_queue_pop_head (&self->queue)))
     gst_mini_object_unref (item);
+}
+
+/* Call with the lock held: a new stream, or a flush; the request stays. */
+static void
+reset_interim_locked (GstSttTranscribe * self)
+{
+  g_clear_pointer (&self->interim, gst_structure_free);
+  g_clear_pointer (&self->interim_last, g_free);
+  self->interim_at = 0;
+  self->interim_last_start = GST_CLOCK_TIME_NONE;
 }
 
 GType
@@ -359,12 +386,71 @@ cues_locked (GstSttTranscribe * self, const GstStructure * s, GstClockTime pts,
   g_ptr_array_unref (cues);
 }
 
+/* Call with the lock held, after words_locked for word output. The interim text of the
+ * partial @s, or NULL: in word output only its words not out yet (those that will come
+ * as finals), from the first one's start; else all of its text from @pts. Times in the
+ * input's time domain, as the finals' PTS. */
+static GstStructure *
+interim_locked (GstSttTranscribe * self, const GstStructure * s, GstClockTime pts,
+    GstClockTime duration)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  guint n = words ? gst_value_array_get_size (words) : 0, i;
+  const gchar *language = gst_structure_get_string (s, "language");
+  const gchar *speaker = NULL;
+  GstClockTime start = pts, end = pts + duration;
+  g_autoptr (GString) text = NULL;
+
+  if (!GST_CLOCK_TIME_IS_VALID (pts))
+    return NULL;
+  if (n == 0 || !self->words) {
+    text = g_string_new (gst_structure_get_string (s, "text"));
+    if (n > 0)
+      speaker = gst_structure_get_string (gst_value_get_structure
+          (gst_value_array_get_value (words, 0)), "speaker");
+  } else {
+    text = g_string_new (NULL);
+    start = GST_CLOCK_TIME_NONE;
+    for (i = 0; i < n; i++) {
+      const GstStructure *w =
+          gst_value_get_structure (gst_value_array_get_value (words, i));
+      const gchar *t = gst_structure_get_string (w, "text");
+      GstClockTime ws = GST_CLOCK_TIME_NONE, we = GST_CLOCK_TIME_NONE;
+
+      if (t == NULL || *t == '\0' || !gst_structure_get_clock_time (w, "start", &ws)
+          || !GST_CLOCK_TIME_IS_VALID (ws))
+        continue;
+      if (!gst_structure_get_clock_time (w, "end", &we) || we < ws)
+        we = ws;
+      /* Out already as a final (the rule of words_locked). */
+      if (GST_CLOCK_TIME_IS_VALID (self->words_end)
+          && ws + (we - ws) / 2 <= self->words_end)
+        continue;
+      if (!GST_CLOCK_TIME_IS_VALID (start)) {
+        start = ws;
+        speaker = gst_structure_get_string (w, "speaker");
+      }
+      g_string_append_printf (text, "%s%s", text->len ? " " : "", t);
+      end = we;
+    }
+  }
+  g_strstrip (text->str);
+  if (text->str[0] == '\0' || !GST_CLOCK_TIME_IS_VALID (start))
+    return NULL;
+  /* Nothing new for a viewer. */
+  if (self->interim_last && g_str_equal (self->interim_last, text->str)
+      && self->interim_last_start == start)
+    return NULL;
+  return gst_stt_interim_new (text->str, start, MAX (end, start), speaker, language);
+}
+
 static void
 gst_stt_transcribe_transcript (GstSttBase * base, const GstStructure * s,
     gboolean is_final, GstClockTime pts, GstClockTime duration)
 {
   GstSttTranscribe *self = GST_STT_TRANSCRIBE (base);
   GPtrArray *out = g_ptr_array_new ();
+  GstStructure *interim = NULL;
   guint i;
 
   g_mutex_lock (&self->lock);
@@ -374,6 +460,14 @@ gst_stt_transcribe_transcript (GstSttBase * base, const GstStructure * s,
       words_locked (self, s, is_final, pts, duration, out);
     else if (is_final)
       cues_locked (self, s, pts, duration, out);
+    /* Final text replaces the interim text before it (a viewer drops it), so the next
+     * interim goes out even if its text is the same. */
+    if (is_final || out->len > 0) {
+      g_clear_pointer (&self->interim, gst_structure_free);
+      g_clear_pointer (&self->interim_last, g_free);
+    }
+    if (!is_final && self->want_interim)
+      interim = interim_locked (self, s, pts, duration);
   }
   g_mutex_unlock (&self->lock);
 
@@ -385,6 +479,20 @@ gst_stt_transcribe_transcript (GstSttBase * base, const GstStructure * s,
     enqueue (self, buf);
   }
   g_ptr_array_unref (out);
+
+  /* After the finals it follows; the task pushes it when due (INTERIM_INTERVAL_US). */
+  if (interim) {
+    g_mutex_lock (&self->lock);
+    if (self->flushing) {
+      gst_structure_free (interim);
+    } else {
+      if (self->interim)
+        gst_structure_free (self->interim);
+      self->interim = interim;
+      g_cond_signal (&self->cond);
+    }
+    g_mutex_unlock (&self->lock);
+  }
 }
 
 static void
@@ -424,6 +532,7 @@ gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
       g_mutex_lock (&self->lock);
       self->eos = FALSE;
       reset_words_locked (self);
+      reset_interim_locked (self);
       g_mutex_unlock (&self->lock);
       enqueue (self, ev);
       enqueue (self, gst_event_new_caps (gst_static_pad_template_get_caps
@@ -434,6 +543,7 @@ gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
       g_mutex_lock (&self->lock);
       self->flushing = TRUE;
       clear_queue_locked (self);
+      reset_interim_locked (self);
       g_cond_signal (&self->cond);
       g_mutex_unlock (&self->lock);
       gst_pad_push_event (self->srcpad, event);
@@ -449,6 +559,7 @@ gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
       self->out_pos = GST_CLOCK_TIME_NONE;
       self->promised_pos = GST_CLOCK_TIME_NONE;
       reset_words_locked (self);
+      reset_interim_locked (self);
       clear_queue_locked (self);
       g_mutex_unlock (&self->lock);
       gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_stt_transcribe_loop,
@@ -506,8 +617,30 @@ warn_late (GstSttTranscribe * self)
   self->late_max = 0;
 }
 
-/* The src pad task: pushes queued text and events, and GAP events up to the point where
- * no more text can come. */
+/* Call with the lock held, once the pending interim is due: its event, placed as a final
+ * pushed now would be (never before where the text stream stands). */
+static GstEvent *
+take_interim_locked (GstSttTranscribe * self)
+{
+  GstStructure *s = g_steal_pointer (&self->interim);
+  GstClockTime start = GST_CLOCK_TIME_NONE, end = GST_CLOCK_TIME_NONE;
+
+  gst_structure_get_clock_time (s, "start", &start);
+  gst_structure_get_clock_time (s, "end", &end);
+  g_free (self->interim_last);
+  self->interim_last = g_strdup (gst_structure_get_string (s, "text"));
+  self->interim_last_start = start;
+  self->interim_at = g_get_monotonic_time ();
+  if (GST_CLOCK_TIME_IS_VALID (self->out_pos) && start < self->out_pos) {
+    start = self->out_pos;
+    gst_structure_set (s, "start", GST_TYPE_CLOCK_TIME, start, "end",
+        GST_TYPE_CLOCK_TIME, MAX (end, start), NULL);
+  }
+  return gst_stt_interim_event_new (s);
+}
+
+/* The src pad task: pushes queued text and events, GAP events up to the point where no
+ * more text can come, and the newest interim text when due. */
 static void
 gst_stt_transcribe_loop (GstPad * pad)
 {
@@ -530,6 +663,16 @@ gst_stt_transcribe_loop (GstPad * pad)
       self->out_pos = safe;
       self->promised_pos = safe;
       break;
+    }
+    if (self->interim && self->segment_pushed && !self->eos) {
+      gint64 due = self->interim_at ? self->interim_at + INTERIM_INTERVAL_US : 0;
+
+      if (g_get_monotonic_time () >= due) {
+        item = take_interim_locked (self);
+        break;
+      }
+      g_cond_wait_until (&self->cond, &self->lock, due);
+      continue;
     }
     g_cond_wait (&self->cond, &self->lock);
   }
@@ -572,6 +715,7 @@ gst_stt_transcribe_loop (GstPad * pad)
       self->out_pos = seg->format == GST_FORMAT_TIME ? seg->start : 0;
   } else if (GST_EVENT_TYPE (item) == GST_EVENT_EOS) {
     self->eos = TRUE;
+    g_clear_pointer (&self->interim, gst_structure_free);
   }
   g_mutex_unlock (&self->lock);
 
@@ -581,6 +725,8 @@ gst_stt_transcribe_loop (GstPad * pad)
     GST_DEBUG_OBJECT (self, "pushing text %" GST_PTR_FORMAT, item);
     ret = gst_pad_push (pad, item);
   } else {
+    if (GST_EVENT_TYPE (item) == GST_EVENT_CUSTOM_DOWNSTREAM)
+      GST_LOG_OBJECT (self, "pushing %" GST_PTR_FORMAT, gst_event_get_structure (item));
     gst_pad_push_event (pad, item);
   }
 
@@ -613,16 +759,35 @@ gst_stt_transcribe_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMo
     self->late_unwarned = 0;
     self->late_max = 0;
     self->late_warned_at = 0;
+    /* A new stream: downstream asks again when it starts. */
+    self->want_interim = FALSE;
     reset_words_locked (self);
   } else {
     clear_queue_locked (self);
   }
+  reset_interim_locked (self);
   g_cond_signal (&self->cond);
   g_mutex_unlock (&self->lock);
 
   if (active)
     return gst_pad_start_task (pad, (GstTaskFunction) gst_stt_transcribe_loop, pad, NULL);
   return gst_pad_stop_task (pad);
+}
+
+static gboolean
+gst_stt_transcribe_src_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstSttTranscribe *self = GST_STT_TRANSCRIBE (parent);
+
+  if (gst_stt_is_want_interim_event (event)) {
+    GST_INFO_OBJECT (self, "downstream asked for interim text events");
+    g_mutex_lock (&self->lock);
+    self->want_interim = TRUE;
+    g_mutex_unlock (&self->lock);
+    gst_event_unref (event);
+    return TRUE;
+  }
+  return gst_pad_event_default (pad, parent, event);
 }
 
 static gboolean
@@ -720,6 +885,7 @@ gst_stt_transcribe_finalize (GObject * object)
   GstSttTranscribe *self = GST_STT_TRANSCRIBE (object);
 
   clear_queue_locked (self);
+  reset_interim_locked (self);
   g_ptr_array_unref (self->stab_words);
   g_array_unref (self->stab_counts);
   g_mutex_clear (&self->lock);
@@ -789,6 +955,7 @@ gst_stt_transcribe_init (GstSttTranscribe * self)
   self->flushing = TRUE;
   self->out_pos = GST_CLOCK_TIME_NONE;
   self->promised_pos = GST_CLOCK_TIME_NONE;
+  self->interim_last_start = GST_CLOCK_TIME_NONE;
   self->output_mode = DEFAULT_OUTPUT_MODE;
   self->partial_stability = DEFAULT_PARTIAL_STABILITY;
   self->limits.max_line_length = DEFAULT_MAX_LINE_LENGTH;
@@ -803,6 +970,8 @@ gst_stt_transcribe_init (GstSttTranscribe * self)
       GST_DEBUG_FUNCPTR (gst_stt_transcribe_src_activate_mode));
   gst_pad_set_query_function (self->srcpad,
       GST_DEBUG_FUNCPTR (gst_stt_transcribe_src_query));
+  gst_pad_set_event_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_stt_transcribe_src_event));
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 }

@@ -7,7 +7,9 @@
  *   characters and 7 s, read back from webvttenc and srtenc cue by cue;
  * - text later than `latency` allows: moved, counted, one WARNING saying by how much,
  *   and max-observed-delay;
- * - the transcriber property names and types (latency and lateness in ms, language-code).
+ * - the transcriber property names and types (latency and lateness in ms, language-code);
+ * - interim text as "stt-interim" events, only for a downstream that asked for them, at
+ *   most one per 250 ms, each placed where the final it becomes is placed.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -460,6 +462,215 @@ GST_START_TEST (test_late_warning)
 
 GST_END_TEST;
 
+/* --- interim text events ----------------------------------------------------------- */
+
+/* What left stttranscribe's src pad, in order: text buffers and interim events. */
+typedef struct
+{
+  gboolean interim;
+  gchar *text;
+  GstClockTime start, end;
+  gint64 at;                    /* monotonic time it left */
+} Item;
+
+typedef struct
+{
+  GMutex lock;
+  GArray *items;                /* Item */
+  guint other_custom;           /* custom downstream events that are not stt-interim */
+} Seen;
+
+static void
+item_clear (Item * i)
+{
+  g_free (i->text);
+}
+
+static GstPadProbeReturn
+on_src_item (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  Seen *seen = data;
+  Item it = { 0 };
+
+  it.at = g_get_monotonic_time ();
+  if (GST_IS_BUFFER (info->data)) {
+    GstBuffer *buf = info->data;
+    GstMapInfo map;
+
+    gst_buffer_map (buf, &map, GST_MAP_READ);
+    it.text = g_strndup ((const gchar *) map.data, map.size);
+    gst_buffer_unmap (buf, &map);
+    it.start = GST_BUFFER_PTS (buf);
+    it.end = it.start + GST_BUFFER_DURATION (buf);
+  } else {
+    GstEvent *ev = info->data;
+    const GstStructure *s = gst_event_get_structure (ev);
+
+    if (GST_EVENT_TYPE (ev) != GST_EVENT_CUSTOM_DOWNSTREAM)
+      return GST_PAD_PROBE_OK;
+    g_mutex_lock (&seen->lock);
+    if (!gst_structure_has_name (s, "stt-interim"))
+      seen->other_custom++;
+    g_mutex_unlock (&seen->lock);
+    if (!gst_structure_has_name (s, "stt-interim"))
+      return GST_PAD_PROBE_OK;
+    it.interim = TRUE;
+    it.text = g_strdup (gst_structure_get_string (s, "text"));
+    fail_unless (it.text != NULL, "an interim without text");
+    fail_unless (gst_structure_get_clock_time (s, "start", &it.start));
+    fail_unless (gst_structure_get_clock_time (s, "end", &it.end));
+  }
+  g_mutex_lock (&seen->lock);
+  g_array_append_val (seen->items, it);
+  g_mutex_unlock (&seen->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* What sttpublish does: asks for interim text when the stream starts. */
+static GstPadProbeReturn
+ask_for_interims (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  if (GST_EVENT_TYPE (info->data) == GST_EVENT_STREAM_START)
+    fail_unless (gst_pad_push_event (pad, gst_event_new_custom
+            (GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new_empty ("stt-want-interim"))));
+  return GST_PAD_PROBE_OK;
+}
+
+static Seen *
+watch_src (Run * r, gboolean ask)
+{
+  Seen *seen = g_new0 (Seen, 1);
+  GstPad *src = gst_element_get_static_pad (r->stt, "src");
+
+  g_mutex_init (&seen->lock);
+  seen->items = g_array_new (FALSE, TRUE, sizeof (Item));
+  g_array_set_clear_func (seen->items, (GDestroyNotify) item_clear);
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      on_src_item, seen, NULL);
+  if (ask) {
+    GstPad *peer = gst_pad_get_peer (src);
+
+    gst_pad_add_probe (peer, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, ask_for_interims, NULL,
+        NULL);
+    gst_object_unref (peer);
+  }
+  gst_object_unref (src);
+  return seen;
+}
+
+static void
+seen_free (Seen * seen)
+{
+  g_array_unref (seen->items);
+  g_mutex_clear (&seen->lock);
+  g_free (seen);
+}
+
+static guint
+n_interims (Seen * seen)
+{
+  guint i, n = 0;
+
+  for (i = 0; i < seen->items->len; i++)
+    n += g_array_index (seen->items, Item, i).interim;
+  return n;
+}
+
+/* Each interim event is the beginning of what comes next as final text: its words are
+ * the next finals' first words, and it starts at the next buffer's PTS (the same
+ * mapping). Interims leave at most one per 250 ms (a little
+ * scheduling slack allowed), each with new text. */
+static void
+check_interims (Seen * seen, const gchar * mode)
+{
+  gint64 last_at = 0;
+  const gchar *last_text = NULL;
+  guint i, j;
+
+  for (i = 0; i < seen->items->len; i++) {
+    const Item *it = &g_array_index (seen->items, Item, i);
+    g_auto (GStrv) words = NULL;
+    g_auto (GStrv) finals = NULL;
+    g_autoptr (GString) next = NULL;
+    const Item *first = NULL;
+
+    if (!it->interim) {
+      last_text = NULL;         /* a final: the next interim may say the same again */
+      continue;
+    }
+    fail_unless (it->end >= it->start);
+    if (last_at)
+      fail_unless (it->at - last_at >= 200 * 1000, "%s: interims %" G_GINT64_FORMAT
+          " ms apart", mode, (it->at - last_at) / 1000);
+    last_at = it->at;
+    fail_if (last_text && g_str_equal (last_text, it->text), "%s: '%s' twice", mode,
+        it->text);
+    last_text = it->text;
+    words = g_strsplit (it->text, " ", -1);
+    next = g_string_new (NULL);
+    for (j = i + 1; j < seen->items->len; j++) {
+      const Item *b = &g_array_index (seen->items, Item, j);
+
+      if (b->interim)
+        continue;
+      if (first == NULL)
+        first = b;
+      g_string_append_printf (next, "%s%s", next->len ? " " : "", b->text);
+    }
+    fail_unless (first != NULL, "%s: no final after the interim '%s'", mode, it->text);
+    GST_INFO ("%s: interim '%s' at %" GST_TIME_FORMAT ", then '%s' at %" GST_TIME_FORMAT,
+        mode, it->text, GST_TIME_ARGS (it->start), first->text,
+        GST_TIME_ARGS (first->start));
+    fail_unless (near (it->start, (gdouble) first->start / GST_SECOND), "%s: interim '%s' "
+        "at %" GST_TIME_FORMAT ", its final '%s' at %" GST_TIME_FORMAT, mode, it->text,
+        GST_TIME_ARGS (it->start), first->text, GST_TIME_ARGS (first->start));
+    g_strdelimit (next->str, "\n", ' ');
+    finals = g_strsplit (next->str, " ", -1);
+    for (j = 0; words[j]; j++)
+      fail_unless (j < g_strv_length (finals) && g_str_equal (words[j], finals[j]),
+          "%s: interim '%s', then the finals '%s'", mode, it->text, next->str);
+  }
+}
+
+/* Live input on the Deepgram protocol (partials every 250 ms of audio): word output with
+ * and without a downstream that asks for interim text, and segment output that asks. The
+ * text buffers are the same either way. */
+GST_START_TEST (test_interim_events)
+{
+  guint n_tones, i;
+  gdouble duration;
+  g_autofree SttTone *tones = phrases (&n_tones, &duration);
+  Run *runs[3];
+  Seen *seen[3];
+
+  runs[0] = run_new ("deepgram", tones, n_tones, duration, TRUE, NULL);
+  runs[1] = run_new ("deepgram", tones, n_tones, duration, TRUE, NULL);
+  runs[2] = run_new ("deepgram", tones, n_tones, duration, TRUE, NULL);
+  g_object_set (runs[2]->stt, "output-mode", 2 /* segments */ , NULL);
+  for (i = 0; i < 3; i++)
+    seen[i] = watch_src (runs[i], i > 0);
+  run_play_all (runs, 3);
+
+  for (i = 0; i < 2; i++) {
+    assert_no_warning (runs[i]);
+    check_word_buffers (runs[i], "deepgram");
+  }
+  /* Nobody asked: no interim, nor any other custom event. */
+  fail_unless_equals_int (n_interims (seen[0]), 0);
+  fail_unless_equals_int (seen[0]->other_custom, 0);
+  /* Asked: about one per phrase at least (each phrase is 1.65 s long). */
+  fail_unless (n_interims (seen[1]) >= 3, "%u interims", n_interims (seen[1]));
+  check_interims (seen[1], "words");
+  fail_unless (n_interims (seen[2]) >= 3, "%u interims", n_interims (seen[2]));
+  check_interims (seen[2], "segments");
+  for (i = 0; i < 3; i++) {
+    run_free (runs[i]);
+    seen_free (seen[i]);
+  }
+}
+
+GST_END_TEST;
+
 /* --- files: shaped cues through webvttenc and srtenc ------------------------------- */
 
 typedef struct
@@ -669,6 +880,7 @@ captions_suite (void)
   tcase_add_test (tc, test_live_words);
   tcase_add_test (tc, test_partial_stability);
   tcase_add_test (tc, test_late_warning);
+  tcase_add_test (tc, test_interim_events);
   tcase_add_test (tc, test_webvtt_cues);
   tcase_add_test (tc, test_srt_cues);
   return s;

@@ -3,7 +3,7 @@
  * duplicates acked again, interims recorded, 4001 for a bad token, 1003 for a malformed
  * message), with faults: a dropped socket, no acks, a server not up yet, refusals. Also
  * GstSttPending alone, the settings checked at start, and a real upstream: stttranscribe
- * on the local Deepgram-protocol server. */
+ * on the local Deepgram-protocol server, its partials published as interim captions. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -1645,9 +1645,11 @@ static const SttTone tones[] = {
 #define TONES_DURATION 3.6
 #define RATE 16000
 
-/* The captions stored for @mode (words: one per word; segments: cues). */
+/* The captions stored for @mode (words: one per word; segments: cues). @live: an appsrc
+ * fed at real-time pace (the partials then come at the pace of speech), else as fast as
+ * it takes the audio. */
 static Peer *
-transcribe_and_publish (const gchar * mode)
+transcribe_and_publish (const gchar * mode, gboolean live)
 {
   GError *err = NULL;
   SttTestServer *server = stt_test_server_new ("deepgram", &err);
@@ -1657,14 +1659,15 @@ transcribe_and_publish (const gchar * mode)
   GList *bufs, *l;
   Peer *p = peer_new ();
   Run *r = g_new0 (Run, 1);
+  gint64 t0;
 
   fail_unless (server != NULL, "server: %s", err ? err->message : "");
   stt_url = stt_test_server_get_url (server);
   peer_listen (p, 0);
   url = peer_url (p);
-  desc = g_strdup_printf ("appsrc name=src format=time ! stttranscribe provider=deepgram "
-      "url=%s api-key=test-key output-mode=%s latency=60000 ! sttpublish name=pub url=%s "
-      "token-secret=" SECRET, stt_url, mode, url);
+  desc = g_strdup_printf ("appsrc name=src format=time is-live=%d ! stttranscribe "
+      "provider=deepgram url=%s api-key=test-key output-mode=%s latency=60000 ! "
+      "sttpublish name=pub url=%s token-secret=" SECRET, live, stt_url, mode, url);
   r->pipe = gst_parse_launch (desc, NULL);
   fail_unless (r->pipe != NULL);
   r->src = gst_bin_get_by_name (GST_BIN (r->pipe), "src");
@@ -1680,8 +1683,14 @@ transcribe_and_publish (const gchar * mode)
   gst_buffer_unref (all);
 
   run_play (r);
-  for (l = bufs; l; l = l->next)
+  t0 = g_get_monotonic_time ();
+  for (l = bufs; l; l = l->next) {
+    gint64 due = t0 + (gint64) (GST_BUFFER_PTS (l->data) / GST_USECOND);
+
+    if (live && due > g_get_monotonic_time ())
+      g_usleep (due - g_get_monotonic_time ());
     push (r, gst_buffer_ref (l->data));
+  }
   end_stream (r);
   fail_unless (run_poll (r, NULL, NULL, 30000));
   fail_unless (r->error == NULL, "%s", r->error ? gst_structure_to_string (r->error) : "");
@@ -1694,9 +1703,10 @@ transcribe_and_publish (const gchar * mode)
   return p;
 }
 
-GST_START_TEST (test_transcribe_words)
+/* One final per word, each once, in order, at its tone's times. */
+static void
+check_stored_tones (Peer * p)
 {
-  Peer *p = transcribe_and_publish ("words");
   guint i;
 
   fail_unless_equals_int (p->stored->len, G_N_ELEMENTS (tones));
@@ -1713,6 +1723,63 @@ GST_START_TEST (test_transcribe_words)
     stt_check_assert_time (json_object_get_double_member (o, "end") * GST_SECOND,
         tones[i].end * GST_SECOND, "end");
   }
+}
+
+GST_START_TEST (test_transcribe_words)
+{
+  Peer *p = transcribe_and_publish ("words", FALSE);
+
+  check_stored_tones (p);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
+/* Live: stttranscribe's partials go out as interim captions (final:false, no seq), each
+ * received before the final of its first word and starting where that final starts; the
+ * finals are the same as without them. */
+GST_START_TEST (test_transcribe_interims)
+{
+  Peer *p = transcribe_and_publish ("words", TRUE);
+  guint i, j, n = 0, finals_seen = 0;
+
+  check_stored_tones (p);
+  fail_unless (p->interims->len >= 2, "%u interims", p->interims->len);
+  for (i = 0; i < p->received->len; i++) {
+    const gchar *line = strchr (g_ptr_array_index (p->received, i), ' ') + 1;
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_auto (GStrv) words = NULL;
+    JsonObject *o;
+    gdouble start;
+
+    fail_unless (json_parser_load_from_data (parser, line, -1, NULL));
+    o = json_node_get_object (json_parser_get_root (parser));
+    if (json_object_get_boolean_member (o, "final")) {
+      finals_seen++;
+      continue;
+    }
+    n++;
+    fail_if (json_object_has_member (o, "seq"));
+    start = json_object_get_double_member (o, "start");
+    fail_unless (json_object_get_double_member (o, "end") >= start);
+    /* Its words are the next finals', in order. */
+    words = g_strsplit (json_object_get_string_member (o, "text"), " ", -1);
+    for (j = 0; words[j]; j++) {
+      g_autoptr (JsonObject) f = NULL;
+      g_autofree gchar *bare = NULL;
+
+      fail_unless (finals_seen + j < p->stored->len, "interim '%s' after the last "
+          "final", json_object_get_string_member (o, "text"));
+      f = stored_caption (p, finals_seen + j);
+      bare = stt_check_bare_word (json_object_get_string_member (f, "text"));
+      fail_unless_equals_string (words[j], bare);
+      if (j == 0)
+        fail_unless (G_APPROX_VALUE (start, json_object_get_double_member (f, "start"),
+                1e-9), "interim at %f, its final at %f", start,
+            json_object_get_double_member (f, "start"));
+    }
+  }
+  fail_unless_equals_int (n, p->interims->len);
   peer_free (p);
 }
 
@@ -1720,7 +1787,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_transcribe_segments)
 {
-  Peer *p = transcribe_and_publish ("segments");
+  Peer *p = transcribe_and_publish ("segments", FALSE);
   GString *all = g_string_new (NULL);
   g_autoptr (JsonObject) first = NULL;
   g_autoptr (JsonObject) last = NULL;
@@ -1783,6 +1850,7 @@ publish_suite (void)
   tcase_add_test (tc, test_flush_after_eos);
   tcase_add_test (tc, test_transcribe_words);
   tcase_add_test (tc, test_transcribe_segments);
+  tcase_add_test (tc, test_transcribe_interims);
   return s;
 }
 
