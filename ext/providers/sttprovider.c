@@ -64,6 +64,16 @@ stt_provider_env_key_name (const SttProviderInfo * info)
   return ret;
 }
 
+/* SttRequest's and SttHttpInit's header lists: name, value, name, value... */
+static void
+headers_add (GPtrArray ** headers, const gchar * name, const gchar * value)
+{
+  if (*headers == NULL)
+    *headers = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (*headers, g_strdup (name));
+  g_ptr_array_add (*headers, g_strdup (value));
+}
+
 void
 stt_request_clear (SttRequest * req)
 {
@@ -75,10 +85,7 @@ stt_request_clear (SttRequest * req)
 void
 stt_request_add_header (SttRequest * req, const gchar * name, const gchar * value)
 {
-  if (req->headers == NULL)
-    req->headers = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (req->headers, g_strdup (name));
-  g_ptr_array_add (req->headers, g_strdup (value));
+  headers_add (&req->headers, name, value);
 }
 
 void
@@ -94,10 +101,7 @@ stt_http_init_clear (SttHttpInit * init)
 void
 stt_http_init_add_header (SttHttpInit * init, const gchar * name, const gchar * value)
 {
-  if (init->headers == NULL)
-    init->headers = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (init->headers, g_strdup (name));
-  g_ptr_array_add (init->headers, g_strdup (value));
+  headers_add (&init->headers, name, value);
 }
 
 static void
