@@ -262,15 +262,9 @@ elevenlabs_parse (SttProviderState * st, gboolean binary, const guint8 * data, g
   const gchar *type;
   guint i;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   type = stt_json_get_string (o, "message_type", "");
 
   if (g_str_equal (type, "partial_transcript") || g_str_equal (type, "final_transcript")

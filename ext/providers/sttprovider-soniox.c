@@ -294,15 +294,9 @@ soniox_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   guint i, n;
   gboolean tail_changed;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   if (json_object_has_member (o, "error_code") || json_object_has_member (o,
           "error_message")) {
     gint64 code = stt_json_get_int (o, "error_code", 0);

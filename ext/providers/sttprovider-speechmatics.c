@@ -421,15 +421,9 @@ speechmatics_parse (SttProviderState * st, gboolean binary, const guint8 * data,
   JsonObject *o;
   const gchar *message;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   message = stt_json_get_string (o, "message", NULL);
   if (message == NULL) {
     out->error = g_strdup ("message without a \"message\" name");

@@ -101,15 +101,9 @@ vosk_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize l
   SttResult *r;
   guint i, n;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   /* Every answer (even a malformed one, above) is for the oldest unanswered frame. */
   if (!g_queue_is_empty (&priv->frames))
     priv->answered += GPOINTER_TO_UINT (g_queue_pop_head (&priv->frames));

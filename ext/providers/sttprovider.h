@@ -157,6 +157,8 @@ struct _SttProviderInfo
   /* Frames @len bytes of wire-format audio. Returns a new GBytes and sets @type. */
   GBytes *(*frame_audio) (SttProviderState * st, const guint8 * data, gsize len,
       SttFrameType * type);
+  /* One server message into @out. A JSON protocol starts with stt_json_parse_message()
+   * (sttjson.h), which refuses binary frames and what is not a JSON object. */
   void (*parse) (SttProviderState * st, gboolean binary, const guint8 * data, gsize len,
       SttParseOutput * out);
   gchar *(*keepalive_message) (SttProviderState * st);
