@@ -327,12 +327,6 @@ assemblyai_classify_close (SttProviderState * st, gushort code, const gchar * re
   return classify_code (code);
 }
 
-static SttFailure
-assemblyai_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_assemblyai = {
   .name = "assemblyai",
   .display_name = "AssemblyAI",
@@ -352,6 +346,5 @@ const SttProviderInfo stt_provider_assemblyai = {
   .end_message = assemblyai_end,
   .finalize_message = assemblyai_finalize,
   .classify_close = assemblyai_classify_close,
-  .classify_http = assemblyai_classify_http,
   .free_priv = assemblyai_free_priv,
 };

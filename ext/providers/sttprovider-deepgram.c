@@ -157,12 +157,6 @@ deepgram_classify_close (SttProviderState * st, gushort code, const gchar * reas
   return stt_failure_from_close (code);
 }
 
-static SttFailure
-deepgram_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_deepgram = {
   .name = "deepgram",
   .display_name = "Deepgram",
@@ -182,6 +176,4 @@ const SttProviderInfo stt_provider_deepgram = {
   .end_message = deepgram_end,
   .finalize_message = deepgram_finalize,
   .classify_close = deepgram_classify_close,
-  .classify_http = deepgram_classify_http,
-  .free_priv = g_free,
 };

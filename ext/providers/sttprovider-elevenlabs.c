@@ -321,18 +321,6 @@ elevenlabs_end (SttProviderState * st, SttFrameType * type)
   return g_bytes_new_take (msg, strlen (msg));
 }
 
-static SttFailure
-elevenlabs_classify_close (SttProviderState * st, gushort code, const gchar * reason)
-{
-  return stt_failure_from_close (code);
-}
-
-static SttFailure
-elevenlabs_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_elevenlabs = {
   .name = "elevenlabs",
   .display_name = "ElevenLabs",
@@ -349,7 +337,5 @@ const SttProviderInfo stt_provider_elevenlabs = {
   .parse = elevenlabs_parse,
   .end_message = elevenlabs_end,
   .finalize_message = elevenlabs_finalize,
-  .classify_close = elevenlabs_classify_close,
-  .classify_http = elevenlabs_classify_http,
   .free_priv = elevenlabs_free_priv,
 };

@@ -618,12 +618,6 @@ openai_classify_close (SttProviderState * st, gushort code, const gchar * reason
   return stt_failure_from_close (code);
 }
 
-static SttFailure
-openai_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_openai = {
   .name = "openai",
   .display_name = "OpenAI",
@@ -642,6 +636,5 @@ const SttProviderInfo stt_provider_openai = {
   .end_message = openai_end,
   .finalize_message = openai_finalize,
   .classify_close = openai_classify_close,
-  .classify_http = openai_classify_http,
   .free_priv = openai_free_priv,
 };

@@ -519,13 +519,6 @@ speechmatics_classify_close (SttProviderState * st, gushort code, const gchar * 
   }
 }
 
-static SttFailure
-speechmatics_classify_http (SttProviderState * st, guint status)
-{
-  /* 401 bad key; 400, 404 (wrong path or region), 405 (not GET): fatal; 429/5xx: retry. */
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_speechmatics = {
   .name = "speechmatics",
   .display_name = "Speechmatics",
@@ -549,6 +542,7 @@ const SttProviderInfo stt_provider_speechmatics = {
   .end_message = speechmatics_end,
   .finalize_message = speechmatics_finalize,
   .classify_close = speechmatics_classify_close,
-  .classify_http = speechmatics_classify_http,
+  /* classify_http: the default. 401 bad key; 400, 404 (wrong path or region), 405 (not
+   * GET): fatal; 429/5xx: retry. */
   .free_priv = speechmatics_free_priv,
 };

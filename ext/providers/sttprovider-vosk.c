@@ -170,18 +170,6 @@ vosk_finalize (SttProviderState * st)
   return g_strdup ("{\"reset\" : 1}");
 }
 
-static SttFailure
-vosk_classify_close (SttProviderState * st, gushort code, const gchar * reason)
-{
-  return stt_failure_from_close (code);
-}
-
-static SttFailure
-vosk_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_vosk = {
   .name = "vosk",
   .display_name = "vosk-server",
@@ -202,7 +190,5 @@ const SttProviderInfo stt_provider_vosk = {
   .parse = vosk_parse,
   .end_message = vosk_end,
   .finalize_message = vosk_finalize,
-  .classify_close = vosk_classify_close,
-  .classify_http = vosk_classify_http,
   .free_priv = vosk_free_priv,
 };

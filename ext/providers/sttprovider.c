@@ -64,6 +64,34 @@ stt_provider_env_key_name (const SttProviderInfo * info)
   return ret;
 }
 
+SttFailure
+stt_provider_classify_close (SttProviderState * st, gushort code, const gchar * reason)
+{
+  if (st->info->classify_close)
+    return st->info->classify_close (st, code, reason);
+  return stt_failure_from_close (code);
+}
+
+SttFailure
+stt_provider_classify_http (SttProviderState * st, guint status)
+{
+  if (st->info->classify_http)
+    return st->info->classify_http (st, status);
+  return stt_failure_from_http (status);
+}
+
+void
+stt_provider_clear_priv (SttProviderState * st)
+{
+  if (st->priv == NULL)
+    return;
+  if (st->info->free_priv)
+    st->info->free_priv (st->priv);
+  else
+    g_free (st->priv);
+  st->priv = NULL;
+}
+
 /* SttRequest's and SttHttpInit's header lists: name, value, name, value... */
 static void
 headers_add (GPtrArray ** headers, const gchar * name, const gchar * value)
