@@ -9,17 +9,11 @@
 #include "sttprovider.h"
 #include "sttproviders-list.h"
 
-/* One line per provider. */
+/* In the order of sttproviders.def. */
 static const SttProviderInfo *const providers[] = {
-  &stt_provider_deepgram,
-  &stt_provider_vosk,
-  &stt_provider_soniox,
-  &stt_provider_gladia,
-  &stt_provider_assemblyai,
-  &stt_provider_elevenlabs,
-  &stt_provider_openai,
-  &stt_provider_speechmatics,
-  &stt_provider_aws,
+#define STT_PROVIDER(name) &stt_provider_##name,
+#include "sttproviders.def"
+#undef STT_PROVIDER
   NULL
 };
 
