@@ -122,6 +122,23 @@ stt_json_parse_object (const gchar * data, gsize len, JsonParser ** parser)
   return json_node_get_object (root);
 }
 
+JsonObject *
+stt_json_parse_message (gboolean binary, const guint8 * data, gsize len,
+    JsonParser ** parser, SttParseOutput * out)
+{
+  JsonObject *o;
+
+  *parser = NULL;
+  if (binary) {
+    out->error = g_strdup ("unexpected binary message");
+    return NULL;
+  }
+  o = stt_json_parse_object ((const gchar *) data, len, parser);
+  if (o == NULL)
+    out->error = g_strdup ("message is not a JSON object");
+  return o;
+}
+
 static JsonNode *
 member (JsonObject * o, const gchar * name, JsonNodeType type)
 {

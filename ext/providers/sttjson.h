@@ -6,10 +6,19 @@
 
 #include <json-glib/json-glib.h>
 
+#include "sttprovider.h"
+
 G_BEGIN_DECLS
 
 /* Parses @data as a JSON object. Returns NULL (and logs nothing) when it is not one. */
 JsonObject *stt_json_parse_object (const gchar * data, gsize len, JsonParser ** parser);
+/* The start of a JSON protocol's parse hook: the server message (@binary, @data, @len)
+ * as a JSON object, owned by *@parser (unref it, e.g. with g_autoptr). NULL when it is a
+ * binary frame ("unexpected binary message") or not a JSON object ("message is not a
+ * JSON object"): that text is then set in @out->error, and parse has nothing else to
+ * do. */
+JsonObject *stt_json_parse_message (gboolean binary, const guint8 * data, gsize len,
+    JsonParser ** parser, SttParseOutput * out);
 
 const gchar *stt_json_get_string (JsonObject * o, const gchar * name, const gchar * fallback);
 gdouble stt_json_get_double (JsonObject * o, const gchar * name, gdouble fallback);

@@ -264,15 +264,9 @@ assemblyai_parse (SttProviderState * st, gboolean binary, const guint8 * data, g
   JsonObject *o;
   const gchar *type;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   type = stt_json_get_string (o, "type", NULL);
 
   if (type == NULL && stt_json_get_string (o, "error", NULL) == NULL) {
@@ -333,12 +327,6 @@ assemblyai_classify_close (SttProviderState * st, gushort code, const gchar * re
   return classify_code (code);
 }
 
-static SttFailure
-assemblyai_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_assemblyai = {
   .name = "assemblyai",
   .display_name = "AssemblyAI",
@@ -358,6 +346,5 @@ const SttProviderInfo stt_provider_assemblyai = {
   .end_message = assemblyai_end,
   .finalize_message = assemblyai_finalize,
   .classify_close = assemblyai_classify_close,
-  .classify_http = assemblyai_classify_http,
   .free_priv = assemblyai_free_priv,
 };

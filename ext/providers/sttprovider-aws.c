@@ -355,19 +355,6 @@ aws_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize le
   }
 }
 
-static SttFailure
-aws_classify_close (SttProviderState * st, gushort code, const gchar * reason)
-{
-  return stt_failure_from_close (code);
-}
-
-static SttFailure
-aws_classify_http (SttProviderState * st, guint status)
-{
-  /* 403: the signature or the key was refused; 400: bad parameters; 429/5xx: retry. */
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_aws = {
   .name = "aws",
   .display_name = "AWS Transcribe",
@@ -389,6 +376,6 @@ const SttProviderInfo stt_provider_aws = {
   .parse = aws_parse,
   .end_message = aws_end,
   .finalize_message = NULL,
-  .classify_close = aws_classify_close,
-  .classify_http = aws_classify_http,
+  /* classify_close and classify_http: the defaults. HTTP 403: the signature or the key
+   * was refused; 400: bad parameters; 429/5xx: retry. */
 };

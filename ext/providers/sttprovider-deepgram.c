@@ -103,15 +103,9 @@ deepgram_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsi
   JsonObject *o;
   const gchar *type;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   type = stt_json_get_string (o, "type", "");
 
   if (g_str_equal (type, "Results")) {
@@ -163,12 +157,6 @@ deepgram_classify_close (SttProviderState * st, gushort code, const gchar * reas
   return stt_failure_from_close (code);
 }
 
-static SttFailure
-deepgram_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_deepgram = {
   .name = "deepgram",
   .display_name = "Deepgram",
@@ -188,6 +176,4 @@ const SttProviderInfo stt_provider_deepgram = {
   .end_message = deepgram_end,
   .finalize_message = deepgram_finalize,
   .classify_close = deepgram_classify_close,
-  .classify_http = deepgram_classify_http,
-  .free_priv = g_free,
 };

@@ -262,15 +262,9 @@ elevenlabs_parse (SttProviderState * st, gboolean binary, const guint8 * data, g
   const gchar *type;
   guint i;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   type = stt_json_get_string (o, "message_type", "");
 
   if (g_str_equal (type, "partial_transcript") || g_str_equal (type, "final_transcript")
@@ -327,18 +321,6 @@ elevenlabs_end (SttProviderState * st, SttFrameType * type)
   return g_bytes_new_take (msg, strlen (msg));
 }
 
-static SttFailure
-elevenlabs_classify_close (SttProviderState * st, gushort code, const gchar * reason)
-{
-  return stt_failure_from_close (code);
-}
-
-static SttFailure
-elevenlabs_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_elevenlabs = {
   .name = "elevenlabs",
   .display_name = "ElevenLabs",
@@ -355,7 +337,5 @@ const SttProviderInfo stt_provider_elevenlabs = {
   .parse = elevenlabs_parse,
   .end_message = elevenlabs_end,
   .finalize_message = elevenlabs_finalize,
-  .classify_close = elevenlabs_classify_close,
-  .classify_http = elevenlabs_classify_http,
   .free_priv = elevenlabs_free_priv,
 };

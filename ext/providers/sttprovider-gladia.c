@@ -371,15 +371,9 @@ gladia_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   JsonObject *o, *err;
   const gchar *type;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   type = stt_json_get_string (o, "type", "");
   err = stt_json_get_object (o, "error");
 

@@ -539,15 +539,9 @@ openai_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   JsonObject *o;
   const gchar *type;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   type = stt_json_get_string (o, "type", "");
 
   if (g_str_equal (type, "conversation.item.input_audio_transcription.delta")) {
@@ -624,12 +618,6 @@ openai_classify_close (SttProviderState * st, gushort code, const gchar * reason
   return stt_failure_from_close (code);
 }
 
-static SttFailure
-openai_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_openai = {
   .name = "openai",
   .display_name = "OpenAI",
@@ -648,6 +636,5 @@ const SttProviderInfo stt_provider_openai = {
   .end_message = openai_end,
   .finalize_message = openai_finalize,
   .classify_close = openai_classify_close,
-  .classify_http = openai_classify_http,
   .free_priv = openai_free_priv,
 };

@@ -294,15 +294,9 @@ soniox_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize
   guint i, n;
   gboolean tail_changed;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   if (json_object_has_member (o, "error_code") || json_object_has_member (o,
           "error_message")) {
     gint64 code = stt_json_get_int (o, "error_code", 0);
@@ -416,20 +410,6 @@ soniox_end (SttProviderState * st, SttFrameType * type)
   return g_bytes_new_static ("", 0);
 }
 
-static SttFailure
-soniox_classify_close (SttProviderState * st, gushort code, const gchar * reason)
-{
-  /* Errors come as {error_code, error_message} before the close and are classified
-   * there; a close on its own is a lost connection, or the end after `finished`. */
-  return stt_failure_from_close (code);
-}
-
-static SttFailure
-soniox_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_soniox = {
   .name = "soniox",
   .display_name = "Soniox",
@@ -449,7 +429,8 @@ const SttProviderInfo stt_provider_soniox = {
   .keepalive_message = soniox_keepalive,
   .end_message = soniox_end,
   .finalize_message = soniox_finalize,
-  .classify_close = soniox_classify_close,
-  .classify_http = soniox_classify_http,
+  /* classify_close: the default. Errors come as {error_code, error_message} before the
+   * close and are classified there; a close on its own is a lost connection, or the end
+   * after `finished`. */
   .free_priv = soniox_free_priv,
 };

@@ -421,15 +421,9 @@ speechmatics_parse (SttProviderState * st, gboolean binary, const guint8 * data,
   JsonObject *o;
   const gchar *message;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   message = stt_json_get_string (o, "message", NULL);
   if (message == NULL) {
     out->error = g_strdup ("message without a \"message\" name");
@@ -525,13 +519,6 @@ speechmatics_classify_close (SttProviderState * st, gushort code, const gchar * 
   }
 }
 
-static SttFailure
-speechmatics_classify_http (SttProviderState * st, guint status)
-{
-  /* 401 bad key; 400, 404 (wrong path or region), 405 (not GET): fatal; 429/5xx: retry. */
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_speechmatics = {
   .name = "speechmatics",
   .display_name = "Speechmatics",
@@ -555,6 +542,7 @@ const SttProviderInfo stt_provider_speechmatics = {
   .end_message = speechmatics_end,
   .finalize_message = speechmatics_finalize,
   .classify_close = speechmatics_classify_close,
-  .classify_http = speechmatics_classify_http,
+  /* classify_http: the default. 401 bad key; 400, 404 (wrong path or region), 405 (not
+   * GET): fatal; 429/5xx: retry. */
   .free_priv = speechmatics_free_priv,
 };

@@ -101,15 +101,9 @@ vosk_parse (SttProviderState * st, gboolean binary, const guint8 * data, gsize l
   SttResult *r;
   guint i, n;
 
-  if (binary) {
-    out->error = g_strdup ("unexpected binary message");
+  o = stt_json_parse_message (binary, data, len, &parser, out);
+  if (o == NULL)
     return;
-  }
-  o = stt_json_parse_object ((const gchar *) data, len, &parser);
-  if (o == NULL) {
-    out->error = g_strdup ("message is not a JSON object");
-    return;
-  }
   /* Every answer (even a malformed one, above) is for the oldest unanswered frame. */
   if (!g_queue_is_empty (&priv->frames))
     priv->answered += GPOINTER_TO_UINT (g_queue_pop_head (&priv->frames));
@@ -176,18 +170,6 @@ vosk_finalize (SttProviderState * st)
   return g_strdup ("{\"reset\" : 1}");
 }
 
-static SttFailure
-vosk_classify_close (SttProviderState * st, gushort code, const gchar * reason)
-{
-  return stt_failure_from_close (code);
-}
-
-static SttFailure
-vosk_classify_http (SttProviderState * st, guint status)
-{
-  return stt_failure_from_http (status);
-}
-
 const SttProviderInfo stt_provider_vosk = {
   .name = "vosk",
   .display_name = "vosk-server",
@@ -208,7 +190,5 @@ const SttProviderInfo stt_provider_vosk = {
   .parse = vosk_parse,
   .end_message = vosk_end,
   .finalize_message = vosk_finalize,
-  .classify_close = vosk_classify_close,
-  .classify_http = vosk_classify_http,
   .free_priv = vosk_free_priv,
 };

@@ -9,17 +9,11 @@
 #include "sttprovider.h"
 #include "sttproviders-list.h"
 
-/* One line per provider. */
+/* In the order of sttproviders.def. */
 static const SttProviderInfo *const providers[] = {
-  &stt_provider_deepgram,
-  &stt_provider_vosk,
-  &stt_provider_soniox,
-  &stt_provider_gladia,
-  &stt_provider_assemblyai,
-  &stt_provider_elevenlabs,
-  &stt_provider_openai,
-  &stt_provider_speechmatics,
-  &stt_provider_aws,
+#define STT_PROVIDER(name) &stt_provider_##name,
+#include "sttproviders.def"
+#undef STT_PROVIDER
   NULL
 };
 
@@ -64,6 +58,44 @@ stt_provider_env_key_name (const SttProviderInfo * info)
   return ret;
 }
 
+SttFailure
+stt_provider_classify_close (SttProviderState * st, gushort code, const gchar * reason)
+{
+  if (st->info->classify_close)
+    return st->info->classify_close (st, code, reason);
+  return stt_failure_from_close (code);
+}
+
+SttFailure
+stt_provider_classify_http (SttProviderState * st, guint status)
+{
+  if (st->info->classify_http)
+    return st->info->classify_http (st, status);
+  return stt_failure_from_http (status);
+}
+
+void
+stt_provider_clear_priv (SttProviderState * st)
+{
+  if (st->priv == NULL)
+    return;
+  if (st->info->free_priv)
+    st->info->free_priv (st->priv);
+  else
+    g_free (st->priv);
+  st->priv = NULL;
+}
+
+/* SttRequest's and SttHttpInit's header lists: name, value, name, value... */
+static void
+headers_add (GPtrArray ** headers, const gchar * name, const gchar * value)
+{
+  if (*headers == NULL)
+    *headers = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (*headers, g_strdup (name));
+  g_ptr_array_add (*headers, g_strdup (value));
+}
+
 void
 stt_request_clear (SttRequest * req)
 {
@@ -75,10 +107,7 @@ stt_request_clear (SttRequest * req)
 void
 stt_request_add_header (SttRequest * req, const gchar * name, const gchar * value)
 {
-  if (req->headers == NULL)
-    req->headers = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (req->headers, g_strdup (name));
-  g_ptr_array_add (req->headers, g_strdup (value));
+  headers_add (&req->headers, name, value);
 }
 
 void
@@ -94,10 +123,7 @@ stt_http_init_clear (SttHttpInit * init)
 void
 stt_http_init_add_header (SttHttpInit * init, const gchar * name, const gchar * value)
 {
-  if (init->headers == NULL)
-    init->headers = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (init->headers, g_strdup (name));
-  g_ptr_array_add (init->headers, g_strdup (value));
+  headers_add (&init->headers, name, value);
 }
 
 static void

@@ -151,28 +151,45 @@ struct _SttProviderInfo
    * matter there. */
   guint file_frame_ms;
 
+  /* --- required --- */
+  /* Fills @req for a connection attempt (and may set st->priv). FALSE + @error: the
+   * configuration cannot work (fatal). */
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
-  /* First text message after the handshake, or NULL. */
-  gchar *(*start_message) (SttProviderState * st);
   /* Frames @len bytes of wire-format audio. Returns a new GBytes and sets @type. */
   GBytes *(*frame_audio) (SttProviderState * st, const guint8 * data, gsize len,
       SttFrameType * type);
+  /* One server message into @out. A JSON protocol starts with stt_json_parse_message()
+   * (sttjson.h), which refuses binary frames and what is not a JSON object. */
   void (*parse) (SttProviderState * st, gboolean binary, const guint8 * data, gsize len,
       SttParseOutput * out);
+
+  /* --- optional: NULL = the protocol has no such message --- */
+  /* First text message after the handshake. */
+  gchar *(*start_message) (SttProviderState * st);
+  /* Sent after keepalive_interval seconds without audio (with keepalive_interval > 0). */
   gchar *(*keepalive_message) (SttProviderState * st);
   /* Sent at end of stream; the server answers with its last results then finishes.
-   * Returns the message and whether it is binary (an empty binary frame for some). */
+   * Returns the message and whether it is binary (an empty binary frame for some).
+   * NULL: at the end of the stream the engine finishes at once, waiting for nothing. */
   GBytes *(*end_message) (SttProviderState * st, SttFrameType * type);
-  /* Asks the server to turn the open segment final now, or NULL if unsupported. */
+  /* Asks the server to turn the open segment final now. */
   gchar *(*finalize_message) (SttProviderState * st);
+
+  /* --- optional: NULL = the common rule. Callers go through stt_provider_classify_close,
+   * stt_provider_classify_http and stt_provider_clear_priv, which apply it. --- */
+  /* The server closed the WebSocket. Default: stt_failure_from_close (@code). */
   SttFailure (*classify_close) (SttProviderState * st, gushort code, const gchar * reason);
+  /* The handshake, or the init step, answered HTTP @status (not 2xx). Default:
+   * stt_failure_from_http (@status). */
   SttFailure (*classify_http) (SttProviderState * st, guint status);
+  /* Frees st->priv. Default: g_free (a plain struct that owns nothing). */
   void (*free_priv) (gpointer priv);
 
-  /* --- optional --- */
+  /* --- optional: NULL = no such step; the hooks of a step go together --- */
   /* An HTTP step before each connection attempt: fill @init and return TRUE, or return
    * FALSE when none is needed this time (e.g. a session URL is still valid). The answer
-   * goes to parse_init_response; an HTTP error status is classified by classify_http. */
+   * goes to parse_init_response (required with this hook); an HTTP error status is
+   * classified by classify_http. */
   gboolean (*build_init_request) (SttProviderState * st, SttHttpInit * init);
   /* A 2xx answer to the init step. FALSE + @error: the answer is unusable (fatal). */
   gboolean (*parse_init_response) (SttProviderState * st, guint status,
@@ -194,6 +211,15 @@ const gchar *const *stt_provider_names (void);
 
 /* Environment variable holding this provider's key ("DEEPGRAM_API_KEY"). */
 gchar *stt_provider_env_key_name (const SttProviderInfo * info);
+
+/* The provider's classify_close, or stt_failure_from_close (@code) without one. */
+SttFailure stt_provider_classify_close (SttProviderState * st, gushort code,
+    const gchar * reason);
+/* The provider's classify_http, or stt_failure_from_http (@status) without one. */
+SttFailure stt_provider_classify_http (SttProviderState * st, guint status);
+/* Frees st->priv, if any, with the provider's free_priv (g_free without one) and sets
+ * it to NULL. */
+void stt_provider_clear_priv (SttProviderState * st);
 
 void stt_request_clear (SttRequest * req);
 void stt_request_add_header (SttRequest * req, const gchar * name, const gchar * value);

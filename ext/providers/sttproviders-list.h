@@ -1,14 +1,8 @@
-/* The providers compiled in; the registry in sttprovider.c lists them. */
+/* The providers compiled in, declared from sttproviders.def (the one list to edit). */
 #pragma once
 
 #include "sttprovider.h"
 
-extern const SttProviderInfo stt_provider_deepgram;
-extern const SttProviderInfo stt_provider_vosk;
-extern const SttProviderInfo stt_provider_soniox;
-extern const SttProviderInfo stt_provider_gladia;
-extern const SttProviderInfo stt_provider_assemblyai;
-extern const SttProviderInfo stt_provider_elevenlabs;
-extern const SttProviderInfo stt_provider_openai;
-extern const SttProviderInfo stt_provider_speechmatics;
-extern const SttProviderInfo stt_provider_aws;
+#define STT_PROVIDER(name) extern const SttProviderInfo stt_provider_##name;
+#include "sttproviders.def"
+#undef STT_PROVIDER

@@ -520,9 +520,7 @@ teardown_connection (GstSttSession * s)
   clear_source (&s->finalize_timer);
   g_clear_pointer (&s->http, stt_http_free);
   g_clear_pointer (&s->ws, stt_ws_free);
-  if (s->pstate.info && s->pstate.info->free_priv && s->pstate.priv)
-    s->pstate.info->free_priv (s->pstate.priv);
-  s->pstate.priv = NULL;
+  stt_provider_clear_priv (&s->pstate);
   s->pstate.frames_sent = 0;
   /* Send times and what the server vouched for belong to the connection: a replay is
    * timed anew. */
@@ -1183,7 +1181,7 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
 {
   GstSttSession *s = user_data;
   HOLD (s);
-  SttFailure f = status ? s->pstate.info->classify_http (&s->pstate, status) :
+  SttFailure f = status ? stt_provider_classify_http (&s->pstate, status) :
       STT_FAILURE_RETRY;
   g_autofree gchar *text = NULL;
   g_autofree gchar *debug = NULL;
@@ -1251,7 +1249,7 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
 {
   GstSttSession *s = user_data;
   HOLD (s);
-  SttFailure f = s->pstate.info->classify_close (&s->pstate, code, reason);
+  SttFailure f = stt_provider_classify_close (&s->pstate, code, reason);
   g_autofree gchar *text = NULL;
 
   GST_INFO_OBJECT (s->log_object, "connection closed: %u '%s'", code, reason);
@@ -1512,7 +1510,7 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
         0);
     return;
   }
-  f = status ? s->cfg.provider->classify_http (&s->pstate, status) : STT_FAILURE_RETRY;
+  f = status ? stt_provider_classify_http (&s->pstate, status) : STT_FAILURE_RETRY;
   if (status >= 300 && status < 400)
     text = g_strdup_printf ("%s answered the session set-up with a redirect: %s",
         s->cfg.provider->display_name, error ? error->message : "HTTP 3xx");

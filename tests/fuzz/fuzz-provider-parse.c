@@ -166,9 +166,7 @@ fuzz_connect (Fuzz * f)
 static void
 fuzz_close (Fuzz * f)
 {
-  if (f->st.priv && f->info->free_priv)
-    f->info->free_priv (f->st.priv);
-  f->st.priv = NULL;
+  stt_provider_clear_priv (&f->st);
   f->st.frames_sent = 0;
   f->open = FALSE;
   f->init_pending = FALSE;
@@ -268,7 +266,7 @@ fuzz_event (Fuzz * f, const guint8 * p, gsize len)
         reason = g_strdup ("");
       }
       {
-        SttFailure failure = f->info->classify_close (&f->st, be16 (p + 2), reason);
+        SttFailure failure = stt_provider_classify_close (&f->st, be16 (p + 2), reason);
 
         g_free (reason);
         if (failure == STT_FAILURE_NONE && f->end_sent)
@@ -282,7 +280,7 @@ fuzz_event (Fuzz * f, const guint8 * p, gsize len)
       /* on_ws_failed, or on_init for a refused set-up (no priv yet). */
       if (len < 4 || (!f->open && !f->init_pending))
         break;
-      fuzz_fail_with (f, f->info->classify_http (&f->st, be16 (p + 2)));
+      fuzz_fail_with (f, stt_provider_classify_http (&f->st, be16 (p + 2)));
       break;
     default:
       break;
