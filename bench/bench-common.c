@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-common.c: see bench-common.h. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

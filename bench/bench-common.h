@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-common: what the benchmark programs share: the bench-server child process,
  * process measurements (CPU, RSS, threads), the machine line, deterministic audio,
  * percentiles, and a set of live streams with chain-function timing. */

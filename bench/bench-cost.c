@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-cost: CPU seconds per audio hour of one stream (README.md, "Cost per stream").
  *
  * File case (as fast as accepted): pushes --hours of deterministic speech-like audio

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # What a user pays for a file, whole process: gst-launch-1.0 transcribing a WAV through
 # stttranscribe into a Deepgram-protocol server (the local test server, another process
 # whose CPU is not counted), against the same gst-launch doing only the conversion the

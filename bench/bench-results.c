@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-results: the result path (README.md, "Result path").
  *
  * K live streams into stttranscribe; bench-server --stamp writes its CLOCK_MONOTONIC

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What a developer would write instead of the plugin: the official @deepgram/sdk live
 // client streaming 16 kHz mono PCM as fast as the connection takes it (100 ms chunks,
 // at most LIMIT bytes queued), then CloseStream; it parses every Results message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-server: a lean Deepgram-shaped WebSocket server for the benchmarks.
  *
  *   bench-server [--threads N] [--interim-ms MS] [--final-ms MS] [--stamp]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-stall: the streaming thread never waits on the network, and memory stays bounded
  * (README.md, "Stalled server, long outage, long run").
  *

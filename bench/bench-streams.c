@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-streams: K live streams in one process (README.md, "Concurrency").
  *
  * For each K of --streams: K pipelines `audiotestsrc is-live=true wave=ticks ! S16LE

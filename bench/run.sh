@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the benchmarks and runs them all, each bounded in time; prints their figures.
 #   bench/run.sh [--quick]
 # BUILD (default /tmp/build-bench) is a meson build dir with -Dbench=enabled (made here if

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Live captions from any audio file or URI with sttsink, in Python (PyGObject).
 
     examples/captions.py FILE-OR-URI [--provider vosk] [--url ws://127.0.0.1:2700]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The launch lines of examples/README.md, run against the local recognizer so that they
 # are known to work: WebVTT, SRT, and bus messages. Needs a build (scripts/build.sh).
 #   examples/launch-lines.sh [AUDIO.wav]

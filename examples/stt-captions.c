@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-captions: transcribe an audio file (or any URI) with stttranscribe, print the
  * captions as they arrive, and write them as WebVTT.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Captions in a browser, the first of the README's three commands:
 #   scripts/caption-demo.sh
 # Installs what is missing and builds (as demo.sh), makes a secret and a spoken sample in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The main job, from a fresh Debian 12 machine: install what is missing, build, start the
 # local recognizer (no account, no internet), transcribe a spoken sample through
 # stttranscribe, print the captions as they arrive, write a .vtt, stop the server.

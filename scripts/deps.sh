@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the Debian 12 packages gst-stt needs to build, test and run the demo.
 # Only what is missing is installed; needs root (or sudo).
 set -euo pipefail

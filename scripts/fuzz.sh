@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Fuzzes every target of tests/fuzz with libFuzzer (clang, ASan + UBSan), each for a
 # bounded time, on a copy of its seed corpus; exits non-zero if any target found a
 # crash, a leak, a broken invariant or a hang.

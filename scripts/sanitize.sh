@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The test suite under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer:
 # any memory error, undefined behaviour or leak in gst-stt's code fails the run.
 #

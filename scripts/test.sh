@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The whole test suite, from a fresh Debian 12 machine: packages, build, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."

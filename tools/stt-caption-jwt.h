@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-caption-jwt: verification of HS256 JSON Web Tokens (RFC 7519, compact JWS of
  * RFC 7515) for stt-caption-server. The counterpart of gst/stt/gststtjwt.c, which mints
  * them. Pure functions: no global state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-local-guard: one client connection of stt-local-server, as a GIOStream handed to
  * libsoup, that looks at what the client sends before libsoup buffers it.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The docs-cache test: the documentation cache the built plugin describes must be the
 # one in the repository.   check-docs-cache.sh STT_DOCS_CACHE_PROGRAM CACHE_FILE
 set -euo pipefail

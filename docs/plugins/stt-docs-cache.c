@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-docs-cache: writes the plugin's documentation cache, docs/plugins/
  * gst_plugins_cache.json, from the plugin itself: every element's metadata, pad
  * templates and properties (type, default, flags, doc string), and the enums they use.

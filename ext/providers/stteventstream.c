@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stteventstream.c: encoder and decoder of AWS event-stream messages (see the header).
  * The CRC32 is zlib's. */
 #ifdef HAVE_CONFIG_H

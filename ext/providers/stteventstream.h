@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stteventstream: the AWS event-stream binary message format (application/
  * vnd.amazon.eventstream), as AWS's streaming services frame their events:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttjson.c: type-checked json-glib access for provider parsers. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttjson: small json-glib helpers shared by the providers' parsers.
  * Every getter is NULL-safe and type-checked: a missing or mistyped member (or a string
  * that is not valid UTF-8) gives the fallback, so a malformed server message can never

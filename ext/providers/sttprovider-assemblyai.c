@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-assemblyai.c: AssemblyAI Universal Streaming v3.
  *
  * Query-string configuration, `Authorization: <key>` (no scheme) or a temporary token in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-aws.c: Amazon Transcribe streaming over WebSocket.
  *
  * The handshake is a GET of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-deepgram.c: Deepgram listen v1 live.
  *
  * Query-string configuration, `Authorization: Token <key>` (or `Bearer <jwt>` for a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-elevenlabs.c: ElevenLabs Scribe realtime (scribe_v2_realtime).
  *
  * Query-string configuration, `xi-api-key: <key>` or a single-use token in the `token`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-gladia.c: Gladia live v2.
  *
  * A session is created over HTTP (`POST /v2/live` with `x-gladia-key` and the JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-openai.c: OpenAI Realtime API, transcription session (GA interface, as the
  * openai npm SDK 6.x types it: resources/realtime/realtime.ts).
  *

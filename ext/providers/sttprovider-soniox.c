@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-soniox.c: Soniox real-time WebSocket API.
  *
  * `Authorization: Bearer <key>` on the handshake (the start request's `api_key` field is

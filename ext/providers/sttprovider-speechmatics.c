@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-speechmatics.c: Speechmatics real-time v2.
  *
  * `Authorization: Bearer <key>` on the handshake (a temporary key from token-url goes in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider-vosk.c: the vosk-server WebSocket protocol, also spoken by our local
  * recognizer (tools/stt-local-server).
  *

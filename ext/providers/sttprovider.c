@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider.c: the provider registry and the chores every provider shares. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

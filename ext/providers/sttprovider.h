@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttprovider: the provider-neutral interface every speech-to-text protocol implements.
  *
  * A provider never touches GStreamer pads or libsoup objects: it builds the connection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The providers compiled in, declared from sttproviders.def (the one list to edit). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttsigv4.c: AWS Signature Version 4 query-string presigning.
  *
  * The rules (AWS General Reference, "Signature Version 4 signing process" and "Create a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttsigv4: AWS Signature Version 4, as the WebSocket services of AWS need it: a GET
  * presigned in its query string (X-Amz-* parameters), plus the building blocks, kept
  * public so that tests can check each step against AWS's published examples.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stthttp.c: a cancellable HTTP request on an I/O worker. The body is read as a stream
  * with a running limit: an answer over STT_HTTP_MAX_BODY stops the reading at once, so a
  * hostile or broken server cannot make us buffer gigabytes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stthttp: one HTTP request over the worker's SoupSession (token fetches, session
  * init steps). Call from the worker's thread; the callback runs there too, always from
  * the worker's main loop: never before stt_http_request has returned. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttiopool.c: a fixed set of I/O threads, each with its own main context and
  * SoupSession, shared by every stream of the process. A thread per stream would not
  * scale to thousands of streams; a fixed pool keeps the thread count flat. */

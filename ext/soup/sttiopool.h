@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttiopool: the process-wide pool of I/O threads shared by every stream.
  *
  * Each worker thread runs its own GMainContext and owns the SoupSessions created on it

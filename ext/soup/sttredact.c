@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttredact.c: the redaction of secrets in URLs, one scan of the URL's parts. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttredact: URLs made safe to log, post on the bus or put in an error. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttls.c: certificate checks on a SoupMessage, shared by sttws.c and stthttp.c. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttls: the certificate checks of our WebSocket and HTTP requests.
  * - The default: the system store, on the worker's shared session.
  * - tls-ca-file: that file's CAs replace the system store for the connection.

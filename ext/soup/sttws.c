@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttws.c: WebSocket client connections over libsoup 3.2. Every call happens on the
  * stream's I/O worker thread, where libsoup attaches its sources. */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttws: one WebSocket client connection over libsoup 3, used from one I/O worker.
  * It knows nothing of providers: it moves frames and reports what happened. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtawscreds.c: the AWS credential chain (see the header). The shared files are INI
  * files read with GKeyFile: `[default]` / `[NAME]` in the credentials file, `[default]` /
  * `[profile NAME]` in the config file, keys aws_access_key_id, aws_secret_access_key,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtawscreds: where AWS credentials come from, in the order of AWS's own tools:
  * the element's properties (access-key, secret-access-key, session-token), then the
  * environment ($AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN), then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtbase.c: the element half of stttranscribe's parent: the sink pad, the state
  * changes and the property hooks, around the engine (gststtengine.c) that does the work.
  * Subclasses only decide where results go.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttBase: stttranscribe's parent, an element around the engine it shares with
  * sttsink (gststtengine.h: every property, the audio converter, the replay ring, the
  * timeline and the session). It owns the sink pad; subclasses only decide where results

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Caption shaping: see gststtcues.h.
  *
  * Greedy at word boundaries: a word goes on the current line if the line stays within

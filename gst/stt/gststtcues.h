@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Caption shaping: a final transcript cut into cues a viewer can read (WebVTT, SRT,
  * textoverlay), at word boundaries, with the words' own times. Pure functions. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtengine.c: the engine behind stttranscribe and sttsink.
  *
  * Streaming thread: convert each buffer with GstAudioConverter to the provider's wire

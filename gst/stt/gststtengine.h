@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttEngine: the speech-to-text engine an element embeds (stttranscribe through
  * GstSttBase, and sttsink). It owns every property, the audio converter, the replay
  * ring, the timeline and the session, and posts the bus messages on its element. The

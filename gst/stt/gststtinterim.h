@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtinterim: interim (partial) text as events, beside the final text buffers.
  *
  * Text buffers of stttranscribe are finals only, so textoverlay, webvttenc, srtenc and

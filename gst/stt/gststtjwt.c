@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtjwt.c: HS256 JSON Web Tokens. HMAC-SHA256 and the random jti come from OpenSSL;
  * base64url is GLib's base64 with the URL-safe alphabet and no padding. */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtjwt: HS256 JSON Web Tokens (RFC 7519, compact JWS of RFC 7515) for relays and
  * caption servers that take a token signed with a shared secret. Pure functions: no
  * GStreamer object, no global state but OpenSSL's random generator.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtmessage.c: builders for the schema-1 bus message structures. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtmessage: the bus message schema (version 1), built in one place.
  * Field by field documentation: docs/messages.md. Fields are only ever added. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtpending.c: the captions waiting for the server's acknowledgement, oldest first,
  * in a GQueue; `cursor` is the first one not yet sent on the current connection. */
 #ifdef HAVE_CONFIG_H

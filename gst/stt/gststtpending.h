@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttPending: the final captions a publisher keeps until the caption server says it
  * stored them (docs/caption-server.md): their `seq` numbers, what was sent on the current
  * connection, cumulative acks, the welcome's `last_seq`, and a bound on how many are kept.

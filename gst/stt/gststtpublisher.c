@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtpublisher.c: the publisher state machine. Everything below the public functions
  * runs on the stream's I/O worker thread and needs no lock for its connection state; the
  * captions (GstSttPending, the interim) and the counters are shared with the streaming

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttPublisher: one stream's connection to a caption fan-out server room, the publisher
  * side of docs/caption-server.md, driven on one shared I/O worker thread: a token for
  * every attempt, the welcome, captions out in order, cumulative acks, reconnects with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtring.c: the replay ring, a circular byte buffer that grows on demand up to its
  * capacity, so a stream that commits often costs only a few seconds of memory. */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttRing: the replay ring. Holds every wire-format sample after the committed point
  * (the end of the last final result), addressed by stream sample position, so a new
  * connection can replay what the service has not yet turned into finals.

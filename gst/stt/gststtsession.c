@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtsession.c: the session state machine. Everything below the public functions
  * runs on the stream's I/O worker thread, so the state needs no lock; the public
  * functions hand work over with stt_io_worker_invoke.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttSession: one stream's conversation with a speech-to-text service, driven on one
  * shared I/O worker thread: connect, send the ring in chunks, keepalive, parse results,
  * reconnect with backoff and replay, drain at end of stream.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststtstats.c: counters and log-scale histograms (about 19% per bucket), cheap enough
  * to update on every frame of every stream. */
 #ifdef HAVE_CONFIG_H

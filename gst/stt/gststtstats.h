@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttStats: a stream's counters and latency histograms, for `stt-stats`.
  * Thread-safe (its own lock). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gststttimeline.c: stream sample positions to input time, across DISCONTs and gaps.
  * The service sees the audio without gaps; the anchors put the gaps back in. */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GstSttTimeline: maps stream sample positions (wire rate, counted since the element
  * started) to the input's time domain, through anchors recorded as buffers arrived:
  * the first timestamp, then every DISCONT or timestamp jump.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plugin.c: registers the stt plugin's elements. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

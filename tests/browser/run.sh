@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The viewer page in a real browser:
 #   tests/browser/run.sh STT_CAPTION_SERVER STT_LOCAL_SERVER PLUGIN_DIR OUT_DIR
 # Installs puppeteer-core (tests/browser/package.json, pinned) once into OUT_DIR/node and

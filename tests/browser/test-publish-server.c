@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* End to end with the real caption server (tests/caption's harness starts it on port 0
  * with a temporary store and secret): a live pipeline, tones at real-time pace through
  * stttranscribe on the local Deepgram-protocol server into sttpublish, and a viewer of the

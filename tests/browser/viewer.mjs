@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The caption server's viewer page (/rooms/demo) in headless Chromium, fed by a live
 // pipeline: speech made by flite played at real-time pace (identity sync=true, which
 // answers the latency query as a live source does), stttranscribe on the local recognizer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-test-utils: the real stt-caption-server as a subprocess (port 0, a temporary
  * store and secret), WebSocket clients (libsoup), raw TCP clients that do the
  * handshake by hand, and HTTP GETs. Everything runs on the test thread's default main

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-caption-jwt: HS256 verification (tools/stt-caption-jwt.c) against RFC 7515's
  * example A.1 and against tokens minted by gst/stt/gststtjwt.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-caption-redis: two stt-caption-server instances sharing rooms over a real
  * redis-server on loopback (docs/caption-server.md, "Scale-out"), started by the test
  * and stopped after. Skipped when redis-server is not installed.

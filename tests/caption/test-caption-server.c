@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-caption-server: the real stt-caption-server, as a subprocess, against the
  * contract of docs/caption-server.md.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-check-utils.c: audio and bus helpers for the tests. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

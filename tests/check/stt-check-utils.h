@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the gst-check tests: tone-burst audio with known word times, bus
  * collection, pipelines. */
 #pragma once

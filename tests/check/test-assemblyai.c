@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe against the local AssemblyAI-protocol server (Universal Streaming v3):
  * the request, formatted turns as finals (once each) and partials on the bus, text
  * buffers before EOS, temporary tokens, rejected keys, and a session cancelled mid-stream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The pieces of the AWS Transcribe provider, without a server: Signature Version 4
  * against AWS's published examples (the SigV4 test suite's get-vanilla and
  * get-vanilla-query-order-key-case, and the S3 presigned-URL example of "Authenticating

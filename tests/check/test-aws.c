@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe against the local AWS Transcribe streaming server (tests/servers/
  * stt-test-aws.c, written apart from the provider, verifying SigV4 itself): the
  * presigned handshake (every query parameter, a fresh signature per attempt), audio in

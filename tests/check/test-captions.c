@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Captions a viewer can follow, checked in the text buffers as a caption tool sees them:
  * - live input, default settings: one buffer per word, at the word's time, each word
  *   once, for every provider; where the protocol marks final words in its partials

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttocea608: text in, CEA-608 byte pairs out, read back by a decoder written here from
  * the standard's tables (not from the element's), checking what a viewer would see and
  * when, and what a receiver needs on the wire: odd parity, doubled control codes. */

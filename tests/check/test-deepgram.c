@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe and sttsink against the local Deepgram-protocol server: the request,
  * partial and final transcripts on the bus, text buffers and their times, subtitles
  * written by webvttenc and srtenc, draining at EOS. */

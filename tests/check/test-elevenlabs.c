@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe against the local ElevenLabs-protocol server (Scribe realtime): the
  * request and its base64 JSON audio, committed transcripts as finals (once each, with
  * their words' times) and partials on the bus, the end of stream once the server answered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the engine's pieces: the replay ring, the timeline, the statistics, caption
  * cues and signed tokens (JWT). */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Bad input gets a clear error and loses nothing: rejected keys, refused requests,
  * malformed server messages, and state changes at awkward moments. */
 #ifdef HAVE_CONFIG_H

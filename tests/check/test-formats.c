@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Every common input format reaches the service as S16LE mono at 16 kHz, of the right
  * duration, and is still heard as the same words at the same times. */
 #ifdef HAVE_CONFIG_H

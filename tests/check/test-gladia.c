@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe against the local Gladia-protocol server: the session set-up (POST
  * /v2/live) and the WebSocket URL it returns, utterances as partials and finals with their
  * times, stop_recording flushing the last one, set-up failures (401 fatal, 400 fatal, 503

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Hostile input, from the server and from upstream: the element keeps going where the
  * protocol allows, keeps the timeline right, never crashes. */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-local-server as a network service: what a hostile or careless client can no
  * longer do to it, and the limits a well-behaved client lives within. Each test starts
  * its own server (STT_LOCAL_SERVER, set by meson) on 127.0.0.1 port 0 and talks to it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The conformance matrix: every provider x every fault x one kind of input, at the
  * element's default settings (only provider, url and api-key are set: what differs is the
  * fault the test server injects). Each cell has its own server and pipeline, and the

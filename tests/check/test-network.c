@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Network-aware recovery: when GLib's GNetworkMonitor says the network is back, a
  * pending backoff wait is cut short. The test installs its own GNetworkMonitor
  * implementation (at GIO's extension point, before the plugin asks for the default one)

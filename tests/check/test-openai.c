@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe against the local OpenAI-Realtime-protocol server (transcription
  * session): the handshake and the session.update, audio as base64 at 24 kHz, items as
  * finals with the times the VAD events give (no word times), partials from the deltas,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttpublish against a small publisher-side peer of the test's own that follows
  * docs/caption-server.md (welcome with last_seq, finals stored once by seq and acked,
  * duplicates acked again, interims recorded, 4001 for a bad token, 1003 for a malformed

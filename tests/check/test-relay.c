@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Signed tokens for a self-hosted relay (token-secret): a relay in front of Deepgram that
  * verifies every token itself (GLib's GHmac, not the element's OpenSSL path), in the
  * Authorization header or in the URL where the url template puts {token}. Every attempt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Never lose a word: the fault-injection suite. Each test streams the same eight words
  * through a fault and checks what a user would: every word arrives once, in order, at
  * its time; the audio the server(s) received covers the whole input (except reported

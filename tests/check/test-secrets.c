@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Secrets never show: a full run with every debug category at level 9 (and GLib's own
  * debug output) with a known API key, a known temporary token and a known password in the
  * URL; none may appear in anything logged or posted. The key also never reads back in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sttsink as a GstBaseSink against the local Deepgram-protocol server: preroll, sync,
  * EOS only once drained, the transcript signal, flushes and state changes while render
  * waits on a full replay ring, and the same engine properties as stttranscribe. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe against the local Soniox-protocol server: the handshake and the start
  * request, the token stream rebuilt into partials and finals (sub-word pieces joined,
  * ms times in the input's time domain), the end of audio flushing the open segment,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stttranscribe against the local Speechmatics-protocol server (real-time v2): the
  * handshake and StartRecognition, incremental finals (each AddTranscript the final text of
  * the words it finalized, the next partial holding the rest) with punctuation attached to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Start/stop stress: a live pipeline through stttranscribe is taken NULL -> PLAYING ->
  * NULL again and again, stopped in every state a connection can be in:
  *   - connected to the local Deepgram server,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* wss:// with certificates made at test time by the openssl command (OPENSSL names it):
  * rejected by default with a clear error naming the TLS failure, accepted with
  * tls-ca-file (a private CA, which replaces the system store), accepted with

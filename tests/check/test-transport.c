@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The transport of ext/soup, driven directly and through stttranscribe, against local
  * servers: a request carrying credentials never follows a redirect (the new host never
  * sees the key, and the error names the new location, redacted); an answer over 256 KiB

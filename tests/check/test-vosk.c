@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* End to end with a real recognizer: speech made by flite, transcribed by
  * stt-local-server (pocketsphinx, the vosk-server protocol) through stttranscribe.
  * Asserts what a user checks: the words (word error rate), their times inside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-provider-parse: every registered provider against whatever a server may send.
  *
  * One target for all providers: the registry (stt_provider_names) is walked at run time,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-redact-url: stt_redact_url (ext/soup/sttredact.h), which every URL goes through
  * before it is logged, posted on the bus or put in an error.
  *

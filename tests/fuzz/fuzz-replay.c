@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-replay.c: main() for builds without libFuzzer. Feeds every file named on the
  * command line, and every file of every directory named, to LLVMFuzzerTestOneInput()
  * once: the seed corpus and past findings become a quick regression test with any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The assemblyai SDK's StreamingTranscriber (Universal Streaming v3) against our
 // AssemblyAI-protocol server: it must connect (Begin), stream audio, parse partial and
 // final Turns with the words we expect, and end with Terminate -> Termination.

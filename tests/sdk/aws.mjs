@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // @aws-sdk/client-transcribe-streaming over WebSocket (its browser path: requestHandler
 // WebSocketFetchHandler from @aws-sdk/middleware-websocket) against our AWS-protocol
 // server. The SDK presigns wss://transcribestreaming.us-west-2.amazonaws.com:8443/

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Shared by the SDK checks: the test audio, its pacing, and loading the SDKs that
 // run.sh installed into $SDK_DIR.
 import { createRequire } from 'node:module';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // @deepgram/sdk's live client against our Deepgram-protocol server: it must connect,
 // stream audio, and parse interim and final Results with the words we expect.
 // Usage: node deepgram.mjs ws://127.0.0.1:PORT/v1/listen

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // @elevenlabs/elevenlabs-js's Scribe realtime client against our ElevenLabs-protocol
 // server: it must connect (session_started), stream base64 audio chunks, commit, and
 // parse partial and committed transcripts (with timestamps) with the words we expect.

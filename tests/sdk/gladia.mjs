@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // @gladiaio/sdk's live v2 session against our Gladia-protocol server: it must create the
 // session (POST /v2/live), connect to the WebSocket URL it got, stream audio (every chunk
 // acknowledged), parse partial and final transcripts with the words we expect, and end with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The openai SDK's realtime client (OpenAIRealtimeWebSocket: the key as the
 // `openai-insecure-api-key.` subprotocol) against our OpenAI-protocol server, in a
 // transcription session: session.update -> session.updated, base64 PCM at 24 kHz, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Cross-check of a local protocol server against the provider's official SDK:
 #   tests/sdk/run.sh PROVIDER STT_TEST_SERVER_PROGRAM [SERVER ARGUMENTS...]
 # Installs the SDKs (tests/sdk/package.json) once into $SDK_DIR (default build/sdk),

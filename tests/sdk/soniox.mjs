@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // @soniox/node's real-time STT session against our Soniox-protocol server: it must
 // connect, send its start request, stream audio, parse non-final and final tokens (with
 // the <end> endpoint events) into the words we expect, and end with `finished`.

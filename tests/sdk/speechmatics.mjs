@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // @speechmatics/real-time-client against our Speechmatics-protocol server: it must connect
 // (its key in the `jwt` query parameter), get RecognitionStarted for its StartRecognition,
 // stream audio (every frame acknowledged with its seq_no), parse partial and final

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-fault-proxy: a TCP proxy on 127.0.0.1 that injects network faults, for tests.
  *
  * One thread per proxy runs a GMainContext; every socket is a non-blocking GSocket whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-fault-proxy: a TCP proxy on 127.0.0.1 that injects network faults, for tests.
  *
  * It forwards every accepted connection byte for byte to 127.0.0.1:target, both ways, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-analyzer: deterministic word finder for the test servers (rules in README.md). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

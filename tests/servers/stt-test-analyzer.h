@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-analyzer: the deterministic "recognizer" behind every test server.
  *
  * It turns S16 mono samples into "words": runs of non-silence, named after their tone

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-assemblyai: AssemblyAI Universal Streaming v3 (wss://streaming.assemblyai.com/v3/ws).
  *
  * Facts: shared/providers.md section 2, checked against the assemblyai npm SDK 4.x

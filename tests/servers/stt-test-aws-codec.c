@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-aws-codec: the AWS event-stream codec and SigV4 (query presigning, event
  * signing) for the "aws" test server and its tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-aws: Amazon Transcribe streaming over WebSocket
  * (wss://transcribestreaming.REGION.amazonaws.com:8443/stream-transcription-websocket).
  *

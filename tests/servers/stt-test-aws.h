@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-aws: helpers for tests of AWS Transcribe streaming over WebSocket (the "aws"
  * test server, stt-test-aws.c): the event-stream codec, SigV4 query presigning and event
  * signing, written from the published rules (README.md beside this file lists the

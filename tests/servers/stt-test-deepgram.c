@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-deepgram: Deepgram listen v1 live (wss://api.deepgram.com/v1/listen).
  *
  * Facts: shared/providers.md section 1, checked against @deepgram/sdk 5.13 (ListenV1Results,

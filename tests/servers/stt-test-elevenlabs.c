@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-elevenlabs: ElevenLabs Scribe realtime
  * (wss://api.elevenlabs.io/v1/speech-to-text/realtime).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-fault-stream: a GIOStream that can stall or end on command (see header). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-fault-stream: a GIOStream over a server connection that can stop, or end, on
  * command.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-gladia: Gladia live v2 (POST https://api.gladia.io/v2/live, then the WebSocket
  * URL it returns).
  *

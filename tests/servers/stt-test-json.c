@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-json: a small JSON writer for the test servers' messages. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-json: a small JSON writer for the test servers' messages.
  *
  * json-glib prints doubles with 17 significant digits ("0.90000000000000002"); services

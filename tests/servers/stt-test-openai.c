@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-openai: OpenAI Realtime API, transcription session
  * (wss://api.openai.com/v1/realtime?intent=transcription), GA interface.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-server: runs one of the test servers in the foreground, for manual runs and
  * demos. Quits on SIGINT/SIGTERM.
  *

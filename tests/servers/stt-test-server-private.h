@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-server-private: what a provider protocol file sees of the common server.
  *
  * A protocol is a table of hooks (SttTestProtocol) plus per-connection state. The common

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-server: the part shared by every protocol.
  *
  * One thread per server runs a GMainContext, pushed as thread-default before the SoupServer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-server: local servers that speak speech-to-text provider protocols, for tests.
  *
  * Each server runs its own thread and GMainContext, listens on 127.0.0.1 port 0 and turns

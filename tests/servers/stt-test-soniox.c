@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-soniox: Soniox real-time WebSocket API (wss://stt-rt.soniox.com/
  * transcribe-websocket).
  *

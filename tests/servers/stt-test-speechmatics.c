@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-speechmatics: Speechmatics real-time v2 (wss://eu2.rt.speechmatics.com/v2).
  *
  * Facts: shared/providers.md section 6, checked against @speechmatics/real-time-client

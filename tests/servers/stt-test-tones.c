@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-tones: tone audio for the tests (see header). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-tones: audio the test servers recognise, for the tests that feed them.
  *
  * Silence with sine tones: the analyzer hears each tone as one word named after its

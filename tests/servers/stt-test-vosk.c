@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-test-vosk: the alphacep vosk-server WebSocket protocol (ws://host:2700).
  *
  * Facts: shared/providers.md section 8, checked against alphacep/vosk-server

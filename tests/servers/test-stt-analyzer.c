@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the test servers' deterministic recognizer. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

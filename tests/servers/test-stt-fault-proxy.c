@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of the fault proxy: byte-for-byte forwarding and each fault, with a plain TCP echo
  * server behind it, and one WebSocket session with the Deepgram test server through it. */
 #ifdef HAVE_CONFIG_H

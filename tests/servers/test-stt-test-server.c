@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of the test servers themselves, with a libsoup WebSocket client: the Deepgram,
  * vosk, Speechmatics and AWS protocols as the servers behave (AWS's SigV4 against AWS's
  * published test vectors), the handshake checks, the faults (CLOSE_AT_END for several

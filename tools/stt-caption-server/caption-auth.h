@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-auth: who may publish to or watch a room. HS256 tokens (verified by
  * tools/stt-caption-jwt.c) with claims room ("*" for any), role ("publish", which may
  * also watch, or "watch"), exp (required) and sub (optional, the publisher's name);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-bridge: scale-out over Redis (--redis redis://HOST:PORT). Instances that
  * share a Redis share their rooms: a viewer on any instance sees every publisher's
  * captions, with the same room-wide ids. docs/caption-server.md, "Scale-out", is the

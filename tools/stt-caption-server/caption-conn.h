@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-conn: one WebSocket connection of stt-caption-server, publisher or viewer:
  * its admission (room name, per-address limit, token, room limits), its messages, its
  * send queue and its close.

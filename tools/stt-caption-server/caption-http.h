@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-http: the plain HTTP side of stt-caption-server. The Origin check (403 before
  * any WebSocket upgrade), GET /health, GET /metrics, the viewer page GET /rooms/ROOM
  * (a GResource) and the transcripts GET /rooms/ROOM/transcript.vtt and .srt.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-json: JSON text for what stt-caption-server sends (messages, /health, log
  * lines). json-glib parses what clients send; it writes doubles with 17 digits
  * (1.52 as 1.5200000000000000), so outgoing objects are written here, with the shortest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-limits: what one client may take of stt-caption-server. Connections per
  * address (--max-per-ip) and messages per second per connection (--max-rate, a token
  * bucket). The other bounds live where they are enforced: message size in the guard

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-log: one JSON line per event on stderr, for log collectors:
  *   {"event":"open","role":"viewer","room":"r","ip":"127.0.0.1","conn":3,"time":"..."}
  * Tokens and the secret never go in: callers pass names, addresses and reasons only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-caption-server: caption fan-out. Publishers (sttpublish) send captions to a
  * room, any number of viewers (browsers, on the page the server serves) watch it. The
  * wire protocol is docs/caption-server.md; tools/README.md says how to run it.

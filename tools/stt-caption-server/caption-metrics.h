@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-metrics: the counters of stt-caption-server and their Prometheus text
  * (GET /metrics). Main thread only.
  *

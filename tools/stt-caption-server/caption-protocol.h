@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-protocol: the messages of docs/caption-server.md. Parses what a publisher
  * sends and writes what the server sends. Pure functions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-redis: hiredis' asynchronous context driven by a GMainContext. A GSource
  * polls the context's socket for what hiredis asks (its addRead/addWrite hooks) and
  * calls redisAsyncHandleRead/Write from the main loop; nothing blocks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-store: the finals of one room on disk (SQLite), so that history, a
  * publisher's last_seq and transcripts survive a restart. Main thread only.
  *

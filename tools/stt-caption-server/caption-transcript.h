@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-transcript: a room's stored finals as WebVTT or SubRip text
  * (GET /rooms/ROOM/transcript.vtt and .srt). Cue times are the finals' start and end
  * on the publisher's stream clock; cues are in id order.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* decoders: the pocketsphinx decoders of stt-local-server, loaded before the
  * clients that use them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-local-server: an offline speech recognizer that speaks the
  * vosk-server WebSocket protocol, backed by pocketsphinx. tools/README.md
  * says how to run it.

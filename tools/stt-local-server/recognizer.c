@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* recognizer: see recognizer.h. pocketsphinx decoding of one client's audio, the
  * vosk result messages, and finding the model.
  *

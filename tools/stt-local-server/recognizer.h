@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* recognizer: pocketsphinx for stt-local-server. Where the model files are, which
  * arguments pocketsphinx takes, and one client's audio turned into vosk's replies.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stt-local-server: what its files share. The options, the server's state, and its
  * log lines. main.c says what each file does.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vosk-protocol: see vosk-protocol.h. Every HTTP request and WebSocket message of
  * a client, on the main thread; what they ask of the recognizer goes to the
  * client's Session (worker.c), and the replies come back here to be sent.

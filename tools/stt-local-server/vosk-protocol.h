@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vosk-protocol: the clients of stt-local-server. HTTP requests (the Origin check,
  * /health, the --max-clients refusal) and the vosk-server WebSocket protocol.
  *

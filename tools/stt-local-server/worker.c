@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* worker: see worker.h. Each client's jobs, run on a thread pool, and the way
  * their replies get back to the main context.
  *

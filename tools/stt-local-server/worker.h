@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* worker: the decoding side of each client of stt-local-server. A client's messages
  * are jobs in its Session; a thread pool runs them, in order, with a decoder of
  * decoders.c, and the replies come back to the main context, in order.
