@@ -212,9 +212,18 @@ check_userinfo_glib (const gchar * url, const gchar * out)
 {
   g_autofree gchar *password = NULL;
 
-  if (g_uri_split_with_user (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED, NULL,
-          NULL, &password, NULL, NULL, NULL, NULL, NULL, NULL, NULL) && password)
-    check_hidden (url, out, password, strlen (password), "password");
+  const gchar *at = strchr (url, '@'), *found;
+
+  if (!g_uri_split_with_user (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED, NULL,
+          NULL, &password, NULL, NULL, NULL, NULL, NULL, NULL, NULL) || !password)
+    return;
+  /* GLib escapes bytes it finds invalid ("\377" becomes "%FF"): such a password is not
+   * the text of the URL's user information, and the same text elsewhere in the URL (a
+   * query value) is no secret. Only a password written as it is counts here. */
+  found = strstr (url, password);
+  if (found == NULL || at == NULL || found > at)
+    return;
+  check_hidden (url, out, password, strlen (password), "password");
 }
 
 int
