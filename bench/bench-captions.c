@@ -119,8 +119,8 @@ parse_digits (const gchar * p, const gchar * end, const gchar ** after)
   return any ? v : -1;
 }
 
-/* A final's text starts "t=SEND_TIME_US n=SEQ ". Latencies (microseconds) go to @lat
- * when it is not NULL. */
+/* A final's text starts "t=SEND_TIME_US n=SEQ ". (seq, latency in microseconds) pairs
+ * go to @lat when it is not NULL. */
 static TextKind
 on_text (Tally * t, GArray * lat, const guint8 * data, gsize len)
 {
@@ -153,9 +153,9 @@ on_text (Tally * t, GArray * lat, const guint8 * data, gsize len)
   t->last_seq = seq;
   t->finals++;
   if (lat) {
-    gint32 us = (gint32) CLAMP (now - sent, 0, G_MAXINT32);
+    gint32 pair[2] = { (gint32) seq, (gint32) CLAMP (now - sent, 0, G_MAXINT32) };
 
-    g_array_append_val (lat, us);
+    g_array_append_vals (lat, pair, 2);
   }
   return TEXT_FINAL;
 }
@@ -207,7 +207,7 @@ struct _Viewers
   Conn *conns;
   guint started, in_flight, welcomed, failed;
   gboolean said_joined;
-  GArray *lat;                  /* gint32 microseconds, every final of every viewer */
+  GArray *lat;                  /* gint32 (seq, microseconds), every final of every viewer */
   int ep;
   gdouble cpu0, t0;
   gboolean draining;
@@ -745,7 +745,7 @@ viewers_main (gboolean zombie, gboolean soup, guint port, guint count, guint pac
   v.pace = MAX (pace, 1);
   v.out_path = out_path;
   v.conns = g_new0 (Conn, count);
-  v.lat = g_array_sized_new (FALSE, FALSE, sizeof (gint32), count * 128);
+  v.lat = g_array_sized_new (FALSE, FALSE, sizeof (gint32), count * 256);
   v.cmd = g_string_new (NULL);
   for (guint i = 0; i < count; i++) {
     v.conns[i].v = &v;
@@ -825,7 +825,9 @@ reap (GPid pid, gdouble timeout_s)
   gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
 
   while (g_get_monotonic_time () < deadline) {
-    if (waitpid (pid, NULL, WNOHANG) == pid)
+    pid_t r = waitpid (pid, NULL, WNOHANG);
+
+    if (r == pid || (r < 0 && errno == ECHILD))
       return;
     g_usleep (20000);
   }
@@ -866,10 +868,29 @@ proc_cpu (GPid pid, gdouble * user, gdouble * sys)
   return ok;
 }
 
+/* Voluntary context switches of @pid: the times its main loop slept in poll(). */
+static guint64
+proc_sleeps (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/status", pid), *status = NULL;
+  const gchar *p;
+
+  if (!g_file_get_contents (path, &status, NULL, NULL) ||
+      !(p = strstr (status, "\nvoluntary_ctxt_switches:")))
+    return 0;
+  return g_ascii_strtoull (p + strlen ("\nvoluntary_ctxt_switches:"), NULL, 10);
+}
+
+/* Still running (not even a zombie: /proc says so without reaping it). */
 static gboolean
 alive (GPid pid)
 {
-  return waitpid (pid, NULL, WNOHANG) == 0;
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid), *stat = NULL;
+  const gchar *p;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')))
+    return FALSE;
+  return p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
 static void
@@ -904,6 +925,7 @@ typedef struct
 } Server;
 
 static gboolean opt_keep = FALSE;
+static gchar **opt_server_args = NULL;
 
 static void
 server_stop (Server * s)
@@ -934,8 +956,8 @@ server_start (guint max_per_ip, guint max_queue)
       *queue = NULL, *out = NULL, *err = NULL;
   GString *line = g_string_new (NULL);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  const gchar *argv[24];
-  guint n = 0;
+  const gchar *argv[64];
+  guint n = 0, i;
   gint status = 0;
   int log_fd;
   const gchar *p;
@@ -993,6 +1015,8 @@ server_start (guint max_per_ip, guint max_queue)
     argv[n++] = "--max-queue";
     argv[n++] = queue;
   }
+  for (i = 0; opt_server_args && opt_server_args[i] && n < G_N_ELEMENTS (argv) - 1; i++)
+    argv[n++] = opt_server_args[i];
   argv[n] = NULL;
   /* Its log (a JSON line per connection) goes to a file: a pipe nobody read would stop
    * it. */
@@ -1357,11 +1381,22 @@ on_flag (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* SIGINT or SIGTERM (bench/run.sh's timeout): every wait ends, the run stops its
+ * processes and removes its directory. */
+static gboolean interrupted = FALSE;
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  interrupted = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
 /* Runs the main loop until @until (monotonic microseconds), or until @cond is TRUE. */
 static void
 run_until (gint64 until, gboolean (*cond) (gpointer), gpointer data)
 {
-  while (!(cond && cond (data))) {
+  while (!interrupted && !(cond && cond (data))) {
     gint64 now = g_get_monotonic_time ();
     gboolean fired = FALSE;
     guint id;
@@ -1379,6 +1414,30 @@ run_until (gint64 until, gboolean (*cond) (gpointer), gpointer data)
 }
 
 /* ---- one run ----------------------------------------------------------------------- */
+
+/* The server, once a second during the window. */
+typedef struct
+{
+  GPid pid;
+  guint64 rss_max;
+  gdouble last_cpu;
+  GArray *cpu;                  /* gdouble: percent of one core in each second */
+} Sampler;
+
+static gboolean
+on_sample (gpointer user_data)
+{
+  Sampler *s = user_data;
+  gdouble u, sy, pct;
+
+  s->rss_max = MAX (s->rss_max, proc_rss (s->pid));
+  if (proc_cpu (s->pid, &u, &sy)) {
+    pct = 100 * (u + sy - s->last_cpu);
+    s->last_cpu = u + sy;
+    g_array_append_val (s->cpu, pct);
+  }
+  return G_SOURCE_CONTINUE;
+}
 
 typedef struct
 {
@@ -1414,9 +1473,13 @@ run_once (const RunConfig * cfg, RunResult * r)
   GPtrArray *children = g_ptr_array_new_with_free_func ((GDestroyNotify) child_free);
   GArray *lat = g_array_new (FALSE, FALSE, sizeof (gdouble));
   guint n_finals = (guint) llround (cfg->rate * cfg->duration), sent = 0, i;
-  gint64 t_spawn, t_first, next_sample, period = (gint64) (G_USEC_PER_SEC / cfg->rate);
+  gint64 t_spawn, t_first, period = (gint64) (G_USEC_PER_SEC / cfg->rate);
   gdouble u0 = 0, s0 = 0, u1 = 0, s1 = 0, t0, t1, welcomed = 0, failed = 0;
   g_autofree gchar *metrics = NULL, *health = NULL;
+  g_autofree gdouble *worst = g_new0 (gdouble, n_finals + 1);
+  guint64 wake0 = 0, wake1 = 0;
+  Sampler sampler = { 0 };
+  guint sample_id = 0;
   Publisher *pub = NULL;
   Server *server;
 
@@ -1446,6 +1509,8 @@ run_once (const RunConfig * cfg, RunResult * r)
             cfg->pace, server->dir, i));
   run_until (t_spawn + (gint64) ((30 + (cfg->k + cfg->z) / 100.0) * G_USEC_PER_SEC),
       all_joined, children);
+  if (interrupted)
+    goto stop;
   for (i = 0; i < children->len; i++) {
     Child *ch = g_ptr_array_index (children, i);
 
@@ -1466,6 +1531,8 @@ run_once (const RunConfig * cfg, RunResult * r)
 
   pub = pub_new (server->port, server->token, n_finals, cfg->text_bytes);
   run_until (g_get_monotonic_time () + 10 * G_USEC_PER_SEC, pub_ready, pub);
+  if (interrupted)
+    goto stop;
   if (!pub->welcomed) {
     printf ("%s: FAILED: the publisher was not welcomed\n", l);
     goto stop;
@@ -1478,26 +1545,32 @@ run_once (const RunConfig * cfg, RunResult * r)
   for (i = 0; i < children->len; i++)
     child_send (g_ptr_array_index (children, i), "start\n");
   proc_cpu (server->pid, &u0, &s0);
+  wake0 = proc_sleeps (server->pid);
   t0 = bench_now ();
   t_first = g_get_monotonic_time ();
-  next_sample = t_first + G_USEC_PER_SEC;
+  sampler.pid = server->pid;
+  sampler.rss_max = r->rss_joined;
+  sampler.last_cpu = u0 + s0;
+  sampler.cpu = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  sample_id = g_timeout_add_full (G_PRIORITY_HIGH, 1000, on_sample, &sampler, NULL);
   for (i = 1; i <= n_finals; i++) {
     run_until (t_first + (gint64) (i - 1) * period, NULL, NULL);
-    if (pub->closed || !alive (server->pid))
+    if (interrupted || pub->closed || !alive (server->pid))
       break;
     pub_send (pub, i);
     sent++;
-    if (g_get_monotonic_time () >= next_sample) {
-      r->rss_max = MAX (r->rss_max, proc_rss (server->pid));
-      next_sample += G_USEC_PER_SEC;
-    }
   }
   run_until (t_first + (gint64) n_finals * period, NULL, NULL);
   proc_cpu (server->pid, &u1, &s1);
+  wake1 = proc_sleeps (server->pid);
   t1 = bench_now ();
+  g_source_remove (sample_id);
+  sample_id = 0;
   r->rss_end = proc_rss (server->pid);
-  r->rss_max = MAX (r->rss_max, r->rss_end);
+  r->rss_max = MAX (sampler.rss_max, r->rss_end);
   r->server_cpu = 100 * ((u1 + s1) - (u0 + s0)) / (t1 - t0);
+  if (interrupted)
+    goto stop;
   if (sent < n_finals)
     printf ("%s: FAILED: %u finals of %u sent (%s)\n", l, sent, n_finals,
         pub->closed ? "publisher closed" : "server exited");
@@ -1509,6 +1582,8 @@ run_once (const RunConfig * cfg, RunResult * r)
   for (i = 0; i < children->len; i++)
     child_send (g_ptr_array_index (children, i), "stop\n");
   run_until (g_get_monotonic_time () + 20 * G_USEC_PER_SEC, all_results, children);
+  if (interrupted)
+    goto stop;
 
   /* Figures. */
   for (i = 0; i < children->len; i++) {
@@ -1521,13 +1596,15 @@ run_once (const RunConfig * cfg, RunResult * r)
       goto stop;
     }
     if (!ch->zombie && g_file_get_contents (ch->out_path, &data, &len, NULL)) {
-      for (j = 0; j + sizeof (gint32) <= len; j += sizeof (gint32)) {
-        gint32 us;
+      for (j = 0; j + 2 * sizeof (gint32) <= len; j += 2 * sizeof (gint32)) {
+        gint32 pair[2];
         gdouble ms;
 
-        memcpy (&us, data + j, sizeof (us));
-        ms = us / 1000.0;
+        memcpy (pair, data + j, sizeof (pair));
+        ms = pair[1] / 1000.0;
         g_array_append_val (lat, ms);
+        if (pair[0] >= 1 && (guint) pair[0] <= n_finals)
+          worst[pair[0]] = MAX (worst[pair[0]], ms);
       }
     }
   }
@@ -1557,9 +1634,28 @@ run_once (const RunConfig * cfg, RunResult * r)
       ((gdouble) r->rss_joined - r->rss_before) / 1024.0 / MAX (1, cfg->k + cfg->z),
       mib (r->rss_end), mib (r->rss_max));
   printf ("%s: server CPU %.1f %% of one core (user %.1f, system %.1f); client processes "
-      "%.1f %% (sum of %u), zombie process %.1f %%\n", l, r->server_cpu,
-      100 * (u1 - u0) / (t1 - t0), 100 * (s1 - s0) / (t1 - t0), r->clients_cpu, cfg->procs,
-      r->zombies_cpu);
+      "%.1f %% (sum of %u), zombie process %.1f %%; server main-loop sleeps %.0f/s\n", l,
+      r->server_cpu, 100 * (u1 - u0) / (t1 - t0), 100 * (s1 - s0) / (t1 - t0),
+      r->clients_cpu, cfg->procs, r->zombies_cpu, (wake1 - wake0) / (t1 - t0));
+  {
+    GString *tl = g_string_new (NULL);
+    guint per_s = MAX (1, (guint) llround (cfg->rate)), first;
+
+    /* The worst viewer of each final, the worst final of each second of the window. */
+    for (first = 1; first <= sent; first += per_s) {
+      gdouble m = 0;
+
+      for (i = first; i < first + per_s && i <= sent; i++)
+        m = MAX (m, worst[i]);
+      g_string_append_printf (tl, " %.0f", m);
+    }
+    printf ("%s: max latency in each second of the window, ms:%s\n", l, tl->str);
+    g_string_truncate (tl, 0);
+    for (i = 0; i < sampler.cpu->len; i++)
+      g_string_append_printf (tl, " %.0f", g_array_index (sampler.cpu, gdouble, i));
+    printf ("%s: server CPU in each second of the window, %% of one core:%s\n", l, tl->str);
+    g_string_free (tl, TRUE);
+  }
   {
     gdouble count = metric (metrics, "stt_caption_fanout_seconds_count");
     gdouble sum = metric (metrics, "stt_caption_fanout_seconds_sum");
@@ -1589,6 +1685,10 @@ run_once (const RunConfig * cfg, RunResult * r)
   r->ok = TRUE;
 
 stop:
+  if (sample_id)
+    g_source_remove (sample_id);
+  if (sampler.cpu)
+    g_array_unref (sampler.cpu);
   g_ptr_array_set_size (children, 0);
   if (pub)
     pub_free (pub);
@@ -1641,6 +1741,9 @@ main (int argc, char **argv)
         "The server's --max-queue in the zombie run (default 131072)", "BYTES"},
     {"zombie-duration", 0, 0, G_OPTION_ARG_DOUBLE, &zombie_duration,
         "Seconds of finals in the zombie run (default 30)", "S"},
+    {"server-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_server_args,
+        "One more argument for the server (repeatable), e.g. --server-arg=--heartbeat=0",
+        "ARG"},
     {"keep", 0, 0, G_OPTION_ARG_NONE, &opt_keep,
         "Keep each run's server directory (log, store)", NULL},
     /* The client processes. */
@@ -1672,15 +1775,19 @@ main (int argc, char **argv)
   self_exe = g_file_read_link ("/proc/self/exe", NULL);
   raise_fd_limit ();
   signal (SIGPIPE, SIG_IGN);
+  g_unix_signal_add (SIGINT, on_signal, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, NULL);
   machine = bench_machine_line ();
   printf ("# bench-captions: %s\n", machine);
   printf ("# server %s: --public-room " ROOM ", --max-per-ip raised to K + Z + 16 (every "
       "client is 127.0.0.1; the default is 50), other options default (--max-queue 1 MiB, "
-      "--heartbeat 15 s); fd limit %" G_GUINT64_FORMAT "\n", server_path (), fd_limit ());
+      "--heartbeat 15 s)%s%s; fd limit %" G_GUINT64_FORMAT "\n", server_path (),
+      opt_server_args ? "; more: " : "", opt_server_args ?
+      g_strjoinv (" ", opt_server_args) : "", fd_limit ());
   fflush (stdout);
 
   parts = g_strsplit (list, ",", -1);
-  for (kp = parts; *kp; kp++) {
+  for (kp = parts; *kp && !interrupted; kp++) {
     RunConfig cfg = { 0 };
     RunResult r;
     g_autofree gchar *label = NULL;
@@ -1723,7 +1830,7 @@ main (int argc, char **argv)
   }
   g_strfreev (parts);
 
-  if (zombies > 0) {
+  if (zombies > 0 && !interrupted) {
     RunConfig cfg = { 0 };
     RunResult without, with;
 
@@ -1741,6 +1848,8 @@ main (int argc, char **argv)
     cfg.label = "zombies Z=0";
     run_once (&cfg, &without);
     printf ("\n");
+    if (interrupted)
+      return 1;
     {
       g_autofree gchar *label = g_strdup_printf ("zombies Z=%d", zombies);
 
@@ -1764,5 +1873,5 @@ main (int argc, char **argv)
   machine = bench_machine_line ();
   printf ("# end: %s\n", machine);
   g_array_unref (ks);
-  return 0;
+  return interrupted ? 1 : 0;
 }
