@@ -1475,7 +1475,7 @@ run_once (const RunConfig * cfg, RunResult * r)
   guint n_finals = (guint) llround (cfg->rate * cfg->duration), sent = 0, i;
   gint64 t_spawn, t_first, period = (gint64) (G_USEC_PER_SEC / cfg->rate);
   gdouble u0 = 0, s0 = 0, u1 = 0, s1 = 0, t0, t1, welcomed = 0, failed = 0;
-  g_autofree gchar *metrics = NULL, *health = NULL;
+  g_autofree gchar *metrics = NULL;
   g_autofree gdouble *worst = g_new0 (gdouble, n_finals + 1);
   guint64 wake0 = 0, wake1 = 0;
   Sampler sampler = { 0 };
@@ -1577,7 +1577,6 @@ run_once (const RunConfig * cfg, RunResult * r)
   /* Stragglers. */
   run_until (g_get_monotonic_time () + 2 * G_USEC_PER_SEC, NULL, NULL);
   metrics = http_get (server->port, "/metrics");
-  health = http_get (server->port, "/health");
 
   for (i = 0; i < children->len; i++)
     child_send (g_ptr_array_index (children, i), "stop\n");
@@ -1670,7 +1669,7 @@ run_once (const RunConfig * cfg, RunResult * r)
   }
   if (cfg->z) {
     printf ("%s: zombies: server closed %.0f as slow (4010, /metrics); viewers left at "
-        "the end (/health): %.0f; their sockets, drained after the window: close frame "
+        "the end of the window (/metrics): %.0f; their sockets, drained after the window: close frame "
         "4010 %.0f, other close %.0f, EOF %.0f, reset %.0f, error %.0f, still open %.0f "
         "(%.1f MiB drained)\n", l,
         metric (metrics, "stt_caption_drops_total{reason=\"slow_viewer\"}"),
@@ -1864,8 +1863,11 @@ main (int argc, char **argv)
           without.p99, with.p99, with.p99 / without.p99, without.max, with.max, without.lost,
           with.lost);
       printf ("# zombies: server RSS growth over the window (max - joined): %.2f MiB "
-          "without, %.2f MiB with; the bound --max-queue x Z is %.2f MiB\n",
-          mib (without.rss_max - without.rss_joined), mib (with.rss_max - with.rss_joined),
+          "without, %.2f MiB with (difference %.2f MiB); the bound --max-queue x Z is "
+          "%.2f MiB\n", mib (without.rss_max - without.rss_joined),
+          mib (with.rss_max - with.rss_joined),
+          ((gdouble) (with.rss_max - with.rss_joined) -
+              (gdouble) (without.rss_max - without.rss_joined)) / 1048576.0,
           mib ((guint64) zombie_queue * (guint64) zombies));
     }
   }
