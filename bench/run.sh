@@ -5,8 +5,9 @@
 # BUILD (default /tmp/build-bench) is a meson build dir with -Dbench=enabled (made here if
 # missing, buildtype debugoptimized). --quick runs everything short (about 5 minutes
 # instead of about 30). The Node SDK comparison runs when node and npm are there.
-# Environment: HOURS, LIVE, REPEAT, STREAMS, DURATION, STALL_DURATION, OUTAGE override
-# the defaults below. Everything listens on 127.0.0.1 only.
+# Environment: HOURS, LIVE, REPEAT, STREAMS, DURATION, STALL_DURATION, OUTAGE, VIEWERS,
+# CAPTION_DURATION, ZOMBIES override the defaults below. Everything listens on 127.0.0.1
+# only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -15,9 +16,11 @@ build=${BUILD:-/tmp/build-bench}
 if [ "${1:-}" = "--quick" ]; then
   : "${HOURS:=0.1}" "${LIVE:=20}" "${REPEAT:=2}" "${STREAMS:=10 100 1000}" "${DURATION:=15}"
   : "${STALL_DURATION:=120}" "${OUTAGE:=75}"
+  : "${VIEWERS:=100 1000 5000}" "${CAPTION_DURATION:=10}" "${ZOMBIES:=50}"
 else
   : "${HOURS:=1}" "${LIVE:=120}" "${REPEAT:=3}" "${STREAMS:=10 100 500 1000}" "${DURATION:=60}"
   : "${STALL_DURATION:=600}" "${OUTAGE:=180}"
+  : "${VIEWERS:=100 1000 5000}" "${CAPTION_DURATION:=20}" "${ZOMBIES:=50}"
 fi
 
 if [ ! -f "$build/build.ninja" ]; then
@@ -71,3 +74,14 @@ echo
 echo "## 5. Stalled server and long run (bench-stall)"
 timeout $((300 + STALL_DURATION)) "$bench/bench-stall" --duration "$STALL_DURATION" \
   --outage-start 60 --outage "$OUTAGE"
+
+# 6: caption fan-out (built with the caption server only).
+if [ -x "$bench/bench-captions" ]; then
+  echo
+  echo "## 6. Caption fan-out (bench-captions)"
+  timeout 900 "$bench/bench-captions" --viewers "${VIEWERS// /,}" \
+    --duration "$CAPTION_DURATION" --zombies "$ZOMBIES"
+else
+  echo
+  echo "# stt-caption-server not built: no caption fan-out bench"
+fi

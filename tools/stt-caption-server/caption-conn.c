@@ -683,7 +683,15 @@ accept_conn (CapConn * conn, gint64 last_seq, gint64 since)
   cap_room_join (room, conn);
   cap_bucket_init (&conn->bucket, server->opts.max_rate,
       g_get_monotonic_time ());
+  /* libsoup pings on a whole-second timer, and GLib runs every such timer of the
+   * process that is due in the same second in one wake-up: viewers that joined
+   * together were pinged together every --heartbeat, and their pongs read ahead of
+   * the next final (5000 viewers: finals held up to a second; bench/README.md,
+   * "Caption fan-out"). Intervals spread over the upper half of --heartbeat drift
+   * apart instead; a ping still comes at least every --heartbeat. */
   soup_websocket_connection_set_keepalive_interval (conn->ws,
+      server->opts.heartbeat > 1 ? server->opts.heartbeat -
+      g_random_int_range (0, server->opts.heartbeat / 2 + 1) :
       server->opts.heartbeat);
   g_signal_connect (conn->ws, "message", G_CALLBACK (on_message), conn);
   log_event (conn, "open");
