@@ -19,13 +19,10 @@
 #include "sttjson.h"
 #include "gststtjwt.h"
 #include "gststtawscreds.h"
+#include "gststtretry.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
-/* With reconnect-max-attempts=-1, a service never reached since the start is given this
- * many attempts (about 4 s of backoff) before the error: retrying forever is for
- * connections that were working. */
-#define FIRST_CONNECT_ATTEMPTS 5
 /* Non-live input wakes the I/O thread once per this much audio, not once per chunk: a
  * cross-thread wakeup costs more than sending a chunk, and nobody waits for the audio. */
 #define WAKE_BATCH_MS 1000
@@ -103,7 +100,7 @@ struct _GstSttSession
   gboolean key_is_token;
   gboolean signed_token;        /* the key is a JWT minted here (token-secret) */
   /* Tokens refused after the handshake since a connection last worked: the first earns
-   * a fresh token and one retry, the second is fatal (see token_refused). */
+   * a fresh token and one retry, the second is fatal (gststtretry.c). */
   guint auth_refusals;
   SttWs *ws;
   SttHttp *http;                /* token request in flight */
@@ -793,29 +790,56 @@ finish (GstSttSession * s)
     s->cb.drained (s, s->user_data);
 }
 
-/* The service (or a relay in front of it) refused the token of this connection after
- * the handshake: a close code or an in-band error. A temporary token may have expired
- * and a signed one may have been minted just before the relay's clock turned: one fresh
- * token and one retry. Refused again before a connection worked (auth_refusals, reset
- * by a result or TOKEN_TRUSTED_US of connection), it is fatal: a token that keeps being
- * refused never loops. */
+/* What the failure policy needs to know about a failure of this attempt. */
+static GstSttFailure
+failure_at (GstSttSession * s, GstSttFailedAt where, SttFailure failure, guint http_status,
+    gint close_code)
+{
+  GstSttFailure f = {
+    .where = where,
+    .failure = failure,
+    .http_status = http_status,
+    .close_code = close_code,
+    .end_sent = s->end_sent,
+    .key_is_token = s->key_is_token,
+    .signed_token = s->signed_token,
+    .token_refusals = s->auth_refusals,
+    .ever_connected = s->ever_connected,
+    .attempt = s->attempt,
+    .max_attempts = s->cfg.reconnect_max_attempts,
+  };
+
+  return f;
+}
+
+/* Acts on the failure policy's decision: @text says what failed. A refused token is
+ * counted (auth_refusals, reset by a result or TOKEN_TRUSTED_US of connection) before
+ * its one retry; refused again, it is fatal. */
 static void
-token_refused (GstSttSession * s, const gchar * text, gint close_code)
+act_on (GstSttSession * s, GstSttDecision d, const gchar * text, const gchar * debug,
+    guint http_status, gint close_code, gint retry_after)
 {
   g_autofree gchar *t = NULL;
 
-  if (s->auth_refusals == 0) {
-    s->auth_refusals++;
-    GST_INFO_OBJECT (s->log_object, "token refused: retrying once with a fresh one");
-    session_retry (s, text, 0, close_code, -1);
-    return;
+  switch (d.verdict) {
+    case GST_STT_VERDICT_RETRY:
+      session_retry (s, text, http_status, close_code, retry_after);
+      return;
+    case GST_STT_VERDICT_FRESH_TOKEN:
+      s->auth_refusals++;
+      GST_INFO_OBJECT (s->log_object, "token refused: retrying once with a fresh one");
+      session_retry (s, text, http_status, close_code, -1);
+      return;
+    case GST_STT_VERDICT_FAIL:
+    default:
+      break;
   }
-  t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
-      s->cfg.provider->display_name, s->signed_token ? "signed token" : "token", text,
-      s->signed_token ? "token-secret (or token-secret-file), token-claims and the "
-      "relay's clock" : "token-url and the key it is given");
-  session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, NULL, 0,
-      close_code);
+  if (d.why == GST_STT_FATAL_TOKEN_REFUSED)
+    text = t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
+        s->cfg.provider->display_name, s->signed_token ? "signed token" : "token", text,
+        s->signed_token ? "token-secret (or token-secret-file), token-claims and the "
+        "relay's clock" : "token-url and the key it is given");
+  session_fail (s, GST_RESOURCE_ERROR, d.code, text, debug, http_status, close_code);
 }
 
 static void
@@ -871,15 +895,9 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     g_autofree gchar *text = g_strdup_printf ("%s reported an error: %s",
         s->cfg.provider->display_name, out.error ? out.error : "unknown");
 
-    if (out.failure == STT_FAILURE_RETRY) {
-      session_retry (s, text, 0, 0, -1);
-    } else if (out.failure == STT_FAILURE_AUTH && s->key_is_token) {
-      /* An expired token said in-band: a fresh one comes with the retry. */
-      token_refused (s, text, 0);
-    } else {
-      session_fail (s, GST_RESOURCE_ERROR, out.failure == STT_FAILURE_AUTH ?
-          GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, 0);
-    }
+    GstSttFailure f = failure_at (s, GST_STT_FAILED_IN_BAND, out.failure, 0, 0);
+
+    act_on (s, gst_stt_retry_decide (&f), text, NULL, 0, 0, -1);
   } else if (out.error) {
     /* Malformed or unknown: log it, count it, go on. A flood is logged sparingly. */
     guint64 n = gst_stt_stats_get (s->stats, GST_STT_STAT_MALFORMED);
@@ -1185,10 +1203,14 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
   HOLD (s);
   SttFailure f = status ? s->pstate.info->classify_http (&s->pstate, status) :
       STT_FAILURE_RETRY;
+  GstSttFailure c = failure_at (s, GST_STT_FAILED_CONNECT, f, status, 0);
+  GstSttDecision d;
   g_autofree gchar *text = NULL;
   g_autofree gchar *debug = NULL;
 
-  if (!status && stt_tls_is_error (error)) {
+  c.tls_error = !status && stt_tls_is_error (error);
+  d = gst_stt_retry_decide (&c);
+  if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_TLS) {
     /* A certificate does not fix itself: say so instead of retrying. */
     g_autofree gchar *t = g_strdup_printf ("TLS failure connecting to %s at %s: %s. For "
         "a private CA set tls-ca-file", s->cfg.provider->display_name, s->url_redacted,
@@ -1196,8 +1218,7 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
     return;
   }
-  if (!status && !s->ever_connected && s->attempt + 1 >= FIRST_CONNECT_ATTEMPTS
-      && s->cfg.reconnect_max_attempts < 0) {
+  if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_UNREACHABLE) {
     /* Never reached at all: most likely the wrong place, or a server not started. Say
      * what was tried rather than retrying forever in silence. The provider's hint (e.g.
      * "start stt-local-server") fits only when nothing listens there. */
@@ -1221,7 +1242,7 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
         error ? error->message : "unknown error");
   debug = g_strdup_printf ("failure class: %s", stt_failure_name (f));
 
-  if (f == STT_FAILURE_AUTH) {
+  if (d.verdict == GST_STT_VERDICT_FAIL && d.code == GST_RESOURCE_ERROR_NOT_AUTHORIZED) {
     g_autofree gchar *env = stt_provider_env_key_name (s->cfg.provider);
     /* A token minted a moment ago is refused for what it says, not for its age: a new
      * one would be refused too. */
@@ -1238,12 +1259,9 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
         s->cfg.provider->display_name, status, env);
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, debug,
         status, 0);
-  } else if (f == STT_FAILURE_FATAL) {
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, debug, status,
-        0);
-  } else {
-    session_retry (s, text, status, 0, retry_after);
+    return;
   }
+  act_on (s, d, text, debug, status, 0, retry_after);
 }
 
 static void
@@ -1252,13 +1270,10 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
   GstSttSession *s = user_data;
   HOLD (s);
   SttFailure f = s->pstate.info->classify_close (&s->pstate, code, reason);
+  GstSttFailure c;
   g_autofree gchar *text = NULL;
 
   GST_INFO_OBJECT (s->log_object, "connection closed: %u '%s'", code, reason);
-  /* A relay refuses a signed token with 4001 (or 1008), whatever the provider behind it
-   * means by 4001. */
-  if (s->signed_token && (code == 4001 || code == 1008))
-    f = STT_FAILURE_AUTH;
   if (s->end_sent && code == 1000 && s->pstate.info->end_ack_is_close
       && g_hash_table_size (s->segments) == 0) {
     /* The service's end-of-audio acknowledgement is its normal close: every result
@@ -1279,31 +1294,8 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
   text = g_strdup_printf ("%s closed the connection: %u%s%s%s",
       s->cfg.provider->display_name, code, *reason ? " " : "", reason,
       s->end_sent ? " (before its last results)" : "");
-  if (s->end_sent && (f == STT_FAILURE_NONE || code == 1000)) {
-    /* A normal close before the end-of-audio acknowledgement: what it had not turned
-     * into finals is heard again on a new connection, as after any other drop. */
-    session_retry (s, text, 0, code, -1);
-    return;
-  }
-  switch (f) {
-    case STT_FAILURE_AUTH:
-      if (s->key_is_token) {
-        /* A temporary token expired mid-stream, or a relay refused a signed one: a fresh
-         * one comes with one retry. */
-        token_refused (s, text, code);
-        break;
-      }
-      session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, text, NULL, 0,
-          code);
-      break;
-    case STT_FAILURE_FATAL:
-      session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, code);
-      break;
-    default:
-      /* A normal close in mid-stream is still a lost connection for us. */
-      session_retry (s, text, 0, code, -1);
-      break;
-  }
+  c = failure_at (s, GST_STT_FAILED_CLOSE, f, 0, code);
+  act_on (s, gst_stt_retry_decide (&c), text, NULL, 0, code, -1);
 }
 
 static const SttWsCallbacks ws_callbacks = {
@@ -1497,6 +1489,7 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
   GError *err = NULL;
   g_autofree gchar *text = NULL;
   SttFailure f;
+  GstSttFailure c;
 
   s->http = NULL;
   stt_http_free (http);
@@ -1522,12 +1515,8 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
   else
     text = g_strdup_printf ("Could not reach %s for the session set-up: %s",
         s->cfg.provider->display_name, error ? error->message : "no answer");
-  if (f == STT_FAILURE_RETRY)
-    session_retry (s, text, status, 0, -1);
-  else
-    session_fail (s, GST_RESOURCE_ERROR, f == STT_FAILURE_AUTH ?
-        GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
-        0);
+  c = failure_at (s, GST_STT_FAILED_SETUP, f, status, 0);
+  act_on (s, gst_stt_retry_decide (&c), text, NULL, status, 0, -1);
 }
 
 /* With s->key settled: the provider's HTTP step if it has one, then the WebSocket. */
@@ -1615,25 +1604,23 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
 
   s->http = NULL;
   stt_http_free (http);
-  if (status == 0 && stt_tls_is_error (error)) {
-    text = g_strdup_printf ("TLS failure reaching the token service: %s. For a private CA "
-        "set tls-ca-file", error->message);
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, text, NULL, 0,
-        0);
-    return;
-  }
-  if (status == 0 || status == 408 || status == 429 || status >= 500) {
-    text = g_strdup_printf ("The token service failed: %s", status ?
-        soup_status_get_phrase (status) : (error ? error->message : "no answer"));
-    session_retry (s, text, status, 0, -1);
-    return;
-  }
-  if (status >= 300) {
-    text = g_strdup_printf ("The token service refused the request: HTTP %u%s%s", status,
-        error ? ": " : "", error ? error->message : "");
-    session_fail (s, GST_RESOURCE_ERROR, status == 401 || status == 403 ?
-        GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
-        0);
+  if (status == 0 || status >= 300) {
+    GstSttFailure c = failure_at (s, GST_STT_FAILED_TOKEN_SERVICE, STT_FAILURE_NONE,
+        status, 0);
+    GstSttDecision d;
+
+    c.tls_error = status == 0 && stt_tls_is_error (error);
+    d = gst_stt_retry_decide (&c);
+    if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_TLS)
+      text = g_strdup_printf ("TLS failure reaching the token service: %s. For a private "
+          "CA set tls-ca-file", error->message);
+    else if (d.verdict == GST_STT_VERDICT_RETRY)
+      text = g_strdup_printf ("The token service failed: %s", status ?
+          soup_status_get_phrase (status) : (error ? error->message : "no answer"));
+    else
+      text = g_strdup_printf ("The token service refused the request: HTTP %u%s%s", status,
+          error ? ": " : "", error ? error->message : "");
+    act_on (s, d, text, NULL, status, 0, -1);
     return;
   }
   if (data)
@@ -1895,6 +1882,13 @@ on_network_back (gpointer data)
   retry_cb (s);
 }
 
+static gdouble
+random_double (gpointer data)
+{
+  return g_random_double ();
+}
+
+/* Another attempt after the backoff (gst_stt_retry_backoff), or the end of the tries. */
 static void
 session_retry (GstSttSession * s, const gchar * why, guint http_status, gint close_code,
     gint retry_after)
@@ -1902,7 +1896,11 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
   /* Before the teardown forgets the token (a server's words may quote it). */
   g_autofree gchar *reason = scrub (s, why);
   GstClockTime delay = 0;
-  gint max = s->cfg.reconnect_max_attempts;
+  GstSttBackoff backoff = {
+    .initial_delay = s->cfg.reconnect_initial_delay,
+    .max_delay = s->cfg.reconnect_max_delay,
+    .max_attempts = s->cfg.reconnect_max_attempts,
+  };
 
   if (s->state == STATE_DONE)
     return;
@@ -1918,23 +1916,13 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
     s->outage_since = now_us ();
   g_free (s->last_failure);
   s->last_failure = g_strdup (reason);
-  if (max >= 0 && s->attempt > (guint) max) {
+  if (!gst_stt_retry_backoff (&backoff, s->attempt, retry_after, random_double, NULL,
+          &delay)) {
     g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %u attempt(s) "
         "(reconnect-max-attempts): %s", s->cfg.provider->display_name, s->attempt, reason);
     give_up (s, t, http_status, close_code);
     return;
   }
-  /* First retry at once; then exponential with jitter, capped. */
-  if (s->attempt > 1) {
-    guint shift = MIN (s->attempt - 2, 20);
-    GstClockTime d = s->cfg.reconnect_initial_delay << shift;
-
-    d = MIN (d, s->cfg.reconnect_max_delay);
-    delay = d / 2 + (GstClockTime) (g_random_double () * (d / 2));
-  }
-  if (retry_after >= 0)
-    delay = MAX (delay, (GstClockTime) retry_after * GST_SECOND);
-
   GST_INFO_OBJECT (s->log_object, "retrying in %" GST_TIME_FORMAT ": %s",
       GST_TIME_ARGS (delay), reason);
   s->state = STATE_WAITING;
