@@ -16,9 +16,7 @@
 #include "sttws.h"
 #include "stthttp.h"
 #include "stttls.h"
-#include "sttjson.h"
-#include "gststtjwt.h"
-#include "gststtawscreds.h"
+#include "gststtcredentials.h"
 #include "gststtretry.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
@@ -97,8 +95,6 @@ struct _GstSttSession
   gboolean ever_connected;
   gboolean rotating;            /* ending this connection on purpose, to open a new one */
   gboolean rotate_wanted;       /* max-session-duration is near: rotate after a final */
-  gboolean key_is_token;
-  gboolean signed_token;        /* the key is a JWT minted here (token-secret) */
   /* Tokens refused after the handshake since a connection last worked: the first earns
    * a fresh token and one retry, the second is fatal (gststtretry.c). */
   guint auth_refusals;
@@ -107,8 +103,8 @@ struct _GstSttSession
   guint network_watch;
   guint tick_watch;             /* keepalive and stall watchdog, once a second */
   SttProviderConfig pcfg;
-  gchar *key;                   /* resolved for the current attempt */
-  GstSttAwsCredentials aws;     /* the current attempt's, for aws_credentials providers */
+  GstSttCredentialSources cred_src;     /* borrowed from cfg */
+  GstSttCredentials cred;       /* the current attempt's key or token */
   gchar *attempt_url;           /* url with the token in place of {token}, or NULL */
   SttProviderState pstate;
   guint attempt;                /* consecutive failed attempts */
@@ -161,7 +157,6 @@ static void connect_ws (GstSttSession * s);
 static void connect_with_key (GstSttSession * s);
 static void session_pump (GstSttSession * s);
 static void rotate_at_final (GstSttSession * s);
-static void wipe_free (gchar * secret);
 static gboolean paced (GstSttSession * s);
 static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code);
@@ -180,8 +175,8 @@ gst_stt_session_config_clear (GstSttSessionConfig * c)
   }
   g_clear_pointer (&c->api_key_file, g_free);
   g_clear_pointer (&c->access_key, g_free);
-  g_clear_pointer (&c->secret_access_key, wipe_free);
-  g_clear_pointer (&c->session_token, wipe_free);
+  g_clear_pointer (&c->secret_access_key, gst_stt_wipe_free);
+  g_clear_pointer (&c->session_token, gst_stt_wipe_free);
   g_clear_pointer (&c->region, g_free);
   g_clear_pointer (&c->language, g_free);
   g_clear_pointer (&c->model, g_free);
@@ -233,22 +228,11 @@ clear_source (GSource ** src)
   }
 }
 
-/* Wipes and frees a string that holds a credential. */
-static void
-wipe_free (gchar * secret)
-{
-  if (secret) {
-    memset (secret, 0, strlen (secret));
-    g_free (secret);
-  }
-}
-
 static void
 clear_key (GstSttSession * s)
 {
-  g_clear_pointer (&s->key, wipe_free);
-  g_clear_pointer (&s->attempt_url, wipe_free);
-  gst_stt_aws_credentials_clear (&s->aws);
+  gst_stt_credentials_clear (&s->cred);
+  g_clear_pointer (&s->attempt_url, gst_stt_wipe_free);
   s->pcfg.api_key = NULL;
   s->pcfg.access_key_id = NULL;
   s->pcfg.session_token = NULL;
@@ -263,18 +247,7 @@ clear_key (GstSttSession * s)
 static gchar *
 scrub (GstSttSession * s, const gchar * text)
 {
-  g_autofree gchar *escaped = NULL;
-  GString *out;
-
-  if (text == NULL)
-    return NULL;
-  if (!s->key_is_token || s->key == NULL || *s->key == '\0')
-    return g_strdup (text);
-  escaped = g_uri_escape_string (s->key, NULL, FALSE);
-  out = g_string_new (text);
-  g_string_replace (out, s->key, "***", 0);
-  g_string_replace (out, escaped, "***", 0);
-  return g_string_free (out, FALSE);
+  return gst_stt_credentials_scrub (&s->cred, text);
 }
 
 /* @url made safe to log, post or put in an error: stt_redact_url(), then scrub(). */
@@ -801,8 +774,8 @@ failure_at (GstSttSession * s, GstSttFailedAt where, SttFailure failure, guint h
     .http_status = http_status,
     .close_code = close_code,
     .end_sent = s->end_sent,
-    .key_is_token = s->key_is_token,
-    .signed_token = s->signed_token,
+    .key_is_token = s->cred.is_token,
+    .signed_token = s->cred.signed_token,
     .token_refusals = s->auth_refusals,
     .ever_connected = s->ever_connected,
     .attempt = s->attempt,
@@ -836,8 +809,8 @@ act_on (GstSttSession * s, GstSttDecision d, const gchar * text, const gchar * d
   }
   if (d.why == GST_STT_FATAL_TOKEN_REFUSED)
     text = t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
-        s->cfg.provider->display_name, s->signed_token ? "signed token" : "token", text,
-        s->signed_token ? "token-secret (or token-secret-file), token-claims and the "
+        s->cfg.provider->display_name, s->cred.signed_token ? "signed token" : "token", text,
+        s->cred.signed_token ? "token-secret (or token-secret-file), token-claims and the "
         "relay's clock" : "token-url and the key it is given");
   session_fail (s, GST_RESOURCE_ERROR, d.code, text, debug, http_status, close_code);
 }
@@ -1246,14 +1219,14 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
     g_autofree gchar *env = stt_provider_env_key_name (s->cfg.provider);
     /* A token minted a moment ago is refused for what it says, not for its age: a new
      * one would be refused too. */
-    g_autofree gchar *t = s->signed_token ?
+    g_autofree gchar *t = s->cred.signed_token ?
         g_strdup_printf ("%s rejected the signed token (HTTP %u): check token-secret "
         "(or token-secret-file) and token-claims", s->cfg.provider->display_name, status) :
         s->cfg.provider->aws_credentials ?
         g_strdup_printf ("%s rejected the credentials (HTTP %u) from %s: check "
         "access-key, secret-access-key and session-token (or $AWS_ACCESS_KEY_ID, "
         "$AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, the AWS profile), and the clock",
-        s->cfg.provider->display_name, status, s->aws.source ? s->aws.source : "?") :
+        s->cfg.provider->display_name, status, s->cred.aws.source ? s->cred.aws.source : "?") :
         g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
         "api-key, api-key-file, %s or STT_API_KEY",
         s->cfg.provider->display_name, status, env);
@@ -1313,60 +1286,14 @@ gchar *
 gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key,
     const gchar * api_key_file, GError ** error)
 {
-  g_autofree gchar *env_name = stt_provider_env_key_name (info);
-  const gchar *env;
-
-  if (api_key && *api_key)
-    return g_strdup (api_key);
-  if (api_key_file && *api_key_file) {
-    gchar *contents = NULL;
-    GError *err = NULL;
-
-    if (!g_file_get_contents (api_key_file, &contents, NULL, &err)) {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-          "Cannot read api-key-file %s: %s", api_key_file, err->message);
-      g_error_free (err);
-      return NULL;
-    }
-    return g_strstrip (contents);
-  }
-  env = g_getenv (env_name);
-  if (env == NULL || *env == '\0')
-    env = g_getenv ("STT_API_KEY");
-  if (env && *env)
-    return g_strdup (env);
-  if (!info->keyless)
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
-        "No key for %s: set api-key, api-key-file, $%s or $STT_API_KEY (or token-url)",
-        info->display_name, env_name);
-  return NULL;
+  return gst_stt_credentials_resolve_key (info, api_key, api_key_file, error);
 }
 
 gchar *
 gst_stt_session_resolve_secret (const gchar * token_secret,
     const gchar * token_secret_file, GError ** error)
 {
-  gchar *contents = NULL;
-  GError *err = NULL;
-
-  if (token_secret && *token_secret)
-    return g_strdup (token_secret);
-  if (token_secret_file == NULL || *token_secret_file == '\0')
-    return NULL;
-  if (!g_file_get_contents (token_secret_file, &contents, NULL, &err)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-        "Cannot read token-secret-file %s: %s", token_secret_file, err->message);
-    g_error_free (err);
-    return NULL;
-  }
-  g_strstrip (contents);
-  if (*contents == '\0') {
-    g_free (contents);
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "token-secret-file %s is empty", token_secret_file);
-    return NULL;
-  }
-  return contents;
+  return gst_stt_credentials_resolve_secret (token_secret, token_secret_file, error);
 }
 
 gboolean
@@ -1407,24 +1334,7 @@ gst_stt_session_check_url (const gchar * property, const gchar * url,
   return TRUE;
 }
 
-/* The key for this attempt, or NULL (keyless service, or @error set). Read again for
- * every attempt, so a rotated key file is picked up. */
-static gchar *
-resolve_key (GstSttSession * s, GError ** error)
-{
-  if (s->cfg.provider->aws_credentials) {
-    /* The secret access key stands for the key; the rest goes with it. */
-    gst_stt_aws_credentials_clear (&s->aws);
-    if (!gst_stt_aws_credentials_resolve (s->cfg.access_key, s->cfg.secret_access_key,
-            s->cfg.session_token, s->cfg.region, &s->aws, error))
-      return NULL;
-    return g_strdup (s->aws.secret_key);
-  }
-  return gst_stt_session_resolve_key (s->cfg.provider, s->cfg.api_key,
-      s->cfg.api_key_file, error);
-}
-
-/* Second half of an attempt: the WebSocket handshake, with s->key settled. */
+/* Second half of an attempt: the WebSocket handshake, with the key settled. */
 static void
 connect_ws (GstSttSession * s)
 {
@@ -1519,7 +1429,7 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
   act_on (s, gst_stt_retry_decide (&c), text, NULL, status, 0, -1);
 }
 
-/* With s->key settled: the provider's HTTP step if it has one, then the WebSocket. */
+/* With the key settled: the provider's HTTP step if it has one, then the WebSocket. */
 static void
 connect_with_key (GstSttSession * s)
 {
@@ -1528,28 +1438,20 @@ connect_with_key (GstSttSession * s)
   g_autofree gchar *redacted = NULL;
   guint i;
 
-  g_clear_pointer (&s->attempt_url, wipe_free);
-  if (s->key_is_token && s->key && s->cfg.url
-      && strstr (s->cfg.url, GST_STT_TOKEN_PLACEHOLDER)) {
-    /* A relay's URL template names where the token goes. */
-    gchar *escaped = g_uri_escape_string (s->key, NULL, FALSE);
-    gchar **parts = g_strsplit (s->cfg.url, GST_STT_TOKEN_PLACEHOLDER, -1);
-
-    s->attempt_url = g_strjoinv (escaped, parts);
-    g_strfreev (parts);
-    wipe_free (escaped);
-  }
+  g_clear_pointer (&s->attempt_url, gst_stt_wipe_free);
+  /* A relay's URL template names where the token goes. */
+  s->attempt_url = gst_stt_credentials_fill_url (&s->cred, s->cfg.url);
   s->pcfg = (SttProviderConfig) {
     .url = s->attempt_url ? s->attempt_url : s->cfg.url,
-    .api_key = s->key,
-    .key_is_token = s->key_is_token,
+    .api_key = s->cred.key,
+    .key_is_token = s->cred.is_token,
     .language = s->cfg.language,
     .model = s->cfg.model,
     .sample_rate = s->cfg.rate,
     .interim_results = s->cfg.interim_results,
-    .access_key_id = s->aws.access_key_id,
-    .session_token = s->aws.session_token,
-    .region = s->aws.region,
+    .access_key_id = s->cred.aws.access_key_id,
+    .session_token = s->cred.aws.session_token,
+    .region = s->cred.aws.region,
     .params = s->cfg.params,
   };
   if (!s->cfg.provider->build_init_request
@@ -1571,36 +1473,17 @@ connect_with_key (GstSttSession * s)
   stt_http_init_clear (&init);
 }
 
-static const gchar *
-find_token (JsonObject * o, const gchar * field)
-{
-  static const gchar *const fields[] = { "access_token", "token", "key_value", "value",
-    NULL
-  };
-  guint i;
-
-  if (field)
-    return stt_json_get_string (o, field, NULL);
-  for (i = 0; fields[i]; i++) {
-    const gchar *v = stt_json_get_string (o, fields[i], NULL);
-    if (v && *v)
-      return v;
-  }
-  return NULL;
-}
-
+/* The token service's answer: a temporary token for this attempt, or the failure. */
 static void
 on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
     gpointer user_data)
 {
   GstSttSession *s = user_data;
   HOLD (s);
-  g_autoptr (JsonParser) parser = NULL;
-  JsonObject *o = NULL;
-  const gchar *token;
   gsize len = 0;
   const gchar *data = body ? g_bytes_get_data (body, &len) : NULL;
   g_autofree gchar *text = NULL;
+  GError *err = NULL;
 
   s->http = NULL;
   stt_http_free (http);
@@ -1623,59 +1506,25 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
     act_on (s, d, text, NULL, status, 0, -1);
     return;
   }
-  if (data)
-    o = stt_json_parse_object (data, len, &parser);
-  token = find_token (o, s->cfg.token_field);
-  if (token == NULL || *token == '\0') {
-    text = g_strdup_printf ("The token service's answer has no %s field",
-        s->cfg.token_field ? s->cfg.token_field : "access_token/token/key_value/value");
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
-        0);
+  clear_key (s);
+  if (!gst_stt_credentials_take_token (&s->cred, &s->cred_src, data, len, &err)) {
+    session_fail (s, err->domain, err->code, err->message, NULL, status, 0);
+    g_error_free (err);
     return;
   }
-  clear_key (s);
-  s->key = g_strdup (token);
-  s->key_is_token = TRUE;
-  s->signed_token = FALSE;
   GST_DEBUG_OBJECT (s->log_object, "got a temporary token");
   connect_with_key (s);
 }
 
-/* Fetches a temporary token; "$API_KEY" in a header value becomes the key. */
+/* Fetches a temporary token for this attempt. */
 static void
 fetch_token (GstSttSession * s)
 {
-  /* The token service may need no key of ours: only an unreadable key file is an error,
-   * said by the token service's refusal if it needed one. */
-  g_autofree gchar *key = resolve_key (s, NULL);
   g_autofree gchar *redacted = stt_redact_url (s->cfg.token_url);
-  GPtrArray *headers = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GBytes) body = NULL;
-  guint i;
-
-  for (i = 0; s->cfg.token_headers && s->cfg.token_headers[i]
-      && s->cfg.token_headers[i + 1]; i += 2) {
-    GString *v = g_string_new (s->cfg.token_headers[i + 1]);
-
-    g_string_replace (v, "$API_KEY", key ? key : "", 0);
-    g_ptr_array_add (headers, g_strdup (s->cfg.token_headers[i]));
-    g_ptr_array_add (headers, g_string_free (v, FALSE));
-  }
-  g_ptr_array_add (headers, NULL);
-  if (key)
-    memset (key, 0, strlen (key));
 
   GST_INFO_OBJECT (s->log_object, "fetching a token from %s", redacted);
-  if (s->cfg.token_body)
-    body = g_bytes_new (s->cfg.token_body, strlen (s->cfg.token_body));
-  s->http = stt_http_request (s->worker, s->cfg.token_method ? s->cfg.token_method : "POST",
-      s->cfg.token_url, (const gchar * const *) headers->pdata, body,
-      body ? "application/json" : NULL, s->cfg.tls_validate, s->tls_db, on_token, s);
-  for (i = 0; i + 1 < headers->len; i += 2) {
-    gchar *v = g_ptr_array_index (headers, i + 1);
-    memset (v, 0, strlen (v));
-  }
-  g_ptr_array_unref (headers);
+  s->http = gst_stt_credentials_fetch_token (&s->cred_src, s->worker, s->tls_db, on_token,
+      s);
 }
 
 /* A provider whose service session outlives a connection continues it: same time
@@ -1704,36 +1553,15 @@ resume (GstSttSession * s, guint64 ring_start)
   return TRUE;
 }
 
-/* Whether a secret is configured: every attempt mints its own token. */
-static gboolean
-has_secret (GstSttSession * s)
-{
-  return (s->cfg.token_secret && *s->cfg.token_secret)
-      || (s->cfg.token_secret_file && *s->cfg.token_secret_file);
-}
-
-/* A fresh signed token for this attempt in s->key: the secret read again (a rotated
- * secret file is picked up), iat now. FALSE with @error if there is none. */
+/* A fresh signed token for this attempt, iat now. FALSE with @error if there is none. */
 static gboolean
 mint_token (GstSttSession * s, GError ** error)
 {
-  gchar *secret = gst_stt_session_resolve_secret (s->cfg.token_secret,
-      s->cfg.token_secret_file, error);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  if (secret == NULL)
-    return FALSE;
   clear_key (s);
-  s->key = gst_stt_jwt_mint ((const guint8 *) secret, strlen (secret),
-      s->cfg.token_claims, now, s->cfg.token_lifetime);
-  wipe_free (secret);
-  if (s->key == NULL) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-        "Could not sign a token for %s (OpenSSL failed)", s->cfg.provider->display_name);
+  if (!gst_stt_credentials_mint (&s->cred, &s->cred_src, now, error))
     return FALSE;
-  }
-  s->key_is_token = TRUE;
-  s->signed_token = TRUE;
   GST_DEBUG_OBJECT (s->log_object, "signed a token: iat %" G_GINT64_FORMAT ", exp %"
       G_GINT64_FORMAT, now, now + (gint64) s->cfg.token_lifetime);
   return TRUE;
@@ -1783,7 +1611,7 @@ session_connect (GstSttSession * s)
   s->rotate_wanted = FALSE;
   s->state = STATE_CONNECTING;
 
-  if (has_secret (s)) {
+  if (gst_stt_credentials_has_secret (&s->cred_src)) {
     if (!mint_token (s, &err)) {
       session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
       g_error_free (err);
@@ -1796,10 +1624,7 @@ session_connect (GstSttSession * s)
     fetch_token (s);
     return;
   }
-  s->key = resolve_key (s, &err);
-  s->key_is_token = FALSE;
-  s->signed_token = FALSE;
-  if (err) {
+  if (!gst_stt_credentials_use_key (&s->cred, &s->cred_src, &err)) {
     session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
     g_error_free (err);
     return;
@@ -2145,6 +1970,25 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
   s->refcount = 1;
   s->cfg = *config;
   memset (config, 0, sizeof (*config));
+  s->cred_src = (GstSttCredentialSources) {
+    .provider = s->cfg.provider,
+    .api_key = s->cfg.api_key,
+    .api_key_file = s->cfg.api_key_file,
+    .access_key = s->cfg.access_key,
+    .secret_access_key = s->cfg.secret_access_key,
+    .session_token = s->cfg.session_token,
+    .region = s->cfg.region,
+    .token_url = s->cfg.token_url,
+    .token_method = s->cfg.token_method,
+    .token_headers = (const gchar * const *) s->cfg.token_headers,
+    .token_field = s->cfg.token_field,
+    .token_body = s->cfg.token_body,
+    .token_secret = s->cfg.token_secret,
+    .token_secret_file = s->cfg.token_secret_file,
+    .token_claims = s->cfg.token_claims,
+    .token_lifetime = s->cfg.token_lifetime,
+    .tls_validate = s->cfg.tls_validate,
+  };
   s->ring = ring;
   s->timeline = timeline;
   s->stats = stats;

@@ -14,6 +14,7 @@
 #include "gststtmessage.h"
 #include "gststtjwt.h"
 #include "gststtretry.h"
+#include "gststtcredentials.h"
 
 static void
 fill (gint16 * s, gsize n, gint16 first)
@@ -844,6 +845,47 @@ GST_START_TEST (test_retry_decide_setup_and_token_service)
 
 GST_END_TEST;
 
+/* A token service's answer: the named field, else the usual ones; none is an error. */
+GST_START_TEST (test_credentials_take_token)
+{
+  static const gchar answer[] = "{\"expires_in\":60,\"token\":\"t/1 x\"}";
+  GstSttCredentialSources src = { 0, };
+  GstSttCredentials c = { 0, };
+  GError *err = NULL;
+  gchar *url, *text;
+
+  c.key = g_strdup ("old");
+  fail_unless (gst_stt_credentials_take_token (&c, &src, answer, strlen (answer), NULL));
+  fail_unless_equals_string (c.key, "t/1 x");
+  fail_unless (c.is_token && !c.signed_token);
+
+  /* The token, URI-escaped, where the URL template says. */
+  url = gst_stt_credentials_fill_url (&c, "wss://relay/{token}/x?t={token}");
+  fail_unless_equals_string (url, "wss://relay/t%2F1%20x/x?t=t%2F1%20x");
+  gst_stt_wipe_free (url);
+  fail_unless (gst_stt_credentials_fill_url (&c, "wss://relay/x") == NULL);
+  /* And never in a message, as it is or escaped. */
+  text = gst_stt_credentials_scrub (&c, "closed: t/1 x at wss://relay/t%2F1%20x/x");
+  fail_unless_equals_string (text, "closed: *** at wss://relay/***/x");
+  g_free (text);
+
+  src.token_field = "access";
+  fail_if (gst_stt_credentials_take_token (&c, &src, answer, strlen (answer), &err));
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS));
+  fail_unless (strstr (err->message, "access") != NULL);
+  g_clear_error (&err);
+  fail_if (gst_stt_credentials_take_token (&c, &src, "not json", 8, &err));
+  g_clear_error (&err);
+
+  /* A key is no token: it is neither put in URLs nor scrubbed. */
+  c.is_token = FALSE;
+  fail_unless (gst_stt_credentials_fill_url (&c, "wss://relay/{token}") == NULL);
+  gst_stt_credentials_clear (&c);
+  fail_unless (c.key == NULL);
+}
+
+GST_END_TEST;
+
 static Suite *
 engine_suite (void)
 {
@@ -870,6 +912,7 @@ engine_suite (void)
   tcase_add_test (tc, test_retry_decide_token_refusal);
   tcase_add_test (tc, test_retry_decide_close_and_in_band);
   tcase_add_test (tc, test_retry_decide_setup_and_token_service);
+  tcase_add_test (tc, test_credentials_take_token);
   return s;
 }
 
