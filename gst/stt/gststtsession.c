@@ -4,8 +4,7 @@
  *
  * Positions are stream samples at the wire rate. Connection n starts at stream sample
  * `conn_base` (the committed point when it opened) and the provider's times count from
- * there; `map` records where, within a connection, audio was skipped because the ring
- * dropped it, so provider times always map back to the right stream sample. */
+ * there; gststtresults.c maps them back to stream samples and into messages. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -18,6 +17,7 @@
 #include "stttls.h"
 #include "gststtcredentials.h"
 #include "gststtretry.h"
+#include "gststtresults.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
@@ -28,10 +28,6 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 #define OUTAGE_WARNING_US (10 * G_USEC_PER_SEC)
 /* Audio lost while disconnected is reported at most this often. */
 #define LOSS_REPORT_US (10 * G_USEC_PER_SEC)
-/* Open segments (partials without their final) kept, and the longest provider segment
- * key: a server cannot make us hold more than this however many ids it invents. */
-#define MAX_OPEN_SEGMENTS 64
-#define MAX_SEGMENT_KEY 256
 /* A connection that stayed open this long accepted its token: a later refusal (an expired
  * token) earns a fresh token and a retry again. So does one that produced a result. */
 #define TOKEN_TRUSTED_US (10 * G_USEC_PER_SEC)
@@ -45,18 +41,6 @@ typedef enum
   STATE_WAITING,                /* backoff before the next attempt */
   STATE_DONE,
 } State;
-
-typedef struct
-{
-  guint64 conn;                 /* samples into the connection */
-  guint64 stream;               /* stream position they correspond to */
-} MapPoint;
-
-typedef struct
-{
-  guint64 end;                  /* stream position after the chunk */
-  gint64 sent;                  /* monotonic time it left */
-} SendMark;
 
 struct _GstSttSession
 {
@@ -111,10 +95,9 @@ struct _GstSttSession
   guint connection;             /* index of the current connection, from 0 */
   guint64 conn_base;
   guint64 conn_sent;            /* samples sent on this connection */
-  GArray *map;                  /* MapPoint */
+  GstSttResults *results;       /* the map, send marks and open segments */
   guint64 send_pos;
   guint64 committed;
-  GArray *marks;                /* SendMark */
   guint8 *scratch;
   gint64 pace_start;
   guint64 pace_sent;
@@ -133,23 +116,12 @@ struct _GstSttSession
   gint64 loss_reported_at;
   guint64 promised;             /* last promised position handed to the element */
   gint64 last_pong;             /* this connection's last pong; 0: none yet */
-  guint64 heard;                /* this connection's results reached this far */
   GSource *pace_timer;
   GSource *retry_timer;
   GSource *stats_timer;
   GSource *rotate_timer;
   GSource *finalize_timer;
-  /* Segments: the provider's key (or "" for the open one) -> our id. */
-  GHashTable *segments;
-  guint64 next_segment_id;
 };
-
-typedef struct
-{
-  guint64 id;
-  guint revision;
-  guint64 start;                /* stream position where its latest partial starts */
-} SegInfo;
 
 static void session_connect (GstSttSession * s);
 static void send_text (GstSttSession * s, gchar * text);
@@ -268,9 +240,7 @@ gst_stt_session_unref (GstSttSession * s)
   if (s->pstate.stream_priv && s->cfg.provider->free_stream_priv)
     s->cfg.provider->free_stream_priv (s->pstate.stream_priv);
   gst_stt_session_config_clear (&s->cfg);
-  g_array_unref (s->map);
-  g_array_unref (s->marks);
-  g_hash_table_unref (s->segments);
+  gst_stt_results_free (s->results);
   g_free (s->scratch);
   g_free (s->url_redacted);
   g_free (s->last_failure);
@@ -332,36 +302,6 @@ post_connection (GstSttSession * s, GstSttConnectionState state, const gchar * r
     s->cb.connection (s, &info, s->user_data);
 }
 
-/* Where connection sample @c lies in the stream. */
-static guint64
-conn_to_stream (GstSttSession * s, guint64 c)
-{
-  guint i;
-  MapPoint *p = &g_array_index (s->map, MapPoint, 0);
-
-  for (i = 1; i < s->map->len; i++) {
-    MapPoint *q = &g_array_index (s->map, MapPoint, i);
-    if (q->conn > c)
-      break;
-    p = q;
-  }
-  return p->stream + (c - p->conn);
-}
-
-/* Stream position of a provider time. A result can only speak of audio it was sent:
- * hostile or broken times (huge, negative) are clamped to what this connection sent. */
-static guint64
-seconds_to_stream (GstSttSession * s, gdouble t)
-{
-  gdouble samples = t * s->cfg.rate + 0.5;
-
-  if (!(samples > 0))
-    samples = 0;
-  if (samples > (gdouble) s->conn_sent)
-    samples = (gdouble) s->conn_sent;
-  return conn_to_stream (s, (guint64) samples);
-}
-
 /* Audio between stream positions @from and @to will never be transcribed: counted once
  * (what was reported before is not counted again) and, with @warn, said on the bus. */
 static void
@@ -411,21 +351,6 @@ outage_over (GstSttSession * s)
   s->outage_warned = FALSE;
 }
 
-/* Where the earliest segment still open (a partial without its final) starts, or
- * G_MAXUINT64. */
-static guint64
-open_segment_start (GstSttSession * s)
-{
-  GHashTableIter it;
-  gpointer v;
-  guint64 start = G_MAXUINT64;
-
-  g_hash_table_iter_init (&it, s->segments);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    start = MIN (start, ((SegInfo *) v)->start);
-  return start;
-}
-
 /* Live input: how far the element may promise downstream (GAP events) that no more text
  * comes, beyond the committed point. What vouches for audio on this connection:
  * - a pong: the server read everything sent before the ping (frames are read in order),
@@ -440,46 +365,19 @@ open_segment_start (GstSttSession * s)
 static void
 update_promised (GstSttSession * s)
 {
-  gint64 horizon, latency_us = (gint64) (s->cfg.latency / GST_USECOND);
-  guint lo = 0, hi;
-  guint64 p = 0;
+  gint64 horizon = G_MININT64, latency_us = (gint64) (s->cfg.latency / GST_USECOND);
+  guint64 p;
 
   if (!s->cfg.live || s->state != STATE_OPEN)
     return;
-  if (s->last_pong > 0 && s->marks->len > 0) {
+  if (s->last_pong > 0)
     horizon = MIN (s->last_pong - latency_us / 2, now_us () - latency_us);
-    /* Marks are in send order: the last one sent before the horizon. */
-    hi = s->marks->len;
-    while (lo < hi) {
-      guint mid = (lo + hi) / 2;
-
-      if (g_array_index (s->marks, SendMark, mid).sent <= horizon)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo > 0)
-      p = g_array_index (s->marks, SendMark, lo - 1).end;
-  }
-  p = MAX (p, s->heard);
-  p = MIN (p, open_segment_start (s));
+  p = gst_stt_results_vouched (s->results, horizon);
   if (p <= s->promised)
     return;
   s->promised = p;
   if (s->cb.promised && !is_stopped (s))
     s->cb.promised (s, p, s->user_data);
-}
-
-static gboolean
-is_stale_segment (gpointer key, gpointer value, gpointer data)
-{
-  return ((SegInfo *) value)->start < *(guint64 *) data;
-}
-
-static gboolean
-is_keyed_segment (gpointer key, gpointer value, gpointer data)
-{
-  return *(const gchar *) key != '\0';
 }
 
 static void
@@ -494,57 +392,19 @@ teardown_connection (GstSttSession * s)
     s->pstate.info->free_priv (s->pstate.priv);
   s->pstate.priv = NULL;
   s->pstate.frames_sent = 0;
-  /* Send times and what the server vouched for belong to the connection: a replay is
-   * timed anew. */
-  g_array_set_size (s->marks, 0);
+  /* Send times, what the server vouched for and segment keys belong to the
+   * connection. */
+  gst_stt_results_end_connection (s->results);
   s->last_pong = 0;
-  s->heard = 0;
   clear_key (s);
-  /* Segment keys belong to the connection; the open keyless segment goes on, so its
-   * replayed partials and final keep its id. */
-  g_hash_table_foreach_remove (s->segments, is_keyed_segment, NULL);
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* Results */
 
-static gchar *
-join_words (GArray * words, guint from)
-{
-  GString *str = g_string_new (NULL);
-  guint i;
-
-  for (i = from; i < words->len; i++) {
-    SttWord *w = &g_array_index (words, SttWord, i);
-    if (str->len)
-      g_string_append_c (str, ' ');
-    g_string_append (str, w->text);
-  }
-  return g_string_free (str, FALSE);
-}
-
-static GstClockTime
-latency_for (GstSttSession * s, guint64 end_pos)
-{
-  guint i;
-
-  /* The chunk that carried the result's last sample. */
-  for (i = 0; i < s->marks->len; i++) {
-    SendMark *m = &g_array_index (s->marks, SendMark, i);
-    if (m->end >= end_pos)
-      return (now_us () - m->sent) * GST_USECOND;
-  }
-  if (s->marks->len)
-    return (now_us () - g_array_index (s->marks, SendMark,
-            s->marks->len - 1).sent) * GST_USECOND;
-  return GST_CLOCK_TIME_NONE;
-}
-
 static void
 commit (GstSttSession * s, guint64 pos)
 {
-  guint i = 0;
-
   if (pos <= s->committed)
     return;
   s->committed = pos;
@@ -556,14 +416,7 @@ commit (GstSttSession * s, guint64 pos)
   token_accepted (s);
   gst_stt_ring_commit (s->ring, pos);
   gst_stt_timeline_prune (s->timeline, pos);
-  /* A partial from before the committed point has been overtaken (its final came under
-   * another key, or a replay trimmed it): it holds nothing open any more. */
-  g_hash_table_foreach_remove (s->segments, is_stale_segment, &pos);
-  while (i < s->marks->len && g_array_index (s->marks, SendMark, i).end <= pos)
-    i++;
-  /* Keep one mark so latency can still be measured for a result ending right here. */
-  if (i > 1)
-    g_array_remove_range (s->marks, 0, i - 1);
+  gst_stt_results_commit (s->results, pos);
 }
 
 /* Tells the element the committed point moved: call after the finals up to it are
@@ -575,149 +428,28 @@ notify_committed (GstSttSession * s)
     s->cb.committed (s, s->committed, s->user_data);
 }
 
-/* Forgets the oldest open segment (a server that opens segments and never ends them). */
-static void
-forget_oldest_segment (GstSttSession * s)
-{
-  GHashTableIter it;
-  gpointer k, v, oldest = NULL;
-  guint64 id = G_MAXUINT64;
-
-  g_hash_table_iter_init (&it, s->segments);
-  while (g_hash_table_iter_next (&it, &k, &v)) {
-    if (((SegInfo *) v)->id < id) {
-      id = ((SegInfo *) v)->id;
-      oldest = k;
-    }
-  }
-  if (oldest)
-    g_hash_table_remove (s->segments, oldest);
-  if (gst_stt_stats_get (s->stats, GST_STT_STAT_MALFORMED) % 1000 == 0)
-    GST_WARNING_OBJECT (s->log_object, "more than %d open segments: forgetting the "
-        "oldest", MAX_OPEN_SEGMENTS);
-  gst_stt_stats_add (s->stats, GST_STT_STAT_MALFORMED, 1);
-}
-
+/* Hands a result on: a final releases its audio and moves the committed point. */
 static void
 handle_result (GstSttSession * s, SttResult * r)
 {
-  g_autofree gchar *long_key = r->segment_key && strlen (r->segment_key) > MAX_SEGMENT_KEY
-      ? g_strndup (r->segment_key, MAX_SEGMENT_KEY) : NULL;
-  const gchar *key = long_key ? long_key : r->segment_key ? r->segment_key : "";
-  guint64 start, end, trim_before = s->committed;
-  guint first = 0, i;
-  g_autofree gchar *text = NULL;
-  GPtrArray *words;
-  SegInfo *seg;
-  GstClockTime pts, t_end, latency;
-  GstStructure *msg;
+  GstSttMapped m;
 
-  /* Words that lie in audio already covered by emitted finals were transcribed before
-   * (a replay after reconnecting): drop them, so no word is doubled. */
-  while (first < r->words->len) {
-    SttWord *w = &g_array_index (r->words, SttWord, first);
-    guint64 ws = seconds_to_stream (s, w->start);
-    guint64 we = seconds_to_stream (s, w->end >= 0 ? w->end : w->start);
-
-    if (w->start < 0 || (ws + we) / 2 >= trim_before)
-      break;
-    first++;
-  }
-  if (first > 0)
-    GST_DEBUG_OBJECT (s->log_object, "trimmed %u word(s) already emitted", first);
-
-  if (r->words->len > first) {
-    SttWord *w0 = &g_array_index (r->words, SttWord, first);
-    SttWord *wn = &g_array_index (r->words, SttWord, r->words->len - 1);
-    start = seconds_to_stream (s, w0->start);
-    end = seconds_to_stream (s, wn->end >= 0 ? wn->end : wn->start);
-    text = first > 0 ? join_words (r->words, first) : g_strdup (r->text);
-  } else if (r->words->len > 0) {
-    /* Every word was already emitted. */
-    start = end = trim_before;
-    text = g_strdup ("");
-  } else {
-    start = r->start >= 0 ? seconds_to_stream (s, r->start) : s->committed;
-    end = r->end >= 0 ? seconds_to_stream (s, r->end) : s->send_pos;
-    if (r->start >= 0 && end <= trim_before && trim_before > 0)
-      text = g_strdup ("");     /* all of it was emitted */
-    else
-      text = g_strdup (r->text ? r->text : "");
-  }
-  if (end < start)
-    end = start;
-
-  if (r->is_final) {
-    /* The audio up to the end of what this final covers is done with. */
-    guint64 done = r->end >= 0 ? seconds_to_stream (s, r->end) : end;
-    done = MAX (done, end);
-
-    if (*text == '\0') {
-      g_hash_table_remove (s->segments, key);
-      commit (s, MIN (done, s->send_pos));
-      notify_committed (s);
-      return;
-    }
-    latency = latency_for (s, end);
-  } else {
-    if (*text == '\0')
-      return;
-    latency = latency_for (s, end);
-  }
-
-  seg = g_hash_table_lookup (s->segments, key);
-  if (seg == NULL) {
-    if (g_hash_table_size (s->segments) >= MAX_OPEN_SEGMENTS)
-      forget_oldest_segment (s);
-    seg = g_new0 (SegInfo, 1);
-    seg->id = s->next_segment_id++;
-    g_hash_table_insert (s->segments, g_strdup (key), seg);
-  } else {
-    seg->revision++;
-  }
-  seg->start = start;
-  /* Only a result that says where it ends tells how far the server heard. */
-  if (r->end >= 0 || r->words->len > 0)
-    s->heard = MAX (s->heard, end);
-
-  words = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
-  for (i = first; i < r->words->len; i++) {
-    SttWord *w = &g_array_index (r->words, SttWord, i);
-    GstClockTime ws = gst_stt_timeline_to_time (s->timeline, seconds_to_stream (s,
-            w->start));
-    GstClockTime we = gst_stt_timeline_to_time (s->timeline, seconds_to_stream (s,
-            w->end >= 0 ? w->end : w->start));
-
-    g_ptr_array_add (words, gst_stt_message_word_new (w->text, ws, MAX (we, ws),
-            w->confidence, w->speaker, r->is_final || w->stable));
-  }
-
-  pts = gst_stt_timeline_to_time (s->timeline, start);
-  t_end = gst_stt_timeline_to_time (s->timeline, end);
-  msg = gst_stt_message_transcript_new (s->cfg.provider->name, r->is_final, text, seg->id,
-      seg->revision, pts, GST_CLOCK_TIME_IS_VALID (pts) ? t_end - pts : GST_CLOCK_TIME_NONE,
-      words, r->language, r->confidence, s->connection, latency);
-  g_ptr_array_unref (words);
-
-  if (GST_CLOCK_TIME_IS_VALID (latency))
-    gst_stt_stats_observe (s->stats, GST_STT_HIST_RESULT_LATENCY, latency);
-
-  if (r->is_final) {
-    guint64 done = r->end >= 0 ? MAX (seconds_to_stream (s, r->end), end) : end;
-
-    g_hash_table_remove (s->segments, key);
+  if (!gst_stt_results_map (s->results, r, s->connection, s->conn_sent, s->send_pos,
+          s->committed, now_us (), &m))
+    return;
+  if (m.is_final) {
     /* Release the audio first: once a final is announced, its audio is done with. */
-    commit (s, MIN (done, s->send_pos));
-    if (s->cb.transcript && !is_stopped (s))
-      s->cb.transcript (s, msg, TRUE, pts, t_end - pts, s->user_data);
-    else
-      gst_structure_free (msg);
+    commit (s, m.done);
+    if (m.msg && s->cb.transcript && !is_stopped (s))
+      s->cb.transcript (s, m.msg, TRUE, m.pts, m.duration, s->user_data);
+    else if (m.msg)
+      gst_structure_free (m.msg);
     notify_committed (s);
   } else {
     if (s->cb.transcript && !is_stopped (s))
-      s->cb.transcript (s, msg, FALSE, pts, t_end - pts, s->user_data);
+      s->cb.transcript (s, m.msg, FALSE, m.pts, m.duration, s->user_data);
     else
-      gst_structure_free (msg);
+      gst_structure_free (m.msg);
   }
 }
 
@@ -853,7 +585,8 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     handle_result (s, g_ptr_array_index (out.results, i));
   if (out.processed >= 0 && s->state == STATE_OPEN && out.failure == STT_FAILURE_NONE) {
     /* The service's word that the audio before this point is done with. */
-    commit (s, MIN (seconds_to_stream (s, out.processed), s->send_pos));
+    commit (s, MIN (gst_stt_results_seconds_to_stream (s->results, out.processed,
+                s->conn_sent), s->send_pos));
     if (s->committed > committed)
       notify_committed (s);
   }
@@ -1248,7 +981,7 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
 
   GST_INFO_OBJECT (s->log_object, "connection closed: %u '%s'", code, reason);
   if (s->end_sent && code == 1000 && s->pstate.info->end_ack_is_close
-      && g_hash_table_size (s->segments) == 0) {
+      && gst_stt_results_open_segments (s->results) == 0) {
     /* The service's end-of-audio acknowledgement is its normal close: every result
      * for what this connection was sent is out, trailing silence included. It sends
      * the final of every segment it opened before it closes, so a close with a
@@ -1538,7 +1271,7 @@ resume (GstSttSession * s, guint64 ring_start)
   if (s->connection == 0 || !s->cfg.provider->resume_point
       || !s->cfg.provider->resume_point (&s->pstate, &acked))
     return FALSE;
-  pos = conn_to_stream (s, acked);
+  pos = gst_stt_results_conn_to_stream (s->results, acked);
   if (pos < ring_start || acked > s->conn_sent) {
     /* What follows the acknowledged point is gone (or was never sent): start over. */
     GST_INFO_OBJECT (s->log_object, "cannot resume the service session: starting anew");
@@ -1599,11 +1332,7 @@ session_connect (GstSttSession * s)
     s->conn_base = MAX (s->committed, start);
     s->send_pos = s->conn_base;
     s->conn_sent = 0;
-    g_array_set_size (s->map, 0);
-    {
-      MapPoint p = { 0, s->conn_base };
-      g_array_append_val (s->map, p);
-    }
+    gst_stt_results_new_origin (s->results, s->conn_base);
   }
   s->end_sent = FALSE;
   s->finalize_sent = FALSE;
@@ -1800,8 +1529,7 @@ send_chunk (GstSttSession * s, gsize n)
       G_GUINT64_FORMAT, n, s->send_pos);
   if (s->send_pos != before) {
     /* The ring dropped audio we had not sent: remember the seam for the timeline. */
-    MapPoint p = { s->conn_sent, s->send_pos };
-    g_array_append_val (s->map, p);
+    gst_stt_results_add_seam (s->results, s->conn_sent, s->send_pos);
     report_loss (s, before, s->send_pos, TRUE, "the replay ring (max-buffer-time) "
         "overflowed before the audio could be sent");
     if (is_stopped (s))
@@ -1823,10 +1551,7 @@ send_chunk (GstSttSession * s, gsize n)
   s->last_send = s->last_audio = now;
   progress (s);
   s->pstate.frames_sent++;
-  {
-    SendMark m = { s->send_pos, now };
-    g_array_append_val (s->marks, m);
-  }
+  gst_stt_results_mark_sent (s->results, s->send_pos, now);
   gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_SENT, n);
   gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
 }
@@ -2018,9 +1743,8 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
     batch = MIN (batch, gst_stt_ring_get_capacity (ring) / 4);
     s->wake_batch = MAX (batch, s->chunk_samples);
   }
-  s->map = g_array_new (FALSE, FALSE, sizeof (MapPoint));
-  s->marks = g_array_new (FALSE, FALSE, sizeof (SendMark));
-  s->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  s->results = gst_stt_results_new (s->cfg.rate, s->cfg.provider->name, timeline, stats,
+      log_object);
   s->wake_at = G_MAXUINT64;
   if (s->cfg.tls_ca_file && *s->cfg.tls_ca_file) {
     GError *err = NULL;

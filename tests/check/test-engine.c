@@ -15,6 +15,7 @@
 #include "gststtjwt.h"
 #include "gststtretry.h"
 #include "gststtcredentials.h"
+#include "gststtresults.h"
 
 static void
 fill (gint16 * s, gsize n, gint16 first)
@@ -886,6 +887,92 @@ GST_START_TEST (test_credentials_take_token)
 
 GST_END_TEST;
 
+static void
+add_word (SttResult * r, const gchar * text, gdouble start, gdouble end)
+{
+  SttWord w = { g_strdup (text), start, end, -1, NULL, FALSE };
+
+  g_array_append_val (r->words, w);
+}
+
+/* Provider times to stream positions across a seam the ring left, clamped to what was
+ * sent; a partial and its final keep their segment id; a replayed final whose words
+ * were all emitted says nothing but still moves the committed point; how far the
+ * service is vouched to have heard. */
+GST_START_TEST (test_results_map)
+{
+  GstSttTimeline *tl = gst_stt_timeline_new (16000);
+  GstSttStats *st = gst_stt_stats_new ();
+  GstObject *log = gst_object_ref_sink (gst_pad_new ("log", GST_PAD_SRC));
+  GstSttResults *res = gst_stt_results_new (16000, "test", tl, st, log);
+  SttResult *r = stt_result_new ();
+  GstSttMapped m;
+  guint64 id, id2;
+  guint rev;
+
+  gst_stt_timeline_observe (tl, 0, 0, TRUE);
+  /* The service session starts at stream sample 16000; after 1 s of it, the ring
+   * dropped 0.5 s. */
+  gst_stt_results_new_origin (res, 16000);
+  gst_stt_results_add_seam (res, 16000, 40000);
+  fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 8000), 24000);
+  fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 16000), 40000);
+  fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 20000), 44000);
+  fail_unless_equals_uint64 (gst_stt_results_seconds_to_stream (res, -1, 32000), 16000);
+  fail_unless_equals_uint64 (gst_stt_results_seconds_to_stream (res, 1e300, 32000),
+      56000);
+
+  r->text = g_strdup ("hello world");
+  add_word (r, "hello", 0.5, 0.9);
+  add_word (r, "world", 1.1, 1.5);
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 56000, 16000, 0, &m));
+  fail_if (m.is_final);
+  fail_unless_equals_uint64 (m.pts, GST_SECOND + GST_SECOND / 2);
+  fail_unless_equals_uint64 (m.duration, GST_SECOND + GST_SECOND / 2);
+  fail_unless_equals_string (gst_structure_get_string (m.msg, "text"), "hello world");
+  fail_unless (gst_structure_get_uint64 (m.msg, "segment-id", &id));
+  gst_structure_free (m.msg);
+  fail_unless_equals_int (gst_stt_results_open_segments (res), 1);
+  /* Heard up to 48000, but the open segment's final will be placed at 24000. */
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, G_MININT64), 24000);
+
+  r->is_final = TRUE;
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 56000, 16000, 0, &m));
+  fail_unless (m.is_final && m.msg != NULL);
+  fail_unless_equals_uint64 (m.done, 48000);
+  fail_unless (gst_structure_get_uint64 (m.msg, "segment-id", &id2));
+  fail_unless (gst_structure_get_uint (m.msg, "revision", &rev));
+  fail_unless_equals_uint64 (id2, id);
+  fail_unless_equals_int (rev, 1);
+  gst_structure_free (m.msg);
+  fail_unless_equals_int (gst_stt_results_open_segments (res), 0);
+  gst_stt_results_commit (res, 48000);
+
+  /* The same final replayed: every word was emitted. */
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 56000, 48000, 0, &m));
+  fail_unless (m.is_final && m.msg == NULL);
+  fail_unless_equals_uint64 (m.done, 48000);
+  /* A partial with nothing new says nothing. */
+  r->is_final = FALSE;
+  fail_if (gst_stt_results_map (res, r, 0, 32000, 56000, 48000, 0, &m));
+
+  /* Send marks: what left before the horizon, or what the results reached. */
+  gst_stt_results_mark_sent (res, 40000, 100);
+  gst_stt_results_mark_sent (res, 56000, 200);
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, 150), 48000);
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, 250), 56000);
+  gst_stt_results_end_connection (res);
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, 250), 0);
+
+  stt_result_free (r);
+  gst_stt_results_free (res);
+  gst_object_unref (log);
+  gst_stt_stats_free (st);
+  gst_stt_timeline_free (tl);
+}
+
+GST_END_TEST;
+
 static Suite *
 engine_suite (void)
 {
@@ -913,6 +1000,7 @@ engine_suite (void)
   tcase_add_test (tc, test_retry_decide_close_and_in_band);
   tcase_add_test (tc, test_retry_decide_setup_and_token_service);
   tcase_add_test (tc, test_credentials_take_token);
+  tcase_add_test (tc, test_results_map);
   return s;
 }
 
