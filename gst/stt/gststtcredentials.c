@@ -193,8 +193,8 @@ gst_stt_credentials_fetch_token (const GstSttCredentialSources * src,
   return http;
 }
 
-static const gchar *
-find_token (JsonObject * o, const gchar * field)
+const gchar *
+gst_stt_credentials_find_token (JsonObject * o, const gchar * field)
 {
   static const gchar *const fields[] = { "access_token", "token", "key_value", "value",
     NULL
@@ -221,7 +221,7 @@ gst_stt_credentials_take_token (GstSttCredentials * c,
 
   if (data)
     o = stt_json_parse_object (data, len, &parser);
-  token = find_token (o, src->token_field);
+  token = gst_stt_credentials_find_token (o, src->token_field);
   if (token == NULL || *token == '\0') {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
         "The token service's answer has no %s field",

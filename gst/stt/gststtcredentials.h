@@ -92,6 +92,10 @@ SttHttp *gst_stt_credentials_fetch_token (const GstSttCredentialSources * src,
     SttIoWorker * worker, GTlsDatabase * tls_database, SttHttpCallback callback,
     gpointer user_data);
 
+/* The token in a token service's answer @o (NULL: none): the member @field, else the
+ * first non-empty of access_token, token, key_value and value. NULL if none. */
+const gchar *gst_stt_credentials_find_token (JsonObject * o, const gchar * field);
+
 /* The token in the token service's successful answer @data, into @c. FALSE with @error
  * (RESOURCE SETTINGS) when it has none. */
 gboolean gst_stt_credentials_take_token (GstSttCredentials * c,
