@@ -8,9 +8,9 @@
  * finals the server has (forgotten here) and the numbers of the rest, which are then sent
  * in order, followed by the latest interim not yet sent. Acks are cumulative. Any close
  * but 4001, 4004 and 1003 is retried with the engine's backoff (first retry at once, then
- * reconnect-initial-delay doubled up to reconnect-max-delay, half of it jitter); the
- * backoff and the token fetch are written again here (a few lines each) because
- * gststtsession.c keeps them static. */
+ * reconnect-initial-delay doubled up to reconnect-max-delay, half of it jitter:
+ * gststtretry.c), and a token from token-url is read from its answer as the engine
+ * does (gststtcredentials.c). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -19,6 +19,8 @@
 
 #include "gststtpublisher.h"
 #include "gststtsession.h"
+#include "gststtcredentials.h"
+#include "gststtretry.h"
 #include "gststtjwt.h"
 #include "sttws.h"
 #include "stthttp.h"
@@ -131,14 +133,6 @@ publisher_hold_release (PublisherHold * p)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PublisherHold, publisher_hold_release);
 #define HOLD(p) g_autoptr (PublisherHold) G_PASTE (hold_, __LINE__) = publisher_ref (p)
 
-static void
-wipe_free (gchar * secret)
-{
-  if (secret) {
-    memset (secret, 0, strlen (secret));
-    g_free (secret);
-  }
-}
 
 static void
 clear_source (GSource ** src)
@@ -217,7 +211,7 @@ gst_stt_publisher_unref (GstSttPublisher * p)
   g_clear_object (&p->tls_db);
   g_free (p->tls_db_error);
   g_free (p->url_redacted);
-  wipe_free (p->token);
+  gst_stt_wipe_free (p->token);
   g_mutex_clear (&p->lock);
   g_cond_clear (&p->cond);
   gst_object_unref (p->log_object);
@@ -283,7 +277,7 @@ teardown_connection (GstSttPublisher * p)
 {
   g_clear_pointer (&p->http, stt_http_free);
   g_clear_pointer (&p->ws, stt_ws_free);
-  g_clear_pointer (&p->token, wipe_free);
+  g_clear_pointer (&p->token, gst_stt_wipe_free);
 }
 
 /* No more connections. */
@@ -361,18 +355,10 @@ retry_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* The backoff before attempt @attempt + 1 (@attempt failed in a row): the first retry at
- * once, then exponential with jitter, capped, as the engine does. */
-static GstClockTime
-backoff (const GstSttPublisherConfig * cfg, guint attempt)
+static gdouble
+random_double (gpointer data)
 {
-  GstClockTime d;
-
-  if (attempt <= 1)
-    return 0;
-  d = cfg->reconnect_initial_delay << MIN (attempt - 2, 20);
-  d = MIN (d, cfg->reconnect_max_delay);
-  return d / 2 + (GstClockTime) (g_random_double () * (d / 2));
+  return g_random_double ();
 }
 
 static void
@@ -381,7 +367,11 @@ publisher_retry (GstSttPublisher * p, const gchar * why, guint http_status,
 {
   g_autofree gchar *reason = scrub (p, why);
   GstClockTime delay;
-  gint max = p->cfg.reconnect_max_attempts;
+  GstSttBackoff backoff = {
+    .initial_delay = p->cfg.reconnect_initial_delay,
+    .max_delay = p->cfg.reconnect_max_delay,
+    .max_attempts = p->cfg.reconnect_max_attempts,
+  };
 
   if (p->state == STATE_DONE)
     return;
@@ -389,15 +379,13 @@ publisher_retry (GstSttPublisher * p, const gchar * why, guint http_status,
   p->attempt++;
   if (!p->outage_since)
     p->outage_since = now_us ();
-  if (max >= 0 && p->attempt > (guint) max) {
+  if (!gst_stt_retry_backoff (&backoff, p->attempt, retry_after, random_double, NULL,
+          &delay)) {
     g_autofree gchar *t = g_strdup_printf ("Gave up on the caption server %s after %u "
         "attempt(s) (reconnect-max-attempts): %s", p->url_redacted, p->attempt, reason);
     give_up (p, t, http_status, close_code);
     return;
   }
-  delay = backoff (&p->cfg, p->attempt);
-  if (retry_after >= 0)
-    delay = MAX (delay, (GstClockTime) retry_after * GST_SECOND);
   GST_INFO_OBJECT (p->log_object, "retrying in %" GST_TIME_FORMAT ": %s",
       GST_TIME_ARGS (delay), reason);
   p->state = STATE_WAITING;
@@ -721,7 +709,7 @@ connect_ws (GstSttPublisher * p)
       p->attempt + 1);
   post_connection (p, GST_STT_CONNECTION_CONNECTING, p->url_redacted, 0, 0, 0, 0, 0);
   if (is_stopped (p) || p->state != STATE_CONNECTING) {
-    wipe_free (bearer);
+    gst_stt_wipe_free (bearer);
     return;
   }
   opts.url = p->cfg.url;
@@ -731,25 +719,7 @@ connect_ws (GstSttPublisher * p)
   opts.tls_validate = p->cfg.tls_validate;
   opts.tls_database = p->tls_db;
   p->ws = stt_ws_connect (p->worker, &opts, &ws_callbacks, p);
-  wipe_free (bearer);
-}
-
-static const gchar *
-find_token (JsonObject * o, const gchar * field)
-{
-  static const gchar *const fields[] = { "access_token", "token", "key_value", "value",
-    NULL
-  };
-  guint i;
-
-  if (field)
-    return stt_json_get_string (o, field, NULL);
-  for (i = 0; fields[i]; i++) {
-    const gchar *v = stt_json_get_string (o, fields[i], NULL);
-    if (v && *v)
-      return v;
-  }
-  return NULL;
+  gst_stt_wipe_free (bearer);
 }
 
 static void
@@ -763,23 +733,34 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
   gsize len = 0;
   const gchar *data = body ? g_bytes_get_data (body, &len) : NULL;
   JsonObject *o = data ? stt_json_parse_object (data, len, &parser) : NULL;
-  const gchar *token = find_token (o, p->cfg.token_field);
+  const gchar *token = gst_stt_credentials_find_token (o, p->cfg.token_field);
 
   p->http = NULL;
   stt_http_free (http);
-  if (status == 0 && stt_tls_is_error (error)) {
-    text = g_strdup_printf ("TLS failure reaching the token service: %s. For a private CA "
-        "set tls-ca-file", error->message);
-    publisher_fail (p, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, text, 0, 0);
-  } else if (status == 0 || status == 408 || status == 429 || status >= 500) {
-    text = g_strdup_printf ("The token service failed: %s", status ?
-        soup_status_get_phrase (status) : (error ? error->message : "no answer"));
-    publisher_retry (p, text, status, 0, -1);
-  } else if (status >= 300) {
-    text = g_strdup_printf ("The token service refused the request: HTTP %u", status);
-    publisher_fail (p, GST_RESOURCE_ERROR, status == 401 || status == 403 ?
-        GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, status, 0);
-  } else if (token == NULL || *token == '\0') {
+  if (status == 0 || status >= 300) {
+    GstSttFailure f = {
+      .where = GST_STT_FAILED_TOKEN_SERVICE,
+      .http_status = status,
+      .tls_error = status == 0 && stt_tls_is_error (error),
+    };
+    GstSttDecision d = gst_stt_retry_decide (&f);
+
+    if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_TLS) {
+      text = g_strdup_printf ("TLS failure reaching the token service: %s. For a private "
+          "CA set tls-ca-file", error->message);
+      publisher_fail (p, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, text, 0,
+          0);
+    } else if (d.verdict == GST_STT_VERDICT_RETRY) {
+      text = g_strdup_printf ("The token service failed: %s", status ?
+          soup_status_get_phrase (status) : (error ? error->message : "no answer"));
+      publisher_retry (p, text, status, 0, -1);
+    } else {
+      text = g_strdup_printf ("The token service refused the request: HTTP %u", status);
+      publisher_fail (p, GST_RESOURCE_ERROR, d.code, text, status, 0);
+    }
+    return;
+  }
+  if (token == NULL || *token == '\0') {
     text = g_strdup_printf ("The token service's answer has no %s field",
         p->cfg.token_field ? p->cfg.token_field : "access_token/token/key_value/value");
     publisher_fail (p, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, status, 0);
@@ -814,7 +795,7 @@ mint_token (GstSttPublisher * p, GError ** error)
     return FALSE;
   p->token = gst_stt_jwt_mint ((const guint8 *) secret, strlen (secret), p->claims, now,
       p->cfg.token_lifetime);
-  wipe_free (secret);
+  gst_stt_wipe_free (secret);
   if (p->token == NULL) {
     g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
         "Could not sign a token for the caption server (OpenSSL failed)");

@@ -5,8 +5,7 @@
  *
  * Positions are stream samples at the wire rate. Connection n starts at stream sample
  * `conn_base` (the committed point when it opened) and the provider's times count from
- * there; `map` records where, within a connection, audio was skipped because the ring
- * dropped it, so provider times always map back to the right stream sample. */
+ * there; gststtresults.c maps them back to stream samples and into messages. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -17,16 +16,12 @@
 #include "sttws.h"
 #include "stthttp.h"
 #include "stttls.h"
-#include "sttjson.h"
-#include "gststtjwt.h"
-#include "gststtawscreds.h"
+#include "gststtcredentials.h"
+#include "gststtretry.h"
+#include "gststtresults.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
-/* With reconnect-max-attempts=-1, a service never reached since the start is given this
- * many attempts (about 4 s of backoff) before the error: retrying forever is for
- * connections that were working. */
-#define FIRST_CONNECT_ATTEMPTS 5
 /* Non-live input wakes the I/O thread once per this much audio, not once per chunk: a
  * cross-thread wakeup costs more than sending a chunk, and nobody waits for the audio. */
 #define WAKE_BATCH_MS 1000
@@ -34,10 +29,6 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 #define OUTAGE_WARNING_US (10 * G_USEC_PER_SEC)
 /* Audio lost while disconnected is reported at most this often. */
 #define LOSS_REPORT_US (10 * G_USEC_PER_SEC)
-/* Open segments (partials without their final) kept, and the longest provider segment
- * key: a server cannot make us hold more than this however many ids it invents. */
-#define MAX_OPEN_SEGMENTS 64
-#define MAX_SEGMENT_KEY 256
 /* A connection that stayed open this long accepted its token: a later refusal (an expired
  * token) earns a fresh token and a retry again. So does one that produced a result. */
 #define TOKEN_TRUSTED_US (10 * G_USEC_PER_SEC)
@@ -51,18 +42,6 @@ typedef enum
   STATE_WAITING,                /* backoff before the next attempt */
   STATE_DONE,
 } State;
-
-typedef struct
-{
-  guint64 conn;                 /* samples into the connection */
-  guint64 stream;               /* stream position they correspond to */
-} MapPoint;
-
-typedef struct
-{
-  guint64 end;                  /* stream position after the chunk */
-  gint64 sent;                  /* monotonic time it left */
-} SendMark;
 
 struct _GstSttSession
 {
@@ -101,28 +80,25 @@ struct _GstSttSession
   gboolean ever_connected;
   gboolean rotating;            /* ending this connection on purpose, to open a new one */
   gboolean rotate_wanted;       /* max-session-duration is near: rotate after a final */
-  gboolean key_is_token;
-  gboolean signed_token;        /* the key is a JWT minted here (token-secret) */
   /* Tokens refused after the handshake since a connection last worked: the first earns
-   * a fresh token and one retry, the second is fatal (see token_refused). */
+   * a fresh token and one retry, the second is fatal (gststtretry.c). */
   guint auth_refusals;
   SttWs *ws;
   SttHttp *http;                /* token request in flight */
   guint network_watch;
   guint tick_watch;             /* keepalive and stall watchdog, once a second */
   SttProviderConfig pcfg;
-  gchar *key;                   /* resolved for the current attempt */
-  GstSttAwsCredentials aws;     /* the current attempt's, for aws_credentials providers */
+  GstSttCredentialSources cred_src;     /* borrowed from cfg */
+  GstSttCredentials cred;       /* the current attempt's key or token */
   gchar *attempt_url;           /* url with the token in place of {token}, or NULL */
   SttProviderState pstate;
   guint attempt;                /* consecutive failed attempts */
   guint connection;             /* index of the current connection, from 0 */
   guint64 conn_base;
   guint64 conn_sent;            /* samples sent on this connection */
-  GArray *map;                  /* MapPoint */
+  GstSttResults *results;       /* the map, send marks and open segments */
   guint64 send_pos;
   guint64 committed;
-  GArray *marks;                /* SendMark */
   guint8 *scratch;
   gint64 pace_start;
   guint64 pace_sent;
@@ -141,23 +117,12 @@ struct _GstSttSession
   gint64 loss_reported_at;
   guint64 promised;             /* last promised position handed to the element */
   gint64 last_pong;             /* this connection's last pong; 0: none yet */
-  guint64 heard;                /* this connection's results reached this far */
   GSource *pace_timer;
   GSource *retry_timer;
   GSource *stats_timer;
   GSource *rotate_timer;
   GSource *finalize_timer;
-  /* Segments: the provider's key (or "" for the open one) -> our id. */
-  GHashTable *segments;
-  guint64 next_segment_id;
 };
-
-typedef struct
-{
-  guint64 id;
-  guint revision;
-  guint64 start;                /* stream position where its latest partial starts */
-} SegInfo;
 
 static void session_connect (GstSttSession * s);
 static void send_text (GstSttSession * s, gchar * text);
@@ -165,7 +130,6 @@ static void connect_ws (GstSttSession * s);
 static void connect_with_key (GstSttSession * s);
 static void session_pump (GstSttSession * s);
 static void rotate_at_final (GstSttSession * s);
-static void wipe_free (gchar * secret);
 static gboolean paced (GstSttSession * s);
 static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code);
@@ -184,8 +148,8 @@ gst_stt_session_config_clear (GstSttSessionConfig * c)
   }
   g_clear_pointer (&c->api_key_file, g_free);
   g_clear_pointer (&c->access_key, g_free);
-  g_clear_pointer (&c->secret_access_key, wipe_free);
-  g_clear_pointer (&c->session_token, wipe_free);
+  g_clear_pointer (&c->secret_access_key, gst_stt_wipe_free);
+  g_clear_pointer (&c->session_token, gst_stt_wipe_free);
   g_clear_pointer (&c->region, g_free);
   g_clear_pointer (&c->language, g_free);
   g_clear_pointer (&c->model, g_free);
@@ -237,22 +201,11 @@ clear_source (GSource ** src)
   }
 }
 
-/* Wipes and frees a string that holds a credential. */
-static void
-wipe_free (gchar * secret)
-{
-  if (secret) {
-    memset (secret, 0, strlen (secret));
-    g_free (secret);
-  }
-}
-
 static void
 clear_key (GstSttSession * s)
 {
-  g_clear_pointer (&s->key, wipe_free);
-  g_clear_pointer (&s->attempt_url, wipe_free);
-  gst_stt_aws_credentials_clear (&s->aws);
+  gst_stt_credentials_clear (&s->cred);
+  g_clear_pointer (&s->attempt_url, gst_stt_wipe_free);
   s->pcfg.api_key = NULL;
   s->pcfg.access_key_id = NULL;
   s->pcfg.session_token = NULL;
@@ -267,18 +220,7 @@ clear_key (GstSttSession * s)
 static gchar *
 scrub (GstSttSession * s, const gchar * text)
 {
-  g_autofree gchar *escaped = NULL;
-  GString *out;
-
-  if (text == NULL)
-    return NULL;
-  if (!s->key_is_token || s->key == NULL || *s->key == '\0')
-    return g_strdup (text);
-  escaped = g_uri_escape_string (s->key, NULL, FALSE);
-  out = g_string_new (text);
-  g_string_replace (out, s->key, "***", 0);
-  g_string_replace (out, escaped, "***", 0);
-  return g_string_free (out, FALSE);
+  return gst_stt_credentials_scrub (&s->cred, text);
 }
 
 /* @url made safe to log, post or put in an error: stt_redact_url(), then scrub(). */
@@ -299,9 +241,7 @@ gst_stt_session_unref (GstSttSession * s)
   if (s->pstate.stream_priv && s->cfg.provider->free_stream_priv)
     s->cfg.provider->free_stream_priv (s->pstate.stream_priv);
   gst_stt_session_config_clear (&s->cfg);
-  g_array_unref (s->map);
-  g_array_unref (s->marks);
-  g_hash_table_unref (s->segments);
+  gst_stt_results_free (s->results);
   g_free (s->scratch);
   g_free (s->url_redacted);
   g_free (s->last_failure);
@@ -363,36 +303,6 @@ post_connection (GstSttSession * s, GstSttConnectionState state, const gchar * r
     s->cb.connection (s, &info, s->user_data);
 }
 
-/* Where connection sample @c lies in the stream. */
-static guint64
-conn_to_stream (GstSttSession * s, guint64 c)
-{
-  guint i;
-  MapPoint *p = &g_array_index (s->map, MapPoint, 0);
-
-  for (i = 1; i < s->map->len; i++) {
-    MapPoint *q = &g_array_index (s->map, MapPoint, i);
-    if (q->conn > c)
-      break;
-    p = q;
-  }
-  return p->stream + (c - p->conn);
-}
-
-/* Stream position of a provider time. A result can only speak of audio it was sent:
- * hostile or broken times (huge, negative) are clamped to what this connection sent. */
-static guint64
-seconds_to_stream (GstSttSession * s, gdouble t)
-{
-  gdouble samples = t * s->cfg.rate + 0.5;
-
-  if (!(samples > 0))
-    samples = 0;
-  if (samples > (gdouble) s->conn_sent)
-    samples = (gdouble) s->conn_sent;
-  return conn_to_stream (s, (guint64) samples);
-}
-
 /* Audio between stream positions @from and @to will never be transcribed: counted once
  * (what was reported before is not counted again) and, with @warn, said on the bus. */
 static void
@@ -442,21 +352,6 @@ outage_over (GstSttSession * s)
   s->outage_warned = FALSE;
 }
 
-/* Where the earliest segment still open (a partial without its final) starts, or
- * G_MAXUINT64. */
-static guint64
-open_segment_start (GstSttSession * s)
-{
-  GHashTableIter it;
-  gpointer v;
-  guint64 start = G_MAXUINT64;
-
-  g_hash_table_iter_init (&it, s->segments);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    start = MIN (start, ((SegInfo *) v)->start);
-  return start;
-}
-
 /* Live input: how far the element may promise downstream (GAP events) that no more text
  * comes, beyond the committed point. What vouches for audio on this connection:
  * - a pong: the server read everything sent before the ping (frames are read in order),
@@ -471,46 +366,19 @@ open_segment_start (GstSttSession * s)
 static void
 update_promised (GstSttSession * s)
 {
-  gint64 horizon, latency_us = (gint64) (s->cfg.latency / GST_USECOND);
-  guint lo = 0, hi;
-  guint64 p = 0;
+  gint64 horizon = G_MININT64, latency_us = (gint64) (s->cfg.latency / GST_USECOND);
+  guint64 p;
 
   if (!s->cfg.live || s->state != STATE_OPEN)
     return;
-  if (s->last_pong > 0 && s->marks->len > 0) {
+  if (s->last_pong > 0)
     horizon = MIN (s->last_pong - latency_us / 2, now_us () - latency_us);
-    /* Marks are in send order: the last one sent before the horizon. */
-    hi = s->marks->len;
-    while (lo < hi) {
-      guint mid = (lo + hi) / 2;
-
-      if (g_array_index (s->marks, SendMark, mid).sent <= horizon)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo > 0)
-      p = g_array_index (s->marks, SendMark, lo - 1).end;
-  }
-  p = MAX (p, s->heard);
-  p = MIN (p, open_segment_start (s));
+  p = gst_stt_results_vouched (s->results, horizon);
   if (p <= s->promised)
     return;
   s->promised = p;
   if (s->cb.promised && !is_stopped (s))
     s->cb.promised (s, p, s->user_data);
-}
-
-static gboolean
-is_stale_segment (gpointer key, gpointer value, gpointer data)
-{
-  return ((SegInfo *) value)->start < *(guint64 *) data;
-}
-
-static gboolean
-is_keyed_segment (gpointer key, gpointer value, gpointer data)
-{
-  return *(const gchar *) key != '\0';
 }
 
 static void
@@ -523,57 +391,19 @@ teardown_connection (GstSttSession * s)
   g_clear_pointer (&s->ws, stt_ws_free);
   stt_provider_clear_priv (&s->pstate);
   s->pstate.frames_sent = 0;
-  /* Send times and what the server vouched for belong to the connection: a replay is
-   * timed anew. */
-  g_array_set_size (s->marks, 0);
+  /* Send times, what the server vouched for and segment keys belong to the
+   * connection. */
+  gst_stt_results_end_connection (s->results);
   s->last_pong = 0;
-  s->heard = 0;
   clear_key (s);
-  /* Segment keys belong to the connection; the open keyless segment goes on, so its
-   * replayed partials and final keep its id. */
-  g_hash_table_foreach_remove (s->segments, is_keyed_segment, NULL);
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* Results */
 
-static gchar *
-join_words (GArray * words, guint from)
-{
-  GString *str = g_string_new (NULL);
-  guint i;
-
-  for (i = from; i < words->len; i++) {
-    SttWord *w = &g_array_index (words, SttWord, i);
-    if (str->len)
-      g_string_append_c (str, ' ');
-    g_string_append (str, w->text);
-  }
-  return g_string_free (str, FALSE);
-}
-
-static GstClockTime
-latency_for (GstSttSession * s, guint64 end_pos)
-{
-  guint i;
-
-  /* The chunk that carried the result's last sample. */
-  for (i = 0; i < s->marks->len; i++) {
-    SendMark *m = &g_array_index (s->marks, SendMark, i);
-    if (m->end >= end_pos)
-      return (now_us () - m->sent) * GST_USECOND;
-  }
-  if (s->marks->len)
-    return (now_us () - g_array_index (s->marks, SendMark,
-            s->marks->len - 1).sent) * GST_USECOND;
-  return GST_CLOCK_TIME_NONE;
-}
-
 static void
 commit (GstSttSession * s, guint64 pos)
 {
-  guint i = 0;
-
   if (pos <= s->committed)
     return;
   s->committed = pos;
@@ -585,14 +415,7 @@ commit (GstSttSession * s, guint64 pos)
   token_accepted (s);
   gst_stt_ring_commit (s->ring, pos);
   gst_stt_timeline_prune (s->timeline, pos);
-  /* A partial from before the committed point has been overtaken (its final came under
-   * another key, or a replay trimmed it): it holds nothing open any more. */
-  g_hash_table_foreach_remove (s->segments, is_stale_segment, &pos);
-  while (i < s->marks->len && g_array_index (s->marks, SendMark, i).end <= pos)
-    i++;
-  /* Keep one mark so latency can still be measured for a result ending right here. */
-  if (i > 1)
-    g_array_remove_range (s->marks, 0, i - 1);
+  gst_stt_results_commit (s->results, pos);
 }
 
 /* Tells the element the committed point moved: call after the finals up to it are
@@ -604,149 +427,28 @@ notify_committed (GstSttSession * s)
     s->cb.committed (s, s->committed, s->user_data);
 }
 
-/* Forgets the oldest open segment (a server that opens segments and never ends them). */
-static void
-forget_oldest_segment (GstSttSession * s)
-{
-  GHashTableIter it;
-  gpointer k, v, oldest = NULL;
-  guint64 id = G_MAXUINT64;
-
-  g_hash_table_iter_init (&it, s->segments);
-  while (g_hash_table_iter_next (&it, &k, &v)) {
-    if (((SegInfo *) v)->id < id) {
-      id = ((SegInfo *) v)->id;
-      oldest = k;
-    }
-  }
-  if (oldest)
-    g_hash_table_remove (s->segments, oldest);
-  if (gst_stt_stats_get (s->stats, GST_STT_STAT_MALFORMED) % 1000 == 0)
-    GST_WARNING_OBJECT (s->log_object, "more than %d open segments: forgetting the "
-        "oldest", MAX_OPEN_SEGMENTS);
-  gst_stt_stats_add (s->stats, GST_STT_STAT_MALFORMED, 1);
-}
-
+/* Hands a result on: a final releases its audio and moves the committed point. */
 static void
 handle_result (GstSttSession * s, SttResult * r)
 {
-  g_autofree gchar *long_key = r->segment_key && strlen (r->segment_key) > MAX_SEGMENT_KEY
-      ? g_strndup (r->segment_key, MAX_SEGMENT_KEY) : NULL;
-  const gchar *key = long_key ? long_key : r->segment_key ? r->segment_key : "";
-  guint64 start, end, trim_before = s->committed;
-  guint first = 0, i;
-  g_autofree gchar *text = NULL;
-  GPtrArray *words;
-  SegInfo *seg;
-  GstClockTime pts, t_end, latency;
-  GstStructure *msg;
+  GstSttMapped m;
 
-  /* Words that lie in audio already covered by emitted finals were transcribed before
-   * (a replay after reconnecting): drop them, so no word is doubled. */
-  while (first < r->words->len) {
-    SttWord *w = &g_array_index (r->words, SttWord, first);
-    guint64 ws = seconds_to_stream (s, w->start);
-    guint64 we = seconds_to_stream (s, w->end >= 0 ? w->end : w->start);
-
-    if (w->start < 0 || (ws + we) / 2 >= trim_before)
-      break;
-    first++;
-  }
-  if (first > 0)
-    GST_DEBUG_OBJECT (s->log_object, "trimmed %u word(s) already emitted", first);
-
-  if (r->words->len > first) {
-    SttWord *w0 = &g_array_index (r->words, SttWord, first);
-    SttWord *wn = &g_array_index (r->words, SttWord, r->words->len - 1);
-    start = seconds_to_stream (s, w0->start);
-    end = seconds_to_stream (s, wn->end >= 0 ? wn->end : wn->start);
-    text = first > 0 ? join_words (r->words, first) : g_strdup (r->text);
-  } else if (r->words->len > 0) {
-    /* Every word was already emitted. */
-    start = end = trim_before;
-    text = g_strdup ("");
-  } else {
-    start = r->start >= 0 ? seconds_to_stream (s, r->start) : s->committed;
-    end = r->end >= 0 ? seconds_to_stream (s, r->end) : s->send_pos;
-    if (r->start >= 0 && end <= trim_before && trim_before > 0)
-      text = g_strdup ("");     /* all of it was emitted */
-    else
-      text = g_strdup (r->text ? r->text : "");
-  }
-  if (end < start)
-    end = start;
-
-  if (r->is_final) {
-    /* The audio up to the end of what this final covers is done with. */
-    guint64 done = r->end >= 0 ? seconds_to_stream (s, r->end) : end;
-    done = MAX (done, end);
-
-    if (*text == '\0') {
-      g_hash_table_remove (s->segments, key);
-      commit (s, MIN (done, s->send_pos));
-      notify_committed (s);
-      return;
-    }
-    latency = latency_for (s, end);
-  } else {
-    if (*text == '\0')
-      return;
-    latency = latency_for (s, end);
-  }
-
-  seg = g_hash_table_lookup (s->segments, key);
-  if (seg == NULL) {
-    if (g_hash_table_size (s->segments) >= MAX_OPEN_SEGMENTS)
-      forget_oldest_segment (s);
-    seg = g_new0 (SegInfo, 1);
-    seg->id = s->next_segment_id++;
-    g_hash_table_insert (s->segments, g_strdup (key), seg);
-  } else {
-    seg->revision++;
-  }
-  seg->start = start;
-  /* Only a result that says where it ends tells how far the server heard. */
-  if (r->end >= 0 || r->words->len > 0)
-    s->heard = MAX (s->heard, end);
-
-  words = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
-  for (i = first; i < r->words->len; i++) {
-    SttWord *w = &g_array_index (r->words, SttWord, i);
-    GstClockTime ws = gst_stt_timeline_to_time (s->timeline, seconds_to_stream (s,
-            w->start));
-    GstClockTime we = gst_stt_timeline_to_time (s->timeline, seconds_to_stream (s,
-            w->end >= 0 ? w->end : w->start));
-
-    g_ptr_array_add (words, gst_stt_message_word_new (w->text, ws, MAX (we, ws),
-            w->confidence, w->speaker, r->is_final || w->stable));
-  }
-
-  pts = gst_stt_timeline_to_time (s->timeline, start);
-  t_end = gst_stt_timeline_to_time (s->timeline, end);
-  msg = gst_stt_message_transcript_new (s->cfg.provider->name, r->is_final, text, seg->id,
-      seg->revision, pts, GST_CLOCK_TIME_IS_VALID (pts) ? t_end - pts : GST_CLOCK_TIME_NONE,
-      words, r->language, r->confidence, s->connection, latency);
-  g_ptr_array_unref (words);
-
-  if (GST_CLOCK_TIME_IS_VALID (latency))
-    gst_stt_stats_observe (s->stats, GST_STT_HIST_RESULT_LATENCY, latency);
-
-  if (r->is_final) {
-    guint64 done = r->end >= 0 ? MAX (seconds_to_stream (s, r->end), end) : end;
-
-    g_hash_table_remove (s->segments, key);
+  if (!gst_stt_results_map (s->results, r, s->connection, s->conn_sent, s->send_pos,
+          s->committed, now_us (), &m))
+    return;
+  if (m.is_final) {
     /* Release the audio first: once a final is announced, its audio is done with. */
-    commit (s, MIN (done, s->send_pos));
-    if (s->cb.transcript && !is_stopped (s))
-      s->cb.transcript (s, msg, TRUE, pts, t_end - pts, s->user_data);
-    else
-      gst_structure_free (msg);
+    commit (s, m.done);
+    if (m.msg && s->cb.transcript && !is_stopped (s))
+      s->cb.transcript (s, m.msg, TRUE, m.pts, m.duration, s->user_data);
+    else if (m.msg)
+      gst_structure_free (m.msg);
     notify_committed (s);
   } else {
     if (s->cb.transcript && !is_stopped (s))
-      s->cb.transcript (s, msg, FALSE, pts, t_end - pts, s->user_data);
+      s->cb.transcript (s, m.msg, FALSE, m.pts, m.duration, s->user_data);
     else
-      gst_structure_free (msg);
+      gst_structure_free (m.msg);
   }
 }
 
@@ -792,29 +494,56 @@ finish (GstSttSession * s)
     s->cb.drained (s, s->user_data);
 }
 
-/* The service (or a relay in front of it) refused the token of this connection after
- * the handshake: a close code or an in-band error. A temporary token may have expired
- * and a signed one may have been minted just before the relay's clock turned: one fresh
- * token and one retry. Refused again before a connection worked (auth_refusals, reset
- * by a result or TOKEN_TRUSTED_US of connection), it is fatal: a token that keeps being
- * refused never loops. */
+/* What the failure policy needs to know about a failure of this attempt. */
+static GstSttFailure
+failure_at (GstSttSession * s, GstSttFailedAt where, SttFailure failure, guint http_status,
+    gint close_code)
+{
+  GstSttFailure f = {
+    .where = where,
+    .failure = failure,
+    .http_status = http_status,
+    .close_code = close_code,
+    .end_sent = s->end_sent,
+    .key_is_token = s->cred.is_token,
+    .signed_token = s->cred.signed_token,
+    .token_refusals = s->auth_refusals,
+    .ever_connected = s->ever_connected,
+    .attempt = s->attempt,
+    .max_attempts = s->cfg.reconnect_max_attempts,
+  };
+
+  return f;
+}
+
+/* Acts on the failure policy's decision: @text says what failed. A refused token is
+ * counted (auth_refusals, reset by a result or TOKEN_TRUSTED_US of connection) before
+ * its one retry; refused again, it is fatal. */
 static void
-token_refused (GstSttSession * s, const gchar * text, gint close_code)
+act_on (GstSttSession * s, GstSttDecision d, const gchar * text, const gchar * debug,
+    guint http_status, gint close_code, gint retry_after)
 {
   g_autofree gchar *t = NULL;
 
-  if (s->auth_refusals == 0) {
-    s->auth_refusals++;
-    GST_INFO_OBJECT (s->log_object, "token refused: retrying once with a fresh one");
-    session_retry (s, text, 0, close_code, -1);
-    return;
+  switch (d.verdict) {
+    case GST_STT_VERDICT_RETRY:
+      session_retry (s, text, http_status, close_code, retry_after);
+      return;
+    case GST_STT_VERDICT_FRESH_TOKEN:
+      s->auth_refusals++;
+      GST_INFO_OBJECT (s->log_object, "token refused: retrying once with a fresh one");
+      session_retry (s, text, http_status, close_code, -1);
+      return;
+    case GST_STT_VERDICT_FAIL:
+    default:
+      break;
   }
-  t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
-      s->cfg.provider->display_name, s->signed_token ? "signed token" : "token", text,
-      s->signed_token ? "token-secret (or token-secret-file), token-claims and the "
-      "relay's clock" : "token-url and the key it is given");
-  session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, NULL, 0,
-      close_code);
+  if (d.why == GST_STT_FATAL_TOKEN_REFUSED)
+    text = t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
+        s->cfg.provider->display_name, s->cred.signed_token ? "signed token" : "token", text,
+        s->cred.signed_token ? "token-secret (or token-secret-file), token-claims and the "
+        "relay's clock" : "token-url and the key it is given");
+  session_fail (s, GST_RESOURCE_ERROR, d.code, text, debug, http_status, close_code);
 }
 
 static void
@@ -855,7 +584,8 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     handle_result (s, g_ptr_array_index (out.results, i));
   if (out.processed >= 0 && s->state == STATE_OPEN && out.failure == STT_FAILURE_NONE) {
     /* The service's word that the audio before this point is done with. */
-    commit (s, MIN (seconds_to_stream (s, out.processed), s->send_pos));
+    commit (s, MIN (gst_stt_results_seconds_to_stream (s->results, out.processed,
+                s->conn_sent), s->send_pos));
     if (s->committed > committed)
       notify_committed (s);
   }
@@ -870,15 +600,9 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     g_autofree gchar *text = g_strdup_printf ("%s reported an error: %s",
         s->cfg.provider->display_name, out.error ? out.error : "unknown");
 
-    if (out.failure == STT_FAILURE_RETRY) {
-      session_retry (s, text, 0, 0, -1);
-    } else if (out.failure == STT_FAILURE_AUTH && s->key_is_token) {
-      /* An expired token said in-band: a fresh one comes with the retry. */
-      token_refused (s, text, 0);
-    } else {
-      session_fail (s, GST_RESOURCE_ERROR, out.failure == STT_FAILURE_AUTH ?
-          GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, 0);
-    }
+    GstSttFailure f = failure_at (s, GST_STT_FAILED_IN_BAND, out.failure, 0, 0);
+
+    act_on (s, gst_stt_retry_decide (&f), text, NULL, 0, 0, -1);
   } else if (out.error) {
     /* Malformed or unknown: log it, count it, go on. A flood is logged sparingly. */
     guint64 n = gst_stt_stats_get (s->stats, GST_STT_STAT_MALFORMED);
@@ -1184,10 +908,14 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
   HOLD (s);
   SttFailure f = status ? stt_provider_classify_http (&s->pstate, status) :
       STT_FAILURE_RETRY;
+  GstSttFailure c = failure_at (s, GST_STT_FAILED_CONNECT, f, status, 0);
+  GstSttDecision d;
   g_autofree gchar *text = NULL;
   g_autofree gchar *debug = NULL;
 
-  if (!status && stt_tls_is_error (error)) {
+  c.tls_error = !status && stt_tls_is_error (error);
+  d = gst_stt_retry_decide (&c);
+  if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_TLS) {
     /* A certificate does not fix itself: say so instead of retrying. */
     g_autofree gchar *t = g_strdup_printf ("TLS failure connecting to %s at %s: %s. For "
         "a private CA set tls-ca-file", s->cfg.provider->display_name, s->url_redacted,
@@ -1195,8 +923,7 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
     return;
   }
-  if (!status && !s->ever_connected && s->attempt + 1 >= FIRST_CONNECT_ATTEMPTS
-      && s->cfg.reconnect_max_attempts < 0) {
+  if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_UNREACHABLE) {
     /* Never reached at all: most likely the wrong place, or a server not started. Say
      * what was tried rather than retrying forever in silence. The provider's hint (e.g.
      * "start stt-local-server") fits only when nothing listens there. */
@@ -1220,29 +947,26 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
         error ? error->message : "unknown error");
   debug = g_strdup_printf ("failure class: %s", stt_failure_name (f));
 
-  if (f == STT_FAILURE_AUTH) {
+  if (d.verdict == GST_STT_VERDICT_FAIL && d.code == GST_RESOURCE_ERROR_NOT_AUTHORIZED) {
     g_autofree gchar *env = stt_provider_env_key_name (s->cfg.provider);
     /* A token minted a moment ago is refused for what it says, not for its age: a new
      * one would be refused too. */
-    g_autofree gchar *t = s->signed_token ?
+    g_autofree gchar *t = s->cred.signed_token ?
         g_strdup_printf ("%s rejected the signed token (HTTP %u): check token-secret "
         "(or token-secret-file) and token-claims", s->cfg.provider->display_name, status) :
         s->cfg.provider->aws_credentials ?
         g_strdup_printf ("%s rejected the credentials (HTTP %u) from %s: check "
         "access-key, secret-access-key and session-token (or $AWS_ACCESS_KEY_ID, "
         "$AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, the AWS profile), and the clock",
-        s->cfg.provider->display_name, status, s->aws.source ? s->aws.source : "?") :
+        s->cfg.provider->display_name, status, s->cred.aws.source ? s->cred.aws.source : "?") :
         g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
         "api-key, api-key-file, %s or STT_API_KEY",
         s->cfg.provider->display_name, status, env);
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, debug,
         status, 0);
-  } else if (f == STT_FAILURE_FATAL) {
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, debug, status,
-        0);
-  } else {
-    session_retry (s, text, status, 0, retry_after);
+    return;
   }
+  act_on (s, d, text, debug, status, 0, retry_after);
 }
 
 static void
@@ -1251,15 +975,12 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
   GstSttSession *s = user_data;
   HOLD (s);
   SttFailure f = stt_provider_classify_close (&s->pstate, code, reason);
+  GstSttFailure c;
   g_autofree gchar *text = NULL;
 
   GST_INFO_OBJECT (s->log_object, "connection closed: %u '%s'", code, reason);
-  /* A relay refuses a signed token with 4001 (or 1008), whatever the provider behind it
-   * means by 4001. */
-  if (s->signed_token && (code == 4001 || code == 1008))
-    f = STT_FAILURE_AUTH;
   if (s->end_sent && code == 1000 && s->pstate.info->end_ack_is_close
-      && g_hash_table_size (s->segments) == 0) {
+      && gst_stt_results_open_segments (s->results) == 0) {
     /* The service's end-of-audio acknowledgement is its normal close: every result
      * for what this connection was sent is out, trailing silence included. It sends
      * the final of every segment it opened before it closes, so a close with a
@@ -1278,31 +999,8 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
   text = g_strdup_printf ("%s closed the connection: %u%s%s%s",
       s->cfg.provider->display_name, code, *reason ? " " : "", reason,
       s->end_sent ? " (before its last results)" : "");
-  if (s->end_sent && (f == STT_FAILURE_NONE || code == 1000)) {
-    /* A normal close before the end-of-audio acknowledgement: what it had not turned
-     * into finals is heard again on a new connection, as after any other drop. */
-    session_retry (s, text, 0, code, -1);
-    return;
-  }
-  switch (f) {
-    case STT_FAILURE_AUTH:
-      if (s->key_is_token) {
-        /* A temporary token expired mid-stream, or a relay refused a signed one: a fresh
-         * one comes with one retry. */
-        token_refused (s, text, code);
-        break;
-      }
-      session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, text, NULL, 0,
-          code);
-      break;
-    case STT_FAILURE_FATAL:
-      session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, 0, code);
-      break;
-    default:
-      /* A normal close in mid-stream is still a lost connection for us. */
-      session_retry (s, text, 0, code, -1);
-      break;
-  }
+  c = failure_at (s, GST_STT_FAILED_CLOSE, f, 0, code);
+  act_on (s, gst_stt_retry_decide (&c), text, NULL, 0, code, -1);
 }
 
 static const SttWsCallbacks ws_callbacks = {
@@ -1320,60 +1018,14 @@ gchar *
 gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key,
     const gchar * api_key_file, GError ** error)
 {
-  g_autofree gchar *env_name = stt_provider_env_key_name (info);
-  const gchar *env;
-
-  if (api_key && *api_key)
-    return g_strdup (api_key);
-  if (api_key_file && *api_key_file) {
-    gchar *contents = NULL;
-    GError *err = NULL;
-
-    if (!g_file_get_contents (api_key_file, &contents, NULL, &err)) {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-          "Cannot read api-key-file %s: %s", api_key_file, err->message);
-      g_error_free (err);
-      return NULL;
-    }
-    return g_strstrip (contents);
-  }
-  env = g_getenv (env_name);
-  if (env == NULL || *env == '\0')
-    env = g_getenv ("STT_API_KEY");
-  if (env && *env)
-    return g_strdup (env);
-  if (!info->keyless)
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED,
-        "No key for %s: set api-key, api-key-file, $%s or $STT_API_KEY (or token-url)",
-        info->display_name, env_name);
-  return NULL;
+  return gst_stt_credentials_resolve_key (info, api_key, api_key_file, error);
 }
 
 gchar *
 gst_stt_session_resolve_secret (const gchar * token_secret,
     const gchar * token_secret_file, GError ** error)
 {
-  gchar *contents = NULL;
-  GError *err = NULL;
-
-  if (token_secret && *token_secret)
-    return g_strdup (token_secret);
-  if (token_secret_file == NULL || *token_secret_file == '\0')
-    return NULL;
-  if (!g_file_get_contents (token_secret_file, &contents, NULL, &err)) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-        "Cannot read token-secret-file %s: %s", token_secret_file, err->message);
-    g_error_free (err);
-    return NULL;
-  }
-  g_strstrip (contents);
-  if (*contents == '\0') {
-    g_free (contents);
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "token-secret-file %s is empty", token_secret_file);
-    return NULL;
-  }
-  return contents;
+  return gst_stt_credentials_resolve_secret (token_secret, token_secret_file, error);
 }
 
 gboolean
@@ -1414,24 +1066,7 @@ gst_stt_session_check_url (const gchar * property, const gchar * url,
   return TRUE;
 }
 
-/* The key for this attempt, or NULL (keyless service, or @error set). Read again for
- * every attempt, so a rotated key file is picked up. */
-static gchar *
-resolve_key (GstSttSession * s, GError ** error)
-{
-  if (s->cfg.provider->aws_credentials) {
-    /* The secret access key stands for the key; the rest goes with it. */
-    gst_stt_aws_credentials_clear (&s->aws);
-    if (!gst_stt_aws_credentials_resolve (s->cfg.access_key, s->cfg.secret_access_key,
-            s->cfg.session_token, s->cfg.region, &s->aws, error))
-      return NULL;
-    return g_strdup (s->aws.secret_key);
-  }
-  return gst_stt_session_resolve_key (s->cfg.provider, s->cfg.api_key,
-      s->cfg.api_key_file, error);
-}
-
-/* Second half of an attempt: the WebSocket handshake, with s->key settled. */
+/* Second half of an attempt: the WebSocket handshake, with the key settled. */
 static void
 connect_ws (GstSttSession * s)
 {
@@ -1496,6 +1131,7 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
   GError *err = NULL;
   g_autofree gchar *text = NULL;
   SttFailure f;
+  GstSttFailure c;
 
   s->http = NULL;
   stt_http_free (http);
@@ -1521,15 +1157,11 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
   else
     text = g_strdup_printf ("Could not reach %s for the session set-up: %s",
         s->cfg.provider->display_name, error ? error->message : "no answer");
-  if (f == STT_FAILURE_RETRY)
-    session_retry (s, text, status, 0, -1);
-  else
-    session_fail (s, GST_RESOURCE_ERROR, f == STT_FAILURE_AUTH ?
-        GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
-        0);
+  c = failure_at (s, GST_STT_FAILED_SETUP, f, status, 0);
+  act_on (s, gst_stt_retry_decide (&c), text, NULL, status, 0, -1);
 }
 
-/* With s->key settled: the provider's HTTP step if it has one, then the WebSocket. */
+/* With the key settled: the provider's HTTP step if it has one, then the WebSocket. */
 static void
 connect_with_key (GstSttSession * s)
 {
@@ -1538,28 +1170,20 @@ connect_with_key (GstSttSession * s)
   g_autofree gchar *redacted = NULL;
   guint i;
 
-  g_clear_pointer (&s->attempt_url, wipe_free);
-  if (s->key_is_token && s->key && s->cfg.url
-      && strstr (s->cfg.url, GST_STT_TOKEN_PLACEHOLDER)) {
-    /* A relay's URL template names where the token goes. */
-    gchar *escaped = g_uri_escape_string (s->key, NULL, FALSE);
-    gchar **parts = g_strsplit (s->cfg.url, GST_STT_TOKEN_PLACEHOLDER, -1);
-
-    s->attempt_url = g_strjoinv (escaped, parts);
-    g_strfreev (parts);
-    wipe_free (escaped);
-  }
+  g_clear_pointer (&s->attempt_url, gst_stt_wipe_free);
+  /* A relay's URL template names where the token goes. */
+  s->attempt_url = gst_stt_credentials_fill_url (&s->cred, s->cfg.url);
   s->pcfg = (SttProviderConfig) {
     .url = s->attempt_url ? s->attempt_url : s->cfg.url,
-    .api_key = s->key,
-    .key_is_token = s->key_is_token,
+    .api_key = s->cred.key,
+    .key_is_token = s->cred.is_token,
     .language = s->cfg.language,
     .model = s->cfg.model,
     .sample_rate = s->cfg.rate,
     .interim_results = s->cfg.interim_results,
-    .access_key_id = s->aws.access_key_id,
-    .session_token = s->aws.session_token,
-    .region = s->aws.region,
+    .access_key_id = s->cred.aws.access_key_id,
+    .session_token = s->cred.aws.session_token,
+    .region = s->cred.aws.region,
     .params = s->cfg.params,
   };
   if (!s->cfg.provider->build_init_request
@@ -1581,113 +1205,58 @@ connect_with_key (GstSttSession * s)
   stt_http_init_clear (&init);
 }
 
-static const gchar *
-find_token (JsonObject * o, const gchar * field)
-{
-  static const gchar *const fields[] = { "access_token", "token", "key_value", "value",
-    NULL
-  };
-  guint i;
-
-  if (field)
-    return stt_json_get_string (o, field, NULL);
-  for (i = 0; fields[i]; i++) {
-    const gchar *v = stt_json_get_string (o, fields[i], NULL);
-    if (v && *v)
-      return v;
-  }
-  return NULL;
-}
-
+/* The token service's answer: a temporary token for this attempt, or the failure. */
 static void
 on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
     gpointer user_data)
 {
   GstSttSession *s = user_data;
   HOLD (s);
-  g_autoptr (JsonParser) parser = NULL;
-  JsonObject *o = NULL;
-  const gchar *token;
   gsize len = 0;
   const gchar *data = body ? g_bytes_get_data (body, &len) : NULL;
   g_autofree gchar *text = NULL;
+  GError *err = NULL;
 
   s->http = NULL;
   stt_http_free (http);
-  if (status == 0 && stt_tls_is_error (error)) {
-    text = g_strdup_printf ("TLS failure reaching the token service: %s. For a private CA "
-        "set tls-ca-file", error->message);
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, text, NULL, 0,
-        0);
-    return;
-  }
-  if (status == 0 || status == 408 || status == 429 || status >= 500) {
-    text = g_strdup_printf ("The token service failed: %s", status ?
-        soup_status_get_phrase (status) : (error ? error->message : "no answer"));
-    session_retry (s, text, status, 0, -1);
-    return;
-  }
-  if (status >= 300) {
-    text = g_strdup_printf ("The token service refused the request: HTTP %u%s%s", status,
-        error ? ": " : "", error ? error->message : "");
-    session_fail (s, GST_RESOURCE_ERROR, status == 401 || status == 403 ?
-        GST_RESOURCE_ERROR_NOT_AUTHORIZED : GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
-        0);
-    return;
-  }
-  if (data)
-    o = stt_json_parse_object (data, len, &parser);
-  token = find_token (o, s->cfg.token_field);
-  if (token == NULL || *token == '\0') {
-    text = g_strdup_printf ("The token service's answer has no %s field",
-        s->cfg.token_field ? s->cfg.token_field : "access_token/token/key_value/value");
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
-        0);
+  if (status == 0 || status >= 300) {
+    GstSttFailure c = failure_at (s, GST_STT_FAILED_TOKEN_SERVICE, STT_FAILURE_NONE,
+        status, 0);
+    GstSttDecision d;
+
+    c.tls_error = status == 0 && stt_tls_is_error (error);
+    d = gst_stt_retry_decide (&c);
+    if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_TLS)
+      text = g_strdup_printf ("TLS failure reaching the token service: %s. For a private "
+          "CA set tls-ca-file", error->message);
+    else if (d.verdict == GST_STT_VERDICT_RETRY)
+      text = g_strdup_printf ("The token service failed: %s", status ?
+          soup_status_get_phrase (status) : (error ? error->message : "no answer"));
+    else
+      text = g_strdup_printf ("The token service refused the request: HTTP %u%s%s", status,
+          error ? ": " : "", error ? error->message : "");
+    act_on (s, d, text, NULL, status, 0, -1);
     return;
   }
   clear_key (s);
-  s->key = g_strdup (token);
-  s->key_is_token = TRUE;
-  s->signed_token = FALSE;
+  if (!gst_stt_credentials_take_token (&s->cred, &s->cred_src, data, len, &err)) {
+    session_fail (s, err->domain, err->code, err->message, NULL, status, 0);
+    g_error_free (err);
+    return;
+  }
   GST_DEBUG_OBJECT (s->log_object, "got a temporary token");
   connect_with_key (s);
 }
 
-/* Fetches a temporary token; "$API_KEY" in a header value becomes the key. */
+/* Fetches a temporary token for this attempt. */
 static void
 fetch_token (GstSttSession * s)
 {
-  /* The token service may need no key of ours: only an unreadable key file is an error,
-   * said by the token service's refusal if it needed one. */
-  g_autofree gchar *key = resolve_key (s, NULL);
   g_autofree gchar *redacted = stt_redact_url (s->cfg.token_url);
-  GPtrArray *headers = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GBytes) body = NULL;
-  guint i;
-
-  for (i = 0; s->cfg.token_headers && s->cfg.token_headers[i]
-      && s->cfg.token_headers[i + 1]; i += 2) {
-    GString *v = g_string_new (s->cfg.token_headers[i + 1]);
-
-    g_string_replace (v, "$API_KEY", key ? key : "", 0);
-    g_ptr_array_add (headers, g_strdup (s->cfg.token_headers[i]));
-    g_ptr_array_add (headers, g_string_free (v, FALSE));
-  }
-  g_ptr_array_add (headers, NULL);
-  if (key)
-    memset (key, 0, strlen (key));
 
   GST_INFO_OBJECT (s->log_object, "fetching a token from %s", redacted);
-  if (s->cfg.token_body)
-    body = g_bytes_new (s->cfg.token_body, strlen (s->cfg.token_body));
-  s->http = stt_http_request (s->worker, s->cfg.token_method ? s->cfg.token_method : "POST",
-      s->cfg.token_url, (const gchar * const *) headers->pdata, body,
-      body ? "application/json" : NULL, s->cfg.tls_validate, s->tls_db, on_token, s);
-  for (i = 0; i + 1 < headers->len; i += 2) {
-    gchar *v = g_ptr_array_index (headers, i + 1);
-    memset (v, 0, strlen (v));
-  }
-  g_ptr_array_unref (headers);
+  s->http = gst_stt_credentials_fetch_token (&s->cred_src, s->worker, s->tls_db, on_token,
+      s);
 }
 
 /* A provider whose service session outlives a connection continues it: same time
@@ -1701,7 +1270,7 @@ resume (GstSttSession * s, guint64 ring_start)
   if (s->connection == 0 || !s->cfg.provider->resume_point
       || !s->cfg.provider->resume_point (&s->pstate, &acked))
     return FALSE;
-  pos = conn_to_stream (s, acked);
+  pos = gst_stt_results_conn_to_stream (s->results, acked);
   if (pos < ring_start || acked > s->conn_sent) {
     /* What follows the acknowledged point is gone (or was never sent): start over. */
     GST_INFO_OBJECT (s->log_object, "cannot resume the service session: starting anew");
@@ -1716,36 +1285,15 @@ resume (GstSttSession * s, guint64 ring_start)
   return TRUE;
 }
 
-/* Whether a secret is configured: every attempt mints its own token. */
-static gboolean
-has_secret (GstSttSession * s)
-{
-  return (s->cfg.token_secret && *s->cfg.token_secret)
-      || (s->cfg.token_secret_file && *s->cfg.token_secret_file);
-}
-
-/* A fresh signed token for this attempt in s->key: the secret read again (a rotated
- * secret file is picked up), iat now. FALSE with @error if there is none. */
+/* A fresh signed token for this attempt, iat now. FALSE with @error if there is none. */
 static gboolean
 mint_token (GstSttSession * s, GError ** error)
 {
-  gchar *secret = gst_stt_session_resolve_secret (s->cfg.token_secret,
-      s->cfg.token_secret_file, error);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  if (secret == NULL)
-    return FALSE;
   clear_key (s);
-  s->key = gst_stt_jwt_mint ((const guint8 *) secret, strlen (secret),
-      s->cfg.token_claims, now, s->cfg.token_lifetime);
-  wipe_free (secret);
-  if (s->key == NULL) {
-    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-        "Could not sign a token for %s (OpenSSL failed)", s->cfg.provider->display_name);
+  if (!gst_stt_credentials_mint (&s->cred, &s->cred_src, now, error))
     return FALSE;
-  }
-  s->key_is_token = TRUE;
-  s->signed_token = TRUE;
   GST_DEBUG_OBJECT (s->log_object, "signed a token: iat %" G_GINT64_FORMAT ", exp %"
       G_GINT64_FORMAT, now, now + (gint64) s->cfg.token_lifetime);
   return TRUE;
@@ -1783,11 +1331,7 @@ session_connect (GstSttSession * s)
     s->conn_base = MAX (s->committed, start);
     s->send_pos = s->conn_base;
     s->conn_sent = 0;
-    g_array_set_size (s->map, 0);
-    {
-      MapPoint p = { 0, s->conn_base };
-      g_array_append_val (s->map, p);
-    }
+    gst_stt_results_new_origin (s->results, s->conn_base);
   }
   s->end_sent = FALSE;
   s->finalize_sent = FALSE;
@@ -1795,7 +1339,7 @@ session_connect (GstSttSession * s)
   s->rotate_wanted = FALSE;
   s->state = STATE_CONNECTING;
 
-  if (has_secret (s)) {
+  if (gst_stt_credentials_has_secret (&s->cred_src)) {
     if (!mint_token (s, &err)) {
       session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
       g_error_free (err);
@@ -1808,10 +1352,7 @@ session_connect (GstSttSession * s)
     fetch_token (s);
     return;
   }
-  s->key = resolve_key (s, &err);
-  s->key_is_token = FALSE;
-  s->signed_token = FALSE;
-  if (err) {
+  if (!gst_stt_credentials_use_key (&s->cred, &s->cred_src, &err)) {
     session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
     g_error_free (err);
     return;
@@ -1894,6 +1435,13 @@ on_network_back (gpointer data)
   retry_cb (s);
 }
 
+static gdouble
+random_double (gpointer data)
+{
+  return g_random_double ();
+}
+
+/* Another attempt after the backoff (gst_stt_retry_backoff), or the end of the tries. */
 static void
 session_retry (GstSttSession * s, const gchar * why, guint http_status, gint close_code,
     gint retry_after)
@@ -1901,7 +1449,11 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
   /* Before the teardown forgets the token (a server's words may quote it). */
   g_autofree gchar *reason = scrub (s, why);
   GstClockTime delay = 0;
-  gint max = s->cfg.reconnect_max_attempts;
+  GstSttBackoff backoff = {
+    .initial_delay = s->cfg.reconnect_initial_delay,
+    .max_delay = s->cfg.reconnect_max_delay,
+    .max_attempts = s->cfg.reconnect_max_attempts,
+  };
 
   if (s->state == STATE_DONE)
     return;
@@ -1917,23 +1469,13 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
     s->outage_since = now_us ();
   g_free (s->last_failure);
   s->last_failure = g_strdup (reason);
-  if (max >= 0 && s->attempt > (guint) max) {
+  if (!gst_stt_retry_backoff (&backoff, s->attempt, retry_after, random_double, NULL,
+          &delay)) {
     g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %u attempt(s) "
         "(reconnect-max-attempts): %s", s->cfg.provider->display_name, s->attempt, reason);
     give_up (s, t, http_status, close_code);
     return;
   }
-  /* First retry at once; then exponential with jitter, capped. */
-  if (s->attempt > 1) {
-    guint shift = MIN (s->attempt - 2, 20);
-    GstClockTime d = s->cfg.reconnect_initial_delay << shift;
-
-    d = MIN (d, s->cfg.reconnect_max_delay);
-    delay = d / 2 + (GstClockTime) (g_random_double () * (d / 2));
-  }
-  if (retry_after >= 0)
-    delay = MAX (delay, (GstClockTime) retry_after * GST_SECOND);
-
   GST_INFO_OBJECT (s->log_object, "retrying in %" GST_TIME_FORMAT ": %s",
       GST_TIME_ARGS (delay), reason);
   s->state = STATE_WAITING;
@@ -1986,8 +1528,7 @@ send_chunk (GstSttSession * s, gsize n)
       G_GUINT64_FORMAT, n, s->send_pos);
   if (s->send_pos != before) {
     /* The ring dropped audio we had not sent: remember the seam for the timeline. */
-    MapPoint p = { s->conn_sent, s->send_pos };
-    g_array_append_val (s->map, p);
+    gst_stt_results_add_seam (s->results, s->conn_sent, s->send_pos);
     report_loss (s, before, s->send_pos, TRUE, "the replay ring (max-buffer-time) "
         "overflowed before the audio could be sent");
     if (is_stopped (s))
@@ -2009,10 +1550,7 @@ send_chunk (GstSttSession * s, gsize n)
   s->last_send = s->last_audio = now;
   progress (s);
   s->pstate.frames_sent++;
-  {
-    SendMark m = { s->send_pos, now };
-    g_array_append_val (s->marks, m);
-  }
+  gst_stt_results_mark_sent (s->results, s->send_pos, now);
   gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_SENT, n);
   gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
 }
@@ -2156,6 +1694,25 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
   s->refcount = 1;
   s->cfg = *config;
   memset (config, 0, sizeof (*config));
+  s->cred_src = (GstSttCredentialSources) {
+    .provider = s->cfg.provider,
+    .api_key = s->cfg.api_key,
+    .api_key_file = s->cfg.api_key_file,
+    .access_key = s->cfg.access_key,
+    .secret_access_key = s->cfg.secret_access_key,
+    .session_token = s->cfg.session_token,
+    .region = s->cfg.region,
+    .token_url = s->cfg.token_url,
+    .token_method = s->cfg.token_method,
+    .token_headers = (const gchar * const *) s->cfg.token_headers,
+    .token_field = s->cfg.token_field,
+    .token_body = s->cfg.token_body,
+    .token_secret = s->cfg.token_secret,
+    .token_secret_file = s->cfg.token_secret_file,
+    .token_claims = s->cfg.token_claims,
+    .token_lifetime = s->cfg.token_lifetime,
+    .tls_validate = s->cfg.tls_validate,
+  };
   s->ring = ring;
   s->timeline = timeline;
   s->stats = stats;
@@ -2185,9 +1742,8 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
     batch = MIN (batch, gst_stt_ring_get_capacity (ring) / 4);
     s->wake_batch = MAX (batch, s->chunk_samples);
   }
-  s->map = g_array_new (FALSE, FALSE, sizeof (MapPoint));
-  s->marks = g_array_new (FALSE, FALSE, sizeof (SendMark));
-  s->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  s->results = gst_stt_results_new (s->cfg.rate, s->cfg.provider->name, timeline, stats,
+      log_object);
   s->wake_at = G_MAXUINT64;
   if (s->cfg.tls_ca_file && *s->cfg.tls_ca_file) {
     GError *err = NULL;

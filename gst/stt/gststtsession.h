@@ -15,6 +15,7 @@
 #include "gststtstats.h"
 #include "gststtmessage.h"
 #include "sttprovider.h"
+#include "gststtcredentials.h"
 
 G_BEGIN_DECLS
 
@@ -90,20 +91,10 @@ void gst_stt_session_config_clear (GstSttSessionConfig * config);
 gboolean gst_stt_session_check_url (const gchar * property, const gchar * url,
     const gchar * const *schemes, gboolean * cleartext, GError ** error);
 
-/* The key from @api_key, @api_key_file, $<PROVIDER>_API_KEY or $STT_API_KEY, in that
- * order, or NULL: a key file that cannot be read, or no key for a service that needs one,
- * sets @error (RESOURCE NOT_FOUND / NOT_AUTHORIZED, the message says where keys come
- * from). */
+/* gst_stt_credentials_resolve_key() and gst_stt_credentials_resolve_secret()
+ * (gststtcredentials.h), under their earlier names. */
 gchar *gst_stt_session_resolve_key (const SttProviderInfo * info, const gchar * api_key,
     const gchar * api_key_file, GError ** error);
-
-/* The placeholder in `url` that becomes the token (minted or fetched), URI-escaped, at
- * every attempt. */
-#define GST_STT_TOKEN_PLACEHOLDER "{token}"
-
-/* The signing secret: @token_secret, else the contents of @token_secret_file (surrounding
- * whitespace removed), or NULL when neither is set (no error). An unreadable or empty
- * file sets @error (RESOURCE NOT_FOUND / SETTINGS). Wipe the result before freeing. */
 gchar *gst_stt_session_resolve_secret (const gchar * token_secret,
     const gchar * token_secret_file, GError ** error);
 

@@ -14,6 +14,9 @@
 #include "gststtcues.h"
 #include "gststtmessage.h"
 #include "gststtjwt.h"
+#include "gststtretry.h"
+#include "gststtcredentials.h"
+#include "gststtresults.h"
 
 static void
 fill (gint16 * s, gsize n, gint16 first)
@@ -591,6 +594,386 @@ GST_START_TEST (test_jwt_mint)
 
 GST_END_TEST;
 
+/* The jitter's random source, fixed: the value it returns is in @data. */
+static gdouble
+fixed_random (gpointer data)
+{
+  return *(gdouble *) data;
+}
+
+/* The backoff: the first retry at once, then doubling from the initial delay up to the
+ * cap, each wait between half and all of it. */
+GST_START_TEST (test_retry_backoff)
+{
+  GstSttBackoff b = { 1 * GST_SECOND, 8 * GST_SECOND, -1 };
+  gdouble lo = 0.0, hi = 0.999999, mid = 0.5;
+  GstClockTime delay = 12345;
+  guint attempt;
+
+  fail_unless (gst_stt_retry_backoff (&b, 1, -1, fixed_random, &hi, &delay));
+  fail_unless_equals_uint64 (delay, 0);
+  /* Attempt 2 waits about the initial delay; 3 twice that; 4 four times. */
+  fail_unless (gst_stt_retry_backoff (&b, 2, -1, fixed_random, &lo, &delay));
+  fail_unless_equals_uint64 (delay, GST_SECOND / 2);
+  fail_unless (gst_stt_retry_backoff (&b, 2, -1, fixed_random, &mid, &delay));
+  fail_unless_equals_uint64 (delay, GST_SECOND / 2 + GST_SECOND / 4);
+  fail_unless (gst_stt_retry_backoff (&b, 3, -1, fixed_random, &lo, &delay));
+  fail_unless_equals_uint64 (delay, GST_SECOND);
+  fail_unless (gst_stt_retry_backoff (&b, 4, -1, fixed_random, &lo, &delay));
+  fail_unless_equals_uint64 (delay, 2 * GST_SECOND);
+  /* The jitter stays within [d/2, d] whatever the random source says. */
+  for (attempt = 2; attempt < 40; attempt++) {
+    GstClockTime d = MIN (b.initial_delay << MIN (attempt - 2, 20), b.max_delay);
+
+    fail_unless (gst_stt_retry_backoff (&b, attempt, -1, fixed_random, &lo, &delay));
+    fail_unless (delay >= d / 2 && delay <= d);
+    fail_unless (gst_stt_retry_backoff (&b, attempt, -1, fixed_random, &hi, &delay));
+    fail_unless (delay >= d / 2 && delay <= d);
+    /* Capped: never more than max_delay, however many attempts. */
+    fail_unless (delay <= b.max_delay);
+  }
+  fail_unless (gst_stt_retry_backoff (&b, 30, -1, fixed_random, &lo, &delay));
+  fail_unless_equals_uint64 (delay, 4 * GST_SECOND);
+}
+
+GST_END_TEST;
+
+/* Retry-After lengthens a wait, never shortens it; max attempts end the tries. */
+GST_START_TEST (test_retry_after_and_max_attempts)
+{
+  GstSttBackoff b = { 1 * GST_SECOND, 8 * GST_SECOND, 3 };
+  gdouble lo = 0.0;
+  GstClockTime delay;
+
+  /* Even the first retry, otherwise at once, waits what the service asked. */
+  fail_unless (gst_stt_retry_backoff (&b, 1, 5, fixed_random, &lo, &delay));
+  fail_unless_equals_uint64 (delay, 5 * GST_SECOND);
+  fail_unless (gst_stt_retry_backoff (&b, 3, 0, fixed_random, &lo, &delay));
+  fail_unless_equals_uint64 (delay, GST_SECOND);
+  fail_unless (gst_stt_retry_backoff (&b, 3, 1, fixed_random, &lo, &delay));
+  fail_unless_equals_uint64 (delay, GST_SECOND);
+
+  fail_unless (gst_stt_retry_backoff (&b, 3, -1, fixed_random, &lo, &delay));
+  fail_if (gst_stt_retry_backoff (&b, 4, -1, fixed_random, &lo, &delay));
+  fail_if (gst_stt_retry_backoff (&b, 4, 5, fixed_random, &lo, &delay));
+  /* 0: no retry at all. */
+  b.max_attempts = 0;
+  fail_if (gst_stt_retry_backoff (&b, 1, -1, fixed_random, &lo, &delay));
+  /* -1: no limit. */
+  b.max_attempts = -1;
+  fail_unless (gst_stt_retry_backoff (&b, 100000, -1, fixed_random, &lo, &delay));
+}
+
+GST_END_TEST;
+
+static GstSttFailure
+failure (GstSttFailedAt where, SttFailure failure, guint http_status, gint close_code)
+{
+  GstSttFailure f = {
+    .where = where,
+    .failure = failure,
+    .http_status = http_status,
+    .close_code = close_code,
+    .ever_connected = TRUE,
+    .max_attempts = -1,
+  };
+
+  return f;
+}
+
+#define assert_retry(f) G_STMT_START { \
+  GstSttDecision d_ = gst_stt_retry_decide (&(f)); \
+  fail_unless_equals_int (d_.verdict, GST_STT_VERDICT_RETRY); \
+} G_STMT_END
+#define assert_fresh_token(f) G_STMT_START { \
+  GstSttDecision d_ = gst_stt_retry_decide (&(f)); \
+  fail_unless_equals_int (d_.verdict, GST_STT_VERDICT_FRESH_TOKEN); \
+} G_STMT_END
+#define assert_fail(f, c, w) G_STMT_START { \
+  GstSttDecision d_ = gst_stt_retry_decide (&(f)); \
+  fail_unless_equals_int (d_.verdict, GST_STT_VERDICT_FAIL); \
+  fail_unless_equals_int (d_.code, (c)); \
+  fail_unless_equals_int (d_.why, (w)); \
+} G_STMT_END
+
+/* The handshake: credentials and settings are fatal, the rest is retried; a certificate
+ * failure is fatal; a service never reached gives up after a few attempts when retrying
+ * would go on forever. */
+GST_START_TEST (test_retry_decide_connect)
+{
+  GstSttFailure f = failure (GST_STT_FAILED_CONNECT, STT_FAILURE_AUTH, 401, 0);
+
+  assert_fail (f, GST_RESOURCE_ERROR_NOT_AUTHORIZED, GST_STT_FATAL_CLASS);
+  /* A signed token refused at the handshake is not retried: a new one says the same. */
+  f.key_is_token = f.signed_token = TRUE;
+  assert_fail (f, GST_RESOURCE_ERROR_NOT_AUTHORIZED, GST_STT_FATAL_CLASS);
+  f = failure (GST_STT_FAILED_CONNECT, STT_FAILURE_FATAL, 400, 0);
+  assert_fail (f, GST_RESOURCE_ERROR_SETTINGS, GST_STT_FATAL_CLASS);
+  f = failure (GST_STT_FAILED_CONNECT, STT_FAILURE_RETRY, 503, 0);
+  assert_retry (f);
+
+  f = failure (GST_STT_FAILED_CONNECT, STT_FAILURE_RETRY, 0, 0);
+  f.tls_error = TRUE;
+  assert_fail (f, GST_RESOURCE_ERROR_OPEN_READ_WRITE, GST_STT_FATAL_TLS);
+
+  f = failure (GST_STT_FAILED_CONNECT, STT_FAILURE_RETRY, 0, 0);
+  f.ever_connected = FALSE;
+  f.attempt = GST_STT_FIRST_CONNECT_ATTEMPTS - 2;
+  assert_retry (f);
+  f.attempt = GST_STT_FIRST_CONNECT_ATTEMPTS - 1;
+  assert_fail (f, GST_RESOURCE_ERROR_OPEN_READ_WRITE, GST_STT_FATAL_UNREACHABLE);
+  /* With a limit the limit decides; once connected, an outage is retried. */
+  f.max_attempts = 10;
+  assert_retry (f);
+  f.max_attempts = -1;
+  f.ever_connected = TRUE;
+  assert_retry (f);
+  /* An answer, even an error, is not "never reached". */
+  f.ever_connected = FALSE;
+  f.http_status = 502;
+  assert_retry (f);
+}
+
+GST_END_TEST;
+
+/* A refused token after the handshake (a close or an in-band error): one fresh token
+ * and one retry, then fatal. A refused key (not a token) is fatal at once. */
+GST_START_TEST (test_retry_decide_token_refusal)
+{
+  GstSttFailure f = failure (GST_STT_FAILED_CLOSE, STT_FAILURE_AUTH, 0, 4001);
+
+  assert_fail (f, GST_RESOURCE_ERROR_NOT_AUTHORIZED, GST_STT_FATAL_CLASS);
+  f.key_is_token = TRUE;
+  assert_fresh_token (f);
+  f.token_refusals = 1;
+  assert_fail (f, GST_RESOURCE_ERROR_NOT_AUTHORIZED, GST_STT_FATAL_TOKEN_REFUSED);
+
+  f = failure (GST_STT_FAILED_IN_BAND, STT_FAILURE_AUTH, 0, 0);
+  assert_fail (f, GST_RESOURCE_ERROR_NOT_AUTHORIZED, GST_STT_FATAL_CLASS);
+  f.key_is_token = TRUE;
+  assert_fresh_token (f);
+  f.token_refusals = 1;
+  assert_fail (f, GST_RESOURCE_ERROR_NOT_AUTHORIZED, GST_STT_FATAL_TOKEN_REFUSED);
+
+  /* A relay refuses a signed token with 4001 or 1008, whatever the provider's table
+   * says of those codes. */
+  f = failure (GST_STT_FAILED_CLOSE, STT_FAILURE_RETRY, 0, 4001);
+  assert_retry (f);
+  f.key_is_token = f.signed_token = TRUE;
+  assert_fresh_token (f);
+  f.close_code = 1008;
+  f.failure = STT_FAILURE_FATAL;
+  assert_fresh_token (f);
+  f.close_code = 4002;
+  assert_fail (f, GST_RESOURCE_ERROR_SETTINGS, GST_STT_FATAL_CLASS);
+}
+
+GST_END_TEST;
+
+/* Closes and in-band errors: a normal close is a lost connection; after the end of
+ * audio any close with code 1000 is too; bad requests are fatal. */
+GST_START_TEST (test_retry_decide_close_and_in_band)
+{
+  GstSttFailure f = failure (GST_STT_FAILED_CLOSE, STT_FAILURE_NONE, 0, 1000);
+
+  assert_retry (f);
+  f = failure (GST_STT_FAILED_CLOSE, STT_FAILURE_RETRY, 0, 1011);
+  assert_retry (f);
+  f = failure (GST_STT_FAILED_CLOSE, STT_FAILURE_FATAL, 0, 1002);
+  assert_fail (f, GST_RESOURCE_ERROR_SETTINGS, GST_STT_FATAL_CLASS);
+  /* A provider may call its 1000 fatal; after the end of audio it is a drop. */
+  f = failure (GST_STT_FAILED_CLOSE, STT_FAILURE_FATAL, 0, 1000);
+  assert_fail (f, GST_RESOURCE_ERROR_SETTINGS, GST_STT_FATAL_CLASS);
+  f.end_sent = TRUE;
+  assert_retry (f);
+  f = failure (GST_STT_FAILED_CLOSE, STT_FAILURE_AUTH, 0, 1000);
+  f.end_sent = TRUE;
+  assert_retry (f);
+
+  f = failure (GST_STT_FAILED_IN_BAND, STT_FAILURE_RETRY, 0, 0);
+  assert_retry (f);
+  f = failure (GST_STT_FAILED_IN_BAND, STT_FAILURE_FATAL, 0, 0);
+  f.key_is_token = TRUE;
+  assert_fail (f, GST_RESOURCE_ERROR_SETTINGS, GST_STT_FATAL_CLASS);
+}
+
+GST_END_TEST;
+
+/* The provider's set-up request and the token service: rate limits, timeouts and
+ * server errors are retried, credentials and everything else fatal. The token
+ * service's statuses follow the common table (stt_failure_from_http). */
+GST_START_TEST (test_retry_decide_setup_and_token_service)
+{
+  static const struct
+  {
+    guint status;
+    gint verdict;
+    gint code;
+  } token[] = {
+    {0, GST_STT_VERDICT_RETRY, 0},
+    {408, GST_STT_VERDICT_RETRY, 0},
+    {429, GST_STT_VERDICT_RETRY, 0},
+    {500, GST_STT_VERDICT_RETRY, 0},
+    {503, GST_STT_VERDICT_RETRY, 0},
+    {301, GST_STT_VERDICT_FAIL, GST_RESOURCE_ERROR_SETTINGS},
+    {400, GST_STT_VERDICT_FAIL, GST_RESOURCE_ERROR_SETTINGS},
+    {401, GST_STT_VERDICT_FAIL, GST_RESOURCE_ERROR_NOT_AUTHORIZED},
+    {403, GST_STT_VERDICT_FAIL, GST_RESOURCE_ERROR_NOT_AUTHORIZED},
+    {404, GST_STT_VERDICT_FAIL, GST_RESOURCE_ERROR_SETTINGS},
+  };
+  GstSttFailure f;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (token); i++) {
+    GstSttDecision d;
+
+    f = failure (GST_STT_FAILED_TOKEN_SERVICE, STT_FAILURE_NONE, token[i].status, 0);
+    d = gst_stt_retry_decide (&f);
+    fail_unless_equals_int (d.verdict, token[i].verdict);
+    if (d.verdict == GST_STT_VERDICT_FAIL)
+      fail_unless_equals_int (d.code, token[i].code);
+  }
+  f = failure (GST_STT_FAILED_TOKEN_SERVICE, STT_FAILURE_NONE, 0, 0);
+  f.tls_error = TRUE;
+  assert_fail (f, GST_RESOURCE_ERROR_OPEN_READ_WRITE, GST_STT_FATAL_TLS);
+
+  f = failure (GST_STT_FAILED_SETUP, STT_FAILURE_RETRY, 503, 0);
+  assert_retry (f);
+  f = failure (GST_STT_FAILED_SETUP, STT_FAILURE_AUTH, 401, 0);
+  assert_fail (f, GST_RESOURCE_ERROR_NOT_AUTHORIZED, GST_STT_FATAL_CLASS);
+  f = failure (GST_STT_FAILED_SETUP, STT_FAILURE_FATAL, 400, 0);
+  assert_fail (f, GST_RESOURCE_ERROR_SETTINGS, GST_STT_FATAL_CLASS);
+}
+
+GST_END_TEST;
+
+/* A token service's answer: the named field, else the usual ones; none is an error. */
+GST_START_TEST (test_credentials_take_token)
+{
+  static const gchar answer[] = "{\"expires_in\":60,\"token\":\"t/1 x\"}";
+  GstSttCredentialSources src = { 0, };
+  GstSttCredentials c = { 0, };
+  GError *err = NULL;
+  gchar *url, *text;
+
+  c.key = g_strdup ("old");
+  fail_unless (gst_stt_credentials_take_token (&c, &src, answer, strlen (answer), NULL));
+  fail_unless_equals_string (c.key, "t/1 x");
+  fail_unless (c.is_token && !c.signed_token);
+
+  /* The token, URI-escaped, where the URL template says. */
+  url = gst_stt_credentials_fill_url (&c, "wss://relay/{token}/x?t={token}");
+  fail_unless_equals_string (url, "wss://relay/t%2F1%20x/x?t=t%2F1%20x");
+  gst_stt_wipe_free (url);
+  fail_unless (gst_stt_credentials_fill_url (&c, "wss://relay/x") == NULL);
+  /* And never in a message, as it is or escaped. */
+  text = gst_stt_credentials_scrub (&c, "closed: t/1 x at wss://relay/t%2F1%20x/x");
+  fail_unless_equals_string (text, "closed: *** at wss://relay/***/x");
+  g_free (text);
+
+  src.token_field = "access";
+  fail_if (gst_stt_credentials_take_token (&c, &src, answer, strlen (answer), &err));
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS));
+  fail_unless (strstr (err->message, "access") != NULL);
+  g_clear_error (&err);
+  fail_if (gst_stt_credentials_take_token (&c, &src, "not json", 8, &err));
+  g_clear_error (&err);
+
+  /* A key is no token: it is neither put in URLs nor scrubbed. */
+  c.is_token = FALSE;
+  fail_unless (gst_stt_credentials_fill_url (&c, "wss://relay/{token}") == NULL);
+  gst_stt_credentials_clear (&c);
+  fail_unless (c.key == NULL);
+}
+
+GST_END_TEST;
+
+static void
+add_word (SttResult * r, const gchar * text, gdouble start, gdouble end)
+{
+  SttWord w = { g_strdup (text), start, end, -1, NULL, FALSE };
+
+  g_array_append_val (r->words, w);
+}
+
+/* Provider times to stream positions across a seam the ring left, clamped to what was
+ * sent; a partial and its final keep their segment id; a replayed final whose words
+ * were all emitted says nothing but still moves the committed point; how far the
+ * service is vouched to have heard. */
+GST_START_TEST (test_results_map)
+{
+  GstSttTimeline *tl = gst_stt_timeline_new (16000);
+  GstSttStats *st = gst_stt_stats_new ();
+  GstObject *log = gst_object_ref_sink (gst_pad_new ("log", GST_PAD_SRC));
+  GstSttResults *res = gst_stt_results_new (16000, "test", tl, st, log);
+  SttResult *r = stt_result_new ();
+  GstSttMapped m;
+  guint64 id, id2;
+  guint rev;
+
+  gst_stt_timeline_observe (tl, 0, 0, TRUE);
+  /* The service session starts at stream sample 16000; after 1 s of it, the ring
+   * dropped 0.5 s. */
+  gst_stt_results_new_origin (res, 16000);
+  gst_stt_results_add_seam (res, 16000, 40000);
+  fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 8000), 24000);
+  fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 16000), 40000);
+  fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 20000), 44000);
+  fail_unless_equals_uint64 (gst_stt_results_seconds_to_stream (res, -1, 32000), 16000);
+  fail_unless_equals_uint64 (gst_stt_results_seconds_to_stream (res, 1e300, 32000),
+      56000);
+
+  r->text = g_strdup ("hello world");
+  add_word (r, "hello", 0.5, 0.9);
+  add_word (r, "world", 1.1, 1.5);
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 56000, 16000, 0, &m));
+  fail_if (m.is_final);
+  fail_unless_equals_uint64 (m.pts, GST_SECOND + GST_SECOND / 2);
+  fail_unless_equals_uint64 (m.duration, GST_SECOND + GST_SECOND / 2);
+  fail_unless_equals_string (gst_structure_get_string (m.msg, "text"), "hello world");
+  fail_unless (gst_structure_get_uint64 (m.msg, "segment-id", &id));
+  gst_structure_free (m.msg);
+  fail_unless_equals_int (gst_stt_results_open_segments (res), 1);
+  /* Heard up to 48000, but the open segment's final will be placed at 24000. */
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, G_MININT64), 24000);
+
+  r->is_final = TRUE;
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 56000, 16000, 0, &m));
+  fail_unless (m.is_final && m.msg != NULL);
+  fail_unless_equals_uint64 (m.done, 48000);
+  fail_unless (gst_structure_get_uint64 (m.msg, "segment-id", &id2));
+  fail_unless (gst_structure_get_uint (m.msg, "revision", &rev));
+  fail_unless_equals_uint64 (id2, id);
+  fail_unless_equals_int (rev, 1);
+  gst_structure_free (m.msg);
+  fail_unless_equals_int (gst_stt_results_open_segments (res), 0);
+  gst_stt_results_commit (res, 48000);
+
+  /* The same final replayed: every word was emitted. */
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 56000, 48000, 0, &m));
+  fail_unless (m.is_final && m.msg == NULL);
+  fail_unless_equals_uint64 (m.done, 48000);
+  /* A partial with nothing new says nothing. */
+  r->is_final = FALSE;
+  fail_if (gst_stt_results_map (res, r, 0, 32000, 56000, 48000, 0, &m));
+
+  /* Send marks: what left before the horizon, or what the results reached. */
+  gst_stt_results_mark_sent (res, 40000, 100);
+  gst_stt_results_mark_sent (res, 56000, 200);
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, 150), 48000);
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, 250), 56000);
+  gst_stt_results_end_connection (res);
+  fail_unless_equals_uint64 (gst_stt_results_vouched (res, 250), 0);
+
+  stt_result_free (r);
+  gst_stt_results_free (res);
+  gst_object_unref (log);
+  gst_stt_stats_free (st);
+  gst_stt_timeline_free (tl);
+}
+
+GST_END_TEST;
+
 static Suite *
 engine_suite (void)
 {
@@ -611,6 +994,14 @@ engine_suite (void)
   tcase_add_test (tc, test_jwt_rfc7515_a1);
   tcase_add_test (tc, test_jwt_rfc7519_claims);
   tcase_add_test (tc, test_jwt_mint);
+  tcase_add_test (tc, test_retry_backoff);
+  tcase_add_test (tc, test_retry_after_and_max_attempts);
+  tcase_add_test (tc, test_retry_decide_connect);
+  tcase_add_test (tc, test_retry_decide_token_refusal);
+  tcase_add_test (tc, test_retry_decide_close_and_in_band);
+  tcase_add_test (tc, test_retry_decide_setup_and_token_service);
+  tcase_add_test (tc, test_credentials_take_token);
+  tcase_add_test (tc, test_results_map);
   return s;
 }
 
