@@ -176,8 +176,8 @@ check_output_param (const gchar * name, gsize name_len, const gchar * value,
 /* The password as RFC 3986 puts it: "scheme://" (scheme = ALPHA *( ALPHA / DIGIT / "+" /
  * "-" / "." )) or "//", then the authority up to the first '/', '?' or '#'; the user
  * information ends at its last '@', the user name at the first ':' of it. */
-static void
-check_userinfo_scan (const gchar * url, const gchar * out)
+static gchar *
+raw_password (const gchar * url)
 {
   const gchar *p = url, *auth, *auth_end, *at = NULL, *colon, *c;
 
@@ -185,11 +185,11 @@ check_userinfo_scan (const gchar * url, const gchar * out)
     while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
       p++;
     if (*p != ':')
-      return;
+      return NULL;
     p++;
   }
   if (strncmp (p, "//", 2) != 0)
-    return;
+    return NULL;
   auth = p + 2;
   auth_end = auth;
   while (*auth_end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
@@ -199,31 +199,35 @@ check_userinfo_scan (const gchar * url, const gchar * out)
       at = c;
   }
   if (at == NULL)
-    return;
+    return NULL;
   colon = memchr (auth, ':', at - auth);
-  if (colon)
-    check_hidden (url, out, colon + 1, at - colon - 1, "password");
+  return colon ? g_strndup (colon + 1, at - colon - 1) : NULL;
+}
+
+static void
+check_userinfo_scan (const gchar * url, const gchar * out)
+{
+  g_autofree gchar *password = raw_password (url);
+
+  if (password)
+    check_hidden (url, out, password, strlen (password), "password");
 }
 
 /* The password as GLib parses it, strictly, like libsoup and the element do. (Relaxed
- * parsing also drops tabs and line breaks anywhere in the URL, which libsoup refuses.) */
+ * parsing also drops tabs and line breaks anywhere in the URL, which libsoup refuses.)
+ * Only when it is the URL's own text: GLib escapes bytes it finds invalid ("\377"
+ * becomes "%FF"), and that text elsewhere in the URL (a user name, a query value) is no
+ * secret; check_userinfo_scan covers the bytes as written. */
 static void
 check_userinfo_glib (const gchar * url, const gchar * out)
 {
   g_autofree gchar *password = NULL;
+  g_autofree gchar *raw = raw_password (url);
 
-  const gchar *at = strchr (url, '@'), *found;
-
-  if (!g_uri_split_with_user (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED, NULL,
-          NULL, &password, NULL, NULL, NULL, NULL, NULL, NULL, NULL) || !password)
-    return;
-  /* GLib escapes bytes it finds invalid ("\377" becomes "%FF"): such a password is not
-   * the text of the URL's user information, and the same text elsewhere in the URL (a
-   * query value) is no secret. Only a password written as it is counts here. */
-  found = strstr (url, password);
-  if (found == NULL || at == NULL || found > at)
-    return;
-  check_hidden (url, out, password, strlen (password), "password");
+  if (g_uri_split_with_user (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED, NULL,
+          NULL, &password, NULL, NULL, NULL, NULL, NULL, NULL, NULL) && password
+      && g_strcmp0 (raw, password) == 0)
+    check_hidden (url, out, password, strlen (password), "password");
 }
 
 int
