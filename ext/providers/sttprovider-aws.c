@@ -370,6 +370,8 @@ const SttProviderInfo stt_provider_aws = {
   /* The service closes normally once it has sent the results of every audio event. */
   .end_ack_is_close = TRUE,
   .aws_credentials = TRUE,
+  /* Streaming has no model choice (medical is another endpoint). */
+  .no_model = TRUE,
   /* No keepalive message: the service wants audio at least every 15 s. */
   .keepalive_interval = 0,
   .build_request = aws_build_request,

@@ -133,6 +133,8 @@ struct _SttProviderInfo
   gboolean keyless;
   /* The protocol has no language setting (the server's model decides). */
   gboolean no_language;
+  /* The protocol has no model setting: `model` is ignored, with a warning. */
+  gboolean no_model;
   /* The protocol itself says which words are final early enough for live captions
    * (stable words in partials, or frequent finals): the engine does not guess stability
    * from repeated partials (`partial-stability`). */

@@ -1186,7 +1186,7 @@ check_settings (GstSttEngine * e)
   static const gchar *const ws_schemes[] = { "wss", "ws", "https", "http", NULL };
   static const gchar *const http_schemes[] = { "https", "http", NULL };
   g_autofree gchar *provider = NULL, *key = NULL, *key_file = NULL, *token_url = NULL;
-  g_autofree gchar *language = NULL, *found = NULL, *url = NULL;
+  g_autofree gchar *language = NULL, *found = NULL, *url = NULL, *model = NULL;
   g_autofree gchar *secret_file = NULL;
   g_autoptr (GstStructure) claims = NULL;
   GstClockTime ring, chunk;
@@ -1204,6 +1204,7 @@ check_settings (GstSttEngine * e)
   secret_file = g_strdup (e->token_secret_file);
   claims = e->token_claims ? gst_structure_copy (e->token_claims) : NULL;
   language = g_strdup (e->language);
+  model = g_strdup (e->model);
   ring = e->max_buffer_time;
   chunk = e->chunk_duration;
   tls_validate = e->tls_validate;
@@ -1229,6 +1230,17 @@ check_settings (GstSttEngine * e)
             GST_TIME_ARGS (chunk)), (NULL));
     return FALSE;
   }
+  if (info->aws_credentials && (secret_set || (secret_file && *secret_file)
+          || (token_url && *token_url))) {
+    /* The request is signed with the key pair: a token would stand for nothing. */
+    GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("%s signs each connection with "
+            "AWS credentials: %s does not apply (set access-key and secret-access-key, "
+            "or use the AWS environment or profile)", info->display_name,
+            token_url && *token_url ? "token-url" : "token-secret"), (NULL));
+    if (key)
+      memset (key, 0, strlen (key));
+    return FALSE;
+  }
   if (secret_set || (secret_file && *secret_file)) {
     if (!check_signed_token_settings (e, info, url, token_url, secret_set, secret_file,
             claims, key, key_file)) {
@@ -1247,6 +1259,10 @@ check_settings (GstSttEngine * e)
       memset (key, 0, strlen (key));
     return FALSE;
   } else if (info->aws_credentials) {
+    if ((key && *key) || (key_file && *key_file))
+      GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("%s takes AWS credentials: "
+              "%s is ignored (set access-key and secret-access-key)", info->display_name,
+              key && *key ? "api-key" : "api-key-file"), (NULL));
     if (!check_aws_settings (e, info, url))
       return FALSE;
     found = g_strdup ("");
@@ -1272,6 +1288,9 @@ check_settings (GstSttEngine * e)
     GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("tls-validate=false: the "
             "server's certificate is not checked, anyone on the path can read the audio "
             "and the credentials"), (NULL));
+  if (model && *model && info->no_model)
+    GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("%s has no model setting: "
+            "model=%s is ignored", info->display_name, model), (NULL));
   if (language && *language && info->no_language)
     GST_ELEMENT_WARNING (e->element, RESOURCE, SETTINGS, ("%s has no language setting: "
             "language-code=%s is ignored (the server's model decides)", info->display_name,

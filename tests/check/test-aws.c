@@ -269,6 +269,51 @@ GST_START_TEST (test_no_credentials)
 
 GST_END_TEST;
 
+/* What does not apply to AWS is said at start: a token source is an error (the request
+ * is signed with the key pair), api-key and model are warned about and ignored. */
+GST_START_TEST (test_settings_that_do_not_apply)
+{
+  static const gchar *const props[][2] = {
+    {"token-url", "https://keys.example/aws"},
+    {"token-secret", "s3cret"},
+    {"api-key", "k"},
+    {"model", "medical"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (props); i++) {
+    GstElement *stt = gst_element_factory_make ("stttranscribe", NULL);
+    GstBus *bus = gst_bus_new ();
+    gboolean error_wanted = i < 2;
+    GstMessage *m;
+    GError *gerr = NULL;
+
+    gst_element_set_bus (stt, bus);
+    g_object_set (stt, "provider", "aws", "url", url, NULL);
+    stt_check_set_test_credentials (stt, "aws");
+    g_object_set (stt, props[i][0], props[i][1], NULL);
+    fail_unless_equals_int (gst_element_set_state (stt, GST_STATE_PAUSED) ==
+        GST_STATE_CHANGE_FAILURE, error_wanted);
+    m = gst_bus_pop_filtered (bus, error_wanted ? GST_MESSAGE_ERROR : GST_MESSAGE_WARNING);
+    fail_unless (m != NULL, "%s: nothing said", props[i][0]);
+    if (error_wanted)
+      gst_message_parse_error (m, &gerr, NULL);
+    else
+      gst_message_parse_warning (m, &gerr, NULL);
+    fail_unless (strstr (gerr->message, props[i][0]) != NULL, "%s: %s", props[i][0],
+        gerr->message);
+    g_clear_error (&gerr);
+    gst_message_unref (m);
+    gst_element_set_state (stt, GST_STATE_NULL);
+    gst_element_set_bus (stt, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (stt);
+  }
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 0);
+}
+
+GST_END_TEST;
+
 static void
 send_exception (const gchar * type, const gchar * message)
 {
@@ -402,6 +447,7 @@ aws_suite (void)
   tcase_add_test (tc, test_shared_file);
   tcase_add_test (tc, test_wrong_secret);
   tcase_add_test (tc, test_no_credentials);
+  tcase_add_test (tc, test_settings_that_do_not_apply);
   tcase_add_test (tc, test_limit_exceeded);
   tcase_add_test (tc, test_no_new_audio);
   tcase_add_test (tc, test_bad_request);
