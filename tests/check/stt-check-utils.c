@@ -14,6 +14,7 @@
 #include <gst/check/gstcheck.h>
 
 #include "stt-check-utils.h"
+#include "stt-test-server.h"
 
 GstCaps *
 stt_check_audio_caps (GstAudioFormat format, guint rate, guint channels)
@@ -490,6 +491,23 @@ stt_check_set_test_credentials (GstElement * stt, const gchar * provider)
         "region", STT_CHECK_AWS_REGION, NULL);
   else
     g_object_set (stt, "api-key", "test-key", NULL);
+}
+
+gboolean
+stt_check_wait_server_audio (SttTestServer * server, guint index, gdouble seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline) {
+    GBytes *audio = stt_test_server_get_audio (server, index);
+    gsize size = audio ? g_bytes_get_size (audio) : 0;
+
+    g_clear_pointer (&audio, g_bytes_unref);
+    if (size >= seconds * STT_CHECK_RUN_RATE * 2)
+      return TRUE;
+    g_usleep (10 * 1000);
+  }
+  return FALSE;
 }
 
 SttCheckRun *

@@ -8,6 +8,9 @@
 #include <gio/gio.h>
 #include <gst/check/gstharness.h>
 
+/* tests/servers/stt-test-server.h */
+typedef struct _SttTestServer SttTestServer;
+
 G_BEGIN_DECLS
 
 /* A tone from @start to @end seconds at @freq Hz: the test servers hear it as the word
@@ -104,6 +107,10 @@ typedef struct
 #define STT_CHECK_AWS_KEY_ID "AKIDTESTEXAMPLE"
 #define STT_CHECK_AWS_REGION "us-west-2"
 void stt_check_set_test_credentials (GstElement * stt, const gchar * provider);
+/* Waits (up to 10 s) until connection @index of @server received @seconds of 16 kHz
+ * mono S16 audio. */
+gboolean stt_check_wait_server_audio (SttTestServer * server, guint index,
+    gdouble seconds);
 
 SttCheckRun *stt_check_run_new (const gchar * provider, const gchar * url,
     const SttTone * tones, guint n_tones, gdouble duration);

@@ -327,24 +327,6 @@ send_exception (const gchar * type, const gchar * message)
   stt_test_server_send_binary (server, b);
 }
 
-/* Waits (bounded) until connection @index received @seconds of audio. */
-static gboolean
-wait_audio (guint index, gdouble seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline) {
-    GBytes *a = stt_test_server_get_audio (server, index);
-    gsize n = a ? g_bytes_get_size (a) : 0;
-
-    g_clear_pointer (&a, g_bytes_unref);
-    if (n >= seconds * 16000 * 2)
-      return TRUE;
-    g_usleep (20 * 1000);
-  }
-  return FALSE;
-}
-
 /* Retried exceptions: a new connection replays what had no final, every word once. */
 static void
 check_retried (const gchar * type, const gchar * message)
@@ -353,7 +335,7 @@ check_retried (const gchar * type, const gchar * message)
   GList *msgs;
 
   stt_check_run_push (r, 0, 1.2, FALSE);
-  fail_unless (wait_audio (0, 1.2));
+  fail_unless (stt_check_wait_server_audio (server, 0, 1.2));
   send_exception (type, message);
   stt_check_run_push (r, 1.2, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
@@ -386,7 +368,7 @@ GST_START_TEST (test_bad_request)
   const gchar *text;
 
   stt_check_run_push (r, 0, 0.6, FALSE);
-  fail_unless (wait_audio (0, 0.6));
+  fail_unless (stt_check_wait_server_audio (server, 0, 0.6));
   send_exception ("BadRequestException", "A vocabulary named 'x' does not exist.");
   stt_check_run_push (r, 0.6, 1.0, FALSE);
   err = expect_error (r, GST_RESOURCE_ERROR_SETTINGS);
@@ -420,7 +402,7 @@ GST_START_TEST (test_malformed_skipped)
   GList *msgs;
 
   stt_check_run_push (r, 0, 1.2, FALSE);
-  fail_unless (wait_audio (0, 1.0));
+  fail_unless (stt_check_wait_server_audio (server, 0, 1.0));
   stt_test_server_send_binary (server, garbage);
   stt_test_server_send_binary (server, other);
   stt_test_server_send_binary (server, notjson);

@@ -360,24 +360,6 @@ GST_START_TEST (test_unsupported_rate)
 
 GST_END_TEST;
 
-/* Waits (bounded) until connection @index received @seconds of audio. */
-static gboolean
-wait_audio (guint index, gdouble seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline) {
-    GBytes *audio = stt_test_server_get_audio (server, index);
-    gsize size = audio ? g_bytes_get_size (audio) : 0;
-
-    g_clear_pointer (&audio, g_bytes_unref);
-    if (size >= seconds * 16000 * 2)
-      return TRUE;
-    g_usleep (10 * 1000);
-  }
-  return FALSE;
-}
-
 static gboolean
 saw_reconnecting (GList * collected, gpointer user_data)
 {
@@ -405,7 +387,7 @@ GST_START_TEST (test_retryable_error)
 
   set_vad_silence (r, "0.3");
   stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (wait_audio (0, 2.2));
+  fail_unless (stt_check_wait_server_audio (server, 0, 2.2));
   stt_test_server_send_text (server,
       "{\"message_type\":\"transcriber_error\",\"error\":\"Transcriber crashed\"}");
   /* The rest only once the element has reacted, so the error comes mid-stream. */
@@ -440,7 +422,7 @@ GST_START_TEST (test_fatal_error_message)
   SttCheckRun *r = new_run ();
 
   stt_check_run_push (r, 0, 1.0, FALSE);
-  fail_unless (wait_audio (0, 1.0));
+  fail_unless (stt_check_wait_server_audio (server, 0, 1.0));
   stt_test_server_send_text (server,
       "{\"message_type\":\"quota_exceeded\",\"error\":\"Quota exceeded\"}");
   check_error (stt_check_wait_error (r->bus, 10000), GST_RESOURCE_ERROR_SETTINGS,

@@ -110,24 +110,6 @@ check_final (const GstStructure * s, const gchar * text, const gchar * const *wo
   }
 }
 
-/* Waits (bounded) until connection @index received @seconds of audio. */
-static gboolean
-wait_audio (guint index, gdouble seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline) {
-    GBytes *a = stt_test_server_get_audio (server, index);
-    gsize n = a ? g_bytes_get_size (a) : 0;
-
-    g_clear_pointer (&a, g_bytes_unref);
-    if (n >= seconds * 16000 * 2)
-      return TRUE;
-    g_usleep (20 * 1000);
-  }
-  return FALSE;
-}
-
 /* Bearer key on the handshake; StartRecognition with the audio format, the language's
  * primary subtag, partials and max_delay, and nothing else; every sample in binary
  * frames; EndOfStream counting them; the client closes after EndOfTranscript. */
@@ -598,7 +580,7 @@ check_auth_failure (const gchar * key, const gchar * error_text, const gchar * w
   if (error_text) {
     stt_check_run_push (r, 0, 0.5, FALSE);
     fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
-    fail_unless (wait_audio (0, 0.2));
+    fail_unless (stt_check_wait_server_audio (server, 0, 0.2));
     stt_test_server_send_text (server, error_text);
   }
   stt_check_run_push (r, error_text ? 0.5 : 0, 1.0, FALSE);
@@ -715,7 +697,7 @@ GST_START_TEST (test_job_error)
   g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (wait_audio (0, 2.2));
+  fail_unless (stt_check_wait_server_audio (server, 0, 2.2));
   stt_test_server_send_text (server, "{\"message\":\"Error\",\"type\":\"job_error\","
       "\"reason\":\"Unable to do any work on this job\"}");
   stt_check_run_push (r, 2.2, 4.0, FALSE);
@@ -741,7 +723,7 @@ GST_START_TEST (test_unasked_end_of_transcript)
   g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (wait_audio (0, 2.2));
+  fail_unless (stt_check_wait_server_audio (server, 0, 2.2));
   stt_test_server_send_text (server, "{\"message\":\"Warning\",\"type\":"
       "\"duration_limit_exceeded\",\"reason\":\"Duration limit exceeded\","
       "\"duration_limit\":2.2}");
@@ -811,7 +793,7 @@ GST_START_TEST (test_malformed)
 
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
   stt_check_run_push (r, 0, 1.0, FALSE);
-  fail_unless (wait_audio (0, 0.3));
+  fail_unless (stt_check_wait_server_audio (server, 0, 0.3));
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
     stt_test_server_send_text (server, bad[i]);
   for (i = 0; i < G_N_ELEMENTS (harmless); i++)
