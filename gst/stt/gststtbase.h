@@ -18,9 +18,6 @@ G_BEGIN_DECLS
 #define GST_TYPE_STT_BASE (gst_stt_base_get_type ())
 G_DECLARE_DERIVABLE_TYPE (GstSttBase, gst_stt_base, GST, STT_BASE, GstElement)
 
-#define GST_TYPE_STT_PACING (gst_stt_pacing_get_type ())
-GType gst_stt_pacing_get_type (void);
-
 struct _GstSttBaseClass
 {
   GstElementClass parent_class;

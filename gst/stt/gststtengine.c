@@ -24,93 +24,16 @@
 #include "sttprovider.h"
 #include "gststtawscreds.h"
 
-/* Wipes and frees a string that holds a credential. */
-static void
-wipe_free (gchar * secret)
-{
-  if (secret) {
-    memset (secret, 0, strlen (secret));
-    g_free (secret);
-  }
-}
-
 GST_DEBUG_CATEGORY_STATIC (stt_engine_debug);
 #define GST_CAT_DEFAULT stt_engine_debug
 
-#define DEFAULT_PROVIDER "vosk"
-#define DEFAULT_URL NULL
-#define DEFAULT_API_KEY NULL
-#define DEFAULT_API_KEY_FILE NULL
-#define DEFAULT_LANGUAGE NULL
-#define DEFAULT_MODEL NULL
-#define DEFAULT_SAMPLE_RATE 0
-#define DEFAULT_CHUNK_DURATION (100 * GST_MSECOND)
-#define DEFAULT_INTERIM_RESULTS TRUE
-#define DEFAULT_LATENCY_MS 3000
-#define DEFAULT_LATENESS_MS 0
-#define MAX_LATENCY_MS 600000
-#define DEFAULT_MAX_BUFFER_TIME (60 * GST_SECOND)
-#define DEFAULT_RECONNECT_MAX_ATTEMPTS -1
-#define DEFAULT_RECONNECT_INITIAL_DELAY (500 * GST_MSECOND)
-#define DEFAULT_RECONNECT_MAX_DELAY (30 * GST_SECOND)
-#define DEFAULT_KEEPALIVE_INTERVAL (5 * GST_SECOND)
-#define DEFAULT_STALL_TIMEOUT (15 * GST_SECOND)
-#define DEFAULT_DRAIN_TIMEOUT (10 * GST_SECOND)
-#define DEFAULT_OUTAGE_TIMEOUT (120 * GST_SECOND)
-#define DEFAULT_PACING GST_STT_PACING_AUTO
-#define DEFAULT_STATS_INTERVAL (10 * GST_SECOND)
-#define DEFAULT_TLS_VALIDATE TRUE
-#define DEFAULT_TOKEN_METHOD "POST"
-#define DEFAULT_MAX_SESSION_DURATION 0
-#define DEFAULT_TOKEN_LIFETIME 300
-
-/* Property ids relative to the element's first engine property; the order is the
- * order gst-inspect-1.0 lists them in. */
+/* The engine's own properties, after the settings' (gststtsettings.c): read-only
+ * figures of the running stream. Ids relative to the element's first engine property. */
 enum
 {
-  PROP_PROVIDER,
-  PROP_URL,
-  PROP_API_KEY,
-  PROP_API_KEY_FILE,
-  PROP_LANGUAGE,
-  PROP_MODEL,
-  PROP_SAMPLE_RATE,
-  PROP_CHUNK_DURATION,
-  PROP_INTERIM_RESULTS,
-  PROP_LATENCY,
-  PROP_MAX_BUFFER_TIME,
-  PROP_RECONNECT_MAX_ATTEMPTS,
-  PROP_RECONNECT_INITIAL_DELAY,
-  PROP_RECONNECT_MAX_DELAY,
-  PROP_KEEPALIVE_INTERVAL,
-  PROP_STALL_TIMEOUT,
-  PROP_DRAIN_TIMEOUT,
-  PROP_PACING,
-  PROP_STATS_INTERVAL,
-  PROP_STATS,
-  PROP_TLS_CA_FILE,
-  PROP_TLS_VALIDATE,
-  PROP_EXTRA_HEADERS,
-  PROP_PARAMS,
-  PROP_TOKEN_URL,
-  PROP_TOKEN_METHOD,
-  PROP_TOKEN_HEADERS,
-  PROP_TOKEN_FIELD,
-  PROP_MAX_SESSION_DURATION,
-  PROP_OUTAGE_TIMEOUT,
-  PROP_LANGUAGE_CODE,
-  PROP_LATENESS,
   PROP_MAX_OBSERVED_DELAY,
-  PROP_TOKEN_SECRET,
-  PROP_TOKEN_SECRET_FILE,
-  PROP_TOKEN_CLAIMS,
-  PROP_TOKEN_LIFETIME,
-  PROP_ACCESS_KEY,
-  PROP_SECRET_ACCESS_KEY,
-  PROP_SESSION_TOKEN,
-  PROP_REGION,
-  PROP_TOKEN_BODY,
-  N_PROPS
+  PROP_STATS,
+  N_OWN_PROPS
 };
 
 struct _GstSttEngine
@@ -119,49 +42,8 @@ struct _GstSttEngine
   GstPad *sinkpad;
   GstSttEngineCallbacks cb;
 
-  /* Properties: under the object lock. */
-  gchar *provider;
-  gchar *url;
-  gchar *api_key;
-  gchar *api_key_file;
-  gchar *language;
-  gchar *model;
-  guint sample_rate;
-  GstClockTime chunk_duration;
-  gboolean chunk_duration_set;  /* by the user: no larger frames for files */
-  gboolean interim_results;
-  GstClockTime latency;
-  GstClockTime lateness;
-  GstClockTime max_observed_delay;      /* live: see gst_stt_engine_observe_delay */
-  GstClockTime max_buffer_time;
-  gint reconnect_max_attempts;
-  GstClockTime reconnect_initial_delay;
-  GstClockTime reconnect_max_delay;
-  GstClockTime keepalive_interval;
-  GstClockTime stall_timeout;
-  GstClockTime drain_timeout;
-  GstSttPacing pacing;
-  GstClockTime stats_interval;
-  gchar *tls_ca_file;
-  gboolean tls_validate;
-  GstStructure *extra_headers;
-  GstStructure *params;
-  gchar *token_url;
-  gchar *token_method;
-  GstStructure *token_headers;
-  gchar *token_field;
-  gchar *token_body;
-  gchar *token_secret;          /* wiped when replaced or freed */
-  gchar *token_secret_file;
-  /* AWS credentials (provider=aws); the secret and the token are wiped when replaced. */
-  gchar *access_key;
-  gchar *secret_access_key;
-  gchar *session_token;
-  gchar *region;
-  GstStructure *token_claims;
-  guint token_lifetime;         /* seconds */
-  GstClockTime max_session_duration;
-  GstClockTime outage_timeout;
+  GstSttSettings set;           /* the properties: under the object lock */
+  GstClockTime max_observed_delay;      /* object lock: see gst_stt_engine_observe_delay */
 
   /* Stream state: under the stream lock (streaming thread) unless said otherwise. */
   GstAudioInfo in_info;
@@ -202,25 +84,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_STATIC_CAPS ("audio/x-raw, format = (string) " GST_AUDIO_FORMATS_ALL ", "
         "rate = (int) [ 1, MAX ], channels = (int) [ 1, MAX ], "
         "layout = (string) interleaved"));
-
-GType
-gst_stt_pacing_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_STT_PACING_AUTO, "Let the provider decide (real time only where the service "
-          "requires it)", "auto"},
-    {GST_STT_PACING_REALTIME, "Never send faster than real time", "realtime"},
-    {GST_STT_PACING_NONE, "Send as fast as the service accepts", "none"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstSttPacing", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
 
 /* Sets the ring flushing while the engine is flushing or failed, so that a writer
  * waiting for room wakes. Call with drain_lock held. */
@@ -455,90 +318,9 @@ query_live (GstSttEngine * e)
 }
 
 static gboolean
-structure_to_strv_cb (GQuark field, const GValue * value, gpointer data)
-{
-  GPtrArray *arr = data;
-
-  g_ptr_array_add (arr, g_strdup (g_quark_to_string (field)));
-  g_ptr_array_add (arr, G_VALUE_HOLDS_STRING (value) ? g_value_dup_string (value) :
-      gst_value_serialize (value));
-  return TRUE;
-}
-
-/* name, value, ..., NULL from a structure's fields, or NULL. */
-static gchar **
-structure_to_strv (const GstStructure * s)
-{
-  GPtrArray *kv;
-
-  if (s == NULL)
-    return NULL;
-  kv = g_ptr_array_new ();
-  gst_structure_foreach (s, structure_to_strv_cb, kv);
-  g_ptr_array_add (kv, NULL);
-  return (gchar **) g_ptr_array_free (kv, FALSE);
-}
-
-/* Call with the object lock held. */
-static void
-build_config (GstSttEngine * e, GstSttSessionConfig * c)
-{
-  memset (c, 0, sizeof (*c));
-  c->provider = e->info;
-  c->url = g_strdup (e->url);
-  c->api_key = g_strdup (e->api_key);
-  c->api_key_file = g_strdup (e->api_key_file);
-  c->access_key = g_strdup (e->access_key);
-  c->secret_access_key = g_strdup (e->secret_access_key);
-  c->session_token = g_strdup (e->session_token);
-  c->region = g_strdup (e->region);
-  c->language = g_strdup (e->language);
-  c->model = g_strdup (e->model);
-  if (e->params) {
-    GPtrArray *kv = g_ptr_array_new ();
-    guint i;
-
-    gst_structure_foreach (e->params, structure_to_strv_cb, kv);
-    c->params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    for (i = 0; i + 1 < kv->len; i += 2)
-      g_hash_table_replace (c->params, kv->pdata[i], kv->pdata[i + 1]);
-    g_ptr_array_free (kv, TRUE);
-  }
-  c->extra_headers = structure_to_strv (e->extra_headers);
-  c->token_headers = structure_to_strv (e->token_headers);
-  c->token_url = g_strdup (e->token_url);
-  c->token_method = g_strdup (e->token_method);
-  c->token_field = g_strdup (e->token_field);
-  c->token_body = g_strdup (e->token_body);
-  c->token_secret = g_strdup (e->token_secret);
-  c->token_secret_file = g_strdup (e->token_secret_file);
-  /* Checked at start: a bad field cannot be there any more. */
-  c->token_claims = gst_stt_jwt_claims_from_structure (e->token_claims, NULL);
-  c->token_lifetime = e->token_lifetime;
-  c->max_session_duration = e->max_session_duration;
-  c->drain_timeout = e->drain_timeout;
-  c->outage_timeout = e->outage_timeout;
-  c->latency = e->latency;
-  c->rate = e->rate;
-  c->interim_results = e->interim_results;
-  c->live = e->live;
-  c->pacing = e->pacing;
-  c->chunk_duration = e->chunk_duration;
-  c->chunk_auto = !e->chunk_duration_set;
-  c->keepalive_interval = e->keepalive_interval;
-  c->stall_timeout = e->stall_timeout;
-  c->stats_interval = e->stats_interval;
-  c->reconnect_max_attempts = e->reconnect_max_attempts;
-  c->reconnect_initial_delay = e->reconnect_initial_delay;
-  c->reconnect_max_delay = e->reconnect_max_delay;
-  c->tls_validate = e->tls_validate;
-  c->tls_ca_file = g_strdup (e->tls_ca_file);
-}
-
-static gboolean
 start_session (GstSttEngine * e)
 {
-  GstSttSessionConfig config;
+  GstSttSettings config;
   gboolean live = query_live (e);
   gint64 duration = -1;
   guint64 capacity;
@@ -551,8 +333,11 @@ start_session (GstSttEngine * e)
   e->duration = duration > 0 ? (GstClockTime) duration : GST_CLOCK_TIME_NONE;
   e->started = g_get_monotonic_time ();
   e->progress_tenth = 0;
-  build_config (e, &config);
-  capacity = gst_util_uint64_scale (e->max_buffer_time, e->rate, GST_SECOND);
+  gst_stt_settings_copy (&config, &e->set);
+  config.provider = e->info;
+  config.rate = e->rate;
+  config.live = live;
+  capacity = gst_util_uint64_scale (e->set.max_buffer_time, e->rate, GST_SECOND);
   GST_OBJECT_UNLOCK (e->element);
 
   /* The ring is sized when the stream starts, with the max-buffer-time of then. A
@@ -626,8 +411,8 @@ ensure_stream (GstSttEngine * e)
   if (e->timeline)
     return TRUE;
   GST_OBJECT_LOCK (e->element);
-  provider = g_strdup (e->provider);
-  rate = e->sample_rate;
+  provider = g_strdup (e->set.provider_name);
+  rate = e->set.sample_rate;
   GST_OBJECT_UNLOCK (e->element);
 
   e->info = stt_provider_lookup (provider);
@@ -1004,8 +789,8 @@ gst_stt_engine_get_safe_position (GstSttEngine * e)
   /* Live: also as far as `latency` allows, but never past what the service can still
    * be vouched for (a stalled, dropped or replaying connection, an open segment). */
   if (e->live && GST_CLOCK_TIME_IS_VALID (e->input_end)
-      && e->input_end > e->latency && GST_CLOCK_TIME_IS_VALID (e->promised_time)) {
-    GstClockTime p = MIN (e->input_end - e->latency, e->promised_time);
+      && e->input_end > e->set.latency && GST_CLOCK_TIME_IS_VALID (e->promised_time)) {
+    GstClockTime p = MIN (e->input_end - e->set.latency, e->promised_time);
     if (!GST_CLOCK_TIME_IS_VALID (pos) || p > pos)
       pos = p;
   }
@@ -1030,7 +815,7 @@ gst_stt_engine_get_latency (GstSttEngine * e)
   GstClockTime l;
 
   GST_OBJECT_LOCK (e->element);
-  l = e->latency;
+  l = e->set.latency;
   GST_OBJECT_UNLOCK (e->element);
   return l;
 }
@@ -1041,7 +826,7 @@ gst_stt_engine_get_lateness (GstSttEngine * e)
   GstClockTime l;
 
   GST_OBJECT_LOCK (e->element);
-  l = e->lateness;
+  l = e->set.lateness;
   GST_OBJECT_UNLOCK (e->element);
   return l;
 }
@@ -1095,10 +880,10 @@ check_aws_settings (GstSttEngine * e, const SttProviderInfo * info, const gchar 
   gboolean ok;
 
   GST_OBJECT_LOCK (e->element);
-  access_key = g_strdup (e->access_key);
-  secret = g_strdup (e->secret_access_key);
-  token = g_strdup (e->session_token);
-  region = g_strdup (e->region);
+  access_key = g_strdup (e->set.access_key);
+  secret = g_strdup (e->set.secret_access_key);
+  token = g_strdup (e->set.session_token);
+  region = g_strdup (e->set.region);
   GST_OBJECT_UNLOCK (e->element);
   ok = gst_stt_aws_credentials_resolve (access_key, secret, token, region, &creds, &err);
   if (secret)
@@ -1195,19 +980,19 @@ check_settings (GstSttEngine * e)
   GError *err = NULL;
 
   GST_OBJECT_LOCK (e->element);
-  provider = g_strdup (e->provider);
-  url = g_strdup (e->url);
-  key = g_strdup (e->api_key);
-  key_file = g_strdup (e->api_key_file);
-  token_url = g_strdup (e->token_url);
-  secret_set = e->token_secret && *e->token_secret;
-  secret_file = g_strdup (e->token_secret_file);
-  claims = e->token_claims ? gst_structure_copy (e->token_claims) : NULL;
-  language = g_strdup (e->language);
-  model = g_strdup (e->model);
-  ring = e->max_buffer_time;
-  chunk = e->chunk_duration;
-  tls_validate = e->tls_validate;
+  provider = g_strdup (e->set.provider_name);
+  url = g_strdup (e->set.url);
+  key = g_strdup (e->set.api_key);
+  key_file = g_strdup (e->set.api_key_file);
+  token_url = g_strdup (e->set.token_url);
+  secret_set = e->set.token_secret && *e->set.token_secret;
+  secret_file = g_strdup (e->set.token_secret_file);
+  claims = e->set.token_claims ? gst_structure_copy (e->set.token_claims) : NULL;
+  language = g_strdup (e->set.language);
+  model = g_strdup (e->set.model);
+  ring = e->set.max_buffer_time;
+  chunk = e->set.chunk_duration;
+  tls_validate = e->set.tls_validate;
   GST_OBJECT_UNLOCK (e->element);
 
   info = stt_provider_lookup (provider);
@@ -1325,313 +1110,40 @@ gboolean
 gst_stt_engine_set_property (GstSttEngine * e, guint prop_id, const GValue * value,
     GParamSpec * pspec)
 {
-  gboolean ok = TRUE;
-
-  if (prop_id >= N_PROPS)
+  if (prop_id >= gst_stt_settings_n_properties ())
     return FALSE;
   GST_OBJECT_LOCK (e->element);
-  switch (prop_id) {
-    case PROP_PROVIDER:
-      g_free (e->provider);
-      e->provider = g_value_dup_string (value);
-      if (e->provider == NULL)
-        e->provider = g_strdup (DEFAULT_PROVIDER);
-      break;
-    case PROP_URL:
-      g_free (e->url);
-      e->url = g_value_dup_string (value);
-      break;
-    case PROP_API_KEY:
-      if (e->api_key)
-        memset (e->api_key, 0, strlen (e->api_key));
-      g_free (e->api_key);
-      e->api_key = g_value_dup_string (value);
-      break;
-    case PROP_API_KEY_FILE:
-      g_free (e->api_key_file);
-      e->api_key_file = g_value_dup_string (value);
-      break;
-    case PROP_LANGUAGE:
-    case PROP_LANGUAGE_CODE:
-      g_free (e->language);
-      e->language = g_value_dup_string (value);
-      break;
-    case PROP_MODEL:
-      g_free (e->model);
-      e->model = g_value_dup_string (value);
-      break;
-    case PROP_SAMPLE_RATE:
-      e->sample_rate = g_value_get_uint (value);
-      break;
-    case PROP_CHUNK_DURATION:
-      e->chunk_duration = g_value_get_uint64 (value);
-      e->chunk_duration_set = TRUE;
-      break;
-    case PROP_INTERIM_RESULTS:
-      e->interim_results = g_value_get_boolean (value);
-      break;
-    case PROP_LATENCY:
-      e->latency = g_value_get_uint (value) * GST_MSECOND;
-      break;
-    case PROP_LATENESS:
-      e->lateness = g_value_get_uint (value) * GST_MSECOND;
-      break;
-    case PROP_MAX_BUFFER_TIME:
-      e->max_buffer_time = g_value_get_uint64 (value);
-      break;
-    case PROP_RECONNECT_MAX_ATTEMPTS:
-      e->reconnect_max_attempts = g_value_get_int (value);
-      break;
-    case PROP_RECONNECT_INITIAL_DELAY:
-      e->reconnect_initial_delay = g_value_get_uint64 (value);
-      break;
-    case PROP_RECONNECT_MAX_DELAY:
-      e->reconnect_max_delay = g_value_get_uint64 (value);
-      break;
-    case PROP_KEEPALIVE_INTERVAL:
-      e->keepalive_interval = g_value_get_uint64 (value);
-      break;
-    case PROP_STALL_TIMEOUT:
-      e->stall_timeout = g_value_get_uint64 (value);
-      break;
-    case PROP_DRAIN_TIMEOUT:
-      e->drain_timeout = g_value_get_uint64 (value);
-      break;
-    case PROP_PACING:
-      e->pacing = g_value_get_enum (value);
-      break;
-    case PROP_STATS_INTERVAL:
-      e->stats_interval = g_value_get_uint64 (value);
-      break;
-    case PROP_TLS_CA_FILE:
-      g_free (e->tls_ca_file);
-      e->tls_ca_file = g_value_dup_string (value);
-      break;
-    case PROP_TLS_VALIDATE:
-      e->tls_validate = g_value_get_boolean (value);
-      break;
-    case PROP_EXTRA_HEADERS:
-      g_clear_pointer (&e->extra_headers, gst_structure_free);
-      e->extra_headers = g_value_dup_boxed (value);
-      break;
-    case PROP_PARAMS:
-      g_clear_pointer (&e->params, gst_structure_free);
-      e->params = g_value_dup_boxed (value);
-      break;
-    case PROP_TOKEN_URL:
-      g_free (e->token_url);
-      e->token_url = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_METHOD:
-      g_free (e->token_method);
-      e->token_method = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_HEADERS:
-      g_clear_pointer (&e->token_headers, gst_structure_free);
-      e->token_headers = g_value_dup_boxed (value);
-      break;
-    case PROP_TOKEN_FIELD:
-      g_free (e->token_field);
-      e->token_field = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_BODY:
-      g_free (e->token_body);
-      e->token_body = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_SECRET:
-      if (e->token_secret)
-        memset (e->token_secret, 0, strlen (e->token_secret));
-      g_free (e->token_secret);
-      e->token_secret = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_SECRET_FILE:
-      g_free (e->token_secret_file);
-      e->token_secret_file = g_value_dup_string (value);
-      break;
-    case PROP_TOKEN_CLAIMS:
-      g_clear_pointer (&e->token_claims, gst_structure_free);
-      e->token_claims = g_value_dup_boxed (value);
-      break;
-    case PROP_TOKEN_LIFETIME:
-      e->token_lifetime = g_value_get_uint (value);
-      break;
-    case PROP_ACCESS_KEY:
-      g_free (e->access_key);
-      e->access_key = g_value_dup_string (value);
-      break;
-    case PROP_SECRET_ACCESS_KEY:
-      wipe_free (e->secret_access_key);
-      e->secret_access_key = g_value_dup_string (value);
-      break;
-    case PROP_SESSION_TOKEN:
-      wipe_free (e->session_token);
-      e->session_token = g_value_dup_string (value);
-      break;
-    case PROP_REGION:
-      g_free (e->region);
-      e->region = g_value_dup_string (value);
-      break;
-    case PROP_OUTAGE_TIMEOUT:
-      e->outage_timeout = g_value_get_uint64 (value);
-      break;
-    case PROP_MAX_SESSION_DURATION:
-      e->max_session_duration = g_value_get_uint64 (value);
-      break;
-    default:
-      ok = FALSE;
-      break;
-  }
+  gst_stt_settings_set_property (&e->set, prop_id, value);
   GST_OBJECT_UNLOCK (e->element);
-  return ok;
+  return TRUE;
 }
 
 gboolean
 gst_stt_engine_get_property (GstSttEngine * e, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
-  gboolean ok = TRUE;
+  guint n = gst_stt_settings_n_properties ();
 
-  if (prop_id >= N_PROPS)
-    return FALSE;
-  if (prop_id == PROP_STATS) {
-    /* Built outside the object lock: the stats have their own. */
-    g_value_take_boxed (value, gst_stt_stats_to_structure (e->stats,
-            e->info ? e->info->name : e->provider, e->rate ? e->rate : 16000));
+  if (prop_id < n) {
+    GST_OBJECT_LOCK (e->element);
+    gst_stt_settings_get_property (&e->set, prop_id, value);
+    GST_OBJECT_UNLOCK (e->element);
     return TRUE;
   }
-
-  GST_OBJECT_LOCK (e->element);
-  switch (prop_id) {
-    case PROP_PROVIDER:
-      g_value_set_string (value, e->provider);
-      break;
-    case PROP_URL:
-      g_value_set_string (value, e->url);
-      break;
-    case PROP_API_KEY:
-      /* Never readable in clear. */
-      g_value_set_string (value, e->api_key ? "***" : NULL);
-      break;
-    case PROP_API_KEY_FILE:
-      g_value_set_string (value, e->api_key_file);
-      break;
-    case PROP_LANGUAGE:
-    case PROP_LANGUAGE_CODE:
-      g_value_set_string (value, e->language);
-      break;
-    case PROP_MODEL:
-      g_value_set_string (value, e->model);
-      break;
-    case PROP_SAMPLE_RATE:
-      g_value_set_uint (value, e->sample_rate);
-      break;
-    case PROP_CHUNK_DURATION:
-      g_value_set_uint64 (value, e->chunk_duration);
-      break;
-    case PROP_INTERIM_RESULTS:
-      g_value_set_boolean (value, e->interim_results);
-      break;
-    case PROP_LATENCY:
-      g_value_set_uint (value, e->latency / GST_MSECOND);
-      break;
-    case PROP_LATENESS:
-      g_value_set_uint (value, e->lateness / GST_MSECOND);
-      break;
+  switch (prop_id - n) {
+    case PROP_STATS:
+      /* Built outside the object lock: the stats have their own. */
+      g_value_take_boxed (value, gst_stt_stats_to_structure (e->stats,
+              e->info ? e->info->name : e->set.provider_name, e->rate ? e->rate : 16000));
+      return TRUE;
     case PROP_MAX_OBSERVED_DELAY:
+      GST_OBJECT_LOCK (e->element);
       g_value_set_uint (value, MIN (e->max_observed_delay / GST_MSECOND, G_MAXUINT));
-      break;
-    case PROP_MAX_BUFFER_TIME:
-      g_value_set_uint64 (value, e->max_buffer_time);
-      break;
-    case PROP_RECONNECT_MAX_ATTEMPTS:
-      g_value_set_int (value, e->reconnect_max_attempts);
-      break;
-    case PROP_RECONNECT_INITIAL_DELAY:
-      g_value_set_uint64 (value, e->reconnect_initial_delay);
-      break;
-    case PROP_RECONNECT_MAX_DELAY:
-      g_value_set_uint64 (value, e->reconnect_max_delay);
-      break;
-    case PROP_KEEPALIVE_INTERVAL:
-      g_value_set_uint64 (value, e->keepalive_interval);
-      break;
-    case PROP_STALL_TIMEOUT:
-      g_value_set_uint64 (value, e->stall_timeout);
-      break;
-    case PROP_DRAIN_TIMEOUT:
-      g_value_set_uint64 (value, e->drain_timeout);
-      break;
-    case PROP_PACING:
-      g_value_set_enum (value, e->pacing);
-      break;
-    case PROP_STATS_INTERVAL:
-      g_value_set_uint64 (value, e->stats_interval);
-      break;
-    case PROP_TLS_CA_FILE:
-      g_value_set_string (value, e->tls_ca_file);
-      break;
-    case PROP_TLS_VALIDATE:
-      g_value_set_boolean (value, e->tls_validate);
-      break;
-    case PROP_EXTRA_HEADERS:
-      g_value_set_boxed (value, e->extra_headers);
-      break;
-    case PROP_PARAMS:
-      g_value_set_boxed (value, e->params);
-      break;
-    case PROP_TOKEN_URL:
-      g_value_set_string (value, e->token_url);
-      break;
-    case PROP_TOKEN_METHOD:
-      g_value_set_string (value, e->token_method);
-      break;
-    case PROP_TOKEN_HEADERS:
-      g_value_set_boxed (value, e->token_headers);
-      break;
-    case PROP_TOKEN_FIELD:
-      g_value_set_string (value, e->token_field);
-      break;
-    case PROP_TOKEN_BODY:
-      g_value_set_string (value, e->token_body);
-      break;
-    case PROP_TOKEN_SECRET:
-      /* Never readable in clear. */
-      g_value_set_string (value, e->token_secret ? "***" : NULL);
-      break;
-    case PROP_TOKEN_SECRET_FILE:
-      g_value_set_string (value, e->token_secret_file);
-      break;
-    case PROP_TOKEN_CLAIMS:
-      g_value_set_boxed (value, e->token_claims);
-      break;
-    case PROP_TOKEN_LIFETIME:
-      g_value_set_uint (value, e->token_lifetime);
-      break;
-    case PROP_ACCESS_KEY:
-      g_value_set_string (value, e->access_key);
-      break;
-    case PROP_SECRET_ACCESS_KEY:
-      /* Never readable in clear. */
-      g_value_set_string (value, e->secret_access_key ? "***" : NULL);
-      break;
-    case PROP_SESSION_TOKEN:
-      g_value_set_string (value, e->session_token ? "***" : NULL);
-      break;
-    case PROP_REGION:
-      g_value_set_string (value, e->region);
-      break;
-    case PROP_OUTAGE_TIMEOUT:
-      g_value_set_uint64 (value, e->outage_timeout);
-      break;
-    case PROP_MAX_SESSION_DURATION:
-      g_value_set_uint64 (value, e->max_session_duration);
-      break;
+      GST_OBJECT_UNLOCK (e->element);
+      return TRUE;
     default:
-      ok = FALSE;
-      break;
+      return FALSE;
   }
-  GST_OBJECT_UNLOCK (e->element);
-  return ok;
 }
 
 GstSttEngine *
@@ -1644,26 +1156,7 @@ gst_stt_engine_new (GstElement * element, GstPad * sinkpad,
   e->sinkpad = sinkpad;
   if (callbacks)
     e->cb = *callbacks;
-  e->provider = g_strdup (DEFAULT_PROVIDER);
-  e->sample_rate = DEFAULT_SAMPLE_RATE;
-  e->chunk_duration = DEFAULT_CHUNK_DURATION;
-  e->interim_results = DEFAULT_INTERIM_RESULTS;
-  e->latency = DEFAULT_LATENCY_MS * GST_MSECOND;
-  e->lateness = DEFAULT_LATENESS_MS * GST_MSECOND;
-  e->max_buffer_time = DEFAULT_MAX_BUFFER_TIME;
-  e->reconnect_max_attempts = DEFAULT_RECONNECT_MAX_ATTEMPTS;
-  e->reconnect_initial_delay = DEFAULT_RECONNECT_INITIAL_DELAY;
-  e->reconnect_max_delay = DEFAULT_RECONNECT_MAX_DELAY;
-  e->keepalive_interval = DEFAULT_KEEPALIVE_INTERVAL;
-  e->stall_timeout = DEFAULT_STALL_TIMEOUT;
-  e->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
-  e->pacing = DEFAULT_PACING;
-  e->stats_interval = DEFAULT_STATS_INTERVAL;
-  e->tls_validate = DEFAULT_TLS_VALIDATE;
-  e->token_method = g_strdup (DEFAULT_TOKEN_METHOD);
-  e->token_lifetime = DEFAULT_TOKEN_LIFETIME;
-  e->max_session_duration = DEFAULT_MAX_SESSION_DURATION;
-  e->outage_timeout = DEFAULT_OUTAGE_TIMEOUT;
+  gst_stt_settings_init (&e->set);
   e->stats = gst_stt_stats_new ();
   e->pending = g_byte_array_new ();
   e->input_end = GST_CLOCK_TIME_NONE;
@@ -1683,31 +1176,7 @@ gst_stt_engine_free (GstSttEngine * e)
   if (e == NULL)
     return;
   free_stream (e);
-  g_free (e->provider);
-  g_free (e->url);
-  if (e->api_key)
-    memset (e->api_key, 0, strlen (e->api_key));
-  g_free (e->api_key);
-  g_free (e->api_key_file);
-  g_free (e->language);
-  g_free (e->model);
-  g_free (e->tls_ca_file);
-  g_clear_pointer (&e->extra_headers, gst_structure_free);
-  g_clear_pointer (&e->params, gst_structure_free);
-  g_free (e->token_url);
-  g_free (e->token_method);
-  g_clear_pointer (&e->token_headers, gst_structure_free);
-  g_free (e->token_field);
-  g_free (e->token_body);
-  if (e->token_secret)
-    memset (e->token_secret, 0, strlen (e->token_secret));
-  g_free (e->token_secret);
-  g_free (e->token_secret_file);
-  g_free (e->access_key);
-  wipe_free (e->secret_access_key);
-  wipe_free (e->session_token);
-  g_free (e->region);
-  g_clear_pointer (&e->token_claims, gst_structure_free);
+  gst_stt_settings_clear (&e->set);
   gst_stt_stats_free (e->stats);
   g_byte_array_unref (e->pending);
   g_mutex_clear (&e->drain_lock);
@@ -1715,198 +1184,31 @@ gst_stt_engine_free (GstSttEngine * e)
   g_free (e);
 }
 
-#define TIME_PROP(id, name, nick, blurb, def, flags) \
-  g_object_class_install_property (gobject_class, first_id + (id), \
-      g_param_spec_uint64 (name, nick, blurb, 0, G_MAXUINT64, def, \
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | flags))
-#define STRING_PROP(id, name, nick, blurb, flags) \
-  g_object_class_install_property (gobject_class, first_id + (id), \
-      g_param_spec_string (name, nick, blurb, NULL, \
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | flags))
-
 void
 gst_stt_engine_add_pad_template (GstElementClass * klass)
 {
   gst_element_class_add_static_pad_template (klass, &sink_template);
 }
 
-/* One table of properties for every element that embeds the engine. */
+/* One table of properties for every element that embeds the engine: the settings'
+ * (gststtsettings.c), then the engine's read-only figures. */
 guint
 gst_stt_engine_install_properties (GObjectClass * gobject_class, guint first_id)
 {
-  const GParamFlags ready = GST_PARAM_MUTABLE_READY;
-  const GParamFlags playing = GST_PARAM_MUTABLE_PLAYING;
-  g_autofree gchar *providers = g_strjoinv (", ", (gchar **) stt_provider_names ());
-  g_autofree gchar *provider_blurb = g_strdup_printf ("Speech-to-text service protocol: %s",
-      providers);
+  guint id;
 
   /* Class init of the first element that embeds the engine: before any engine runs. */
   GST_DEBUG_CATEGORY_INIT (stt_engine_debug, "sttengine", 0, "speech-to-text engine");
 
-  g_object_class_install_property (gobject_class, first_id + PROP_PROVIDER,
-      g_param_spec_string ("provider", "Provider", g_intern_string (provider_blurb),
-          DEFAULT_PROVIDER, G_PARAM_READWRITE | G_PARAM_STATIC_NAME |
-          G_PARAM_STATIC_NICK | G_PARAM_STATIC_BLURB | ready));
-  STRING_PROP (PROP_URL, "url", "URL", "Endpoint replacing the provider's default "
-      "(scheme, host, port and path, e.g. ws://127.0.0.1:8080/v1/listen); the element "
-      "adds the query. {token} in it is replaced by the token of each attempt "
-      "(token-secret or token-url). NULL = the provider's default", ready);
-  STRING_PROP (PROP_API_KEY, "api-key", "API key", "Key or token for the service. Reads "
-      "back as *** when set. Falls back to api-key-file, then $<PROVIDER>_API_KEY, "
-      "then $STT_API_KEY", ready);
-  STRING_PROP (PROP_API_KEY_FILE, "api-key-file", "API key file", "File holding the key, "
-      "read again before every connection attempt (so a rotated key is picked up)", ready);
-  STRING_PROP (PROP_LANGUAGE_CODE, "language-code", "Language code", "Language code "
-      "such as en or en-US; NULL = the provider's default", ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_LANGUAGE,
-      g_param_spec_string ("language", "Language", "Deprecated alias of language-code",
-          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_DEPRECATED | ready));
-  STRING_PROP (PROP_MODEL, "model", "Model", "Recognition model; NULL = the provider's "
-      "default (e.g. nova-3 for Deepgram)", ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_SAMPLE_RATE,
-      g_param_spec_uint ("sample-rate", "Sample rate", "Rate of the audio sent to the "
-          "service, in Hz; 0 = the provider's rate (16000 for most)", 0, 192000,
-          DEFAULT_SAMPLE_RATE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_CHUNK_DURATION,
-      g_param_spec_uint64 ("chunk-duration", "Chunk duration", "Audio per WebSocket "
-          "frame, in nanoseconds (10 ms to 10 s). Left unset, non-live input sent as fast "
-          "as the service reads it goes in the largest frames the provider takes (e.g. "
-          "1 s; 250 ms for Deepgram)", 10 * GST_MSECOND, 10 * GST_SECOND,
-          DEFAULT_CHUNK_DURATION, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_INTERIM_RESULTS,
-      g_param_spec_boolean ("interim-results", "Interim results", "Ask the service for "
-          "partial results (posted as stt-transcript with is-final=false)",
-          DEFAULT_INTERIM_RESULTS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_LATENCY,
-      g_param_spec_uint ("latency", "Latency", "Time the service may take to return "
-          "text for live input, in milliseconds; added to the latency query. Text "
-          "arriving later is pushed late (counted in late-results, with a WARNING)", 0,
-          MAX_LATENCY_MS, DEFAULT_LATENCY_MS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_LATENESS,
-      g_param_spec_uint ("lateness", "Lateness", "Extra delay given to the text, in "
-          "milliseconds: added to the output segment's base and to the latency query "
-          "(for a live pipeline whose sinks can wait longer than latency)", 0,
-          MAX_LATENCY_MS, DEFAULT_LATENESS_MS, G_PARAM_READWRITE |
-          G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_MAX_OBSERVED_DELAY,
+  id = gst_stt_settings_install_properties (gobject_class, first_id);
+  g_object_class_install_property (gobject_class, id + PROP_MAX_OBSERVED_DELAY,
       g_param_spec_uint ("max-observed-delay", "Max observed delay", "Live input: the "
           "largest delay seen, in milliseconds, between the newest audio and the start of "
           "text as it became available (to compare with latency + lateness)", 0, G_MAXUINT,
           0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  TIME_PROP (PROP_MAX_BUFFER_TIME, "max-buffer-time", "Max buffer time", "Audio kept for "
-      "replay after a reconnect (audio not yet final), in nanoseconds. When full, live "
-      "input drops its oldest audio; non-live input waits", DEFAULT_MAX_BUFFER_TIME, ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_RECONNECT_MAX_ATTEMPTS,
-      g_param_spec_int ("reconnect-max-attempts", "Reconnect max attempts", "Consecutive "
-          "failed connection attempts before giving up with an error; -1 = never give up",
-          -1, G_MAXINT, DEFAULT_RECONNECT_MAX_ATTEMPTS,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | playing));
-  TIME_PROP (PROP_RECONNECT_INITIAL_DELAY, "reconnect-initial-delay",
-      "Reconnect initial delay", "Backoff before the second retry (the first is "
-      "immediate), doubled after each failure, in nanoseconds",
-      DEFAULT_RECONNECT_INITIAL_DELAY, ready);
-  TIME_PROP (PROP_RECONNECT_MAX_DELAY, "reconnect-max-delay", "Reconnect max delay",
-      "Longest backoff between attempts, in nanoseconds", DEFAULT_RECONNECT_MAX_DELAY,
-      ready);
-  TIME_PROP (PROP_KEEPALIVE_INTERVAL, "keepalive-interval", "Keepalive interval",
-      "WebSocket ping interval, in nanoseconds (whole seconds); 0 = no pings",
-      DEFAULT_KEEPALIVE_INTERVAL, ready);
-  TIME_PROP (PROP_STALL_TIMEOUT, "stall-timeout", "Stall timeout", "Reconnect when the "
-      "server has sent nothing (no message, no pong) for this long while audio flows, in "
-      "nanoseconds; 0 = never", DEFAULT_STALL_TIMEOUT, ready);
-  TIME_PROP (PROP_DRAIN_TIMEOUT, "drain-timeout", "Drain timeout", "At end of stream, "
-      "the longest the service may make no progress (takes no audio, sends no result) "
-      "before the connection counts as stalled and the audio it has not acknowledged is "
-      "sent again on a new one, in nanoseconds; 0 = never. It bounds a silence, not the "
-      "drain", DEFAULT_DRAIN_TIMEOUT, ready);
-  TIME_PROP (PROP_OUTAGE_TIMEOUT, "outage-timeout", "Outage timeout", "How long the "
-      "service may be without a working connection before the element gives up, in "
-      "nanoseconds; 0 = never. Non-live input then fails with an error; at end of stream "
-      "the element ends the stream with a warning. Either way a warning names the audio "
-      "not transcribed. Live input never gives up in mid-stream",
-      DEFAULT_OUTAGE_TIMEOUT, ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_PACING,
-      g_param_spec_enum ("pacing", "Pacing", "How fast non-live audio is sent",
-          GST_TYPE_STT_PACING, DEFAULT_PACING,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  TIME_PROP (PROP_STATS_INTERVAL, "stats-interval", "Stats interval", "Period of the "
-      "stt-stats bus message, in nanoseconds; 0 = none", DEFAULT_STATS_INTERVAL, ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_STATS,
+  g_object_class_install_property (gobject_class, id + PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", "Current statistics (the fields of the "
           "stt-stats message)", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  STRING_PROP (PROP_TLS_CA_FILE, "tls-ca-file", "TLS CA file", "PEM file of the CA(s) "
-      "to trust for wss:// and https:// instead of the system store", ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_TLS_VALIDATE,
-      g_param_spec_boolean ("tls-validate", "TLS validate", "Validate the server's TLS "
-          "certificate. Turning this off is insecure", DEFAULT_TLS_VALIDATE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_EXTRA_HEADERS,
-      g_param_spec_boxed ("extra-headers", "Extra headers", "Extra HTTP headers for the "
-          "handshake, e.g. \"headers, X-Team=(string)news\"", GST_TYPE_STRUCTURE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_PARAMS,
-      g_param_spec_boxed ("params", "Provider parameters", "Extra provider options, added "
-          "to the query or configuration message, e.g. \"p, endpointing=300, "
-          "smart_format=true\"", GST_TYPE_STRUCTURE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-
-  STRING_PROP (PROP_TOKEN_URL, "token-url", "Token URL", "HTTP(S) URL that returns a "
-      "temporary token as JSON, fetched again before every connection attempt; the token "
-      "is used instead of api-key. NULL = no token service", ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_TOKEN_METHOD,
-      g_param_spec_string ("token-method", "Token method", "HTTP method of the token "
-          "request", DEFAULT_TOKEN_METHOD, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_TOKEN_HEADERS,
-      g_param_spec_boxed ("token-headers", "Token headers", "Headers of the token request; "
-          "$API_KEY in a value is replaced by the key (api-key, api-key-file or "
-          "environment), e.g. \"h, Authorization=\\\"Token $API_KEY\\\"\"",
-          GST_TYPE_STRUCTURE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  STRING_PROP (PROP_TOKEN_FIELD, "token-field", "Token field", "Member of the token "
-      "service's JSON answer holding the token. NULL = the first of access_token, token, "
-      "key_value, value", ready);
-  STRING_PROP (PROP_TOKEN_SECRET, "token-secret", "Token secret", "Shared secret (its "
-      "UTF-8 bytes are the HMAC key) for a self-hosted relay: a fresh HS256 JWT is signed "
-      "for every connection attempt and used instead of api-key (as a token: e.g. "
-      "Authorization: Bearer for Deepgram) and in place of {token} in url. Not with "
-      "token-url. Reads back as *** when set", ready);
-  STRING_PROP (PROP_TOKEN_SECRET_FILE, "token-secret-file", "Token secret file", "File "
-      "holding token-secret (surrounding whitespace removed), read again before every "
-      "connection attempt", ready);
-  g_object_class_install_property (gobject_class, first_id + PROP_TOKEN_CLAIMS,
-      g_param_spec_boxed ("token-claims", "Token claims", "Claims of the signed token, "
-          "one JSON claim per field (strings, integers, doubles, booleans), e.g. "
-          "\"claims, sub=camera-7, aud=relay\". iat, exp and jti are always the "
-          "element's", GST_TYPE_STRUCTURE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          ready));
-  g_object_class_install_property (gobject_class, first_id + PROP_TOKEN_LIFETIME,
-      g_param_spec_uint ("token-lifetime", "Token lifetime", "Validity of each signed "
-          "token, in seconds: exp = iat + this", 1, G_MAXUINT, DEFAULT_TOKEN_LIFETIME,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | ready));
-  STRING_PROP (PROP_TOKEN_BODY, "token-body", "Token request body", "JSON body of the "
-      "token-url request (Content-Type: application/json), e.g. {\"ttl\": 3600} for "
-      "Speechmatics' temporary keys or {\"session\": {...}} for OpenAI's client "
-      "secrets; NULL = no body", ready);
-  STRING_PROP (PROP_ACCESS_KEY, "access-key", "AWS access key ID", "AWS access key ID "
-      "(provider=aws). NULL = $AWS_ACCESS_KEY_ID, then the profile ($AWS_PROFILE or "
-      "default) in ~/.aws/credentials or ~/.aws/config", ready);
-  STRING_PROP (PROP_SECRET_ACCESS_KEY, "secret-access-key", "AWS secret access key",
-      "AWS secret access key, with access-key (provider=aws). Reads back as *** when set",
-      ready);
-  STRING_PROP (PROP_SESSION_TOKEN, "session-token", "AWS session token", "AWS session "
-      "token of temporary credentials, with access-key (provider=aws). Reads back as *** "
-      "when set", ready);
-  STRING_PROP (PROP_REGION, "region", "AWS region", "AWS region such as us-west-2 "
-      "(provider=aws). NULL = $AWS_REGION, $AWS_DEFAULT_REGION, then the profile's "
-      "region in ~/.aws/config", ready);
-  TIME_PROP (PROP_MAX_SESSION_DURATION, "max-session-duration", "Max session duration",
-      "Rotate to a new connection before this long (at the first final in its last "
-      "half, at most 30 s before it), losing and doubling no audio; set it below the "
-      "service's session limit, in nanoseconds; 0 = never", DEFAULT_MAX_SESSION_DURATION,
-      ready);
-
-  gst_type_mark_as_plugin_api (GST_TYPE_STT_PACING, 0);
-  return first_id + N_PROPS;
+  return id + N_OWN_PROPS;
 }

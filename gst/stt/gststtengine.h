@@ -10,14 +10,10 @@
 #include <gst/audio/audio.h>
 
 #include "gststtstats.h"
+#include "gststtsettings.h"
 
 G_BEGIN_DECLS
 
-/* The `pacing` property's enum (GstSttPacing); gststtbase.h declares it too. */
-#ifndef GST_TYPE_STT_PACING
-#define GST_TYPE_STT_PACING (gst_stt_pacing_get_type ())
-GType gst_stt_pacing_get_type (void);
-#endif
 
 typedef struct _GstSttEngine GstSttEngine;
 

@@ -19,6 +19,7 @@
 #include "gststtcredentials.h"
 #include "gststtretry.h"
 #include "gststtresults.h"
+#include "gststtjwt.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
@@ -46,7 +47,12 @@ typedef enum
 struct _GstSttSession
 {
   gint refcount;
-  GstSttSessionConfig cfg;
+  GstSttSettings cfg;
+  /* The settings' structures in the forms used on the wire, built once. */
+  GHashTable *params;
+  gchar **extra_headers;
+  gchar **token_headers;
+  JsonObject *token_claims;
   GstSttRing *ring;
   GstSttTimeline *timeline;
   GstSttStats *stats;
@@ -138,37 +144,6 @@ static void session_retry (GstSttSession * s, const gchar * reason, guint http_s
 static void give_up (GstSttSession * s, const gchar * why, guint http_status,
     gint close_code);
 
-void
-gst_stt_session_config_clear (GstSttSessionConfig * c)
-{
-  g_clear_pointer (&c->url, g_free);
-  if (c->api_key) {
-    memset (c->api_key, 0, strlen (c->api_key));
-    g_clear_pointer (&c->api_key, g_free);
-  }
-  g_clear_pointer (&c->api_key_file, g_free);
-  g_clear_pointer (&c->access_key, g_free);
-  g_clear_pointer (&c->secret_access_key, gst_stt_wipe_free);
-  g_clear_pointer (&c->session_token, gst_stt_wipe_free);
-  g_clear_pointer (&c->region, g_free);
-  g_clear_pointer (&c->language, g_free);
-  g_clear_pointer (&c->model, g_free);
-  g_clear_pointer (&c->params, g_hash_table_unref);
-  g_clear_pointer (&c->extra_headers, g_strfreev);
-  g_clear_pointer (&c->tls_ca_file, g_free);
-  g_clear_pointer (&c->token_url, g_free);
-  g_clear_pointer (&c->token_method, g_free);
-  g_clear_pointer (&c->token_headers, g_strfreev);
-  g_clear_pointer (&c->token_field, g_free);
-  g_clear_pointer (&c->token_body, g_free);
-  if (c->token_secret) {
-    memset (c->token_secret, 0, strlen (c->token_secret));
-    g_clear_pointer (&c->token_secret, g_free);
-  }
-  g_clear_pointer (&c->token_secret_file, g_free);
-  g_clear_pointer (&c->token_claims, json_object_unref);
-}
-
 static GstSttSession *
 session_ref (GstSttSession * s)
 {
@@ -240,7 +215,11 @@ gst_stt_session_unref (GstSttSession * s)
   stt_io_worker_release (s->worker);
   if (s->pstate.stream_priv && s->cfg.provider->free_stream_priv)
     s->cfg.provider->free_stream_priv (s->pstate.stream_priv);
-  gst_stt_session_config_clear (&s->cfg);
+  gst_stt_settings_clear (&s->cfg);
+  g_clear_pointer (&s->params, g_hash_table_unref);
+  g_clear_pointer (&s->extra_headers, g_strfreev);
+  g_clear_pointer (&s->token_headers, g_strfreev);
+  g_clear_pointer (&s->token_claims, json_object_unref);
   gst_stt_results_free (s->results);
   g_free (s->scratch);
   g_free (s->url_redacted);
@@ -1088,8 +1067,8 @@ connect_ws (GstSttSession * s)
   headers = g_ptr_array_new ();
   for (i = 0; req.headers && i < req.headers->len; i++)
     g_ptr_array_add (headers, g_ptr_array_index (req.headers, i));
-  for (i = 0; s->cfg.extra_headers && s->cfg.extra_headers[i]; i++)
-    g_ptr_array_add (headers, s->cfg.extra_headers[i]);
+  for (i = 0; s->extra_headers && s->extra_headers[i]; i++)
+    g_ptr_array_add (headers, s->extra_headers[i]);
   g_ptr_array_add (headers, NULL);
 
   redacted = redact_url (s, req.url);
@@ -1184,7 +1163,7 @@ connect_with_key (GstSttSession * s)
     .access_key_id = s->cred.aws.access_key_id,
     .session_token = s->cred.aws.session_token,
     .region = s->cred.aws.region,
-    .params = s->cfg.params,
+    .params = s->params,
   };
   if (!s->cfg.provider->build_init_request
       || !s->cfg.provider->build_init_request (&s->pstate, &init)) {
@@ -1679,7 +1658,7 @@ session_pump (GstSttSession * s)
 /* Public, any thread */
 
 GstSttSession *
-gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
+gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
     GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
     gpointer user_data, GstObject * log_object)
 {
@@ -1694,6 +1673,11 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
   s->refcount = 1;
   s->cfg = *config;
   memset (config, 0, sizeof (*config));
+  s->params = gst_stt_settings_structure_to_table (s->cfg.params);
+  s->extra_headers = gst_stt_settings_structure_to_strv (s->cfg.extra_headers);
+  s->token_headers = gst_stt_settings_structure_to_strv (s->cfg.token_headers);
+  /* Checked at start: a bad field cannot be there any more. */
+  s->token_claims = gst_stt_jwt_claims_from_structure (s->cfg.token_claims, NULL);
   s->cred_src = (GstSttCredentialSources) {
     .provider = s->cfg.provider,
     .api_key = s->cfg.api_key,
@@ -1704,12 +1688,12 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
     .region = s->cfg.region,
     .token_url = s->cfg.token_url,
     .token_method = s->cfg.token_method,
-    .token_headers = (const gchar * const *) s->cfg.token_headers,
+    .token_headers = (const gchar * const *) s->token_headers,
     .token_field = s->cfg.token_field,
     .token_body = s->cfg.token_body,
     .token_secret = s->cfg.token_secret,
     .token_secret_file = s->cfg.token_secret_file,
-    .token_claims = s->cfg.token_claims,
+    .token_claims = s->token_claims,
     .token_lifetime = s->cfg.token_lifetime,
     .tls_validate = s->cfg.tls_validate,
   };
@@ -1723,7 +1707,7 @@ gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
   s->bps = 2;
   s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg.chunk_duration, s->cfg.rate,
           GST_SECOND), 1);
-  if (!s->cfg.live && s->cfg.chunk_auto && !paced (s) && s->cfg.provider->file_frame_ms) {
+  if (!s->cfg.live && !s->cfg.chunk_duration_set && !paced (s) && s->cfg.provider->file_frame_ms) {
     /* Audio sent as fast as the service reads it: the largest frames it takes, at most
      * a quarter of the ring. */
     guint64 big = gst_util_uint64_scale (s->cfg.provider->file_frame_ms, s->cfg.rate,

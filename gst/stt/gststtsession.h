@@ -16,73 +16,9 @@
 #include "gststtmessage.h"
 #include "sttprovider.h"
 #include "gststtcredentials.h"
+#include "gststtsettings.h"
 
 G_BEGIN_DECLS
-
-typedef enum
-{
-  GST_STT_PACING_AUTO,
-  GST_STT_PACING_REALTIME,
-  GST_STT_PACING_NONE,
-} GstSttPacing;
-
-typedef struct
-{
-  const SttProviderInfo *provider;
-  gchar *url;
-  gchar *api_key;
-  gchar *api_key_file;
-  /* AWS credentials (providers with aws_credentials), else unused: NULL = from the
-   * environment or the shared files (gststtawscreds.h). Secrets wiped when cleared. */
-  gchar *access_key;
-  gchar *secret_access_key;
-  gchar *session_token;
-  gchar *region;
-  gchar *language;
-  gchar *model;
-  GHashTable *params;           /* gchar* -> gchar*, provider options */
-  gchar **extra_headers;        /* name, value, ..., NULL */
-  guint rate;
-  gboolean interim_results;
-  gboolean live;
-  GstSttPacing pacing;
-  GstClockTime chunk_duration;
-  /* chunk-duration was left at its default: non-live unpaced input may use the
-   * provider's larger frames (file_frame_ms). */
-  gboolean chunk_auto;
-  GstClockTime keepalive_interval;
-  GstClockTime stall_timeout;
-  /* During a drain: the longest the service may make no progress (no audio taken, no
-   * result) before the connection counts as stalled. */
-  GstClockTime drain_timeout;
-  /* The longest the service may be without a working connection before the session
-   * gives up (non-live input, or any drain); 0 = never. */
-  GstClockTime outage_timeout;
-  /* Live: text for audio older than this is promised to have come (GAP events). */
-  GstClockTime latency;
-  GstClockTime stats_interval;
-  gint reconnect_max_attempts;
-  GstClockTime reconnect_initial_delay;
-  GstClockTime reconnect_max_delay;
-  gboolean tls_validate;
-  gchar *tls_ca_file;
-  /* Temporary credentials, fetched again before every attempt. */
-  gchar *token_url;
-  gchar *token_method;
-  gchar **token_headers;        /* name, value, ...; "$API_KEY" in a value is the key */
-  gchar *token_field;           /* NULL: access_token, token, key_value or value */
-  gchar *token_body;            /* JSON body of the token request, or NULL */
-  /* Signed tokens: with a secret (token_secret, else token_secret_file read again before
-   * every attempt) a fresh HS256 JWT is minted for every attempt and used as the key
-   * (key_is_token), instead of api_key, api_key_file or the environment. */
-  gchar *token_secret;          /* wiped when cleared */
-  gchar *token_secret_file;
-  JsonObject *token_claims;     /* NULL: none */
-  guint token_lifetime;         /* seconds: exp = iat + this */
-  GstClockTime max_session_duration;    /* 0 = none */
-} GstSttSessionConfig;
-
-void gst_stt_session_config_clear (GstSttSessionConfig * config);
 
 /* Whether @url (a value of the property @property; NULL or "" is fine: the default) has
  * one of @schemes (NULL-terminated, e.g. "wss", "ws") and a host. Sets @error (RESOURCE
@@ -128,7 +64,7 @@ typedef struct
 } GstSttSessionCallbacks;
 
 /* Takes @config. @ring, @timeline and @stats must outlive the session. */
-GstSttSession *gst_stt_session_new (GstSttSessionConfig * config, GstSttRing * ring,
+GstSttSession *gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
     GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
     gpointer user_data, GstObject * log_object);
 /* Connects. */

@@ -17,6 +17,7 @@
 #include "gststtretry.h"
 #include "gststtcredentials.h"
 #include "gststtresults.h"
+#include "gststtsettings.h"
 
 static void
 fill (gint16 * s, gsize n, gint16 first)
@@ -974,6 +975,155 @@ GST_START_TEST (test_results_map)
 
 GST_END_TEST;
 
+/* An object with nothing but the settings' properties, to drive the table as an
+ * element does. */
+typedef struct
+{
+  GObject parent;
+  GstSttSettings set;
+} TestSettings;
+typedef GObjectClass TestSettingsClass;
+
+GType test_settings_get_type (void);
+G_DEFINE_TYPE (TestSettings, test_settings, G_TYPE_OBJECT);
+
+static void
+test_settings_set (GObject * o, guint id, const GValue * v, GParamSpec * pspec)
+{
+  gst_stt_settings_set_property (&((TestSettings *) o)->set, id - 1, v);
+}
+
+static void
+test_settings_get (GObject * o, guint id, GValue * v, GParamSpec * pspec)
+{
+  gst_stt_settings_get_property (&((TestSettings *) o)->set, id - 1, v);
+}
+
+static void
+test_settings_finalize (GObject * o)
+{
+  gst_stt_settings_clear (&((TestSettings *) o)->set);
+  G_OBJECT_CLASS (test_settings_parent_class)->finalize (o);
+}
+
+static void
+test_settings_class_init (TestSettingsClass * klass)
+{
+  klass->set_property = test_settings_set;
+  klass->get_property = test_settings_get;
+  klass->finalize = test_settings_finalize;
+  fail_unless_equals_int (gst_stt_settings_install_properties (klass, 1),
+      1 + gst_stt_settings_n_properties ());
+}
+
+static void
+test_settings_init (TestSettings * t)
+{
+  gst_stt_settings_init (&t->set);
+}
+
+/* Every property of the table reads back its spec's default on a fresh object, a value
+ * set reads back (secrets as ***), a copy is deep, and set-by-name parses strings,
+ * checks ranges and refuses what is not a setting. */
+GST_START_TEST (test_settings_table)
+{
+  TestSettings *t = g_object_new (test_settings_get_type (), NULL);
+  GParamSpec **specs;
+  GstSttSettings copy;
+  GValue v = G_VALUE_INIT;
+  GError *err = NULL;
+  guint n, i;
+
+  specs = g_object_class_list_properties (G_OBJECT_GET_CLASS (t), &n);
+  fail_unless_equals_int (n, gst_stt_settings_n_properties ());
+  for (i = 0; i < n; i++) {
+    GValue got = G_VALUE_INIT;
+
+    g_value_init (&got, specs[i]->value_type);
+    g_object_get_property (G_OBJECT (t), specs[i]->name, &got);
+    if (g_param_values_cmp (specs[i], &got, g_param_spec_get_default_value (specs[i])))
+      fail ("%s: default %s, reads %s", specs[i]->name,
+          g_strdup_value_contents (g_param_spec_get_default_value (specs[i])),
+          g_strdup_value_contents (&got));
+    fail_unless (specs[i]->flags & GST_PARAM_MUTABLE_READY, "%s", specs[i]->name);
+    g_value_unset (&got);
+  }
+  g_free (specs);
+  fail_unless_equals_string (t->set.provider_name, "vosk");
+  fail_unless_equals_uint64 (t->set.latency, 3 * GST_SECOND);
+  fail_unless_equals_int (t->set.reconnect_max_attempts, -1);
+
+  {
+    gchar *key = NULL, *provider = NULL;
+    guint latency;
+    GstStructure *params = gst_structure_new ("p", "endpointing", G_TYPE_INT, 300,
+        NULL);
+
+    g_object_set (t, "api-key", "sekrit", "latency", 1500, "params", params,
+        "provider", NULL, "language", "de", NULL);
+    gst_structure_free (params);
+    g_object_get (t, "api-key", &key, "latency", &latency, "provider", &provider, NULL);
+    fail_unless_equals_string (key, "***");
+    fail_unless_equals_string (t->set.api_key, "sekrit");
+    fail_unless_equals_string (provider, "vosk");
+    fail_unless_equals_string (t->set.language, "de");
+    fail_unless_equals_int (latency, 1500);
+    fail_unless_equals_uint64 (t->set.latency, 1500 * GST_MSECOND);
+    fail_if (t->set.chunk_duration_set);
+    g_object_set (t, "chunk-duration", (guint64) (200 * GST_MSECOND), NULL);
+    fail_unless (t->set.chunk_duration_set);
+    g_free (key);
+    g_free (provider);
+  }
+
+  gst_stt_settings_copy (&copy, &t->set);
+  fail_if (copy.api_key == t->set.api_key);
+  fail_if (copy.params == t->set.params);
+  fail_unless_equals_string (copy.api_key, "sekrit");
+  fail_unless (gst_structure_is_equal (copy.params, t->set.params));
+
+  g_value_init (&v, G_TYPE_STRING);
+  g_value_set_string (&v, "2500");
+  fail_unless (gst_stt_settings_set_by_name (&copy, "latency", &v, &err));
+  fail_unless_equals_uint64 (copy.latency, 2500 * GST_MSECOND);
+  g_value_set_string (&v, "ws://127.0.0.1:2700");
+  fail_unless (gst_stt_settings_set_by_name (&copy, "url", &v, &err));
+  fail_unless_equals_string (copy.url, "ws://127.0.0.1:2700");
+  g_value_set_string (&v, "realtime");
+  fail_unless (gst_stt_settings_set_by_name (&copy, "pacing", &v, &err));
+  fail_unless_equals_int (copy.pacing, GST_STT_PACING_REALTIME);
+  g_value_set_string (&v, "p, smart_format=true");
+  fail_unless (gst_stt_settings_set_by_name (&copy, "params", &v, &err));
+  fail_unless (gst_structure_has_field (copy.params, "smart_format"));
+  g_value_set_string (&v, "5");
+  fail_unless (gst_stt_settings_set_by_name (&copy, "chunk-duration", &v, &err) == FALSE);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS));
+  g_clear_error (&err);
+  g_value_set_string (&v, "not a number");
+  fail_if (gst_stt_settings_set_by_name (&copy, "latency", &v, &err));
+  g_clear_error (&err);
+  fail_if (gst_stt_settings_set_by_name (&copy, "no-such-thing", &v, &err));
+  g_clear_error (&err);
+  g_value_set_string (&v, "deepgram");
+  fail_if (gst_stt_settings_set_by_name (&copy, "provider", &v, &err));
+  g_clear_error (&err);
+  g_value_unset (&v);
+  g_value_init (&v, G_TYPE_INT);
+  g_value_set_int (&v, 4);
+  fail_unless (gst_stt_settings_set_by_name (&copy, "reconnect-max-attempts", &v, &err));
+  fail_unless_equals_int (copy.reconnect_max_attempts, 4);
+  g_value_unset (&v);
+
+  /* The element's own settings did not move. */
+  fail_unless_equals_uint64 (t->set.latency, 1500 * GST_MSECOND);
+  fail_unless_equals_int (t->set.reconnect_max_attempts, -1);
+  gst_stt_settings_clear (&copy);
+  fail_unless (copy.api_key == NULL && copy.params == NULL && copy.url == NULL);
+  g_object_unref (t);
+}
+
+GST_END_TEST;
+
 static Suite *
 engine_suite (void)
 {
@@ -982,6 +1132,7 @@ engine_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_ring_read_commit);
+  tcase_add_test (tc, test_settings_table);
   tcase_add_test (tc, test_ring_wraps_and_drops_oldest);
   tcase_add_test (tc, test_ring_blocks_until_commit);
   tcase_add_test (tc, test_ring_grows_after_commit);
