@@ -135,7 +135,8 @@ on_connection (GstSttSession * session, const GstSttConnectionInfo * info,
 
   gst_element_post_message (e->element,
       gst_message_new_element (GST_OBJECT (e->element),
-          gst_stt_message_connection_new (e->info->name, info)));
+          gst_stt_message_connection_new (info->provider ?
+              info->provider : e->info->name, info)));
 }
 
 static void
@@ -966,34 +967,21 @@ check_signed_token_settings (GstSttEngine * e, const SttProviderInfo * info,
  * warning: credentials in cleartext, no TLS validation, a setting the protocol cannot
  * carry. */
 static gboolean
-check_settings (GstSttEngine * e)
+check_target (GstSttEngine * e, const GstSttSettings * set)
 {
   static const gchar *const ws_schemes[] = { "wss", "ws", "https", "http", NULL };
   static const gchar *const http_schemes[] = { "https", "http", NULL };
-  g_autofree gchar *provider = NULL, *key = NULL, *key_file = NULL, *token_url = NULL;
-  g_autofree gchar *language = NULL, *found = NULL, *url = NULL, *model = NULL;
-  g_autofree gchar *secret_file = NULL;
-  g_autoptr (GstStructure) claims = NULL;
-  GstClockTime ring, chunk;
-  gboolean tls_validate, url_clear = FALSE, token_clear = FALSE, secret_set;
+  const gchar *provider = set->provider_name, *key = set->api_key;
+  const gchar *key_file = set->api_key_file, *token_url = set->token_url;
+  const gchar *language = set->language, *url = set->url, *model = set->model;
+  const gchar *secret_file = set->token_secret_file;
+  const GstStructure *claims = set->token_claims;
+  GstClockTime ring = set->max_buffer_time, chunk = set->chunk_duration;
+  gboolean tls_validate = set->tls_validate, url_clear = FALSE, token_clear = FALSE;
+  gboolean secret_set = set->token_secret && *set->token_secret;
+  g_autofree gchar *found = NULL;
   const SttProviderInfo *info;
   GError *err = NULL;
-
-  GST_OBJECT_LOCK (e->element);
-  provider = g_strdup (e->set.provider_name);
-  url = g_strdup (e->set.url);
-  key = g_strdup (e->set.api_key);
-  key_file = g_strdup (e->set.api_key_file);
-  token_url = g_strdup (e->set.token_url);
-  secret_set = e->set.token_secret && *e->set.token_secret;
-  secret_file = g_strdup (e->set.token_secret_file);
-  claims = e->set.token_claims ? gst_structure_copy (e->set.token_claims) : NULL;
-  language = g_strdup (e->set.language);
-  model = g_strdup (e->set.model);
-  ring = e->set.max_buffer_time;
-  chunk = e->set.chunk_duration;
-  tls_validate = e->set.tls_validate;
-  GST_OBJECT_UNLOCK (e->element);
 
   info = stt_provider_lookup (provider);
   if (info == NULL) {
@@ -1022,17 +1010,12 @@ check_settings (GstSttEngine * e)
             "AWS credentials: %s does not apply (set access-key and secret-access-key, "
             "or use the AWS environment or profile)", info->display_name,
             token_url && *token_url ? "token-url" : "token-secret"), (NULL));
-    if (key)
-      memset (key, 0, strlen (key));
     return FALSE;
   }
   if (secret_set || (secret_file && *secret_file)) {
     if (!check_signed_token_settings (e, info, url, token_url, secret_set, secret_file,
-            claims, key, key_file)) {
-      if (key)
-        memset (key, 0, strlen (key));
+            claims, key, key_file))
       return FALSE;
-    }
     /* The signed token stands for the key: api-key and the environment are not read. */
     found = g_strdup ("");
   } else if (url && strstr (url, GST_STT_TOKEN_PLACEHOLDER)
@@ -1040,8 +1023,6 @@ check_settings (GstSttEngine * e)
     GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("url contains %s but no token "
             "is made or fetched: set token-secret (or token-secret-file) or token-url",
             GST_STT_TOKEN_PLACEHOLDER), (NULL));
-    if (key)
-      memset (key, 0, strlen (key));
     return FALSE;
   } else if (info->aws_credentials) {
     if ((key && *key) || (key_file && *key_file))
@@ -1054,8 +1035,6 @@ check_settings (GstSttEngine * e)
   } else {
     found = gst_stt_session_resolve_key (info, key, key_file, &err);
   }
-  if (key)
-    memset (key, 0, strlen (key));
   /* With token-url the token service decides what it needs. */
   if (err && (token_url == NULL || *token_url == '\0'
           || err->code == GST_RESOURCE_ERROR_NOT_FOUND)) {
@@ -1081,6 +1060,38 @@ check_settings (GstSttEngine * e)
             "language-code=%s is ignored (the server's model decides)", info->display_name,
             language), (NULL));
   return TRUE;
+}
+
+/* Every target: the primary, then each backup as it will run (the primary's settings
+ * with its own where and how). A copy of the settings, so no lock is held while files
+ * are read. */
+static gboolean
+check_settings (GstSttEngine * e)
+{
+  GstSttSettings primary;
+  gboolean ok;
+  guint i;
+
+  GST_OBJECT_LOCK (e->element);
+  gst_stt_settings_copy (&primary, &e->set);
+  GST_OBJECT_UNLOCK (e->element);
+  ok = check_target (e, &primary);
+  for (i = 0; ok && primary.backups && i < primary.backups->len; i++) {
+    GstSttSettings backup;
+    GError *err = NULL;
+
+    if (!gst_stt_settings_for_backup (&backup, &primary,
+            g_ptr_array_index (primary.backups, i), &err)) {
+      GST_ELEMENT_ERROR (e->element, RESOURCE, SETTINGS, ("%s", err->message), (NULL));
+      g_error_free (err);
+      ok = FALSE;
+      break;
+    }
+    ok = check_target (e, &backup);
+    gst_stt_settings_clear (&backup);
+  }
+  gst_stt_settings_clear (&primary);
+  return ok;
 }
 
 gboolean

@@ -37,6 +37,7 @@ typedef struct
   GstClockTime replayed;
   GstClockTime dropped;
   guint connection;
+  const gchar *provider;        /* the provider of this connection; NULL: the element's */
 } GstSttConnectionInfo;
 
 GstStructure *gst_stt_message_connection_new (const gchar * provider,

@@ -81,6 +81,13 @@ gst_stt_results_new (guint rate, const gchar * provider_name, GstSttTimeline * t
 }
 
 void
+gst_stt_results_set_provider (GstSttResults * r, const gchar * provider_name)
+{
+  g_free (r->provider_name);
+  r->provider_name = g_strdup (provider_name);
+}
+
+void
 gst_stt_results_free (GstSttResults * r)
 {
   if (r == NULL)

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
 typedef struct _GstSttResults GstSttResults;
 
 /* @timeline and @stats must outlive it; @log_object is for debug output only. */
+/* The provider named in the messages from now on (after a failover). */
+void gst_stt_results_set_provider (GstSttResults * r, const gchar * provider_name);
 GstSttResults *gst_stt_results_new (guint rate, const gchar * provider_name,
     GstSttTimeline * timeline, GstSttStats * stats, GstObject * log_object);
 void gst_stt_results_free (GstSttResults * r);

@@ -20,6 +20,7 @@
 #include "gststtretry.h"
 #include "gststtresults.h"
 #include "gststtjwt.h"
+#include "gststttarget.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
@@ -33,6 +34,8 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 /* A connection that stayed open this long accepted its token: a later refusal (an expired
  * token) earns a fresh token and a retry again. So does one that produced a result. */
 #define TOKEN_TRUSTED_US (10 * G_USEC_PER_SEC)
+/* Switching back to the primary waits at most this long for the backup's next final. */
+#define FAILBACK_WAIT (10 * GST_SECOND)
 #define GST_CAT_DEFAULT stt_session_debug
 
 typedef enum
@@ -47,12 +50,22 @@ typedef enum
 struct _GstSttSession
 {
   gint refcount;
-  GstSttSettings cfg;
-  /* The settings' structures in the forms used on the wire, built once. */
-  GHashTable *params;
-  gchar **extra_headers;
-  gchar **token_headers;
-  JsonObject *token_claims;
+  /* The primary provider, then its backups. cfg and tgt are the active one's. */
+  GstSttTarget *targets;
+  guint n_targets;
+  guint active;
+  GstSttTarget *tgt;
+  GstSttSettings *cfg;
+  /* Failover, I/O thread. */
+  guint switch_to;              /* the target of a switch at the end of this connection;
+                                 * G_MAXUINT: none */
+  guint failbacks;              /* switches away from the primary since it last worked */
+  gboolean failback_wanted;     /* switch back to the primary at the next final */
+  guint refused_in_row;         /* targets that failed for good one after the other */
+  gboolean carried_since_switch;        /* the active target committed audio */
+  gboolean trial;               /* the primary is tried again and has carried nothing yet */
+  gboolean trial_opened;        /* ... and it accepted a connection */
+  GSource *failback_timer;
   GstSttRing *ring;
   GstSttTimeline *timeline;
   GstSttStats *stats;
@@ -94,7 +107,6 @@ struct _GstSttSession
   guint network_watch;
   guint tick_watch;             /* keepalive and stall watchdog, once a second */
   SttProviderConfig pcfg;
-  GstSttCredentialSources cred_src;     /* borrowed from cfg */
   GstSttCredentials cred;       /* the current attempt's key or token */
   gchar *attempt_url;           /* url with the token in place of {token}, or NULL */
   SttProviderState pstate;
@@ -143,6 +155,9 @@ static void session_retry (GstSttSession * s, const gchar * reason, guint http_s
     gint close_code, gint retry_after);
 static void give_up (GstSttSession * s, const gchar * why, guint http_status,
     gint close_code);
+static void switch_target (GstSttSession * s, guint to, const gchar * why);
+static void end_connection_on_purpose (GstSttSession * s);
+static gboolean fail_over (GstSttSession * s, const gchar * why, gboolean for_good);
 
 static GstSttSession *
 session_ref (GstSttSession * s)
@@ -185,7 +200,7 @@ clear_key (GstSttSession * s)
   s->pcfg.access_key_id = NULL;
   s->pcfg.session_token = NULL;
   s->pcfg.region = NULL;
-  s->pcfg.url = s->cfg.url;
+  s->pcfg.url = s->cfg->url;
 }
 
 /* @text with the current attempt's token (as is and URI-escaped) replaced by "***", or
@@ -213,13 +228,9 @@ gst_stt_session_unref (GstSttSession * s)
   if (s == NULL || !g_atomic_int_dec_and_test (&s->refcount))
     return;
   stt_io_worker_release (s->worker);
-  if (s->pstate.stream_priv && s->cfg.provider->free_stream_priv)
-    s->cfg.provider->free_stream_priv (s->pstate.stream_priv);
-  gst_stt_settings_clear (&s->cfg);
-  g_clear_pointer (&s->params, g_hash_table_unref);
-  g_clear_pointer (&s->extra_headers, g_strfreev);
-  g_clear_pointer (&s->token_headers, g_strfreev);
-  g_clear_pointer (&s->token_claims, json_object_unref);
+  if (s->pstate.stream_priv && s->cfg->provider->free_stream_priv)
+    s->cfg->provider->free_stream_priv (s->pstate.stream_priv);
+  gst_stt_targets_free (s->targets, s->n_targets);
   gst_stt_results_free (s->results);
   g_free (s->scratch);
   g_free (s->url_redacted);
@@ -273,9 +284,10 @@ post_connection (GstSttSession * s, GstSttConnectionState state, const gchar * r
     .reason = reason,
     .http_status = http_status,
     .close_code = close_code,
-    .replayed = gst_util_uint64_scale_int (replayed, GST_SECOND, s->cfg.rate),
-    .dropped = gst_util_uint64_scale_int (dropped, GST_SECOND, s->cfg.rate),
+    .replayed = gst_util_uint64_scale_int (replayed, GST_SECOND, s->cfg->rate),
+    .dropped = gst_util_uint64_scale_int (dropped, GST_SECOND, s->cfg->rate),
     .connection = s->connection,
+    .provider = s->n_targets > 1 ? s->cfg->provider->name : NULL,
   };
 
   if (s->cb.connection && !is_stopped (s))
@@ -295,7 +307,7 @@ report_loss (GstSttSession * s, guint64 from, guint64 to, gboolean warn,
   s->loss_reported_at = now_us ();
   gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_UNTRANSCRIBED, to - from);
   GST_WARNING_OBJECT (s->log_object, "%.3f s of audio will not be transcribed: %s",
-      (gdouble) (to - from) / s->cfg.rate, why);
+      (gdouble) (to - from) / s->cfg->rate, why);
   if (warn && s->cb.warning && !is_stopped (s))
     s->cb.warning (s, why, from, to, s->user_data);
 }
@@ -329,6 +341,7 @@ outage_over (GstSttSession * s)
   s->attempt = 0;
   s->outage_since = 0;
   s->outage_warned = FALSE;
+  s->refused_in_row = 0;
 }
 
 /* Live input: how far the element may promise downstream (GAP events) that no more text
@@ -345,10 +358,10 @@ outage_over (GstSttSession * s)
 static void
 update_promised (GstSttSession * s)
 {
-  gint64 horizon = G_MININT64, latency_us = (gint64) (s->cfg.latency / GST_USECOND);
+  gint64 horizon = G_MININT64, latency_us = (gint64) (s->cfg->latency / GST_USECOND);
   guint64 p;
 
-  if (!s->cfg.live || s->state != STATE_OPEN)
+  if (!s->cfg->live || s->state != STATE_OPEN)
     return;
   if (s->last_pong > 0)
     horizon = MIN (s->last_pong - latency_us / 2, now_us () - latency_us);
@@ -385,6 +398,12 @@ commit (GstSttSession * s, guint64 pos)
 {
   if (pos <= s->committed)
     return;
+  gst_stt_stats_add_carried (s->stats, s->cfg->provider->name, pos - s->committed);
+  s->carried_since_switch = TRUE;
+  if (s->active == 0) {
+    s->failbacks = 0;
+    s->trial = FALSE;
+  }
   s->committed = pos;
   s->finalize_sent = FALSE;
   /* The service's own word moved the accounted point: it works. */
@@ -456,8 +475,12 @@ finish (GstSttSession * s)
     /* A planned rotation: every final of the old connection is in, the next one starts
      * at the committed point. Connect from a fresh dispatch, not from inside libsoup's
      * callback. */
-    GST_INFO_OBJECT (s->log_object, "rotating to a new connection");
     s->rotating = FALSE;
+    if (s->switch_to != G_MAXUINT) {
+      switch_target (s, s->switch_to, "time to try the primary again");
+      return;
+    }
+    GST_INFO_OBJECT (s->log_object, "rotating to a new connection");
     s->state = STATE_WAITING;
     post_connection (s, GST_STT_CONNECTION_RECONNECTING, "session rotation", 0, 1000, 0,
         0);
@@ -489,7 +512,7 @@ failure_at (GstSttSession * s, GstSttFailedAt where, SttFailure failure, guint h
     .token_refusals = s->auth_refusals,
     .ever_connected = s->ever_connected,
     .attempt = s->attempt,
-    .max_attempts = s->cfg.reconnect_max_attempts,
+    .max_attempts = s->cfg->reconnect_max_attempts,
   };
 
   return f;
@@ -519,7 +542,7 @@ act_on (GstSttSession * s, GstSttDecision d, const gchar * text, const gchar * d
   }
   if (d.why == GST_STT_FATAL_TOKEN_REFUSED)
     text = t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
-        s->cfg.provider->display_name, s->cred.signed_token ? "signed token" : "token", text,
+        s->cfg->provider->display_name, s->cred.signed_token ? "signed token" : "token", text,
         s->cred.signed_token ? "token-secret (or token-secret-file), token-claims and the "
         "relay's clock" : "token-url and the key it is given");
   session_fail (s, GST_RESOURCE_ERROR, d.code, text, debug, http_status, close_code);
@@ -568,7 +591,8 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     if (s->committed > committed)
       notify_committed (s);
   }
-  if (s->rotate_wanted && s->committed > committed && s->state == STATE_OPEN
+  if ((s->rotate_wanted || s->failback_wanted) && s->committed > committed
+      && s->state == STATE_OPEN
       && !s->end_sent && out.failure == STT_FAILURE_NONE) {
     rotate_at_final (s);
     stt_parse_output_clear (&out);
@@ -577,7 +601,7 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
 
   if (out.failure != STT_FAILURE_NONE && s->state == STATE_OPEN) {
     g_autofree gchar *text = g_strdup_printf ("%s reported an error: %s",
-        s->cfg.provider->display_name, out.error ? out.error : "unknown");
+        s->cfg->provider->display_name, out.error ? out.error : "unknown");
 
     GstSttFailure f = failure_at (s, GST_STT_FAILED_IN_BAND, out.failure, 0, 0);
 
@@ -636,7 +660,7 @@ static void
 watchdog_tick (GstSttSession * s)
 {
   gint64 now = now_us ();
-  gint64 limit = s->cfg.stall_timeout / GST_USECOND;
+  gint64 limit = s->cfg->stall_timeout / GST_USECOND;
 
   /* The server said nothing for stall-timeout while we were sending: it is gone even
    * if the socket is open (libsoup 3.2 has no pong timeout). */
@@ -672,7 +696,7 @@ outage_tick (GstSttSession * s, gint64 now)
    * start, a silence) is not out of reach, and the watchdog judges it. */
   if (!s->outage_warned && out >= OUTAGE_WARNING_US && s->state != STATE_OPEN) {
     g_autofree gchar *t = g_strdup_printf ("%s has been out of reach for %d s (%s): "
-        "retrying, the audio is kept", s->cfg.provider->display_name,
+        "retrying, the audio is kept", s->cfg->provider->display_name,
         (gint) (out / G_USEC_PER_SEC), s->last_failure ? s->last_failure : "no answer");
 
     s->outage_warned = TRUE;
@@ -680,16 +704,173 @@ outage_tick (GstSttSession * s, gint64 now)
     if (is_stopped (s))
       return TRUE;
   }
-  if (s->cfg.outage_timeout > 0 && (s->draining || !s->cfg.live)
-      && out >= (gint64) (s->cfg.outage_timeout / GST_USECOND)) {
+  if (s->cfg->outage_timeout > 0 && (s->draining || !s->cfg->live)
+      && out >= (gint64) (s->cfg->outage_timeout / GST_USECOND)) {
     g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %d s without a working "
-        "connection (outage-timeout): %s", s->cfg.provider->display_name,
+        "connection (outage-timeout): %s", s->cfg->provider->display_name,
         (gint) (out / G_USEC_PER_SEC), s->last_failure ? s->last_failure : "no answer");
 
     give_up (s, t, 0, 0);
     return TRUE;
   }
   return FALSE;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Failover: the primary, then each backup in turn (gststttarget.h) */
+
+/* The backup found no final to stop at within FAILBACK_WAIT: end its connection on
+ * purpose; its last finals account for what it heard, then the primary takes over. */
+static gboolean
+failback_deadline_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  HOLD (s);
+
+  g_clear_pointer (&s->rotate_timer, g_source_unref);
+  if (!s->failback_wanted)
+    return G_SOURCE_REMOVE;
+  s->failback_wanted = FALSE;
+  if (s->state != STATE_OPEN || s->end_sent || !s->pstate.info->end_message) {
+    switch_target (s, 0, "time to try the primary again");
+    return G_SOURCE_REMOVE;
+  }
+  s->switch_to = 0;
+  end_connection_on_purpose (s);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+failback_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  HOLD (s);
+
+  g_clear_pointer (&s->failback_timer, g_source_unref);
+  if (s->active == 0 || s->state == STATE_DONE || s->draining)
+    return G_SOURCE_REMOVE;
+  if (s->state != STATE_OPEN || s->end_sent) {
+    /* The backup is not carrying anything right now: no final to wait for. */
+    switch_target (s, 0, "time to try the primary again");
+    return G_SOURCE_REMOVE;
+  }
+  /* At the next final: a word boundary, nothing split or doubled. A backup with no
+   * final in sight (a long silence) is ended on purpose at the rotation deadline. */
+  GST_INFO_OBJECT (s->log_object, "trying %s again after the next final",
+      s->targets[0].cfg.provider->display_name);
+  s->failback_wanted = TRUE;
+  clear_source (&s->rotate_timer);
+  s->rotate_timer = stt_io_worker_add_timeout (s->worker,
+      (guint) (FAILBACK_WAIT / GST_MSECOND), failback_deadline_cb, s, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Makes target @to the active one and connects to it at the committed point: the
+ * audio the old one had not accounted for is heard again, none twice. */
+static void
+switch_target (GstSttSession * s, guint to, const gchar * why)
+{
+  const SttProviderInfo *from = s->cfg->provider;
+  g_autofree gchar *text = NULL;
+  gboolean warn = s->carried_since_switch || to == 0;
+
+  teardown_connection (s);
+  clear_source (&s->retry_timer);
+  clear_source (&s->failback_timer);
+  /* The old service's session state means nothing to the next one. */
+  if (s->pstate.stream_priv && from->free_stream_priv)
+    from->free_stream_priv (s->pstate.stream_priv);
+  s->pstate.stream_priv = NULL;
+  s->active = to;
+  s->tgt = &s->targets[to];
+  s->cfg = &s->tgt->cfg;
+  s->switch_to = G_MAXUINT;
+  s->failback_wanted = FALSE;
+  s->attempt = 0;
+  s->auth_refusals = 0;
+  /* The next one gets failover-after of its own. */
+  s->outage_since = now_us ();
+  s->outage_warned = FALSE;
+  s->carried_since_switch = FALSE;
+  /* Back to the primary from a backup: on trial until it carries audio. */
+  s->trial_opened = s->trial && s->trial_opened;
+  s->trial = to == 0 && s->n_targets > 1;
+  gst_stt_results_set_provider (s->results, s->cfg->provider->name);
+  gst_stt_stats_add (s->stats, GST_STT_STAT_FAILOVERS, 1);
+  text = g_strdup_printf ("Switching from %s to %s%s, which hears the audio again from "
+      "%.3f s of the stream on: %s", from->display_name, s->cfg->provider->display_name,
+      to == 0 ? " (the primary)" : " (a backup)", (gdouble) s->committed / s->cfg->rate,
+      why);
+  /* A WARNING for each outage, not for each turn of a round of services that are all
+   * gone: a switch away from one that carried nothing since it took over is said in
+   * the log and the connection message only. */
+  if (warn)
+    post_warning (s, text);
+  else
+    GST_INFO_OBJECT (s->log_object, "%s", text);
+  if (is_stopped (s))
+    return;
+  s->state = STATE_WAITING;
+  post_connection (s, GST_STT_CONNECTION_RECONNECTING, text, 0, 0, 0, 0);
+  if (is_stopped (s))
+    return;
+  if (to != 0) {
+    /* A primary that refuses at once costs nothing to try: it is tried again at the
+     * pace of reconnects. One that accepted and then failed cost captions: less often. */
+    s->failbacks++;
+    s->failback_timer = stt_io_worker_add_timeout (s->worker,
+        (guint) (gst_stt_failback_delay (s->failbacks, s->trial_opened ?
+                GST_STT_FAILBACK_MAX : s->cfg->reconnect_max_delay) / GST_MSECOND),
+        failback_cb, s, NULL);
+    s->trial_opened = FALSE;
+  }
+  s->retry_timer = stt_io_worker_add_timeout (s->worker, 0, rotate_connect_cb, s, NULL);
+}
+
+/* The active target cannot carry the audio (@why): the next one takes over, if there is
+ * one to take. With @for_good (a refusal, or attempts used up) and every target having
+ * failed so in a row, there is none: FALSE, the caller fails. */
+static gboolean
+fail_over (GstSttSession * s, const gchar * why, gboolean for_good)
+{
+  if (s->n_targets < 2 || s->state == STATE_DONE || is_stopped (s))
+    return FALSE;
+  if (for_good && ++s->refused_in_row >= s->n_targets)
+    return FALSE;
+  switch_target (s, (s->active + 1) % s->n_targets, why);
+  return TRUE;
+}
+
+/* Live input with backups: a target that has carried no audio for failover-after (no
+ * connection, or an open one that stopped answering while audio waits on it) hands over
+ * to the next. Returns TRUE if it did. */
+static gboolean
+failover_tick (GstSttSession * s, gint64 now)
+{
+  gint64 limit = (gint64) (s->cfg->failover_after / GST_USECOND);
+  gint64 since;
+
+  if (s->n_targets < 2 || !s->cfg->live || s->draining || limit <= 0)
+    return FALSE;
+  if (s->state == STATE_OPEN) {
+    if (!(now - s->last_audio < limit || s->send_pos > s->committed
+            || s->awaiting_ready))
+      return FALSE;
+    since = s->last_recv;
+  } else {
+    since = s->outage_since;
+  }
+  if (!since || now - since < limit)
+    return FALSE;
+  {
+    g_autofree gchar *why = g_strdup_printf ("%s carried no audio for %.1f s "
+        "(failover-after): %s", s->cfg->provider->display_name,
+        (gdouble) (now - since) / G_USEC_PER_SEC, s->state == STATE_OPEN ?
+        "no answer on an open connection" : s->last_failure ? s->last_failure :
+        "no connection");
+
+    return fail_over (s, why, FALSE);
+  }
 }
 
 /* Once a second, from the worker's shared tick (not a timer per stream). */
@@ -701,6 +882,8 @@ session_tick (gpointer data)
   gint64 now = now_us ();
 
   if (s->state == STATE_IDLE || s->state == STATE_DONE)
+    return;
+  if (failover_tick (s, now))
     return;
   if (outage_tick (s, now))
     return;
@@ -716,8 +899,8 @@ session_tick (gpointer data)
           "overflowed while the service was out of reach");
     return;
   }
-  if (s->draining && s->cfg.drain_timeout > 0
-      && now - s->last_progress > (gint64) (s->cfg.drain_timeout / GST_USECOND)) {
+  if (s->draining && s->cfg->drain_timeout > 0
+      && now - s->last_progress > (gint64) (s->cfg->drain_timeout / GST_USECOND)) {
     /* A drain is a stream like any other: a service that stopped making progress is
      * stalled, and the audio it has not accounted for is heard again elsewhere. */
     g_autofree gchar *t = g_strdup_printf ("no progress for %d s while draining",
@@ -727,12 +910,12 @@ session_tick (gpointer data)
     session_retry (s, t, 0, 0, -1);
     return;
   }
-  if (s->cfg.stall_timeout > 0)
+  if (s->cfg->stall_timeout > 0)
     watchdog_tick (s);
   if (s->state != STATE_OPEN)
     return;
   /* A connection that held for stall-timeout works, even if it had nothing to say. */
-  if (s->outage_since && now - s->opened_at >= (gint64) (MAX (s->cfg.stall_timeout,
+  if (s->outage_since && now - s->opened_at >= (gint64) (MAX (s->cfg->stall_timeout,
               GST_SECOND) / GST_USECOND))
     outage_over (s);
   if (now - s->opened_at >= TOKEN_TRUSTED_US)
@@ -764,8 +947,8 @@ send_end_message (GstSttSession * s)
 static void
 end_connection_on_purpose (GstSttSession * s)
 {
-  if (s->cfg.provider->forget_session)
-    s->cfg.provider->forget_session (&s->pstate);
+  if (s->cfg->provider->forget_session)
+    s->cfg->provider->forget_session (&s->pstate);
   s->rotating = TRUE;
   s->end_sent = TRUE;
   send_end_message (s);
@@ -796,7 +979,7 @@ rotate_cb (gpointer data)
 {
   GstSttSession *s = data;
   HOLD (s);
-  guint window = (guint) (rotate_window (s->cfg.max_session_duration) / GST_MSECOND);
+  guint window = (guint) (rotate_window (s->cfg->max_session_duration) / GST_MSECOND);
 
   g_clear_pointer (&s->rotate_timer, g_source_unref);
   if (s->state != STATE_OPEN || s->end_sent)
@@ -815,12 +998,16 @@ rotate_cb (gpointer data)
 static void
 rotate_at_final (GstSttSession * s)
 {
+  if (s->failback_wanted) {
+    s->failback_wanted = FALSE;
+    s->switch_to = 0;
+  }
   GST_INFO_OBJECT (s->log_object, "rotating to a new connection after a final");
   /* Tell the service we are done; its answers to it are not waited for. */
   send_end_message (s);
   /* A resumable service session would carry on where it stood: start a new one. */
-  if (s->cfg.provider->forget_session)
-    s->cfg.provider->forget_session (&s->pstate);
+  if (s->cfg->provider->forget_session)
+    s->cfg->provider->forget_session (&s->pstate);
   s->rotating = TRUE;
   finish (s);
 }
@@ -835,6 +1022,8 @@ on_ws_opened (SttWs * ws, gpointer user_data)
 
   s->state = STATE_OPEN;
   s->ever_connected = TRUE;
+  if (s->trial)
+    s->trial_opened = TRUE;
   /* attempt is reset by the first result, not here: a service that accepts and then
    * fails at once (an in-band 429, a 503) must still back off. */
   s->last_recv = s->last_send = s->pace_start = now_us ();
@@ -854,7 +1043,7 @@ on_ws_opened (SttWs * ws, gpointer user_data)
     gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_REPLAYED, replayed);
 
   GST_INFO_OBJECT (s->log_object, "connected to %s (connection %u)",
-      s->cfg.provider->display_name, s->connection);
+      s->cfg->provider->display_name, s->connection);
   post_connection (s, GST_STT_CONNECTION_CONNECTED, NULL, 101, 0, 0,
       s->connection > 0 ? replayed : 0);
   if (is_stopped (s))
@@ -871,10 +1060,10 @@ on_ws_opened (SttWs * ws, gpointer user_data)
     g_bytes_unref (b);
     gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_OUT, 1);
   }
-  if (s->cfg.max_session_duration > 0)
+  if (s->cfg->max_session_duration > 0)
     s->rotate_timer = stt_io_worker_add_timeout (s->worker,
-        (guint) ((s->cfg.max_session_duration -
-                rotate_window (s->cfg.max_session_duration)) / GST_MSECOND), rotate_cb, s,
+        (guint) ((s->cfg->max_session_duration -
+                rotate_window (s->cfg->max_session_duration)) / GST_MSECOND), rotate_cb, s,
         NULL);
   session_pump (s);
 }
@@ -897,7 +1086,7 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
   if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_TLS) {
     /* A certificate does not fix itself: say so instead of retrying. */
     g_autofree gchar *t = g_strdup_printf ("TLS failure connecting to %s at %s: %s. For "
-        "a private CA set tls-ca-file", s->cfg.provider->display_name, s->url_redacted,
+        "a private CA set tls-ca-file", s->cfg->provider->display_name, s->url_redacted,
         error->message);
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
     return;
@@ -907,40 +1096,40 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
      * what was tried rather than retrying forever in silence. The provider's hint (e.g.
      * "start stt-local-server") fits only when nothing listens there. */
     const gchar *hint = error && g_error_matches (error, G_IO_ERROR,
-        G_IO_ERROR_CONNECTION_REFUSED) ? s->cfg.provider->unreachable_hint : NULL;
+        G_IO_ERROR_CONNECTION_REFUSED) ? s->cfg->provider->unreachable_hint : NULL;
     g_autofree gchar *t = g_strdup_printf ("Could not connect to %s at %s: %s.%s%s",
-        s->cfg.provider->display_name, s->url_redacted,
+        s->cfg->provider->display_name, s->url_redacted,
         error ? error->message : "no answer", hint ? " " : "", hint ? hint : "");
 
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
     return;
   }
   if (status >= 300 && status < 400)
-    text = g_strdup_printf ("%s answered with a redirect: %s", s->cfg.provider->display_name,
+    text = g_strdup_printf ("%s answered with a redirect: %s", s->cfg->provider->display_name,
         error ? error->message : "HTTP 3xx");
   else if (status)
-    text = g_strdup_printf ("%s refused the connection: HTTP %u", s->cfg.provider->display_name,
+    text = g_strdup_printf ("%s refused the connection: HTTP %u", s->cfg->provider->display_name,
         status);
   else
-    text = g_strdup_printf ("Could not connect to %s: %s", s->cfg.provider->display_name,
+    text = g_strdup_printf ("Could not connect to %s: %s", s->cfg->provider->display_name,
         error ? error->message : "unknown error");
   debug = g_strdup_printf ("failure class: %s", stt_failure_name (f));
 
   if (d.verdict == GST_STT_VERDICT_FAIL && d.code == GST_RESOURCE_ERROR_NOT_AUTHORIZED) {
-    g_autofree gchar *env = stt_provider_env_key_name (s->cfg.provider);
+    g_autofree gchar *env = stt_provider_env_key_name (s->cfg->provider);
     /* A token minted a moment ago is refused for what it says, not for its age: a new
      * one would be refused too. */
     g_autofree gchar *t = s->cred.signed_token ?
         g_strdup_printf ("%s rejected the signed token (HTTP %u): check token-secret "
-        "(or token-secret-file) and token-claims", s->cfg.provider->display_name, status) :
-        s->cfg.provider->aws_credentials ?
+        "(or token-secret-file) and token-claims", s->cfg->provider->display_name, status) :
+        s->cfg->provider->aws_credentials ?
         g_strdup_printf ("%s rejected the credentials (HTTP %u) from %s: check "
         "access-key, secret-access-key and session-token (or $AWS_ACCESS_KEY_ID, "
         "$AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, the AWS profile), and the clock",
-        s->cfg.provider->display_name, status, s->cred.aws.source ? s->cred.aws.source : "?") :
+        s->cfg->provider->display_name, status, s->cred.aws.source ? s->cred.aws.source : "?") :
         g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
         "api-key, api-key-file, %s or STT_API_KEY",
-        s->cfg.provider->display_name, status, env);
+        s->cfg->provider->display_name, status, env);
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, t, debug,
         status, 0);
     return;
@@ -976,7 +1165,7 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
     return;
   }
   text = g_strdup_printf ("%s closed the connection: %u%s%s%s",
-      s->cfg.provider->display_name, code, *reason ? " " : "", reason,
+      s->cfg->provider->display_name, code, *reason ? " " : "", reason,
       s->end_sent ? " (before its last results)" : "");
   c = failure_at (s, GST_STT_FAILED_CLOSE, f, 0, code);
   act_on (s, gst_stt_retry_decide (&c), text, NULL, 0, code, -1);
@@ -1056,7 +1245,7 @@ connect_ws (GstSttSession * s)
   SttWsOptions opts = { 0, };
   guint i;
 
-  if (!s->cfg.provider->build_request (&s->pstate, &req, &err)) {
+  if (!s->cfg->provider->build_request (&s->pstate, &req, &err)) {
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, err->message, NULL, 0,
         0);
     g_error_free (err);
@@ -1067,8 +1256,8 @@ connect_ws (GstSttSession * s)
   headers = g_ptr_array_new ();
   for (i = 0; req.headers && i < req.headers->len; i++)
     g_ptr_array_add (headers, g_ptr_array_index (req.headers, i));
-  for (i = 0; s->extra_headers && s->extra_headers[i]; i++)
-    g_ptr_array_add (headers, s->extra_headers[i]);
+  for (i = 0; s->tgt->extra_headers && s->tgt->extra_headers[i]; i++)
+    g_ptr_array_add (headers, s->tgt->extra_headers[i]);
   g_ptr_array_add (headers, NULL);
 
   redacted = redact_url (s, req.url);
@@ -1086,13 +1275,13 @@ connect_ws (GstSttSession * s)
   opts.url = req.url;
   opts.headers = (const gchar * const *) headers->pdata;
   opts.protocols = (const gchar * const *) req.protocols;
-  opts.keepalive_interval = (guint) (s->cfg.keepalive_interval / GST_SECOND);
+  opts.keepalive_interval = (guint) (s->cfg->keepalive_interval / GST_SECOND);
   /* Live: the pongs tell how far the server can be vouched for (update_promised), so
    * ping often enough for the promise to keep up with `latency`. */
-  if (s->cfg.live && opts.keepalive_interval > 0)
+  if (s->cfg->live && opts.keepalive_interval > 0)
     opts.keepalive_interval = MIN (opts.keepalive_interval,
-        (guint) MAX (s->cfg.latency / 2 / GST_SECOND, 1));
-  opts.tls_validate = s->cfg.tls_validate;
+        (guint) MAX (s->cfg->latency / 2 / GST_SECOND, 1));
+  opts.tls_validate = s->cfg->tls_validate;
   opts.tls_database = s->tls_db;
   s->ws = stt_ws_connect (s->worker, &opts, &ws_callbacks, s);
   g_ptr_array_unref (headers);
@@ -1115,12 +1304,12 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
   s->http = NULL;
   stt_http_free (http);
   if (status >= 200 && status < 300) {
-    if (s->cfg.provider->parse_init_response (&s->pstate, status, data, len, &err)) {
+    if (s->cfg->provider->parse_init_response (&s->pstate, status, data, len, &err)) {
       connect_ws (s);
       return;
     }
     text = g_strdup_printf ("%s's session set-up answer is unusable: %s",
-        s->cfg.provider->display_name, err ? err->message : "unknown");
+        s->cfg->provider->display_name, err ? err->message : "unknown");
     g_clear_error (&err);
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, text, NULL, status,
         0);
@@ -1129,13 +1318,13 @@ on_init (SttHttp * http, guint status, GBytes * body, const GError * error,
   f = status ? stt_provider_classify_http (&s->pstate, status) : STT_FAILURE_RETRY;
   if (status >= 300 && status < 400)
     text = g_strdup_printf ("%s answered the session set-up with a redirect: %s",
-        s->cfg.provider->display_name, error ? error->message : "HTTP 3xx");
+        s->cfg->provider->display_name, error ? error->message : "HTTP 3xx");
   else if (status)
     text = g_strdup_printf ("%s refused the session set-up: HTTP %u",
-        s->cfg.provider->display_name, status);
+        s->cfg->provider->display_name, status);
   else
     text = g_strdup_printf ("Could not reach %s for the session set-up: %s",
-        s->cfg.provider->display_name, error ? error->message : "no answer");
+        s->cfg->provider->display_name, error ? error->message : "no answer");
   c = failure_at (s, GST_STT_FAILED_SETUP, f, status, 0);
   act_on (s, gst_stt_retry_decide (&c), text, NULL, status, 0, -1);
 }
@@ -1151,22 +1340,22 @@ connect_with_key (GstSttSession * s)
 
   g_clear_pointer (&s->attempt_url, gst_stt_wipe_free);
   /* A relay's URL template names where the token goes. */
-  s->attempt_url = gst_stt_credentials_fill_url (&s->cred, s->cfg.url);
+  s->attempt_url = gst_stt_credentials_fill_url (&s->cred, s->cfg->url);
   s->pcfg = (SttProviderConfig) {
-    .url = s->attempt_url ? s->attempt_url : s->cfg.url,
+    .url = s->attempt_url ? s->attempt_url : s->cfg->url,
     .api_key = s->cred.key,
     .key_is_token = s->cred.is_token,
-    .language = s->cfg.language,
-    .model = s->cfg.model,
-    .sample_rate = s->cfg.rate,
-    .interim_results = s->cfg.interim_results,
+    .language = s->cfg->language,
+    .model = s->cfg->model,
+    .sample_rate = s->cfg->rate,
+    .interim_results = s->cfg->interim_results,
     .access_key_id = s->cred.aws.access_key_id,
     .session_token = s->cred.aws.session_token,
     .region = s->cred.aws.region,
-    .params = s->params,
+    .params = s->tgt->params,
   };
-  if (!s->cfg.provider->build_init_request
-      || !s->cfg.provider->build_init_request (&s->pstate, &init)) {
+  if (!s->cfg->provider->build_init_request
+      || !s->cfg->provider->build_init_request (&s->pstate, &init)) {
     stt_http_init_clear (&init);
     connect_ws (s);
     return;
@@ -1179,7 +1368,7 @@ connect_with_key (GstSttSession * s)
   GST_INFO_OBJECT (s->log_object, "session set-up: %s %s", init.method, redacted);
   s->http = stt_http_request (s->worker, init.method, init.url,
       (const gchar * const *) headers->pdata, init.body, init.content_type,
-      s->cfg.tls_validate, s->tls_db, on_init, s);
+      s->cfg->tls_validate, s->tls_db, on_init, s);
   g_ptr_array_unref (headers);
   stt_http_init_clear (&init);
 }
@@ -1218,7 +1407,7 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
     return;
   }
   clear_key (s);
-  if (!gst_stt_credentials_take_token (&s->cred, &s->cred_src, data, len, &err)) {
+  if (!gst_stt_credentials_take_token (&s->cred, &s->tgt->cred_src, data, len, &err)) {
     session_fail (s, err->domain, err->code, err->message, NULL, status, 0);
     g_error_free (err);
     return;
@@ -1231,10 +1420,10 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
 static void
 fetch_token (GstSttSession * s)
 {
-  g_autofree gchar *redacted = stt_redact_url (s->cfg.token_url);
+  g_autofree gchar *redacted = stt_redact_url (s->cfg->token_url);
 
   GST_INFO_OBJECT (s->log_object, "fetching a token from %s", redacted);
-  s->http = gst_stt_credentials_fetch_token (&s->cred_src, s->worker, s->tls_db, on_token,
+  s->http = gst_stt_credentials_fetch_token (&s->tgt->cred_src, s->worker, s->tls_db, on_token,
       s);
 }
 
@@ -1246,15 +1435,15 @@ resume (GstSttSession * s, guint64 ring_start)
 {
   guint64 acked = 0, pos;
 
-  if (s->connection == 0 || !s->cfg.provider->resume_point
-      || !s->cfg.provider->resume_point (&s->pstate, &acked))
+  if (s->connection == 0 || !s->cfg->provider->resume_point
+      || !s->cfg->provider->resume_point (&s->pstate, &acked))
     return FALSE;
   pos = gst_stt_results_conn_to_stream (s->results, acked);
   if (pos < ring_start || acked > s->conn_sent) {
     /* What follows the acknowledged point is gone (or was never sent): start over. */
     GST_INFO_OBJECT (s->log_object, "cannot resume the service session: starting anew");
-    if (s->cfg.provider->forget_session)
-      s->cfg.provider->forget_session (&s->pstate);
+    if (s->cfg->provider->forget_session)
+      s->cfg->provider->forget_session (&s->pstate);
     return FALSE;
   }
   GST_INFO_OBJECT (s->log_object, "resuming the service session at %" G_GUINT64_FORMAT
@@ -1271,10 +1460,10 @@ mint_token (GstSttSession * s, GError ** error)
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
   clear_key (s);
-  if (!gst_stt_credentials_mint (&s->cred, &s->cred_src, now, error))
+  if (!gst_stt_credentials_mint (&s->cred, &s->tgt->cred_src, now, error))
     return FALSE;
   GST_DEBUG_OBJECT (s->log_object, "signed a token: iat %" G_GINT64_FORMAT ", exp %"
-      G_GINT64_FORMAT, now, now + (gint64) s->cfg.token_lifetime);
+      G_GINT64_FORMAT, now, now + (gint64) s->cfg->token_lifetime);
   return TRUE;
 }
 
@@ -1296,7 +1485,7 @@ session_connect (GstSttSession * s)
     return;
   }
 
-  s->pstate.info = s->cfg.provider;
+  s->pstate.info = s->cfg->provider;
   s->pstate.config = &s->pcfg;
   gst_stt_ring_get_range (s->ring, &start, &end);
   if (!resume (s, start)) {
@@ -1318,7 +1507,7 @@ session_connect (GstSttSession * s)
   s->rotate_wanted = FALSE;
   s->state = STATE_CONNECTING;
 
-  if (gst_stt_credentials_has_secret (&s->cred_src)) {
+  if (gst_stt_credentials_has_secret (&s->tgt->cred_src)) {
     if (!mint_token (s, &err)) {
       session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
       g_error_free (err);
@@ -1327,11 +1516,11 @@ session_connect (GstSttSession * s)
     connect_with_key (s);
     return;
   }
-  if (s->cfg.token_url && *s->cfg.token_url) {
+  if (s->cfg->token_url && *s->cfg->token_url) {
     fetch_token (s);
     return;
   }
-  if (!gst_stt_credentials_use_key (&s->cred, &s->cred_src, &err)) {
+  if (!gst_stt_credentials_use_key (&s->cred, &s->tgt->cred_src, &err)) {
     session_fail (s, err->domain, err->code, err->message, NULL, 0, 0);
     g_error_free (err);
     return;
@@ -1349,6 +1538,8 @@ session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * error_t
   guint64 end;
 
   if (s->state == STATE_DONE)
+    return;
+  if (fail_over (s, text, TRUE))
     return;
   GST_WARNING_OBJECT (s->log_object, "fatal: %s", text);
   /* The error says it; the stats count what it leaves untranscribed. */
@@ -1370,6 +1561,8 @@ give_up (GstSttSession * s, const gchar * why, guint http_status, gint close_cod
   guint64 end;
 
   if (s->state == STATE_DONE)
+    return;
+  if (fail_over (s, why, TRUE))
     return;
   gst_stt_ring_get_range (s->ring, NULL, &end);
   report_loss (s, s->committed, end, TRUE, why);
@@ -1429,17 +1622,20 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
   g_autofree gchar *reason = scrub (s, why);
   GstClockTime delay = 0;
   GstSttBackoff backoff = {
-    .initial_delay = s->cfg.reconnect_initial_delay,
-    .max_delay = s->cfg.reconnect_max_delay,
-    .max_attempts = s->cfg.reconnect_max_attempts,
+    .initial_delay = s->cfg->reconnect_initial_delay,
+    .max_delay = s->cfg->reconnect_max_delay,
+    .max_attempts = s->cfg->reconnect_max_attempts,
   };
 
   if (s->state == STATE_DONE)
     return;
+  /* The primary on trial failed: the backup carries on at once, it is not waited for. */
+  if (s->trial && fail_over (s, reason, FALSE))
+    return;
   /* Once told to stop, a service session is over: what it had not finished is heard by
    * a new one, never by the old one resumed. */
-  if (s->end_sent && s->cfg.provider->forget_session)
-    s->cfg.provider->forget_session (&s->pstate);
+  if (s->end_sent && s->cfg->provider->forget_session)
+    s->cfg->provider->forget_session (&s->pstate);
   teardown_connection (s);
   s->attempt++;
   if (!s->disconnected_since)
@@ -1451,7 +1647,7 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
   if (!gst_stt_retry_backoff (&backoff, s->attempt, retry_after, random_double, NULL,
           &delay)) {
     g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %u attempt(s) "
-        "(reconnect-max-attempts): %s", s->cfg.provider->display_name, s->attempt, reason);
+        "(reconnect-max-attempts): %s", s->cfg->provider->display_name, s->attempt, reason);
     give_up (s, t, http_status, close_code);
     return;
   }
@@ -1484,13 +1680,13 @@ pace_cb (gpointer data)
 static gboolean
 paced (GstSttSession * s)
 {
-  switch (s->cfg.pacing) {
+  switch (s->cfg->pacing) {
     case GST_STT_PACING_REALTIME:
       return TRUE;
     case GST_STT_PACING_NONE:
       return FALSE;
     default:
-      return s->cfg.provider->realtime_only;
+      return s->cfg->provider->realtime_only;
   }
 }
 
@@ -1521,7 +1717,7 @@ send_chunk (GstSttSession * s, gsize n)
   g_bytes_unref (frame);
 
   arrival = gst_stt_ring_get_arrival (s->ring, s->send_pos);
-  if (arrival > 0 && s->cfg.live)
+  if (arrival > 0 && s->cfg->live)
     gst_stt_stats_observe (s->stats, GST_STT_HIST_SEND_DELAY, (now - arrival) * GST_USECOND);
   s->send_pos += n;
   s->conn_sent += n;
@@ -1595,12 +1791,12 @@ session_pump (GstSttSession * s)
     s->blocked_since = 0;
     if (paced (s)) {
       gint64 elapsed = now_us () - s->pace_start;
-      guint64 allowed = gst_util_uint64_scale (elapsed, s->cfg.rate, G_USEC_PER_SEC) +
+      guint64 allowed = gst_util_uint64_scale (elapsed, s->cfg->rate, G_USEC_PER_SEC) +
           s->chunk_samples;
 
       if (s->pace_sent + n > allowed) {
         guint64 wait_us = gst_util_uint64_scale (s->pace_sent + n - allowed,
-            G_USEC_PER_SEC, s->cfg.rate);
+            G_USEC_PER_SEC, s->cfg->rate);
         if (!s->pace_timer)
           s->pace_timer = stt_io_worker_add_timeout (s->worker,
               (guint) MAX (wait_us / 1000, 1), pace_cb, s, NULL);
@@ -1628,7 +1824,7 @@ session_pump (GstSttSession * s)
    * service has had FINALIZE_WAIT_MS to answer what it was sent (a finalize cuts the
    * word in progress in two: not while finals are still coming). A service that has no
    * words to finalize (silence) may answer nothing: see finalize_grace_cb. */
-  if (!s->cfg.live && !s->finalize_sent && s->send_pos >= end
+  if (!s->cfg->live && !s->finalize_sent && s->send_pos >= end
       && gst_stt_ring_is_full (s->ring)) {
     gint64 quiet = now_us () - MAX (s->last_commit, s->last_send);
 
@@ -1664,6 +1860,7 @@ gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
 {
   static gsize cat = 0;
   GstSttSession *s = g_new0 (GstSttSession, 1);
+  GError *err = NULL;
 
   if (g_once_init_enter (&cat)) {
     GST_DEBUG_CATEGORY_INIT (stt_session_debug, "sttsession", 0,
@@ -1671,32 +1868,17 @@ gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
     g_once_init_leave (&cat, 1);
   }
   s->refcount = 1;
-  s->cfg = *config;
-  memset (config, 0, sizeof (*config));
-  s->params = gst_stt_settings_structure_to_table (s->cfg.params);
-  s->extra_headers = gst_stt_settings_structure_to_strv (s->cfg.extra_headers);
-  s->token_headers = gst_stt_settings_structure_to_strv (s->cfg.token_headers);
-  /* Checked at start: a bad field cannot be there any more. */
-  s->token_claims = gst_stt_jwt_claims_from_structure (s->cfg.token_claims, NULL);
-  s->cred_src = (GstSttCredentialSources) {
-    .provider = s->cfg.provider,
-    .api_key = s->cfg.api_key,
-    .api_key_file = s->cfg.api_key_file,
-    .access_key = s->cfg.access_key,
-    .secret_access_key = s->cfg.secret_access_key,
-    .session_token = s->cfg.session_token,
-    .region = s->cfg.region,
-    .token_url = s->cfg.token_url,
-    .token_method = s->cfg.token_method,
-    .token_headers = (const gchar * const *) s->token_headers,
-    .token_field = s->cfg.token_field,
-    .token_body = s->cfg.token_body,
-    .token_secret = s->cfg.token_secret,
-    .token_secret_file = s->cfg.token_secret_file,
-    .token_claims = s->token_claims,
-    .token_lifetime = s->cfg.token_lifetime,
-    .tls_validate = s->cfg.tls_validate,
-  };
+  s->targets = gst_stt_targets_new (config, &s->n_targets, &err);
+  if (s->targets == NULL) {
+    /* The engine checked the backups at start: only the primary is left. */
+    GST_ERROR_OBJECT (log_object, "%s", err->message);
+    g_clear_error (&err);
+    g_clear_pointer (&config->backups, g_ptr_array_unref);
+    s->targets = gst_stt_targets_new (config, &s->n_targets, NULL);
+  }
+  s->tgt = &s->targets[0];
+  s->cfg = &s->tgt->cfg;
+  s->switch_to = G_MAXUINT;
   s->ring = ring;
   s->timeline = timeline;
   s->stats = stats;
@@ -1705,12 +1887,12 @@ gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
   s->log_object = gst_object_ref (log_object);
   s->worker = stt_io_pool_acquire ();
   s->bps = 2;
-  s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg.chunk_duration, s->cfg.rate,
+  s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg->chunk_duration, s->cfg->rate,
           GST_SECOND), 1);
-  if (!s->cfg.live && !s->cfg.chunk_duration_set && !paced (s) && s->cfg.provider->file_frame_ms) {
+  if (!s->cfg->live && !s->cfg->chunk_duration_set && !paced (s) && s->cfg->provider->file_frame_ms) {
     /* Audio sent as fast as the service reads it: the largest frames it takes, at most
      * a quarter of the ring. */
-    guint64 big = gst_util_uint64_scale (s->cfg.provider->file_frame_ms, s->cfg.rate,
+    guint64 big = gst_util_uint64_scale (s->cfg->provider->file_frame_ms, s->cfg->rate,
         1000);
 
     big = MIN (big, gst_stt_ring_get_capacity (ring) / 4);
@@ -1720,22 +1902,22 @@ gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
   /* Live audio leaves as soon as a chunk is complete. Non-live: batched, but never more
    * than a quarter of the ring, so a filling ring is still drained in time. */
   s->wake_batch = s->chunk_samples;
-  if (!s->cfg.live) {
-    guint64 batch = gst_util_uint64_scale (WAKE_BATCH_MS, s->cfg.rate, 1000);
+  if (!s->cfg->live) {
+    guint64 batch = gst_util_uint64_scale (WAKE_BATCH_MS, s->cfg->rate, 1000);
 
     batch = MIN (batch, gst_stt_ring_get_capacity (ring) / 4);
     s->wake_batch = MAX (batch, s->chunk_samples);
   }
-  s->results = gst_stt_results_new (s->cfg.rate, s->cfg.provider->name, timeline, stats,
+  s->results = gst_stt_results_new (s->cfg->rate, s->cfg->provider->name, timeline, stats,
       log_object);
   s->wake_at = G_MAXUINT64;
-  if (s->cfg.tls_ca_file && *s->cfg.tls_ca_file) {
+  if (s->cfg->tls_ca_file && *s->cfg->tls_ca_file) {
     GError *err = NULL;
 
-    s->tls_db = g_tls_file_database_new (s->cfg.tls_ca_file, &err);
+    s->tls_db = g_tls_file_database_new (s->cfg->tls_ca_file, &err);
     if (s->tls_db == NULL) {
       s->tls_db_error = g_strdup_printf ("Cannot load tls-ca-file %s: %s",
-          s->cfg.tls_ca_file, err->message);
+          s->cfg->tls_ca_file, err->message);
       g_error_free (err);
     }
   }
@@ -1763,12 +1945,12 @@ start_cb (gpointer data)
   if (s->state == STATE_IDLE) {
     s->network_watch = stt_io_worker_watch_network (s->worker, on_network_back, s);
     s->tick_watch = stt_io_worker_watch_tick (s->worker, session_tick, s);
-    if (s->cfg.stats_interval > 0 && s->cfg.stats_interval % GST_SECOND == 0)
+    if (s->cfg->stats_interval > 0 && s->cfg->stats_interval % GST_SECOND == 0)
       s->stats_timer = stt_io_worker_add_timeout_seconds (s->worker,
-          (guint) (s->cfg.stats_interval / GST_SECOND), stats_cb, s, NULL);
-    else if (s->cfg.stats_interval > 0)
+          (guint) (s->cfg->stats_interval / GST_SECOND), stats_cb, s, NULL);
+    else if (s->cfg->stats_interval > 0)
       s->stats_timer = stt_io_worker_add_timeout (s->worker,
-          (guint) MAX (s->cfg.stats_interval / GST_MSECOND, 10), stats_cb, s, NULL);
+          (guint) MAX (s->cfg->stats_interval / GST_MSECOND, 10), stats_cb, s, NULL);
     session_connect (s);
   }
   return G_SOURCE_REMOVE;
@@ -1800,7 +1982,7 @@ gst_stt_session_wake (GstSttSession * s)
   if (end < __atomic_load_n (&s->wake_at, __ATOMIC_ACQUIRE)
       /* Non-live, a ring about to fill is drained at once: a writer blocked on a full
        * ring cannot wake us. */
-      && (s->cfg.live || end - start + s->wake_batch < gst_stt_ring_get_capacity (s->ring)))
+      && (s->cfg->live || end - start + s->wake_batch < gst_stt_ring_get_capacity (s->ring)))
     return;
   if (g_atomic_int_compare_and_exchange (&s->wake_pending, 0, 1))
     stt_io_worker_invoke_batched (s->worker, wake_cb, session_ref (s),
@@ -1835,6 +2017,7 @@ stop_cb (gpointer data)
   teardown_connection (s);
   clear_source (&s->retry_timer);
   clear_source (&s->stats_timer);
+  clear_source (&s->failback_timer);
   if (s->network_watch)
     stt_io_worker_unwatch_network (s->worker, s->network_watch);
   s->network_watch = 0;

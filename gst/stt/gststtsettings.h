@@ -78,6 +78,10 @@ typedef struct
   gchar *session_token;         /* a secret */
   gchar *region;
   GstClockTime max_session_duration;    /* 0 = none */
+  /* Failover: each backup a GstStructure named after its provider, its fields settings
+   * by name; NULL = none. Secrets in them are wiped when freed. */
+  GPtrArray *backups;
+  GstClockTime failover_after;  /* live: no audio carried for this long; 0 = never */
 
   /* ---- Not properties: filled when a stream starts. */
   const SttProviderInfo *provider;      /* provider_name resolved */
@@ -110,6 +114,14 @@ void gst_stt_settings_get_property (const GstSttSettings * s, guint id, GValue *
  * "provider" (not a setting of its own here). Needs the properties installed. */
 gboolean gst_stt_settings_set_by_name (GstSttSettings * s, const gchar * name,
     const GValue * value, GError ** error);
+
+/* @dst becomes the settings of @backup (a "backups" entry): @primary's, except where and
+ * how to reach the service (url, credentials, model, params, headers, tokens: rows
+ * marked per provider), which are @backup's fields or the defaults. FALSE with @error
+ * (RESOURCE SETTINGS; @dst untouched) for an unknown provider or a field that is not a
+ * setting or does not parse. @dst's provider and rate are left to the caller. */
+gboolean gst_stt_settings_for_backup (GstSttSettings * dst, const GstSttSettings * primary,
+    const GstStructure * backup, GError ** error);
 
 /* A structure's fields as name, value, ..., NULL (values not strings serialized), or
  * NULL for NULL: headers on the wire. */

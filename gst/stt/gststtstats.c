@@ -20,7 +20,14 @@ struct _GstSttStats
   guint64 counters[GST_STT_STAT_LAST];
   guint64 hist[GST_STT_HIST_LAST][N_BUCKETS];
   guint64 hist_count[GST_STT_HIST_LAST];
+  GArray *carried;              /* Carried, by provider, in the order first seen */
 };
+
+typedef struct
+{
+  const gchar *provider;        /* interned */
+  guint64 samples;
+} Carried;
 
 GstSttStats *
 gst_stt_stats_new (void)
@@ -37,6 +44,8 @@ gst_stt_stats_free (GstSttStats * stats)
   if (stats == NULL)
     return;
   g_mutex_clear (&stats->lock);
+  if (stats->carried)
+    g_array_unref (stats->carried);
   g_free (stats);
 }
 
@@ -47,6 +56,28 @@ gst_stt_stats_reset (GstSttStats * stats)
   memset (stats->counters, 0, sizeof (stats->counters));
   memset (stats->hist, 0, sizeof (stats->hist));
   memset (stats->hist_count, 0, sizeof (stats->hist_count));
+  if (stats->carried)
+    g_array_set_size (stats->carried, 0);
+  g_mutex_unlock (&stats->lock);
+}
+
+void
+gst_stt_stats_add_carried (GstSttStats * stats, const gchar * provider, guint64 samples)
+{
+  const gchar *name = g_intern_string (provider);
+  guint i;
+
+  g_mutex_lock (&stats->lock);
+  if (stats->carried == NULL)
+    stats->carried = g_array_new (FALSE, TRUE, sizeof (Carried));
+  for (i = 0; i < stats->carried->len; i++)
+    if (g_array_index (stats->carried, Carried, i).provider == name)
+      break;
+  if (i == stats->carried->len) {
+    Carried c = { name, 0 };
+    g_array_append_val (stats->carried, c);
+  }
+  g_array_index (stats->carried, Carried, i).samples += samples;
   g_mutex_unlock (&stats->lock);
 }
 
@@ -159,6 +190,24 @@ gst_stt_stats_to_structure (GstSttStats * stats, const gchar * provider, guint r
       "send-delay-p99", GST_TYPE_CLOCK_TIME, sd[2],
       "latency-p50", GST_TYPE_CLOCK_TIME, rl[0],
       "latency-p95", GST_TYPE_CLOCK_TIME, rl[1],
-      "latency-p99", GST_TYPE_CLOCK_TIME, rl[2], NULL);
+      "latency-p99", GST_TYPE_CLOCK_TIME, rl[2],
+      "failovers", G_TYPE_UINT64, c[GST_STT_STAT_FAILOVERS], NULL);
+  /* Audio transcribed by each provider, once more than one has worked. */
+  g_mutex_lock (&stats->lock);
+  if (stats->carried && stats->carried->len > 1) {
+    GstStructure *by = gst_structure_new_empty ("audio-by-provider");
+    GValue v = G_VALUE_INIT;
+
+    for (i = 0; i < stats->carried->len; i++) {
+      Carried *cr = &g_array_index (stats->carried, Carried, i);
+
+      gst_structure_set (by, cr->provider, GST_TYPE_CLOCK_TIME,
+          samples_to_time (cr->samples, rate), NULL);
+    }
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, by);
+    gst_structure_take_value (s, "audio-by-provider", &v);
+  }
+  g_mutex_unlock (&stats->lock);
   return s;
 }

@@ -22,6 +22,8 @@ typedef enum
   GST_STT_STAT_LATE_RESULTS,
   /* Audio that reached the element and that the service never transcribed. */
   GST_STT_STAT_SAMPLES_UNTRANSCRIBED,
+  /* Switches from one provider to another (backups). */
+  GST_STT_STAT_FAILOVERS,
   GST_STT_STAT_LAST
 } GstSttStat;
 
@@ -39,6 +41,9 @@ void gst_stt_stats_free (GstSttStats * stats);
 void gst_stt_stats_reset (GstSttStats * stats);
 void gst_stt_stats_add (GstSttStats * stats, GstSttStat stat, guint64 value);
 guint64 gst_stt_stats_get (GstSttStats * stats, GstSttStat stat);
+/* Audio @provider transcribed (committed while it was the active one), in samples. */
+void gst_stt_stats_add_carried (GstSttStats * stats, const gchar * provider,
+    guint64 samples);
 /* Records one observation of @hist, in nanoseconds. */
 void gst_stt_stats_observe (GstSttStats * stats, GstSttHist hist, GstClockTime value);
 /* Percentile @p (0..100) of @hist, or NONE with no observation. */

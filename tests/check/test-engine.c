@@ -1083,9 +1083,13 @@ GST_START_TEST (test_settings_table)
   fail_unless (gst_structure_is_equal (copy.params, t->set.params));
 
   g_value_init (&v, G_TYPE_STRING);
+  g_value_set_string (&v, "2500000000");
+  fail_unless (gst_stt_settings_set_by_name (&copy, "stall-timeout", &v, &err));
+  fail_unless_equals_uint64 (copy.stall_timeout, 2500 * GST_MSECOND);
+  /* The element's, not a backup's: one ring, one output. */
   g_value_set_string (&v, "2500");
-  fail_unless (gst_stt_settings_set_by_name (&copy, "latency", &v, &err));
-  fail_unless_equals_uint64 (copy.latency, 2500 * GST_MSECOND);
+  fail_if (gst_stt_settings_set_by_name (&copy, "latency", &v, &err));
+  g_clear_error (&err);
   g_value_set_string (&v, "ws://127.0.0.1:2700");
   fail_unless (gst_stt_settings_set_by_name (&copy, "url", &v, &err));
   fail_unless_equals_string (copy.url, "ws://127.0.0.1:2700");
@@ -1100,7 +1104,7 @@ GST_START_TEST (test_settings_table)
   fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS));
   g_clear_error (&err);
   g_value_set_string (&v, "not a number");
-  fail_if (gst_stt_settings_set_by_name (&copy, "latency", &v, &err));
+  fail_if (gst_stt_settings_set_by_name (&copy, "stall-timeout", &v, &err));
   g_clear_error (&err);
   fail_if (gst_stt_settings_set_by_name (&copy, "no-such-thing", &v, &err));
   g_clear_error (&err);
@@ -1113,6 +1117,55 @@ GST_START_TEST (test_settings_table)
   fail_unless (gst_stt_settings_set_by_name (&copy, "reconnect-max-attempts", &v, &err));
   fail_unless_equals_int (copy.reconnect_max_attempts, 4);
   g_value_unset (&v);
+
+  /* A backup: where and how to reach it is its own, the rest the element's; its
+   * secrets read back as ***. */
+  {
+    GstStructure *b = gst_structure_from_string ("vosk, url=ws://127.0.0.1:2700, "
+        "api-key=backup-secret, stall-timeout=(guint64)4000000000", NULL);
+    GValue arr = G_VALUE_INIT, item = G_VALUE_INIT;
+    GstSttSettings backup;
+    const GstStructure *back;
+
+    fail_unless (b != NULL);
+    g_value_init (&arr, GST_TYPE_ARRAY);
+    g_value_init (&item, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&item, b);
+    gst_value_array_append_and_take_value (&arr, &item);
+    g_object_set (t, "language-code", "fr", "model", "nova-3", NULL);
+    g_object_set_property (G_OBJECT (t), "backups", &arr);
+    g_value_unset (&arr);
+    g_value_init (&arr, GST_TYPE_ARRAY);
+    g_object_get_property (G_OBJECT (t), "backups", &arr);
+    fail_unless_equals_int (gst_value_array_get_size (&arr), 1);
+    back = gst_value_get_structure (gst_value_array_get_value (&arr, 0));
+    fail_unless_equals_string (gst_structure_get_string (back, "api-key"), "***");
+    fail_unless_equals_string (gst_structure_get_string (back, "url"),
+        "ws://127.0.0.1:2700");
+    g_value_unset (&arr);
+
+    fail_unless (gst_stt_settings_for_backup (&backup, &t->set,
+            g_ptr_array_index (t->set.backups, 0), &err));
+    fail_unless_equals_string (backup.provider_name, "vosk");
+    fail_unless_equals_string (backup.url, "ws://127.0.0.1:2700");
+    fail_unless_equals_string (backup.api_key, "backup-secret");
+    fail_unless (backup.model == NULL && backup.params == NULL);
+    fail_unless (backup.backups == NULL);
+    fail_unless_equals_string (backup.language, "fr");
+    fail_unless_equals_uint64 (backup.latency, 1500 * GST_MSECOND);
+    fail_unless_equals_uint64 (backup.stall_timeout, 4 * GST_SECOND);
+    gst_stt_settings_clear (&backup);
+
+    b = gst_structure_from_string ("nosuch, url=ws://x", NULL);
+    fail_if (gst_stt_settings_for_backup (&backup, &t->set, b, &err));
+    fail_unless (g_error_matches (err, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS));
+    g_clear_error (&err);
+    gst_structure_free (b);
+    b = gst_structure_from_string ("deepgram, latency=100", NULL);
+    fail_if (gst_stt_settings_for_backup (&backup, &t->set, b, &err));
+    g_clear_error (&err);
+    gst_structure_free (b);
+  }
 
   /* The element's own settings did not move. */
   fail_unless_equals_uint64 (t->set.latency, 1500 * GST_MSECOND);

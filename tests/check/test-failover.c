@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Failover to a backup provider, live, in real time, at the element's default settings
+ * (only provider, url, credentials and backups are set).
+ *
+ * The primary is a Deepgram-protocol test server reached through a fault proxy (so it can
+ * be refused, dropped or stalled at will); the backup a vosk-protocol test server. Each
+ * case checks what a captioning user would: every word once across both providers, on
+ * the bus and in the text buffers, at its time (50 ms); captions never stop for longer
+ * than failover-after + 2 s; the switches said (WARNING, provider of each final,
+ * stt-stats); nothing untranscribed; and, when the primary returns, that it carries the
+ * end of the stream again. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+#include <gst/check/gstcheck.h>
+#include <gst/app/app.h>
+
+#include "stt-check-utils.h"
+#include "stt-test-server.h"
+#include "stt-fault-proxy.h"
+
+#define TOLERANCE (50 * GST_MSECOND)
+/* The element's default failover-after, in seconds (checked against the property). */
+#define FAILOVER_AFTER 8.0
+/* A word spoken while the service works reaches the bus within this (the servers' end
+ * of segment after a pause, the delivery). */
+#define NORMAL_DELAY 2.5
+#define CHUNK_MS 20
+#define TAIL 1.0
+
+typedef enum
+{
+  ACT_REFUSE,                   /* the primary refuses new connections */
+  ACT_ACCEPT,                   /* ... accepts them again */
+  ACT_DROP,                     /* every open connection to the primary is reset */
+  ACT_STALL,                    /* the primary stops reading and answering (blackhole) */
+  ACT_RESUME,                   /* ... and comes back */
+} Action;
+
+typedef struct
+{
+  gdouble at;                   /* seconds of stream time (wall clock since the start) */
+  Action action;
+} Step;
+
+typedef struct
+{
+  GstClockTime pts;
+  gchar *text;
+} Cue;
+
+typedef struct
+{
+  gchar *text;
+  GstClockTime start;
+  gchar *provider;
+  gdouble arrived;              /* seconds since the feed started */
+} Word;
+
+typedef struct
+{
+  SttTestServer *primary, *backup;
+  SttFaultProxy *proxy;
+  GstElement *pipeline, *stt;
+  GMutex lock;
+  GArray *cues;                 /* Cue, from the appsink thread */
+  GArray *words;                /* Word, from the bus, in order */
+  GPtrArray *warnings;          /* gchar* */
+  gchar *error;
+  gboolean eos;
+  GstStructure *stats;
+  gint64 start;
+  gint stop;
+  GThread *feeder;
+  SttTone *tones;
+  guint n_tones;
+  gdouble duration;
+  GList *buffers;
+} Run;
+
+static void
+cue_clear (Cue * c)
+{
+  g_free (c->text);
+}
+
+static void
+word_clear (Word * w)
+{
+  g_free (w->text);
+  g_free (w->provider);
+}
+
+static gdouble
+since_start (Run * r)
+{
+  return (g_get_monotonic_time () - r->start) / (gdouble) G_USEC_PER_SEC;
+}
+
+static GstFlowReturn
+on_new_sample (GstAppSink * sink, gpointer data)
+{
+  Run *r = data;
+  GstSample *sample = gst_app_sink_pull_sample (sink);
+  GstBuffer *buf;
+  GstMapInfo map;
+  Cue cue;
+
+  if (sample == NULL)
+    return GST_FLOW_EOS;
+  buf = gst_sample_get_buffer (sample);
+  cue.pts = GST_BUFFER_PTS (buf);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  cue.text = g_strndup ((const gchar *) map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  gst_sample_unref (sample);
+  g_mutex_lock (&r->lock);
+  g_array_append_val (r->cues, cue);
+  g_mutex_unlock (&r->lock);
+  return GST_FLOW_OK;
+}
+
+static Run *
+run_new (gdouble duration)
+{
+  Run *r = g_new0 (Run, 1);
+  GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
+  g_autofree gchar *backup_url = NULL, *primary_url = NULL;
+  GError *err = NULL;
+  GstElement *src, *sink;
+  GstStructure *backup;
+  GValue backups = G_VALUE_INIT, item = G_VALUE_INIT;
+  GstCaps *caps;
+  GstBuffer *all;
+  GstClockTime failover_after = 0;
+
+  g_mutex_init (&r->lock);
+  r->duration = duration;
+  r->cues = g_array_new (FALSE, TRUE, sizeof (Cue));
+  g_array_set_clear_func (r->cues, (GDestroyNotify) cue_clear);
+  r->words = g_array_new (FALSE, TRUE, sizeof (Word));
+  g_array_set_clear_func (r->words, (GDestroyNotify) word_clear);
+  r->warnings = g_ptr_array_new_with_free_func (g_free);
+
+  r->primary = stt_test_server_new ("deepgram", &err);
+  fail_unless (r->primary != NULL, "%s", err ? err->message : "?");
+  r->backup = stt_test_server_new ("vosk", &err);
+  fail_unless (r->backup != NULL, "%s", err ? err->message : "?");
+  r->proxy = stt_fault_proxy_new (stt_test_server_get_port (r->primary), &err);
+  fail_unless (r->proxy != NULL, "%s", err ? err->message : "?");
+  primary_url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen",
+      stt_fault_proxy_get_port (r->proxy));
+  backup_url = stt_test_server_get_url (r->backup);
+
+  r->tones = stt_check_make_speech (duration, TAIL, &r->n_tones);
+  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, STT_CHECK_RUN_RATE, 1, duration,
+      r->tones, r->n_tones, 0);
+  r->buffers = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, STT_CHECK_RUN_RATE, 1,
+      CHUNK_MS);
+  gst_buffer_unref (all);
+
+  r->pipeline = gst_parse_launch ("appsrc name=src is-live=true format=time ! "
+      "stttranscribe name=stt ! appsink name=sink sync=false", &err);
+  fail_unless (r->pipeline != NULL && err == NULL, "%s", err ? err->message : "?");
+  r->stt = gst_bin_get_by_name (GST_BIN (r->pipeline), "stt");
+  g_object_set (r->stt, "provider", "deepgram", "url", primary_url, NULL);
+  stt_check_set_test_credentials (r->stt, "deepgram");
+  backup = gst_structure_new ("vosk", "url", G_TYPE_STRING, backup_url, NULL);
+  g_value_init (&backups, GST_TYPE_ARRAY);
+  g_value_init (&item, GST_TYPE_STRUCTURE);
+  g_value_take_boxed (&item, backup);
+  gst_value_array_append_and_take_value (&backups, &item);
+  g_object_set_property (G_OBJECT (r->stt), "backups", &backups);
+  g_value_unset (&backups);
+  g_object_get (r->stt, "failover-after", &failover_after, NULL);
+  fail_unless_equals_uint64 (failover_after, FAILOVER_AFTER * GST_SECOND);
+
+  src = gst_bin_get_by_name (GST_BIN (r->pipeline), "src");
+  caps = stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, STT_CHECK_RUN_RATE, 1);
+  gst_app_src_set_caps (GST_APP_SRC (src), caps);
+  gst_caps_unref (caps);
+  gst_object_unref (src);
+  sink = gst_bin_get_by_name (GST_BIN (r->pipeline), "sink");
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, r, NULL);
+  gst_object_unref (sink);
+  return r;
+}
+
+static void
+run_free (Run * r)
+{
+  gst_element_set_state (r->pipeline, GST_STATE_NULL);
+  gst_object_unref (r->stt);
+  gst_object_unref (r->pipeline);
+  stt_fault_proxy_free (r->proxy);
+  stt_test_server_free (r->primary);
+  stt_test_server_free (r->backup);
+  g_list_free_full (r->buffers, (GDestroyNotify) gst_buffer_unref);
+  g_array_unref (r->cues);
+  g_array_unref (r->words);
+  g_ptr_array_unref (r->warnings);
+  g_clear_pointer (&r->stats, gst_structure_free);
+  g_free (r->error);
+  g_free (r->tones);
+  g_mutex_clear (&r->lock);
+  g_free (r);
+}
+
+/* The live source: 20 ms buffers at the pace of real time, then EOS. */
+static gpointer
+feed_live (gpointer data)
+{
+  Run *r = data;
+  GstElement *src = gst_bin_get_by_name (GST_BIN (r->pipeline), "src");
+  GList *l;
+
+  for (l = r->buffers; l; l = l->next) {
+    gint64 due = r->start + (gint64) (GST_BUFFER_PTS (l->data) / GST_USECOND);
+    gint64 now = g_get_monotonic_time ();
+
+    if (g_atomic_int_get (&r->stop))
+      break;
+    if (due > now)
+      g_usleep (due - now);
+    if (gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_ref (l->data))
+        != GST_FLOW_OK)
+      break;
+  }
+  if (l == NULL)
+    gst_app_src_end_of_stream (GST_APP_SRC (src));
+  gst_object_unref (src);
+  return NULL;
+}
+
+static void
+record_final (Run * r, const GstStructure * s)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  const gchar *provider = gst_structure_get_string (s, "provider");
+  gdouble arrived = since_start (r);
+  guint k;
+
+  for (k = 0; words && k < gst_value_array_get_size (words); k++) {
+    const GstStructure *ws =
+        gst_value_get_structure (gst_value_array_get_value (words, k));
+    Word w = { stt_check_bare_word (gst_structure_get_string (ws, "text")),
+      GST_CLOCK_TIME_NONE, g_strdup (provider), arrived
+    };
+
+    gst_structure_get_clock_time (ws, "start", &w.start);
+    g_array_append_val (r->words, w);
+  }
+}
+
+static void
+apply (Run * r, Action a)
+{
+  GST_INFO ("%.1f s: fault action %d", since_start (r), a);
+  switch (a) {
+    case ACT_REFUSE:
+      stt_fault_proxy_set_refuse (r->proxy, TRUE);
+      break;
+    case ACT_ACCEPT:
+      stt_fault_proxy_set_refuse (r->proxy, FALSE);
+      break;
+    case ACT_DROP:
+      stt_fault_proxy_drop_all (r->proxy);
+      break;
+    case ACT_STALL:
+      stt_fault_proxy_set_blackhole (r->proxy, TRUE);
+      break;
+    case ACT_RESUME:
+      stt_fault_proxy_set_blackhole (r->proxy, FALSE);
+      break;
+  }
+}
+
+/* Plays the stream in real time with @steps applied at their times, until EOS, ERROR or
+ * the input's length plus a minute. */
+static void
+run_play (Run * r, const Step * steps, guint n_steps)
+{
+  GstBus *bus = gst_element_get_bus (r->pipeline);
+  gint64 deadline;
+  guint next = 0;
+
+  while (next < n_steps && steps[next].at <= 0)
+    apply (r, steps[next++].action);
+  fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  r->start = g_get_monotonic_time ();
+  deadline = r->start + (gint64) ((r->duration + 60) * G_USEC_PER_SEC);
+  r->feeder = g_thread_new ("failover-feeder", feed_live, r);
+  while (!r->eos && r->error == NULL && g_get_monotonic_time () < deadline) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 50 * GST_MSECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING | GST_MESSAGE_ELEMENT);
+    const GstStructure *s;
+    GError *err = NULL;
+    gchar *debug = NULL;
+    gboolean final = FALSE;
+
+    while (next < n_steps && since_start (r) >= steps[next].at)
+      apply (r, steps[next++].action);
+    if (msg == NULL)
+      continue;
+    s = gst_message_get_structure (msg);
+    switch (GST_MESSAGE_TYPE (msg)) {
+      case GST_MESSAGE_EOS:
+        r->eos = TRUE;
+        break;
+      case GST_MESSAGE_ERROR:
+        gst_message_parse_error (msg, &err, &debug);
+        r->error = g_strdup_printf ("%s (%s)", err->message, debug ? debug : "");
+        break;
+      case GST_MESSAGE_WARNING:
+        gst_message_parse_warning (msg, &err, NULL);
+        GST_INFO ("%.1f s: WARNING %s", since_start (r), err->message);
+        g_ptr_array_add (r->warnings, g_strdup (err->message));
+        break;
+      case GST_MESSAGE_ELEMENT:
+        if (s && gst_structure_has_name (s, "stt-transcript")
+            && gst_structure_get_boolean (s, "is-final", &final) && final)
+          record_final (r, s);
+        break;
+      default:
+        break;
+    }
+    g_clear_error (&err);
+    g_free (debug);
+    gst_message_unref (msg);
+  }
+  g_object_get (r->stt, "stats", &r->stats, NULL);
+  g_atomic_int_set (&r->stop, 1);
+  g_thread_join (r->feeder);
+  gst_element_set_state (r->pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+}
+
+/* Every word once, in order, at its time, on the bus and in the text buffers; each word
+ * on the bus within @max_delay of its end. Returns how many words each provider gave
+ * (@primary_words, @backup_words) and the provider of the last word. */
+static void
+check_words (Run * r, gdouble max_delay, guint * primary_words, guint * backup_words,
+    const gchar ** last_provider)
+{
+  guint i, k, n_cue_words = 0;
+  gdouble worst = 0;
+  guint worst_i = 0;
+
+  fail_unless (r->error == NULL, "ERROR: %s", r->error);
+  fail_unless (r->eos, "no EOS within the input's length and a minute");
+  *primary_words = *backup_words = 0;
+  for (i = 0; i < MIN (r->words->len, r->n_tones); i++) {
+    Word *w = &g_array_index (r->words, Word, i);
+    g_autofree gchar *want = stt_check_tone_word (&r->tones[i]);
+    GstClockTime at = (GstClockTime) (r->tones[i].start * GST_SECOND);
+    gdouble delay = w->arrived - r->tones[i].end;
+
+    fail_unless_equals_string (w->text, want);
+    fail_unless (w->start + TOLERANCE >= at && w->start <= at + TOLERANCE,
+        "word %u (%s, from %s) at %.3f s, its tone at %.3f s", i, w->text, w->provider,
+        w->start / 1e9, r->tones[i].start);
+    if (delay > worst) {
+      worst = delay;
+      worst_i = i;
+    }
+    if (g_str_equal (w->provider, "deepgram"))
+      (*primary_words)++;
+    else if (g_str_equal (w->provider, "vosk"))
+      (*backup_words)++;
+  }
+  fail_unless_equals_int (r->words->len, r->n_tones);
+  *last_provider = g_array_index (r->words, Word, r->words->len - 1).provider;
+  GST_INFO ("%u words: %u from the primary, %u from the backup; longest delay %.2f s "
+      "(word %u at %.1f s)", r->words->len, *primary_words, *backup_words, worst, worst_i,
+      r->tones[worst_i].start);
+  fail_unless (worst <= max_delay, "word %u (tone at %.2f s) reached the bus %.2f s "
+      "after its end (at most %.2f s)", worst_i, r->tones[worst_i].start, worst,
+      max_delay);
+
+  /* The text buffers: the same words, each cue at its first word's time. */
+  for (i = 0; i < r->cues->len; i++) {
+    Cue *c = &g_array_index (r->cues, Cue, i);
+    g_auto (GStrv) parts = g_strsplit_set (c->text, " \n", -1);
+    gboolean first = TRUE;
+
+    for (k = 0; parts[k]; k++) {
+      g_autofree gchar *bare = stt_check_bare_word (parts[k]);
+      g_autofree gchar *want = NULL;
+      GstClockTime at;
+
+      if (*bare == '\0')
+        continue;
+      fail_unless (n_cue_words < r->n_tones, "more words in the text buffers than "
+          "spoken: %s", bare);
+      want = stt_check_tone_word (&r->tones[n_cue_words]);
+      fail_unless_equals_string (bare, want);
+      at = (GstClockTime) (r->tones[n_cue_words].start * GST_SECOND);
+      if (first)
+        fail_unless (c->pts + TOLERANCE >= at && c->pts <= at + TOLERANCE,
+            "text buffer %u (%s) at %.3f s, its first word at %.3f s", i, c->text,
+            c->pts / 1e9, r->tones[n_cue_words].start);
+      first = FALSE;
+      n_cue_words++;
+    }
+  }
+  fail_unless_equals_int (n_cue_words, r->n_tones);
+}
+
+static guint64
+stat_u64 (Run * r, const gchar * name)
+{
+  guint64 v = G_MAXUINT64;
+
+  fail_unless (r->stats && gst_structure_get_uint64 (r->stats, name, &v), "no %s", name);
+  return v;
+}
+
+static GstClockTime
+stat_time (Run * r, const gchar * name)
+{
+  GstClockTime v = GST_CLOCK_TIME_NONE;
+
+  fail_unless (r->stats && gst_structure_get_clock_time (r->stats, name, &v), "no %s",
+      name);
+  return v;
+}
+
+static guint
+count_warnings (Run * r, const gchar * needle)
+{
+  guint i, n = 0;
+
+  for (i = 0; i < r->warnings->len; i++)
+    if (strstr (g_ptr_array_index (r->warnings, i), needle))
+      n++;
+  return n;
+}
+
+/* Both providers carried audio, as the stats say too. */
+static void
+check_both_carried (Run * r)
+{
+  const GValue *v = gst_structure_get_value (r->stats, "audio-by-provider");
+  const GstStructure *by;
+  GstClockTime dg = 0, vosk = 0;
+
+  fail_unless (v != NULL && GST_VALUE_HOLDS_STRUCTURE (v), "no audio-by-provider");
+  by = gst_value_get_structure (v);
+  fail_unless (gst_structure_get_clock_time (by, "deepgram", &dg));
+  fail_unless (gst_structure_get_clock_time (by, "vosk", &vosk));
+  fail_unless (dg > 0 && vosk > 0);
+  /* Between them, the whole input (the last final may stop short of its tail). */
+  fail_unless (dg + vosk + (TAIL + 0.5) * GST_SECOND >= r->duration * GST_SECOND,
+      "deepgram %.1f s + vosk %.1f s of %.1f s", dg / 1e9, vosk / 1e9, r->duration);
+}
+
+/* The primary refuses every connection from the start: the backup carries the whole
+ * stream, the primary is tried again now and then, and the user is told. */
+GST_START_TEST (test_primary_refused_from_start)
+{
+  Run *r = run_new (40);
+  const Step steps[] = { {0, ACT_REFUSE} };
+  guint pw, bw;
+  const gchar *last;
+
+  run_play (r, steps, G_N_ELEMENTS (steps));
+  check_words (r, FAILOVER_AFTER + 2 + NORMAL_DELAY, &pw, &bw, &last);
+  fail_unless_equals_int (pw, 0);
+  fail_unless_equals_int (bw, r->n_tones);
+  fail_unless (stat_u64 (r, "failovers") >= 1);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") >= 1,
+      "no WARNING says the switch");
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* The primary's connection drops at 20 s and it refuses until 80 s: the backup takes
+ * over from the committed point within failover-after, the primary is tried again
+ * in the background and carries the end of the stream. */
+GST_START_TEST (test_primary_dropped_then_back)
+{
+  Run *r = run_new (120);
+  const Step steps[] = { {20, ACT_REFUSE}, {20, ACT_DROP}, {80, ACT_ACCEPT} };
+  guint pw, bw;
+  const gchar *last;
+
+  run_play (r, steps, G_N_ELEMENTS (steps));
+  check_words (r, FAILOVER_AFTER + 2 + NORMAL_DELAY, &pw, &bw, &last);
+  fail_unless (pw > 0 && bw > 0, "primary %u words, backup %u", pw, bw);
+  fail_unless_equals_string (last, "deepgram");
+  fail_unless (stat_u64 (r, "failovers") >= 2);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  check_both_carried (r);
+  fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") >= 1);
+  fail_unless (count_warnings (r, "Switching from vosk-server to Deepgram") >= 1);
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* The primary stops answering at 20 s (no read, no pong, connections kept open) and
+ * comes back at 200 s, longer than the replay ring: the backup takes over within
+ * failover-after, and trying the primary again while it is stalled costs no word. */
+GST_START_TEST (test_primary_stalled_then_back)
+{
+  Run *r = run_new (230);
+  const Step steps[] = { {20, ACT_STALL}, {200, ACT_RESUME} };
+  guint pw, bw;
+  const gchar *last;
+
+  run_play (r, steps, G_N_ELEMENTS (steps));
+  check_words (r, FAILOVER_AFTER + 2 + NORMAL_DELAY, &pw, &bw, &last);
+  fail_unless (pw > 0 && bw > 0, "primary %u words, backup %u", pw, bw);
+  fail_unless_equals_string (last, "deepgram");
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  check_both_carried (r);
+  run_free (r);
+}
+
+GST_END_TEST;
+
+static Suite *
+failover_suite (void)
+{
+  Suite *s = suite_create ("failover");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 400);
+  tcase_add_test (tc, test_primary_refused_from_start);
+  tcase_add_test (tc, test_primary_dropped_then_back);
+  tcase_add_test (tc, test_primary_stalled_then_back);
+  return s;
+}
+
+GST_CHECK_MAIN (failover);
