@@ -62,9 +62,10 @@ struct _GstSttSession
   guint failbacks;              /* switches away from the primary since it last worked */
   gboolean failback_wanted;     /* switch back to the primary at the next final */
   guint refused_in_row;         /* targets that failed for good one after the other */
-  gboolean carried_since_switch;        /* the active target committed audio */
+  gboolean switch_warned;       /* a switch was said since audio was last committed */
   gboolean trial;               /* the primary is tried again and has carried nothing yet */
-  gboolean trial_opened;        /* ... and it accepted a connection */
+  gboolean trial_costly;        /* ... and it cost captions (it accepted a connection, or
+                                 * hung for failover-after) */
   GSource *failback_timer;
   GstSttRing *ring;
   GstSttTimeline *timeline;
@@ -399,8 +400,15 @@ commit (GstSttSession * s, guint64 pos)
   if (pos <= s->committed)
     return;
   gst_stt_stats_add_carried (s->stats, s->cfg->provider->name, pos - s->committed);
-  s->carried_since_switch = TRUE;
+  s->switch_warned = FALSE;
   if (s->active == 0) {
+    if (s->trial) {
+      g_autofree gchar *t = g_strdup_printf ("%s (the primary) is back: it carries the "
+          "audio again from %.3f s of the stream on", s->cfg->provider->display_name,
+          (gdouble) s->committed / s->cfg->rate);
+
+      post_warning (s, t);
+    }
     s->failbacks = 0;
     s->trial = FALSE;
   }
@@ -772,7 +780,11 @@ switch_target (GstSttSession * s, guint to, const gchar * why)
 {
   const SttProviderInfo *from = s->cfg->provider;
   g_autofree gchar *text = NULL;
-  gboolean warn = s->carried_since_switch || to == 0;
+  /* A WARNING when a working service is left, once per outage: trying the primary
+   * again, and leaving it when that trial fails, are said in the log and the connection
+   * message only (its return is a WARNING of its own, at its first final), and so is
+   * each turn of a round of services that are all gone. */
+  gboolean warn = to != 0 && !s->trial && !s->switch_warned;
 
   teardown_connection (s);
   clear_source (&s->retry_timer);
@@ -791,9 +803,10 @@ switch_target (GstSttSession * s, guint to, const gchar * why)
   /* The next one gets failover-after of its own. */
   s->outage_since = now_us ();
   s->outage_warned = FALSE;
-  s->carried_since_switch = FALSE;
+  if (warn)
+    s->switch_warned = TRUE;
   /* Back to the primary from a backup: on trial until it carries audio. */
-  s->trial_opened = s->trial && s->trial_opened;
+  s->trial_costly = s->trial && s->trial_costly;
   s->trial = to == 0 && s->n_targets > 1;
   gst_stt_results_set_provider (s->results, s->cfg->provider->name);
   gst_stt_stats_add (s->stats, GST_STT_STAT_FAILOVERS, 1);
@@ -801,9 +814,6 @@ switch_target (GstSttSession * s, guint to, const gchar * why)
       "%.3f s of the stream on: %s", from->display_name, s->cfg->provider->display_name,
       to == 0 ? " (the primary)" : " (a backup)", (gdouble) s->committed / s->cfg->rate,
       why);
-  /* A WARNING for each outage, not for each turn of a round of services that are all
-   * gone: a switch away from one that carried nothing since it took over is said in
-   * the log and the connection message only. */
   if (warn)
     post_warning (s, text);
   else
@@ -819,10 +829,10 @@ switch_target (GstSttSession * s, guint to, const gchar * why)
      * pace of reconnects. One that accepted and then failed cost captions: less often. */
     s->failbacks++;
     s->failback_timer = stt_io_worker_add_timeout (s->worker,
-        (guint) (gst_stt_failback_delay (s->failbacks, s->trial_opened ?
+        (guint) (gst_stt_failback_delay (s->failbacks, s->trial_costly ?
                 GST_STT_FAILBACK_MAX : s->cfg->reconnect_max_delay) / GST_MSECOND),
         failback_cb, s, NULL);
-    s->trial_opened = FALSE;
+    s->trial_costly = FALSE;
   }
   s->retry_timer = stt_io_worker_add_timeout (s->worker, 0, rotate_connect_cb, s, NULL);
 }
@@ -862,6 +872,8 @@ failover_tick (GstSttSession * s, gint64 now)
   }
   if (!since || now - since < limit)
     return FALSE;
+  if (s->trial)
+    s->trial_costly = TRUE;
   {
     g_autofree gchar *why = g_strdup_printf ("%s carried no audio for %.1f s "
         "(failover-after): %s", s->cfg->provider->display_name,
@@ -1023,7 +1035,7 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   s->state = STATE_OPEN;
   s->ever_connected = TRUE;
   if (s->trial)
-    s->trial_opened = TRUE;
+    s->trial_costly = TRUE;
   /* attempt is reset by the first result, not here: a service that accepts and then
    * fails at once (an in-band 429, a 503) must still back off. */
   s->last_recv = s->last_send = s->pace_start = now_us ();

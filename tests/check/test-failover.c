@@ -37,6 +37,9 @@ typedef enum
   ACT_DROP,                     /* every open connection to the primary is reset */
   ACT_STALL,                    /* the primary stops reading and answering (blackhole) */
   ACT_RESUME,                   /* ... and comes back */
+  ACT_BACKUP_REFUSE,            /* the same for the backup */
+  ACT_BACKUP_ACCEPT,
+  ACT_BACKUP_DROP,
 } Action;
 
 typedef struct
@@ -62,8 +65,9 @@ typedef struct
 typedef struct
 {
   SttTestServer *primary, *backup;
-  SttFaultProxy *proxy;
+  SttFaultProxy *proxy, *backup_proxy;
   GstElement *pipeline, *stt;
+  gboolean live;
   GMutex lock;
   GArray *cues;                 /* Cue, from the appsink thread */
   GArray *words;                /* Word, from the bus, in order */
@@ -122,8 +126,10 @@ on_new_sample (GstAppSink * sink, gpointer data)
   return GST_FLOW_OK;
 }
 
+/* A run of @duration seconds of speech, from a live source fed in real time or (not
+ * @live) a non-live one that pushes everything at once. */
 static Run *
-run_new (gdouble duration)
+run_new_full (gdouble duration, gboolean live)
 {
   Run *r = g_new0 (Run, 1);
   GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
@@ -150,9 +156,13 @@ run_new (gdouble duration)
   fail_unless (r->backup != NULL, "%s", err ? err->message : "?");
   r->proxy = stt_fault_proxy_new (stt_test_server_get_port (r->primary), &err);
   fail_unless (r->proxy != NULL, "%s", err ? err->message : "?");
+  r->backup_proxy = stt_fault_proxy_new (stt_test_server_get_port (r->backup), &err);
+  fail_unless (r->backup_proxy != NULL, "%s", err ? err->message : "?");
   primary_url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen",
       stt_fault_proxy_get_port (r->proxy));
-  backup_url = stt_test_server_get_url (r->backup);
+  backup_url = g_strdup_printf ("ws://127.0.0.1:%u/",
+      stt_fault_proxy_get_port (r->backup_proxy));
+  r->live = live;
 
   r->tones = stt_check_make_speech (duration, TAIL, &r->n_tones);
   all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, STT_CHECK_RUN_RATE, 1, duration,
@@ -161,8 +171,10 @@ run_new (gdouble duration)
       CHUNK_MS);
   gst_buffer_unref (all);
 
-  r->pipeline = gst_parse_launch ("appsrc name=src is-live=true format=time ! "
-      "stttranscribe name=stt ! appsink name=sink sync=false", &err);
+  r->pipeline = gst_parse_launch (live ? "appsrc name=src is-live=true format=time ! "
+      "stttranscribe name=stt ! appsink name=sink sync=false" :
+      "appsrc name=src format=time ! stttranscribe name=stt ! appsink name=sink "
+      "sync=false", &err);
   fail_unless (r->pipeline != NULL && err == NULL, "%s", err ? err->message : "?");
   r->stt = gst_bin_get_by_name (GST_BIN (r->pipeline), "stt");
   g_object_set (r->stt, "provider", "deepgram", "url", primary_url, NULL);
@@ -188,6 +200,12 @@ run_new (gdouble duration)
   return r;
 }
 
+static Run *
+run_new (gdouble duration)
+{
+  return run_new_full (duration, TRUE);
+}
+
 static void
 run_free (Run * r)
 {
@@ -195,6 +213,7 @@ run_free (Run * r)
   gst_object_unref (r->stt);
   gst_object_unref (r->pipeline);
   stt_fault_proxy_free (r->proxy);
+  stt_fault_proxy_free (r->backup_proxy);
   stt_test_server_free (r->primary);
   stt_test_server_free (r->backup);
   g_list_free_full (r->buffers, (GDestroyNotify) gst_buffer_unref);
@@ -222,7 +241,7 @@ feed_live (gpointer data)
 
     if (g_atomic_int_get (&r->stop))
       break;
-    if (due > now)
+    if (r->live && due > now)
       g_usleep (due - now);
     if (gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_ref (l->data))
         != GST_FLOW_OK)
@@ -274,6 +293,15 @@ apply (Run * r, Action a)
     case ACT_RESUME:
       stt_fault_proxy_set_blackhole (r->proxy, FALSE);
       break;
+    case ACT_BACKUP_REFUSE:
+      stt_fault_proxy_set_refuse (r->backup_proxy, TRUE);
+      break;
+    case ACT_BACKUP_ACCEPT:
+      stt_fault_proxy_set_refuse (r->backup_proxy, FALSE);
+      break;
+    case ACT_BACKUP_DROP:
+      stt_fault_proxy_drop_all (r->backup_proxy);
+      break;
   }
 }
 
@@ -286,6 +314,7 @@ run_play (Run * r, const Step * steps, guint n_steps)
   gint64 deadline;
   guint next = 0;
 
+  r->start = g_get_monotonic_time ();
   while (next < n_steps && steps[next].at <= 0)
     apply (r, steps[next++].action);
   fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) !=
@@ -496,8 +525,10 @@ GST_START_TEST (test_primary_dropped_then_back)
   fail_unless (stat_u64 (r, "failovers") >= 2);
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
   check_both_carried (r);
+  fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") == 1,
+      "one outage, one WARNING for the switch");
   fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") >= 1);
-  fail_unless (count_warnings (r, "Switching from vosk-server to Deepgram") >= 1);
+  fail_unless (count_warnings (r, "Deepgram (the primary) is back") >= 1);
   run_free (r);
 }
 
@@ -519,6 +550,55 @@ GST_START_TEST (test_primary_stalled_then_back)
   fail_unless_equals_string (last, "deepgram");
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
   check_both_carried (r);
+  fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") >= 1);
+  fail_unless (count_warnings (r, "Deepgram (the primary) is back") >= 1);
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* Primary and backup both gone for a while (the primary from 15 s to 70 s, the backup
+ * from 15 s to 45 s): no ERROR, no crash, a WARNING for the outage rather than one per
+ * turn, and every word once when the backup returns (the replay ring, 60 s, holds the
+ * outage), then the primary carries the end. */
+GST_START_TEST (test_all_gone_then_back)
+{
+  Run *r = run_new (100);
+  const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {15, ACT_BACKUP_REFUSE},
+    {45, ACT_BACKUP_ACCEPT}, {70, ACT_ACCEPT}
+  };
+  guint pw, bw;
+  const gchar *last;
+
+  run_play (r, steps, G_N_ELEMENTS (steps));
+  /* Words of the outage come when a service returns: 30 s after, at most. */
+  check_words (r, 30 + FAILOVER_AFTER + 2 + NORMAL_DELAY, &pw, &bw, &last);
+  fail_unless (pw > 0 && bw > 0, "primary %u words, backup %u", pw, bw);
+  fail_unless_equals_string (last, "deepgram");
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  fail_unless (count_warnings (r, "Switching from") <= 3, "%u switch WARNINGs",
+      count_warnings (r, "Switching from"));
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* A file whose primary refuses the key (HTTP 401): without a backup an ERROR; with one,
+ * the backup transcribes the whole file at once, and a WARNING says why. */
+GST_START_TEST (test_file_primary_refused)
+{
+  Run *r = run_new_full (30, FALSE);
+  guint pw, bw;
+  const gchar *last;
+
+  stt_test_server_set_api_key (r->primary, "another-key");
+  run_play (r, NULL, 0);
+  check_words (r, 60, &pw, &bw, &last);
+  fail_unless_equals_int (pw, 0);
+  fail_unless_equals_int (bw, r->n_tones);
+  fail_unless_equals_uint64 (stat_u64 (r, "failovers"), 1);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  fail_unless (count_warnings (r, "401") == 1, "the WARNING names the refusal");
   run_free (r);
 }
 
@@ -535,6 +615,8 @@ failover_suite (void)
   tcase_add_test (tc, test_primary_refused_from_start);
   tcase_add_test (tc, test_primary_dropped_then_back);
   tcase_add_test (tc, test_primary_stalled_then_back);
+  tcase_add_test (tc, test_all_gone_then_back);
+  tcase_add_test (tc, test_file_primary_refused);
   return s;
 }
 
