@@ -12,7 +12,10 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <math.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "gststtengine.h"
@@ -68,6 +71,7 @@ struct _GstSttEngine
   gint64 started;               /* monotonic time the session started */
   gint progress_tenth;          /* the last tenth of progress posted */
   guint64 overflow;              /* samples dropped in the current overflow */
+  guint64 spooling;             /* samples spooled in the current overflow */
 
   /* Drain, interruption and failure: under drain_lock. The ring is set flushing while
    * flushing or failed, so a writer waiting for room wakes. */
@@ -323,6 +327,8 @@ start_session (GstSttEngine * e)
 {
   GstSttSettings config;
   gboolean live = query_live (e);
+  g_autofree gchar *spool_dir = NULL;
+  guint64 spool_max_bytes;
   gint64 duration = -1;
   guint64 capacity;
 
@@ -339,13 +345,29 @@ start_session (GstSttEngine * e)
   config.rate = e->rate;
   config.live = live;
   capacity = gst_util_uint64_scale (e->set.max_buffer_time, e->rate, GST_SECOND);
+  spool_dir = e->set.spool_dir && *e->set.spool_dir ? g_strdup (e->set.spool_dir) :
+      g_build_filename (g_get_user_cache_dir (), "gst-stt", NULL);
+  spool_max_bytes = e->set.spool_max_bytes;
   GST_OBJECT_UNLOCK (e->element);
 
   /* The ring is sized when the stream starts, with the max-buffer-time of then. A
    * flush or state change already under way keeps it flushing. */
+  /* A spool that cannot be written is said now, not when an outage needs it. */
+  if (live && spool_max_bytes > 0 && (g_mkdir_with_parents (spool_dir, 0700) != 0
+          || g_access (spool_dir, W_OK) != 0)) {
+    gint err = errno;
+
+    GST_ELEMENT_WARNING (e->element, RESOURCE, OPEN_WRITE, ("spool-dir %s cannot be "
+            "written (%s): in an outage longer than max-buffer-time the oldest audio "
+            "will be dropped", spool_dir, g_strerror (err)), (NULL));
+  }
   g_mutex_lock (&e->drain_lock);
-  if (e->ring == NULL)
+  if (e->ring == NULL) {
     e->ring = gst_stt_ring_new (2, capacity);
+    /* Only live input lets audio go: non-live input waits for room instead. */
+    if (live && spool_max_bytes > 0)
+      gst_stt_ring_set_spool (e->ring, gst_stt_spool_new (spool_dir, spool_max_bytes, 2));
+  }
   update_ring_flushing_locked (e);
   g_mutex_unlock (&e->drain_lock);
 
@@ -389,6 +411,7 @@ free_stream (GstSttEngine * e)
   g_byte_array_set_size (e->pending, 0);
   e->written = 0;
   e->overflow = 0;
+  e->spooling = 0;
   gst_audio_info_init (&e->in_info);
   GST_OBJECT_LOCK (e->element);
   e->input_end = GST_CLOCK_TIME_NONE;
@@ -504,7 +527,7 @@ interrupted (GstSttEngine * e)
 static GstFlowReturn
 write_ring (GstSttEngine * e, const guint8 * data, gsize frames)
 {
-  guint64 dropped = 0, before, after;
+  guint64 dropped = 0, spooled = 0, before, after;
   gboolean live;
   GstFlowReturn ret;
 
@@ -516,7 +539,7 @@ write_ring (GstSttEngine * e, const guint8 * data, gsize frames)
 
   gst_stt_ring_get_range (e->ring, NULL, &before);
   while (!gst_stt_ring_write (e->ring, data, frames, !live, g_get_monotonic_time (),
-          &dropped)) {
+          &dropped, &spooled)) {
     /* Interrupted while waiting for room, part of it written (only this thread writes,
      * so the ring's end says how much): the rest follows if the element goes on. */
     gst_stt_ring_get_range (e->ring, NULL, &after);
@@ -528,6 +551,17 @@ write_ring (GstSttEngine * e, const guint8 * data, gsize frames)
       return ret;
   }
   e->written += frames;
+  if (spooled) {
+    gst_stt_stats_add (e->stats, GST_STT_STAT_SAMPLES_SPOOLED, spooled);
+    if (e->spooling == 0)
+      GST_INFO_OBJECT (e->element, "replay ring full (max-buffer-time): the oldest audio "
+          "goes to the spool until the service catches up");
+    e->spooling += spooled;
+  } else if (e->spooling && !dropped) {
+    GST_INFO_OBJECT (e->element, "spooling over: %" GST_TIME_FORMAT " of audio spooled",
+        GST_TIME_ARGS (gst_util_uint64_scale_int (e->spooling, GST_SECOND, e->rate)));
+    e->spooling = 0;
+  }
   if (dropped) {
     gst_stt_stats_add (e->stats, GST_STT_STAT_SAMPLES_DROPPED, dropped);
     /* One warning per overflow, not one per buffer. */

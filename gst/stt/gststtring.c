@@ -26,6 +26,7 @@ struct _GstSttRing
   guint64 start, end;           /* stream positions held: [start, end) */
   gboolean flushing;
   GArray *arrivals;             /* Arrival, ascending end */
+  GstSttSpool *spool;           /* what was let go, before start; NULL: none */
 };
 
 GstSttRing *
@@ -50,6 +51,7 @@ gst_stt_ring_free (GstSttRing * ring)
   g_cond_clear (&ring->cond);
   g_free (ring->data);
   g_array_unref (ring->arrivals);
+  gst_stt_spool_free (ring->spool);
   g_free (ring);
 }
 
@@ -108,9 +110,57 @@ prune_arrivals (GstSttRing * ring)
     g_array_remove_range (ring->arrivals, 0, i);
 }
 
+void
+gst_stt_ring_set_spool (GstSttRing * ring, GstSttSpool * spool)
+{
+  g_mutex_lock (&ring->lock);
+  gst_stt_spool_free (ring->spool);
+  ring->spool = spool;
+  g_mutex_unlock (&ring->lock);
+}
+
+GstSttSpool *
+gst_stt_ring_get_spool (GstSttRing * ring)
+{
+  return ring->spool;
+}
+
+/* Where the spool's stretch starts if it runs on into the memory's (no gap), else the
+ * memory's start. Call with the lock held. */
+static guint64
+ring_start_locked (GstSttRing * ring)
+{
+  guint64 s, e;
+
+  if (ring->spool == NULL)
+    return ring->start;
+  gst_stt_spool_get_range (ring->spool, &s, &e);
+  return s < e && e == ring->start ? s : ring->start;
+}
+
+/* The oldest @n samples go: to the spool if it takes them. Call with the lock held. */
+static void
+let_go_locked (GstSttRing * ring, gsize n, guint64 * dropped, guint64 * spooled)
+{
+  gboolean kept = FALSE;
+
+  if (ring->spool) {
+    guint8 *tmp = g_malloc (n * ring->bps);
+
+    ring_copy (ring, ring->start, tmp, n, FALSE);
+    kept = gst_stt_spool_append (ring->spool, ring->start, tmp, n);
+    g_free (tmp);
+  }
+  ring->start += n;
+  if (kept && spooled)
+    *spooled += n;
+  else if (!kept && dropped)
+    *dropped += n;
+}
+
 gboolean
 gst_stt_ring_write (GstSttRing * ring, const guint8 * data, gsize n, gboolean block,
-    gint64 arrival, guint64 * dropped)
+    gint64 arrival, guint64 * dropped, guint64 * spooled)
 {
   g_mutex_lock (&ring->lock);
   while (n > 0) {
@@ -131,9 +181,7 @@ gst_stt_ring_write (GstSttRing * ring, const guint8 * data, gsize n, gboolean bl
       }
       /* Live: the oldest audio goes, so that the newest can be kept. */
       chunk = MIN (n, ring->alloc);
-      ring->start += chunk;
-      if (dropped)
-        *dropped += chunk;
+      let_go_locked (ring, chunk, dropped, spooled);
       prune_arrivals (ring);
       continue;
     }
@@ -157,8 +205,24 @@ gst_stt_ring_read (GstSttRing * ring, guint64 * pos, guint8 * dest, gsize max)
   gsize n = 0;
 
   g_mutex_lock (&ring->lock);
-  if (*pos < ring->start)
-    *pos = ring->start;
+  if (*pos < ring_start_locked (ring))
+    *pos = ring_start_locked (ring);
+  if (*pos < ring->start) {
+    /* From the spool: read without the lock (it may wait for its writer). */
+    GstSttSpool *spool = ring->spool;
+    gsize max_spool = MIN (max, ring->start - *pos);
+
+    g_mutex_unlock (&ring->lock);
+    n = gst_stt_spool_read (spool, *pos, dest, max_spool);
+    if (n == 0) {
+      /* Overwritten or broken meanwhile: on from what is still held. */
+      g_mutex_lock (&ring->lock);
+      if (*pos < ring_start_locked (ring))
+        *pos = ring_start_locked (ring);
+      g_mutex_unlock (&ring->lock);
+    }
+    return n;
+  }
   if (*pos < ring->end) {
     n = MIN (max, ring->end - *pos);
     ring_copy (ring, *pos, dest, n, FALSE);
@@ -172,6 +236,8 @@ gst_stt_ring_commit (GstSttRing * ring, guint64 pos)
 {
   g_mutex_lock (&ring->lock);
   pos = MIN (pos, ring->end);
+  if (ring->spool)
+    gst_stt_spool_release (ring->spool, pos);
   if (pos > ring->start) {
     ring->start = pos;
     prune_arrivals (ring);
@@ -185,7 +251,7 @@ gst_stt_ring_get_range (GstSttRing * ring, guint64 * start, guint64 * end)
 {
   g_mutex_lock (&ring->lock);
   if (start)
-    *start = ring->start;
+    *start = ring_start_locked (ring);
   if (end)
     *end = ring->end;
   g_mutex_unlock (&ring->lock);

@@ -7,6 +7,8 @@
 
 #include <gst/gst.h>
 
+#include "gststtspool.h"
+
 G_BEGIN_DECLS
 
 typedef struct _GstSttRing GstSttRing;
@@ -14,20 +16,28 @@ typedef struct _GstSttRing GstSttRing;
 GstSttRing *gst_stt_ring_new (guint bytes_per_sample, guint64 capacity_samples);
 void gst_stt_ring_free (GstSttRing * ring);
 
-/* Appends @n samples. When the ring is full: with @block, waits for room (returns FALSE
- * if set flushing meanwhile); without, drops the oldest samples and adds their count to
- * *@dropped. @arrival is the monotonic time the audio reached the element. */
-gboolean gst_stt_ring_write (GstSttRing * ring, const guint8 * data, gsize n,
-    gboolean block, gint64 arrival, guint64 * dropped);
+/* Gives the ring a spool (taken): what it lets go when full is kept there instead of
+ * dropped, and still read and committed through the ring. */
+void gst_stt_ring_set_spool (GstSttRing * ring, GstSttSpool * spool);
+GstSttSpool *gst_stt_ring_get_spool (GstSttRing * ring);
 
-/* Copies up to @max samples from stream position *@pos into @dest. If *@pos is older
- * than the ring's start (dropped), it is moved to the start first. Returns the count. */
+/* Appends @n samples. When the ring is full: with @block, waits for room (returns FALSE
+ * if set flushing meanwhile); without, lets the oldest samples go: into the spool if
+ * there is one that takes them (their count added to *@spooled), else dropped (added to
+ * *@dropped). @arrival is the monotonic time the audio reached the element. */
+gboolean gst_stt_ring_write (GstSttRing * ring, const guint8 * data, gsize n,
+    gboolean block, gint64 arrival, guint64 * dropped, guint64 * spooled);
+
+/* Copies up to @max samples from stream position *@pos into @dest (from the spool for
+ * what it holds). If *@pos is older than the start (dropped), it is moved to the start
+ * first. Returns the count. */
 gsize gst_stt_ring_read (GstSttRing * ring, guint64 * pos, guint8 * dest, gsize max);
 
-/* Releases every sample before @pos (clamped to what was written). */
+/* Releases every sample before @pos (clamped to what was written), the spool's too. */
 void gst_stt_ring_commit (GstSttRing * ring, guint64 pos);
 
-/* Start (oldest kept) and end (next to be written) positions. */
+/* Start (oldest kept, in the spool or in memory) and end (next to be written)
+ * positions. */
 void gst_stt_ring_get_range (GstSttRing * ring, guint64 * start, guint64 * end);
 gboolean gst_stt_ring_is_full (GstSttRing * ring);
 /* The most samples it holds (fixed at creation). */

@@ -313,6 +313,27 @@ report_loss (GstSttSession * s, guint64 from, guint64 to, gboolean warn,
     s->cb.warning (s, why, from, to, s->user_data);
 }
 
+/* The audio before stream position @start is gone from the ring and the spool: why. */
+static void
+report_loss_ring (GstSttSession * s, guint64 start)
+{
+  GstSttSpool *spool = gst_stt_ring_get_spool (s->ring);
+  g_autofree gchar *error = spool ? gst_stt_spool_get_error (spool) : NULL;
+  g_autofree gchar *why = NULL;
+
+  if (error)
+    why = g_strdup_printf ("the replay ring (max-buffer-time) overflowed while the "
+        "service was out of reach, and the spool could not keep it (%s)", error);
+  else if (spool)
+    why = g_strdup_printf ("the replay ring (max-buffer-time) and the spool "
+        "(spool-max-bytes, in %s) overflowed while the service was out of reach",
+        gst_stt_spool_get_dir (spool));
+  else
+    why = g_strdup ("the replay ring (max-buffer-time) overflowed while the service was "
+        "out of reach");
+  report_loss (s, s->committed, start, TRUE, why);
+}
+
 /* A warning that loses nothing (yet). */
 static void
 post_warning (GstSttSession * s, const gchar * text)
@@ -907,8 +928,7 @@ session_tick (gpointer data)
     gst_stt_ring_get_range (s->ring, &start, NULL);
     if (start > MAX (s->committed, s->lost_upto)
         && now - s->loss_reported_at >= LOSS_REPORT_US)
-      report_loss (s, s->committed, start, TRUE, "the replay ring (max-buffer-time) "
-          "overflowed while the service was out of reach");
+      report_loss_ring (s, start);
     return;
   }
   if (s->draining && s->cfg->drain_timeout > 0
@@ -1504,8 +1524,7 @@ session_connect (GstSttSession * s)
     /* A new service session: everything after the committed point is sent again, as
      * far as the ring still has it. */
     if (start > s->committed)
-      report_loss (s, s->committed, start, TRUE, "the replay ring (max-buffer-time) "
-          "overflowed while the service was out of reach");
+      report_loss_ring (s, start);
     if (is_stopped (s))
       return;
     s->conn_base = MAX (s->committed, start);

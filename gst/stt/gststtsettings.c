@@ -24,6 +24,7 @@ typedef enum
   KIND_UINT,
   KIND_INT,
   KIND_TIME,                    /* guint64 nanoseconds */
+  KIND_U64,                     /* guint64 */
   KIND_MS,                      /* a guint of milliseconds, kept as a GstClockTime */
   KIND_ENUM,
   KIND_STRUCTURES,              /* a GstValueArray of GstStructure, kept as a GPtrArray */
@@ -198,6 +199,15 @@ static const Row rows[] = {
         "so no word is lost or doubled at a switch, and the primary is tried again in the "
         "background. Empty = no failover", KIND_STRUCTURES, F (backups), 0, 0, 0, NULL,
       ROW_NOT_BY_NAME | ROW_PER_PROVIDER},
+  {"spool-dir", "Spool directory", "Live input: where audio that no longer fits the "
+        "replay ring (max-buffer-time) during an outage is kept, in a file removed once "
+        "the audio is transcribed. NULL = $XDG_CACHE_HOME/gst-stt", KIND_STRING,
+      F (spool_dir), 0, 0, 0, NULL, ROW_NOT_BY_NAME},
+  {"spool-max-bytes", "Spool max bytes", "Live input: the most audio kept in the spool, "
+        "in bytes of the wire format (S16LE mono: 32000 a second at 16 kHz); past it the "
+        "oldest goes, with a WARNING. 0 = no spool: audio past max-buffer-time is dropped",
+      KIND_U64, F (spool_max_bytes), 0, G_MAXUINT64, 128 * 1024 * 1024, NULL,
+      ROW_NOT_BY_NAME},
   {"failover-after", "Failover after", "Live input with backups: how long the active "
         "provider may carry no audio (refused, closed, dropped, stalled) before the next "
         "backup takes over, in nanoseconds. Non-live input fails over only when the "
@@ -370,6 +380,7 @@ gst_stt_settings_init (GstSttSettings * s)
         *FIELD (s, row, gint) = (gint) row->def;
         break;
       case KIND_TIME:
+      case KIND_U64:
         *FIELD (s, row, GstClockTime) = row->def;
         break;
       case KIND_MS:
@@ -445,6 +456,7 @@ make_spec (const Row * row, const gchar * blurb)
       return g_param_spec_int (row->name, row->nick, blurb, (gint) (gint64) row->min,
           (gint) (gint64) row->max, (gint) (gint64) row->def, flags);
     case KIND_TIME:
+    case KIND_U64:
       return g_param_spec_uint64 (row->name, row->nick, blurb, row->min, row->max,
           row->def, flags);
     case KIND_ENUM:
@@ -523,6 +535,7 @@ gst_stt_settings_set_property (GstSttSettings * s, guint id, const GValue * valu
       *FIELD (s, row, gint) = g_value_get_enum (value);
       break;
     case KIND_TIME:
+    case KIND_U64:
       *FIELD (s, row, GstClockTime) = g_value_get_uint64 (value);
       break;
     case KIND_MS:
@@ -582,6 +595,7 @@ gst_stt_settings_get_property (const GstSttSettings * s, guint id, GValue * valu
       g_value_set_enum (value, *FIELD (s, row, gint));
       break;
     case KIND_TIME:
+    case KIND_U64:
       g_value_set_uint64 (value, *FIELD (s, row, GstClockTime));
       break;
     case KIND_MS:

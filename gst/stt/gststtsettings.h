@@ -82,6 +82,10 @@ typedef struct
    * by name; NULL = none. Secrets in them are wiped when freed. */
   GPtrArray *backups;
   GstClockTime failover_after;  /* live: no audio carried for this long; 0 = never */
+  /* Live: audio past max-buffer-time goes to a file in spool_dir (NULL: the user's cache
+   * directory), at most spool_max_bytes (0: dropped, as without a spool). */
+  gchar *spool_dir;
+  guint64 spool_max_bytes;
 
   /* ---- Not properties: filled when a stream starts. */
   const SttProviderInfo *provider;      /* provider_name resolved */

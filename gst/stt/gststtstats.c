@@ -191,7 +191,9 @@ gst_stt_stats_to_structure (GstSttStats * stats, const gchar * provider, guint r
       "latency-p50", GST_TYPE_CLOCK_TIME, rl[0],
       "latency-p95", GST_TYPE_CLOCK_TIME, rl[1],
       "latency-p99", GST_TYPE_CLOCK_TIME, rl[2],
-      "failovers", G_TYPE_UINT64, c[GST_STT_STAT_FAILOVERS], NULL);
+      "failovers", G_TYPE_UINT64, c[GST_STT_STAT_FAILOVERS],
+      "audio-spooled", GST_TYPE_CLOCK_TIME,
+      samples_to_time (c[GST_STT_STAT_SAMPLES_SPOOLED], rate), NULL);
   /* Audio transcribed by each provider, once more than one has worked. */
   g_mutex_lock (&stats->lock);
   if (stats->carried && stats->carried->len > 1) {

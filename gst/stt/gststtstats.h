@@ -22,6 +22,8 @@ typedef enum
   GST_STT_STAT_LATE_RESULTS,
   /* Audio that reached the element and that the service never transcribed. */
   GST_STT_STAT_SAMPLES_UNTRANSCRIBED,
+  /* Audio the replay ring let go into the spool instead of dropping it. */
+  GST_STT_STAT_SAMPLES_SPOOLED,
   /* Switches from one provider to another (backups). */
   GST_STT_STAT_FAILOVERS,
   GST_STT_STAT_LAST

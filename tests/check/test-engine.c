@@ -36,9 +36,9 @@ GST_START_TEST (test_ring_read_commit)
   gsize n;
 
   fill (in, 5000, 0);
-  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 5000, FALSE, 1, &dropped));
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 5000, FALSE, 1, &dropped, NULL));
   fill (in, 5000, 5000);
-  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 5000, FALSE, 2, &dropped));
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 5000, FALSE, 2, &dropped, NULL));
   fail_unless_equals_int (dropped, 0);
 
   n = gst_stt_ring_read (ring, &pos, (guint8 *) out, 3000);
@@ -78,7 +78,7 @@ GST_START_TEST (test_ring_wraps_and_drops_oldest)
     fill (in, k, (gint16) (written % 30000));
     for (i = 0; i < k; i++)
       in[i] = (gint16) ((written + i) % 30000);
-    fail_unless (gst_stt_ring_write (ring, (guint8 *) in, k, FALSE, 0, &dropped));
+    fail_unless (gst_stt_ring_write (ring, (guint8 *) in, k, FALSE, 0, &dropped, NULL));
     written += k;
   }
   /* Exactly the overflow is dropped and counted, the newest audio is kept. */
@@ -109,7 +109,7 @@ GST_START_TEST (test_ring_grows_after_commit)
     in[i] = (gint16) (i % 32000);
   for (round = 0; round < 5; round++) {
     gsize k = 3000 + round * 7000;
-    fail_unless (gst_stt_ring_write (ring, (guint8 *) (in + written), k, FALSE, 0, NULL));
+    fail_unless (gst_stt_ring_write (ring, (guint8 *) (in + written), k, FALSE, 0, NULL, NULL));
     written += k;
     gst_stt_ring_commit (ring, written - 2500);
   }
@@ -138,7 +138,7 @@ GST_START_TEST (test_ring_outage_pattern)
 #define WRITE_UNTIL(limit) \
   while (written < (limit)) { \
     for (i = 0; i < 320; i++) buf[i] = (gint16) ((written + i) % 30000); \
-    fail_unless (gst_stt_ring_write (ring, (guint8 *) buf, 320, FALSE, 0, NULL)); \
+    fail_unless (gst_stt_ring_write (ring, (guint8 *) buf, 320, FALSE, 0, NULL, NULL)); \
     written += 320; \
   }
 #define READ_UNTIL(limit) \
@@ -186,10 +186,10 @@ GST_START_TEST (test_ring_blocks_until_commit)
   GThread *t;
   guint64 start, end;
 
-  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 10000, TRUE, 0, NULL));
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 10000, TRUE, 0, NULL, NULL));
   t = g_thread_new ("commit", commit_later, ring);
   /* Non-live: waits for room instead of dropping. */
-  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 4000, TRUE, 0, NULL));
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 4000, TRUE, 0, NULL, NULL));
   g_thread_join (t);
   gst_stt_ring_get_range (ring, &start, &end);
   fail_unless_equals_uint64 (start, 5000);
@@ -197,7 +197,7 @@ GST_START_TEST (test_ring_blocks_until_commit)
 
   /* Flushing releases a blocked writer with FALSE. */
   gst_stt_ring_set_flushing (ring, TRUE);
-  fail_if (gst_stt_ring_write (ring, (guint8 *) in, 9000, TRUE, 0, NULL));
+  fail_if (gst_stt_ring_write (ring, (guint8 *) in, 9000, TRUE, 0, NULL, NULL));
   gst_stt_ring_free (ring);
 }
 

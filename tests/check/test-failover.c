@@ -14,6 +14,7 @@
 #endif
 
 #include <string.h>
+#include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <gst/app/app.h>
 
@@ -72,6 +73,10 @@ typedef struct
   GArray *cues;                 /* Cue, from the appsink thread */
   GArray *words;                /* Word, from the bus, in order */
   GPtrArray *warnings;          /* gchar* */
+  GstClockTime lost;            /* the sum of the loss WARNINGs' untranscribed */
+  GstClockTime lost_from, lost_to;      /* their first and last stretch */
+  gchar *spool_dir;             /* set: its files are counted while the stream runs */
+  guint spool_files_max, spool_files_at_eos;
   gchar *error;
   gboolean eos;
   GstStructure *stats;
@@ -127,9 +132,10 @@ on_new_sample (GstAppSink * sink, gpointer data)
 }
 
 /* A run of @duration seconds of speech, from a live source fed in real time or (not
- * @live) a non-live one that pushes everything at once. */
+ * @live) a non-live one that pushes everything at once; the vosk server as a backup if
+ * @backed_up. */
 static Run *
-run_new_full (gdouble duration, gboolean live)
+run_new_full (gdouble duration, gboolean live, gboolean backed_up)
 {
   Run *r = g_new0 (Run, 1);
   GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
@@ -149,6 +155,7 @@ run_new_full (gdouble duration, gboolean live)
   r->words = g_array_new (FALSE, TRUE, sizeof (Word));
   g_array_set_clear_func (r->words, (GDestroyNotify) word_clear);
   r->warnings = g_ptr_array_new_with_free_func (g_free);
+  r->lost_from = r->lost_to = GST_CLOCK_TIME_NONE;
 
   r->primary = stt_test_server_new ("deepgram", &err);
   fail_unless (r->primary != NULL, "%s", err ? err->message : "?");
@@ -179,13 +186,15 @@ run_new_full (gdouble duration, gboolean live)
   r->stt = gst_bin_get_by_name (GST_BIN (r->pipeline), "stt");
   g_object_set (r->stt, "provider", "deepgram", "url", primary_url, NULL);
   stt_check_set_test_credentials (r->stt, "deepgram");
-  backup = gst_structure_new ("vosk", "url", G_TYPE_STRING, backup_url, NULL);
-  g_value_init (&backups, GST_TYPE_ARRAY);
-  g_value_init (&item, GST_TYPE_STRUCTURE);
-  g_value_take_boxed (&item, backup);
-  gst_value_array_append_and_take_value (&backups, &item);
-  g_object_set_property (G_OBJECT (r->stt), "backups", &backups);
-  g_value_unset (&backups);
+  if (backed_up) {
+    backup = gst_structure_new ("vosk", "url", G_TYPE_STRING, backup_url, NULL);
+    g_value_init (&backups, GST_TYPE_ARRAY);
+    g_value_init (&item, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&item, backup);
+    gst_value_array_append_and_take_value (&backups, &item);
+    g_object_set_property (G_OBJECT (r->stt), "backups", &backups);
+    g_value_unset (&backups);
+  }
   g_object_get (r->stt, "failover-after", &failover_after, NULL);
   fail_unless_equals_uint64 (failover_after, FAILOVER_AFTER * GST_SECOND);
 
@@ -203,7 +212,7 @@ run_new_full (gdouble duration, gboolean live)
 static Run *
 run_new (gdouble duration)
 {
-  return run_new_full (duration, TRUE);
+  return run_new_full (duration, TRUE, TRUE);
 }
 
 static void
@@ -223,6 +232,9 @@ run_free (Run * r)
   g_clear_pointer (&r->stats, gst_structure_free);
   g_free (r->error);
   g_free (r->tones);
+  if (r->spool_dir)
+    g_rmdir (r->spool_dir);
+  g_free (r->spool_dir);
   g_mutex_clear (&r->lock);
   g_free (r);
 }
@@ -271,6 +283,19 @@ record_final (Run * r, const GstStructure * s)
     gst_structure_get_clock_time (ws, "start", &w.start);
     g_array_append_val (r->words, w);
   }
+}
+
+static guint
+count_files (const gchar * path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  while (dir && g_dir_read_name (dir))
+    n++;
+  if (dir)
+    g_dir_close (dir);
+  return n;
 }
 
 static void
@@ -332,6 +357,8 @@ run_play (Run * r, const Step * steps, guint n_steps)
 
     while (next < n_steps && since_start (r) >= steps[next].at)
       apply (r, steps[next++].action);
+    if (r->spool_dir)
+      r->spool_files_max = MAX (r->spool_files_max, count_files (r->spool_dir));
     if (msg == NULL)
       continue;
     s = gst_message_get_structure (msg);
@@ -343,11 +370,24 @@ run_play (Run * r, const Step * steps, guint n_steps)
         gst_message_parse_error (msg, &err, &debug);
         r->error = g_strdup_printf ("%s (%s)", err->message, debug ? debug : "");
         break;
-      case GST_MESSAGE_WARNING:
+      case GST_MESSAGE_WARNING:{
+        const GstStructure *details = NULL;
+        GstClockTime u, from, to;
+
+        gst_message_parse_warning_details (msg, &details);
+        if (details && gst_structure_get_clock_time (details, "untranscribed", &u)
+            && gst_structure_get_clock_time (details, "from", &from)
+            && gst_structure_get_clock_time (details, "to", &to)) {
+          r->lost += u;
+          if (!GST_CLOCK_TIME_IS_VALID (r->lost_from))
+            r->lost_from = from;
+          r->lost_to = to;
+        }
         gst_message_parse_warning (msg, &err, NULL);
         GST_INFO ("%.1f s: WARNING %s", since_start (r), err->message);
         g_ptr_array_add (r->warnings, g_strdup (err->message));
         break;
+      }
       case GST_MESSAGE_ELEMENT:
         if (s && gst_structure_has_name (s, "stt-transcript")
             && gst_structure_get_boolean (s, "is-final", &final) && final)
@@ -361,6 +401,8 @@ run_play (Run * r, const Step * steps, guint n_steps)
     gst_message_unref (msg);
   }
   g_object_get (r->stt, "stats", &r->stats, NULL);
+  if (r->spool_dir)
+    r->spool_files_at_eos = count_files (r->spool_dir);
   g_atomic_int_set (&r->stop, 1);
   g_thread_join (r->feeder);
   gst_element_set_state (r->pipeline, GST_STATE_NULL);
@@ -587,7 +629,7 @@ GST_END_TEST;
  * the backup transcribes the whole file at once, and a WARNING says why. */
 GST_START_TEST (test_file_primary_refused)
 {
-  Run *r = run_new_full (30, FALSE);
+  Run *r = run_new_full (30, FALSE, TRUE);
   guint pw, bw;
   const gchar *last;
 
@@ -599,6 +641,112 @@ GST_START_TEST (test_file_primary_refused)
   fail_unless_equals_uint64 (stat_u64 (r, "failovers"), 1);
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
   fail_unless (count_warnings (r, "401") == 1, "the WARNING names the refusal");
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* Where the audio of a stretch went missing (the loss WARNINGs' [lost_from, lost_to)):
+ * the words wholly inside it are absent, those wholly outside present once, in order, at
+ * their time; one cut by an edge may be either. */
+static void
+check_words_except_lost (Run * r)
+{
+  guint i, j = 0, missing = 0;
+  gdouble from = r->lost_from / 1e9, to = r->lost_to / 1e9;
+
+  fail_unless (r->error == NULL, "ERROR: %s", r->error);
+  fail_unless (r->eos, "no EOS within the input's length and a minute");
+  for (i = 0; i < r->n_tones; i++) {
+    g_autofree gchar *want = stt_check_tone_word (&r->tones[i]);
+    GstClockTime at = (GstClockTime) (r->tones[i].start * GST_SECOND);
+    Word *w = j < r->words->len ? &g_array_index (r->words, Word, j) : NULL;
+    gboolean here = w && g_str_equal (w->text, want) && w->start + TOLERANCE >= at
+        && w->start <= at + TOLERANCE;
+    gboolean inside = r->tones[i].start >= from && r->tones[i].end <= to;
+    gboolean outside = r->tones[i].end <= from || r->tones[i].start >= to;
+
+    if (inside) {
+      fail_if (here, "word %u (%s at %.2f s) came, inside the stretch said lost "
+          "(%.2f-%.2f s)", i, want, r->tones[i].start, from, to);
+      missing++;
+    } else if (outside) {
+      fail_unless (here, "word %u (%s at %.2f s) missing or misplaced (got %s at %.3f s); "
+          "lost: %.2f-%.2f s", i, want, r->tones[i].start, w ? w->text : "nothing",
+          w ? w->start / 1e9 : -1.0, from, to);
+    }
+    if (here)
+      j++;
+  }
+  fail_unless_equals_int (j, r->words->len);
+  GST_INFO ("%u words, %u lost in %.2f-%.2f s", r->words->len, missing, from, to);
+  fail_unless (missing > 0);
+}
+
+/* An outage of 90 s (longer than the 60 s replay ring), no backup: what no longer fits
+ * the ring goes to the spool, every word comes once the service is back, and the spool
+ * file is gone by the end of the stream. */
+GST_START_TEST (test_long_outage_spooled)
+{
+  Run *r = run_new_full (130, TRUE, FALSE);
+  const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {105, ACT_ACCEPT} };
+  guint pw, bw;
+  const gchar *last;
+
+  r->spool_dir = g_dir_make_tmp ("stt-spool-XXXXXX", NULL);
+  g_object_set (r->stt, "spool-dir", r->spool_dir, NULL);
+  run_play (r, steps, G_N_ELEMENTS (steps));
+  /* Words of the outage come once the service is back: 90 s after, at most. */
+  check_words (r, 90 + 15, &pw, &bw, &last);
+  fail_unless_equals_int (pw, r->n_tones);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  fail_unless (stat_time (r, "audio-spooled") >= 20 * GST_SECOND, "spooled %.1f s",
+      stat_time (r, "audio-spooled") / 1e9);
+  fail_unless_equals_int (r->spool_files_max, 1);
+  fail_unless_equals_int (r->spool_files_at_eos, 0);
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* The same outage with a spool of 20 s: the oldest 10 s or more cannot be kept. A WARNING
+ * names the stretch, audio-untranscribed is exactly it, and every word outside it
+ * comes. */
+GST_START_TEST (test_spool_too_small)
+{
+  Run *r = run_new_full (130, TRUE, FALSE);
+  const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {105, ACT_ACCEPT} };
+
+  r->spool_dir = g_dir_make_tmp ("stt-spool-XXXXXX", NULL);
+  g_object_set (r->stt, "spool-dir", r->spool_dir, "spool-max-bytes",
+      (guint64) (20 * STT_CHECK_RUN_RATE * 2), NULL);
+  run_play (r, steps, G_N_ELEMENTS (steps));
+  /* 90 s of outage against 80 s kept, and more while the backlog is sent again. */
+  fail_unless (r->lost >= 5 * GST_SECOND && r->lost <= 25 * GST_SECOND,
+      "%.1f s said lost", r->lost / 1e9);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), r->lost);
+  fail_unless (count_warnings (r, "spool-max-bytes") >= 1);
+  check_words_except_lost (r);
+  fail_unless_equals_int (r->spool_files_at_eos, 0);
+  run_free (r);
+}
+
+GST_END_TEST;
+
+/* A spool directory that cannot be written: said at the start, and in the outage the
+ * audio past the ring is lost with a WARNING that says why, exactly counted. */
+GST_START_TEST (test_spool_dir_unwritable)
+{
+  Run *r = run_new_full (100, TRUE, FALSE);
+  const Step steps[] = { {10, ACT_REFUSE}, {10, ACT_DROP}, {85, ACT_ACCEPT} };
+
+  g_object_set (r->stt, "spool-dir", "/proc/gst-stt-spool", NULL);
+  run_play (r, steps, G_N_ELEMENTS (steps));
+  fail_unless (count_warnings (r, "spool-dir /proc/gst-stt-spool cannot be written") == 1);
+  fail_unless (count_warnings (r, "the spool could not keep it") >= 1);
+  fail_unless (r->lost >= 5 * GST_SECOND, "%.1f s said lost", r->lost / 1e9);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), r->lost);
+  check_words_except_lost (r);
   run_free (r);
 }
 
@@ -617,6 +765,9 @@ failover_suite (void)
   tcase_add_test (tc, test_primary_stalled_then_back);
   tcase_add_test (tc, test_all_gone_then_back);
   tcase_add_test (tc, test_file_primary_refused);
+  tcase_add_test (tc, test_long_outage_spooled);
+  tcase_add_test (tc, test_spool_too_small);
+  tcase_add_test (tc, test_spool_dir_unwritable);
   return s;
 }
 
