@@ -6,6 +6,7 @@
 #endif
 
 #include <string.h>
+#include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 
 #include "gststtring.h"
@@ -97,6 +98,80 @@ GST_START_TEST (test_ring_wraps_and_drops_oldest)
 GST_END_TEST;
 
 /* Growing while the content does not start at offset 0 keeps every sample in place. */
+/* The spool as the ring's overflow: what the ring lets go is read back in order through
+ * the ring, the circular file keeps the newest, and the file goes once released. */
+GST_START_TEST (test_ring_spool)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("stt-spool-XXXXXX", NULL);
+  GstSttRing *ring = gst_stt_ring_new (2, 16000);
+  gint16 *in = g_new (gint16, 64000), *out = g_new (gint16, 64000);
+  guint64 dropped = 0, spooled = 0, start, end, pos = 0;
+  gsize n, got = 0;
+  GDir *d;
+  guint files = 0;
+
+  fill (in, 64000, 0);
+  /* 20000 samples into a spool of 20000 bytes (10000 samples) behind a 16000 ring. */
+  gst_stt_ring_set_spool (ring, gst_stt_spool_new (dir, 20000, 2));
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 16000, FALSE, 1, &dropped,
+          &spooled));
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) (in + 16000), 8000, FALSE, 2,
+          &dropped, &spooled));
+  fail_unless_equals_uint64 (spooled, 8000);
+  fail_unless_equals_uint64 (dropped, 0);
+  gst_stt_ring_get_range (ring, &start, &end);
+  fail_unless_equals_uint64 (start, 0);
+  fail_unless_equals_uint64 (end, 24000);
+  /* 6000 more: the spool keeps its newest 10000, from 4000 on. */
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) (in + 24000), 6000, FALSE, 3,
+          &dropped, &spooled));
+  gst_stt_ring_get_range (ring, &start, &end);
+  fail_unless_equals_uint64 (start, 4000);
+  fail_unless_equals_uint64 (end, 30000);
+  /* Read from 0: moved to 4000, then all of it, in order, across spool and ring. */
+  while ((n = gst_stt_ring_read (ring, &pos, (guint8 *) (out + got), 3000)) > 0) {
+    if (got == 0)
+      fail_unless_equals_uint64 (pos, 4000);
+    pos += n;
+    got += n;
+  }
+  fail_unless_equals_int (got, 26000);
+  fail_unless (memcmp (out, in + 4000, 26000 * 2) == 0);
+  d = g_dir_open (dir, 0, NULL);
+  while (g_dir_read_name (d))
+    files++;
+  g_dir_close (d);
+  fail_unless_equals_int (files, 1);
+  /* Everything accounted for: the file goes. */
+  gst_stt_ring_commit (ring, 20000);
+  d = g_dir_open (dir, 0, NULL);
+  files = 0;
+  while (g_dir_read_name (d))
+    files++;
+  g_dir_close (d);
+  fail_unless_equals_int (files, 0);
+  gst_stt_ring_free (ring);
+  g_rmdir (dir);
+
+  /* A spool that cannot be written: the ring drops instead, and says so. */
+  ring = gst_stt_ring_new (2, 16000);
+  gst_stt_ring_set_spool (ring, gst_stt_spool_new ("/proc/no-such-spool", 20000, 2));
+  dropped = spooled = 0;
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 20000, FALSE, 1, &dropped,
+          &spooled));
+  fail_unless_equals_uint64 (dropped, 4000);
+  fail_unless_equals_uint64 (spooled, 0);
+  {
+    g_autofree gchar *e = gst_stt_spool_get_error (gst_stt_ring_get_spool (ring));
+    fail_unless (e != NULL && strstr (e, "/proc/no-such-spool"), "%s", e);
+  }
+  gst_stt_ring_free (ring);
+  g_free (in);
+  g_free (out);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_ring_grows_after_commit)
 {
   GstSttRing *ring = gst_stt_ring_new (2, 1000000);
@@ -1189,6 +1264,7 @@ engine_suite (void)
   tcase_add_test (tc, test_ring_wraps_and_drops_oldest);
   tcase_add_test (tc, test_ring_blocks_until_commit);
   tcase_add_test (tc, test_ring_grows_after_commit);
+  tcase_add_test (tc, test_ring_spool);
   tcase_add_test (tc, test_ring_outage_pattern);
   tcase_add_test (tc, test_timeline_anchors);
   tcase_add_test (tc, test_stats_percentiles);
