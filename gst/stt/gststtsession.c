@@ -21,6 +21,7 @@
 #include "gststtresults.h"
 #include "gststtjwt.h"
 #include "gststttarget.h"
+#include "gststtprobe.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 
@@ -67,6 +68,9 @@ struct _GstSttSession
   gboolean trial_costly;        /* ... and it cost captions (it accepted a connection, or
                                  * hung for failover-after) */
   GSource *failback_timer;
+  GstSttProbe *probe;           /* is the primary answering again? */
+  gboolean probe_alive;
+  gchar *probe_why;
   GstSttRing *ring;
   GstSttTimeline *timeline;
   GstSttStats *stats;
@@ -232,6 +236,7 @@ gst_stt_session_unref (GstSttSession * s)
   if (s->pstate.stream_priv && s->cfg->provider->free_stream_priv)
     s->cfg->provider->free_stream_priv (s->pstate.stream_priv);
   gst_stt_targets_free (s->targets, s->n_targets);
+  g_free (s->probe_why);
   gst_stt_results_free (s->results);
   g_free (s->scratch);
   g_free (s->url_redacted);
@@ -769,6 +774,44 @@ failback_deadline_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void try_primary (GstSttSession * s);
+static void schedule_failback (GstSttSession * s);
+
+/* The probe's answer, from a fresh dispatch (the probe is freed here). */
+static gboolean
+probe_result_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  HOLD (s);
+
+  g_clear_pointer (&s->failback_timer, g_source_unref);
+  g_clear_pointer (&s->probe, gst_stt_probe_free);
+  if (s->active == 0 || s->state == STATE_DONE || s->draining)
+    return G_SOURCE_REMOVE;
+  if (s->probe_alive) {
+    try_primary (s);
+    return G_SOURCE_REMOVE;
+  }
+  /* Still gone, and finding out cost nothing: ask again at the pace of reconnects. */
+  GST_INFO_OBJECT (s->log_object, "%s does not answer yet (%s)",
+      s->targets[0].cfg.provider->display_name, s->probe_why ? s->probe_why : "?");
+  s->failbacks++;
+  schedule_failback (s);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_probe_done (gboolean alive, const gchar * why, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+
+  s->probe_alive = alive;
+  g_free (s->probe_why);
+  s->probe_why = g_strdup (why);
+  clear_source (&s->failback_timer);
+  s->failback_timer = stt_io_worker_add_timeout (s->worker, 0, probe_result_cb, s, NULL);
+}
+
 static gboolean
 failback_cb (gpointer data)
 {
@@ -778,10 +821,26 @@ failback_cb (gpointer data)
   g_clear_pointer (&s->failback_timer, g_source_unref);
   if (s->active == 0 || s->state == STATE_DONE || s->draining)
     return G_SOURCE_REMOVE;
+  /* Where it can, ask the primary first (a handshake and a ping, no audio): a try costs
+   * the captions of a switch, a probe nothing. */
+  if (gst_stt_probe_can (&s->targets[0])) {
+    g_clear_pointer (&s->probe, gst_stt_probe_free);
+    s->probe = gst_stt_probe_start (s->worker, &s->targets[0], s->tls_db, on_probe_done,
+        s);
+    return G_SOURCE_REMOVE;
+  }
+  try_primary (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* The primary takes over at the backup's next final. */
+static void
+try_primary (GstSttSession * s)
+{
   if (s->state != STATE_OPEN || s->end_sent) {
     /* The backup is not carrying anything right now: no final to wait for. */
     switch_target (s, 0, "time to try the primary again");
-    return G_SOURCE_REMOVE;
+    return;
   }
   /* At the next final: a word boundary, nothing split or doubled. A backup with no
    * final in sight (a long silence) is ended on purpose at the rotation deadline. */
@@ -791,7 +850,19 @@ failback_cb (gpointer data)
   clear_source (&s->rotate_timer);
   s->rotate_timer = stt_io_worker_add_timeout (s->worker,
       (guint) (FAILBACK_WAIT / GST_MSECOND), failback_deadline_cb, s, NULL);
-  return G_SOURCE_REMOVE;
+}
+
+/* The next look at the primary. A primary that refuses at once (or a probe) costs
+ * nothing: it is looked at again at the pace of reconnects. A try that cost captions (the
+ * primary accepted, or hung, and then failed): less and less often. */
+static void
+schedule_failback (GstSttSession * s)
+{
+  clear_source (&s->failback_timer);
+  s->failback_timer = stt_io_worker_add_timeout (s->worker,
+      (guint) (gst_stt_failback_delay (s->failbacks, s->trial_costly ?
+              GST_STT_FAILBACK_MAX : s->cfg->reconnect_max_delay) / GST_MSECOND),
+      failback_cb, s, NULL);
 }
 
 /* Makes target @to the active one and connects to it at the committed point: the
@@ -810,6 +881,7 @@ switch_target (GstSttSession * s, guint to, const gchar * why)
   teardown_connection (s);
   clear_source (&s->retry_timer);
   clear_source (&s->failback_timer);
+  g_clear_pointer (&s->probe, gst_stt_probe_free);
   /* The old service's session state means nothing to the next one. */
   if (s->pstate.stream_priv && from->free_stream_priv)
     from->free_stream_priv (s->pstate.stream_priv);
@@ -846,13 +918,8 @@ switch_target (GstSttSession * s, guint to, const gchar * why)
   if (is_stopped (s))
     return;
   if (to != 0) {
-    /* A primary that refuses at once costs nothing to try: it is tried again at the
-     * pace of reconnects. One that accepted and then failed cost captions: less often. */
     s->failbacks++;
-    s->failback_timer = stt_io_worker_add_timeout (s->worker,
-        (guint) (gst_stt_failback_delay (s->failbacks, s->trial_costly ?
-                GST_STT_FAILBACK_MAX : s->cfg->reconnect_max_delay) / GST_MSECOND),
-        failback_cb, s, NULL);
+    schedule_failback (s);
     s->trial_costly = FALSE;
   }
   s->retry_timer = stt_io_worker_add_timeout (s->worker, 0, rotate_connect_cb, s, NULL);
@@ -2049,6 +2116,7 @@ stop_cb (gpointer data)
   clear_source (&s->retry_timer);
   clear_source (&s->stats_timer);
   clear_source (&s->failback_timer);
+  g_clear_pointer (&s->probe, gst_stt_probe_free);
   if (s->network_watch)
     stt_io_worker_unwatch_network (s->worker, s->network_watch);
   s->network_watch = 0;

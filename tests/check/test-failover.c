@@ -576,12 +576,27 @@ GST_START_TEST (test_primary_dropped_then_back)
 
 GST_END_TEST;
 
+/* The longest a word spoken at or after @from seconds took to reach the bus. */
+static gdouble
+longest_delay_from (Run * r, gdouble from)
+{
+  gdouble worst = 0;
+  guint i;
+
+  for (i = 0; i < MIN (r->words->len, r->n_tones); i++)
+    if (r->tones[i].start >= from)
+      worst = MAX (worst, g_array_index (r->words, Word, i).arrived - r->tones[i].end);
+  return worst;
+}
+
 /* The primary stops answering at 20 s (no read, no pong, connections kept open) and
  * comes back at 200 s, longer than the replay ring: the backup takes over within
- * failover-after, and trying the primary again while it is stalled costs no word. */
+ * failover-after, and looking at the primary while it is stalled costs no caption (a
+ * probe, not a try). */
 GST_START_TEST (test_primary_stalled_then_back)
 {
-  Run *r = run_new (230);
+  /* Probes every 30 s plus their 7 s wait: the primary is seen back by 240 s. */
+  Run *r = run_new (250);
   const Step steps[] = { {20, ACT_STALL}, {200, ACT_RESUME} };
   guint pw, bw;
   const gchar *last;
@@ -592,7 +607,11 @@ GST_START_TEST (test_primary_stalled_then_back)
   fail_unless_equals_string (last, "deepgram");
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
   check_both_carried (r);
-  fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") >= 1);
+  /* Once the backup carries (by 30 s), captions keep their normal pace to the end,
+   * through the primary's return. */
+  fail_unless (longest_delay_from (r, 32) <= NORMAL_DELAY + 1, "a word after 32 s "
+      "took %.2f s", longest_delay_from (r, 32));
+  fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") == 1);
   fail_unless (count_warnings (r, "Deepgram (the primary) is back") >= 1);
   run_free (r);
 }
@@ -721,8 +740,9 @@ GST_START_TEST (test_spool_too_small)
   g_object_set (r->stt, "spool-dir", r->spool_dir, "spool-max-bytes",
       (guint64) (20 * STT_CHECK_RUN_RATE * 2), NULL);
   run_play (r, steps, G_N_ELEMENTS (steps));
-  /* 90 s of outage against 80 s kept, and more while the backlog is sent again. */
-  fail_unless (r->lost >= 5 * GST_SECOND && r->lost <= 25 * GST_SECOND,
+  /* 90 s of outage against 80 s kept, and more until the finals of the backlog free
+   * room (how much more depends on the machine's load): never the whole outage. */
+  fail_unless (r->lost >= 5 * GST_SECOND && r->lost <= 60 * GST_SECOND,
       "%.1f s said lost", r->lost / 1e9);
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), r->lost);
   fail_unless (count_warnings (r, "spool-max-bytes") >= 1);
