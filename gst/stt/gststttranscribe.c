@@ -81,8 +81,10 @@
 GST_DEBUG_CATEGORY_STATIC (stt_transcribe_debug);
 #define GST_CAT_DEFAULT stt_transcribe_debug
 
-/* Smaller gaps are not worth an event. */
-#define MIN_GAP (100 * GST_MSECOND)
+/* Smaller gaps are not worth an event (nor a wake-up of the src pad task): a caption
+ * does not change faster than this, and downstream learns the text stream moved on at
+ * most this late, well within `latency`. */
+#define MIN_GAP (500 * GST_MSECOND)
 /* At most one late-text WARNING in this long (the count goes on in late-results). */
 #define LATE_WARNING_INTERVAL_US (10 * G_USEC_PER_SEC)
 /* At most one interim text event in this long: a caption server takes a few messages a
