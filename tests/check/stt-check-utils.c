@@ -759,6 +759,7 @@ stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, 
     GstClockTime ws, we;
     gdouble conf;
 
+    fail_unless (gst_structure_has_name (w, "stt-word"));
     fail_unless_equals_string (gst_structure_get_string (w, "text"), want);
     fail_unless (gst_structure_get_clock_time (w, "start", &ws));
     fail_unless (gst_structure_get_clock_time (w, "end", &we));

@@ -17,11 +17,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-test-server.h"
-
-static SttTestServer *server;
-static gchar *url;
 
 /* Two sentences (the server ends one after 300 ms of silence); the last word still
  * sounds 20 ms before the end, so only EndOfStream makes it final. */
@@ -41,41 +38,10 @@ static const SttTone four[] = {
 
 static const gchar *const four_words[] = { "w400", "w700", "w500", "w600", NULL };
 
-static void
-setup (void)
-{
-  GError *err = NULL;
-
-  server = stt_test_server_new ("speechmatics", &err);
-  fail_unless (server != NULL, "server: %s", err ? err->message : "");
-  url = stt_test_server_get_url (server);
-}
-
-static void
-teardown (void)
-{
-  stt_test_server_free (server);
-  g_free (url);
-}
-
 static SttCheckRun *
 new_run (void)
 {
-  return stt_check_run_new ("speechmatics", url, tones, G_N_ELEMENTS (tones), DURATION);
-}
-
-/* The @i-th text message of connection @conn as a JSON object (@parser keeps it). */
-static JsonObject *
-text_message (guint conn, guint i, JsonParser * parser)
-{
-  g_auto (GStrv) texts = stt_test_server_get_text_messages (server, conn);
-  JsonNode *root;
-
-  fail_unless (texts != NULL && i < g_strv_length (texts));
-  fail_unless (json_parser_load_from_data (parser, texts[i], -1, NULL), "%s", texts[i]);
-  root = json_parser_get_root (parser);
-  fail_unless (JSON_NODE_HOLDS_OBJECT (root));
-  return json_node_get_object (root);
+  return stt_fx_run_new (tones, G_N_ELEMENTS (tones), DURATION);
 }
 
 /* The final @s: its text, and its words (texts as the service formats them, times of the
@@ -128,14 +94,14 @@ GST_START_TEST (test_start_recognition)
   g_object_set (r->h->element, "language-code", "en-GB", NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 10000));
 
-  auth = stt_test_server_get_header (server, 0, "Authorization");
-  jwt = stt_test_server_get_query (server, 0, "jwt");
+  auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
+  jwt = stt_test_server_get_query (stt_fx.server, 0, "jwt");
   fail_unless_equals_string (auth, "Bearer test-key");
   fail_unless (jwt == NULL);
 
-  start = text_message (0, 0, parser);
+  start = stt_fx_text_message (0, 0, parser);
   fail_unless_equals_int (json_object_get_size (start), 3);
   fail_unless_equals_string (json_object_get_string_member (start, "message"),
       "StartRecognition");
@@ -152,20 +118,20 @@ GST_START_TEST (test_start_recognition)
   fail_unless (json_object_get_double_member (config, "max_delay") == 2.0);
 
   /* Two text messages: StartRecognition, EndOfStream with the frames sent. */
-  texts = stt_test_server_get_text_messages (server, 0);
+  texts = stt_test_server_get_text_messages (stt_fx.server, 0);
   fail_unless_equals_int (g_strv_length (texts), 2);
-  end = text_message (0, 1, end_parser);
-  n_frames = stt_test_server_get_n_binary_messages (server, 0);
+  end = stt_fx_text_message (0, 1, end_parser);
+  n_frames = stt_test_server_get_n_binary_messages (stt_fx.server, 0);
   fail_unless (n_frames >= 28, "%u frames", n_frames);
   fail_unless_equals_string (json_object_get_string_member (end, "message"), "EndOfStream");
   fail_unless_equals_int (json_object_get_int_member (end, "last_seq_no"), n_frames);
   fail_unless_equals_int (json_object_get_size (end), 2);
-  audio = stt_test_server_get_audio (server, 0);
+  audio = stt_test_server_get_audio (stt_fx.server, 0);
   fail_unless (g_bytes_equal (audio, r->input));
   g_bytes_unref (audio);
   /* The service leaves the close to the client, after EndOfTranscript (the connection
    * closed above), and there was no other connection. */
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -194,7 +160,7 @@ GST_START_TEST (test_params)
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
 
-  start = text_message (0, 0, parser);
+  start = stt_fx_text_message (0, 0, parser);
   config = json_object_get_object_member (start, "transcription_config");
   fail_unless_equals_string (json_object_get_string_member (config, "operating_point"),
       "enhanced");
@@ -249,37 +215,23 @@ GST_START_TEST (test_transcripts)
   static const gchar *const partial_texts[] = { "W400", "W400 w700", "w700", "w700.",
     "W1000", NULL
   };
-  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
-  GstBus *bus = gst_bus_new ();
+  GstBus *bus;
+  GstHarness *h = stt_fx_harness_new (&bus);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
   GstClockTime offset = 10 * GST_SECOND;
   static const gchar *const texts[] = { "W400", "w700.", "W1000." };
-  GstBuffer *all, *buf;
-  GList *bufs, *l, *m, *msgs, *finals, *partials;
-  GstEvent *ev;
+  GstBuffer *buf;
+  GList *l, *m, *msgs, *finals, *partials;
   GstMapInfo map;
   guint i;
 
-  g_object_set (h->element, "provider", "speechmatics", "url", url, "api-key", "test-key",
-      "latency", (guint) 60000, "params", params, NULL);
+  g_object_set (h->element, "params", params, NULL);
   gst_structure_free (params);
-  gst_util_set_object_arg (G_OBJECT (h->element), "output-mode", "segments");
-  gst_element_set_bus (h->element, bus);
-  gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
-  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
+  stt_check_harness_segments (h);
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
       G_N_ELEMENTS (tones), offset);
-  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20);
-  gst_buffer_unref (all);
-  for (l = bufs; l; l = l->next)
-    fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
-  g_list_free (bufs);
-  gst_harness_push_event (h, gst_event_new_eos ());
-
   /* Every text is out before EOS: the last one was made final by EndOfStream. */
-  while ((ev = gst_harness_pull_event (h)) && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
-    gst_event_unref (ev);
-  fail_unless (ev != NULL);
-  gst_event_unref (ev);
+  stt_check_harness_finish (h);
   fail_unless_equals_int (gst_harness_buffers_received (h), 3);
 
   msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
@@ -345,10 +297,7 @@ GST_START_TEST (test_transcripts)
   g_list_free (finals);
   g_list_free (partials);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_harness_free (h, bus);
 }
 
 GST_END_TEST;
@@ -362,18 +311,18 @@ GST_START_TEST (test_audio_after_recognition_started)
   GList *msgs;
   gint64 deadline;
 
-  stt_test_server_set_reply_delay (server, 1000);
+  stt_test_server_set_reply_delay (stt_fx.server, 1000);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
   g_usleep (600 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_binary_messages (server, 0), 0);
+  fail_unless_equals_int (stt_test_server_get_n_binary_messages (stt_fx.server, 0), 0);
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (stt_test_server_get_n_binary_messages (server, 0) == 0
+  while (stt_test_server_get_n_binary_messages (stt_fx.server, 0) == 0
       && g_get_monotonic_time () < deadline)
     g_usleep (20 * 1000);
-  fail_unless (stt_test_server_get_n_binary_messages (server, 0) > 0);
+  fail_unless (stt_test_server_get_n_binary_messages (stt_fx.server, 0) > 0);
   msgs = stt_check_run_finish (r, words3, NULL);
-  stt_test_server_set_reply_delay (server, 0);
+  stt_test_server_set_reply_delay (stt_fx.server, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -388,108 +337,33 @@ GST_START_TEST (test_end_of_stream)
   SttCheckRun *r = new_run ();
   GList *msgs;
 
-  stt_test_server_set_reply_delay (server, 700);
+  stt_test_server_set_reply_delay (stt_fx.server, 700);
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 
-  stt_test_server_set_reply_delay (server, 0);
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE_AT_END, 0, 1000, "");
+  stt_test_server_set_reply_delay (stt_fx.server, 0);
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE_AT_END, 0, 1000, "");
   r = new_run ();
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 3, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 3);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 3, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 3);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
 
 GST_END_TEST;
 
-/* An SttCheckDoneFunc: the finals reach GPOINTER_TO_UINT (@user_data) ms (minus 30). */
-static gboolean
-reached (GList * collected, gpointer user_data)
-{
-  GList *f = stt_check_filter_final (collected, TRUE), *l;
-  GstClockTime end = 0, pts, dur;
-
-  for (l = f; l; l = l->next)
-    if (gst_structure_get_clock_time (l->data, "pts", &pts)
-        && gst_structure_get_clock_time (l->data, "duration", &dur))
-      end = MAX (end, pts + dur);
-  g_list_free (f);
-  return end + 30 * GST_MSECOND >= GPOINTER_TO_UINT (user_data) * GST_MSECOND;
-}
-
 /* A full replay ring (non-live input, a word longer than the ring): the element asks for
  * finals with ForceEndOfUtterance; each forced final commits the audio and the stream
- * goes on to its end. The harness is live, so this runs in a pipeline. */
+ * goes on to its end. */
 GST_START_TEST (test_force_end_of_utterance)
 {
-  static const SttTone long_word[] = { {0.3, 2.3, 500} };
-  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time ! "
-      "stttranscribe provider=speechmatics url=%s api-key=test-key "
-      "max-buffer-time=1000000000 ! fakesink", url);
-  GstElement *pipe = gst_parse_launch (desc, NULL);
-  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
-  GstBus *bus = gst_element_get_bus (pipe);
-  GstCaps *caps = stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1);
-  GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 2.6, long_word,
-      1, 0);
-  GList *bufs, *l, *msgs, *finals;
-  GstFlowReturn fr;
-  GstMessage *eos;
-  g_auto (GStrv) texts = NULL;
-  gboolean forced = FALSE;
-  guint i;
-
-  g_object_set (src, "caps", caps, NULL);
-  gst_caps_unref (caps);
-  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20);
-  gst_buffer_unref (all);
-  for (l = bufs; l; l = l->next) {
-    g_signal_emit_by_name (src, "push-buffer", l->data, &fr);
-    fail_unless_equals_int (fr, GST_FLOW_OK);
-  }
-  g_list_free_full (bufs, (GDestroyNotify) gst_buffer_unref);
-  g_signal_emit_by_name (src, "end-of-stream", &fr);
-
-  msgs = stt_check_collect (bus, NULL, 15000, reached, GUINT_TO_POINTER (2300));
-  eos = gst_bus_timed_pop_filtered (bus, 15 * GST_SECOND, GST_MESSAGE_EOS |
-      GST_MESSAGE_ERROR);
-  fail_unless (eos != NULL && GST_MESSAGE_TYPE (eos) == GST_MESSAGE_EOS);
-  gst_message_unref (eos);
-  texts = stt_test_server_get_text_messages (server, 0);
-  for (i = 0; texts[i]; i++)
-    forced |= g_str_equal (texts[i], "{\"message\":\"ForceEndOfUtterance\"}");
-  fail_unless (forced, "no ForceEndOfUtterance sent");
-  /* The word, cut where each ForceEndOfUtterance came: the pieces follow each other. */
-  finals = stt_check_filter_final (msgs, TRUE);
-  fail_unless (g_list_length (finals) >= 2);
-  {
-    GstClockTime expect = 300 * GST_MSECOND, pts, dur;
-
-    for (l = finals; l; l = l->next) {
-      fail_unless_equals_string (gst_structure_get_string (l->data, "text"), "W500.");
-      fail_unless (gst_structure_get_clock_time (l->data, "pts", &pts));
-      fail_unless (gst_structure_get_clock_time (l->data, "duration", &dur));
-      stt_check_assert_time (pts, expect, "piece start");
-      expect = pts + dur;
-    }
-    stt_check_assert_time (expect, 2300 * GST_MSECOND, "word end");
-  }
-  for (l = msgs; l; l = l->next)
-    fail_if (gst_structure_has_name (l->data, "error"));
-  g_list_free (finals);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (src);
-  gst_object_unref (bus);
-  gst_object_unref (pipe);
+  stt_fx_check_full_ring ("{\"message\":\"ForceEndOfUtterance\"}", "W500.");
 }
 
 GST_END_TEST;
@@ -547,14 +421,14 @@ GST_START_TEST (test_temporary_key)
   g_autofree gchar *jwt = NULL, *auth = NULL;
   GList *msgs;
 
-  stt_test_server_set_api_key (server, "temp/key+1");
+  stt_test_server_set_api_key (stt_fx.server, "temp/key+1");
   g_object_set (r->h->element, "token-url", token_url, "token-headers", headers,
       "token-body", "{\"ttl\": 60}", NULL);
   gst_structure_free (headers);
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
-  jwt = stt_test_server_get_query (server, 0, "jwt");
-  auth = stt_test_server_get_header (server, 0, "Authorization");
+  jwt = stt_test_server_get_query (stt_fx.server, 0, "jwt");
+  auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
   fail_unless_equals_string (jwt, "temp/key+1");
   fail_unless (auth == NULL);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -572,30 +446,22 @@ check_auth_failure (const gchar * key, const gchar * error_text, const gchar * w
 {
   SttCheckRun *r = new_run ();
   GstStructure *err;
-  const gchar *text;
-  gint code;
-  guint domain;
 
   g_object_set (r->h->element, "api-key", key, "pacing", 1 /* realtime */ , NULL);
   if (error_text) {
+    /* Nothing is pushed after the error is sent: the failure it causes may already
+     * refuse the next buffer. */
     stt_check_run_push (r, 0, 0.5, FALSE);
-    fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
-    fail_unless (stt_check_wait_server_audio (server, 0, 0.2));
-    stt_test_server_send_text (server, error_text);
+    fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
+    fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 0.2));
+    stt_test_server_send_text (stt_fx.server, error_text);
+  } else {
+    stt_check_run_push (r, 0, 1.0, FALSE);
   }
-  stt_check_run_push (r, error_text ? 0.5 : 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  text = gst_structure_get_string (err, "message");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless (gst_structure_get_uint (err, "domain", &domain));
-  fail_unless_equals_int (domain, GST_RESOURCE_ERROR);
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
-  fail_unless (strstr (text, "Speechmatics") != NULL, "%s", text);
-  fail_unless (strstr (text, want) != NULL, "%s", text);
-  fail_unless (strstr (text, key) == NULL, "the key shows: %s", text);
-  g_usleep (1500 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_wait_fatal (r->bus, 10000);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "Speechmatics", want, key);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   fail_unless (stt_check_wait_error (r->bus, 200) == NULL, "a second error");
   gst_structure_free (err);
   stt_check_run_free (r);
@@ -621,18 +487,14 @@ GST_START_TEST (test_not_authorised_close)
 {
   SttCheckRun *r = new_run ();
   GstStructure *err;
-  gint code;
 
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, 4001,
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE, 0.5, 4001,
       "not_authorised");
-  stt_check_run_push (r, 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
-  fail_unless (strstr (gst_structure_get_string (err, "message"), "4001") != NULL);
-  g_usleep (1000 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_run_until_fatal (r, 1.0);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "Speechmatics", "4001",
+      NULL);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   gst_structure_free (err);
   stt_check_run_free (r);
 }
@@ -646,65 +508,42 @@ GST_START_TEST (test_bad_config)
   SttCheckRun *r = new_run ();
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 9.0, NULL);
   GstStructure *err;
-  const gchar *text;
-  gint code;
 
   g_object_set (r->h->element, "params", params, NULL);
   gst_structure_free (params);
-  stt_check_run_push (r, 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  text = gst_structure_get_string (err, "message");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_SETTINGS);
-  fail_unless (strstr (text, "Speechmatics") != NULL && strstr (text, "invalid_config")
-      != NULL && strstr (text, "max_delay") != NULL, "%s", text);
-  g_usleep (1000 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_run_until_fatal (r, 1.0);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_SETTINGS, "Speechmatics",
+      "invalid_config", NULL);
+  fail_unless (strstr (gst_structure_get_string (err, "message"), "max_delay") != NULL,
+      "%s", gst_structure_get_string (err, "message"));
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   gst_structure_free (err);
   stt_check_run_free (r);
 }
 
 GST_END_TEST;
 
-/* The second connection replays from the end of the last final: between @from and where
- * the first one was cut (@cut, plus a frame), to the end of the input. */
-static void
-check_replay (SttCheckRun * r, gdouble from, gdouble cut)
-{
-  GBytes *audio0 = stt_test_server_get_audio (server, 0);
-  GBytes *audio1 = stt_test_server_get_audio (server, 1);
-  gssize at = stt_check_find_audio (r->input, audio1);
-
-  fail_unless_equals_int (stt_check_find_audio (r->input, audio0), 0);
-  fail_unless (at >= from * 16000 && at <= cut * 16000 + 1600,
-      "replay from %" G_GSSIZE_FORMAT, at);
-  fail_unless_equals_int (at + g_bytes_get_size (audio1) / 2,
-      g_bytes_get_size (r->input) / 2);
-  g_bytes_unref (audio0);
-  g_bytes_unref (audio1);
-}
-
 /* A job_error in the middle of a word (the docs advise a retry): a new session replays
  * from the end of the last final (w700, final at 2.0 s with max_delay 0.7), every word
  * once, at its time. */
 GST_START_TEST (test_job_error)
 {
-  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
   GList *msgs;
 
   g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 2.2));
-  stt_test_server_send_text (server, "{\"message\":\"Error\",\"type\":\"job_error\","
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 2.2));
+  stt_test_server_send_text (stt_fx.server, "{\"message\":\"Error\",\"type\":\"job_error\","
       "\"reason\":\"Unable to do any work on this job\"}");
   stt_check_run_push (r, 2.2, 4.0, FALSE);
   msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  check_replay (r, 1.29, 2.2);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
+  stt_fx_check_replay (r, 1.29, 2.2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -716,23 +555,23 @@ GST_END_TEST;
  * goes on from the last final; every word once. */
 GST_START_TEST (test_unasked_end_of_transcript)
 {
-  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
   GList *msgs;
 
   g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 2.2));
-  stt_test_server_send_text (server, "{\"message\":\"Warning\",\"type\":"
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 2.2));
+  stt_test_server_send_text (stt_fx.server, "{\"message\":\"Warning\",\"type\":"
       "\"duration_limit_exceeded\",\"reason\":\"Duration limit exceeded\","
       "\"duration_limit\":2.2}");
-  stt_test_server_send_text (server, "{\"message\":\"EndOfTranscript\"}");
+  stt_test_server_send_text (stt_fx.server, "{\"message\":\"EndOfTranscript\"}");
   stt_check_run_push (r, 2.2, 4.0, FALSE);
   msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  check_replay (r, 1.29, 2.2);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
+  stt_fx_check_replay (r, 1.29, 2.2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -743,16 +582,16 @@ GST_END_TEST;
  * session goes on. */
 GST_START_TEST (test_session_timeout_close)
 {
-  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
   GList *msgs;
 
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
       "policy_violation");
   stt_check_run_push (r, 0, 4.0, FALSE);
   msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  check_replay (r, 0, 2.2);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
+  stt_fx_check_replay (r, 0, 2.2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -793,14 +632,14 @@ GST_START_TEST (test_malformed)
 
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
   stt_check_run_push (r, 0, 1.0, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 0.3));
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 0.3));
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
-    stt_test_server_send_text (server, bad[i]);
+    stt_test_server_send_text (stt_fx.server, bad[i]);
   for (i = 0; i < G_N_ELEMENTS (harmless); i++)
-    stt_test_server_send_text (server, harmless[i]);
+    stt_test_server_send_text (stt_fx.server, harmless[i]);
   stt_check_run_push (r, 1.0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_object_get (r->h->element, "stats", &stats, NULL);
   fail_unless (gst_structure_get_uint64 (stats, "malformed-messages", &malformed));
   fail_unless_equals_int (malformed, G_N_ELEMENTS (bad));
@@ -819,7 +658,7 @@ speechmatics_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 60);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  stt_check_fixture_add (tc, "speechmatics");
   tcase_add_test (tc, test_start_recognition);
   tcase_add_test (tc, test_params);
   tcase_add_test (tc, test_transcripts);
