@@ -12,6 +12,29 @@
 
 SttCheckFixture stt_fx;
 
+const SttTone stt_fx_tones[3] = {
+  {0.5, 0.9, 440},
+  {1.0, 1.3, 700},
+  {2.5, 2.8, 1000},
+};
+
+const gchar *const stt_fx_words[4] = { "w400", "w700", "w1000", NULL };
+
+const SttTone stt_fx_four[4] = {
+  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
+};
+
+const gchar *const stt_fx_four_words[5] = { "w400", "w700", "w500", "w600", NULL };
+
+const SttTone stt_fx_eight[8] = {
+  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
+  {4.0, 4.4, 800}, {5.0, 5.3, 900}, {6.0, 6.4, 1100}, {7.0, 7.3, 1200},
+};
+
+const gchar *const stt_fx_eight_words[9] = { "w400", "w700", "w500", "w600", "w800",
+  "w900", "w1100", "w1200", NULL
+};
+
 /* The provider tcase_add_checked_fixture() cannot pass to its functions. */
 static const gchar *fixture_provider;
 
@@ -53,7 +76,7 @@ stt_check_secs (gdouble s)
   return (GstClockTime) (s * GST_SECOND + 0.5);
 }
 
-/* --- harnesses ------------------------------------------------------------------------- */
+/* --- harnesses ---------------------------------------------------------------------- */
 
 GstHarness *
 stt_fx_harness_new (GstBus ** bus)
@@ -118,22 +141,36 @@ stt_check_harness_free (GstHarness * h, GstBus * bus)
   gst_harness_teardown (h);
 }
 
-/* --- fatal errors ---------------------------------------------------------------------- */
+/* --- transcripts ------------------------------------------------------------------- */
 
-static gboolean
-has_error (GList * collected, gpointer user_data)
+void
+stt_check_transcripts_collect (SttCheckTranscripts * t, GstBus * bus, guint n_finals,
+    guint min_partials)
 {
-  for (; collected; collected = collected->next) {
-    if (gst_structure_has_name (collected->data, "error"))
-      return TRUE;
-  }
-  return FALSE;
+  t->msgs = stt_check_collect (bus, "stt-transcript", 10000, stt_check_n_finals,
+      GUINT_TO_POINTER (n_finals));
+  t->finals = stt_check_filter_final (t->msgs, TRUE);
+  t->partials = stt_check_filter_final (t->msgs, FALSE);
+  fail_unless_equals_int (g_list_length (t->finals), n_finals);
+  fail_unless (g_list_length (t->partials) >= min_partials, "only %u partials",
+      g_list_length (t->partials));
 }
+
+void
+stt_check_transcripts_clear (SttCheckTranscripts * t)
+{
+  g_clear_pointer (&t->finals, g_list_free);
+  g_clear_pointer (&t->partials, g_list_free);
+  g_list_free_full (g_steal_pointer (&t->msgs), (GDestroyNotify) gst_structure_free);
+}
+
+/* --- fatal errors ------------------------------------------------------------------- */
 
 GstStructure *
 stt_check_wait_fatal (GstBus * bus, guint timeout_ms)
 {
-  GList *msgs = stt_check_collect (bus, NULL, timeout_ms, has_error, NULL), *l;
+  GList *msgs = stt_check_collect (bus, NULL, timeout_ms,
+      stt_check_has_error, NULL), *l;
   GstStructure *err = NULL;
   gboolean failed = FALSE;
 
@@ -181,7 +218,7 @@ stt_check_error_says (const GstStructure * err, gint code, const gchar * service
       text);
 }
 
-/* --- the full replay ring -------------------------------------------------------------- */
+/* --- the full replay ring ----------------------------------------------------------- */
 
 /* An SttCheckDoneFunc: the finals reach GPOINTER_TO_UINT (@user_data) ms (minus 30). */
 static gboolean
@@ -264,7 +301,7 @@ stt_fx_check_full_ring (const gchar * request, const gchar * text)
   gst_object_unref (pipe);
 }
 
-/* --- replays and messages -------------------------------------------------------------- */
+/* --- replays and messages ----------------------------------------------------------- */
 
 void
 stt_fx_check_replay (SttCheckRun * r, gdouble from, gdouble cut)
@@ -282,6 +319,19 @@ stt_fx_check_replay (SttCheckRun * r, gdouble from, gdouble cut)
   fail_unless_equals_int (at + n1, g_bytes_get_size (r->input) / 2);
   g_bytes_unref (audio0);
   g_bytes_unref (audio1);
+}
+
+guint
+stt_check_count_state (GList * msgs, const gchar * state)
+{
+  guint n = 0;
+
+  for (; msgs; msgs = msgs->next) {
+    if (gst_structure_has_name (msgs->data, "stt-connection")
+        && !g_strcmp0 (gst_structure_get_string (msgs->data, "state"), state))
+      n++;
+  }
+  return n;
 }
 
 JsonObject *

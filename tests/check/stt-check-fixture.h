@@ -23,6 +23,18 @@ typedef struct
 /* The fixture of the test that runs (one test at a time in a process). */
 extern SttCheckFixture stt_fx;
 
+/* The words the provider tests send (test servers hear a tone as "w<f>", f rounded to
+ * 100 Hz). Three: w400 and w700 0.1 s apart, w1000 1.2 s later, from 0.5 to 2.8 s;
+ * how a service parts them into segments is said where they are used. */
+extern const SttTone stt_fx_tones[3];
+extern const gchar *const stt_fx_words[4];      /* NULL-terminated */
+/* Four, from 0.5 to 3.3 s, for a fault in the middle of the third (2.2 s). */
+extern const SttTone stt_fx_four[4];
+extern const gchar *const stt_fx_four_words[5];
+/* Eight, one a second from 0.5 to 7.3 s. */
+extern const SttTone stt_fx_eight[8];
+extern const gchar *const stt_fx_eight_words[9];
+
 /* Adds to @tc the checked fixture that starts a test server for @provider before each
  * test (stt_fx.server, at stt_fx.url) and stops it after. A provider whose url property
  * is not the server's WebSocket address adds a checked fixture of its own after this one
@@ -52,6 +64,20 @@ void stt_check_harness_wait_eos (GstHarness * h);
 void stt_check_harness_finish (GstHarness * h);
 void stt_check_harness_free (GstHarness * h, GstBus * bus);
 
+/* The transcript messages of a run. */
+typedef struct
+{
+  GList *msgs;                  /* the stt-transcript structures, owned */
+  GList *finals;                /* those of @msgs that are final, in order */
+  GList *partials;              /* the others */
+} SttCheckTranscripts;
+
+/* Collects the stt-transcript messages on @bus until @n_finals finals came (10 s at
+ * most); fails unless exactly @n_finals and at least @min_partials partials came. */
+void stt_check_transcripts_collect (SttCheckTranscripts * t, GstBus * bus,
+    guint n_finals, guint min_partials);
+void stt_check_transcripts_clear (SttCheckTranscripts * t);
+
 /* Waits up to @timeout_ms for the session on @bus to end in an error, and returns it (an
  * "error" structure as stt_check_wait_error()). Fails unless an stt-connection in state
  * "failed" came before it, and none "reconnecting". "failed" is the session's final
@@ -79,6 +105,9 @@ void stt_fx_check_full_ring (const gchar * request, const gchar * text);
  * from between @from seconds (the end of the last final) and @cut (where the first was
  * cut, plus a frame of 100 ms), to the end of the input, with no gap between them. */
 void stt_fx_check_replay (SttCheckRun * r, gdouble from, gdouble cut);
+
+/* How many stt-connection structures in @msgs are in @state ("reconnecting", ...). */
+guint stt_check_count_state (GList * msgs, const gchar * state);
 
 /* The @i-th text message of connection @conn as a JSON object (@parser keeps it). */
 typedef struct _JsonParser JsonParser;

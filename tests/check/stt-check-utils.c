@@ -704,8 +704,8 @@ stt_check_assert_time (GstClockTime got, GstClockTime want, const gchar * what)
       GST_TIME_ARGS (want));
 }
 
-static gboolean
-has_error (GList * collected, gpointer user_data)
+gboolean
+stt_check_has_error (GList * collected, gpointer user_data)
 {
   for (; collected; collected = collected->next) {
     if (gst_structure_has_name (collected->data, "error"))
@@ -717,7 +717,8 @@ has_error (GList * collected, gpointer user_data)
 GstStructure *
 stt_check_wait_error (GstBus * bus, guint timeout_ms)
 {
-  GList *msgs = stt_check_collect (bus, NULL, timeout_ms, has_error, NULL), *l;
+  GList *msgs = stt_check_collect (bus, NULL, timeout_ms,
+      stt_check_has_error, NULL), *l;
   GstStructure *err = NULL;
 
   for (l = msgs; l && err == NULL; l = l->next) {
@@ -742,6 +743,29 @@ void
 stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, guint n,
     GstClockTime offset)
 {
+  stt_check_final_words (s, text, NULL, t, n, offset);
+}
+
+void
+stt_check_word_confidence (const GstStructure * s, gdouble want)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  guint i;
+
+  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
+  for (i = 0; i < gst_value_array_get_size (words); i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
+    gdouble conf;
+
+    fail_unless (gst_structure_get_double (w, "confidence", &conf));
+    fail_unless (conf > want - 0.01 && conf < want + 0.01, "confidence %f", conf);
+  }
+}
+
+void
+stt_check_final_words (const GstStructure * s, const gchar * text,
+    const gchar * const *word_texts, const SttTone * t, guint n, GstClockTime offset)
+{
   const GValue *words = gst_structure_get_value (s, "words");
   GstClockTime pts, dur;
   guint i;
@@ -755,7 +779,8 @@ stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, 
   fail_unless_equals_int (gst_value_array_get_size (words), n);
   for (i = 0; i < n; i++) {
     const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    g_autofree gchar *want = stt_check_tone_word (&t[i]);
+    g_autofree gchar *want = word_texts ? g_strdup (word_texts[i]) :
+        stt_check_tone_word (&t[i]);
     GstClockTime ws, we;
     gdouble conf;
 

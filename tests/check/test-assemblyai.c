@@ -16,12 +16,8 @@
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-/* Two turns: the server ends a turn after min_turn_silence (400 ms by default). */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
+/* stt_fx_tones: two turns (the server ends a turn after min_turn_silence, 400 ms by
+ * default). */
 
 /* Not a whole number of 100 ms chunks: the last frame is 30 ms. */
 #define DURATION 3.63
@@ -29,7 +25,7 @@ static const SttTone tones[] = {
 static SttCheckRun *
 new_run (void)
 {
-  return stt_fx_run_new (tones, G_N_ELEMENTS (tones), DURATION);
+  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
 }
 
 static void
@@ -113,31 +109,6 @@ GST_START_TEST (test_language_and_params)
 
 GST_END_TEST;
 
-static void
-check_final (const GstStructure * s, const gchar * text, const SttTone * t, guint n,
-    GstClockTime offset)
-{
-  const GValue *words = gst_structure_get_value (s, "words");
-  GstClockTime pts, dur;
-  guint i;
-
-  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
-  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
-  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
-  stt_check_assert_time (pts, offset + stt_check_secs (t[0].start), "final pts");
-  stt_check_assert_time (pts + dur, offset + stt_check_secs (t[n - 1].end), "final end");
-  fail_unless_equals_int (gst_value_array_get_size (words), n);
-  for (i = 0; i < n; i++) {
-    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    GstClockTime ws, we;
-
-    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
-    fail_unless (gst_structure_get_clock_time (w, "end", &we));
-    stt_check_assert_time (ws, offset + stt_check_secs (t[i].start), "word start");
-    stt_check_assert_time (we, offset + stt_check_secs (t[i].end), "word end");
-  }
-}
-
 /* Partial turns, then one final per turn: the formatted one, not the unformatted end of
  * turn before it. Times in the input's time domain (it starts at 10 s). Text buffers
  * come before EOS. */
@@ -146,32 +117,31 @@ GST_START_TEST (test_transcripts)
   GstBus *bus;
   GstHarness *h = stt_fx_harness_new (&bus);
   GstClockTime offset = 10 * GST_SECOND;
-  GList *l, *msgs, *finals, *partials;
+  GList *l;
+  SttCheckTranscripts t;
   guint64 seg0, seg1, id;
   gboolean partial_of_first = FALSE;
 
   stt_check_harness_segments (h);
-  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), offset);
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), offset);
   /* Every text buffer is out before EOS. */
   stt_check_harness_finish (h);
   fail_unless_equals_int (gst_harness_buffers_received (h), 2);
 
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (2));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 2);
-  fail_unless (g_list_length (partials) >= 2);
-  check_final (finals->data, "W400 w700.", tones, 2, offset);
-  check_final (finals->next->data, "W1000.", tones + 2, 1, offset);
-  fail_unless_equals_string (gst_structure_get_string (finals->data, "provider"),
+  stt_check_transcripts_collect (&t, bus, 2, 2);
+  /* Formatted: capitals and punctuation on the words too. */
+  stt_check_final_words (t.finals->data, "W400 w700.", (const gchar *[]) { "W400",
+        "w700." }, stt_fx_tones, 2, offset);
+  stt_check_final_words (t.finals->next->data, "W1000.", (const gchar *[]) { "W1000." },
+      stt_fx_tones + 2, 1, offset);
+  fail_unless_equals_string (gst_structure_get_string (t.finals->data, "provider"),
       "assemblyai");
-  fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &seg0));
-  fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &seg1));
+  fail_unless (gst_structure_get_uint64 (t.finals->data, "segment-id", &seg0));
+  fail_unless (gst_structure_get_uint64 (t.finals->next->data, "segment-id", &seg1));
   fail_unless (seg0 != seg1);
   /* A turn's partials share its id (turn_order). */
-  for (l = partials; l; l = l->next) {
+  for (l = t.partials; l; l = l->next) {
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
     fail_unless (id == seg0 || id == seg1);
     if (id == seg0)
@@ -187,15 +157,14 @@ GST_START_TEST (test_transcripts)
     fail_unless (map.size == strlen ("W400 w700.") && memcmp (map.data, "W400 w700.",
             map.size) == 0);
     gst_buffer_unmap (buf, &map);
-    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + stt_check_secs (0.5), "buffer pts");
+    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + stt_check_secs (0.5),
+        "buffer pts");
     stt_check_assert_time (GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf),
         offset + stt_check_secs (1.3), "buffer end");
     gst_buffer_unref (buf);
   }
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_transcripts_clear (&t);
   stt_check_harness_free (h, bus);
 }
 
@@ -323,37 +292,18 @@ GST_END_TEST;
  * final, and every word arrives exactly once, at its time. */
 GST_START_TEST (test_session_cancelled)
 {
-  static const SttTone eight[] = {
-    {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
-    {4.0, 4.4, 800}, {5.0, 5.3, 900}, {6.0, 6.4, 1100}, {7.0, 7.3, 1200},
-  };
-  static const gchar *const words[] = { "w400", "w700", "w500", "w600", "w800", "w900",
-    "w1100", "w1200", NULL
-  };
-  SttCheckRun *r = stt_fx_run_new (eight, G_N_ELEMENTS (eight), 8.0);
-  GList *msgs, *l;
-  guint reconnecting = 0;
+  SttCheckRun *r = stt_fx_run_new (stt_fx_eight, G_N_ELEMENTS (stt_fx_eight), 8.0);
+  GList *msgs;
 
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE, 2.2, 3005,
       "Session Cancelled: An error occurred");
   stt_check_run_push (r, 0, 8.0, FALSE);
-  msgs = stt_check_run_finish (r, words, NULL);
-  for (l = msgs; l; l = l->next) {
-    if (!g_strcmp0 (gst_structure_get_string (l->data, "state"), "reconnecting"))
-      reconnecting++;
-  }
-  fail_unless (reconnecting >= 1);
+  msgs = stt_check_run_finish (r, stt_fx_eight_words, NULL);
+  fail_unless (stt_check_count_state (msgs, "reconnecting") >= 1);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
   /* The new session starts at the end of the last final (w700 at 1.3 s): it is sent
-   * again from there, and at real time. */
-  {
-    GBytes *second = stt_test_server_get_audio (stt_fx.server, 1);
-    gssize at = stt_check_find_audio (r->input, second);
-
-    fail_unless (at >= 1.2 * 16000 && at <= 2.2 * 16000, "replay from %" G_GSSIZE_FORMAT,
-        at);
-    g_bytes_unref (second);
-  }
+   * again from there (not from where the first was cut, 2.2 s), to the end. */
+  stt_fx_check_replay (r, 1.2, 2.1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }

@@ -21,20 +21,12 @@
 #include "stt-test-server.h"
 #include "stt-test-aws.h"
 
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
-
 #define DURATION 3.0
-
-static const gchar *const words3[] = { "w400", "w700", "w1000", NULL };
 
 static SttCheckRun *
 new_run (void)
 {
-  return stt_fx_run_new (tones, G_N_ELEMENTS (tones), DURATION);
+  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
 }
 
 static gchar *
@@ -55,7 +47,7 @@ GST_START_TEST (test_transcribe)
   GBytes *audio;
 
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 5000));
   fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
 
@@ -105,7 +97,7 @@ GST_START_TEST (test_environment_and_token)
   g_setenv ("AWS_REGION", "eu-west-1", TRUE);
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 1.5, 0, NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   g_unsetenv ("AWS_ACCESS_KEY_ID");
   g_unsetenv ("AWS_SECRET_ACCESS_KEY");
   g_unsetenv ("AWS_SESSION_TOKEN");
@@ -152,7 +144,7 @@ GST_START_TEST (test_shared_file)
   g_setenv ("AWS_CONFIG_FILE", conf, TRUE);
   g_setenv ("AWS_PROFILE", "captions", TRUE);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   g_setenv ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials", TRUE);
   g_setenv ("AWS_CONFIG_FILE", "/nonexistent/aws-config", TRUE);
   g_unsetenv ("AWS_PROFILE");
@@ -302,7 +294,7 @@ check_retried (const gchar * type, const gchar * message)
   fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 1.2));
   send_exception (type, message);
   stt_check_run_push (r, 1.2, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless (stt_test_server_get_n_connections (stt_fx.server) >= 2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
@@ -371,7 +363,7 @@ GST_START_TEST (test_malformed_skipped)
   stt_test_server_send_binary (stt_fx.server, notjson);
   stt_test_server_send_text (stt_fx.server, "{\"text\":\"frame\"}");
   stt_check_run_push (r, 1.2, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);

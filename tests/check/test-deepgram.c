@@ -15,12 +15,8 @@
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-/* Three words in two segments (the server ends a segment after 300 ms of silence). */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
+/* stt_fx_tones: three words in two segments (the server ends a segment after 300 ms of
+ * silence). */
 
 #define DURATION 3.6
 
@@ -45,8 +41,8 @@ static void
 push_audio (GstHarness * h, GstAudioFormat format, guint rate, guint channels,
     GstClockTime pts)
 {
-  stt_check_harness_push_audio (h, format, rate, channels, DURATION, tones,
-      G_N_ELEMENTS (tones), pts);
+  stt_check_harness_push_audio (h, format, rate, channels, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), pts);
 }
 
 /* The request looks like the real service expects it. */
@@ -100,7 +96,8 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   GstHarness *h = new_harness ("stttranscribe");
   GstBus *bus = gst_bus_new ();
   GstClockTime offset = 10 * GST_SECOND;
-  GList *msgs, *finals, *partials, *l;
+  GList *l;
+  SttCheckTranscripts t;
   GstBuffer *buf;
   GstMapInfo map;
   GstClockTime pts;
@@ -112,23 +109,17 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   push_audio (h, format, rate, channels, offset);
   gst_harness_push_event (h, gst_event_new_eos ());
 
-  msgs = stt_check_collect (bus, "stt-transcript", 10000, stt_check_n_finals,
-      GUINT_TO_POINTER (2));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 2);
-  fail_unless (g_list_length (partials) >= 2, "only %u partials",
-      g_list_length (partials));
+  stt_check_transcripts_collect (&t, bus, 2, 2);
 
-  stt_check_final (finals->data, "w400 w700", tones, 2, offset);
-  stt_check_final (finals->next->data, "w1000", tones + 2, 1, offset);
+  stt_check_final (t.finals->data, "w400 w700", stt_fx_tones, 2, offset);
+  stt_check_final (t.finals->next->data, "w1000", stt_fx_tones + 2, 1, offset);
 
-  fail_unless (gst_structure_get_uint (finals->data, "schema", &schema));
+  fail_unless (gst_structure_get_uint (t.finals->data, "schema", &schema));
   fail_unless_equals_int (schema, 1);
-  fail_unless_equals_string (gst_structure_get_string (finals->data, "provider"),
+  fail_unless_equals_string (gst_structure_get_string (t.finals->data, "provider"),
       "deepgram");
-  fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &seg0));
-  for (l = partials; l; l = l->next) {
+  fail_unless (gst_structure_get_uint64 (t.finals->data, "segment-id", &seg0));
+  for (l = t.partials; l; l = l->next) {
     guint64 id;
     GstClockTime lat, rt;
 
@@ -142,11 +133,11 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   }
   /* Partials share their segment's id and come before its final, revision counting up. */
   fail_unless (saw_partial_of_first);
-  fail_unless (gst_structure_get_uint (finals->data, "revision", &rev));
+  fail_unless (gst_structure_get_uint (t.finals->data, "revision", &rev));
   fail_unless (rev >= 1);
   {
     guint64 seg1;
-    fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &seg1));
+    fail_unless (gst_structure_get_uint64 (t.finals->next->data, "segment-id", &seg1));
     fail_unless (seg1 != seg0);
   }
 
@@ -159,16 +150,16 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   gst_buffer_unmap (buf, &map);
   pts = GST_BUFFER_PTS (buf);
   stt_check_assert_time (pts, offset + stt_check_secs (0.5), "buffer pts");
-  stt_check_assert_time (pts + GST_BUFFER_DURATION (buf), offset + stt_check_secs (1.3), "buffer end");
+  stt_check_assert_time (pts + GST_BUFFER_DURATION (buf), offset + stt_check_secs (1.3),
+      "buffer end");
   gst_buffer_unref (buf);
   buf = gst_harness_pull (h);
   fail_unless (buf != NULL);
-  stt_check_assert_time (GST_BUFFER_PTS (buf), offset + stt_check_secs (2.5), "buffer 2 pts");
+  stt_check_assert_time (GST_BUFFER_PTS (buf), offset + stt_check_secs (2.5),
+      "buffer 2 pts");
   gst_buffer_unref (buf);
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_transcripts_clear (&t);
   stt_check_harness_free (h, bus);
 }
 
@@ -253,7 +244,7 @@ GST_START_TEST (test_sink)
       GUINT_TO_POINTER (2));
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 2);
-  stt_check_final (finals->data, "w400 w700", tones, 2, 0);
+  stt_check_final (finals->data, "w400 w700", stt_fx_tones, 2, 0);
   fail_unless_equals_int (g_atomic_int_get (&n_signal_finals), 2);
   /* The sink posts EOS once drained. */
   eos = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_EOS);
@@ -289,8 +280,8 @@ run_subtitles (const gchar * encoder)
   g_object_set (src, "caps", caps, NULL);
   gst_caps_unref (caps);
   fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2, DURATION, tones,
-      G_N_ELEMENTS (tones), 0);
+  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), 0);
   bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 48000, 2, 20);
   gst_buffer_unref (all);
   for (l = bufs; l; l = l->next) {

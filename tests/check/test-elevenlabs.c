@@ -16,20 +16,12 @@
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
-
-static const gchar *const three_words[] = { "w400", "w700", "w1000", NULL };
-
 #define DURATION 3.6
 
 static SttCheckRun *
 new_run (void)
 {
-  return stt_fx_run_new (tones, G_N_ELEMENTS (tones), DURATION);
+  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
 }
 
 /* The server's VAD commits after @vad_silence seconds of silence (the element sends
@@ -69,7 +61,7 @@ GST_START_TEST (test_request)
 
   g_object_set (r->h->element, "language", "en-US", NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  g_list_free_full (stt_check_run_finish (r, three_words, NULL),
+  g_list_free_full (stt_check_run_finish (r, stt_fx_words, NULL),
       (GDestroyNotify) gst_structure_free);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 5000));
 
@@ -115,34 +107,14 @@ GST_START_TEST (test_request)
 
 GST_END_TEST;
 
+/* stt_check_final(), and every word's confidence is exp (logprob): 0.9. The spacing
+ * entries are not words. */
 static void
 check_final (const GstStructure * s, const gchar * text, const SttTone * t, guint n,
     GstClockTime offset)
 {
-  const GValue *words = gst_structure_get_value (s, "words");
-  GstClockTime pts, dur;
-  gdouble conf;
-  guint i;
-
-  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
-  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
-  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
-  stt_check_assert_time (pts, offset + stt_check_secs (t[0].start), "final pts");
-  stt_check_assert_time (pts + dur, offset + stt_check_secs (t[n - 1].end), "final end");
-  /* The spacing entries are not words. */
-  fail_unless_equals_int (gst_value_array_get_size (words), n);
-  for (i = 0; i < n; i++) {
-    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    GstClockTime ws, we;
-
-    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
-    fail_unless (gst_structure_get_clock_time (w, "end", &we));
-    fail_unless (gst_structure_get_double (w, "confidence", &conf));
-    /* exp (logprob) */
-    fail_unless (conf > 0.89 && conf < 0.91, "confidence %f", conf);
-    stt_check_assert_time (ws, offset + stt_check_secs (t[i].start), "word start");
-    stt_check_assert_time (we, offset + stt_check_secs (t[i].end), "word end");
-  }
+  stt_check_final (s, text, t, n, offset);
+  stt_check_word_confidence (s, 0.9);
 }
 
 /* Partials, then one final per committed segment (the one with timestamps), in the
@@ -157,7 +129,8 @@ run_transcripts (const gchar * vad_silence, const gchar * const *finals_text,
   GstClockTime offset = 10 * GST_SECOND;
   GstStructure *params = gst_structure_new ("p", "vad_silence_threshold_secs",
       G_TYPE_STRING, vad_silence, NULL);
-  GList *l, *msgs, *finals, *partials;
+  GList *l;
+  SttCheckTranscripts t;
   guint64 seg0, id;
   gboolean partial_of_first = FALSE;
   gint64 t0;
@@ -166,30 +139,25 @@ run_transcripts (const gchar * vad_silence, const gchar * const *finals_text,
   g_object_set (h->element, "params", params, "drain-timeout", 20 * GST_SECOND, NULL);
   gst_structure_free (params);
   stt_check_harness_segments (h);
-  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), offset);
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), offset);
   t0 = g_get_monotonic_time ();
   stt_check_harness_finish (h);
   fail_unless (g_get_monotonic_time () - t0 < 5 * G_USEC_PER_SEC,
       "EOS waited for the drain timeout");
   fail_unless_equals_int (gst_harness_buffers_received (h), n_final);
 
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (n_final));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), n_final);
-  fail_unless (g_list_length (partials) >= 2);
+  stt_check_transcripts_collect (&t, bus, n_final, 2);
   if (n_final == 2) {
-    check_final (finals->data, finals_text[0], tones, 2, offset);
-    check_final (finals->next->data, finals_text[1], tones + 2, 1, offset);
+    check_final (t.finals->data, finals_text[0], stt_fx_tones, 2, offset);
+    check_final (t.finals->next->data, finals_text[1], stt_fx_tones + 2, 1, offset);
   } else {
-    check_final (finals->data, finals_text[0], tones, 3, offset);
+    check_final (t.finals->data, finals_text[0], stt_fx_tones, 3, offset);
   }
-  fail_unless_equals_string (gst_structure_get_string (finals->data, "language"), "en");
+  fail_unless_equals_string (gst_structure_get_string (t.finals->data, "language"), "en");
   /* Partials of the open segment share the id of its final. */
-  fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &seg0));
-  for (l = partials; l; l = l->next) {
+  fail_unless (gst_structure_get_uint64 (t.finals->data, "segment-id", &seg0));
+  for (l = t.partials; l; l = l->next) {
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
     if (id == seg0)
       partial_of_first = TRUE;
@@ -199,12 +167,11 @@ run_transcripts (const gchar * vad_silence, const gchar * const *finals_text,
   {
     GstBuffer *buf = gst_harness_pull (h);
 
-    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + stt_check_secs (0.5), "buffer pts");
+    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + stt_check_secs (0.5),
+        "buffer pts");
     gst_buffer_unref (buf);
   }
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_transcripts_clear (&t);
   stt_check_harness_free (h, bus);
 }
 
@@ -275,8 +242,8 @@ GST_START_TEST (test_unsupported_rate)
   /* Before the stream starts: the wire rate is settled with the caps. */
   g_object_set (h->element, "sample-rate", 32000, NULL);
   gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
-  gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 0.5, tones,
-          0, 0));
+  gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 0.5,
+          stt_fx_tones, 0, 0));
   check_error (stt_check_wait_error (bus, 10000), GST_RESOURCE_ERROR_SETTINGS, "48000 Hz");
   fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 0);
   stt_check_harness_free (h, bus);
@@ -287,27 +254,15 @@ GST_END_TEST;
 static gboolean
 saw_reconnecting (GList * collected, gpointer user_data)
 {
-  for (; collected; collected = collected->next) {
-    if (!g_strcmp0 (gst_structure_get_string (collected->data, "state"), "reconnecting"))
-      return TRUE;
-  }
-  return FALSE;
+  return stt_check_count_state (collected, "reconnecting") > 0;
 }
 
 /* A transcriber_error in the middle of a word: a new session replays from the end of
  * the last final, and every word arrives exactly once, at its time. */
 GST_START_TEST (test_retryable_error)
 {
-  static const SttTone eight[] = {
-    {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
-    {4.0, 4.4, 800}, {5.0, 5.3, 900}, {6.0, 6.4, 1100}, {7.0, 7.3, 1200},
-  };
-  static const gchar *const words[] = { "w400", "w700", "w500", "w600", "w800", "w900",
-    "w1100", "w1200", NULL
-  };
-  SttCheckRun *r = stt_fx_run_new (eight, G_N_ELEMENTS (eight), 8.0);
-  GList *msgs, *l;
-  guint reconnecting = 0;
+  SttCheckRun *r = stt_fx_run_new (stt_fx_eight, G_N_ELEMENTS (stt_fx_eight), 8.0);
+  GList *msgs;
 
   set_vad_silence (r, "0.3");
   stt_check_run_push (r, 0, 2.2, FALSE);
@@ -318,22 +273,12 @@ GST_START_TEST (test_retryable_error)
   msgs = stt_check_collect (r->bus, NULL, 10000, saw_reconnecting, NULL);
   fail_unless (saw_reconnecting (msgs, NULL));
   stt_check_run_push (r, 2.2, 8.0, FALSE);
-  msgs = stt_check_run_finish (r, words, msgs);
-  for (l = msgs; l; l = l->next) {
-    if (!g_strcmp0 (gst_structure_get_string (l->data, "state"), "reconnecting"))
-      reconnecting++;
-  }
-  fail_unless (reconnecting >= 1);
+  msgs = stt_check_run_finish (r, stt_fx_eight_words, msgs);
+  fail_unless (stt_check_count_state (msgs, "reconnecting") >= 1);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
-  {
-    GBytes *second = stt_test_server_get_audio (stt_fx.server, 1);
-    gssize at = stt_check_find_audio (r->input, second);
-
-    /* From the end of the first final (w700, about 1.3 s), not from where it stopped. */
-    fail_unless (at >= 1.2 * 16000 && at <= 2.2 * 16000, "replay from %" G_GSSIZE_FORMAT,
-        at);
-    g_bytes_unref (second);
-  }
+  /* From the end of the first final (w700, about 1.3 s), not from where it stopped
+   * (2.2 s), to the end. */
+  stt_fx_check_replay (r, 1.2, 2.1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }

@@ -17,21 +17,11 @@
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-/* Each word its own utterance (the service ends one after 50 ms of silence by default);
- * the last word still sounds 20 ms before the end, so only stop_recording closes it. */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
+/* stt_fx_tones: each word its own utterance (the service ends one after 50 ms of silence
+ * by default); the last word still sounds 20 ms before the end, so only stop_recording
+ * closes it. */
 
 #define DURATION 2.82
-
-static const SttTone four[] = {
-  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
-};
-
-static const gchar *const four_words[] = { "w400", "w700", "w500", "w600", NULL };
 
 /* 100 ms frames (chunk-duration) of 16 kHz S16LE. */
 #define FRAME_SAMPLES 1600
@@ -48,7 +38,7 @@ use_base_url (void)
 static SttCheckRun *
 new_run (void)
 {
-  return stt_fx_run_new (tones, G_N_ELEMENTS (tones), DURATION);
+  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
 }
 
 /* The body of set-up request @i as a JSON object (@parser keeps it). */
@@ -136,7 +126,8 @@ GST_START_TEST (test_params)
   JsonObject *body, *mc;
   GList *msgs, *finals;
 
-  r = stt_check_run_new (stt_fx.provider, full_url, tones, G_N_ELEMENTS (tones), DURATION);
+  r = stt_check_run_new (stt_fx.provider, full_url, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), DURATION);
   g_object_set (r->h->element, "params", params, "model", "solaria-1", NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, DURATION, FALSE);
@@ -153,7 +144,7 @@ GST_START_TEST (test_params)
   /* 300 ms endpointing: w400 and w700 are one utterance. */
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 2);
-  stt_check_final (finals->data, "w400 w700", tones, 2, 0);
+  stt_check_final (finals->data, "w400 w700", stt_fx_tones, 2, 0);
   g_list_free (finals);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
@@ -168,31 +159,26 @@ GST_START_TEST (test_transcripts)
   GstBus *bus;
   GstHarness *h = stt_fx_harness_new (&bus);
   GstClockTime offset = 10 * GST_SECOND;
-  GList *l, *m, *msgs, *finals, *partials;
+  GList *l, *m;
+  SttCheckTranscripts t;
   GstBuffer *buf;
   guint i;
 
-  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), offset);
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), offset);
   stt_check_harness_finish (h);
   fail_unless_equals_int (gst_harness_buffers_received (h), 3);
 
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (3));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 3);
-  fail_unless (g_list_length (partials) >= 3, "%u partials", g_list_length (partials));
-  for (l = finals, i = 0; l; l = l->next, i++) {
+  stt_check_transcripts_collect (&t, bus, 3, 3);
+  for (l = t.finals, i = 0; l; l = l->next, i++) {
     guint64 id, pid;
     gboolean has_partial = FALSE;
-    g_autofree gchar *word = g_strdup_printf ("w%d", (gint) (tones[i].freq / 100 + 0.5)
-        * 100);
+    g_autofree gchar *word = stt_check_tone_word (&stt_fx_tones[i]);
 
-    stt_check_final (l->data, word, tones + i, 1, offset);
+    stt_check_final (l->data, word, stt_fx_tones + i, 1, offset);
     fail_unless_equals_string (gst_structure_get_string (l->data, "language"), "en");
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
-    for (m = partials; m; m = m->next) {
+    for (m = t.partials; m; m = m->next) {
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
       if (pid == id) {
         fail_unless_equals_string (gst_structure_get_string (m->data, "text"), word);
@@ -203,14 +189,12 @@ GST_START_TEST (test_transcripts)
 
     buf = gst_harness_pull (h);
     fail_unless (buf != NULL);
-    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + tones[i].start * GST_SECOND,
-        "buffer pts");
+    stt_check_assert_time (GST_BUFFER_PTS (buf),
+        offset + stt_fx_tones[i].start * GST_SECOND, "buffer pts");
     gst_buffer_unref (buf);
   }
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_transcripts_clear (&t);
   stt_check_harness_free (h, bus);
 }
 
@@ -276,7 +260,7 @@ GST_END_TEST;
  * acknowledged is sent again. Every word arrives once, at its time. */
 GST_START_TEST (test_resume)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   g_autofree gchar *token0 = NULL, *token1 = NULL;
   GBytes *audio0, *audio1;
   gsize n0, n1;
@@ -287,7 +271,7 @@ GST_START_TEST (test_resume)
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
   stt_check_run_push (r, 0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 5000));
   fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 1);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
@@ -320,7 +304,7 @@ GST_END_TEST;
  * new session starts from the last final. Every word once, at its time. */
 GST_START_TEST (test_resume_lost_acks)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   g_autofree gchar *token0 = NULL, *token1 = NULL, *token2 = NULL;
   GList *msgs;
 
@@ -328,7 +312,7 @@ GST_START_TEST (test_resume_lost_acks)
   stt_test_server_set_reply_delay (stt_fx.server, 500);
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
   stt_check_run_push (r, 0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 3, TRUE, 5000));
   fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 2);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 3);
@@ -347,7 +331,7 @@ GST_END_TEST;
  * a new session is set up and the audio since the last final goes to it. */
 GST_START_TEST (test_session_gone)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   g_autofree gchar *token0 = NULL, *token1 = NULL;
   GBytes *audio1;
   gssize at;
@@ -360,7 +344,7 @@ GST_START_TEST (test_session_gone)
   stt_test_server_fail_handshakes (stt_fx.server, 401, 1, NULL);
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
   stt_check_run_push (r, 1.0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 5000));
   /* POST, WebSocket, refused WebSocket, POST, WebSocket. */
   fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 2);

@@ -194,7 +194,8 @@ GST_START_TEST (test_transcripts)
   GstHarness *h = stt_fx_harness_new (&bus);
   GstClockTime offset = 10 * GST_SECOND;
   GstBuffer *buf;
-  GList *l, *m, *msgs, *finals, *partials;
+  GList *l, *m;
+  SttCheckTranscripts t;
   guint i;
 
   stt_check_harness_segments (h);
@@ -203,19 +204,15 @@ GST_START_TEST (test_transcripts)
   stt_check_harness_finish (h);
   fail_unless_equals_int (gst_harness_buffers_received (h), 3);
 
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (3));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 3);
-  check_three (finals, offset);
-  for (l = finals, i = 0; l; l = l->next, i++) {
+  stt_check_transcripts_collect (&t, bus, 3, 0);
+  check_three (t.finals, offset);
+  for (l = t.finals, i = 0; l; l = l->next, i++) {
     guint64 id, pid;
     gboolean has_partial = FALSE;
 
     fail_unless_equals_string (gst_structure_get_string (l->data, "provider"), "openai");
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
-    for (m = partials; m; m = m->next) {
+    for (m = t.partials; m; m = m->next) {
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
       if (pid == id) {
         fail_unless_equals_string (gst_structure_get_string (m->data, "text"), words[i]);
@@ -230,9 +227,7 @@ GST_START_TEST (test_transcripts)
         "buffer pts");
     gst_buffer_unref (buf);
   }
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_transcripts_clear (&t);
   stt_check_harness_free (h, bus);
 }
 

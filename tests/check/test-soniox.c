@@ -17,20 +17,15 @@
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-/* Two segments (the server ends one after 300 ms of silence); the last word still sounds
- * 20 ms before the end, so only the end of audio closes it. */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
+/* stt_fx_tones: two segments (the server ends one after 300 ms of silence); the last
+ * word still sounds 20 ms before the end, so only the end of audio closes it. */
 
 #define DURATION 2.82
 
 static SttCheckRun *
 new_run (void)
 {
-  return stt_fx_run_new (tones, G_N_ELEMENTS (tones), DURATION);
+  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
 }
 
 /* Bearer key on the handshake; a start request with what the service needs and no key;
@@ -129,8 +124,8 @@ GST_START_TEST (test_no_endpoints)
       NULL);
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 3);
-  stt_check_final (finals->data, "w400", tones, 1, 0);
-  stt_check_final (finals->next->data, "w700", tones + 1, 1, 0);
+  stt_check_final (finals->data, "w400", stt_fx_tones, 1, 0);
+  stt_check_final (finals->next->data, "w700", stt_fx_tones + 1, 1, 0);
   g_list_free (finals);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
@@ -146,7 +141,8 @@ GST_START_TEST (test_transcripts)
   GstBus *bus;
   GstHarness *h = stt_fx_harness_new (&bus);
   GstClockTime offset = 10 * GST_SECOND;
-  GList *l, *msgs, *finals, *partials;
+  GList *l;
+  SttCheckTranscripts t;
   guint64 seg0, seg1, id;
   guint rev;
   gboolean partial_of_first = FALSE;
@@ -154,28 +150,23 @@ GST_START_TEST (test_transcripts)
   GstMapInfo map;
 
   stt_check_harness_segments (h);
-  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), offset);
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), offset);
   /* Both texts are out before EOS: the last segment was closed by the end of audio. */
   stt_check_harness_finish (h);
   fail_unless_equals_int (gst_harness_buffers_received (h), 2);
 
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (2));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 2);
-  fail_unless (g_list_length (partials) >= 2, "%u partials", g_list_length (partials));
-  stt_check_final (finals->data, "w400 w700", tones, 2, offset);
-  stt_check_final (finals->next->data, "w1000", tones + 2, 1, offset);
-  fail_unless_equals_string (gst_structure_get_string (finals->data, "provider"),
+  stt_check_transcripts_collect (&t, bus, 2, 2);
+  stt_check_final (t.finals->data, "w400 w700", stt_fx_tones, 2, offset);
+  stt_check_final (t.finals->next->data, "w1000", stt_fx_tones + 2, 1, offset);
+  fail_unless_equals_string (gst_structure_get_string (t.finals->data, "provider"),
       "soniox");
-  fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &seg0));
-  fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &seg1));
+  fail_unless (gst_structure_get_uint64 (t.finals->data, "segment-id", &seg0));
+  fail_unless (gst_structure_get_uint64 (t.finals->next->data, "segment-id", &seg1));
   fail_unless (seg0 != seg1);
-  fail_unless (gst_structure_get_uint (finals->data, "revision", &rev));
+  fail_unless (gst_structure_get_uint (t.finals->data, "revision", &rev));
   fail_unless (rev >= 1);
-  for (l = partials; l; l = l->next) {
+  for (l = t.partials; l; l = l->next) {
     const gchar *text = gst_structure_get_string (l->data, "text");
 
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
@@ -202,9 +193,7 @@ GST_START_TEST (test_transcripts)
       "buffer 2 pts");
   gst_buffer_unref (buf);
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_transcripts_clear (&t);
   stt_check_harness_free (h, bus);
 }
 
@@ -263,22 +252,16 @@ GST_START_TEST (test_bad_request)
 
 GST_END_TEST;
 
-static const SttTone four[] = {
-  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
-};
-
-static const gchar *const four_words[] = { "w400", "w700", "w500", "w600", NULL };
-
 /* The connection drops in the middle of a word: a new stream replays from the last final,
  * and every word arrives exactly once, at its time. */
 GST_START_TEST (test_drop)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   GList *msgs;
 
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
   stt_check_run_push (r, 0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 5000));
   /* w400 w700 were final at 1.6 s. */
@@ -292,15 +275,16 @@ GST_END_TEST;
 /* "Cannot continue request" (503): a new request at once, nothing lost or doubled. */
 GST_START_TEST (test_error_503)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   GList *msgs;
 
   stt_check_run_push (r, 0, 4.0, FALSE);
   /* Once the first connection has heard 2.2 s (mid w500). */
   fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 2.2));
-  stt_test_server_send_text (stt_fx.server, "{\"error_code\":503,\"error_message\":\"Cannot "
-      "continue request (code 7). Please restart the request.\"}");
-  msgs = stt_check_run_finish (r, four_words, NULL);
+  stt_test_server_send_text (stt_fx.server, "{\"error_code\":503,"
+      "\"error_message\":\"Cannot continue request (code 7). Please restart the "
+      "request.\"}");
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 5000));
   stt_fx_check_replay (r, 1.3, 3.0);

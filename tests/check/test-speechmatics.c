@@ -20,60 +20,25 @@
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-/* Two sentences (the server ends one after 300 ms of silence); the last word still
- * sounds 20 ms before the end, so only EndOfStream makes it final. */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
+/* stt_fx_tones: two sentences (the server ends one after 300 ms of silence); the last
+ * word still sounds 20 ms before the end, so only EndOfStream makes it final. */
 
 #define DURATION 2.82
-
-static const gchar *const words3[] = { "w400", "w700", "w1000", NULL };
-
-static const SttTone four[] = {
-  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
-};
-
-static const gchar *const four_words[] = { "w400", "w700", "w500", "w600", NULL };
 
 static SttCheckRun *
 new_run (void)
 {
-  return stt_fx_run_new (tones, G_N_ELEMENTS (tones), DURATION);
+  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
 }
 
-/* The final @s: its text, and its words (texts as the service formats them, times of the
- * @n tones @t, confidence), input times from @offset. */
+/* stt_check_final_words() with the texts the service gives the words, and every word's
+ * confidence 0.9. */
 static void
 check_final (const GstStructure * s, const gchar * text, const gchar * const *word_texts,
     const SttTone * t, guint n, GstClockTime offset)
 {
-  const GValue *words = gst_structure_get_value (s, "words");
-  GstClockTime pts, dur;
-  guint i;
-
-  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
-  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
-  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
-  stt_check_assert_time (pts, offset + t[0].start * GST_SECOND, "final pts");
-  stt_check_assert_time (pts + dur, offset + t[n - 1].end * GST_SECOND, "final end");
-  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
-  fail_unless_equals_int (gst_value_array_get_size (words), n);
-  for (i = 0; i < n; i++) {
-    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    GstClockTime ws, we;
-    gdouble conf;
-
-    fail_unless_equals_string (gst_structure_get_string (w, "text"), word_texts[i]);
-    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
-    fail_unless (gst_structure_get_clock_time (w, "end", &we));
-    fail_unless (gst_structure_get_double (w, "confidence", &conf));
-    fail_unless (conf > 0.89 && conf < 0.91, "confidence %f", conf);
-    stt_check_assert_time (ws, offset + t[i].start * GST_SECOND, "word start");
-    stt_check_assert_time (we, offset + t[i].end * GST_SECOND, "word end");
-  }
+  stt_check_final_words (s, text, word_texts, t, n, offset);
+  stt_check_word_confidence (s, 0.9);
 }
 
 /* Bearer key on the handshake; StartRecognition with the audio format, the language's
@@ -93,7 +58,7 @@ GST_START_TEST (test_start_recognition)
 
   g_object_set (r->h->element, "language-code", "en-GB", NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 10000));
 
   auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
@@ -158,7 +123,7 @@ GST_START_TEST (test_params)
       FALSE, NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
 
   start = stt_fx_text_message (0, 0, parser);
   config = json_object_get_object_member (start, "transcription_config");
@@ -179,9 +144,9 @@ GST_START_TEST (test_params)
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 2);
   check_final (finals->data, "W400 w700.", (const gchar *[]) { "W400", "w700." },
-      tones, 2, 0);
-  check_final (finals->next->data, "W1000.", (const gchar *[]) { "W1000." }, tones + 2,
-      1, 0);
+      stt_fx_tones, 2, 0);
+  check_final (finals->next->data, "W1000.", (const gchar *[]) { "W1000." },
+      stt_fx_tones + 2, 1, 0);
   for (l = finals; l; l = l->next) {
     const GValue *words = gst_structure_get_value (l->data, "words");
     const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words,
@@ -221,40 +186,36 @@ GST_START_TEST (test_transcripts)
   GstClockTime offset = 10 * GST_SECOND;
   static const gchar *const texts[] = { "W400", "w700.", "W1000." };
   GstBuffer *buf;
-  GList *l, *m, *msgs, *finals, *partials;
+  GList *l, *m;
+  SttCheckTranscripts t;
   GstMapInfo map;
   guint i;
 
   g_object_set (h->element, "params", params, NULL);
   gst_structure_free (params);
   stt_check_harness_segments (h);
-  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), offset);
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), offset);
   /* Every text is out before EOS: the last one was made final by EndOfStream. */
   stt_check_harness_finish (h);
   fail_unless_equals_int (gst_harness_buffers_received (h), 3);
 
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (3));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 3);
-  fail_unless (g_list_length (partials) >= 4, "%u partials", g_list_length (partials));
-  for (l = partials; l; l = l->next) {
+  stt_check_transcripts_collect (&t, bus, 3, 4);
+  for (l = t.partials; l; l = l->next) {
     const gchar *text = gst_structure_get_string (l->data, "text");
 
     fail_unless (g_strv_contains (partial_texts, text), "partial \"%s\"", text);
   }
-  for (l = finals, i = 0; l; l = l->next, i++) {
+  for (l = t.finals, i = 0; l; l = l->next, i++) {
     guint64 id, pid;
     gboolean has_partial = FALSE;
 
-    check_final (l->data, texts[i], texts + i, tones + i, 1, offset);
+    check_final (l->data, texts[i], texts + i, stt_fx_tones + i, 1, offset);
     fail_unless_equals_string (gst_structure_get_string (l->data, "provider"),
         "speechmatics");
     fail_unless_equals_string (gst_structure_get_string (l->data, "language"), "en");
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
-    for (m = partials; m; m = m->next) {
+    for (m = t.partials; m; m = m->next) {
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
       has_partial |= pid == id;
     }
@@ -266,10 +227,10 @@ GST_START_TEST (test_transcripts)
     fail_unless (map.size == strlen (texts[i])
         && memcmp (map.data, texts[i], map.size) == 0);
     gst_buffer_unmap (buf, &map);
-    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + tones[i].start * GST_SECOND,
-        "buffer pts");
+    stt_check_assert_time (GST_BUFFER_PTS (buf),
+        offset + stt_fx_tones[i].start * GST_SECOND, "buffer pts");
     stt_check_assert_time (GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf),
-        offset + tones[i].end * GST_SECOND, "buffer end");
+        offset + stt_fx_tones[i].end * GST_SECOND, "buffer end");
     gst_buffer_unref (buf);
   }
   /* The first final took W400 from the partial "W400 w700" (same segment); what it left
@@ -279,9 +240,9 @@ GST_START_TEST (test_transcripts)
     guint64 id0, id1, pid;
     gboolean found = FALSE, left = FALSE;
 
-    fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &id0));
-    fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &id1));
-    for (m = partials; m; m = m->next) {
+    fail_unless (gst_structure_get_uint64 (t.finals->data, "segment-id", &id0));
+    fail_unless (gst_structure_get_uint64 (t.finals->next->data, "segment-id", &id1));
+    for (m = t.partials; m; m = m->next) {
       const gchar *text = gst_structure_get_string (m->data, "text");
 
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
@@ -294,9 +255,7 @@ GST_START_TEST (test_transcripts)
     fail_unless (found && left);
   }
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_transcripts_clear (&t);
   stt_check_harness_free (h, bus);
 }
 
@@ -321,7 +280,7 @@ GST_START_TEST (test_audio_after_recognition_started)
       && g_get_monotonic_time () < deadline)
     g_usleep (20 * 1000);
   fail_unless (stt_test_server_get_n_binary_messages (stt_fx.server, 0) > 0);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   stt_test_server_set_reply_delay (stt_fx.server, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
@@ -339,7 +298,7 @@ GST_START_TEST (test_end_of_stream)
 
   stt_test_server_set_reply_delay (stt_fx.server, 700);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 10000));
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -349,7 +308,7 @@ GST_START_TEST (test_end_of_stream)
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE_AT_END, 0, 1000, "");
   r = new_run ();
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 3, TRUE, 10000));
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 3);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -426,7 +385,7 @@ GST_START_TEST (test_temporary_key)
       "token-body", "{\"ttl\": 60}", NULL);
   gst_structure_free (headers);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   jwt = stt_test_server_get_query (stt_fx.server, 0, "jwt");
   auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
   fail_unless_equals_string (jwt, "temp/key+1");
@@ -524,12 +483,13 @@ GST_START_TEST (test_bad_config)
 
 GST_END_TEST;
 
-/* A job_error in the middle of a word (the docs advise a retry): a new session replays
- * from the end of the last final (w700, final at 2.0 s with max_delay 0.7), every word
- * once, at its time. */
-GST_START_TEST (test_job_error)
+/* The server sends @messages (NULL-terminated) in the middle of a word, once the first
+ * connection heard 2.2 s at real time: a new session replays from the end of the last
+ * final (w700, final at 2.0 s with max_delay 0.7), every word once, at its time. */
+static void
+check_replayed_after (const gchar * const *messages)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
   GList *msgs;
 
@@ -537,10 +497,10 @@ GST_START_TEST (test_job_error)
   gst_structure_free (params);
   stt_check_run_push (r, 0, 2.2, FALSE);
   fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 2.2));
-  stt_test_server_send_text (stt_fx.server, "{\"message\":\"Error\",\"type\":\"job_error\","
-      "\"reason\":\"Unable to do any work on this job\"}");
+  for (; *messages; messages++)
+    stt_test_server_send_text (stt_fx.server, *messages);
   stt_check_run_push (r, 2.2, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
   stt_fx_check_replay (r, 1.29, 2.2);
@@ -548,32 +508,25 @@ GST_START_TEST (test_job_error)
   stt_check_run_free (r);
 }
 
+/* A job_error (the docs advise a retry). */
+GST_START_TEST (test_job_error)
+{
+  check_replayed_after ((const gchar *[]) {
+        "{\"message\":\"Error\",\"type\":\"job_error\","
+        "\"reason\":\"Unable to do any work on this job\"}", NULL});
+}
+
 GST_END_TEST;
 
 /* duration_limit_exceeded "triggers the same mechanism as receiving an EndOfStream":
  * an EndOfTranscript the element did not ask for ends the connection, and a new session
- * goes on from the last final; every word once. */
+ * goes on from the last final. */
 GST_START_TEST (test_unasked_end_of_transcript)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
-  GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
-  GList *msgs;
-
-  g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
-  gst_structure_free (params);
-  stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 2.2));
-  stt_test_server_send_text (stt_fx.server, "{\"message\":\"Warning\",\"type\":"
-      "\"duration_limit_exceeded\",\"reason\":\"Duration limit exceeded\","
-      "\"duration_limit\":2.2}");
-  stt_test_server_send_text (stt_fx.server, "{\"message\":\"EndOfTranscript\"}");
-  stt_check_run_push (r, 2.2, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
-  stt_fx_check_replay (r, 1.29, 2.2);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  stt_check_run_free (r);
+  check_replayed_after ((const gchar *[]) {
+        "{\"message\":\"Warning\",\"type\":\"duration_limit_exceeded\","
+        "\"reason\":\"Duration limit exceeded\",\"duration_limit\":2.2}",
+        "{\"message\":\"EndOfTranscript\"}", NULL});
 }
 
 GST_END_TEST;
@@ -582,13 +535,13 @@ GST_END_TEST;
  * session goes on. */
 GST_START_TEST (test_session_timeout_close)
 {
-  SttCheckRun *r = stt_fx_run_new (four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   GList *msgs;
 
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
       "policy_violation");
   stt_check_run_push (r, 0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
   stt_fx_check_replay (r, 0, 2.2);
@@ -638,7 +591,7 @@ GST_START_TEST (test_malformed)
   for (i = 0; i < G_N_ELEMENTS (harmless); i++)
     stt_test_server_send_text (stt_fx.server, harmless[i]);
   stt_check_run_push (r, 1.0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_object_get (r->h->element, "stats", &stats, NULL);
   fail_unless (gst_structure_get_uint64 (stats, "malformed-messages", &malformed));
