@@ -321,19 +321,6 @@ stt_fx_check_replay (SttCheckRun * r, gdouble from, gdouble cut)
   g_bytes_unref (audio1);
 }
 
-guint
-stt_check_count_state (GList * msgs, const gchar * state)
-{
-  guint n = 0;
-
-  for (; msgs; msgs = msgs->next) {
-    if (gst_structure_has_name (msgs->data, "stt-connection")
-        && !g_strcmp0 (gst_structure_get_string (msgs->data, "state"), state))
-      n++;
-  }
-  return n;
-}
-
 JsonObject *
 stt_fx_text_message (guint conn, guint i, JsonParser * parser)
 {

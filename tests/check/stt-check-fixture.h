@@ -106,9 +106,6 @@ void stt_fx_check_full_ring (const gchar * request, const gchar * text);
  * cut, plus a frame of 100 ms), to the end of the input, with no gap between them. */
 void stt_fx_check_replay (SttCheckRun * r, gdouble from, gdouble cut);
 
-/* How many stt-connection structures in @msgs are in @state ("reconnecting", ...). */
-guint stt_check_count_state (GList * msgs, const gchar * state);
-
 /* The @i-th text message of connection @conn as a JSON object (@parser keeps it). */
 typedef struct _JsonParser JsonParser;
 JsonObject *stt_fx_text_message (guint conn, guint i, JsonParser * parser);

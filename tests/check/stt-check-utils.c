@@ -714,6 +714,19 @@ stt_check_has_error (GList * collected, gpointer user_data)
   return FALSE;
 }
 
+guint
+stt_check_count_state (GList * msgs, const gchar * state)
+{
+  guint n = 0;
+
+  for (; msgs; msgs = msgs->next) {
+    if (gst_structure_has_name (msgs->data, "stt-connection")
+        && !g_strcmp0 (gst_structure_get_string (msgs->data, "state"), state))
+      n++;
+  }
+  return n;
+}
+
 GstStructure *
 stt_check_wait_error (GstBus * bus, guint timeout_ms)
 {

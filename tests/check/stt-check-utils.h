@@ -139,6 +139,9 @@ gboolean stt_check_enough_final_words (GList * collected, gpointer user_data);
 void stt_check_assert_time (GstClockTime got, GstClockTime want, const gchar * what);
 /* An SttCheckDoneFunc: an error was collected. */
 gboolean stt_check_has_error (GList * collected, gpointer user_data);
+/* How many stt-connection structures in @msgs are in @state ("reconnecting", ...). */
+guint stt_check_count_state (GList * msgs, const gchar * state);
+
 /* Waits up to @timeout_ms for an error on @bus: the "error" structure of
  * stt_check_collect() (message, debug, domain, code), or NULL. */
 GstStructure *stt_check_wait_error (GstBus * bus, guint timeout_ms);
