@@ -237,6 +237,25 @@ GST_START_TEST (test_bad_request)
 
 GST_END_TEST;
 
+/* Waits (up to 10 s) until the stats of @stt count @n malformed messages. */
+static gboolean
+wait_malformed (GstElement * stt, guint64 n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint64 malformed = 0;
+
+  for (;;) {
+    GstStructure *stats = NULL;
+
+    g_object_get (stt, "stats", &stats, NULL);
+    gst_structure_get_uint64 (stats, "malformed-messages", &malformed);
+    gst_structure_free (stats);
+    if (malformed >= n || g_get_monotonic_time () > deadline)
+      return malformed >= n;
+    g_usleep (10 * 1000);
+  }
+}
+
 /* Malformed server messages are logged, counted and skipped; the words still arrive. */
 GST_START_TEST (test_malformed_messages)
 {
@@ -254,7 +273,9 @@ GST_START_TEST (test_malformed_messages)
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
   for (i = 0; i < G_N_ELEMENTS (junk); i++)
     stt_test_server_send_text (stt_fx.server, junk[i]);
-  g_usleep (200 * 1000);
+  /* The rest once the element has taken the junk in (all but the structurally valid
+   * empty Results count as malformed), so it comes mid-stream. */
+  fail_unless (wait_malformed (f.h->element, 5));
   {
     GList *msgs;
 
@@ -303,6 +324,12 @@ GST_START_TEST (test_null_midstream)
 
 GST_END_TEST;
 
+static gboolean
+is_connecting (GList * collected, gpointer user_data)
+{
+  return stt_check_count_state (collected, "connecting") > 0;
+}
+
 /* NULL while the handshake hangs (a server that accepts TCP and never answers). */
 GST_START_TEST (test_null_while_connecting)
 {
@@ -312,6 +339,7 @@ GST_START_TEST (test_null_while_connecting)
   GSocketAddress *bound = NULL;
   g_autofree gchar *silent_url = NULL;
   Fixture f;
+  GList *msgs;
   gint64 t0;
 
   fail_unless (g_socket_listener_add_address (listener, addr, G_SOCKET_TYPE_STREAM,
@@ -322,7 +350,10 @@ GST_START_TEST (test_null_while_connecting)
   f = start ("test-key");
   g_object_set (f.h->element, "url", silent_url, NULL);
   push_range (f.h, 0, 1.0);
-  g_usleep (200 * 1000);
+  /* Connecting: the server accepts TCP and never answers, so the handshake hangs. */
+  msgs = stt_check_collect (f.bus, NULL, 5000, is_connecting, NULL);
+  fail_unless (is_connecting (msgs, NULL), "not connecting");
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   t0 = g_get_monotonic_time ();
   fail_unless_equals_int (gst_element_set_state (f.h->element, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
