@@ -266,14 +266,24 @@ GST_END_TEST;
  * it, and every word. */
 GST_START_TEST (test_audio_after_recognition_started)
 {
+  const guint reply_delay_ms = 1000;
   SttCheckRun *r = new_run ();
   GList *msgs;
-  gint64 deadline;
+  gint64 watch_end, deadline;
 
-  stt_test_server_set_reply_delay (stt_fx.server, 1000);
+  stt_test_server_set_reply_delay (stt_fx.server, reply_delay_ms);
   stt_check_run_push (r, 0, DURATION, FALSE);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
-  g_usleep (600 * 1000);
+  /* RecognitionStarted leaves the server @reply_delay_ms after StartRecognition came:
+   * before that no frame may arrive, and one that does fails at once. Watched for 0.6
+   * of the delay from when the connection was seen (it may have opened a poll earlier,
+   * and the element's StartRecognition is what starts the server's delay): nothing in
+   * that time is the property, and it is bounded by the delay the test set. */
+  watch_end = g_get_monotonic_time () + reply_delay_ms * 600;
+  while (g_get_monotonic_time () < watch_end) {
+    fail_unless_equals_int (stt_test_server_get_n_binary_messages (stt_fx.server, 0), 0);
+    g_usleep (20 * 1000);
+  }
   fail_unless_equals_int (stt_test_server_get_n_binary_messages (stt_fx.server, 0), 0);
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   while (stt_test_server_get_n_binary_messages (stt_fx.server, 0) == 0
