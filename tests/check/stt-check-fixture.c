@@ -70,6 +70,12 @@ stt_fx_run_new (const SttTone * tones, guint n_tones, gdouble duration)
   return stt_check_run_new (stt_fx.provider, stt_fx.url, tones, n_tones, duration);
 }
 
+SttCheckRun *
+stt_fx_run_tones (gdouble duration)
+{
+  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), duration);
+}
+
 GstClockTime
 stt_check_secs (gdouble s)
 {
@@ -162,6 +168,17 @@ stt_check_transcripts_clear (SttCheckTranscripts * t)
   g_clear_pointer (&t->finals, g_list_free);
   g_clear_pointer (&t->partials, g_list_free);
   g_list_free_full (g_steal_pointer (&t->msgs), (GDestroyNotify) gst_structure_free);
+}
+
+void
+stt_fx_transcribe_tones (GstHarness * h, GstBus * bus, gdouble duration,
+    GstClockTime offset, guint n_finals, guint min_partials, SttCheckTranscripts * t)
+{
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, duration,
+      stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), offset);
+  stt_check_harness_finish (h);
+  fail_unless_equals_int (gst_harness_buffers_received (h), n_finals);
+  stt_check_transcripts_collect (t, bus, n_finals, min_partials);
 }
 
 /* --- fatal errors ------------------------------------------------------------------- */

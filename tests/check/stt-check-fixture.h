@@ -43,6 +43,8 @@ void stt_check_fixture_add (TCase * tc, const gchar * provider);
 
 /* stt_check_run_new() on the fixture's provider and server. */
 SttCheckRun *stt_fx_run_new (const SttTone * tones, guint n_tones, gdouble duration);
+/* The same with stt_fx_tones in @duration seconds. */
+SttCheckRun *stt_fx_run_tones (gdouble duration);
 
 /* stttranscribe in a harness on the fixture's provider and server, with the test
  * credentials and its own bus (*@bus; free both with stt_check_harness_free()). The
@@ -77,6 +79,13 @@ typedef struct
 void stt_check_transcripts_collect (SttCheckTranscripts * t, GstBus * bus,
     guint n_finals, guint min_partials);
 void stt_check_transcripts_clear (SttCheckTranscripts * t);
+
+/* The transcripts tests' file: @duration seconds of stt_fx_tones (S16LE, 16 kHz, mono)
+ * from @offset into @h (from stt_fx_harness_new(), its bus @bus), then EOS. Fails unless
+ * @n_finals text buffers came out before EOS, and collects the transcripts into @t
+ * (stt_check_transcripts_collect(): @n_finals finals, at least @min_partials partials). */
+void stt_fx_transcribe_tones (GstHarness * h, GstBus * bus, gdouble duration,
+    GstClockTime offset, guint n_finals, guint min_partials, SttCheckTranscripts * t);
 
 /* Waits up to @timeout_ms for the session on @bus to end in an error, and returns it (an
  * "error" structure as stt_check_wait_error()). Fails unless an stt-connection in state

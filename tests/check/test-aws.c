@@ -14,20 +14,12 @@
 
 #include <string.h>
 #include <glib/gstdio.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 #include "stt-test-aws.h"
 
 #define DURATION 3.0
-
-static SttCheckRun *
-new_run (void)
-{
-  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
-}
 
 static gchar *
 query (guint conn, const gchar * name)
@@ -40,7 +32,7 @@ query (guint conn, const gchar * name)
  * by the last finals and the server's close, which ends the stream with every word. */
 GST_START_TEST (test_transcribe)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autofree gchar *id = NULL, *lang = NULL, *enc = NULL, *rate = NULL, *expires = NULL;
   g_autofree gchar *stab = NULL, *token = NULL, *credential = NULL;
   GList *msgs;
@@ -84,7 +76,7 @@ GST_END_TEST;
  * X-Amz-Security-Token; a second attempt (after a drop) is signed again. */
 GST_START_TEST (test_environment_and_token)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autofree gchar *token0 = NULL, *token1 = NULL, *sig0 = NULL, *sig1 = NULL;
   g_autofree gchar *id = NULL;
   GList *msgs;
@@ -130,7 +122,7 @@ GST_START_TEST (test_shared_file)
   g_autofree gchar *cred = g_build_filename (dir, "credentials", NULL);
   g_autofree gchar *conf = g_build_filename (dir, "config", NULL);
   g_autofree gchar *id = NULL, *credential = NULL;
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
   fail_unless (g_file_set_contents (cred, "[default]\naws_access_key_id = WRONG\n"
@@ -166,7 +158,7 @@ GST_END_TEST;
  * service, the status and where the keys came from, never the secret; no retry. */
 GST_START_TEST (test_wrong_secret)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
   const gchar *text;
 
@@ -287,7 +279,7 @@ send_exception (const gchar * type, const gchar * message)
 static void
 check_retried (const gchar * type, const gchar * message)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
   stt_check_run_push (r, 0, 1.2, FALSE);
@@ -319,7 +311,7 @@ GST_END_TEST;
 /* A BadRequestException about the request: fatal, the service's words in the error. */
 GST_START_TEST (test_bad_request)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
 
   stt_check_run_push (r, 0, 0.6, FALSE);
@@ -342,7 +334,7 @@ GST_END_TEST;
  * not JSON are skipped; the stream goes on with every word. */
 GST_START_TEST (test_malformed_skipped)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   const gchar *const unknown[] = { ":message-type", "event", ":event-type",
     "SomethingNew", NULL
   };

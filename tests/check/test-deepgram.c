@@ -8,8 +8,6 @@
 
 #include <string.h>
 #include <glib/gstdio.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <gst/app/gstappsink.h>
 
 #include "stt-check-fixture.h"
@@ -17,7 +15,6 @@
 
 /* stt_fx_tones: three words in two segments (the server ends a segment after 300 ms of
  * silence). */
-
 #define DURATION 3.6
 
 static GstHarness *

@@ -9,20 +9,12 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
 #define DURATION 3.6
-
-static SttCheckRun *
-new_run (void)
-{
-  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
-}
 
 /* The server's VAD commits after @vad_silence seconds of silence (the element sends
  * 1.5 by default). */
@@ -47,7 +39,7 @@ parse (const gchar * text, JsonParser ** parser)
 /* The request and the audio messages are what the service expects. */
 GST_START_TEST (test_request)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autofree gchar *model = NULL, *format = NULL, *strategy = NULL, *vad = NULL;
   g_autofree gchar *timestamps = NULL, *language = NULL, *key = NULL, *token = NULL;
   g_auto (GStrv) texts = NULL;
@@ -207,7 +199,7 @@ check_error (GstStructure * err, gint want_code, const gchar * want_text)
  * the session ended (stt_check_wait_fatal) after one handshake. */
 GST_START_TEST (test_bad_key)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
 
   g_object_set (r->h->element, "api-key", "wrong-key", NULL);
   check_error (stt_check_run_until_fatal (r, 1.0), GST_RESOURCE_ERROR_NOT_AUTHORIZED,
@@ -222,7 +214,7 @@ GST_END_TEST;
 /* Parameters the service rejects (invalid_request after the upgrade): fatal. */
 GST_START_TEST (test_invalid_request)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
 
   set_vad_silence (r, "5");
   check_error (stt_check_run_until_fatal (r, 1.0), GST_RESOURCE_ERROR_SETTINGS,
@@ -288,7 +280,7 @@ GST_END_TEST;
 /* Other error messages are fatal, at once: quota_exceeded. */
 GST_START_TEST (test_fatal_error_message)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
 
   stt_check_run_push (r, 0, 1.0, FALSE);
   fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 1.0));

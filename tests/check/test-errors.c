@@ -8,8 +8,6 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 
 #include "stt-check-fixture.h"
 #include "stt-test-server.h"
@@ -312,7 +310,8 @@ GST_START_TEST (test_null_midstream)
 
     push_range (f.h, 0, 0.2 * (i + 1));
     if (i % 2)
-      fail_unless (stt_test_server_wait_connections (stt_fx.server, i / 2 + 1, FALSE, 5000));
+      fail_unless (stt_test_server_wait_connections (stt_fx.server, i / 2 + 1, FALSE,
+              5000));
     fail_unless_equals_int (gst_element_set_state (f.h->element, GST_STATE_NULL),
         GST_STATE_CHANGE_SUCCESS);
     stop (&f);

@@ -10,8 +10,6 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 
 #include "stt-check-fixture.h"
@@ -20,7 +18,6 @@
 /* stt_fx_tones: each word its own utterance (the service ends one after 50 ms of silence
  * by default); the last word still sounds 20 ms before the end, so only stop_recording
  * closes it. */
-
 #define DURATION 2.82
 
 /* 100 ms frames (chunk-duration) of 16 kHz S16LE. */
@@ -33,12 +30,6 @@ use_base_url (void)
   g_free (stt_fx.url);
   stt_fx.url = g_strdup_printf ("http://127.0.0.1:%u",
       stt_test_server_get_port (stt_fx.server));
-}
-
-static SttCheckRun *
-new_run (void)
-{
-  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
 }
 
 /* The body of set-up request @i as a JSON object (@parser keeps it). */
@@ -59,7 +50,7 @@ init_body (guint i, JsonParser * parser)
  * every sample in binary frames; stop_recording at the end. */
 GST_START_TEST (test_init_request)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autofree gchar *key = NULL, *type = NULL, *token = NULL, *ws_key = NULL;
   g_autofree gchar *ws_auth = NULL;
@@ -164,12 +155,7 @@ GST_START_TEST (test_transcripts)
   GstBuffer *buf;
   guint i;
 
-  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, stt_fx_tones,
-      G_N_ELEMENTS (stt_fx_tones), offset);
-  stt_check_harness_finish (h);
-  fail_unless_equals_int (gst_harness_buffers_received (h), 3);
-
-  stt_check_transcripts_collect (&t, bus, 3, 3);
+  stt_fx_transcribe_tones (h, bus, DURATION, offset, 3, 3, &t);
   for (l = t.finals, i = 0; l; l = l->next, i++) {
     guint64 id, pid;
     gboolean has_partial = FALSE;
@@ -206,7 +192,7 @@ static void
 check_setup_refused (const gchar * key, GstStructure * params, gint want_code,
     const gchar * want_text)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
 
   g_object_set (r->h->element, "api-key", key, "params", params, NULL);
@@ -240,7 +226,7 @@ GST_END_TEST;
 /* The set-up answered 503 twice: retried, then the session works. */
 GST_START_TEST (test_setup_retry)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
   stt_test_server_fail_handshakes (stt_fx.server, 503, 2, NULL);

@@ -11,8 +11,6 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 
 #include "stt-check-fixture.h"

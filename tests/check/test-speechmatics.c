@@ -12,8 +12,6 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -22,14 +20,7 @@
 
 /* stt_fx_tones: two sentences (the server ends one after 300 ms of silence); the last
  * word still sounds 20 ms before the end, so only EndOfStream makes it final. */
-
 #define DURATION 2.82
-
-static SttCheckRun *
-new_run (void)
-{
-  return stt_fx_run_new (stt_fx_tones, G_N_ELEMENTS (stt_fx_tones), DURATION);
-}
 
 /* stt_check_final_words() with the texts the service gives the words, and every word's
  * confidence 0.9. */
@@ -46,7 +37,7 @@ check_final (const GstStructure * s, const gchar * text, const gchar * const *wo
  * frames; EndOfStream counting them; the client closes after EndOfTranscript. */
 GST_START_TEST (test_start_recognition)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (JsonParser) end_parser = json_parser_new ();
   g_autofree gchar *auth = NULL, *jwt = NULL;
@@ -109,7 +100,7 @@ GST_END_TEST;
  * at once. */
 GST_START_TEST (test_params)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autoptr (JsonParser) parser = json_parser_new ();
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 1.0,
       "diarization", G_TYPE_STRING, "speaker",
@@ -194,13 +185,8 @@ GST_START_TEST (test_transcripts)
   g_object_set (h->element, "params", params, NULL);
   gst_structure_free (params);
   stt_check_harness_segments (h);
-  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, stt_fx_tones,
-      G_N_ELEMENTS (stt_fx_tones), offset);
   /* Every text is out before EOS: the last one was made final by EndOfStream. */
-  stt_check_harness_finish (h);
-  fail_unless_equals_int (gst_harness_buffers_received (h), 3);
-
-  stt_check_transcripts_collect (&t, bus, 3, 4);
+  stt_fx_transcribe_tones (h, bus, DURATION, offset, 3, 4, &t);
   for (l = t.partials; l; l = l->next) {
     const gchar *text = gst_structure_get_string (l->data, "text");
 
@@ -267,7 +253,7 @@ GST_END_TEST;
 GST_START_TEST (test_audio_after_recognition_started)
 {
   const guint reply_delay_ms = 1000;
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
   gint64 watch_end, deadline;
 
@@ -303,7 +289,7 @@ GST_END_TEST;
  * answers (before EndOfTranscript) is a lost connection, replayed. */
 GST_START_TEST (test_end_of_stream)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
   stt_test_server_set_reply_delay (stt_fx.server, 700);
@@ -316,7 +302,7 @@ GST_START_TEST (test_end_of_stream)
 
   stt_test_server_set_reply_delay (stt_fx.server, 0);
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE_AT_END, 0, 1000, "");
-  r = new_run ();
+  r = stt_fx_run_tones (DURATION);
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   fail_unless (stt_test_server_wait_connections (stt_fx.server, 3, TRUE, 10000));
@@ -386,7 +372,7 @@ GST_START_TEST (test_temporary_key)
       stt_check_soup_get_port (keys));
   GstStructure *headers = gst_structure_new ("h", "Authorization", G_TYPE_STRING,
       "Bearer $API_KEY", NULL);
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autofree gchar *jwt = NULL, *auth = NULL;
   GList *msgs;
 
@@ -413,7 +399,7 @@ GST_END_TEST;
 static void
 check_auth_failure (const gchar * key, const gchar * error_text, const gchar * want)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
 
   g_object_set (r->h->element, "api-key", key, "pacing", 1 /* realtime */ , NULL);
@@ -454,7 +440,7 @@ GST_END_TEST;
 /* The close alone (its payload the error type) says the same. */
 GST_START_TEST (test_not_authorised_close)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
 
   stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE, 0.5, 4001,
@@ -474,7 +460,7 @@ GST_END_TEST;
  * would be refused again. */
 GST_START_TEST (test_bad_config)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 9.0, NULL);
   GstStructure *err;
 
@@ -587,7 +573,7 @@ GST_START_TEST (test_malformed)
         "\"end_time\":0.0,\"attaches_to\":\"previous\",\"is_eos\":true,\"alternatives\":"
         "[{\"content\":\".\",\"confidence\":1.0}]}]}",
   };
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *stats = NULL;
   guint64 malformed = 0;
   GList *msgs;

@@ -9,8 +9,6 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 
 #include "stt-check-fixture.h"
 #include "stt-fault-proxy.h"
