@@ -704,8 +704,8 @@ stt_check_assert_time (GstClockTime got, GstClockTime want, const gchar * what)
       GST_TIME_ARGS (want));
 }
 
-static gboolean
-has_error (GList * collected, gpointer user_data)
+gboolean
+stt_check_has_error (GList * collected, gpointer user_data)
 {
   for (; collected; collected = collected->next) {
     if (gst_structure_has_name (collected->data, "error"))
@@ -714,10 +714,24 @@ has_error (GList * collected, gpointer user_data)
   return FALSE;
 }
 
+guint
+stt_check_count_state (GList * msgs, const gchar * state)
+{
+  guint n = 0;
+
+  for (; msgs; msgs = msgs->next) {
+    if (gst_structure_has_name (msgs->data, "stt-connection")
+        && !g_strcmp0 (gst_structure_get_string (msgs->data, "state"), state))
+      n++;
+  }
+  return n;
+}
+
 GstStructure *
 stt_check_wait_error (GstBus * bus, guint timeout_ms)
 {
-  GList *msgs = stt_check_collect (bus, NULL, timeout_ms, has_error, NULL), *l;
+  GList *msgs = stt_check_collect (bus, NULL, timeout_ms,
+      stt_check_has_error, NULL), *l;
   GstStructure *err = NULL;
 
   for (l = msgs; l && err == NULL; l = l->next) {
@@ -742,6 +756,29 @@ void
 stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, guint n,
     GstClockTime offset)
 {
+  stt_check_final_words (s, text, NULL, t, n, offset);
+}
+
+void
+stt_check_word_confidence (const GstStructure * s, gdouble want)
+{
+  const GValue *words = gst_structure_get_value (s, "words");
+  guint i;
+
+  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
+  for (i = 0; i < gst_value_array_get_size (words); i++) {
+    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
+    gdouble conf;
+
+    fail_unless (gst_structure_get_double (w, "confidence", &conf));
+    fail_unless (conf > want - 0.01 && conf < want + 0.01, "confidence %f", conf);
+  }
+}
+
+void
+stt_check_final_words (const GstStructure * s, const gchar * text,
+    const gchar * const *word_texts, const SttTone * t, guint n, GstClockTime offset)
+{
   const GValue *words = gst_structure_get_value (s, "words");
   GstClockTime pts, dur;
   guint i;
@@ -755,10 +792,12 @@ stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t, 
   fail_unless_equals_int (gst_value_array_get_size (words), n);
   for (i = 0; i < n; i++) {
     const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    g_autofree gchar *want = stt_check_tone_word (&t[i]);
+    g_autofree gchar *want = word_texts ? g_strdup (word_texts[i]) :
+        stt_check_tone_word (&t[i]);
     GstClockTime ws, we;
     gdouble conf;
 
+    fail_unless (gst_structure_has_name (w, "stt-word"));
     fail_unless_equals_string (gst_structure_get_string (w, "text"), want);
     fail_unless (gst_structure_get_clock_time (w, "start", &ws));
     fail_unless (gst_structure_get_clock_time (w, "end", &we));

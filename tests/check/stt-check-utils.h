@@ -137,6 +137,11 @@ gboolean stt_check_enough_final_words (GList * collected, gpointer user_data);
 
 /* Fails unless @got is within 30 ms of @want; @what names it in the message. */
 void stt_check_assert_time (GstClockTime got, GstClockTime want, const gchar * what);
+/* An SttCheckDoneFunc: an error was collected. */
+gboolean stt_check_has_error (GList * collected, gpointer user_data);
+/* How many stt-connection structures in @msgs are in @state ("reconnecting", ...). */
+guint stt_check_count_state (GList * msgs, const gchar * state);
+
 /* Waits up to @timeout_ms for an error on @bus: the "error" structure of
  * stt_check_collect() (message, debug, domain, code), or NULL. */
 GstStructure *stt_check_wait_error (GstBus * bus, guint timeout_ms);
@@ -147,6 +152,12 @@ gboolean stt_check_n_finals (GList * collected, gpointer user_data);
  * start, end, confidence) against the @n tones @t (30 ms), input times from @offset. */
 void stt_check_final (const GstStructure * s, const gchar * text, const SttTone * t,
     guint n, GstClockTime offset);
+/* stt_check_final() with the texts the service gives the words: @word_texts (NULL: the
+ * tones' "w<f>"), such as "W400" and "w700." where it writes capitals and punctuation. */
+void stt_check_final_words (const GstStructure * s, const gchar * text,
+    const gchar * const *word_texts, const SttTone * t, guint n, GstClockTime offset);
+/* Fails unless every word of the transcript @s has a confidence within 0.01 of @want. */
+void stt_check_word_confidence (const GstStructure * s, gdouble want);
 
 /* json-glib's object, declared here so that tests without json-glib need not find its
  * headers (C11 allows the same typedef twice). */

@@ -14,53 +14,17 @@
 
 #include <string.h>
 #include <glib/gstdio.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-test-server.h"
 #include "stt-test-aws.h"
 
-static SttTestServer *server;
-static gchar *url;
-
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
-
 #define DURATION 3.0
-
-static const gchar *const words3[] = { "w400", "w700", "w1000", NULL };
-
-static void
-setup (void)
-{
-  GError *err = NULL;
-
-  server = stt_test_server_new ("aws", &err);
-  fail_unless (server != NULL, "server: %s", err ? err->message : "");
-  url = stt_test_server_get_url (server);
-}
-
-static void
-teardown (void)
-{
-  stt_test_server_free (server);
-  g_free (url);
-}
-
-static SttCheckRun *
-new_run (void)
-{
-  return stt_check_run_new ("aws", url, tones, G_N_ELEMENTS (tones), DURATION);
-}
 
 static gchar *
 query (guint conn, const gchar * name)
 {
-  return stt_test_server_get_query (server, conn, name);
+  return stt_test_server_get_query (stt_fx.server, conn, name);
 }
 
 /* The handshake carries the documented parameters, signed by the server's own SigV4
@@ -68,18 +32,18 @@ query (guint conn, const gchar * name)
  * by the last finals and the server's close, which ends the stream with every word. */
 GST_START_TEST (test_transcribe)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autofree gchar *id = NULL, *lang = NULL, *enc = NULL, *rate = NULL, *expires = NULL;
   g_autofree gchar *stab = NULL, *token = NULL, *credential = NULL;
   GList *msgs;
   GBytes *audio;
 
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 5000));
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 5000));
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
 
-  id = stt_test_aws_get_access_key_id (server, 0);
+  id = stt_test_aws_get_access_key_id (stt_fx.server, 0);
   fail_unless_equals_string (id, STT_CHECK_AWS_KEY_ID);
   credential = query (0, "X-Amz-Credential");
   fail_unless (credential && strstr (credential, "/" STT_CHECK_AWS_REGION
@@ -97,7 +61,7 @@ GST_START_TEST (test_transcribe)
   fail_unless_equals_string (stab, "true");
   fail_unless (token == NULL);
 
-  audio = stt_test_server_get_audio (server, 0);
+  audio = stt_test_server_get_audio (stt_fx.server, 0);
   fail_unless (g_bytes_equal (audio, r->input), "the server got %" G_GSIZE_FORMAT
       " bytes of %" G_GSIZE_FORMAT, g_bytes_get_size (audio), g_bytes_get_size (r->input));
   g_bytes_unref (audio);
@@ -112,7 +76,7 @@ GST_END_TEST;
  * X-Amz-Security-Token; a second attempt (after a drop) is signed again. */
 GST_START_TEST (test_environment_and_token)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autofree gchar *token0 = NULL, *token1 = NULL, *sig0 = NULL, *sig1 = NULL;
   g_autofree gchar *id = NULL;
   GList *msgs;
@@ -123,16 +87,16 @@ GST_START_TEST (test_environment_and_token)
   g_setenv ("AWS_SECRET_ACCESS_KEY", "test-key", TRUE);
   g_setenv ("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLE/+=", TRUE);
   g_setenv ("AWS_REGION", "eu-west-1", TRUE);
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 1.5, 0, NULL);
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 1.5, 0, NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   g_unsetenv ("AWS_ACCESS_KEY_ID");
   g_unsetenv ("AWS_SECRET_ACCESS_KEY");
   g_unsetenv ("AWS_SESSION_TOKEN");
   g_unsetenv ("AWS_REGION");
 
-  fail_unless (stt_test_server_get_n_connections (server) >= 2);
-  id = stt_test_aws_get_access_key_id (server, 0);
+  fail_unless (stt_test_server_get_n_connections (stt_fx.server) >= 2);
+  id = stt_test_aws_get_access_key_id (stt_fx.server, 0);
   fail_unless_equals_string (id, "ASIAENVEXAMPLE");
   token0 = query (0, "X-Amz-Security-Token");
   token1 = query (1, "X-Amz-Security-Token");
@@ -158,7 +122,7 @@ GST_START_TEST (test_shared_file)
   g_autofree gchar *cred = g_build_filename (dir, "credentials", NULL);
   g_autofree gchar *conf = g_build_filename (dir, "config", NULL);
   g_autofree gchar *id = NULL, *credential = NULL;
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
   fail_unless (g_file_set_contents (cred, "[default]\naws_access_key_id = WRONG\n"
@@ -172,12 +136,12 @@ GST_START_TEST (test_shared_file)
   g_setenv ("AWS_CONFIG_FILE", conf, TRUE);
   g_setenv ("AWS_PROFILE", "captions", TRUE);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
   g_setenv ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials", TRUE);
   g_setenv ("AWS_CONFIG_FILE", "/nonexistent/aws-config", TRUE);
   g_unsetenv ("AWS_PROFILE");
 
-  id = stt_test_aws_get_access_key_id (server, 0);
+  id = stt_test_aws_get_access_key_id (stt_fx.server, 0);
   fail_unless_equals_string (id, "AKIDFILE");
   credential = query (0, "X-Amz-Credential");
   fail_unless (strstr (credential, "/ca-central-1/") != NULL, "%s", credential);
@@ -190,38 +154,22 @@ GST_START_TEST (test_shared_file)
 
 GST_END_TEST;
 
-static GstStructure *
-expect_error (SttCheckRun * r, gint want_code)
-{
-  GstStructure *err = stt_check_wait_error (r->bus, 10000);
-  gint code;
-  guint domain;
-
-  fail_unless (err != NULL, "no error posted");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless (gst_structure_get_uint (err, "domain", &domain));
-  fail_unless_equals_int (domain, GST_RESOURCE_ERROR);
-  fail_unless_equals_int (code, want_code);
-  return err;
-}
-
 /* A wrong secret: the server's signature check answers 403; one error naming the
  * service, the status and where the keys came from, never the secret; no retry. */
 GST_START_TEST (test_wrong_secret)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
   const gchar *text;
 
   g_object_set (r->h->element, "secret-access-key", "not-the-secret", NULL);
-  stt_check_run_push (r, 0, 1.0, FALSE);
-  err = expect_error (r, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_run_until_fatal (r, 1.0);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "AWS Transcribe", "403",
+      "not-the-secret");
   text = gst_structure_get_string (err, "message");
-  fail_unless (strstr (text, "AWS Transcribe") && strstr (text, "403"), "%s", text);
   fail_unless (strstr (text, "properties") != NULL, "%s", text);
-  fail_unless (strstr (text, "not-the-secret") == NULL, "the secret shows: %s", text);
-  g_usleep (1500 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   fail_unless (stt_check_wait_error (r->bus, 200) == NULL, "a second error");
   gst_structure_free (err);
   stt_check_run_free (r);
@@ -248,7 +196,7 @@ GST_START_TEST (test_no_credentials)
     GError *gerr = NULL;
 
     gst_element_set_bus (stt, bus);
-    g_object_set (stt, "provider", "aws", "url", url, "access-key", cases[i][0],
+    g_object_set (stt, "provider", "aws", "url", stt_fx.url, "access-key", cases[i][0],
         "secret-access-key", cases[i][1], "region", cases[i][2], NULL);
     fail_unless_equals_int (gst_element_set_state (stt, GST_STATE_PAUSED),
         GST_STATE_CHANGE_FAILURE);
@@ -264,7 +212,7 @@ GST_START_TEST (test_no_credentials)
     gst_object_unref (bus);
     gst_object_unref (stt);
   }
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 0);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 0);
 }
 
 GST_END_TEST;
@@ -289,7 +237,7 @@ GST_START_TEST (test_settings_that_do_not_apply)
     GError *gerr = NULL;
 
     gst_element_set_bus (stt, bus);
-    g_object_set (stt, "provider", "aws", "url", url, NULL);
+    g_object_set (stt, "provider", "aws", "url", stt_fx.url, NULL);
     stt_check_set_test_credentials (stt, "aws");
     g_object_set (stt, props[i][0], props[i][1], NULL);
     fail_unless_equals_int (gst_element_set_state (stt, GST_STATE_PAUSED) ==
@@ -309,7 +257,7 @@ GST_START_TEST (test_settings_that_do_not_apply)
     gst_object_unref (bus);
     gst_object_unref (stt);
   }
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 0);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 0);
 }
 
 GST_END_TEST;
@@ -324,22 +272,22 @@ send_exception (const gchar * type, const gchar * message)
   g_autoptr (GBytes) b = stt_test_aws_encode_message (h, (const guint8 *) json,
       strlen (json));
 
-  stt_test_server_send_binary (server, b);
+  stt_test_server_send_binary (stt_fx.server, b);
 }
 
 /* Retried exceptions: a new connection replays what had no final, every word once. */
 static void
 check_retried (const gchar * type, const gchar * message)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
   stt_check_run_push (r, 0, 1.2, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 1.2));
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 1.2));
   send_exception (type, message);
   stt_check_run_push (r, 1.2, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_get_n_connections (server) >= 2);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  fail_unless (stt_test_server_get_n_connections (stt_fx.server) >= 2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -363,20 +311,19 @@ GST_END_TEST;
 /* A BadRequestException about the request: fatal, the service's words in the error. */
 GST_START_TEST (test_bad_request)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
-  const gchar *text;
 
   stt_check_run_push (r, 0, 0.6, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 0.6));
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 0.6));
   send_exception ("BadRequestException", "A vocabulary named 'x' does not exist.");
-  stt_check_run_push (r, 0.6, 1.0, FALSE);
-  err = expect_error (r, GST_RESOURCE_ERROR_SETTINGS);
-  text = gst_structure_get_string (err, "message");
-  fail_unless (strstr (text, "BadRequestException") && strstr (text, "vocabulary"),
-      "%s", text);
-  g_usleep (1000 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  /* Nothing is pushed after the exception is sent: the failure it causes may already
+   * refuse the next buffer. No retry: the session ended (stt_check_wait_fatal) after one
+   * handshake. */
+  err = stt_check_wait_fatal (r->bus, 10000);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_SETTINGS, "BadRequestException",
+      "vocabulary", NULL);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   gst_structure_free (err);
   stt_check_run_free (r);
 }
@@ -387,7 +334,7 @@ GST_END_TEST;
  * not JSON are skipped; the stream goes on with every word. */
 GST_START_TEST (test_malformed_skipped)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   const gchar *const unknown[] = { ":message-type", "event", ":event-type",
     "SomethingNew", NULL
   };
@@ -402,14 +349,14 @@ GST_START_TEST (test_malformed_skipped)
   GList *msgs;
 
   stt_check_run_push (r, 0, 1.2, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 1.0));
-  stt_test_server_send_binary (server, garbage);
-  stt_test_server_send_binary (server, other);
-  stt_test_server_send_binary (server, notjson);
-  stt_test_server_send_text (server, "{\"text\":\"frame\"}");
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 1.0));
+  stt_test_server_send_binary (stt_fx.server, garbage);
+  stt_test_server_send_binary (stt_fx.server, other);
+  stt_test_server_send_binary (stt_fx.server, notjson);
+  stt_test_server_send_text (stt_fx.server, "{\"text\":\"frame\"}");
   stt_check_run_push (r, 1.2, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -423,7 +370,7 @@ aws_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  stt_check_fixture_add (tc, "aws");
   tcase_add_test (tc, test_transcribe);
   tcase_add_test (tc, test_environment_and_token);
   tcase_add_test (tc, test_shared_file);

@@ -8,58 +8,14 @@
 
 #include <string.h>
 #include <glib/gstdio.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <gst/app/gstappsink.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-static SttTestServer *server;
-static gchar *url;
-
-/* Three words in two segments (the server ends a segment after 300 ms of silence). */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
-
+/* stt_fx_tones: three words in two segments (the server ends a segment after 300 ms of
+ * silence). */
 #define DURATION 3.6
-#define TOLERANCE (30 * GST_MSECOND)
-
-static void
-setup (void)
-{
-  GError *err = NULL;
-
-  server = stt_test_server_new ("deepgram", &err);
-  fail_unless (server != NULL, "server: %s", err ? err->message : "");
-  url = stt_test_server_get_url (server);
-}
-
-static void
-teardown (void)
-{
-  stt_test_server_free (server);
-  g_free (url);
-}
-
-static void
-assert_time (GstClockTime got, GstClockTime want, const gchar * what)
-{
-  GstClockTimeDiff d = GST_CLOCK_DIFF (want, got);
-
-  fail_unless (GST_CLOCK_TIME_IS_VALID (got) && ABS (d) <= (GstClockTimeDiff) TOLERANCE,
-      "%s: got %" GST_TIME_FORMAT ", want %" GST_TIME_FORMAT, what, GST_TIME_ARGS (got),
-      GST_TIME_ARGS (want));
-}
-
-static GstClockTime
-secs (gdouble s)
-{
-  return (GstClockTime) (s * GST_SECOND + 0.5);
-}
 
 static GstHarness *
 new_harness (const gchar * element)
@@ -70,10 +26,11 @@ new_harness (const gchar * element)
   /* The harness says it is live but pushes faster than real time: give the service
    * all the time it wants, so no text is late; the text buffers checked are the
    * segments of a file (words: test-captions.c). */
-  g_object_set (h->element, "provider", "deepgram", "url", url, "api-key", "test-key",
+  g_object_set (h->element, "provider", stt_fx.provider, "url", stt_fx.url,
       "latency", (guint) 60000, NULL);
+  stt_check_set_test_credentials (h->element, stt_fx.provider);
   if (g_str_equal (element, "stttranscribe"))
-    gst_util_set_object_arg (G_OBJECT (h->element), "output-mode", "segments");
+    stt_check_harness_segments (h);
   return h;
 }
 
@@ -81,59 +38,8 @@ static void
 push_audio (GstHarness * h, GstAudioFormat format, guint rate, guint channels,
     GstClockTime pts)
 {
-  GList *bufs, *l;
-  GstBuffer *all;
-
-  gst_harness_set_src_caps (h, stt_check_audio_caps (format, rate, channels));
-  all = stt_check_make_audio (format, rate, channels, DURATION, tones,
-      G_N_ELEMENTS (tones), pts);
-
-  bufs = stt_check_split (all, format, rate, channels, 20);
-  gst_buffer_unref (all);
-  for (l = bufs; l; l = l->next)
-    fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
-  g_list_free (bufs);
-}
-
-static gboolean
-two_finals (GList * collected, gpointer user_data)
-{
-  GList *f = stt_check_filter_final (collected, TRUE);
-  gboolean done = g_list_length (f) >= 2;
-
-  g_list_free (f);
-  return done;
-}
-
-static void
-check_final_words (const GstStructure * s, const gchar * text, const SttTone * t,
-    guint n, GstClockTime offset)
-{
-  const GValue *words = gst_structure_get_value (s, "words");
-  GstClockTime pts, dur;
-  guint i;
-
-  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
-  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
-  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
-  assert_time (pts, offset + secs (t[0].start), "final pts");
-  assert_time (pts + dur, offset + secs (t[n - 1].end), "final end");
-  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
-  fail_unless_equals_int (gst_value_array_get_size (words), n);
-  for (i = 0; i < n; i++) {
-    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    GstClockTime ws, we;
-    gdouble conf;
-    g_autofree gchar *wt = g_strdup_printf ("w%d", (gint) (t[i].freq / 100 + 0.5) * 100);
-
-    fail_unless (gst_structure_has_name (w, "stt-word"));
-    fail_unless_equals_string (gst_structure_get_string (w, "text"), wt);
-    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
-    fail_unless (gst_structure_get_clock_time (w, "end", &we));
-    fail_unless (gst_structure_get_double (w, "confidence", &conf));
-    assert_time (ws, offset + secs (t[i].start), "word start");
-    assert_time (we, offset + secs (t[i].end), "word end");
-  }
+  stt_check_harness_push_audio (h, format, rate, channels, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), pts);
 }
 
 /* The request looks like the real service expects it. */
@@ -148,13 +54,13 @@ GST_START_TEST (test_request)
   push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
 
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
-  enc = stt_test_server_get_query (server, 0, "encoding");
-  rate = stt_test_server_get_query (server, 0, "sample_rate");
-  ch = stt_test_server_get_query (server, 0, "channels");
-  model = stt_test_server_get_query (server, 0, "model");
-  interim = stt_test_server_get_query (server, 0, "interim_results");
-  auth = stt_test_server_get_header (server, 0, "Authorization");
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 10000));
+  enc = stt_test_server_get_query (stt_fx.server, 0, "encoding");
+  rate = stt_test_server_get_query (stt_fx.server, 0, "sample_rate");
+  ch = stt_test_server_get_query (stt_fx.server, 0, "channels");
+  model = stt_test_server_get_query (stt_fx.server, 0, "model");
+  interim = stt_test_server_get_query (stt_fx.server, 0, "interim_results");
+  auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
   fail_unless_equals_string (enc, "linear16");
   fail_unless_equals_string (rate, "16000");
   fail_unless_equals_string (ch, "1");
@@ -163,16 +69,16 @@ GST_START_TEST (test_request)
   fail_unless_equals_string (auth, "Token test-key");
   {
     /* No WebSocket extension offered (permessage-deflate would compress PCM). */
-    g_autofree gchar *ext = stt_test_server_get_header (server, 0,
+    g_autofree gchar *ext = stt_test_server_get_header (stt_fx.server, 0,
         "Sec-WebSocket-Extensions");
     fail_unless (ext == NULL, "offered %s", ext);
   }
   {
-    g_autofree gchar *lang = stt_test_server_get_query (server, 0, "language");
+    g_autofree gchar *lang = stt_test_server_get_query (stt_fx.server, 0, "language");
     fail_unless_equals_string (lang, "en-GB");
   }
   /* The stream ended with CloseStream, after all the audio. */
-  texts = stt_test_server_get_text_messages (server, 0);
+  texts = stt_test_server_get_text_messages (stt_fx.server, 0);
   fail_unless (texts && g_strv_length (texts) >= 1);
   fail_unless (strstr (texts[g_strv_length (texts) - 1], "CloseStream") != NULL);
   gst_harness_teardown (h);
@@ -187,7 +93,8 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   GstHarness *h = new_harness ("stttranscribe");
   GstBus *bus = gst_bus_new ();
   GstClockTime offset = 10 * GST_SECOND;
-  GList *msgs, *finals, *partials, *l;
+  GList *l;
+  SttCheckTranscripts t;
   GstBuffer *buf;
   GstMapInfo map;
   GstClockTime pts;
@@ -199,22 +106,17 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   push_audio (h, format, rate, channels, offset);
   gst_harness_push_event (h, gst_event_new_eos ());
 
-  msgs = stt_check_collect (bus, "stt-transcript", 10000, two_finals, NULL);
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 2);
-  fail_unless (g_list_length (partials) >= 2, "only %u partials",
-      g_list_length (partials));
+  stt_check_transcripts_collect (&t, bus, 2, 2);
 
-  check_final_words (finals->data, "w400 w700", tones, 2, offset);
-  check_final_words (finals->next->data, "w1000", tones + 2, 1, offset);
+  stt_check_final (t.finals->data, "w400 w700", stt_fx_tones, 2, offset);
+  stt_check_final (t.finals->next->data, "w1000", stt_fx_tones + 2, 1, offset);
 
-  fail_unless (gst_structure_get_uint (finals->data, "schema", &schema));
+  fail_unless (gst_structure_get_uint (t.finals->data, "schema", &schema));
   fail_unless_equals_int (schema, 1);
-  fail_unless_equals_string (gst_structure_get_string (finals->data, "provider"),
+  fail_unless_equals_string (gst_structure_get_string (t.finals->data, "provider"),
       "deepgram");
-  fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &seg0));
-  for (l = partials; l; l = l->next) {
+  fail_unless (gst_structure_get_uint64 (t.finals->data, "segment-id", &seg0));
+  for (l = t.partials; l; l = l->next) {
     guint64 id;
     GstClockTime lat, rt;
 
@@ -228,11 +130,11 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   }
   /* Partials share their segment's id and come before its final, revision counting up. */
   fail_unless (saw_partial_of_first);
-  fail_unless (gst_structure_get_uint (finals->data, "revision", &rev));
+  fail_unless (gst_structure_get_uint (t.finals->data, "revision", &rev));
   fail_unless (rev >= 1);
   {
     guint64 seg1;
-    fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &seg1));
+    fail_unless (gst_structure_get_uint64 (t.finals->next->data, "segment-id", &seg1));
     fail_unless (seg1 != seg0);
   }
 
@@ -244,21 +146,18 @@ run_transcripts (GstAudioFormat format, guint rate, guint channels)
   fail_unless (memcmp (map.data, "w400 w700", map.size) == 0);
   gst_buffer_unmap (buf, &map);
   pts = GST_BUFFER_PTS (buf);
-  assert_time (pts, offset + secs (0.5), "buffer pts");
-  assert_time (pts + GST_BUFFER_DURATION (buf), offset + secs (1.3), "buffer end");
+  stt_check_assert_time (pts, offset + stt_check_secs (0.5), "buffer pts");
+  stt_check_assert_time (pts + GST_BUFFER_DURATION (buf), offset + stt_check_secs (1.3),
+      "buffer end");
   gst_buffer_unref (buf);
   buf = gst_harness_pull (h);
   fail_unless (buf != NULL);
-  assert_time (GST_BUFFER_PTS (buf), offset + secs (2.5), "buffer 2 pts");
+  stt_check_assert_time (GST_BUFFER_PTS (buf), offset + stt_check_secs (2.5),
+      "buffer 2 pts");
   gst_buffer_unref (buf);
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_transcripts_clear (&t);
+  stt_check_harness_free (h, bus);
 }
 
 GST_START_TEST (test_transcripts_s16_16k_mono)
@@ -338,10 +237,11 @@ GST_START_TEST (test_sink)
   push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
 
-  msgs = stt_check_collect (bus, "stt-transcript", 10000, two_finals, NULL);
+  msgs = stt_check_collect (bus, "stt-transcript", 10000, stt_check_n_finals,
+      GUINT_TO_POINTER (2));
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 2);
-  check_final_words (finals->data, "w400 w700", tones, 2, 0);
+  stt_check_final (finals->data, "w400 w700", stt_fx_tones, 2, 0);
   fail_unless_equals_int (g_atomic_int_get (&n_signal_finals), 2);
   /* The sink posts EOS once drained. */
   eos = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_EOS);
@@ -350,10 +250,7 @@ GST_START_TEST (test_sink)
 
   g_list_free (finals);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_harness_free (h, bus);
 }
 
 GST_END_TEST;
@@ -364,7 +261,7 @@ run_subtitles (const gchar * encoder)
 {
   g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time ! "
       "stttranscribe provider=deepgram url=%s api-key=test-key ! %s ! "
-      "appsink name=sink sync=false wait-on-eos=false", url, encoder);
+      "appsink name=sink sync=false wait-on-eos=false", stt_fx.url, encoder);
   GstElement *pipe = gst_parse_launch (desc, NULL);
   GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
@@ -380,8 +277,8 @@ run_subtitles (const gchar * encoder)
   g_object_set (src, "caps", caps, NULL);
   gst_caps_unref (caps);
   fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2, DURATION, tones,
-      G_N_ELEMENTS (tones), 0);
+  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2, DURATION, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), 0);
   bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 48000, 2, 20);
   gst_buffer_unref (all);
   for (l = bufs; l; l = l->next) {
@@ -462,7 +359,7 @@ GST_START_TEST (test_live_latency_and_gaps)
   fail_unless_equals_uint64 (min, GST_SECOND + 20 * GST_MSECOND);
 
   /* Results come 1.5 s after the audio: later than the 1 s promised. */
-  stt_test_server_set_reply_delay (server, 1500);
+  stt_test_server_set_reply_delay (stt_fx.server, 1500);
   push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
 
@@ -526,7 +423,7 @@ GST_START_TEST (test_file_progress)
 
   fail_unless (stt_check_write_wav (path, 16000, 1, 20.0, speech, n_tones, NULL));
   desc = g_strdup_printf ("filesrc location=%s ! wavparse ! stttranscribe "
-      "provider=deepgram url=%s api-key=test-key ! fakesink", path, url);
+      "provider=deepgram url=%s api-key=test-key ! fakesink", path, stt_fx.url);
   pipe = gst_parse_launch (desc, NULL);
   bus = gst_element_get_bus (pipe);
   gst_element_set_state (pipe, GST_STATE_PLAYING);
@@ -585,7 +482,7 @@ GST_START_TEST (test_matroska_subtitles)
       "t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! "
       "vorbisenc ! matroskamux name=m ! filesink location=%s "
       "t. ! queue ! stttranscribe provider=deepgram url=%s api-key=test-key ! "
-      "text/x-raw,format=utf8 ! m.subtitle_%%u", wav, mkv, url);
+      "text/x-raw,format=utf8 ! m.subtitle_%%u", wav, mkv, stt_fx.url);
   pipe = gst_parse_launch (mux, NULL);
   bus = gst_element_get_bus (pipe);
   gst_element_set_state (pipe, GST_STATE_PLAYING);
@@ -681,10 +578,7 @@ GST_START_TEST (test_stats)
   fail_unless (msgs_in > 0);
   fail_unless (GST_CLOCK_TIME_IS_VALID (p50) && p50 <= p99);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_harness_free (h, bus);
 }
 
 GST_END_TEST;
@@ -696,7 +590,7 @@ deepgram_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  stt_check_fixture_add (tc, "deepgram");
   tcase_add_test (tc, test_request);
   tcase_add_test (tc, test_transcripts_s16_16k_mono);
   tcase_add_test (tc, test_transcripts_f32_48k_stereo);

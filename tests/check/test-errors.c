@@ -8,31 +8,11 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-static SttTestServer *server;
-static gchar *url;
-
 static const SttTone tones[] = { {0.5, 0.9, 440}, {1.4, 1.8, 700} };
-
-static void
-setup (void)
-{
-  server = stt_test_server_new ("deepgram", NULL);
-  fail_unless (server != NULL);
-  url = stt_test_server_get_url (server);
-}
-
-static void
-teardown (void)
-{
-  stt_test_server_free (server);
-  g_free (url);
-}
 
 typedef struct
 {
@@ -48,7 +28,7 @@ start_with_file (const gchar * key, const gchar * key_file)
   f.h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
   f.bus = gst_bus_new ();
   gst_element_set_bus (f.h->element, f.bus);
-  g_object_set (f.h->element, "provider", "deepgram", "url", url, "api-key", key,
+  g_object_set (f.h->element, "provider", "deepgram", "url", stt_fx.url, "api-key", key,
       "api-key-file", key_file, NULL);
   gst_harness_set_src_caps (f.h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   return f;
@@ -63,10 +43,7 @@ start (const gchar * key)
 static void
 stop (Fixture * f)
 {
-  gst_element_set_bus (f->h->element, NULL);
-  gst_bus_set_flushing (f->bus, TRUE);
-  gst_object_unref (f->bus);
-  gst_harness_teardown (f->h);
+  stt_check_harness_free (f->h, f->bus);
 }
 
 /* Pushes [from, to) seconds of the test audio in 20 ms buffers; returns the last flow. */
@@ -89,17 +66,6 @@ push_range (GstHarness * h, gdouble from, gdouble to)
   return ret;
 }
 
-static gboolean
-has_error (GList * collected, gpointer user_data)
-{
-  GList *l;
-
-  for (l = collected; l; l = l->next)
-    if (gst_structure_has_name (l->data, "error"))
-      return TRUE;
-  return FALSE;
-}
-
 static const GstStructure *
 find_error (GList * list)
 {
@@ -109,28 +75,19 @@ find_error (GList * list)
   return NULL;
 }
 
+/* The session ended in an error (stt_check_wait_fatal: no retry can follow) naming the
+ * service, @status and where keys come from; the key itself never shows. */
 static void
 check_auth_error (Fixture * f, guint status)
 {
-  GList *msgs = stt_check_collect (f->bus, NULL, 10000, has_error, NULL);
-  const GstStructure *err = find_error (msgs);
-  const gchar *text;
-  gint code;
-  guint domain;
+  GstStructure *err = stt_check_wait_fatal (f->bus, 10000);
   g_autofree gchar *status_str = g_strdup_printf ("HTTP %u", status);
 
-  fail_unless (err != NULL, "no error posted");
-  text = gst_structure_get_string (err, "message");
-  gst_structure_get_int (err, "code", &code);
-  gst_structure_get_uint (err, "domain", &domain);
-  fail_unless_equals_int (domain, GST_RESOURCE_ERROR);
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
-  fail_unless (strstr (text, "Deepgram") != NULL, "%s", text);
-  fail_unless (strstr (text, status_str) != NULL, "%s", text);
-  fail_unless (strstr (text, "DEEPGRAM_API_KEY") != NULL, "%s", text);
-  /* The key itself never shows. */
-  fail_unless (strstr (text, "wrong-key") == NULL);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "Deepgram", status_str,
+      "wrong-key");
+  fail_unless (strstr (gst_structure_get_string (err, "message"), "DEEPGRAM_API_KEY")
+      != NULL, "%s", gst_structure_get_string (err, "message"));
+  gst_structure_free (err);
 }
 
 GST_START_TEST (test_bad_key)
@@ -141,8 +98,7 @@ GST_START_TEST (test_bad_key)
   push_range (f.h, 0, 1.0);
   check_auth_error (&f, 401);
   /* No retry loop: one handshake, and the stream stops with an error flow. */
-  g_usleep (1500 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   ret = push_range (f.h, 1.0, 2.4);
   fail_unless_equals_int (ret, GST_FLOW_ERROR);
   stop (&f);
@@ -167,7 +123,7 @@ check_start_error (Fixture * f, gint code, const gchar * const *want)
   fail_unless_equals_int (got, code);
   for (; *want; want++)
     fail_unless (strstr (text, *want) != NULL, "%s", text);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 0);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 0);
   gst_structure_free (err);
   stop (f);
 }
@@ -197,16 +153,6 @@ GST_START_TEST (test_unreadable_key_file)
 
 GST_END_TEST;
 
-static gboolean
-two_finals (GList * collected, gpointer user_data)
-{
-  GList *f = stt_check_filter_final (collected, TRUE);
-  gboolean done = g_list_length (f) >= 2;
-
-  g_list_free (f);
-  return done;
-}
-
 static void
 run_to_finals (Fixture * f)
 {
@@ -214,7 +160,8 @@ run_to_finals (Fixture * f)
 
   push_range (f->h, 0, 2.4);
   gst_harness_push_event (f->h, gst_event_new_eos ());
-  msgs = stt_check_collect (f->bus, "stt-transcript", 10000, two_finals, NULL);
+  msgs = stt_check_collect (f->bus, "stt-transcript", 10000, stt_check_n_finals,
+      GUINT_TO_POINTER (2));
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 2);
   fail_unless_equals_string (gst_structure_get_string (finals->data, "text"), "w400");
@@ -240,7 +187,7 @@ GST_START_TEST (test_key_sources)
   g_object_set (f.h->element, "api-key-file", path, NULL);
   run_to_finals (&f);
   stop (&f);
-  auth = stt_test_server_get_header (server, 0, "Authorization");
+  auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
   fail_unless_equals_string (auth, "Token test-key");
 
   g_setenv ("DEEPGRAM_API_KEY", "test-key", TRUE);
@@ -274,25 +221,38 @@ GST_END_TEST;
 GST_START_TEST (test_bad_request)
 {
   Fixture f = start ("test-key");
-  GList *msgs;
-  const GstStructure *err;
-  gint code;
+  GstStructure *err;
 
-  stt_test_server_fail_handshakes (server, 400, 1, NULL);
+  stt_test_server_fail_handshakes (stt_fx.server, 400, 1, NULL);
   push_range (f.h, 0, 1.0);
-  msgs = stt_check_collect (f.bus, NULL, 10000, has_error, NULL);
-  err = find_error (msgs);
-  fail_unless (err != NULL);
-  gst_structure_get_int (err, "code", &code);
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_SETTINGS);
-  fail_unless (strstr (gst_structure_get_string (err, "message"), "HTTP 400") != NULL);
-  g_usleep (1000 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_wait_fatal (f.bus, 10000);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_SETTINGS, "Deepgram", "HTTP 400", NULL);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
+  gst_structure_free (err);
   stop (&f);
 }
 
 GST_END_TEST;
+
+/* Waits (up to 10 s) until the stats of @stt count @n malformed messages. */
+static gboolean
+wait_malformed (GstElement * stt, guint64 n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint64 malformed = 0;
+
+  for (;;) {
+    GstStructure *stats = NULL;
+
+    g_object_get (stt, "stats", &stats, NULL);
+    gst_structure_get_uint64 (stats, "malformed-messages", &malformed);
+    gst_structure_free (stats);
+    if (malformed >= n || g_get_monotonic_time () > deadline)
+      return malformed >= n;
+    g_usleep (10 * 1000);
+  }
+}
 
 /* Malformed server messages are logged, counted and skipped; the words still arrive. */
 GST_START_TEST (test_malformed_messages)
@@ -308,16 +268,19 @@ GST_START_TEST (test_malformed_messages)
   guint i;
 
   push_range (f.h, 0, 1.0);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
   for (i = 0; i < G_N_ELEMENTS (junk); i++)
-    stt_test_server_send_text (server, junk[i]);
-  g_usleep (200 * 1000);
+    stt_test_server_send_text (stt_fx.server, junk[i]);
+  /* The rest once the element has taken the junk in (all but the structurally valid
+   * empty Results count as malformed), so it comes mid-stream. */
+  fail_unless (wait_malformed (f.h->element, 5));
   {
     GList *msgs;
 
     push_range (f.h, 1.0, 2.4);
     gst_harness_push_event (f.h, gst_event_new_eos ());
-    msgs = stt_check_collect (f.bus, "stt-transcript", 10000, two_finals, NULL);
+    msgs = stt_check_collect (f.bus, "stt-transcript", 10000, stt_check_n_finals,
+      GUINT_TO_POINTER (2));
     fail_if (find_error (msgs) != NULL);
     {
       GList *finals = stt_check_filter_final (msgs, TRUE);
@@ -331,7 +294,7 @@ GST_START_TEST (test_malformed_messages)
   /* The structurally valid but empty Results is not malformed. */
   fail_unless (malformed >= 5, "malformed %" G_GUINT64_FORMAT, malformed);
   gst_structure_free (stats);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   stop (&f);
 }
 
@@ -347,17 +310,24 @@ GST_START_TEST (test_null_midstream)
 
     push_range (f.h, 0, 0.2 * (i + 1));
     if (i % 2)
-      fail_unless (stt_test_server_wait_connections (server, i / 2 + 1, FALSE, 5000));
+      fail_unless (stt_test_server_wait_connections (stt_fx.server, i / 2 + 1, FALSE,
+              5000));
     fail_unless_equals_int (gst_element_set_state (f.h->element, GST_STATE_NULL),
         GST_STATE_CHANGE_SUCCESS);
     stop (&f);
   }
   /* Every connection the element opened was closed. */
-  fail_unless (stt_test_server_wait_connections (server,
-          stt_test_server_get_n_connections (server), TRUE, 5000));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server,
+          stt_test_server_get_n_connections (stt_fx.server), TRUE, 5000));
 }
 
 GST_END_TEST;
+
+static gboolean
+is_connecting (GList * collected, gpointer user_data)
+{
+  return stt_check_count_state (collected, "connecting") > 0;
+}
 
 /* NULL while the handshake hangs (a server that accepts TCP and never answers). */
 GST_START_TEST (test_null_while_connecting)
@@ -368,6 +338,7 @@ GST_START_TEST (test_null_while_connecting)
   GSocketAddress *bound = NULL;
   g_autofree gchar *silent_url = NULL;
   Fixture f;
+  GList *msgs;
   gint64 t0;
 
   fail_unless (g_socket_listener_add_address (listener, addr, G_SOCKET_TYPE_STREAM,
@@ -378,7 +349,10 @@ GST_START_TEST (test_null_while_connecting)
   f = start ("test-key");
   g_object_set (f.h->element, "url", silent_url, NULL);
   push_range (f.h, 0, 1.0);
-  g_usleep (200 * 1000);
+  /* Connecting: the server accepts TCP and never answers, so the handshake hangs. */
+  msgs = stt_check_collect (f.bus, NULL, 5000, is_connecting, NULL);
+  fail_unless (is_connecting (msgs, NULL), "not connecting");
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   t0 = g_get_monotonic_time ();
   fail_unless_equals_int (gst_element_set_state (f.h->element, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
@@ -510,7 +484,7 @@ GST_START_TEST (test_own_error_first)
 {
   g_autofree gchar *desc = g_strdup_printf ("audiotestsrc is-live=false ! "
       "audio/x-raw,rate=16000,channels=1 ! stttranscribe name=stt provider=deepgram "
-      "url=%s api-key=wrong-key ! fakesink", url);
+      "url=%s api-key=wrong-key ! fakesink", stt_fx.url);
   GstElement *pipe = gst_parse_launch (desc, NULL);
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg;
@@ -694,7 +668,7 @@ errors_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  stt_check_fixture_add (tc, "deepgram");
   tcase_add_test (tc, test_bad_key);
   tcase_add_test (tc, test_no_key);
   tcase_add_test (tc, test_unreadable_key_file);

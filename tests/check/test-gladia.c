@@ -10,64 +10,33 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-static SttTestServer *server;
-static gchar *url;
-
-/* Each word its own utterance (the service ends one after 50 ms of silence by default);
- * the last word still sounds 20 ms before the end, so only stop_recording closes it. */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
-
+/* stt_fx_tones: each word its own utterance (the service ends one after 50 ms of silence
+ * by default); the last word still sounds 20 ms before the end, so only stop_recording
+ * closes it. */
 #define DURATION 2.82
-
-static const SttTone four[] = {
-  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
-};
-
-static const gchar *const four_words[] = { "w400", "w700", "w500", "w600", NULL };
 
 /* 100 ms frames (chunk-duration) of 16 kHz S16LE. */
 #define FRAME_SAMPLES 1600
 
+/* After the fixture's setup: the url property is the service's base address. */
 static void
-setup (void)
+use_base_url (void)
 {
-  GError *err = NULL;
-
-  server = stt_test_server_new ("gladia", &err);
-  fail_unless (server != NULL, "server: %s", err ? err->message : "");
-  /* The url property is the service's base address. */
-  url = g_strdup_printf ("http://127.0.0.1:%u", stt_test_server_get_port (server));
-}
-
-static void
-teardown (void)
-{
-  stt_test_server_free (server);
-  g_free (url);
-}
-
-static SttCheckRun *
-new_run (void)
-{
-  return stt_check_run_new ("gladia", url, tones, G_N_ELEMENTS (tones), DURATION);
+  g_free (stt_fx.url);
+  stt_fx.url = g_strdup_printf ("http://127.0.0.1:%u",
+      stt_test_server_get_port (stt_fx.server));
 }
 
 /* The body of set-up request @i as a JSON object (@parser keeps it). */
 static JsonObject *
 init_body (guint i, JsonParser * parser)
 {
-  g_autofree gchar *body = stt_test_server_get_http_body (server, i);
+  g_autofree gchar *body = stt_test_server_get_http_body (stt_fx.server, i);
   JsonNode *root;
 
   fail_unless (body != NULL);
@@ -81,7 +50,7 @@ init_body (guint i, JsonParser * parser)
  * every sample in binary frames; stop_recording at the end. */
 GST_START_TEST (test_init_request)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autofree gchar *key = NULL, *type = NULL, *token = NULL, *ws_key = NULL;
   g_autofree gchar *ws_auth = NULL;
@@ -93,11 +62,11 @@ GST_START_TEST (test_init_request)
   g_object_set (r->h->element, "language", "en-GB", NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
   gst_harness_push_event (r->h, gst_event_new_eos ());
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 15000));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 15000));
 
-  fail_unless_equals_int (stt_test_server_get_n_http_requests (server), 1);
-  key = stt_test_server_get_http_header (server, 0, "x-gladia-key");
-  type = stt_test_server_get_http_header (server, 0, "Content-Type");
+  fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 1);
+  key = stt_test_server_get_http_header (stt_fx.server, 0, "x-gladia-key");
+  type = stt_test_server_get_http_header (stt_fx.server, 0, "Content-Type");
   fail_unless_equals_string (key, "test-key");
   fail_unless (g_str_has_prefix (type, "application/json"), "%s", type);
   body = init_body (0, parser);
@@ -118,15 +87,15 @@ GST_START_TEST (test_init_request)
   fail_unless (json_object_get_boolean_member (mc, "receive_lifecycle_events"));
 
   /* The URL's token is the WebSocket's only credential. */
-  token = stt_test_server_get_query (server, 0, "token");
-  ws_key = stt_test_server_get_header (server, 0, "x-gladia-key");
-  ws_auth = stt_test_server_get_header (server, 0, "Authorization");
+  token = stt_test_server_get_query (stt_fx.server, 0, "token");
+  ws_key = stt_test_server_get_header (stt_fx.server, 0, "x-gladia-key");
+  ws_auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
   fail_unless (token != NULL && *token != '\0');
   fail_unless (ws_key == NULL && ws_auth == NULL);
-  texts = stt_test_server_get_text_messages (server, 0);
+  texts = stt_test_server_get_text_messages (stt_fx.server, 0);
   fail_unless_equals_int (g_strv_length (texts), 1);
   fail_unless_equals_string (texts[0], "{\"type\":\"stop_recording\"}");
-  audio = stt_test_server_get_audio (server, 0);
+  audio = stt_test_server_get_audio (stt_fx.server, 0);
   fail_unless (g_bytes_equal (audio, r->input));
   g_bytes_unref (audio);
   stt_check_run_free (r);
@@ -140,7 +109,7 @@ GST_START_TEST (test_params)
 {
   SttCheckRun *r;
   g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree gchar *full_url = g_strdup_printf ("%s/v2/live/", url);
+  g_autofree gchar *full_url = g_strdup_printf ("%s/v2/live/", stt_fx.url);
   GstStructure *params = gst_structure_new ("p", "endpointing", G_TYPE_DOUBLE, 0.3,
       "messages_config.receive_speech_events", G_TYPE_BOOLEAN, FALSE,
       "messages_config.receive_acknowledgments", G_TYPE_BOOLEAN, FALSE,
@@ -148,7 +117,8 @@ GST_START_TEST (test_params)
   JsonObject *body, *mc;
   GList *msgs, *finals;
 
-  r = stt_check_run_new ("gladia", full_url, tones, G_N_ELEMENTS (tones), DURATION);
+  r = stt_check_run_new (stt_fx.provider, full_url, stt_fx_tones,
+      G_N_ELEMENTS (stt_fx_tones), DURATION);
   g_object_set (r->h->element, "params", params, "model", "solaria-1", NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, DURATION, FALSE);
@@ -165,7 +135,7 @@ GST_START_TEST (test_params)
   /* 300 ms endpointing: w400 and w700 are one utterance. */
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 2);
-  stt_check_final (finals->data, "w400 w700", tones, 2, 0);
+  stt_check_final (finals->data, "w400 w700", stt_fx_tones, 2, 0);
   g_list_free (finals);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
@@ -177,50 +147,24 @@ GST_END_TEST;
  * input's time domain (it starts at 10 s); a text buffer per final, all before EOS. */
 GST_START_TEST (test_transcripts)
 {
-  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
-  GstBus *bus = gst_bus_new ();
+  GstBus *bus;
+  GstHarness *h = stt_fx_harness_new (&bus);
   GstClockTime offset = 10 * GST_SECOND;
-  GstBuffer *all;
-  GList *bufs, *l, *m, *msgs, *finals, *partials;
-  GstEvent *ev;
+  GList *l, *m;
+  SttCheckTranscripts t;
   GstBuffer *buf;
   guint i;
 
-  g_object_set (h->element, "provider", "gladia", "url", url, "api-key", "test-key",
-      "latency", (guint) 60000, NULL);
-  gst_element_set_bus (h->element, bus);
-  gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
-  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), offset);
-  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20);
-  gst_buffer_unref (all);
-  for (l = bufs; l; l = l->next)
-    fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
-  g_list_free (bufs);
-  gst_harness_push_event (h, gst_event_new_eos ());
-
-  while ((ev = gst_harness_pull_event (h)) && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
-    gst_event_unref (ev);
-  fail_unless (ev != NULL);
-  gst_event_unref (ev);
-  fail_unless_equals_int (gst_harness_buffers_received (h), 3);
-
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (3));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 3);
-  fail_unless (g_list_length (partials) >= 3, "%u partials", g_list_length (partials));
-  for (l = finals, i = 0; l; l = l->next, i++) {
+  stt_fx_transcribe_tones (h, bus, DURATION, offset, 3, 3, &t);
+  for (l = t.finals, i = 0; l; l = l->next, i++) {
     guint64 id, pid;
     gboolean has_partial = FALSE;
-    g_autofree gchar *word = g_strdup_printf ("w%d", (gint) (tones[i].freq / 100 + 0.5)
-        * 100);
+    g_autofree gchar *word = stt_check_tone_word (&stt_fx_tones[i]);
 
-    stt_check_final (l->data, word, tones + i, 1, offset);
+    stt_check_final (l->data, word, stt_fx_tones + i, 1, offset);
     fail_unless_equals_string (gst_structure_get_string (l->data, "language"), "en");
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
-    for (m = partials; m; m = m->next) {
+    for (m = t.partials; m; m = m->next) {
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
       if (pid == id) {
         fail_unless_equals_string (gst_structure_get_string (m->data, "text"), word);
@@ -231,47 +175,31 @@ GST_START_TEST (test_transcripts)
 
     buf = gst_harness_pull (h);
     fail_unless (buf != NULL);
-    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + tones[i].start * GST_SECOND,
-        "buffer pts");
+    stt_check_assert_time (GST_BUFFER_PTS (buf),
+        offset + stt_fx_tones[i].start * GST_SECOND, "buffer pts");
     gst_buffer_unref (buf);
   }
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_transcripts_clear (&t);
+  stt_check_harness_free (h, bus);
 }
 
 GST_END_TEST;
 
 /* A set-up the service refuses: one error of @code naming Gladia and the status, no
- * retry, no WebSocket. */
+ * retry (the session ended, stt_check_wait_fatal, after one request), no WebSocket. */
 static void
 check_setup_refused (const gchar * key, GstStructure * params, gint want_code,
     const gchar * want_text)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
-  const gchar *text;
-  gint code;
 
   g_object_set (r->h->element, "api-key", key, "params", params, NULL);
-  stt_check_run_push (r, 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  text = gst_structure_get_string (err, "message");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless_equals_int (code, want_code);
-  fail_unless (strstr (text, "Gladia") != NULL && strstr (text, want_text) != NULL, "%s",
-      text);
-  fail_unless (strstr (text, key) == NULL, "the key shows: %s", text);
-  /* One error, no retry loop. */
-  g_usleep (1500 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_http_requests (server), 1);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 0);
+  err = stt_check_run_until_fatal (r, 1.0);
+  stt_check_error_says (err, want_code, "Gladia", want_text, key);
+  fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 0);
   fail_unless (stt_check_wait_error (r->bus, 0) == NULL, "a second error");
   gst_structure_free (err);
   stt_check_run_free (r);
@@ -298,15 +226,15 @@ GST_END_TEST;
 /* The set-up answered 503 twice: retried, then the session works. */
 GST_START_TEST (test_setup_retry)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
-  stt_test_server_fail_handshakes (server, 503, 2, NULL);
+  stt_test_server_fail_handshakes (stt_fx.server, 503, 2, NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, (const gchar *[]) { "w400", "w700", "w1000", NULL },
       NULL);
-  fail_unless_equals_int (stt_test_server_get_n_http_requests (server), 3);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 3);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -318,7 +246,7 @@ GST_END_TEST;
  * acknowledged is sent again. Every word arrives once, at its time. */
 GST_START_TEST (test_resume)
 {
-  SttCheckRun *r = stt_check_run_new ("gladia", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   g_autofree gchar *token0 = NULL, *token1 = NULL;
   GBytes *audio0, *audio1;
   gsize n0, n1;
@@ -327,18 +255,18 @@ GST_START_TEST (test_resume)
 
   /* At the pace of a live source: the acknowledgments keep up with the audio. */
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
   stt_check_run_push (r, 0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 5000));
-  fail_unless_equals_int (stt_test_server_get_n_http_requests (server), 1);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  token0 = stt_test_server_get_query (server, 0, "token");
-  token1 = stt_test_server_get_query (server, 1, "token");
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 5000));
+  fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
+  token0 = stt_test_server_get_query (stt_fx.server, 0, "token");
+  token1 = stt_test_server_get_query (stt_fx.server, 1, "token");
   fail_unless_equals_string (token1, token0);
 
-  audio0 = stt_test_server_get_audio (server, 0);
-  audio1 = stt_test_server_get_audio (server, 1);
+  audio0 = stt_test_server_get_audio (stt_fx.server, 0);
+  audio1 = stt_test_server_get_audio (stt_fx.server, 1);
   n0 = g_bytes_get_size (audio0) / 2;
   n1 = g_bytes_get_size (audio1) / 2;
   fail_unless_equals_int (stt_check_find_audio (r->input, audio0), 0);
@@ -362,21 +290,21 @@ GST_END_TEST;
  * new session starts from the last final. Every word once, at its time. */
 GST_START_TEST (test_resume_lost_acks)
 {
-  SttCheckRun *r = stt_check_run_new ("gladia", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   g_autofree gchar *token0 = NULL, *token1 = NULL, *token2 = NULL;
   GList *msgs;
 
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
-  stt_test_server_set_reply_delay (server, 500);
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
+  stt_test_server_set_reply_delay (stt_fx.server, 500);
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
   stt_check_run_push (r, 0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 3, TRUE, 5000));
-  fail_unless_equals_int (stt_test_server_get_n_http_requests (server), 2);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 3);
-  token0 = stt_test_server_get_query (server, 0, "token");
-  token1 = stt_test_server_get_query (server, 1, "token");
-  token2 = stt_test_server_get_query (server, 2, "token");
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 3, TRUE, 5000));
+  fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 2);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 3);
+  token0 = stt_test_server_get_query (stt_fx.server, 0, "token");
+  token1 = stt_test_server_get_query (stt_fx.server, 1, "token");
+  token2 = stt_test_server_get_query (stt_fx.server, 2, "token");
   fail_unless_equals_string (token1, token0);
   fail_if (g_str_equal (token2, token0));
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -389,7 +317,7 @@ GST_END_TEST;
  * a new session is set up and the audio since the last final goes to it. */
 GST_START_TEST (test_session_gone)
 {
-  SttCheckRun *r = stt_check_run_new ("gladia", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   g_autofree gchar *token0 = NULL, *token1 = NULL;
   GBytes *audio1;
   gssize at;
@@ -397,22 +325,22 @@ GST_START_TEST (test_session_gone)
 
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
   stt_check_run_push (r, 0, 1.0, FALSE);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
   /* The next request is the reconnection to the session's URL. */
-  stt_test_server_fail_handshakes (server, 401, 1, NULL);
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
+  stt_test_server_fail_handshakes (stt_fx.server, 401, 1, NULL);
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_DROP, 2.2, 0, NULL);
   stt_check_run_push (r, 1.0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 5000));
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 5000));
   /* POST, WebSocket, refused WebSocket, POST, WebSocket. */
-  fail_unless_equals_int (stt_test_server_get_n_http_requests (server), 2);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 5);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  token0 = stt_test_server_get_query (server, 0, "token");
-  token1 = stt_test_server_get_query (server, 1, "token");
+  fail_unless_equals_int (stt_test_server_get_n_http_requests (stt_fx.server), 2);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 5);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
+  token0 = stt_test_server_get_query (stt_fx.server, 0, "token");
+  token1 = stt_test_server_get_query (stt_fx.server, 1, "token");
   fail_if (g_str_equal (token0, token1));
   /* From the end of the last final (w700 at 1.3 s) on, to the end. */
-  audio1 = stt_test_server_get_audio (server, 1);
+  audio1 = stt_test_server_get_audio (stt_fx.server, 1);
   at = stt_check_find_audio (r->input, audio1);
   fail_unless (at >= 1.29 * 16000 && at <= 2.2 * 16000, "replay from %" G_GSSIZE_FORMAT,
       at);
@@ -432,7 +360,8 @@ gladia_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  stt_check_fixture_add (tc, "gladia");
+  tcase_add_checked_fixture (tc, use_base_url, NULL);
   tcase_add_test (tc, test_init_request);
   tcase_add_test (tc, test_params);
   tcase_add_test (tc, test_transcripts);

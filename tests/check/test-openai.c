@@ -11,18 +11,13 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
 #define WIRE_RATE 24000
 #define WAIT_MS 15000
-
-static SttTestServer *server;
-static gchar *url;
 
 /* Each word its own item (the server VAD closes one after 500 ms of silence); the last
  * still sounds 20 ms before the end, so only the end-of-stream commit closes it. */
@@ -36,27 +31,10 @@ static const SttTone tones[] = {
 
 static const gchar *const words[] = { "w400", "w700", "w1000", NULL };
 
-static void
-setup (void)
-{
-  GError *err = NULL;
-
-  server = stt_test_server_new ("openai", &err);
-  fail_unless (server != NULL, "server: %s", err ? err->message : "");
-  url = stt_test_server_get_url (server);
-}
-
-static void
-teardown (void)
-{
-  stt_test_server_free (server);
-  g_free (url);
-}
-
 static SttCheckRun *
 new_run (const SttTone * t, guint n, gdouble duration)
 {
-  return stt_check_run_new ("openai", url, t, n, duration);
+  return stt_fx_run_new (t, n, duration);
 }
 
 /* The final @s: @text, no words (the service gives no word times), its segment from
@@ -124,18 +102,6 @@ path_object (JsonObject * o, const gchar * path)
   return o;
 }
 
-/* Waits for the stream's EOS on the harness (bounded by the harness' own timeouts). */
-static void
-wait_eos (GstHarness * h)
-{
-  GstEvent *ev;
-
-  while ((ev = gst_harness_pull_event (h)) && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
-    gst_event_unref (ev);
-  fail_unless (ev != NULL, "no EOS");
-  gst_event_unref (ev);
-}
-
 /* The handshake (Bearer key, intent, no model, no beta header), the session.update, the
  * audio as base64 appends at 24 kHz (every sample of the converted input), a commit at
  * the end. */
@@ -155,18 +121,18 @@ GST_START_TEST (test_session_update)
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = finish (r, 3, &finals);
   check_three (finals, 0);
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, WAIT_MS));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, WAIT_MS));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
 
-  auth = stt_test_server_get_header (server, 0, "Authorization");
-  intent = stt_test_server_get_query (server, 0, "intent");
-  model = stt_test_server_get_query (server, 0, "model");
-  beta = stt_test_server_get_header (server, 0, "OpenAI-Beta");
+  auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
+  intent = stt_test_server_get_query (stt_fx.server, 0, "intent");
+  model = stt_test_server_get_query (stt_fx.server, 0, "model");
+  beta = stt_test_server_get_header (stt_fx.server, 0, "OpenAI-Beta");
   fail_unless_equals_string (auth, "Bearer test-key");
   fail_unless_equals_string (intent, "transcription");
   fail_unless (model == NULL && beta == NULL);
 
-  texts = stt_test_server_get_text_messages (server, 0);
+  texts = stt_test_server_get_text_messages (stt_fx.server, 0);
   n = g_strv_length (texts);
   fail_unless (n >= 3);
   msg = parse_object (parser, texts[0]);
@@ -204,7 +170,7 @@ GST_START_TEST (test_session_update)
   msg = parse_object (parser, texts[n - 1]);
   fail_unless_equals_string (json_object_get_string_member (msg, "type"),
       "input_audio_buffer.commit");
-  audio = stt_test_server_get_audio (server, 0);
+  audio = stt_test_server_get_audio (stt_fx.server, 0);
   fail_unless_equals_int (g_bytes_get_size (audio), appended);
   /* 3 s at 24 kHz, within a millisecond (the converter's rounding). */
   fail_unless (ABS ((gint) (appended / 2) - (gint) (DURATION * WIRE_RATE)) <= 24,
@@ -222,42 +188,29 @@ GST_END_TEST;
  * EOS. */
 GST_START_TEST (test_transcripts)
 {
-  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
-  GstBus *bus = gst_bus_new ();
+  GstBus *bus;
+  GstHarness *h = stt_fx_harness_new (&bus);
   GstClockTime offset = 10 * GST_SECOND;
-  GstBuffer *all, *buf;
-  GList *bufs, *l, *m, *msgs, *finals, *partials;
+  GstBuffer *buf;
+  GList *l, *m;
+  SttCheckTranscripts t;
   guint i;
 
-  g_object_set (h->element, "provider", "openai", "url", url, "api-key", "test-key",
-      "latency", (guint) 60000, NULL);
-  gst_util_set_object_arg (G_OBJECT (h->element), "output-mode", "segments");
-  gst_element_set_bus (h->element, bus);
-  gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 48000, 2));
-  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 48000, 2, DURATION, tones,
+  stt_check_harness_segments (h);
+  stt_check_harness_push_audio (h, GST_AUDIO_FORMAT_S16LE, 48000, 2, DURATION, tones,
       G_N_ELEMENTS (tones), offset);
-  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 48000, 2, 20);
-  gst_buffer_unref (all);
-  for (l = bufs; l; l = l->next)
-    fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
-  g_list_free (bufs);
-  gst_harness_push_event (h, gst_event_new_eos ());
-  wait_eos (h);
+  stt_check_harness_finish (h);
   fail_unless_equals_int (gst_harness_buffers_received (h), 3);
 
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (3));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 3);
-  check_three (finals, offset);
-  for (l = finals, i = 0; l; l = l->next, i++) {
+  stt_check_transcripts_collect (&t, bus, 3, 0);
+  check_three (t.finals, offset);
+  for (l = t.finals, i = 0; l; l = l->next, i++) {
     guint64 id, pid;
     gboolean has_partial = FALSE;
 
     fail_unless_equals_string (gst_structure_get_string (l->data, "provider"), "openai");
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
-    for (m = partials; m; m = m->next) {
+    for (m = t.partials; m; m = m->next) {
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
       if (pid == id) {
         fail_unless_equals_string (gst_structure_get_string (m->data, "text"), words[i]);
@@ -272,13 +225,8 @@ GST_START_TEST (test_transcripts)
         "buffer pts");
     gst_buffer_unref (buf);
   }
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_transcripts_clear (&t);
+  stt_check_harness_free (h, bus);
 }
 
 GST_END_TEST;
@@ -308,7 +256,7 @@ GST_START_TEST (test_params)
   fail_unless (gst_structure_get_double (finals->data, "confidence", &confidence));
   fail_unless (confidence < 0);
 
-  texts = stt_test_server_get_text_messages (server, 0);
+  texts = stt_test_server_get_text_messages (stt_fx.server, 0);
   input = path_object (json_object_get_object_member (parse_object (parser, texts[0]),
           "session"), "audio.input");
   fail_unless (JSON_NODE_HOLDS_NULL (json_object_get_member (input, "turn_detection")));
@@ -355,22 +303,13 @@ GST_END_TEST;
 static void
 check_refused (SttCheckRun * r, gint want_code, const gchar * want_text)
 {
-  GstStructure *err;
-  const gchar *text;
-  gint code;
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  GstStructure *err = stt_check_run_until_fatal (r, 1.0);
 
-  stt_check_run_push (r, 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  text = gst_structure_get_string (err, "message");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless_equals_int (code, want_code);
-  fail_unless (strstr (text, "OpenAI") != NULL && strstr (text, want_text) != NULL, "%s",
-      text);
-  fail_unless (strstr (text, "wrong-key") == NULL && strstr (text, "6789") == NULL,
-      "the key shows: %s", text);
-  g_usleep (1500 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  stt_check_error_says (err, want_code, "OpenAI", want_text, "wrong-key");
+  fail_unless (strstr (gst_structure_get_string (err, "message"), "6789") == NULL,
+      "the key shows: %s", gst_structure_get_string (err, "message"));
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   fail_unless (stt_check_wait_error (r->bus, 0) == NULL, "a second error");
   gst_structure_free (err);
 }
@@ -392,9 +331,9 @@ GST_START_TEST (test_http_401)
 {
   SttCheckRun *r = new_run (tones, G_N_ELEMENTS (tones), DURATION);
 
-  stt_test_server_fail_handshakes (server, 401, 1, NULL);
+  stt_test_server_fail_handshakes (stt_fx.server, 401, 1, NULL);
   check_refused (r, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "401");
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 0);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 0);
   stt_check_run_free (r);
 }
 
@@ -419,25 +358,20 @@ GST_END_TEST;
 /* The service takes PCM at 24 kHz only: another sample-rate is refused up front. */
 GST_START_TEST (test_rate)
 {
-  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
-  GstBus *bus = gst_bus_new ();
+  GstBus *bus;
+  GstHarness *h = stt_fx_harness_new (&bus);
   GstStructure *err;
 
-  g_object_set (h->element, "provider", "openai", "url", url, "api-key", "test-key",
-      "sample-rate", 16000, NULL);
-  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "sample-rate", 16000, NULL);
   gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
   gst_harness_push (h, gst_harness_create_buffer (h, 3200));
   err = stt_check_wait_error (bus, 10000);
   fail_unless (err != NULL, "no error posted");
   fail_unless (strstr (gst_structure_get_string (err, "message"), "24000") != NULL, "%s",
       gst_structure_get_string (err, "message"));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 0);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 0);
   gst_structure_free (err);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_harness_free (h, bus);
 }
 
 GST_END_TEST;
@@ -466,7 +400,7 @@ check_transient (const gchar * event)
   stt_check_run_push (r, 0, 1.5, FALSE);
   msgs = stt_check_collect (r->bus, NULL, WAIT_MS, stt_check_n_finals,
       GUINT_TO_POINTER (1));
-  stt_test_server_send_text (server, event);
+  stt_test_server_send_text (stt_fx.server, event);
   /* The rest once the client has taken the error in. */
   msgs = g_list_concat (msgs, stt_check_collect (r->bus, NULL, WAIT_MS, is_reconnecting,
           NULL));
@@ -476,10 +410,10 @@ check_transient (const gchar * event)
   g_list_free (finals);
   finals = stt_check_filter_final (msgs, TRUE);
   check_three (finals, 0);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, WAIT_MS));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, WAIT_MS));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
   /* The second connection starts at the end of w400's final (0.9 s). */
-  audio1 = stt_test_server_get_audio (server, 1);
+  audio1 = stt_test_server_get_audio (stt_fx.server, 1);
   n1 = g_bytes_get_size (audio1) / 2;
   fail_unless (ABS (n1 - (gint) ((DURATION - 0.9) * WIRE_RATE)) <= 24, "%d samples", n1);
   g_bytes_unref (audio1);
@@ -523,12 +457,12 @@ GST_START_TEST (test_end_commit_empty)
   stt_check_run_push (r, 0, 2.45, FALSE);
   start = g_get_monotonic_time ();
   msgs = finish (r, 2, &finals);
-  wait_eos (r->h);
+  stt_check_harness_wait_eos (r->h);
   fail_unless (g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC);
   check_segment (finals->data, "w400", 0.5, 0.9, 0);
   check_segment (finals->next->data, "w700", 1.6, 1.9, 0);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
-  texts = stt_test_server_get_text_messages (server, 0);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
+  texts = stt_test_server_get_text_messages (stt_fx.server, 0);
   fail_unless (strstr (texts[g_strv_length (texts) - 1], "input_audio_buffer.commit"));
   g_object_get (r->h->element, "stats", &stats, NULL);
   fail_unless (gst_structure_get_clock_time (stats, "audio-untranscribed",
@@ -552,9 +486,9 @@ GST_START_TEST (test_end_commit_silence)
 
   stt_check_run_push (r, 0, 2.5, FALSE);
   msgs = finish (r, 1, &finals);
-  wait_eos (r->h);
+  stt_check_harness_wait_eos (r->h);
   check_segment (finals->data, "w400", 0.5, 0.9, 0);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free (finals);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
@@ -593,11 +527,11 @@ GST_START_TEST (test_out_of_order)
   guint i;
 
   stt_check_run_push (r, 0, 2.5, FALSE);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, WAIT_MS));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, WAIT_MS));
   /* The events speak of audio up to 1.9 s (after their padding and silence): wait until
    * the server has it. */
   for (i = 0; i < 100; i++) {
-    GBytes *audio = stt_test_server_get_audio (server, 0);
+    GBytes *audio = stt_test_server_get_audio (stt_fx.server, 0);
     gboolean enough = g_bytes_get_size (audio) >= 2.0 * WIRE_RATE * 2;
 
     g_bytes_unref (audio);
@@ -606,7 +540,7 @@ GST_START_TEST (test_out_of_order)
     g_usleep (50 * 1000);
   }
   for (i = 0; i < G_N_ELEMENTS (events); i++)
-    stt_test_server_send_text (server, events[i]);
+    stt_test_server_send_text (stt_fx.server, events[i]);
   msgs = stt_check_collect (r->bus, NULL, WAIT_MS, stt_check_n_finals,
       GUINT_TO_POINTER (2));
   finals = stt_check_filter_final (msgs, TRUE);
@@ -615,8 +549,7 @@ GST_START_TEST (test_out_of_order)
   check_segment (finals->next->data, "second", 1.6, 1.9, 0);
   /* The end commit: an item of silence, transcribed as nothing. */
   stt_check_run_push (r, 2.5, 3.0, FALSE);
-  gst_harness_push_event (r->h, gst_event_new_eos ());
-  wait_eos (r->h);
+  stt_check_harness_finish (r->h);
   buf = gst_harness_pull (r->h);
   fail_unless (buf != NULL);
   stt_check_assert_time (GST_BUFFER_PTS (buf), 0.5 * GST_SECOND, "first buffer");
@@ -650,9 +583,9 @@ GST_START_TEST (test_malformed)
   guint i;
 
   stt_check_run_push (r, 0, 0.3, FALSE);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, WAIT_MS));
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, WAIT_MS));
   for (i = 0; i < G_N_ELEMENTS (junk); i++)
-    stt_test_server_send_text (server, junk[i]);
+    stt_test_server_send_text (stt_fx.server, junk[i]);
   /* All but the speech_stopped without a time (harmless) are counted as skipped. */
   for (i = 0; i < 200 && malformed < 5; i++) {
     g_usleep (10 * 1000);
@@ -664,7 +597,7 @@ GST_START_TEST (test_malformed)
   stt_check_run_push (r, 0.3, DURATION, FALSE);
   msgs = finish (r, 3, &finals);
   check_three (finals, 0);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free (finals);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
@@ -679,7 +612,7 @@ openai_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  stt_check_fixture_add (tc, "openai");
   tcase_add_test (tc, test_session_update);
   tcase_add_test (tc, test_transcripts);
   tcase_add_test (tc, test_params);

@@ -1044,8 +1044,12 @@ GST_START_TEST (test_refused_token)
       text);
   gst_structure_get_int (r->error, "close-code", &code);
   fail_unless_equals_int (code, 4001);
-  /* No loop: one handshake, however long we wait. */
-  g_usleep (1500 * 1000);
+  /* No loop: one handshake, however long we wait. The element said "failed" before its
+   * error (run_poll read the messages in order): the publisher's final state, with its
+   * connection gone and its retry timer cancelled before it is posted, after which it
+   * starts no attempt (gststtpublisher.c, publisher_fail). So the handshakes the peer has
+   * counted by now are all it will ever count. */
+  fail_unless_equals_int (n_state (r, "failed"), 1);
   g_mutex_lock (&p->lock);
   fail_unless_equals_int (p->handshakes, 1);
   g_mutex_unlock (&p->lock);
@@ -1089,8 +1093,13 @@ GST_START_TEST (test_close_codes)
       fail_unless_equals_int (code, cases[i].error);
       gst_structure_get_int (r->error, "close-code", &code);
       fail_unless_equals_int (code, cases[i].code);
-      g_usleep (500 * 1000);
+      /* Not retried: "failed" came before the error, the publisher's final state (see
+       * test_refused_token). */
+      fail_unless_equals_int (n_state (r, "failed"), 1);
+      fail_unless_equals_int (n_state (r, "reconnecting"), 0);
+      g_mutex_lock (&p->lock);
       fail_unless_equals_int (p->handshakes, 1);
+      g_mutex_unlock (&p->lock);
     } else {
       push_words (r, 0, 1);
       fail_unless (peer_wait (p, n_handshakes, GUINT_TO_POINTER (3), 5000),

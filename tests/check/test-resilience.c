@@ -102,19 +102,6 @@ end_run (Run * r, SttTestServer * server, GList * msgs)
   stt_test_server_free (server);
 }
 
-static guint
-count_state (GList * msgs, const gchar * state)
-{
-  guint n = 0;
-
-  for (; msgs; msgs = msgs->next) {
-    if (gst_structure_has_name (msgs->data, "stt-connection")
-        && !g_strcmp0 (gst_structure_get_string (msgs->data, "state"), state))
-      n++;
-  }
-  return n;
-}
-
 /* A server that can die and come back at the same address: the element talks to a TCP
  * proxy that stays up, the server behind it is replaced. (Restarting a server on the
  * same port races with other tests taking that port meanwhile.) */
@@ -186,8 +173,8 @@ run_fault (SttTestFault fault, gushort code, const gchar * reason)
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless (stt_test_server_get_n_connections (server) >= 2);
-  fail_unless (count_state (msgs, "reconnecting") >= 1);
-  fail_unless (count_state (msgs, "failed") == 0);
+  fail_unless (stt_check_count_state (msgs, "reconnecting") >= 1);
+  fail_unless (stt_check_count_state (msgs, "failed") == 0);
   end_run (r, server, msgs);
 }
 
@@ -210,7 +197,7 @@ GST_START_TEST (test_server_restart)
   msgs = stt_check_run_finish (r, all_words, NULL);
   service_free (sv, r);
   check_coverage (r, 0, 0);
-  fail_unless (count_state (msgs, "reconnecting") >= 1);
+  fail_unless (stt_check_count_state (msgs, "reconnecting") >= 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -256,7 +243,7 @@ GST_START_TEST (test_handshake_503)
   msgs = stt_check_run_finish (r, all_words, NULL);
   fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 3);
   fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
-  fail_unless_equals_int (count_state (msgs, "reconnecting"), 2);
+  fail_unless_equals_int (stt_check_count_state (msgs, "reconnecting"), 2);
   end_run (r, server, msgs);
 }
 
@@ -446,7 +433,7 @@ GST_START_TEST (test_session_rotation)
   stt_check_run_push (r, 0, DURATION, FALSE);
   msgs = stt_check_run_finish (r, all_words, NULL);
   check_rotations (server);
-  fail_unless_equals_int (count_state (msgs, "failed"), 0);
+  fail_unless_equals_int (stt_check_count_state (msgs, "failed"), 0);
   end_run (r, server, msgs);
 }
 
@@ -475,7 +462,7 @@ GST_START_TEST (test_session_rotation_without_finals)
   msgs = stt_check_collect (r->bus, NULL, 15000, stt_check_enough_final_words,
       GUINT_TO_POINTER (G_N_ELEMENTS (all_words) - 1));
   check_rotations (server);
-  fail_unless_equals_int (count_state (msgs, "failed"), 0);
+  fail_unless_equals_int (stt_check_count_state (msgs, "failed"), 0);
   /* Every word once, in order; a piece of a split word starts inside its tone. */
   stt_check_foreach_final_word (msgs, piece_of_word, &ctx);
   g_ptr_array_add (ctx.got, NULL);
@@ -794,7 +781,7 @@ GST_START_TEST (test_live_pause)
         30 * GST_MSECOND, "%s at %" GST_TIME_FORMAT, text, GST_TIME_ARGS (pts));
   }
   fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
-  fail_unless_equals_int (count_state (msgs, "reconnecting"), 0);
+  fail_unless_equals_int (stt_check_count_state (msgs, "reconnecting"), 0);
   texts = stt_test_server_get_text_messages (server, 0);
   for (i = 0; texts && texts[i]; i++)
     if (strstr (texts[i], "KeepAlive"))

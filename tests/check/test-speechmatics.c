@@ -12,102 +12,24 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-test-server.h"
 
-static SttTestServer *server;
-static gchar *url;
-
-/* Two sentences (the server ends one after 300 ms of silence); the last word still
- * sounds 20 ms before the end, so only EndOfStream makes it final. */
-static const SttTone tones[] = {
-  {0.5, 0.9, 440},
-  {1.0, 1.3, 700},
-  {2.5, 2.8, 1000},
-};
-
+/* stt_fx_tones: two sentences (the server ends one after 300 ms of silence); the last
+ * word still sounds 20 ms before the end, so only EndOfStream makes it final. */
 #define DURATION 2.82
 
-static const gchar *const words3[] = { "w400", "w700", "w1000", NULL };
-
-static const SttTone four[] = {
-  {0.5, 0.9, 400}, {1.0, 1.3, 700}, {2.0, 2.4, 500}, {3.0, 3.3, 600},
-};
-
-static const gchar *const four_words[] = { "w400", "w700", "w500", "w600", NULL };
-
-static void
-setup (void)
-{
-  GError *err = NULL;
-
-  server = stt_test_server_new ("speechmatics", &err);
-  fail_unless (server != NULL, "server: %s", err ? err->message : "");
-  url = stt_test_server_get_url (server);
-}
-
-static void
-teardown (void)
-{
-  stt_test_server_free (server);
-  g_free (url);
-}
-
-static SttCheckRun *
-new_run (void)
-{
-  return stt_check_run_new ("speechmatics", url, tones, G_N_ELEMENTS (tones), DURATION);
-}
-
-/* The @i-th text message of connection @conn as a JSON object (@parser keeps it). */
-static JsonObject *
-text_message (guint conn, guint i, JsonParser * parser)
-{
-  g_auto (GStrv) texts = stt_test_server_get_text_messages (server, conn);
-  JsonNode *root;
-
-  fail_unless (texts != NULL && i < g_strv_length (texts));
-  fail_unless (json_parser_load_from_data (parser, texts[i], -1, NULL), "%s", texts[i]);
-  root = json_parser_get_root (parser);
-  fail_unless (JSON_NODE_HOLDS_OBJECT (root));
-  return json_node_get_object (root);
-}
-
-/* The final @s: its text, and its words (texts as the service formats them, times of the
- * @n tones @t, confidence), input times from @offset. */
+/* stt_check_final_words() with the texts the service gives the words, and every word's
+ * confidence 0.9. */
 static void
 check_final (const GstStructure * s, const gchar * text, const gchar * const *word_texts,
     const SttTone * t, guint n, GstClockTime offset)
 {
-  const GValue *words = gst_structure_get_value (s, "words");
-  GstClockTime pts, dur;
-  guint i;
-
-  fail_unless_equals_string (gst_structure_get_string (s, "text"), text);
-  fail_unless (gst_structure_get_clock_time (s, "pts", &pts));
-  fail_unless (gst_structure_get_clock_time (s, "duration", &dur));
-  stt_check_assert_time (pts, offset + t[0].start * GST_SECOND, "final pts");
-  stt_check_assert_time (pts + dur, offset + t[n - 1].end * GST_SECOND, "final end");
-  fail_unless (words && GST_VALUE_HOLDS_ARRAY (words));
-  fail_unless_equals_int (gst_value_array_get_size (words), n);
-  for (i = 0; i < n; i++) {
-    const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words, i));
-    GstClockTime ws, we;
-    gdouble conf;
-
-    fail_unless_equals_string (gst_structure_get_string (w, "text"), word_texts[i]);
-    fail_unless (gst_structure_get_clock_time (w, "start", &ws));
-    fail_unless (gst_structure_get_clock_time (w, "end", &we));
-    fail_unless (gst_structure_get_double (w, "confidence", &conf));
-    fail_unless (conf > 0.89 && conf < 0.91, "confidence %f", conf);
-    stt_check_assert_time (ws, offset + t[i].start * GST_SECOND, "word start");
-    stt_check_assert_time (we, offset + t[i].end * GST_SECOND, "word end");
-  }
+  stt_check_final_words (s, text, word_texts, t, n, offset);
+  stt_check_word_confidence (s, 0.9);
 }
 
 /* Bearer key on the handshake; StartRecognition with the audio format, the language's
@@ -115,7 +37,7 @@ check_final (const GstStructure * s, const gchar * text, const gchar * const *wo
  * frames; EndOfStream counting them; the client closes after EndOfTranscript. */
 GST_START_TEST (test_start_recognition)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (JsonParser) end_parser = json_parser_new ();
   g_autofree gchar *auth = NULL, *jwt = NULL;
@@ -127,15 +49,15 @@ GST_START_TEST (test_start_recognition)
 
   g_object_set (r->h->element, "language-code", "en-GB", NULL);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 10000));
 
-  auth = stt_test_server_get_header (server, 0, "Authorization");
-  jwt = stt_test_server_get_query (server, 0, "jwt");
+  auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
+  jwt = stt_test_server_get_query (stt_fx.server, 0, "jwt");
   fail_unless_equals_string (auth, "Bearer test-key");
   fail_unless (jwt == NULL);
 
-  start = text_message (0, 0, parser);
+  start = stt_fx_text_message (0, 0, parser);
   fail_unless_equals_int (json_object_get_size (start), 3);
   fail_unless_equals_string (json_object_get_string_member (start, "message"),
       "StartRecognition");
@@ -152,20 +74,20 @@ GST_START_TEST (test_start_recognition)
   fail_unless (json_object_get_double_member (config, "max_delay") == 2.0);
 
   /* Two text messages: StartRecognition, EndOfStream with the frames sent. */
-  texts = stt_test_server_get_text_messages (server, 0);
+  texts = stt_test_server_get_text_messages (stt_fx.server, 0);
   fail_unless_equals_int (g_strv_length (texts), 2);
-  end = text_message (0, 1, end_parser);
-  n_frames = stt_test_server_get_n_binary_messages (server, 0);
+  end = stt_fx_text_message (0, 1, end_parser);
+  n_frames = stt_test_server_get_n_binary_messages (stt_fx.server, 0);
   fail_unless (n_frames >= 28, "%u frames", n_frames);
   fail_unless_equals_string (json_object_get_string_member (end, "message"), "EndOfStream");
   fail_unless_equals_int (json_object_get_int_member (end, "last_seq_no"), n_frames);
   fail_unless_equals_int (json_object_get_size (end), 2);
-  audio = stt_test_server_get_audio (server, 0);
+  audio = stt_test_server_get_audio (stt_fx.server, 0);
   fail_unless (g_bytes_equal (audio, r->input));
   g_bytes_unref (audio);
   /* The service leaves the close to the client, after EndOfTranscript (the connection
    * closed above), and there was no other connection. */
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -178,7 +100,7 @@ GST_END_TEST;
  * at once. */
 GST_START_TEST (test_params)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autoptr (JsonParser) parser = json_parser_new ();
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 1.0,
       "diarization", G_TYPE_STRING, "speaker",
@@ -192,9 +114,9 @@ GST_START_TEST (test_params)
       FALSE, NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
 
-  start = text_message (0, 0, parser);
+  start = stt_fx_text_message (0, 0, parser);
   config = json_object_get_object_member (start, "transcription_config");
   fail_unless_equals_string (json_object_get_string_member (config, "operating_point"),
       "enhanced");
@@ -213,9 +135,9 @@ GST_START_TEST (test_params)
   finals = stt_check_filter_final (msgs, TRUE);
   fail_unless_equals_int (g_list_length (finals), 2);
   check_final (finals->data, "W400 w700.", (const gchar *[]) { "W400", "w700." },
-      tones, 2, 0);
-  check_final (finals->next->data, "W1000.", (const gchar *[]) { "W1000." }, tones + 2,
-      1, 0);
+      stt_fx_tones, 2, 0);
+  check_final (finals->next->data, "W1000.", (const gchar *[]) { "W1000." },
+      stt_fx_tones + 2, 1, 0);
   for (l = finals; l; l = l->next) {
     const GValue *words = gst_structure_get_value (l->data, "words");
     const GstStructure *w = gst_value_get_structure (gst_value_array_get_value (words,
@@ -249,60 +171,37 @@ GST_START_TEST (test_transcripts)
   static const gchar *const partial_texts[] = { "W400", "W400 w700", "w700", "w700.",
     "W1000", NULL
   };
-  GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
-  GstBus *bus = gst_bus_new ();
+  GstBus *bus;
+  GstHarness *h = stt_fx_harness_new (&bus);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
   GstClockTime offset = 10 * GST_SECOND;
   static const gchar *const texts[] = { "W400", "w700.", "W1000." };
-  GstBuffer *all, *buf;
-  GList *bufs, *l, *m, *msgs, *finals, *partials;
-  GstEvent *ev;
+  GstBuffer *buf;
+  GList *l, *m;
+  SttCheckTranscripts t;
   GstMapInfo map;
   guint i;
 
-  g_object_set (h->element, "provider", "speechmatics", "url", url, "api-key", "test-key",
-      "latency", (guint) 60000, "params", params, NULL);
+  g_object_set (h->element, "params", params, NULL);
   gst_structure_free (params);
-  gst_util_set_object_arg (G_OBJECT (h->element), "output-mode", "segments");
-  gst_element_set_bus (h->element, bus);
-  gst_harness_set_src_caps (h, stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1));
-  all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, DURATION, tones,
-      G_N_ELEMENTS (tones), offset);
-  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20);
-  gst_buffer_unref (all);
-  for (l = bufs; l; l = l->next)
-    fail_unless_equals_int (gst_harness_push (h, l->data), GST_FLOW_OK);
-  g_list_free (bufs);
-  gst_harness_push_event (h, gst_event_new_eos ());
-
+  stt_check_harness_segments (h);
   /* Every text is out before EOS: the last one was made final by EndOfStream. */
-  while ((ev = gst_harness_pull_event (h)) && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
-    gst_event_unref (ev);
-  fail_unless (ev != NULL);
-  gst_event_unref (ev);
-  fail_unless_equals_int (gst_harness_buffers_received (h), 3);
-
-  msgs = stt_check_collect (bus, "stt-transcript", 5000, stt_check_n_finals,
-      GUINT_TO_POINTER (3));
-  finals = stt_check_filter_final (msgs, TRUE);
-  partials = stt_check_filter_final (msgs, FALSE);
-  fail_unless_equals_int (g_list_length (finals), 3);
-  fail_unless (g_list_length (partials) >= 4, "%u partials", g_list_length (partials));
-  for (l = partials; l; l = l->next) {
+  stt_fx_transcribe_tones (h, bus, DURATION, offset, 3, 4, &t);
+  for (l = t.partials; l; l = l->next) {
     const gchar *text = gst_structure_get_string (l->data, "text");
 
     fail_unless (g_strv_contains (partial_texts, text), "partial \"%s\"", text);
   }
-  for (l = finals, i = 0; l; l = l->next, i++) {
+  for (l = t.finals, i = 0; l; l = l->next, i++) {
     guint64 id, pid;
     gboolean has_partial = FALSE;
 
-    check_final (l->data, texts[i], texts + i, tones + i, 1, offset);
+    check_final (l->data, texts[i], texts + i, stt_fx_tones + i, 1, offset);
     fail_unless_equals_string (gst_structure_get_string (l->data, "provider"),
         "speechmatics");
     fail_unless_equals_string (gst_structure_get_string (l->data, "language"), "en");
     fail_unless (gst_structure_get_uint64 (l->data, "segment-id", &id));
-    for (m = partials; m; m = m->next) {
+    for (m = t.partials; m; m = m->next) {
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
       has_partial |= pid == id;
     }
@@ -314,10 +213,10 @@ GST_START_TEST (test_transcripts)
     fail_unless (map.size == strlen (texts[i])
         && memcmp (map.data, texts[i], map.size) == 0);
     gst_buffer_unmap (buf, &map);
-    stt_check_assert_time (GST_BUFFER_PTS (buf), offset + tones[i].start * GST_SECOND,
-        "buffer pts");
+    stt_check_assert_time (GST_BUFFER_PTS (buf),
+        offset + stt_fx_tones[i].start * GST_SECOND, "buffer pts");
     stt_check_assert_time (GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf),
-        offset + tones[i].end * GST_SECOND, "buffer end");
+        offset + stt_fx_tones[i].end * GST_SECOND, "buffer end");
     gst_buffer_unref (buf);
   }
   /* The first final took W400 from the partial "W400 w700" (same segment); what it left
@@ -327,9 +226,9 @@ GST_START_TEST (test_transcripts)
     guint64 id0, id1, pid;
     gboolean found = FALSE, left = FALSE;
 
-    fail_unless (gst_structure_get_uint64 (finals->data, "segment-id", &id0));
-    fail_unless (gst_structure_get_uint64 (finals->next->data, "segment-id", &id1));
-    for (m = partials; m; m = m->next) {
+    fail_unless (gst_structure_get_uint64 (t.finals->data, "segment-id", &id0));
+    fail_unless (gst_structure_get_uint64 (t.finals->next->data, "segment-id", &id1));
+    for (m = t.partials; m; m = m->next) {
       const gchar *text = gst_structure_get_string (m->data, "text");
 
       fail_unless (gst_structure_get_uint64 (m->data, "segment-id", &pid));
@@ -342,13 +241,8 @@ GST_START_TEST (test_transcripts)
     fail_unless (found && left);
   }
 
-  g_list_free (finals);
-  g_list_free (partials);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
+  stt_check_transcripts_clear (&t);
+  stt_check_harness_free (h, bus);
 }
 
 GST_END_TEST;
@@ -358,22 +252,32 @@ GST_END_TEST;
  * it, and every word. */
 GST_START_TEST (test_audio_after_recognition_started)
 {
-  SttCheckRun *r = new_run ();
+  const guint reply_delay_ms = 1000;
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
-  gint64 deadline;
+  gint64 watch_end, deadline;
 
-  stt_test_server_set_reply_delay (server, 1000);
+  stt_test_server_set_reply_delay (stt_fx.server, reply_delay_ms);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
-  g_usleep (600 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_binary_messages (server, 0), 0);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
+  /* RecognitionStarted leaves the server @reply_delay_ms after StartRecognition came:
+   * before that no frame may arrive, and one that does fails at once. Watched for 0.6
+   * of the delay from when the connection was seen (it may have opened a poll earlier,
+   * and the element's StartRecognition is what starts the server's delay): nothing in
+   * that time is the property, and it is bounded by the delay the test set. */
+  watch_end = g_get_monotonic_time () + reply_delay_ms * 600;
+  while (g_get_monotonic_time () < watch_end) {
+    fail_unless_equals_int (stt_test_server_get_n_binary_messages (stt_fx.server, 0), 0);
+    g_usleep (20 * 1000);
+  }
+  fail_unless_equals_int (stt_test_server_get_n_binary_messages (stt_fx.server, 0), 0);
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (stt_test_server_get_n_binary_messages (server, 0) == 0
+  while (stt_test_server_get_n_binary_messages (stt_fx.server, 0) == 0
       && g_get_monotonic_time () < deadline)
     g_usleep (20 * 1000);
-  fail_unless (stt_test_server_get_n_binary_messages (server, 0) > 0);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  stt_test_server_set_reply_delay (server, 0);
+  fail_unless (stt_test_server_get_n_binary_messages (stt_fx.server, 0) > 0);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  stt_test_server_set_reply_delay (stt_fx.server, 0);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -385,111 +289,36 @@ GST_END_TEST;
  * answers (before EndOfTranscript) is a lost connection, replayed. */
 GST_START_TEST (test_end_of_stream)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GList *msgs;
 
-  stt_test_server_set_reply_delay (server, 700);
+  stt_test_server_set_reply_delay (stt_fx.server, 700);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 1, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 
-  stt_test_server_set_reply_delay (server, 0);
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE_AT_END, 0, 1000, "");
-  r = new_run ();
+  stt_test_server_set_reply_delay (stt_fx.server, 0);
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE_AT_END, 0, 1000, "");
+  r = stt_fx_run_tones (DURATION);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 3, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 3);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 3, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 3);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
 
 GST_END_TEST;
 
-/* An SttCheckDoneFunc: the finals reach GPOINTER_TO_UINT (@user_data) ms (minus 30). */
-static gboolean
-reached (GList * collected, gpointer user_data)
-{
-  GList *f = stt_check_filter_final (collected, TRUE), *l;
-  GstClockTime end = 0, pts, dur;
-
-  for (l = f; l; l = l->next)
-    if (gst_structure_get_clock_time (l->data, "pts", &pts)
-        && gst_structure_get_clock_time (l->data, "duration", &dur))
-      end = MAX (end, pts + dur);
-  g_list_free (f);
-  return end + 30 * GST_MSECOND >= GPOINTER_TO_UINT (user_data) * GST_MSECOND;
-}
-
 /* A full replay ring (non-live input, a word longer than the ring): the element asks for
  * finals with ForceEndOfUtterance; each forced final commits the audio and the stream
- * goes on to its end. The harness is live, so this runs in a pipeline. */
+ * goes on to its end. */
 GST_START_TEST (test_force_end_of_utterance)
 {
-  static const SttTone long_word[] = { {0.3, 2.3, 500} };
-  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time ! "
-      "stttranscribe provider=speechmatics url=%s api-key=test-key "
-      "max-buffer-time=1000000000 ! fakesink", url);
-  GstElement *pipe = gst_parse_launch (desc, NULL);
-  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
-  GstBus *bus = gst_element_get_bus (pipe);
-  GstCaps *caps = stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, 16000, 1);
-  GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 2.6, long_word,
-      1, 0);
-  GList *bufs, *l, *msgs, *finals;
-  GstFlowReturn fr;
-  GstMessage *eos;
-  g_auto (GStrv) texts = NULL;
-  gboolean forced = FALSE;
-  guint i;
-
-  g_object_set (src, "caps", caps, NULL);
-  gst_caps_unref (caps);
-  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, 16000, 1, 20);
-  gst_buffer_unref (all);
-  for (l = bufs; l; l = l->next) {
-    g_signal_emit_by_name (src, "push-buffer", l->data, &fr);
-    fail_unless_equals_int (fr, GST_FLOW_OK);
-  }
-  g_list_free_full (bufs, (GDestroyNotify) gst_buffer_unref);
-  g_signal_emit_by_name (src, "end-of-stream", &fr);
-
-  msgs = stt_check_collect (bus, NULL, 15000, reached, GUINT_TO_POINTER (2300));
-  eos = gst_bus_timed_pop_filtered (bus, 15 * GST_SECOND, GST_MESSAGE_EOS |
-      GST_MESSAGE_ERROR);
-  fail_unless (eos != NULL && GST_MESSAGE_TYPE (eos) == GST_MESSAGE_EOS);
-  gst_message_unref (eos);
-  texts = stt_test_server_get_text_messages (server, 0);
-  for (i = 0; texts[i]; i++)
-    forced |= g_str_equal (texts[i], "{\"message\":\"ForceEndOfUtterance\"}");
-  fail_unless (forced, "no ForceEndOfUtterance sent");
-  /* The word, cut where each ForceEndOfUtterance came: the pieces follow each other. */
-  finals = stt_check_filter_final (msgs, TRUE);
-  fail_unless (g_list_length (finals) >= 2);
-  {
-    GstClockTime expect = 300 * GST_MSECOND, pts, dur;
-
-    for (l = finals; l; l = l->next) {
-      fail_unless_equals_string (gst_structure_get_string (l->data, "text"), "W500.");
-      fail_unless (gst_structure_get_clock_time (l->data, "pts", &pts));
-      fail_unless (gst_structure_get_clock_time (l->data, "duration", &dur));
-      stt_check_assert_time (pts, expect, "piece start");
-      expect = pts + dur;
-    }
-    stt_check_assert_time (expect, 2300 * GST_MSECOND, "word end");
-  }
-  for (l = msgs; l; l = l->next)
-    fail_if (gst_structure_has_name (l->data, "error"));
-  g_list_free (finals);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (src);
-  gst_object_unref (bus);
-  gst_object_unref (pipe);
+  stt_fx_check_full_ring ("{\"message\":\"ForceEndOfUtterance\"}", "W500.");
 }
 
 GST_END_TEST;
@@ -543,18 +372,18 @@ GST_START_TEST (test_temporary_key)
       stt_check_soup_get_port (keys));
   GstStructure *headers = gst_structure_new ("h", "Authorization", G_TYPE_STRING,
       "Bearer $API_KEY", NULL);
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   g_autofree gchar *jwt = NULL, *auth = NULL;
   GList *msgs;
 
-  stt_test_server_set_api_key (server, "temp/key+1");
+  stt_test_server_set_api_key (stt_fx.server, "temp/key+1");
   g_object_set (r->h->element, "token-url", token_url, "token-headers", headers,
       "token-body", "{\"ttl\": 60}", NULL);
   gst_structure_free (headers);
   stt_check_run_push (r, 0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  jwt = stt_test_server_get_query (server, 0, "jwt");
-  auth = stt_test_server_get_header (server, 0, "Authorization");
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  jwt = stt_test_server_get_query (stt_fx.server, 0, "jwt");
+  auth = stt_test_server_get_header (stt_fx.server, 0, "Authorization");
   fail_unless_equals_string (jwt, "temp/key+1");
   fail_unless (auth == NULL);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -570,32 +399,24 @@ GST_END_TEST;
 static void
 check_auth_failure (const gchar * key, const gchar * error_text, const gchar * want)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
-  const gchar *text;
-  gint code;
-  guint domain;
 
   g_object_set (r->h->element, "api-key", key, "pacing", 1 /* realtime */ , NULL);
   if (error_text) {
+    /* Nothing is pushed after the error is sent: the failure it causes may already
+     * refuse the next buffer. */
     stt_check_run_push (r, 0, 0.5, FALSE);
-    fail_unless (stt_test_server_wait_connections (server, 1, FALSE, 5000));
-    fail_unless (stt_check_wait_server_audio (server, 0, 0.2));
-    stt_test_server_send_text (server, error_text);
+    fail_unless (stt_test_server_wait_connections (stt_fx.server, 1, FALSE, 5000));
+    fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 0.2));
+    stt_test_server_send_text (stt_fx.server, error_text);
+  } else {
+    stt_check_run_push (r, 0, 1.0, FALSE);
   }
-  stt_check_run_push (r, error_text ? 0.5 : 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  text = gst_structure_get_string (err, "message");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless (gst_structure_get_uint (err, "domain", &domain));
-  fail_unless_equals_int (domain, GST_RESOURCE_ERROR);
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
-  fail_unless (strstr (text, "Speechmatics") != NULL, "%s", text);
-  fail_unless (strstr (text, want) != NULL, "%s", text);
-  fail_unless (strstr (text, key) == NULL, "the key shows: %s", text);
-  g_usleep (1500 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_wait_fatal (r->bus, 10000);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "Speechmatics", want, key);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   fail_unless (stt_check_wait_error (r->bus, 200) == NULL, "a second error");
   gst_structure_free (err);
   stt_check_run_free (r);
@@ -619,20 +440,16 @@ GST_END_TEST;
 /* The close alone (its payload the error type) says the same. */
 GST_START_TEST (test_not_authorised_close)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *err;
-  gint code;
 
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, 4001,
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE, 0.5, 4001,
       "not_authorised");
-  stt_check_run_push (r, 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
-  fail_unless (strstr (gst_structure_get_string (err, "message"), "4001") != NULL);
-  g_usleep (1000 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_run_until_fatal (r, 1.0);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "Speechmatics", "4001",
+      NULL);
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   gst_structure_free (err);
   stt_check_run_free (r);
 }
@@ -643,98 +460,69 @@ GST_END_TEST;
  * would be refused again. */
 GST_START_TEST (test_bad_config)
 {
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 9.0, NULL);
   GstStructure *err;
-  const gchar *text;
-  gint code;
 
   g_object_set (r->h->element, "params", params, NULL);
   gst_structure_free (params);
-  stt_check_run_push (r, 0, 1.0, FALSE);
-  err = stt_check_wait_error (r->bus, 10000);
-  fail_unless (err != NULL, "no error posted");
-  text = gst_structure_get_string (err, "message");
-  fail_unless (gst_structure_get_int (err, "code", &code));
-  fail_unless_equals_int (code, GST_RESOURCE_ERROR_SETTINGS);
-  fail_unless (strstr (text, "Speechmatics") != NULL && strstr (text, "invalid_config")
-      != NULL && strstr (text, "max_delay") != NULL, "%s", text);
-  g_usleep (1000 * 1000);
-  fail_unless_equals_int (stt_test_server_get_n_handshakes (server), 1);
+  /* No retry: the session ended (stt_check_wait_fatal) after one handshake. */
+  err = stt_check_run_until_fatal (r, 1.0);
+  stt_check_error_says (err, GST_RESOURCE_ERROR_SETTINGS, "Speechmatics",
+      "invalid_config", NULL);
+  fail_unless (strstr (gst_structure_get_string (err, "message"), "max_delay") != NULL,
+      "%s", gst_structure_get_string (err, "message"));
+  fail_unless_equals_int (stt_test_server_get_n_handshakes (stt_fx.server), 1);
   gst_structure_free (err);
   stt_check_run_free (r);
 }
 
 GST_END_TEST;
 
-/* The second connection replays from the end of the last final: between @from and where
- * the first one was cut (@cut, plus a frame), to the end of the input. */
+/* The server sends @messages (NULL-terminated) in the middle of a word, once the first
+ * connection heard 2.2 s at real time: a new session replays from the end of the last
+ * final (w700, final at 2.0 s with max_delay 0.7), every word once, at its time. */
 static void
-check_replay (SttCheckRun * r, gdouble from, gdouble cut)
+check_replayed_after (const gchar * const *messages)
 {
-  GBytes *audio0 = stt_test_server_get_audio (server, 0);
-  GBytes *audio1 = stt_test_server_get_audio (server, 1);
-  gssize at = stt_check_find_audio (r->input, audio1);
-
-  fail_unless_equals_int (stt_check_find_audio (r->input, audio0), 0);
-  fail_unless (at >= from * 16000 && at <= cut * 16000 + 1600,
-      "replay from %" G_GSSIZE_FORMAT, at);
-  fail_unless_equals_int (at + g_bytes_get_size (audio1) / 2,
-      g_bytes_get_size (r->input) / 2);
-  g_bytes_unref (audio0);
-  g_bytes_unref (audio1);
-}
-
-/* A job_error in the middle of a word (the docs advise a retry): a new session replays
- * from the end of the last final (w700, final at 2.0 s with max_delay 0.7), every word
- * once, at its time. */
-GST_START_TEST (test_job_error)
-{
-  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
   GList *msgs;
 
   g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
   gst_structure_free (params);
   stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 2.2));
-  stt_test_server_send_text (server, "{\"message\":\"Error\",\"type\":\"job_error\","
-      "\"reason\":\"Unable to do any work on this job\"}");
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 2.2));
+  for (; *messages; messages++)
+    stt_test_server_send_text (stt_fx.server, *messages);
   stt_check_run_push (r, 2.2, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  check_replay (r, 1.29, 2.2);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
+  stt_fx_check_replay (r, 1.29, 2.2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
+}
+
+/* A job_error (the docs advise a retry). */
+GST_START_TEST (test_job_error)
+{
+  check_replayed_after ((const gchar *[]) {
+        "{\"message\":\"Error\",\"type\":\"job_error\","
+        "\"reason\":\"Unable to do any work on this job\"}", NULL});
 }
 
 GST_END_TEST;
 
 /* duration_limit_exceeded "triggers the same mechanism as receiving an EndOfStream":
  * an EndOfTranscript the element did not ask for ends the connection, and a new session
- * goes on from the last final; every word once. */
+ * goes on from the last final. */
 GST_START_TEST (test_unasked_end_of_transcript)
 {
-  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
-  GstStructure *params = gst_structure_new ("p", "max_delay", G_TYPE_DOUBLE, 0.7, NULL);
-  GList *msgs;
-
-  g_object_set (r->h->element, "params", params, "pacing", 1 /* realtime */ , NULL);
-  gst_structure_free (params);
-  stt_check_run_push (r, 0, 2.2, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 2.2));
-  stt_test_server_send_text (server, "{\"message\":\"Warning\",\"type\":"
-      "\"duration_limit_exceeded\",\"reason\":\"Duration limit exceeded\","
-      "\"duration_limit\":2.2}");
-  stt_test_server_send_text (server, "{\"message\":\"EndOfTranscript\"}");
-  stt_check_run_push (r, 2.2, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  check_replay (r, 1.29, 2.2);
-  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
-  stt_check_run_free (r);
+  check_replayed_after ((const gchar *[]) {
+        "{\"message\":\"Warning\",\"type\":\"duration_limit_exceeded\","
+        "\"reason\":\"Duration limit exceeded\",\"duration_limit\":2.2}",
+        "{\"message\":\"EndOfTranscript\"}", NULL});
 }
 
 GST_END_TEST;
@@ -743,16 +531,16 @@ GST_END_TEST;
  * session goes on. */
 GST_START_TEST (test_session_timeout_close)
 {
-  SttCheckRun *r = stt_check_run_new ("speechmatics", url, four, G_N_ELEMENTS (four), 4.0);
+  SttCheckRun *r = stt_fx_run_new (stt_fx_four, G_N_ELEMENTS (stt_fx_four), 4.0);
   GList *msgs;
 
-  stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
+  stt_test_server_inject_fault (stt_fx.server, STT_TEST_FAULT_CLOSE, 2.2, 1008,
       "policy_violation");
   stt_check_run_push (r, 0, 4.0, FALSE);
-  msgs = stt_check_run_finish (r, four_words, NULL);
-  fail_unless (stt_test_server_wait_connections (server, 2, TRUE, 10000));
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 2);
-  check_replay (r, 0, 2.2);
+  msgs = stt_check_run_finish (r, stt_fx_four_words, NULL);
+  fail_unless (stt_test_server_wait_connections (stt_fx.server, 2, TRUE, 10000));
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 2);
+  stt_fx_check_replay (r, 0, 2.2);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
   stt_check_run_free (r);
 }
@@ -785,7 +573,7 @@ GST_START_TEST (test_malformed)
         "\"end_time\":0.0,\"attaches_to\":\"previous\",\"is_eos\":true,\"alternatives\":"
         "[{\"content\":\".\",\"confidence\":1.0}]}]}",
   };
-  SttCheckRun *r = new_run ();
+  SttCheckRun *r = stt_fx_run_tones (DURATION);
   GstStructure *stats = NULL;
   guint64 malformed = 0;
   GList *msgs;
@@ -793,14 +581,14 @@ GST_START_TEST (test_malformed)
 
   g_object_set (r->h->element, "pacing", 1 /* realtime */ , NULL);
   stt_check_run_push (r, 0, 1.0, FALSE);
-  fail_unless (stt_check_wait_server_audio (server, 0, 0.3));
+  fail_unless (stt_check_wait_server_audio (stt_fx.server, 0, 0.3));
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
-    stt_test_server_send_text (server, bad[i]);
+    stt_test_server_send_text (stt_fx.server, bad[i]);
   for (i = 0; i < G_N_ELEMENTS (harmless); i++)
-    stt_test_server_send_text (server, harmless[i]);
+    stt_test_server_send_text (stt_fx.server, harmless[i]);
   stt_check_run_push (r, 1.0, DURATION, FALSE);
-  msgs = stt_check_run_finish (r, words3, NULL);
-  fail_unless_equals_int (stt_test_server_get_n_connections (server), 1);
+  msgs = stt_check_run_finish (r, stt_fx_words, NULL);
+  fail_unless_equals_int (stt_test_server_get_n_connections (stt_fx.server), 1);
   g_object_get (r->h->element, "stats", &stats, NULL);
   fail_unless (gst_structure_get_uint64 (stats, "malformed-messages", &malformed));
   fail_unless_equals_int (malformed, G_N_ELEMENTS (bad));
@@ -819,7 +607,7 @@ speechmatics_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 60);
-  tcase_add_checked_fixture (tc, setup, teardown);
+  stt_check_fixture_add (tc, "speechmatics");
   tcase_add_test (tc, test_start_recognition);
   tcase_add_test (tc, test_params);
   tcase_add_test (tc, test_transcripts);

@@ -9,10 +9,8 @@
 #endif
 
 #include <string.h>
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
 
-#include "stt-check-utils.h"
+#include "stt-check-fixture.h"
 #include "stt-fault-proxy.h"
 
 static const gchar *const sentences[] = {
@@ -123,13 +121,9 @@ static gchar *
 pull_transcript (GstHarness * h)
 {
   GString *text = g_string_new (NULL);
-  GstEvent *ev;
   GstBuffer *b;
 
-  while ((ev = gst_harness_pull_event (h)) && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
-    gst_event_unref (ev);
-  fail_unless (ev != NULL);
-  gst_event_unref (ev);
+  stt_check_harness_wait_eos (h);
   while ((b = gst_harness_try_pull (h))) {
     GstMapInfo map;
 
@@ -146,15 +140,6 @@ pull_transcript (GstHarness * h)
     gst_buffer_unref (b);
   }
   return g_string_free (text, FALSE);
-}
-
-static void
-stop_harness (GstHarness * h, GstBus * bus)
-{
-  gst_element_set_bus (h->element, NULL);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
 }
 
 /* The flite speech through the local server with audio sent at @wire_rate (0: the
@@ -180,7 +165,7 @@ transcribe_speech (guint wire_rate)
   wer = stt_check_wer (spoken, text);
   g_print ("spoken:      %s\nrecognized:  %s\nWER %.1f%%\n", spoken, text, wer * 100);
   fail_unless (wer <= 0.15, "word error rate %.1f%%: \"%s\"", wer * 100, text);
-  stop_harness (h, bus);
+  stt_check_harness_free (h, bus);
   stt_check_stop_server (server);
 }
 
@@ -235,7 +220,7 @@ GST_START_TEST (test_restart_mid_sentence)
   g_print ("spoken:      %s\nrecognized:  %s\nWER %.1f%%\n", spoken, text, wer * 100);
   fail_unless (wer <= 0.15, "word error rate %.1f%%: \"%s\"", wer * 100, text);
   fail_unless (stt_fault_proxy_get_n_connections (proxy) >= 2);
-  stop_harness (h, bus);
+  stt_check_harness_free (h, bus);
   stt_fault_proxy_free (proxy);
   stt_check_stop_server (server);
 }
