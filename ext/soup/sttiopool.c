@@ -176,6 +176,13 @@ stt_io_pool_acquire (void)
   return best;
 }
 
+SttIoWorker *
+stt_io_worker_retain (SttIoWorker * worker)
+{
+  g_atomic_int_inc (&worker->n_streams);
+  return worker;
+}
+
 void
 stt_io_worker_release (SttIoWorker * worker)
 {

@@ -17,6 +17,8 @@ typedef struct _SttIoWorker SttIoWorker;
  * one thread per CPU core, or $STT_IO_THREADS). Release with stt_io_worker_release. */
 SttIoWorker *stt_io_pool_acquire (void);
 void stt_io_worker_release (SttIoWorker * worker);
+/* One more stream on @worker (a stream's second session, bound to the same thread). */
+SttIoWorker *stt_io_worker_retain (SttIoWorker * worker);
 
 GMainContext *stt_io_worker_get_context (SttIoWorker * worker);
 /* The worker's session: call only from the worker's thread. */

@@ -54,6 +54,9 @@ struct _GstSttResults
   /* Segments: the provider's key (or "" for the open one) -> our id. */
   GHashTable *segments;
   guint64 next_segment_id;
+  /* Words whose middle lies at or after this stream position are another session's
+   * (a live backlog's split point); G_MAXUINT64: none. */
+  guint64 range_end;
 };
 
 GstSttResults *
@@ -70,6 +73,7 @@ gst_stt_results_new (guint rate, const gchar * provider_name, GstSttTimeline * t
   }
   r->rate = rate;
   r->provider_name = g_strdup (provider_name);
+  r->range_end = G_MAXUINT64;
   r->timeline = timeline;
   r->stats = stats;
   r->log_object = gst_object_ref (log_object);
@@ -236,12 +240,12 @@ gst_stt_results_open_segments (GstSttResults * r)
 }
 
 static gchar *
-join_words (GArray * words, guint from)
+join_words (GArray * words, guint from, guint to)
 {
   GString *str = g_string_new (NULL);
   guint i;
 
-  for (i = from; i < words->len; i++) {
+  for (i = from; i < to; i++) {
     SttWord *w = &g_array_index (words, SttWord, i);
     if (str->len)
       g_string_append_c (str, ' ');
@@ -300,7 +304,7 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
       ? g_strndup (res->segment_key, MAX_SEGMENT_KEY) : NULL;
   const gchar *key = long_key ? long_key : res->segment_key ? res->segment_key : "";
   guint64 start, end, trim_before = committed;
-  guint first = 0, i;
+  guint first = 0, last, i;
   g_autofree gchar *text = NULL;
   GPtrArray *words;
   SegInfo *seg;
@@ -322,14 +326,27 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
   }
   if (first > 0)
     GST_DEBUG_OBJECT (r->log_object, "trimmed %u word(s) already emitted", first);
+  /* A backlog session: the words past its split point are the live session's. */
+  last = res->words->len;
+  while (last > first && r->range_end != G_MAXUINT64) {
+    SttWord *w = &g_array_index (res->words, SttWord, last - 1);
+    guint64 ws = gst_stt_results_seconds_to_stream (r, w->start, conn_sent);
+    guint64 we = gst_stt_results_seconds_to_stream (r, w->end >= 0 ? w->end : w->start,
+        conn_sent);
 
-  if (res->words->len > first) {
+    if (w->start >= 0 && (ws + we) / 2 < r->range_end)
+      break;
+    last--;
+  }
+
+  if (last > first) {
     SttWord *w0 = &g_array_index (res->words, SttWord, first);
-    SttWord *wn = &g_array_index (res->words, SttWord, res->words->len - 1);
+    SttWord *wn = &g_array_index (res->words, SttWord, last - 1);
     start = gst_stt_results_seconds_to_stream (r, w0->start, conn_sent);
     end = gst_stt_results_seconds_to_stream (r, wn->end >= 0 ? wn->end : wn->start,
         conn_sent);
-    text = first > 0 ? join_words (res->words, first) : g_strdup (res->text);
+    text = first > 0 || last < res->words->len ? join_words (res->words, first, last) :
+        g_strdup (res->text);
   } else if (res->words->len > 0) {
     /* Every word was already emitted. */
     start = end = trim_before;
@@ -378,7 +395,7 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
     r->heard = MAX (r->heard, end);
 
   words = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
-  for (i = first; i < res->words->len; i++) {
+  for (i = first; i < last; i++) {
     SttWord *w = &g_array_index (res->words, SttWord, i);
     GstClockTime ws = gst_stt_timeline_to_time (r->timeline,
         gst_stt_results_seconds_to_stream (r, w->start, conn_sent));
@@ -404,4 +421,16 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
   if (res->is_final)
     g_hash_table_remove (r->segments, key);
   return TRUE;
+}
+
+void
+gst_stt_results_set_range_end (GstSttResults * r, guint64 pos)
+{
+  r->range_end = pos;
+}
+
+void
+gst_stt_results_set_first_segment_id (GstSttResults * r, guint64 id)
+{
+  r->next_segment_id = id;
 }

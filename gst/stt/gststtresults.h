@@ -23,6 +23,11 @@ void gst_stt_results_set_provider (GstSttResults * r, const gchar * provider_nam
 GstSttResults *gst_stt_results_new (guint rate, const gchar * provider_name,
     GstSttTimeline * timeline, GstSttStats * stats, GstObject * log_object);
 void gst_stt_results_free (GstSttResults * r);
+/* A live backlog's session: words whose middle lies at or after stream position @pos
+ * are dropped (the live edge's session has them). */
+void gst_stt_results_set_range_end (GstSttResults * r, guint64 pos);
+/* Segment ids from @id on (a second session's, apart from the first's). */
+void gst_stt_results_set_first_segment_id (GstSttResults * r, guint64 id);
 
 /* A new service session: its time origin (connection sample 0) is stream position
  * @base. */

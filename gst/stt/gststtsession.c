@@ -35,6 +35,14 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
 /* A connection that stayed open this long accepted its token: a later refusal (an expired
  * token) earns a fresh token and a retry again. So does one that produced a result. */
 #define TOKEN_TRUSTED_US (10 * G_USEC_PER_SEC)
+/* Live, a service paced at real time, a reconnect with more than this behind the live
+ * edge: the backlog gets a session of its own (gststtbacklog below). */
+#define BACKLOG_SPLIT_MS 2000
+/* Around the split point S: the live session starts this much before it, the backlog
+ * session hears this much past it, so each hears whole every word it keeps (a word is
+ * the backlog's if its middle lies before S, the live session's otherwise). */
+#define BACKLOG_PRE_MS 1000
+#define BACKLOG_POST_MS 1500
 /* Switching back to the primary waits at most this long for the backup's next final. */
 #define FAILBACK_WAIT (10 * GST_SECOND)
 #define GST_CAT_DEFAULT stt_session_debug
@@ -68,6 +76,20 @@ struct _GstSttSession
   gboolean trial_costly;        /* ... and it cost captions (it accepted a connection, or
                                  * hung for failover-after) */
   GSource *failback_timer;
+  /* The live backlog: a paced service cannot send faster than real time, so after an
+   * outage a second session (same worker) transcribes the stretch behind the live edge
+   * while this one takes the live edge; this one's finals wait for the backlog's. */
+  GstSttSession *parent;        /* a backlog session: the live one */
+  guint64 range_end;            /* a backlog session: it sends up to here; 0: no end */
+  GstSttSession *backlog;       /* the live session: its backlog session, while it works */
+  guint64 split;                /* the live session: the split point S */
+  guint64 trim_floor;           /* the live session: its words before here are not its */
+  guint64 live_committed;       /* the live session: its own accounted point meanwhile */
+  GQueue held;                  /* the live session: its finals (Held), waiting */
+  gboolean drain_held;          /* the live session's drain ended, the backlog's not */
+  gchar *backlog_failure;
+  gboolean no_split;            /* a backlog session failed: replay the old way until the
+                                 * service works again */
   GstSttProbe *probe;           /* is the primary answering again? */
   gboolean probe_alive;
   gchar *probe_why;
@@ -147,6 +169,21 @@ struct _GstSttSession
   GSource *finalize_timer;
 };
 
+/* A final of the live session waiting for the backlog's. */
+typedef struct
+{
+  GstStructure *msg;
+  GstClockTime pts, duration;
+} Held;
+
+static void
+held_free (Held * h)
+{
+  if (h->msg)
+    gst_structure_free (h->msg);
+  g_free (h);
+}
+
 static void session_connect (GstSttSession * s);
 static void send_text (GstSttSession * s, gchar * text);
 static void connect_ws (GstSttSession * s);
@@ -161,6 +198,12 @@ static void session_retry (GstSttSession * s, const gchar * reason, guint http_s
 static void give_up (GstSttSession * s, const gchar * why, guint http_status,
     gint close_code);
 static void switch_target (GstSttSession * s, guint to, const gchar * why);
+static guint64 start_backlog (GstSttSession * s, guint64 from, guint64 split);
+static void stop_backlog (GstSttSession * s);
+static GstSttSession *session_new_on (GstSttSettings * config, GstSttRing * ring,
+    GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
+    gpointer user_data, GstObject * log_object, SttIoWorker * worker);
+static gboolean start_cb (gpointer data);
 static void end_connection_on_purpose (GstSttSession * s);
 static gboolean fail_over (GstSttSession * s, const gchar * why, gboolean for_good);
 
@@ -237,6 +280,8 @@ gst_stt_session_unref (GstSttSession * s)
     s->cfg->provider->free_stream_priv (s->pstate.stream_priv);
   gst_stt_targets_free (s->targets, s->n_targets);
   g_free (s->probe_why);
+  g_free (s->backlog_failure);
+  g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
   gst_stt_results_free (s->results);
   g_free (s->scratch);
   g_free (s->url_redacted);
@@ -388,7 +433,8 @@ update_promised (GstSttSession * s)
   gint64 horizon = G_MININT64, latency_us = (gint64) (s->cfg->latency / GST_USECOND);
   guint64 p;
 
-  if (!s->cfg->live || s->state != STATE_OPEN)
+  /* Nothing is promised past the backlog's committed point while it works. */
+  if (!s->cfg->live || s->state != STATE_OPEN || s->backlog)
     return;
   if (s->last_pong > 0)
     horizon = MIN (s->last_pong - latency_us / 2, now_us () - latency_us);
@@ -423,8 +469,23 @@ teardown_connection (GstSttSession * s)
 static void
 commit (GstSttSession * s, guint64 pos)
 {
+  if (s->backlog) {
+    /* Its own finals are past the split: the committed point is the backlog's. */
+    if (pos <= s->live_committed)
+      return;
+    gst_stt_stats_add_carried (s->stats, s->cfg->provider->name, pos -
+        MAX (s->live_committed, s->split));
+    s->live_committed = pos;
+    s->last_commit = now_us ();
+    progress (s);
+    outage_over (s);
+    token_accepted (s);
+    gst_stt_results_commit (s->results, pos);
+    return;
+  }
   if (pos <= s->committed)
     return;
+  s->no_split = FALSE;
   gst_stt_stats_add_carried (s->stats, s->cfg->provider->name, pos - s->committed);
   s->switch_warned = FALSE;
   if (s->active == 0) {
@@ -445,8 +506,11 @@ commit (GstSttSession * s, guint64 pos)
   progress (s);
   outage_over (s);
   token_accepted (s);
-  gst_stt_ring_commit (s->ring, pos);
-  gst_stt_timeline_prune (s->timeline, pos);
+  /* A backlog session's audio is released by its live session. */
+  if (s->parent == NULL) {
+    gst_stt_ring_commit (s->ring, pos);
+    gst_stt_timeline_prune (s->timeline, pos);
+  }
   gst_stt_results_commit (s->results, pos);
 }
 
@@ -466,11 +530,20 @@ handle_result (GstSttSession * s, SttResult * r)
   GstSttMapped m;
 
   if (!gst_stt_results_map (s->results, r, s->connection, s->conn_sent, s->send_pos,
-          s->committed, now_us (), &m))
+          MAX (s->committed, s->trim_floor), now_us (), &m))
     return;
   if (m.is_final) {
     /* Release the audio first: once a final is announced, its audio is done with. */
     commit (s, m.done);
+    if (m.msg && s->backlog) {
+      /* After the backlog's finals, in order. */
+      Held *h = g_new (Held, 1);
+
+      *h = (Held) {
+      m.msg, m.pts, m.duration};
+      g_queue_push_tail (&s->held, h);
+      return;
+    }
     if (m.msg && s->cb.transcript && !is_stopped (s))
       s->cb.transcript (s, m.msg, TRUE, m.pts, m.duration, s->user_data);
     else if (m.msg)
@@ -526,6 +599,11 @@ finish (GstSttSession * s)
   }
   s->state = STATE_DONE;
   post_connection (s, GST_STT_CONNECTION_CLOSED, "end of stream", 0, 1000, 0, 0);
+  if (s->backlog) {
+    /* Drained once the backlog is too. */
+    s->drain_held = TRUE;
+    return;
+  }
   if (s->cb.drained && !is_stopped (s))
     s->cb.drained (s, s->user_data);
 }
@@ -1137,6 +1215,15 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   }
   gst_stt_stats_add (s->stats, GST_STT_STAT_CONNECTIONS, 1);
   gst_stt_ring_get_range (s->ring, &start, &end);
+  /* The service is back with more behind the live edge than a service paced at real
+   * time could ever work off: the backlog gets a session of its own. Nothing was sent
+   * on this connection yet, so it can still start elsewhere. */
+  if (s->parent == NULL && s->backlog == NULL && !s->no_split && s->cfg->live
+      && paced (s) && s->conn_sent == 0 && s->send_pos == s->conn_base
+      && end > s->conn_base + s->cfg->rate * BACKLOG_SPLIT_MS / 1000) {
+    s->conn_base = s->send_pos = start_backlog (s, s->conn_base, end);
+    gst_stt_results_new_origin (s->results, s->conn_base);
+  }
   replayed = end > s->send_pos ? end - s->send_pos : 0;
   if (s->connection > 0)
     gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_REPLAYED, replayed);
@@ -1566,6 +1653,201 @@ mint_token (GstSttSession * s, GError ** error)
   return TRUE;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* The live backlog */
+
+/* Hands the live session's held finals on, in order. */
+static void
+release_held (GstSttSession * s)
+{
+  Held *h;
+
+  while ((h = g_queue_pop_head (&s->held))) {
+    if (s->cb.transcript && !is_stopped (s)) {
+      s->cb.transcript (s, h->msg, TRUE, h->pts, h->duration, s->user_data);
+      h->msg = NULL;
+    }
+    held_free (h);
+  }
+}
+
+/* The backlog is over (all of it accounted for, or given up): the committed point is
+ * this session's own again, and its finals go out after the backlog's. */
+static void
+stop_backlog (GstSttSession * s)
+{
+  GstSttSession *b = s->backlog;
+  guint64 pos;
+
+  if (b == NULL)
+    return;
+  s->backlog = NULL;
+  gst_stt_session_stop (b);
+  pos = MAX (s->committed, MAX (MIN (b->committed, s->split), s->live_committed));
+  GST_INFO_OBJECT (s->log_object, "backlog done up to %.3f s; the live session goes on "
+      "from %.3f s", (gdouble) b->committed / s->cfg->rate, (gdouble) pos / s->cfg->rate);
+  gst_stt_session_unref (b);
+  s->committed = pos;
+  gst_stt_ring_commit (s->ring, pos);
+  gst_stt_timeline_prune (s->timeline, pos);
+  release_held (s);
+  notify_committed (s);
+}
+
+static gboolean
+backlog_done_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  HOLD (s);
+
+  stop_backlog (s);
+  if (s->drain_held && !is_stopped (s)) {
+    s->drain_held = FALSE;
+    if (s->cb.drained)
+      s->cb.drained (s, s->user_data);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* From the backlog session's callbacks: stop it from a fresh dispatch, not from inside
+ * its own callback. */
+static void
+backlog_over (GstSttSession * s)
+{
+  GSource *src = stt_io_worker_add_timeout (s->worker, 0, backlog_done_cb,
+      session_ref (s), (GDestroyNotify) gst_stt_session_unref);
+
+  g_source_unref (src);
+}
+
+static void
+on_backlog_transcript (GstSttSession * b, GstStructure * msg, gboolean is_final,
+    GstClockTime pts, GstClockTime duration, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+
+  /* Older than anything the live session holds: out at once. */
+  if (s->cb.transcript && !is_stopped (s))
+    s->cb.transcript (s, msg, is_final, pts, duration, s->user_data);
+  else
+    gst_structure_free (msg);
+}
+
+static void
+on_backlog_committed (GstSttSession * b, guint64 pos, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  /* The live session may start again from before S: keep that in the ring. */
+  guint64 keep = s->split - MIN (s->split, s->cfg->rate * BACKLOG_PRE_MS / 1000);
+
+  if (MIN (pos, s->split) <= s->committed)
+    return;
+  s->committed = MIN (pos, s->split);
+  gst_stt_ring_commit (s->ring, MIN (s->committed, keep));
+  gst_stt_timeline_prune (s->timeline, MIN (s->committed, keep));
+  notify_committed (s);
+}
+
+static void
+on_backlog_warning (GstSttSession * b, const gchar * text, guint64 from, guint64 to,
+    gpointer user_data)
+{
+  GstSttSession *s = user_data;
+
+  if (s->cb.warning && !is_stopped (s))
+    s->cb.warning (s, text, from, to, s->user_data);
+}
+
+static gboolean
+backlog_failed_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  HOLD (s);
+  GstSttSession *b = s->backlog;
+
+  if (b == NULL || s->state == STATE_DONE)
+    return G_SOURCE_REMOVE;
+  s->backlog = NULL;
+  gst_stt_session_stop (b);
+  gst_stt_session_unref (b);
+  /* Its held finals come again from the replay: dropped, not doubled. */
+  g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
+  s->live_committed = 0;
+  s->trim_floor = 0;
+  s->no_split = TRUE;
+  session_retry (s, s->backlog_failure ? s->backlog_failure : "the backlog failed", 0, 0,
+      -1);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_backlog_error (GstSttSession * b, GQuark domain, gint code, const gchar * text,
+    const gchar * debug, guint http_status, gint close_code, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  GSource *src;
+
+  /* Nothing is lost: this session starts again from the committed point and sends the
+   * backlog itself, the old way (it trails the live edge, but every word comes). */
+  g_free (s->backlog_failure);
+  s->backlog_failure = g_strdup_printf ("the backlog's own connection failed (%s): "
+      "sending it again on this one", text);
+  GST_WARNING_OBJECT (s->log_object, "%s", s->backlog_failure);
+  src = stt_io_worker_add_timeout (s->worker, 0, backlog_failed_cb, session_ref (s),
+      (GDestroyNotify) gst_stt_session_unref);
+  g_source_unref (src);
+}
+
+static void
+on_backlog_drained (GstSttSession * b, gpointer user_data)
+{
+  backlog_over (user_data);
+}
+
+static const GstSttSessionCallbacks backlog_callbacks = {
+  .transcript = on_backlog_transcript,
+  .warning = on_backlog_warning,
+  .error = on_backlog_error,
+  .drained = on_backlog_drained,
+  .committed = on_backlog_committed,
+};
+
+/* A reconnect found @split - @from behind the live edge on a service paced at real time,
+ * which would never catch up: a backlog session takes [@from, S + POST) (words before
+ * S) and this one the live edge from S - PRE (words from S on). Returns where this one
+ * starts. */
+static guint64
+start_backlog (GstSttSession * s, guint64 from, guint64 split)
+{
+  GstSttSettings cfg;
+  GstSttSession *b;
+  GSource *src;
+
+  gst_stt_settings_copy (&cfg, s->cfg);
+  g_clear_pointer (&cfg.backups, g_ptr_array_unref);
+  /* A stretch of the past: it never drops audio, never promises, ends when sent. */
+  cfg.live = FALSE;
+  cfg.stats_interval = 0;
+  b = session_new_on (&cfg, s->ring, s->timeline, s->stats, &backlog_callbacks, s,
+      s->log_object, s->worker);
+  b->parent = s;
+  b->range_end = split + s->cfg->rate * BACKLOG_POST_MS / 1000;
+  b->committed = b->lost_upto = from;
+  b->draining = TRUE;
+  gst_stt_results_set_range_end (b->results, split);
+  gst_stt_results_set_first_segment_id (b->results, G_GUINT64_CONSTANT (1) << 32);
+  s->backlog = b;
+  s->split = s->trim_floor = split;
+  s->live_committed = s->committed;
+  GST_INFO_OBJECT (s->log_object, "%.3f s behind the live edge on a service paced at "
+      "real time: a second session transcribes it while this one takes the live edge",
+      (gdouble) (split - from) / s->cfg->rate);
+  src = stt_io_worker_add_timeout (s->worker, 0, start_cb, session_ref (b),
+      (GDestroyNotify) gst_stt_session_unref);
+  g_source_unref (src);
+  return split - MIN (split - from, s->cfg->rate * BACKLOG_PRE_MS / 1000);
+}
+
 /* Starts an attempt: a new connection at the committed point (or, for a resumable
  * service session, where the service stands). */
 static void
@@ -1595,6 +1877,10 @@ session_connect (GstSttSession * s)
     if (is_stopped (s))
       return;
     s->conn_base = MAX (s->committed, start);
+    if (s->backlog)
+      /* A reconnect while the backlog works: on from this session's own part. */
+      s->conn_base = MAX (s->conn_base, MAX (s->split - s->cfg->rate * BACKLOG_PRE_MS /
+              1000, s->live_committed));
     s->send_pos = s->conn_base;
     s->conn_sent = 0;
     gst_stt_results_new_origin (s->results, s->conn_base);
@@ -1642,7 +1928,12 @@ session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * error_t
   GST_WARNING_OBJECT (s->log_object, "fatal: %s", text);
   /* The error says it; the stats count what it leaves untranscribed. */
   gst_stt_ring_get_range (s->ring, NULL, &end);
-  report_loss (s, s->committed, end, FALSE, text);
+  if (s->range_end)
+    end = MIN (end, s->range_end);
+  stop_backlog (s);
+  /* A backlog session's audio is its live session's to account for. */
+  if (s->parent == NULL)
+    report_loss (s, s->committed, end, FALSE, text);
   teardown_connection (s);
   clear_source (&s->retry_timer);
   s->state = STATE_DONE;
@@ -1663,8 +1954,9 @@ give_up (GstSttSession * s, const gchar * why, guint http_status, gint close_cod
   if (fail_over (s, why, TRUE))
     return;
   gst_stt_ring_get_range (s->ring, NULL, &end);
-  report_loss (s, s->committed, end, TRUE, why);
-  if (!s->draining) {
+  if (s->parent == NULL)
+    report_loss (s, s->committed, end, TRUE, why);
+  if (!s->draining || s->parent) {
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, why, NULL,
         http_status, close_code);
     return;
@@ -1871,6 +2163,8 @@ session_pump (GstSttSession * s)
     guint64 avail, n;
 
     gst_stt_ring_get_range (s->ring, &start, &end);
+    if (s->range_end)
+      end = MIN (end, s->range_end);
     avail = end > s->send_pos ? end - s->send_pos : 0;
     /* Whole chunks only, except for the tail at end of stream. */
     if (avail == 0 || (avail < s->chunk_samples && !s->draining))
@@ -1956,6 +2250,15 @@ gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
     GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
     gpointer user_data, GstObject * log_object)
 {
+  return session_new_on (config, ring, timeline, stats, cb, user_data, log_object, NULL);
+}
+
+/* A session on @worker (NULL: the least loaded). */
+static GstSttSession *
+session_new_on (GstSttSettings * config, GstSttRing * ring, GstSttTimeline * timeline,
+    GstSttStats * stats, const GstSttSessionCallbacks * cb, gpointer user_data,
+    GstObject * log_object, SttIoWorker * worker)
+{
   static gsize cat = 0;
   GstSttSession *s = g_new0 (GstSttSession, 1);
   GError *err = NULL;
@@ -1983,7 +2286,7 @@ gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
   s->cb = *cb;
   s->user_data = user_data;
   s->log_object = gst_object_ref (log_object);
-  s->worker = stt_io_pool_acquire ();
+  s->worker = worker ? stt_io_worker_retain (worker) : stt_io_pool_acquire ();
   s->bps = 2;
   s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg->chunk_duration, s->cfg->rate,
           GST_SECOND), 1);
@@ -2117,6 +2420,11 @@ stop_cb (gpointer data)
   clear_source (&s->stats_timer);
   clear_source (&s->failback_timer);
   g_clear_pointer (&s->probe, gst_stt_probe_free);
+  if (s->backlog) {
+    gst_stt_session_stop (s->backlog);
+    g_clear_pointer (&s->backlog, gst_stt_session_unref);
+  }
+  g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
   if (s->network_watch)
     stt_io_worker_unwatch_network (s->worker, s->network_watch);
   s->network_watch = 0;

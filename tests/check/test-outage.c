@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Failover to a backup provider, live, in real time, at the element's default settings
- * (only provider, url, credentials and backups are set).
+/* Outages, live, in real time, at the element's default settings (only provider, url,
+ * credentials, backups and, for the spool cases, spool-dir are set): failover to a backup
+ * provider, the spool past the replay ring, and the live backlog of a service paced at
+ * real time.
  *
- * The primary is a Deepgram-protocol test server reached through a fault proxy (so it can
- * be refused, dropped or stalled at will); the backup a vosk-protocol test server. Each
+ * The primary is a test server (Deepgram's protocol unless a case says otherwise) reached
+ * through a fault proxy (so it can be refused, dropped or stalled at will); the backup a
+ * vosk-protocol test server behind a proxy of its own. Each
  * case checks what a captioning user would: every word once across both providers, on
  * the bus and in the text buffers, at its time (50 ms); captions never stop for longer
  * than failover-after + 2 s; the switches said (WARNING, provider of each final,
@@ -66,6 +69,7 @@ typedef struct
 typedef struct
 {
   SttTestServer *primary, *backup;
+  const gchar *provider;        /* the primary's */
   SttFaultProxy *proxy, *backup_proxy;
   GstElement *pipeline, *stt;
   gboolean live;
@@ -135,11 +139,13 @@ on_new_sample (GstAppSink * sink, gpointer data)
  * @live) a non-live one that pushes everything at once; the vosk server as a backup if
  * @backed_up. */
 static Run *
-run_new_full (gdouble duration, gboolean live, gboolean backed_up)
+run_new_full (gdouble duration, gboolean live, gboolean backed_up,
+    const gchar * provider)
 {
   Run *r = g_new0 (Run, 1);
   GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
-  g_autofree gchar *backup_url = NULL, *primary_url = NULL;
+  g_autofree gchar *backup_url = NULL, *primary_url = NULL, *direct = NULL;
+  const gchar *path;
   GError *err = NULL;
   GstElement *src, *sink;
   GstStructure *backup;
@@ -157,7 +163,8 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up)
   r->warnings = g_ptr_array_new_with_free_func (g_free);
   r->lost_from = r->lost_to = GST_CLOCK_TIME_NONE;
 
-  r->primary = stt_test_server_new ("deepgram", &err);
+  r->provider = provider;
+  r->primary = stt_test_server_new (provider, &err);
   fail_unless (r->primary != NULL, "%s", err ? err->message : "?");
   r->backup = stt_test_server_new ("vosk", &err);
   fail_unless (r->backup != NULL, "%s", err ? err->message : "?");
@@ -165,8 +172,11 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up)
   fail_unless (r->proxy != NULL, "%s", err ? err->message : "?");
   r->backup_proxy = stt_fault_proxy_new (stt_test_server_get_port (r->backup), &err);
   fail_unless (r->backup_proxy != NULL, "%s", err ? err->message : "?");
-  primary_url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen",
-      stt_fault_proxy_get_port (r->proxy));
+  /* The server's own URL, on the proxy's port. */
+  direct = stt_test_server_get_url (r->primary);
+  path = strchr (direct + strlen ("ws://"), '/');
+  primary_url = g_strdup_printf ("ws://127.0.0.1:%u%s",
+      stt_fault_proxy_get_port (r->proxy), path ? path : "/");
   backup_url = g_strdup_printf ("ws://127.0.0.1:%u/",
       stt_fault_proxy_get_port (r->backup_proxy));
   r->live = live;
@@ -184,8 +194,8 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up)
       "sync=false", &err);
   fail_unless (r->pipeline != NULL && err == NULL, "%s", err ? err->message : "?");
   r->stt = gst_bin_get_by_name (GST_BIN (r->pipeline), "stt");
-  g_object_set (r->stt, "provider", "deepgram", "url", primary_url, NULL);
-  stt_check_set_test_credentials (r->stt, "deepgram");
+  g_object_set (r->stt, "provider", provider, "url", primary_url, NULL);
+  stt_check_set_test_credentials (r->stt, provider);
   if (backed_up) {
     backup = gst_structure_new ("vosk", "url", G_TYPE_STRING, backup_url, NULL);
     g_value_init (&backups, GST_TYPE_ARRAY);
@@ -212,7 +222,7 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up)
 static Run *
 run_new (gdouble duration)
 {
-  return run_new_full (duration, TRUE, TRUE);
+  return run_new_full (duration, TRUE, TRUE, "deepgram");
 }
 
 static void
@@ -437,7 +447,7 @@ check_words (Run * r, gdouble max_delay, guint * primary_words, guint * backup_w
       worst = delay;
       worst_i = i;
     }
-    if (g_str_equal (w->provider, "deepgram"))
+    if (g_str_equal (w->provider, r->provider))
       (*primary_words)++;
     else if (g_str_equal (w->provider, "vosk"))
       (*backup_words)++;
@@ -648,7 +658,7 @@ GST_END_TEST;
  * the backup transcribes the whole file at once, and a WARNING says why. */
 GST_START_TEST (test_file_primary_refused)
 {
-  Run *r = run_new_full (30, FALSE, TRUE);
+  Run *r = run_new_full (30, FALSE, TRUE, "deepgram");
   guint pw, bw;
   const gchar *last;
 
@@ -707,7 +717,7 @@ check_words_except_lost (Run * r)
  * file is gone by the end of the stream. */
 GST_START_TEST (test_long_outage_spooled)
 {
-  Run *r = run_new_full (130, TRUE, FALSE);
+  Run *r = run_new_full (130, TRUE, FALSE, "deepgram");
   const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {105, ACT_ACCEPT} };
   guint pw, bw;
   const gchar *last;
@@ -733,7 +743,7 @@ GST_END_TEST;
  * comes. */
 GST_START_TEST (test_spool_too_small)
 {
-  Run *r = run_new_full (130, TRUE, FALSE);
+  Run *r = run_new_full (130, TRUE, FALSE, "deepgram");
   const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {105, ACT_ACCEPT} };
 
   r->spool_dir = g_dir_make_tmp ("stt-spool-XXXXXX", NULL);
@@ -757,7 +767,7 @@ GST_END_TEST;
  * audio past the ring is lost with a WARNING that says why, exactly counted. */
 GST_START_TEST (test_spool_dir_unwritable)
 {
-  Run *r = run_new_full (100, TRUE, FALSE);
+  Run *r = run_new_full (100, TRUE, FALSE, "deepgram");
   const Step steps[] = { {10, ACT_REFUSE}, {10, ACT_DROP}, {85, ACT_ACCEPT} };
 
   g_object_set (r->stt, "spool-dir", "/proc/gst-stt-spool", NULL);
@@ -772,10 +782,85 @@ GST_START_TEST (test_spool_dir_unwritable)
 
 GST_END_TEST;
 
-static Suite *
-failover_suite (void)
+/* The longest a word spoken before @to seconds took to reach the bus. */
+static gdouble
+longest_delay_before (Run * r, gdouble to)
 {
-  Suite *s = suite_create ("failover");
+  gdouble worst = 0;
+  guint i;
+
+  for (i = 0; i < MIN (r->words->len, r->n_tones); i++)
+    if (r->tones[i].end < to)
+      worst = MAX (worst, g_array_index (r->words, Word, i).arrived - r->tones[i].end);
+  return worst;
+}
+
+/* A live stream on @provider, no backup, out from 10 s to 30 s (refused and dropped, or
+ * stalled): every word once, at its time, in the text buffers too; and once a time equal
+ * to the backlog has passed after the return, finals are back within 1 s of their usual
+ * delay from the live edge. A service paced at real time gets there with a second
+ * connection for the backlog (the server sees two at once); an unpaced one by speed. */
+static void
+check_backlog (const gchar * provider, gboolean stall)
+{
+  Run *r = run_new_full (85, TRUE, FALSE, provider);
+  const Step outage[] = { {10, ACT_REFUSE}, {10, ACT_DROP}, {30, ACT_ACCEPT} };
+  const Step stalled[] = { {10, ACT_STALL}, {30, ACT_RESUME} };
+  gboolean paced = !g_str_equal (provider, "deepgram");
+  gdouble usual, after;
+  guint pw, bw;
+  const gchar *last;
+
+  run_play (r, stall ? stalled : outage, 2 + !stall);
+  check_words (r, 20 + 15, &pw, &bw, &last);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  usual = longest_delay_before (r, 9);
+  /* Back at 30 s (a stall is noticed by then too: stall-timeout is 15 s), 20 s behind:
+   * caught up by 50 s, and some slack for the reconnect. */
+  after = longest_delay_from (r, 55);
+  GST_INFO ("%s: usual delay %.2f s, from 55 s on %.2f s; %u connections open at most",
+      provider, usual, after, stt_test_server_get_max_open (r->primary));
+  fail_unless (after <= usual + 1, "%s: words after 55 s take %.2f s, %.2f s before the "
+      "outage", provider, after, usual);
+  if (paced)
+    fail_unless (stt_test_server_get_max_open (r->primary) >= 2, "no backlog session");
+  else
+    fail_unless_equals_int (stt_test_server_get_max_open (r->primary), 1);
+  run_free (r);
+}
+
+GST_START_TEST (test_backlog_assemblyai_outage)
+{
+  check_backlog ("assemblyai", FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_backlog_assemblyai_stall)
+{
+  check_backlog ("assemblyai", TRUE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_backlog_soniox_outage)
+{
+  check_backlog ("soniox", FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_backlog_deepgram_outage)
+{
+  check_backlog ("deepgram", FALSE);
+}
+
+GST_END_TEST;
+
+static Suite *
+outage_suite (void)
+{
+  Suite *s = suite_create ("outage");
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
@@ -788,7 +873,11 @@ failover_suite (void)
   tcase_add_test (tc, test_long_outage_spooled);
   tcase_add_test (tc, test_spool_too_small);
   tcase_add_test (tc, test_spool_dir_unwritable);
+  tcase_add_test (tc, test_backlog_assemblyai_outage);
+  tcase_add_test (tc, test_backlog_assemblyai_stall);
+  tcase_add_test (tc, test_backlog_soniox_outage);
+  tcase_add_test (tc, test_backlog_deepgram_outage);
   return s;
 }
 
-GST_CHECK_MAIN (failover);
+GST_CHECK_MAIN (outage);
