@@ -549,6 +549,10 @@ handle_result (GstSttSession * s, SttResult * r)
     else if (m.msg)
       gst_structure_free (m.msg);
     notify_committed (s);
+  } else if (s->backlog) {
+    /* The live edge's partials would run ahead of the backlog's text (their stable words
+     * are text): dropped, their words come in its finals. */
+    gst_structure_free (m.msg);
   } else {
     if (s->cb.transcript && !is_stopped (s))
       s->cb.transcript (s, m.msg, FALSE, m.pts, m.duration, s->user_data);
@@ -1737,14 +1741,16 @@ static void
 on_backlog_committed (GstSttSession * b, guint64 pos, gpointer user_data)
 {
   GstSttSession *s = user_data;
-  /* The live session may start again from before S: keep that in the ring. */
+  /* The live session may start again from S - PRE: keep that in the ring. */
   guint64 keep = s->split - MIN (s->split, s->cfg->rate * BACKLOG_PRE_MS / 1000);
 
-  if (MIN (pos, s->split) <= s->committed)
+  /* Nor is anything promised past there: a word of the live session (its middle past
+   * S) may start before S. */
+  if (MIN (pos, keep) <= s->committed)
     return;
-  s->committed = MIN (pos, s->split);
-  gst_stt_ring_commit (s->ring, MIN (s->committed, keep));
-  gst_stt_timeline_prune (s->timeline, MIN (s->committed, keep));
+  s->committed = MIN (pos, keep);
+  gst_stt_ring_commit (s->ring, s->committed);
+  gst_stt_timeline_prune (s->timeline, s->committed);
   notify_committed (s);
 }
 

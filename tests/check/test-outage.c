@@ -81,6 +81,7 @@ typedef struct
   GstClockTime lost_from, lost_to;      /* their first and last stretch */
   gchar *spool_dir;             /* set: its files are counted while the stream runs */
   guint spool_files_max, spool_files_at_eos;
+  gdouble back;                 /* the first connection after 10 s, in seconds */
   gchar *error;
   gboolean eos;
   GstStructure *stats;
@@ -402,6 +403,10 @@ run_play (Run * r, const Step * steps, guint n_steps)
         if (s && gst_structure_has_name (s, "stt-transcript")
             && gst_structure_get_boolean (s, "is-final", &final) && final)
           record_final (r, s);
+        if (s && gst_structure_has_name (s, "stt-connection") && r->back == 0
+            && since_start (r) > 10
+            && !g_strcmp0 (gst_structure_get_string (s, "state"), "connected"))
+          r->back = since_start (r);
         break;
       default:
         break;
@@ -797,31 +802,38 @@ longest_delay_before (Run * r, gdouble to)
 
 /* A live stream on @provider, no backup, out from 10 s to 30 s (refused and dropped, or
  * stalled): every word once, at its time, in the text buffers too; and once a time equal
- * to the backlog has passed after the return, finals are back within 1 s of their usual
- * delay from the live edge. A service paced at real time gets there with a second
- * connection for the backlog (the server sees two at once); an unpaced one by speed. */
+ * to the backlog has passed after the service is back, finals are back within 1 s of
+ * their usual delay from the live edge. A service paced at real time gets there with a
+ * second connection for the backlog (the server sees two at once); an unpaced one by
+ * speed. */
 static void
 check_backlog (const gchar * provider, gboolean stall)
 {
-  Run *r = run_new_full (85, TRUE, FALSE, provider);
+  Run *r = run_new_full (100, TRUE, FALSE, provider);
   const Step outage[] = { {10, ACT_REFUSE}, {10, ACT_DROP}, {30, ACT_ACCEPT} };
   const Step stalled[] = { {10, ACT_STALL}, {30, ACT_RESUME} };
   gboolean paced = !g_str_equal (provider, "deepgram");
-  gdouble usual, after;
+  gdouble usual, after, from;
   guint pw, bw;
   const gchar *last;
 
   run_play (r, stall ? stalled : outage, 2 + !stall);
-  check_words (r, 20 + 15, &pw, &bw, &last);
+  check_words (r, 20 + 20, &pw, &bw, &last);
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
   usual = longest_delay_before (r, 9);
-  /* Back at 30 s (a stall is noticed by then too: stall-timeout is 15 s), 20 s behind:
-   * caught up by 50 s, and some slack for the reconnect. */
-  after = longest_delay_from (r, 55);
-  GST_INFO ("%s: usual delay %.2f s, from 55 s on %.2f s; %u connections open at most",
-      provider, usual, after, stt_test_server_get_max_open (r->primary));
-  fail_unless (after <= usual + 1, "%s: words after 55 s take %.2f s, %.2f s before the "
-      "outage", provider, after, usual);
+  /* Back at `back` (the first connection after the outage), with at most back - 7 s
+   * behind it (the last final came after 7 s): worked off by 2 back - 7, and 2 s for
+   * the reconnect. */
+  fail_unless (r->back > 0, "no connection after the outage");
+  from = 2 * r->back - 7 + 2;
+  fail_unless (from < r->duration - 10, "back too late (%.1f s) to see the catch-up",
+      r->back);
+  after = longest_delay_from (r, from);
+  GST_INFO ("%s: back at %.1f s; usual delay %.2f s, from %.1f s on %.2f s; %u "
+      "connections open at most", provider, r->back, usual, from, after,
+      stt_test_server_get_max_open (r->primary));
+  fail_unless (after <= usual + 1, "%s: words after %.1f s take %.2f s, %.2f s before "
+      "the outage", provider, from, after, usual);
   if (paced)
     fail_unless (stt_test_server_get_max_open (r->primary) >= 2, "no backlog session");
   else
