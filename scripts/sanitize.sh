@@ -71,8 +71,14 @@ else
   # (outage warnings, late results).
   # The browser check runs gst-launch-1.0 and Chromium as programs of their own (not
   # built with the sanitizers, so the plugin cannot load into them): left out here.
-  meson test -C "$build" --no-suite sdk --no-suite matrix --no-suite browser --num-processes 2 \
-    --timeout-multiplier 3 --print-errorlogs || status=$?
+  meson test -C "$build" --no-suite sdk --no-suite matrix --no-suite browser \
+    --no-suite outage --num-processes 2 --timeout-multiplier 3 --print-errorlogs \
+    || status=$?
+  # The outage cases take real time: one of each kind (a failover, a file's failover,
+  # the spool, a live backlog), at once.
+  meson test -C "$build" --num-processes 4 --timeout-multiplier 3 --print-errorlogs \
+    outage-primary-refused-from-start outage-file-primary-refused \
+    outage-long-outage-spooled outage-backlog-assemblyai-outage || status=$?
   STT_MATRIX_PROVIDERS=deepgram,gladia meson test -C "$build" --num-processes 2 \
     --timeout-multiplier 3 --print-errorlogs matrix-live30 || status=$?
 fi
