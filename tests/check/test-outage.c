@@ -809,7 +809,9 @@ longest_delay_before (Run * r, gdouble to)
 static void
 check_backlog (const gchar * provider, gboolean stall)
 {
-  Run *r = run_new_full (100, TRUE, FALSE, provider);
+  /* Reconnects back off up to 30 s: the service may be heard from again only at 60 s,
+   * with 50 s behind it. */
+  Run *r = run_new_full (130, TRUE, FALSE, provider);
   const Step outage[] = { {10, ACT_REFUSE}, {10, ACT_DROP}, {30, ACT_ACCEPT} };
   const Step stalled[] = { {10, ACT_STALL}, {30, ACT_RESUME} };
   gboolean paced = !g_str_equal (provider, "deepgram");
