@@ -2,8 +2,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Threads: one. The main thread runs the GMainLoop that owns the SoupServer, every
- * SoupWebsocketConnection and every room store; nothing here takes a lock. */
+ * Threads: the main thread runs the GMainLoop that owns the SoupServer, the
+ * publishers' connections, the rooms and their stores; everything here is its own.
+ * The viewers' connections live on --threads workers (caption-workers.h), which
+ * reach the main thread only through queues and atomic counters. */
 #pragma once
 
 #include <glib.h>
@@ -58,6 +60,7 @@ typedef struct
   gchar **public_rooms;
   gchar **allow_origins;
   gchar *redis_url;             /* --redis, NULL without */
+  gint threads;                 /* viewer threads, 0 for one per CPU */
 } CapOptions;
 
 typedef enum
@@ -69,6 +72,8 @@ typedef enum
 typedef struct _CapRoom CapRoom;
 typedef struct _CapConn CapConn;
 typedef struct _CapBridge CapBridge;
+typedef struct _CapWorker CapWorker;
+typedef struct _CapShard CapShard;
 
 typedef struct
 {
@@ -80,9 +85,13 @@ typedef struct
   gint64 started;               /* g_get_monotonic_time() at start */
 
   GHashTable *rooms;            /* name -> CapRoom*, rooms held in memory */
-  GQueue conns;                 /* CapConn*, every WebSocket not yet closed */
+  GQueue conns;                 /* CapConn*, every WebSocket of this thread not yet
+                                 * closed (publishers, refused connections) */
   guint n_publishers;           /* open (accepted) connections per role */
-  guint n_viewers;
+  guint n_viewers;              /* on the workers, until they say it has gone */
+  CapWorker **workers;
+  guint n_workers;
+  GMainContext *context;        /* the main thread's */
   guint next_conn_id;
   CapIpLimit *ip_limit;
   CapMetrics metrics;
