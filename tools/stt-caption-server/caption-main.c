@@ -312,7 +312,7 @@ parse_options (CapOptions * opts, MintOptions * mint, int *argc, char ***argv,
         "this long; 0 for never (default 45)", "SECONDS"},
     {"threads", 0, 0, G_OPTION_ARG_INT, &opts->threads,
           "Threads that hold the viewers' connections and send them the "
-        "captions, 0 for one per CPU (default 0)", "N"},
+        "captions (default: one per CPU, also said by 0)", "N"},
     {"redis", 0, 0, G_OPTION_ARG_STRING, &opts->redis_url,
           "Share rooms with the other servers on this Redis, "
         "redis://HOST[:PORT] (default: none, rooms are this server's)", "URL"},
