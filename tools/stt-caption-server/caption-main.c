@@ -312,7 +312,7 @@ parse_options (CapOptions * opts, MintOptions * mint, int *argc, char ***argv,
         "this long; 0 for never (default 45)", "SECONDS"},
     {"threads", 0, 0, G_OPTION_ARG_INT, &opts->threads,
           "Threads that hold the viewers' connections and send them the "
-        "captions (default: one per CPU, also said by 0)", "N"},
+        "captions (default: four per CPU, also said by 0)", "N"},
     {"redis", 0, 0, G_OPTION_ARG_STRING, &opts->redis_url,
           "Share rooms with the other servers on this Redis, "
         "redis://HOST[:PORT] (default: none, rooms are this server's)", "URL"},
@@ -541,7 +541,8 @@ main (int argc, char *argv[])
   soup_server_add_handler (server.soup, NULL, cap_http_on_request, &server,
       NULL);
   cap_workers_start (&server, server.opts.threads > 0 ?
-      (guint) server.opts.threads : MAX (g_get_num_processors (), 1));
+      (guint) server.opts.threads : CAP_THREADS_PER_CPU *
+      MAX (g_get_num_processors (), 1));
 
 #ifdef CAP_HAVE_REDIS
   if (server.opts.redis_url) {
