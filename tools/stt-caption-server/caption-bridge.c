@@ -707,7 +707,8 @@ cap_bridge_sync_room (CapBridge * b, CapRoom * room)
   g_ptr_array_add (argv, g_strdup ("EVAL"));
   g_ptr_array_add (argv, g_strdup (SYNC_SCRIPT));
   add_room_keys (argv, room->name);
-  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT, room->history.last_id));
+  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT,
+          room->history.last_id));
   g_ptr_array_add (argv, g_strdup_printf ("%d", KEY_TTL));
   if (!cap_room_foreach_last_seq (room, add_seq_arg, argv))
     return FALSE;
@@ -754,7 +755,8 @@ cap_bridge_publish_final (CapBridge * b, CapRoom * room, guint conn_id,
   g_ptr_array_add (argv, g_strdup_printf ("%d", MAX (b->server->opts.history,
               STREAM_MIN)));
   g_ptr_array_add (argv, g_strdup_printf ("%d", KEY_TTL));
-  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT, room->history.last_id));
+  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT,
+          room->history.last_id));
   g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT,
           MAX (last_seq, 0)));
   req = room_req_new (b, room);

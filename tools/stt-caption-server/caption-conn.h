@@ -35,7 +35,7 @@ void cap_conn_on_upgrade (CapServer * server, SoupServerMessage * msg,
     GIOStream * stream);
 
 CapRole cap_conn_get_role (CapConn * conn);
-/* The link of @conn in its room's list (caption-room.c). */
+/* The link of a publisher in its room's list (caption-room.c). */
 GList *cap_conn_get_room_link (CapConn * conn);
 
 /* Queues a live frame (an interim) for @conn; closes it with 4010 when its unsent
