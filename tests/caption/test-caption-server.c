@@ -1054,6 +1054,49 @@ test_threads (void)
   cap_test_server_free (s, FALSE);
 }
 
+/* A thread whose last viewer of a room left is sent none of the room's finals; the
+ * next viewer there still gets the whole history, then what follows. */
+static void
+test_thread_rejoin (void)
+{
+  CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "u",
+          "--threads", "1"));
+  CapTestClient *pub = cap_test_open_publisher (s, "u", "cam", 0);
+  CapTestClient *viewer = cap_test_client_open (s, "/watch/u", NULL);
+  g_autoptr (JsonObject) welcome = NULL;
+  gint64 seq, deadline;
+
+  cap_test_publish_range (pub, 1, 3);
+  for (seq = 1; seq <= 3; seq++) {
+    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+    cap_test_expect_final (viewer, seq, text);
+  }
+  cap_test_client_free (viewer);
+  deadline = g_get_monotonic_time () + CAP_TEST_WAIT_MS * 1000;
+  while (health_viewers (s) != 0 && g_get_monotonic_time () < deadline)
+    cap_test_sleep (20);
+  g_assert_cmpint (health_viewers (s), ==, 0);
+
+  cap_test_publish_range (pub, 4, 6);
+  viewer = cap_test_client_open (s, "/watch/u", &welcome);
+  g_assert_cmpint (json_object_get_int_member (welcome, "last_id"), ==, 6);
+  cap_test_publish_range (pub, 7, 7);
+  for (seq = 1; seq <= 7; seq++) {
+    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+    cap_test_expect_final (viewer, seq, text);
+  }
+  cap_test_expect_nothing (viewer, 100);
+  /* Every final was timed, also those that reached no viewer. */
+  g_assert_cmpfloat (cap_test_metric (s, "stt_caption_fanout_seconds_count"),
+      ==, 7);
+
+  cap_test_client_free (viewer);
+  cap_test_client_free (pub);
+  stop_server (s);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1081,5 +1124,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/caption-server/transcripts", test_transcripts);
   g_test_add_func ("/caption-server/viewer-page", test_viewer_page);
   g_test_add_func ("/caption-server/threads", test_threads);
+  g_test_add_func ("/caption-server/thread-rejoin", test_thread_rejoin);
   return g_test_run ();
 }

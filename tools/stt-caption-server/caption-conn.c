@@ -454,6 +454,7 @@ on_viewer_gone (gpointer user_data)
   CapServer *server = gone->server;
 
   server->n_viewers--;
+  cap_shards_leave (gone->room, gone->worker);
   cap_room_leave_viewer (gone->room);
   cap_ip_limit_release (server->ip_limit, gone->ip);
   cap_worker_release (gone->worker);
@@ -878,7 +879,7 @@ cap_conn_on_upgrade (CapServer * server, SoupServerMessage * msg,
     server->n_viewers++;
     cap_room_join_viewer (conn->room);
     conn->worker = cap_workers_pick (server);
-    conn->shard = conn->room->shards[cap_worker_get_index (conn->worker)];
+    conn->shard = cap_shards_join (conn->room, conn->worker);
     /* From now on the viewer is the worker's. */
     cap_worker_post (conn->worker, viewer_start, conn, NULL);
     return;

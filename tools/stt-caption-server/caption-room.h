@@ -64,6 +64,7 @@ struct _CapRoom
   GQueue publishers;            /* CapConn* */
   guint n_viewers;              /* admitted and not gone; they live on the workers */
   CapShard **shards;            /* one per worker (caption-workers.h) */
+  guint *shard_viewers;         /* per worker: viewers admitted and not gone */
 
   CapHistory history;           /* its last --history finals; history.last_id is
                                  * the room's last final */

@@ -275,6 +275,7 @@ cap_shards_open (CapRoom * room)
   guint i;
 
   room->shards = g_new0 (CapShard *, server->n_workers);
+  room->shard_viewers = g_new0 (guint, server->n_workers);
   for (i = 0; i < server->n_workers; i++) {
     CapShard *shard = g_new0 (CapShard, 1);
 
@@ -283,7 +284,8 @@ cap_shards_open (CapRoom * room)
     shard->worker = server->workers[i];
     shard->room = room;
     shard->name = g_strdup (room->name);
-    cap_history_copy (&shard->history, &room->history);
+    /* Filled when its first viewer joins (cap_shards_join()). */
+    cap_history_init (&shard->history, room->history.size);
     shard->ready = cap_room_is_ready (room);
     room->shards[i] = shard;
   }
@@ -299,6 +301,57 @@ cap_shards_close (CapRoom * room)
   for (i = 0; i < server->n_workers; i++)
     cap_worker_post (server->workers[i], NULL, room->shards[i], shard_free);
   g_clear_pointer (&room->shards, g_free);
+  g_clear_pointer (&room->shard_viewers, g_free);
+}
+
+typedef struct
+{
+  CapShard *shard;
+  CapHistory history;
+} ResyncTask;
+
+static void
+resync_task_free (gpointer data)
+{
+  ResyncTask *t = data;
+
+  cap_history_clear (&t->history);
+  g_free (t);
+}
+
+static gboolean
+resync_task (gpointer user_data)
+{
+  ResyncTask *t = user_data;
+  CapHistory old = t->shard->history;
+
+  /* The room's history when the first viewer was admitted: the finals posted since
+   * follow it. */
+  t->shard->history = t->history;
+  t->history = old;
+  return G_SOURCE_REMOVE;
+}
+
+CapShard *
+cap_shards_join (CapRoom * room, CapWorker * worker)
+{
+  guint i = worker->index;
+
+  if (room->shard_viewers[i]++ == 0) {
+    ResyncTask *t = g_new (ResyncTask, 1);
+
+    /* It was sent nothing while it had no viewer. */
+    t->shard = room->shards[i];
+    cap_history_copy (&t->history, &room->history);
+    cap_worker_post (worker, resync_task, t, resync_task_free);
+  }
+  return room->shards[i];
+}
+
+void
+cap_shards_leave (CapRoom * room, CapWorker * worker)
+{
+  room->shard_viewers[worker->index]--;
 }
 
 static void
@@ -367,17 +420,32 @@ void
 cap_shards_deliver (CapRoom * room, const CapDelivery * d)
 {
   CapServer *server = room->server;
-  Fanout *f = g_atomic_rc_box_new0 (Fanout);
-  guint i;
+  Fanout *f;
+  guint i, n = 0;
 
+  for (i = 0; i < server->n_workers; i++)
+    if (room->shard_viewers[i] > 0)
+      n++;
+  if (n == 0) {
+    /* No viewer: queued for all of them now. */
+    if (d->final)
+      cap_metrics_observe_fanout (&server->metrics,
+          (gdouble) (g_get_monotonic_time () - d->arrival) / G_USEC_PER_SEC);
+    return;
+  }
+  f = g_atomic_rc_box_new0 (Fanout);
   f->server = server;
   f->final = d->final;
   f->id = d->id;
   f->frame = g_bytes_ref (d->frame);
   f->arrival = d->arrival;
-  f->pending = server->n_workers;
+  f->pending = n;
   for (i = 0; i < server->n_workers; i++) {
-    DeliverTask *t = g_new (DeliverTask, 1);
+    DeliverTask *t;
+
+    if (room->shard_viewers[i] == 0)
+      continue;
+    t = g_new (DeliverTask, 1);
 
     t->shard = room->shards[i];
     t->fanout = g_atomic_rc_box_acquire (f);

@@ -19,7 +19,8 @@
  *
  * Each room has a shard in every worker: the worker's copy of the room's held finals
  * and the room's viewers on that worker. The room posts every final (one shared
- * frame) to each shard, in order, through the worker's queue: a viewer that joins a
+ * frame) to each shard that has viewers, in order, through the worker's queue (and a
+ * copy of its history to a shard when its first viewer joins): a viewer that joins a
  * shard gets the shard's history and then what follows it, with no gap and no
  * duplicate, whatever the other threads do meanwhile. Threads talk only through
  * these queues (cap_worker_post(), cap_server_post()) and the atomic counters of
@@ -72,9 +73,13 @@ void cap_server_post (CapServer * server, GSourceFunc func, gpointer data,
 void cap_shards_open (CapRoom * room);
 /* Frees them once the workers are done with them (the room has no viewers). */
 void cap_shards_close (CapRoom * room);
-/* Posts @d to every shard; the last worker to have queued it for its viewers
- * observes the fan-out time of a final. */
+/* Posts @d to the shards that have viewers; the last worker to have queued it for
+ * its viewers observes the fan-out time of a final. */
 void cap_shards_deliver (CapRoom * room, const CapDelivery * d);
+/* A viewer of @room was admitted to @worker, or has gone: a shard without viewers
+ * is not sent the room's finals, and gets the room's history again when one joins. */
+CapShard *cap_shards_join (CapRoom * room, CapWorker * worker);
+void cap_shards_leave (CapRoom * room, CapWorker * worker);
 /* The room is syncing (FALSE) or not: the shards welcome their waiting viewers. */
 void cap_shards_set_ready (CapRoom * room, gboolean ready);
 
