@@ -692,6 +692,15 @@ stt_guard_stream_lookup (SoupServerMessage * msg)
   return g_object_get_qdata (G_OBJECT (remote), guard_quark);
 }
 
+void
+stt_guard_stream_set_context (SttGuardStream * guard, GMainContext * context)
+{
+  g_return_if_fail (!guard->deadline && !guard->notify &&
+      !guard->written_notify);
+  g_main_context_unref (guard->context);
+  guard->context = g_main_context_ref (context);
+}
+
 static gboolean
 on_deadline (gpointer user_data)
 {

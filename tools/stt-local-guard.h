@@ -18,7 +18,8 @@
  * the bytes written to the client, so an owner can tell how much of what it gave libsoup
  * is still unsent.
  *
- * Everything here runs on the thread of the main context that libsoup uses. */
+ * Everything here runs on the thread of the context that libsoup uses for the
+ * connection (stt_guard_stream_set_context()). */
 #pragma once
 
 #include <gio/gio.h>
@@ -39,6 +40,12 @@ SttGuardStream *stt_guard_stream_new (GSocketConnection * base,
 
 /* The guard of the connection @msg came on, or NULL. Transfer none. */
 SttGuardStream *stt_guard_stream_lookup (SoupServerMessage * msg);
+
+/* The guard's own sources (deadline, notifications) go to @context from now on: for
+ * a connection handed to another thread, called from that thread while none is
+ * pending (no deadline, no notification function). */
+void stt_guard_stream_set_context (SttGuardStream * guard,
+    GMainContext * context);
 
 /* Shuts the connection down unless stt_guard_stream_set_deadline (guard, 0) is called
  * within @seconds (0: no deadline). */

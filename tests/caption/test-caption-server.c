@@ -971,6 +971,132 @@ test_viewer_page (void)
   stop_server (s);
 }
 
+/* ---------- viewer threads ---------- */
+
+static gint64
+health_viewers (CapTestServer * s)
+{
+  g_autoptr (JsonObject) h = cap_test_health (s);
+
+  return json_object_get_int_member (h, "viewers");
+}
+
+/* Viewers spread over several threads (--threads 3): each gets every final once, in
+ * order, also one that joins while finals are being fanned out (its history, then
+ * what follows, with no gap and no duplicate); /health counts the viewers of every
+ * thread; SIGTERM closes them all with 1001. */
+static void
+test_threads (void)
+{
+  CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "t",
+          "--threads", "3"));
+  CapTestClient *viewers[8] = { NULL };
+  CapTestClient *pub;
+  g_autoptr (JsonObject) welcome = NULL;
+  g_autofree gchar *log = NULL;
+  gint64 seq, deadline;
+  guint i;
+
+  for (i = 0; i < 7; i++)
+    viewers[i] = cap_test_client_open (s, "/watch/t", NULL);
+  pub = cap_test_open_publisher (s, "t", "cam", 0);
+  /* Not waiting for the acks: the last viewer joins while these go out. */
+  for (seq = 1; seq <= 10; seq++) {
+    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+    cap_test_client_send_final (pub, seq, text, seq, seq + 0.5);
+  }
+  viewers[7] = cap_test_client_open (s, "/watch/t", &welcome);
+  g_assert_cmpint (json_object_get_int_member (welcome, "last_id"), <=, 10);
+  for (seq = 11; seq <= 20; seq++) {
+    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+    cap_test_client_send_final (pub, seq, text, seq, seq + 0.5);
+  }
+  for (seq = 1; seq <= 20; seq++)
+    cap_test_expect_ack (pub, seq);
+  for (i = 0; i < 8; i++) {
+    for (seq = 1; seq <= 20; seq++) {
+      g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+      cap_test_expect_final (viewers[i], seq, text);
+    }
+  }
+  for (i = 0; i < 8; i++)
+    cap_test_expect_nothing (viewers[i], i == 0 ? 200 : 0);
+  g_assert_cmpfloat (cap_test_metric (s, "stt_caption_fanout_seconds_count"),
+      ==, 20);
+  /* 8 welcomes, 20 acks, 8 x 20 finals, the publisher's welcome. */
+  g_assert_cmpfloat (cap_test_metric (s, "stt_caption_messages_out_total"), ==,
+      8 + 20 + 160 + 1);
+
+  /* Counted across the threads, and released when they go. */
+  g_assert_cmpint (health_viewers (s), ==, 8);
+  for (i = 0; i < 3; i++)
+    g_clear_pointer (&viewers[i], cap_test_client_free);
+  deadline = g_get_monotonic_time () + CAP_TEST_WAIT_MS * 1000;
+  while (health_viewers (s) != 5 && g_get_monotonic_time () < deadline)
+    cap_test_sleep (20);
+  g_assert_cmpint (health_viewers (s), ==, 5);
+
+  g_assert_cmpint (cap_test_server_stop (s), ==, 0);
+  for (i = 3; i < 8; i++) {
+    g_assert_cmpuint (cap_test_client_wait_closed (viewers[i],
+            CAP_TEST_WAIT_MS), ==, 1001);
+    g_assert_cmpstr (viewers[i]->close_reason, ==, "server shutting down");
+    cap_test_client_free (viewers[i]);
+  }
+  g_assert_cmpuint (cap_test_client_wait_closed (pub, CAP_TEST_WAIT_MS), ==,
+      1001);
+  cap_test_client_free (pub);
+  log = cap_test_server_log (s);
+  g_assert_nonnull (strstr (log, "\"threads\":3"));
+  cap_test_server_free (s, FALSE);
+}
+
+/* A thread whose last viewer of a room left is sent none of the room's finals; the
+ * next viewer there still gets the whole history, then what follows. */
+static void
+test_thread_rejoin (void)
+{
+  CapTestServer *s = cap_test_server_start (ARGS ("--public-room", "u",
+          "--threads", "1"));
+  CapTestClient *pub = cap_test_open_publisher (s, "u", "cam", 0);
+  CapTestClient *viewer = cap_test_client_open (s, "/watch/u", NULL);
+  g_autoptr (JsonObject) welcome = NULL;
+  gint64 seq, deadline;
+
+  cap_test_publish_range (pub, 1, 3);
+  for (seq = 1; seq <= 3; seq++) {
+    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+    cap_test_expect_final (viewer, seq, text);
+  }
+  cap_test_client_free (viewer);
+  deadline = g_get_monotonic_time () + CAP_TEST_WAIT_MS * 1000;
+  while (health_viewers (s) != 0 && g_get_monotonic_time () < deadline)
+    cap_test_sleep (20);
+  g_assert_cmpint (health_viewers (s), ==, 0);
+
+  cap_test_publish_range (pub, 4, 6);
+  viewer = cap_test_client_open (s, "/watch/u", &welcome);
+  g_assert_cmpint (json_object_get_int_member (welcome, "last_id"), ==, 6);
+  cap_test_publish_range (pub, 7, 7);
+  for (seq = 1; seq <= 7; seq++) {
+    g_autofree gchar *text = g_strdup_printf ("line %" G_GINT64_FORMAT, seq);
+
+    cap_test_expect_final (viewer, seq, text);
+  }
+  cap_test_expect_nothing (viewer, 100);
+  /* Every final was timed, also those that reached no viewer. */
+  g_assert_cmpfloat (cap_test_metric (s, "stt_caption_fanout_seconds_count"),
+      ==, 7);
+
+  cap_test_client_free (viewer);
+  cap_test_client_free (pub);
+  stop_server (s);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -997,5 +1123,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/caption-server/health-metrics", test_health_metrics);
   g_test_add_func ("/caption-server/transcripts", test_transcripts);
   g_test_add_func ("/caption-server/viewer-page", test_viewer_page);
+  g_test_add_func ("/caption-server/threads", test_threads);
+  g_test_add_func ("/caption-server/thread-rejoin", test_thread_rejoin);
   return g_test_run ();
 }

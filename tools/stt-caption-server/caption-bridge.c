@@ -648,7 +648,7 @@ on_final_reply (redisAsyncContext * ac, void *r, void *privdata)
           "redis failed", CAP_DROP_STORE);
   } else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
     /* Another server stored it: a duplicate, acknowledged again. */
-    server->metrics.drops[CAP_DROP_DUPLICATE]++;
+    cap_metrics_count (&server->metrics.drops[CAP_DROP_DUPLICATE]);
     if (conn)
       cap_conn_final_stored (conn, req->seq, TRUE);
   }
@@ -707,7 +707,8 @@ cap_bridge_sync_room (CapBridge * b, CapRoom * room)
   g_ptr_array_add (argv, g_strdup ("EVAL"));
   g_ptr_array_add (argv, g_strdup (SYNC_SCRIPT));
   add_room_keys (argv, room->name);
-  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT, room->last_id));
+  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT,
+          room->history.last_id));
   g_ptr_array_add (argv, g_strdup_printf ("%d", KEY_TTL));
   if (!cap_room_foreach_last_seq (room, add_seq_arg, argv))
     return FALSE;
@@ -754,7 +755,8 @@ cap_bridge_publish_final (CapBridge * b, CapRoom * room, guint conn_id,
   g_ptr_array_add (argv, g_strdup_printf ("%d", MAX (b->server->opts.history,
               STREAM_MIN)));
   g_ptr_array_add (argv, g_strdup_printf ("%d", KEY_TTL));
-  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT, room->last_id));
+  g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT,
+          room->history.last_id));
   g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT,
           MAX (last_seq, 0)));
   req = room_req_new (b, room);

@@ -15,6 +15,7 @@
 #include "caption-log.h"
 #include "caption-protocol.h"
 #include "caption-room.h"
+#include "caption-workers.h"
 #include "caption-conn.h"
 
 /* The kernel's send buffer of a client socket (Linux doubles it for its own
@@ -36,14 +37,22 @@ struct _CapConn
   gchar *ip;
   SoupWebsocketConnection *ws;
   SttGuardStream *guard;
-  GList link;                   /* in server->conns */
+  GList link;                   /* in server->conns, or its worker's */
   gint64 opened;                /* monotonic */
+
+  /* The handshake, until its SoupWebsocketConnection is made (a viewer's on its
+   * worker's thread) */
+  GIOStream *stream;
+  GUri *uri;
+  gchar *origin;
 
   /* admitted */
   gboolean ip_counted;
   gboolean accepted;
-  CapRoom *room;
-  GList room_link;              /* in the room's publishers or viewers */
+  CapRoom *room;                /* a viewer's is the main thread's: not read */
+  GList room_link;              /* in the room's publishers or the shard's viewers */
+  CapWorker *worker;            /* a viewer's thread, NULL for the main thread */
+  CapShard *shard;              /* a viewer's room on its worker */
   gchar *publisher;             /* publishers: the token's sub, or "default" */
   CapBucket bucket;
   guint64 n_in, n_out;
@@ -73,6 +82,8 @@ typedef struct
 } AckWait;
 
 static void conn_pump (CapConn * conn);
+static void viewer_gone (CapConn * conn);
+static void main_attach (CapConn * conn);
 
 guint
 cap_conn_get_id (CapConn * conn)
@@ -170,11 +181,11 @@ on_written (SttGuardStream * guard, gpointer user_data)
 static GBytes *
 next_history_frame (CapConn * conn, gboolean * owned)
 {
-  CapRoom *room = conn->room;
-  gint64 first = cap_room_first_held (room);
+  CapHistory *history = &conn->shard->history;
+  gint64 first = cap_history_first (history);
 
   *owned = FALSE;
-  if (conn->cursor > room->last_id)
+  if (conn->cursor > history->last_id)
     return NULL;
   if (conn->cursor < first) {
     GBytes *gap = cap_msg_gap (conn->cursor, first - 1);
@@ -183,7 +194,7 @@ next_history_frame (CapConn * conn, gboolean * owned)
     *owned = TRUE;
     return gap;
   }
-  return cap_room_held_frame (room, conn->cursor++);
+  return cap_history_frame (history, conn->cursor++);
 }
 
 /* Hands libsoup the next frame once it has written the previous one. */
@@ -217,7 +228,7 @@ conn_pump (CapConn * conn)
     /* Written at once when the socket takes it: the loop goes on. */
     conn->sent_end = written + wire_size (frame);
     conn->n_out++;
-    conn->server->metrics.messages_out++;
+    cap_metrics_count (&conn->server->metrics.messages_out);
     soup_websocket_connection_send_message (conn->ws, SOUP_WEBSOCKET_DATA_TEXT,
         frame);
     if (owned)
@@ -345,7 +356,7 @@ cap_conn_close (CapConn * conn, gushort code, const gchar * reason,
   conn->code = code;
   conn->reason = g_strdup (reason);
   if (drop < CAP_N_DROPS)
-    conn->server->metrics.drops[drop]++;
+    cap_metrics_count (&conn->server->metrics.drops[drop]);
   drop_queue (conn);
   stt_guard_stream_notify_written (conn->guard, 0, NULL, NULL);
   /* The peer may have started the close: then libsoup answers it. */
@@ -358,13 +369,17 @@ cap_conn_close (CapConn * conn, gushort code, const gchar * reason,
 static void
 conn_free (CapConn * conn)
 {
-  g_signal_handlers_disconnect_by_data (conn->ws, conn);
+  if (conn->ws)
+    g_signal_handlers_disconnect_by_data (conn->ws, conn);
   stt_guard_stream_notify_written (conn->guard, 0, NULL, NULL);
   stt_guard_stream_set_too_big_func (conn->guard, NULL, NULL);
   drop_queue (conn);
   g_queue_clear_full (&conn->acks, g_free);
   g_clear_object (&conn->ws);
   g_clear_object (&conn->guard);
+  g_clear_object (&conn->stream);
+  g_clear_pointer (&conn->uri, g_uri_unref);
+  g_free (conn->origin);
   g_free (conn->room_name);
   g_free (conn->ip);
   g_free (conn->publisher);
@@ -396,11 +411,13 @@ on_closed (SoupWebsocketConnection * ws, gpointer user_data)
     cap_json_add_double (&j, "seconds",
         (gdouble) ((g_get_monotonic_time () - conn->opened) / 1000) / 1000.0);
     cap_log_end (&j);
-
-    if (conn->role == CAP_ROLE_PUBLISHER)
-      server->n_publishers--;
-    else
-      server->n_viewers--;
+  }
+  if (conn->worker) {
+    viewer_gone (conn);
+    return;
+  }
+  if (conn->accepted) {
+    server->n_publishers--;
     cap_room_leave (conn->room, conn);
   }
   if (conn->ip_counted)
@@ -410,12 +427,64 @@ on_closed (SoupWebsocketConnection * ws, gpointer user_data)
   cap_server_maybe_quit (server);
 }
 
+/* ---------- viewers on a worker ---------- */
+
+typedef struct
+{
+  CapServer *server;
+  CapRoom *room;
+  CapWorker *worker;
+  gchar *ip;
+} Gone;
+
+static void
+gone_free (gpointer data)
+{
+  Gone *gone = data;
+
+  g_free (gone->ip);
+  g_free (gone);
+}
+
+/* Main thread: the counts a viewer took at its admission. */
+static gboolean
+on_viewer_gone (gpointer user_data)
+{
+  Gone *gone = user_data;
+  CapServer *server = gone->server;
+
+  server->n_viewers--;
+  cap_shards_leave (gone->room, gone->worker);
+  cap_room_leave_viewer (gone->room);
+  cap_ip_limit_release (server->ip_limit, gone->ip);
+  cap_worker_release (gone->worker);
+  cap_server_maybe_quit (server);
+  return G_SOURCE_REMOVE;
+}
+
+/* Worker thread: @conn has closed. */
+static void
+viewer_gone (CapConn * conn)
+{
+  Gone *gone = g_new (Gone, 1);
+
+  gone->server = conn->server;
+  gone->room = conn->room;
+  gone->worker = conn->worker;
+  gone->ip = g_strdup (conn->ip);
+  g_queue_unlink (cap_worker_get_conns (conn->worker), &conn->link);
+  g_queue_unlink (&conn->shard->viewers, &conn->room_link);
+  conn_free (conn);
+  cap_server_post (gone->server, on_viewer_gone, gone, gone_free);
+}
+
 /* Closes a connection that is not admitted, and says why in the log. */
 static void
 refuse (CapConn * conn, gushort code, const gchar * reason, CapDrop drop)
 {
   CapJson j;
 
+  main_attach (conn);
   cap_log_begin (&j, "refused");
   log_conn (conn, &j);
   cap_json_add_int (&j, "code", code);
@@ -425,26 +494,26 @@ refuse (CapConn * conn, gushort code, const gchar * reason, CapDrop drop)
 }
 
 void
-cap_conn_close_all (CapServer * server)
+cap_conn_close_all (GQueue * conns)
 {
   GList *l;
 
-  for (l = server->conns.head; l; l = l->next)
+  for (l = conns->head; l; l = l->next)
     cap_conn_close (l->data, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
         "server shutting down", CAP_N_DROPS);
 }
 
 void
-cap_conn_abort_all (CapServer * server)
+cap_conn_abort_all (GQueue * conns)
 {
   GList *l;
 
-  for (l = server->conns.head; l; l = l->next)
+  for (l = conns->head; l; l = l->next)
     stt_guard_stream_shutdown (((CapConn *) l->data)->guard);
 }
 
 void
-cap_conn_sweep (CapServer * server)
+cap_conn_sweep (CapServer * server, GQueue * conns)
 {
   gint64 limit = (gint64) server->opts.heartbeat_timeout * G_USEC_PER_SEC;
   gint64 now = g_get_monotonic_time ();
@@ -452,7 +521,7 @@ cap_conn_sweep (CapServer * server)
 
   if (limit == 0)
     return;
-  for (l = server->conns.head; l; l = l->next) {
+  for (l = conns->head; l; l = l->next) {
     CapConn *conn = l->data;
 
     if (conn->accepted && !conn->closing &&
@@ -477,7 +546,7 @@ publisher_final (CapConn * conn, CapCaption * c, gint64 arrival)
     goto store_failed;
   /* Sent again after a reconnection: the publisher did not see our ack. */
   if (c->seq <= last) {
-    server->metrics.drops[CAP_DROP_DUPLICATE]++;
+    cap_metrics_count (&server->metrics.drops[CAP_DROP_DUPLICATE]);
     wait_ack (conn, c->seq, TRUE);
     return;
   }
@@ -541,7 +610,7 @@ on_message (SoupWebsocketConnection * ws, SoupWebsocketDataType type,
   if (conn->closing)
     return;
   conn->n_in++;
-  server->metrics.messages_in++;
+  cap_metrics_count (&server->metrics.messages_in);
   if (!cap_bucket_take (&conn->bucket, server->opts.max_rate, arrival)) {
     cap_conn_close (conn, CAP_CLOSE_LIMIT, "message rate over --max-rate",
         CAP_DROP_RATE);
@@ -641,11 +710,12 @@ conn_welcome (CapConn * conn, gint64 last_seq)
     flush_acks (conn);
     return;
   }
-  send_own (conn, cap_msg_viewer_welcome (room->name, room->last_id));
+  send_own (conn, cap_msg_viewer_welcome (conn->shard->name,
+          conn->shard->history.last_id));
   /* Without since, the held finals; with it, what follows it (after a gap when
    * some of that is no longer held). */
   conn->cursor = conn->since >= 0 ? conn->since + 1 :
-      cap_room_first_held (room);
+      cap_history_first (&conn->shard->history);
   conn->catching_up = TRUE;
   conn_pump (conn);
 }
@@ -668,23 +738,39 @@ cap_conn_welcome (CapConn * conn)
   conn_welcome (conn, last_seq);
 }
 
-/* Admitted: counted, in its room, and welcomed (once the room is ready). */
+/* Makes the SoupWebsocketConnection of the handshake, on the thread @conn stays on
+ * (libsoup attaches its sources to that thread's default context). */
 static void
-accept_conn (CapConn * conn, gint64 last_seq, gint64 since)
+conn_attach (CapConn * conn)
 {
   CapServer *server = conn->server;
-  CapRoom *room = conn->room;
 
-  conn->accepted = TRUE;
-  if (conn->role == CAP_ROLE_PUBLISHER)
-    server->n_publishers++;
-  else
-    server->n_viewers++;
-  cap_room_join (room, conn);
+  conn->ws = soup_websocket_connection_new (conn->stream, conn->uri,
+      SOUP_WEBSOCKET_CONNECTION_SERVER, conn->origin, NULL, NULL);
+  g_clear_object (&conn->stream);
+  g_signal_connect (conn->ws, "closed", G_CALLBACK (on_closed), conn);
+  /* The guard refuses bigger messages first (and says so, for 1009); libsoup's own
+   * limit is a second line. */
+  soup_websocket_connection_set_max_incoming_payload_size (conn->ws,
+      (guint64) server->opts.max_message + 1);
+  stt_guard_stream_set_too_big_func (conn->guard, on_too_big, conn);
+  if (!g_socket_set_option (stt_guard_stream_get_socket (conn->guard),
+          SOL_SOCKET, SO_SNDBUF, SOCKET_SEND_BUFFER, NULL))
+    g_warning ("cannot set SO_SNDBUF: the kernel may buffer more for a "
+        "client that does not read");
+}
+
+/* Admitted and counted: its messages, its heartbeat, and its welcome (once the room
+ * is ready). */
+static void
+conn_start (CapConn * conn, gboolean ready, gint64 last_seq)
+{
+  CapServer *server = conn->server;
+
   cap_bucket_init (&conn->bucket, server->opts.max_rate,
       g_get_monotonic_time ());
   /* libsoup pings on a whole-second timer, and GLib runs every such timer of the
-   * process that is due in the same second in one wake-up: viewers that joined
+   * context that is due in the same second in one wake-up: viewers that joined
    * together were pinged together every --heartbeat, and their pongs read ahead of
    * the next final (5000 viewers: finals held up to a second; bench/README.md,
    * "Caption fan-out"). Intervals spread over the upper half of --heartbeat drift
@@ -695,17 +781,42 @@ accept_conn (CapConn * conn, gint64 last_seq, gint64 since)
       server->opts.heartbeat);
   g_signal_connect (conn->ws, "message", G_CALLBACK (on_message), conn);
   log_event (conn, "open");
-  conn->since = since;
   /* A syncing room welcomes it once it has caught up from Redis. */
-  if (cap_room_is_ready (room))
+  if (ready)
     conn_welcome (conn, last_seq);
+  /* Sent right behind the handshake, before the connection was made. */
+  if (stt_guard_stream_is_too_big (conn->guard))
+    on_too_big (conn->guard, conn);
+}
+
+/* Worker thread: the viewer's connection is made here, and joins the room's shard
+ * (its history, then every final posted after the admission). */
+static gboolean
+viewer_start (gpointer user_data)
+{
+  CapConn *conn = user_data;
+
+  stt_guard_stream_set_context (conn->guard,
+      g_main_context_get_thread_default ());
+  conn_attach (conn);
+  g_queue_push_tail_link (cap_worker_get_conns (conn->worker), &conn->link);
+  g_queue_push_tail_link (&conn->shard->viewers, &conn->room_link);
+  conn_start (conn, conn->shard->ready, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* Main thread: a connection that stays on it (publishers, refused ones). */
+static void
+main_attach (CapConn * conn)
+{
+  conn_attach (conn);
+  g_queue_push_tail_link (&conn->server->conns, &conn->link);
 }
 
 void
-cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
-    const char *path, SoupWebsocketConnection * ws, gpointer user_data)
+cap_conn_on_upgrade (CapServer * server, SoupServerMessage * msg,
+    GIOStream * stream)
 {
-  CapServer *server = user_data;
   SttGuardStream *guard = stt_guard_stream_lookup (msg);
   g_autoptr (GHashTable) params = NULL;
   const gchar *reason = NULL;
@@ -716,8 +827,7 @@ cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
   if (!guard) {
     /* Every connection comes from our listener. */
     g_warn_if_reached ();
-    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
-        "no guard");
+    g_io_stream_close (stream, NULL, NULL);
     return;
   }
   stt_guard_stream_set_deadline (guard, 0);
@@ -725,29 +835,21 @@ cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
   conn = g_new0 (CapConn, 1);
   conn->server = server;
   conn->id = ++server->next_conn_id;
-  conn->ws = g_object_ref (ws);
   conn->guard = g_object_ref (guard);
+  conn->stream = g_object_ref (stream);
+  conn->uri = g_uri_ref (soup_server_message_get_uri (msg));
+  conn->origin = g_strdup (soup_message_headers_get_one
+      (soup_server_message_get_request_headers (msg), "Origin"));
   conn->ip = g_strdup (soup_server_message_get_remote_host (msg));
   if (!conn->ip)
     conn->ip = g_strdup ("?");
   conn->opened = g_get_monotonic_time ();
   conn->link.data = conn;
   conn->room_link.data = conn;
-  g_queue_push_tail_link (&server->conns, &conn->link);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
-  /* The guard refuses bigger messages first (and says so, for 1009); libsoup's own
-   * limit is a second line. */
-  soup_websocket_connection_set_max_incoming_payload_size (ws,
-      (guint64) server->opts.max_message + 1);
-  stt_guard_stream_set_too_big_func (guard, on_too_big, conn);
-  if (!g_socket_set_option (stt_guard_stream_get_socket (guard), SOL_SOCKET,
-          SO_SNDBUF, SOCKET_SEND_BUFFER, NULL))
-    g_warning ("cannot set SO_SNDBUF: the kernel may buffer more for a "
-        "client that does not read");
 
   if (server->shutting_down)
     goto shutting_down;
-  if (!parse_path (path, &conn->role, &conn->room_name))
+  if (!parse_path (g_uri_get_path (conn->uri), &conn->role, &conn->room_name))
     goto bad_room;
   params = cap_auth_request_params (msg);
   if (conn->role == CAP_ROLE_VIEWER && !parse_since (params, &since))
@@ -762,17 +864,30 @@ cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
   if (!conn->room)
     goto no_room;
   if (conn->role == CAP_ROLE_VIEWER &&
-      conn->room->viewers.length >= (guint) server->opts.max_viewers)
+      conn->room->n_viewers >= (guint) server->opts.max_viewers)
     goto room_full;
   if (conn->role == CAP_ROLE_PUBLISHER && cap_room_is_ready (conn->room)) {
     last_seq = cap_room_last_seq (conn->room, conn->publisher);
     if (last_seq < 0)
       goto store_failed;
   }
-  accept_conn (conn, last_seq, since);
-  /* Sent right behind the handshake, before libsoup handed us the connection. */
-  if (stt_guard_stream_is_too_big (guard))
-    on_too_big (guard, conn);
+
+  /* Admitted. */
+  conn->accepted = TRUE;
+  conn->since = since;
+  if (conn->role == CAP_ROLE_VIEWER) {
+    server->n_viewers++;
+    cap_room_join_viewer (conn->room);
+    conn->worker = cap_workers_pick (server);
+    conn->shard = cap_shards_join (conn->room, conn->worker);
+    /* From now on the viewer is the worker's. */
+    cap_worker_post (conn->worker, viewer_start, conn, NULL);
+    return;
+  }
+  server->n_publishers++;
+  cap_room_join (conn->room, conn);
+  main_attach (conn);
+  conn_start (conn, cap_room_is_ready (conn->room), last_seq);
   return;
 
   /* ERRORS */

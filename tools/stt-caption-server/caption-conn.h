@@ -15,7 +15,10 @@
  * the room's held finals as the socket takes it, so it costs nothing per viewer. A
  * viewer that never reads therefore holds at most --max-queue bytes plus one frame
  * (and the kernel its socket's send buffer, fixed at 64 KiB), and the others are not
- * delayed: writes never block. */
+ * delayed: writes never block.
+ *
+ * Threads: a publisher's connection is used on the main thread only, an admitted
+ * viewer's on its worker's thread only (caption-workers.h). */
 #pragma once
 
 #include <libsoup/soup.h>
@@ -25,12 +28,14 @@
 
 G_BEGIN_DECLS
 
-/* The SoupServer WebSocket callback (@user_data: the CapServer). */
-void cap_conn_on_websocket (SoupServer * soup, SoupServerMessage * msg,
-    const char *path, SoupWebsocketConnection * ws, gpointer user_data);
+/* A WebSocket handshake of @msg is done, @stream taken from the SoupServer: the
+ * connection is admitted or refused. A publisher stays on the main thread, an
+ * admitted viewer goes to a worker (caption-workers.h). */
+void cap_conn_on_upgrade (CapServer * server, SoupServerMessage * msg,
+    GIOStream * stream);
 
 CapRole cap_conn_get_role (CapConn * conn);
-/* The link of @conn in its room's list (caption-room.c). */
+/* The link of a publisher in its room's list (caption-room.c). */
 GList *cap_conn_get_room_link (CapConn * conn);
 
 /* Queues a live frame (an interim) for @conn; closes it with 4010 when its unsent
@@ -58,12 +63,13 @@ gboolean cap_conn_has_unacked (CapConn * conn);
 void cap_conn_close (CapConn * conn, gushort code, const gchar * reason,
     CapDrop drop);
 
-/* Every connection: closed with 1001 (shutdown), or dropped at once. */
-void cap_conn_close_all (CapServer * server);
-void cap_conn_abort_all (CapServer * server);
+/* Every connection of @conns (server->conns, or a worker's on its thread): closed
+ * with 1001 (shutdown), or dropped at once. */
+void cap_conn_close_all (GQueue * conns);
+void cap_conn_abort_all (GQueue * conns);
 
-/* Closes with 4008 the connections that sent nothing, not even a pong, for
- * --heartbeat-timeout. Called every second. */
-void cap_conn_sweep (CapServer * server);
+/* Closes with 4008 the connections of @conns that sent nothing, not even a pong, for
+ * --heartbeat-timeout. Called every second on each thread. */
+void cap_conn_sweep (CapServer * server, GQueue * conns);
 
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "caption-room.h"
 #include "caption-store.h"
 #include "caption-transcript.h"
+#include "caption-conn.h"
 #include "caption-http.h"
 
 #define VIEWER_RESOURCE "/org/gst-stt/caption-server/viewer.html"
@@ -134,7 +135,7 @@ serve_transcript (CapServer * server, SoupServerMessage * msg,
   /* Whoever may watch the room may read its transcript. */
   if (!cap_auth_check (server, cap_auth_request_token (msg, params),
           room_name, CAP_ROLE_VIEWER, &publisher, &reason)) {
-    server->metrics.drops[CAP_DROP_AUTH]++;
+    cap_metrics_count (&server->metrics.drops[CAP_DROP_AUTH]);
     respond (msg, SOUP_STATUS_UNAUTHORIZED, "text/plain; charset=utf-8",
         g_strdup_printf ("%s\n", reason));
     return;
@@ -184,6 +185,33 @@ serve_room (CapServer * server, SoupServerMessage * msg, const gchar * rest)
     respond (msg, SOUP_STATUS_NOT_FOUND, "text/plain", NULL);
 }
 
+static void
+on_upgraded (SoupServerMessage * msg, gpointer user_data)
+{
+  GIOStream *stream;
+
+  g_object_ref (msg);
+  stream = soup_server_message_steal_connection (msg);
+  cap_conn_on_upgrade (user_data, msg, stream);
+  g_object_unref (stream);
+  g_object_unref (msg);
+}
+
+/* The WebSocket handshake, done here rather than by a SoupServer WebSocket handler:
+ * that one makes the SoupWebsocketConnection on the main thread, and a viewer's must
+ * be made on its worker's (caption-workers.h). No extension is offered: a small
+ * compressed frame could inflate past --max-message unseen by the guard, and the
+ * send queue counts bytes on the wire. */
+static void
+upgrade (CapServer * server, SoupServerMessage * msg)
+{
+  /* Not a handshake: the status (400) is set. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    return;
+  g_signal_connect (msg, "wrote-informational", G_CALLBACK (on_upgraded),
+      server);
+}
+
 void
 cap_http_on_request (SoupServer * soup, SoupServerMessage * msg,
     const char *path, GHashTable * query, gpointer user_data)
@@ -200,7 +228,7 @@ cap_http_on_request (SoupServer * soup, SoupServerMessage * msg,
     const char *ip = soup_server_message_get_remote_host (msg);
     CapJson j;
 
-    server->metrics.drops[CAP_DROP_ORIGIN]++;
+    cap_metrics_count (&server->metrics.drops[CAP_DROP_ORIGIN]);
     cap_log_begin (&j, "refused");
     cap_json_add_string (&j, "path", path);
     cap_json_add_string (&j, "ip", ip ? ip : "?");
@@ -218,6 +246,8 @@ cap_http_on_request (SoupServer * soup, SoupServerMessage * msg,
     if ((length && g_ascii_strtoull (length, NULL, 10) > 0) ||
         soup_message_headers_get_one (request, "Transfer-Encoding"))
       respond (msg, SOUP_STATUS_BAD_REQUEST, "text/plain", NULL);
+    else
+      upgrade (server, msg);
     return;
   }
 

@@ -9,6 +9,7 @@
  *   caption-main.c        options, start-up, signals, shutdown
  *   caption-conn.c        one WebSocket: admission, messages, send queue, close
  *   caption-room.c        rooms, held finals (history), the fan-out
+ *   caption-workers.c     the viewer threads (--threads) and the rooms' shards in them
  *   caption-bridge.c      --redis: rooms shared by several servers
  *   caption-redis.c       hiredis' async context in the GLib main loop
  *   caption-auth.c        tokens (verified by ../stt-caption-jwt.c) and public rooms
@@ -44,6 +45,7 @@
 #include "caption-protocol.h"
 #include "caption-room.h"
 #include "caption-server.h"
+#include "caption-workers.h"
 
 #ifndef VERSION
 #define VERSION "dev"
@@ -67,7 +69,8 @@ typedef struct
 void
 cap_server_maybe_quit (CapServer * server)
 {
-  if (server->shutting_down && server->conns.length == 0)
+  if (server->shutting_down && server->conns.length == 0 &&
+      server->n_viewers == 0)
     g_main_loop_quit (server->loop);
 }
 
@@ -89,7 +92,8 @@ on_grace (gpointer user_data)
 {
   CapServer *server = user_data;
 
-  cap_conn_abort_all (server);
+  cap_conn_abort_all (&server->conns);
+  cap_workers_abort_all (server);
   server->grace_id = g_timeout_add_seconds (1, on_last_grace, server);
   return G_SOURCE_REMOVE;
 }
@@ -110,13 +114,15 @@ on_signal (gpointer user_data)
   }
   server->shutting_down = TRUE;
   cap_log_begin (&j, "shutdown");
-  cap_json_add_int (&j, "connections", server->conns.length);
+  cap_json_add_int (&j, "connections", server->conns.length +
+      server->n_viewers);
   cap_log_end (&j);
 
   g_clear_pointer (&server->listener, stt_listener_free);
   /* Connections still in their HTTP request. */
   soup_server_disconnect (server->soup);
-  cap_conn_close_all (server);
+  cap_conn_close_all (&server->conns);
+  cap_workers_close_all (server);
   server->grace_id = g_timeout_add_seconds (SHUTDOWN_GRACE, on_grace, server);
   cap_server_maybe_quit (server);
   return G_SOURCE_CONTINUE;
@@ -125,7 +131,9 @@ on_signal (gpointer user_data)
 static gboolean
 on_sweep (gpointer user_data)
 {
-  cap_conn_sweep (user_data);
+  CapServer *server = user_data;
+
+  cap_conn_sweep (server, &server->conns);
   return G_SOURCE_CONTINUE;
 }
 
@@ -203,7 +211,7 @@ check_options (CapOptions * opts, MintOptions * mint, GError ** error)
           G_MAXINT, error) ||
       !check_range ("heartbeat", opts->heartbeat, 0, 3600, error) ||
       !check_range ("heartbeat-timeout", opts->heartbeat_timeout, 0, 36000,
-          error))
+          error) || !check_range ("threads", opts->threads, 0, 256, error))
     return FALSE;
   if (opts->heartbeat_timeout > 0 && opts->heartbeat_timeout <= opts->heartbeat) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -296,11 +304,15 @@ parse_options (CapOptions * opts, MintOptions * mint, int *argc, char ***argv,
           "Bytes queued for one client and not yet sent; past it the client "
         "is closed with 4010 (default 1048576)", "BYTES"},
     {"heartbeat", 0, 0, G_OPTION_ARG_INT, &opts->heartbeat,
-        "Seconds between pings to each client, 0 for none (default 15)",
-        "SECONDS"},
+          "Ping each client at least every SECONDS (each connection's interval "
+          "is drawn from the upper half, so that pings spread out), 0 for none "
+        "(default 15)", "SECONDS"},
     {"heartbeat-timeout", 0, 0, G_OPTION_ARG_INT, &opts->heartbeat_timeout,
           "Close with 4008 a client that sent nothing, not even a pong, for "
         "this long; 0 for never (default 45)", "SECONDS"},
+    {"threads", 0, 0, G_OPTION_ARG_INT, &opts->threads,
+          "Threads that hold the viewers' connections and send them the "
+        "captions (default: four per CPU, also said by 0)", "N"},
     {"redis", 0, 0, G_OPTION_ARG_STRING, &opts->redis_url,
           "Share rooms with the other servers on this Redis, "
         "redis://HOST[:PORT] (default: none, rooms are this server's)", "URL"},
@@ -459,6 +471,7 @@ server_announce (CapServer * server)
   cap_json_add_int (&j, "max_queue", opts->max_queue);
   cap_json_add_int (&j, "heartbeat", opts->heartbeat);
   cap_json_add_int (&j, "heartbeat_timeout", opts->heartbeat_timeout);
+  cap_json_add_int (&j, "threads", server->n_workers);
   if (opts->redis_url)
     cap_json_add_string (&j, "redis", opts->redis_url);
   cap_log_end (&j);
@@ -520,17 +533,16 @@ main (int argc, char *argv[])
   server.rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       cap_room_destroy);
   server.ip_limit = cap_ip_limit_new (server.opts.max_per_ip);
-  server.loop = g_main_loop_new (NULL, FALSE);
+  server.context = g_main_context_default ();
+  server.loop = g_main_loop_new (server.context, FALSE);
   server.soup = soup_server_new ("server-header", CAP_PROGRAM "/" VERSION,
       NULL);
-  /* A small compressed frame could inflate past --max-message unseen by the guard,
-   * and the send queue counts bytes on the wire. */
-  soup_server_remove_websocket_extension (server.soup,
-      SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  /* WebSocket handshakes too (caption-http.c): viewers are made on the workers. */
   soup_server_add_handler (server.soup, NULL, cap_http_on_request, &server,
       NULL);
-  soup_server_add_websocket_handler (server.soup, NULL, NULL, NULL,
-      cap_conn_on_websocket, &server, NULL);
+  cap_workers_start (&server, server.opts.threads > 0 ?
+      (guint) server.opts.threads : CAP_THREADS_PER_CPU *
+      MAX (g_get_num_processors (), 1));
 
 #ifdef CAP_HAVE_REDIS
   if (server.opts.redis_url) {
@@ -562,7 +574,8 @@ main (int argc, char *argv[])
     CapJson j;
 
     cap_log_begin (&j, "stop");
-    cap_json_add_int (&j, "connections", server.conns.length);
+    cap_json_add_int (&j, "connections", server.conns.length +
+        server.n_viewers);
     cap_log_end (&j);
   }
   goto out;
@@ -576,6 +589,9 @@ out:
   /* Before the rooms: its pending replies look rooms up. */
   g_clear_pointer (&server.bridge, cap_bridge_free);
 #endif
+  /* Before the rooms: their shards are the workers'. */
+  if (server.workers)
+    cap_workers_stop (&server);
   /* Stores are flushed and closed here. */
   if (server.rooms)
     cap_room_free_all (&server);
@@ -585,6 +601,7 @@ out:
   g_clear_pointer (&server.ip_limit, cap_ip_limit_free);
   g_clear_pointer (&server.loop, g_main_loop_unref);
   g_clear_pointer (&server.secret, g_bytes_unref);
+  cap_workers_free (&server);
   options_clear (&server.opts);
   g_free (mint.room);
   g_free (mint.role);

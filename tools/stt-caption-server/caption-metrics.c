@@ -99,14 +99,14 @@ cap_metrics_render (const CapMetrics * m, guint publishers, guint viewers,
       "# HELP stt_caption_messages_out_total Messages queued to clients.\n"
       "# TYPE stt_caption_messages_out_total counter\n"
       "stt_caption_messages_out_total %" G_GUINT64_FORMAT "\n",
-      m->messages_in, m->messages_out);
+      cap_metrics_get (&m->messages_in), cap_metrics_get (&m->messages_out));
 
   g_string_append (s, "# HELP stt_caption_drops_total Messages and "
       "connections dropped, by reason.\n"
       "# TYPE stt_caption_drops_total counter\n");
   for (i = 0; i < CAP_N_DROPS; i++)
     g_string_append_printf (s, "stt_caption_drops_total{reason=\"%s\"} %"
-        G_GUINT64_FORMAT "\n", drop_names[i], m->drops[i]);
+        G_GUINT64_FORMAT "\n", drop_names[i], cap_metrics_get (&m->drops[i]));
 
   g_string_append (s, "# HELP stt_caption_fanout_seconds Time from a final's "
       "arrival to its frames being queued to every viewer.\n"

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* caption-metrics: the counters of stt-caption-server and their Prometheus text
- * (GET /metrics). Main thread only.
+ * (GET /metrics). Main thread only, but for messages_in, messages_out and drops,
+ * which the viewer threads (caption-workers.h) count too: those only through
+ * cap_metrics_count() and cap_metrics_get().
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
@@ -47,6 +49,20 @@ typedef struct
   guint64 redis_unshared;       /* finals stored here while Redis was down */
   guint64 redis_missed;         /* room ids this server never received */
 } CapMetrics;
+
+/* One more on @counter (messages_in, messages_out, drops[]), from any thread. The
+ * counters are independent figures: relaxed atomics are enough. */
+static inline void
+cap_metrics_count (guint64 * counter)
+{
+  __atomic_fetch_add (counter, 1, __ATOMIC_RELAXED);
+}
+
+static inline guint64
+cap_metrics_get (const guint64 * counter)
+{
+  return __atomic_load_n (counter, __ATOMIC_RELAXED);
+}
 
 /* A final took @seconds from its arrival to being queued for every viewer. */
 void cap_metrics_observe_fanout (CapMetrics * m, gdouble seconds);

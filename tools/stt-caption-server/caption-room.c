@@ -6,10 +6,13 @@
 #include "config.h"
 #endif
 
+#include <string.h>
+
 #include "caption-bridge.h"
 #include "caption-conn.h"
 #include "caption-log.h"
 #include "caption-room.h"
+#include "caption-workers.h"
 
 static void
 caption_free (gpointer c)
@@ -21,13 +24,11 @@ caption_free (gpointer c)
 static void
 room_free (CapRoom * room)
 {
-  guint i;
-
   if (room->ttl_id)
     g_source_remove (room->ttl_id);
-  for (i = 0; i < room->n_held; i++)
-    g_bytes_unref (room->held[(room->head + i) % room->server->opts.history]);
-  g_free (room->held);
+  if (room->shards)
+    cap_shards_close (room);
+  cap_history_clear (&room->history);
   g_queue_clear_full (&room->sync_held, caption_free);
   cap_store_close (room->store);
   g_hash_table_unref (room->last_seq);
@@ -42,7 +43,7 @@ log_room (CapRoom * room, const gchar * event)
 
   cap_log_begin (&j, event);
   cap_json_add_string (&j, "room", room->name);
-  cap_json_add_int (&j, "last_id", room->last_id);
+  cap_json_add_int (&j, "last_id", room->history.last_id);
   cap_log_end (&j);
 }
 
@@ -57,7 +58,7 @@ room_drop (CapRoom * room)
 static gboolean
 room_is_empty (CapRoom * room)
 {
-  return room->publishers.length == 0 && room->viewers.length == 0;
+  return room->publishers.length == 0 && room->n_viewers == 0;
 }
 
 /* Makes room for one more room: frees an empty room, if there is one, before its
@@ -78,32 +79,79 @@ evict_empty_room (CapServer * server)
   return FALSE;
 }
 
-/* Appends a final's frame to the ring, dropping the oldest when full. */
-static void
-hold (CapRoom * room, gint64 id, GBytes * frame)
-{
-  guint size = room->server->opts.history;
+/* ---------- history ---------- */
 
+void
+cap_history_init (CapHistory * h, guint size)
+{
+  memset (h, 0, sizeof (*h));
+  h->size = size;
+  h->held = g_new0 (GBytes *, MAX (size, 1));
+}
+
+void
+cap_history_copy (CapHistory * dst, const CapHistory * src)
+{
+  guint i;
+
+  cap_history_init (dst, src->size);
+  for (i = 0; i < src->n_held; i++)
+    dst->held[i] = g_bytes_ref (src->held[(src->head + i) % src->size]);
+  dst->n_held = src->n_held;
+  dst->last_id = src->last_id;
+}
+
+static void
+drop_oldest (CapHistory * h)
+{
+  g_bytes_unref (h->held[h->head]);
+  h->head = (h->head + 1) % h->size;
+  h->n_held--;
+}
+
+void
+cap_history_clear (CapHistory * h)
+{
+  while (h->n_held > 0)
+    drop_oldest (h);
+  g_clear_pointer (&h->held, g_free);
+}
+
+void
+cap_history_hold (CapHistory * h, gint64 id, GBytes * frame)
+{
   /* Ids of one store follow each other; anything else (a relayed final after a lost
    * one) starts the history over. */
-  if (id != room->last_id + 1) {
-    while (room->n_held > 0) {
-      g_bytes_unref (room->held[room->head]);
-      room->head = (room->head + 1) % size;
-      room->n_held--;
-    }
+  if (id != h->last_id + 1) {
+    while (h->n_held > 0)
+      drop_oldest (h);
   }
-  room->last_id = id;
-  if (size == 0)
+  h->last_id = id;
+  if (h->size == 0)
     return;
-  if (room->n_held == size) {
-    g_bytes_unref (room->held[room->head]);
-    room->head = (room->head + 1) % size;
-    room->n_held--;
-  }
-  room->held[(room->head + room->n_held) % size] = g_bytes_ref (frame);
-  room->n_held++;
+  if (h->n_held == h->size)
+    drop_oldest (h);
+  h->held[(h->head + h->n_held) % h->size] = g_bytes_ref (frame);
+  h->n_held++;
 }
+
+gint64
+cap_history_first (const CapHistory * h)
+{
+  return h->last_id - h->n_held + 1;
+}
+
+GBytes *
+cap_history_frame (const CapHistory * h, gint64 id)
+{
+  gint64 first = cap_history_first (h);
+
+  if (id < first || id > h->last_id)
+    return NULL;
+  return h->held[(h->head + (id - first)) % h->size];
+}
+
+/* ---------- rooms ---------- */
 
 static void
 hold_stored (CapCaption * c, gpointer user_data)
@@ -111,7 +159,7 @@ hold_stored (CapCaption * c, gpointer user_data)
   CapRoom *room = user_data;
   g_autoptr (GBytes) frame = cap_msg_final (c);
 
-  hold (room, c->id, frame);
+  cap_history_hold (&room->history, c->id, frame);
 }
 
 static gboolean
@@ -147,7 +195,7 @@ cap_room_open (CapServer * server, const gchar * name, gushort * code,
   room = g_new0 (CapRoom, 1);
   room->server = server;
   room->name = g_strdup (name);
-  room->held = g_new0 (GBytes *, MAX (server->opts.history, 1));
+  cap_history_init (&room->history, server->opts.history);
   room->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_free);
   room->store = cap_store_open (server->opts.store_dir, name, TRUE, &error);
@@ -157,12 +205,13 @@ cap_room_open (CapServer * server, const gchar * name, gushort * code,
   if (last_id < 0)
     goto store_failed;
   /* The history survives a restart: the last finals come back from the store. */
-  room->last_id = MAX (0, last_id - server->opts.history);
-  if (!cap_store_foreach (room->store, room->last_id, hold_stored, room,
-          &error))
+  room->history.last_id = MAX (0, last_id - server->opts.history);
+  if (!cap_store_foreach (room->store, room->history.last_id, hold_stored,
+          room, &error))
     goto store_failed;
-  room->last_id = last_id;
+  room->history.last_id = last_id;
   room->shared_id = last_id;
+  cap_shards_open (room);
 
   g_hash_table_insert (server->rooms, room->name, room);
   log_room (room, "room_open");
@@ -194,29 +243,49 @@ store_failed:
   }
 }
 
-void
-cap_room_join (CapRoom * room, CapConn * conn)
+static void
+room_used (CapRoom * room)
 {
   if (room->ttl_id) {
     g_source_remove (room->ttl_id);
     room->ttl_id = 0;
   }
-  if (cap_conn_get_role (conn) == CAP_ROLE_PUBLISHER)
-    g_queue_push_tail_link (&room->publishers, cap_conn_get_room_link (conn));
-  else
-    g_queue_push_tail_link (&room->viewers, cap_conn_get_room_link (conn));
+}
+
+static void
+room_maybe_unused (CapRoom * room)
+{
+  if (room_is_empty (room) && !room->ttl_id)
+    room->ttl_id = g_timeout_add_seconds (room->server->opts.room_ttl, on_ttl,
+        room);
+}
+
+void
+cap_room_join (CapRoom * room, CapConn * conn)
+{
+  room_used (room);
+  g_queue_push_tail_link (&room->publishers, cap_conn_get_room_link (conn));
+}
+
+void
+cap_room_join_viewer (CapRoom * room)
+{
+  room_used (room);
+  room->n_viewers++;
 }
 
 void
 cap_room_leave (CapRoom * room, CapConn * conn)
 {
-  if (cap_conn_get_role (conn) == CAP_ROLE_PUBLISHER)
-    g_queue_unlink (&room->publishers, cap_conn_get_room_link (conn));
-  else
-    g_queue_unlink (&room->viewers, cap_conn_get_room_link (conn));
-  if (room_is_empty (room) && !room->ttl_id)
-    room->ttl_id = g_timeout_add_seconds (room->server->opts.room_ttl, on_ttl,
-        room);
+  g_queue_unlink (&room->publishers, cap_conn_get_room_link (conn));
+  room_maybe_unused (room);
+}
+
+void
+cap_room_leave_viewer (CapRoom * room)
+{
+  room->n_viewers--;
+  room_maybe_unused (room);
 }
 
 gint64
@@ -269,41 +338,13 @@ cap_room_store_final (CapRoom * room, CapCaption * c, GError ** error)
 void
 cap_room_deliver (CapRoom * room, const CapDelivery * d)
 {
-  GList *l;
-
   if (d->final) {
     /* A final relayed twice, or older than what is held: viewers have it. */
-    if (d->id <= room->last_id)
+    if (d->id <= room->history.last_id)
       return;
-    hold (room, d->id, d->frame);
+    cap_history_hold (&room->history, d->id, d->frame);
   }
-  /* Closing a viewer (4010) does not take it off the list: that waits for its
-   * "closed" signal, from the main loop. */
-  for (l = room->viewers.head; l; l = l->next) {
-    if (d->final)
-      cap_conn_offer_final (l->data, d->id, d->frame);
-    else
-      cap_conn_send (l->data, d->frame);
-  }
-  if (d->final)
-    cap_metrics_observe_fanout (&room->server->metrics,
-        (gdouble) (g_get_monotonic_time () - d->arrival) / G_USEC_PER_SEC);
-}
-
-gint64
-cap_room_first_held (CapRoom * room)
-{
-  return room->last_id - room->n_held + 1;
-}
-
-GBytes *
-cap_room_held_frame (CapRoom * room, gint64 id)
-{
-  gint64 first = cap_room_first_held (room);
-
-  if (id < first || id > room->last_id)
-    return NULL;
-  return room->held[(room->head + (id - first)) % room->server->opts.history];
+  cap_shards_deliver (room, d);
 }
 
 /* ---------- the Redis bridge ---------- */
@@ -363,13 +404,13 @@ apply_shared (CapRoom * room, CapCaption * c, gint64 arrival)
 
   if (c->id <= room->shared_id)
     return;
-  if (c->id <= room->last_id) {
+  if (c->id <= room->history.last_id) {
     room->shared_id = c->id;
     missed (room, c->id, c->id, "id given here while redis was down");
     return;
   }
-  if (c->id > room->last_id + 1)
-    missed (room, room->last_id + 1, c->id - 1,
+  if (c->id > room->history.last_id + 1)
+    missed (room, room->history.last_id + 1, c->id - 1,
         "never reached this server (given by a server cut off from redis, "
         "or gone from redis' history)");
   room->shared_id = c->id;
@@ -400,8 +441,7 @@ welcome_waiting (CapRoom * room)
 
   for (l = room->publishers.head; l; l = l->next)
     cap_conn_welcome (l->data);
-  for (l = room->viewers.head; l; l = l->next)
-    cap_conn_welcome (l->data);
+  cap_shards_set_ready (room, TRUE);
 }
 
 static void
@@ -432,6 +472,7 @@ cap_room_share_start (CapRoom * room)
   }
   room->unshared = 0;
   room->share = CAP_SHARE_SYNCING;
+  cap_shards_set_ready (room, FALSE);
   if (!cap_bridge_sync_room (server->bridge, room))
     cap_room_share_stop (room);
 }

@@ -5,8 +5,8 @@
  * A room is made when its first connection arrives (its store opened, its last
  * --history finals read back) and freed --room-ttl seconds after its last connection
  * left; its store stays on disk. It holds the frames of its last --history finals, in
- * id order, once for every viewer: a joining or catching-up viewer reads them from here
- * (caption-conn.c), so history costs no memory per viewer.
+ * id order, once for every viewer: a joining or catching-up viewer reads them from its
+ * worker's copy (caption-workers.h), so history costs no memory per viewer.
  *
  * Everything a viewer receives enters the room through cap_room_deliver(), whether a
  * local publisher sent it (after cap_room_store_final()) or the Redis bridge
@@ -26,6 +26,29 @@
 
 G_BEGIN_DECLS
 
+/* The frames of a room's last finals, ids last_id - n_held + 1 .. last_id, in a ring
+ * of --history. The room holds one (main thread) and each of its shards a copy
+ * (caption-workers.h): references to the same frames. */
+typedef struct
+{
+  GBytes **held;
+  guint size;
+  guint n_held;
+  guint head;                   /* index of the oldest */
+  gint64 last_id;
+} CapHistory;
+
+void cap_history_init (CapHistory * h, guint size);
+void cap_history_copy (CapHistory * dst, const CapHistory * src);
+void cap_history_clear (CapHistory * h);
+/* Appends a final's frame, dropping the oldest when full; an @id that does not
+ * follow last_id starts the history over. */
+void cap_history_hold (CapHistory * h, gint64 id, GBytes * frame);
+/* The id of the oldest final held (last_id + 1 when none is), and the frame of a
+ * held final (transfer none; NULL when not held). */
+gint64 cap_history_first (const CapHistory * h);
+GBytes *cap_history_frame (const CapHistory * h, gint64 id);
+
 typedef enum
 {
   CAP_SHARE_LOCAL,              /* no --redis, or Redis down */
@@ -39,13 +62,12 @@ struct _CapRoom
   gchar *name;
   CapStore *store;
   GQueue publishers;            /* CapConn* */
-  GQueue viewers;               /* CapConn* */
+  guint n_viewers;              /* admitted and not gone; they live on the workers */
+  CapShard **shards;            /* one per worker (caption-workers.h) */
+  guint *shard_viewers;         /* per worker: viewers admitted and not gone */
 
-  /* The last finals, ids last_id - n_held + 1 .. last_id, in a ring. */
-  GBytes **held;                /* opts.history frames */
-  guint n_held;
-  guint head;                   /* index of the oldest */
-  gint64 last_id;
+  CapHistory history;           /* its last --history finals; history.last_id is
+                                 * the room's last final */
 
   GHashTable *last_seq;         /* publisher -> gint64*, read from the store once */
   guint ttl_id;
@@ -75,9 +97,12 @@ CapRoom *cap_room_open (CapServer * server, const gchar * name, gushort * code,
     const gchar ** reason);
 CapRoom *cap_room_lookup (CapServer * server, const gchar * name);
 
+/* A publisher joins or leaves; a viewer is only counted here (it joins a shard). */
 void cap_room_join (CapRoom * room, CapConn * conn);
+void cap_room_join_viewer (CapRoom * room);
 /* May free the room (later, at --room-ttl) when it was the last connection. */
 void cap_room_leave (CapRoom * room, CapConn * conn);
+void cap_room_leave_viewer (CapRoom * room);
 
 /* The highest seq stored from @publisher in the room (0 when none), or -1 when the
  * store fails. */
@@ -85,13 +110,9 @@ gint64 cap_room_last_seq (CapRoom * room, const gchar * publisher);
 /* Stores the final @c (publisher and seq set; time and id are set here). */
 gboolean cap_room_store_final (CapRoom * room, CapCaption * c, GError ** error);
 
-/* Fans @d out to the viewers; a final is held for later viewers too. */
+/* Fans @d out to the viewers (through the workers); a final is held for later
+ * viewers too. */
 void cap_room_deliver (CapRoom * room, const CapDelivery * d);
-
-/* History, for viewers catching up: the id of the oldest final held (last_id + 1 when
- * none is), and the frame of a held final (transfer none). */
-gint64 cap_room_first_held (CapRoom * room);
-GBytes *cap_room_held_frame (CapRoom * room, gint64 id);
 
 /* ---------- the Redis bridge (caption-bridge.c) ---------- */
 

@@ -2,8 +2,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Threads: one. The main thread runs the GMainLoop that owns the SoupServer, every
- * SoupWebsocketConnection and every room store; nothing here takes a lock. */
+ * Threads: the main thread runs the GMainLoop that owns the SoupServer, the
+ * publishers' connections, the rooms and their stores; everything here is its own.
+ * The viewers' connections live on --threads workers (caption-workers.h), which
+ * reach the main thread only through queues and atomic counters. */
 #pragma once
 
 #include <glib.h>
@@ -30,6 +32,12 @@ G_BEGIN_DECLS
 #define CAP_DEFAULT_MAX_QUEUE (1024 * 1024)
 #define CAP_DEFAULT_HEARTBEAT 15
 #define CAP_DEFAULT_HEARTBEAT_TIMEOUT 45
+/* Viewer threads per CPU by default. More than one: every wake-up of a thread (a pong,
+ * a final) costs GLib a walk of all the sockets of its context, so the fewer each
+ * holds the less that costs, while the fan-out is spread over the CPUs all the same
+ * (bench/README.md, "Caption fan-out": --heartbeat 2, 5000 viewers on 2 CPUs, server
+ * CPU 109 % with 2 threads, 99 % with 4, 82-90 % with 8, 76 % with 16). */
+#define CAP_THREADS_PER_CPU 4
 
 /* WebSocket close codes of docs/caption-server.md beyond RFC 6455's. */
 #define CAP_CLOSE_AUTH 4001
@@ -58,6 +66,7 @@ typedef struct
   gchar **public_rooms;
   gchar **allow_origins;
   gchar *redis_url;             /* --redis, NULL without */
+  gint threads;                 /* viewer threads, 0 for CAP_THREADS_PER_CPU per CPU */
 } CapOptions;
 
 typedef enum
@@ -69,6 +78,8 @@ typedef enum
 typedef struct _CapRoom CapRoom;
 typedef struct _CapConn CapConn;
 typedef struct _CapBridge CapBridge;
+typedef struct _CapWorker CapWorker;
+typedef struct _CapShard CapShard;
 
 typedef struct
 {
@@ -80,9 +91,13 @@ typedef struct
   gint64 started;               /* g_get_monotonic_time() at start */
 
   GHashTable *rooms;            /* name -> CapRoom*, rooms held in memory */
-  GQueue conns;                 /* CapConn*, every WebSocket not yet closed */
+  GQueue conns;                 /* CapConn*, every WebSocket of this thread not yet
+                                 * closed (publishers, refused connections) */
   guint n_publishers;           /* open (accepted) connections per role */
-  guint n_viewers;
+  guint n_viewers;              /* on the workers, until they say it has gone */
+  CapWorker **workers;
+  guint n_workers;
+  GMainContext *context;        /* the main thread's */
   guint next_conn_id;
   CapIpLimit *ip_limit;
   CapMetrics metrics;
