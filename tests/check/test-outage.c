@@ -722,7 +722,7 @@ check_words_except_lost (Run * r)
  * file is gone by the end of the stream. */
 GST_START_TEST (test_long_outage_spooled)
 {
-  Run *r = run_new_full (130, TRUE, FALSE, "deepgram");
+  Run *r = run_new_full (150, TRUE, FALSE, "deepgram");
   const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {105, ACT_ACCEPT} };
   guint pw, bw;
   const gchar *last;
@@ -730,8 +730,9 @@ GST_START_TEST (test_long_outage_spooled)
   r->spool_dir = g_dir_make_tmp ("stt-spool-XXXXXX", NULL);
   g_object_set (r->stt, "spool-dir", r->spool_dir, NULL);
   run_play (r, steps, G_N_ELEMENTS (steps));
-  /* Words of the outage come once the service is back: 90 s after, at most. */
-  check_words (r, 90 + 15, &pw, &bw, &last);
+  /* Words of the outage come once the service is back: 90 s after, plus the reconnect
+   * backoff (at most reconnect-max-delay, 30 s), plus the catch-up. */
+  check_words (r, 90 + 30 + 10, &pw, &bw, &last);
   fail_unless_equals_int (pw, r->n_tones);
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
   fail_unless (stat_time (r, "audio-spooled") >= 20 * GST_SECOND, "spooled %.1f s",
@@ -748,7 +749,7 @@ GST_END_TEST;
  * comes. */
 GST_START_TEST (test_spool_too_small)
 {
-  Run *r = run_new_full (130, TRUE, FALSE, "deepgram");
+  Run *r = run_new_full (150, TRUE, FALSE, "deepgram");
   const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {105, ACT_ACCEPT} };
 
   r->spool_dir = g_dir_make_tmp ("stt-spool-XXXXXX", NULL);
