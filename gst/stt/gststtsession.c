@@ -1771,8 +1771,29 @@ backlog_failed_cb (gpointer data)
   HOLD (s);
   GstSttSession *b = s->backlog;
 
-  if (b == NULL || s->state == STATE_DONE)
+  if (b == NULL)
     return G_SOURCE_REMOVE;
+  if (s->state == STATE_DONE) {
+    guint64 from = b->committed;
+
+    /* This session's own drain is over: no replay can follow. What the backlog did not
+     * transcribe is lost, said; this session's finals go out, and the drain ends. */
+    s->backlog = NULL;
+    gst_stt_session_stop (b);
+    gst_stt_session_unref (b);
+    report_loss (s, MAX (from, s->committed), s->split, TRUE, "the backlog's own "
+        "connection failed at the end of the stream");
+    s->committed = MAX (s->committed, MAX (s->split, s->live_committed));
+    gst_stt_ring_commit (s->ring, s->committed);
+    release_held (s);
+    notify_committed (s);
+    if (s->drain_held && !is_stopped (s)) {
+      s->drain_held = FALSE;
+      if (s->cb.drained)
+        s->cb.drained (s, s->user_data);
+    }
+    return G_SOURCE_REMOVE;
+  }
   s->backlog = NULL;
   gst_stt_session_stop (b);
   gst_stt_session_unref (b);
