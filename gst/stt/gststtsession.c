@@ -199,6 +199,8 @@ static void give_up (GstSttSession * s, const gchar * why, guint http_status,
     gint close_code);
 static void switch_target (GstSttSession * s, guint to, const gchar * why);
 static guint64 start_backlog (GstSttSession * s, guint64 from, guint64 split);
+static gboolean behind_real_time (GstSttSession * s, guint64 pos);
+static gboolean live_edge_moves (GstSttSession * s, guint64 end);
 static void stop_backlog (GstSttSession * s);
 static GstSttSession *session_new_on (GstSttSettings * config, GstSttRing * ring,
     GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
@@ -1223,8 +1225,10 @@ on_ws_opened (SttWs * ws, gpointer user_data)
    * time could ever work off: the backlog gets a session of its own. Nothing was sent
    * on this connection yet, so it can still start elsewhere. */
   if (s->parent == NULL && s->backlog == NULL && !s->no_split && s->cfg->live
-      && paced (s) && s->conn_sent == 0 && s->send_pos == s->conn_base
-      && end > s->conn_base + s->cfg->rate * BACKLOG_SPLIT_MS / 1000) {
+      && paced (s) && s->connection > 0 && s->conn_sent == 0
+      && s->send_pos == s->conn_base
+      && end > s->conn_base + s->cfg->rate * BACKLOG_SPLIT_MS / 1000
+      && behind_real_time (s, s->conn_base) && live_edge_moves (s, end)) {
     s->conn_base = s->send_pos = start_backlog (s, s->conn_base, end);
     gst_stt_results_new_origin (s->results, s->conn_base);
   }
@@ -1659,6 +1663,26 @@ mint_token (GstSttSession * s, GError ** error)
 
 /* ------------------------------------------------------------------------------------ */
 /* The live backlog */
+
+/* Whether the audio at stream position @pos came more than BACKLOG_SPLIT_MS ago (or
+ * so long ago that only the spool has it): a backlog of the past. */
+static gboolean
+behind_real_time (GstSttSession * s, guint64 pos)
+{
+  gint64 arrival = gst_stt_ring_get_arrival (s->ring, pos);
+
+  return arrival < 0 || now_us () - arrival > BACKLOG_SPLIT_MS * 1000;
+}
+
+/* Whether the newest audio, before @end, came within the last second: a live edge that
+ * moves on (not a source that pushed everything, or stopped). */
+static gboolean
+live_edge_moves (GstSttSession * s, guint64 end)
+{
+  gint64 arrival = end > 0 ? gst_stt_ring_get_arrival (s->ring, end - 1) : -1;
+
+  return arrival >= 0 && now_us () - arrival < G_USEC_PER_SEC;
+}
 
 /* Hands the live session's held finals on, in order. */
 static void
