@@ -700,6 +700,11 @@ check_words_except_lost (Run * r)
     gboolean inside = r->tones[i].start >= from && r->tones[i].end <= to;
     gboolean outside = r->tones[i].end <= from || r->tones[i].start >= to;
 
+    /* A word cut by an edge is heard from where its audio starts again. */
+    if (!here && !inside && !outside && w && g_str_equal (w->text, want))
+      here = w->start + TOLERANCE >= at
+          && w->start <= (GstClockTime) (r->tones[i].end * GST_SECOND);
+
     if (inside) {
       fail_if (here, "word %u (%s at %.2f s) came, inside the stretch said lost "
           "(%.2f-%.2f s)", i, want, r->tones[i].start, from, to);
