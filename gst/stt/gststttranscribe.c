@@ -41,8 +41,12 @@
  * - `stt-stats`: every `stats-interval`, with `audio-untranscribed`.
  *
  * Audio that will never be transcribed is never silent: a WARNING whose details carry
- * `untranscribed`, `from` and `to` names it (the live replay ring overflowed during an
- * outage, or the element gave up after `outage-timeout`). At end of stream the element
+ * `untranscribed`, `from` and `to` names it (the live replay ring and its spool on disk,
+ * `spool-dir`, overflowed during an outage, or the element gave up after
+ * `outage-timeout`). With `backups`, another provider takes over from the committed
+ * point when the active one cannot carry the audio, and the primary is probed and
+ * taken back when it answers again; a service paced at real time that returns with a
+ * backlog works it off on a second connection while the first takes the live edge. At end of stream the element
  * waits until the service has accounted for all the audio (its end-of-audio
  * acknowledgement), reconnecting and replaying if a connection ends before that.
  *
@@ -66,6 +70,11 @@
  * gst-launch-1.0 filesrc location=talk.wav ! wavparse ! stttranscribe \
  *     max-line-length=32 max-cue-duration=6000 ! srtenc ! filesink location=talk.srt
  * ]| Subtitles with lines of at most 32 characters and cues of at most 6 s.
+ * |[
+ * gst-launch-1.0 pulsesrc ! stttranscribe provider=deepgram api-key-file=dg.key \
+ *     'backups="<\"vosk, url=ws://127.0.0.1:2700\">"' ! fakesink dump=true
+ * ]| Live captions with Deepgram, failing over to the local recognizer when Deepgram
+ * cannot carry the audio (see docs/reconnect.md).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
