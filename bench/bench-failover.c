@@ -159,8 +159,8 @@ failover (Bench * b, Kind kind, guint index, gdouble * latency, gdouble * back)
   stt_fault_proxy_set_refuse (b->proxy, FALSE);
   stt_fault_proxy_set_blackhole (b->proxy, FALSE);
   if (b->verbose)
-    printf ("%-5s %3u  failed at %5.2f s  switch %6.2f s  first backup caption %6.2f s  "
-        "back on the primary %6.2f s after the repair\n", kind_names[kind], index,
+    printf ("%-5s %3u  failed at %5.2f s  switch %6.3f s  first backup caption %6.3f s  "
+        "back on the primary %6.3f s after the repair\n", kind_names[kind], index,
         fail_at, switched, *latency, *back);
   fflush (stdout);
   return ok;
@@ -172,7 +172,7 @@ print_figures (const gchar * what, GArray * values, guint missed, gdouble target
   gdouble p50 = bench_percentile (values, 50), p99 = bench_percentile (values, 99);
   gdouble max = bench_percentile (values, 100), min = bench_percentile (values, 0);
 
-  printf ("%-22s n %3u  missed %u  min %6.2f  p50 %6.2f  p99 %6.2f  max %6.2f s", what,
+  printf ("%-22s n %3u  missed %u  min %6.3f  p50 %6.3f  p99 %6.3f  max %6.3f s", what,
       values->len, missed, min, p50, p99, max);
   if (target > 0)
     printf ("  (target p99 < %.1f s: %s)", target, missed == 0 && p99 < target ? "met" :

@@ -174,7 +174,7 @@ main (int argc, char **argv)
   }
   url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen", stt_fault_proxy_get_port (proxy));
   printf ("# %.0f s live (%.2f h), S16LE mono 16 kHz in 20 ms buffers; %" G_GUINT64_FORMAT
-      " word slots of 0.5 s (tone %.2f s); connection reset (drop_all) every %.0f s; "
+      " word slots of 0.5 s (tone %.2f s); connection reset (drop_all) every %g s; "
       "element defaults (provider deepgram, url, api-key)\n", duration, duration / 3600,
       tally.slots.n, tone, cut_every);
   printf ("%7s %8s %5s %6s %6s %9s %8s %6s %7s %8s %6s\n", "t_min", "rss_MiB", "fds",
