@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gst/app/app.h>
 #include <libsoup/soup.h>
 
 #include "bench-common.h"
@@ -78,8 +79,13 @@ bench_init (int *argc, char ***argv, const gchar * name)
 BenchServer *
 bench_server_start (const gchar * const *args)
 {
-  const gchar *prog = g_getenv ("BENCH_SERVER") ? g_getenv ("BENCH_SERVER") :
-      BENCH_SERVER_PATH;
+  return bench_server_start_program (g_getenv ("BENCH_SERVER") ?
+      g_getenv ("BENCH_SERVER") : BENCH_SERVER_PATH, args);
+}
+
+BenchServer *
+bench_server_start_program (const gchar * prog, const gchar * const *args)
+{
   GPtrArray *argv = g_ptr_array_new ();
   BenchServer *server = g_new0 (BenchServer, 1);
   GError *error = NULL;
@@ -112,7 +118,7 @@ bench_server_start (const gchar * const *args)
   close (out_fd);
   p = strstr (line->str, "ws://");
   if (p == NULL) {
-    g_printerr ("bench-server did not start: '%s'\n", line->str);
+    g_printerr ("%s did not start: '%s'\n", prog, line->str);
     kill (server->pid, SIGKILL);
     waitpid (server->pid, NULL, 0);
     goto fail;
@@ -547,4 +553,168 @@ bench_stream_stats (BenchStream * st)
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (st->stt), "stats"))
     g_object_get (st->stt, "stats", &s, NULL);
   return s;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+gchar *
+bench_slot_word (guint64 k)
+{
+  /* 420 + 100 m Hz rounds to 400 + 100 m. */
+  return g_strdup_printf ("w%u", 400 + 100 * (guint) ((k * 7) % 17));
+}
+
+gdouble
+bench_slot_start (const BenchSlots * slots, guint64 k)
+{
+  return slots->first + k * slots->period;
+}
+
+gint64
+bench_slot_nearest (const BenchSlots * slots, gdouble t)
+{
+  gdouble k = floor ((t - slots->first) / slots->period + 0.5);
+
+  if (k < 0 || (slots->n && k >= slots->n))
+    return -1;
+  return (gint64) k;
+}
+
+void
+bench_slots_fill (const BenchSlots * slots, guint rate, guint64 first_sample,
+    gint16 * out, gsize n)
+{
+  gsize i;
+
+  for (i = 0; i < n; i++) {
+    gdouble t = (gdouble) (first_sample + i) / rate;
+    gint64 k = (gint64) floor ((t - slots->first) / slots->period);
+    gdouble in = t - bench_slot_start (slots, k);
+
+    out[i] = 0;
+    if (k >= 0 && (slots->n == 0 || (guint64) k < slots->n) && in < slots->length)
+      out[i] = (gint16) (0.5 * 32767 * sin (2 * G_PI * (420 + 100 * ((k * 7) % 17)) * in));
+  }
+}
+
+#define LIVE_RATE 16000
+#define LIVE_CHUNK (LIVE_RATE / 50)     /* 20 ms */
+
+static gpointer
+live_feed (gpointer data)
+{
+  BenchLive *live = data;
+  GstElement *src = gst_bin_get_by_name (GST_BIN (live->pipeline), "src");
+  guint64 end = (guint64) (live->seconds * LIVE_RATE);
+
+  while (!g_atomic_int_get (&live->stop) && (end == 0 || live->samples < end)) {
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, LIVE_CHUNK * 2, NULL);
+    GstClockTime pts = gst_util_uint64_scale (live->samples, GST_SECOND, LIVE_RATE);
+    gint64 due = live->start_us + (gint64) (pts / GST_USECOND), now;
+    GstMapInfo map;
+
+    gst_buffer_map (buf, &map, GST_MAP_WRITE);
+    bench_slots_fill (&live->slots, LIVE_RATE, live->samples, (gint16 *) map.data,
+        LIVE_CHUNK);
+    gst_buffer_unmap (buf, &map);
+    GST_BUFFER_PTS (buf) = pts;
+    GST_BUFFER_DURATION (buf) = gst_util_uint64_scale (LIVE_CHUNK, GST_SECOND, LIVE_RATE);
+    now = g_get_monotonic_time ();
+    if (due > now)
+      g_usleep (due - now);
+    if (gst_app_src_push_buffer (GST_APP_SRC (src), buf) != GST_FLOW_OK)
+      break;
+    live->samples += LIVE_CHUNK;
+  }
+  if (!g_atomic_int_get (&live->stop))
+    gst_app_src_end_of_stream (GST_APP_SRC (src));
+  gst_object_unref (src);
+  return NULL;
+}
+
+BenchLive *
+bench_live_new (const BenchSlots * slots, gdouble seconds)
+{
+  BenchLive *live = g_new0 (BenchLive, 1);
+  g_autoptr (GError) error = NULL;
+  GstElement *src;
+  GstCaps *caps;
+
+  live->slots = *slots;
+  live->seconds = seconds;
+  live->pipeline = gst_parse_launch ("appsrc name=src is-live=true format=time ! "
+      "stttranscribe name=stt ! fakesink sync=false async=false", &error);
+  if (live->pipeline == NULL)
+    g_error ("pipeline: %s", error->message);
+  live->stt = gst_bin_get_by_name (GST_BIN (live->pipeline), "stt");
+  live->bus = gst_element_get_bus (live->pipeline);
+  src = gst_bin_get_by_name (GST_BIN (live->pipeline), "src");
+  caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "S16LE",
+      "layout", G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, LIVE_RATE,
+      "channels", G_TYPE_INT, 1, NULL);
+  gst_app_src_set_caps (GST_APP_SRC (src), caps);
+  gst_caps_unref (caps);
+  gst_object_unref (src);
+  return live;
+}
+
+void
+bench_live_start (BenchLive * live)
+{
+  if (gst_element_set_state (live->pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE)
+    g_error ("the live pipeline did not start");
+  live->start_us = g_get_monotonic_time ();
+  live->feeder = g_thread_new ("bench-feeder", live_feed, live);
+}
+
+gdouble
+bench_live_time (BenchLive * live)
+{
+  return (g_get_monotonic_time () - live->start_us) / 1e6;
+}
+
+void
+bench_live_free (BenchLive * live)
+{
+  g_atomic_int_set (&live->stop, 1);
+  if (live->feeder)
+    g_thread_join (live->feeder);
+  gst_element_set_state (live->pipeline, GST_STATE_NULL);
+  gst_object_unref (live->bus);
+  gst_object_unref (live->stt);
+  gst_object_unref (live->pipeline);
+  g_free (live);
+}
+
+const gchar *
+bench_final_words (GstMessage * msg, BenchWordFunc func, gpointer data)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+  const GValue *words;
+  gboolean final = FALSE;
+  guint k;
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ELEMENT || s == NULL
+      || !gst_structure_has_name (s, "stt-transcript")
+      || !gst_structure_get_boolean (s, "is-final", &final) || !final)
+    return NULL;
+  words = gst_structure_get_value (s, "words");
+  for (k = 0; words && func && k < gst_value_array_get_size (words); k++) {
+    const GstStructure *ws =
+        gst_value_get_structure (gst_value_array_get_value (words, k));
+    const gchar *text = gst_structure_get_string (ws, "text");
+    GstClockTime start = GST_CLOCK_TIME_NONE, end = GST_CLOCK_TIME_NONE;
+    GString *bare = g_string_new (NULL);
+
+    for (; text && *text; text++) {
+      if (g_ascii_isalnum (*text))
+        g_string_append_c (bare, g_ascii_tolower (*text));
+    }
+    gst_structure_get_clock_time (ws, "start", &start);
+    gst_structure_get_clock_time (ws, "end", &end);
+    func (bare->str, start, end, data);
+    g_string_free (bare, TRUE);
+  }
+  return gst_structure_get_string (s, "provider");
 }

@@ -24,6 +24,9 @@ typedef struct
 
 /* Starts bench-server with @args (NULL-terminated, may be NULL); NULL on failure. */
 BenchServer *bench_server_start (const gchar * const *args);
+/* The same for another program that prints "... ws://127.0.0.1:PORT..." as its first line
+ * (e.g. tests/servers' stt-test-server); bench_server_stats() is bench-server's only. */
+BenchServer *bench_server_start_program (const gchar * prog, const gchar * const *args);
 void bench_server_signal (BenchServer * server, int sig);
 void bench_server_stop (BenchServer * server);
 /* Bytes received per connection tag (tag -> guint64*); @n_open: connections open. */
@@ -44,6 +47,56 @@ gdouble bench_percentile (GArray * values, gdouble p);
 /* @seconds of deterministic speech-like S16LE interleaved audio: voiced syllables
  * (harmonic tones with envelopes), noise bursts, short and long pauses. */
 gint16 *bench_speechlike (guint rate, guint channels, guint seconds, gsize * n_frames);
+
+/* ---- word slots: tones the test servers of tests/servers hear as words ------------- */
+/* Slot k (0 <= k < n, n = 0: no end) is a sine tone from first + k * period for length
+ * seconds, at 420 + 100 * ((7k) mod 17) Hz (neighbours differ), amplitude 0.5; silence
+ * elsewhere. The test servers' analyzer hears it as the word "w" + its frequency rounded
+ * to 100 Hz, starting and ending with the tone (10 ms). */
+typedef struct
+{
+  gdouble first, period, length;
+  guint64 n;
+} BenchSlots;
+
+gchar *bench_slot_word (guint64 k);     /* "w400" ... */
+gdouble bench_slot_start (const BenchSlots * slots, guint64 k);
+/* The slot whose tone starts nearest @t seconds; -1 if none is within half a period. */
+gint64 bench_slot_nearest (const BenchSlots * slots, gdouble t);
+/* @n S16 mono samples at @rate, from sample @first_sample of the stream. */
+void bench_slots_fill (const BenchSlots * slots, guint rate, guint64 first_sample,
+    gint16 * out, gsize n);
+
+/* ---- one live stream of word slots, fed in real time ------------------------------ */
+/* `appsrc is-live=true format=time ! stttranscribe name=stt ! fakesink`: 20 ms buffers of
+ * S16LE mono 16 kHz made on the fly (nothing kept) by a feeder thread at the pace of
+ * the monotonic clock, from PTS 0, for @seconds (0: until stopped), then EOS. The
+ * element keeps its defaults: set what is wanted on @stt before bench_live_start(). */
+typedef struct
+{
+  GstElement *pipeline, *stt;
+  GstBus *bus;
+  BenchSlots slots;
+  gdouble seconds;
+  gint64 start_us;              /* monotonic time of PTS 0 */
+  GThread *feeder;
+  gint stop;
+  guint64 samples;              /* pushed so far */
+} BenchLive;
+
+BenchLive *bench_live_new (const BenchSlots * slots, gdouble seconds);
+void bench_live_start (BenchLive * live);
+/* Seconds of stream time now (wall clock since PTS 0). */
+gdouble bench_live_time (BenchLive * live);
+/* Stops the feeder at once (no EOS); NULL state; frees. */
+void bench_live_free (BenchLive * live);
+
+/* For a final `stt-transcript` element message: calls @func for each of its words (text
+ * in lower case without punctuation) and returns its `provider`; NULL for any other
+ * message. */
+typedef void (*BenchWordFunc) (const gchar * text, GstClockTime start, GstClockTime end,
+    gpointer data);
+const gchar *bench_final_words (GstMessage * msg, BenchWordFunc func, gpointer data);
 
 /* ---- live streams ------------------------------------------------------------------ */
 typedef struct _BenchStream BenchStream;
