@@ -43,6 +43,8 @@ GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
  * the backlog's if its middle lies before S, the live session's otherwise). */
 #define BACKLOG_PRE_MS 1000
 #define BACKLOG_POST_MS 1500
+/* How often failover-after is checked (live, with backups). */
+#define FAILOVER_CHECK_MS 250
 /* Switching back to the primary waits at most this long for the backup's next final. */
 #define FAILBACK_WAIT (10 * GST_SECOND)
 #define GST_CAT_DEFAULT stt_session_debug
@@ -76,6 +78,7 @@ struct _GstSttSession
   gboolean trial_costly;        /* ... and it cost captions (it accepted a connection, or
                                  * hung for failover-after) */
   GSource *failback_timer;
+  GSource *failover_timer;      /* live with backups: failover-after checked 4 times a s */
   /* The live backlog: a paced service cannot send faster than real time, so after an
    * outage a second session (same worker) transcribes the stretch behind the live edge
    * while this one takes the live edge; this one's finals wait for the backlog's. */
@@ -1055,6 +1058,19 @@ failover_tick (GstSttSession * s, gint64 now)
 
     return fail_over (s, why, FALSE);
   }
+}
+
+/* failover-after is checked more often than the shared tick (once a second) for a live
+ * stream with backups: the switch comes at most a quarter of a second late. */
+static gboolean
+failover_timer_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  HOLD (s);
+
+  if (s->state != STATE_IDLE && s->state != STATE_DONE)
+    failover_tick (s, now_us ());
+  return G_SOURCE_CONTINUE;
 }
 
 /* Once a second, from the worker's shared tick (not a timer per stream). */
@@ -2397,6 +2413,9 @@ start_cb (gpointer data)
   if (s->state == STATE_IDLE) {
     s->network_watch = stt_io_worker_watch_network (s->worker, on_network_back, s);
     s->tick_watch = stt_io_worker_watch_tick (s->worker, session_tick, s);
+    if (s->n_targets > 1 && s->cfg->live && s->cfg->failover_after > 0)
+      s->failover_timer = stt_io_worker_add_timeout (s->worker, FAILOVER_CHECK_MS,
+          failover_timer_cb, s, NULL);
     if (s->cfg->stats_interval > 0 && s->cfg->stats_interval % GST_SECOND == 0)
       s->stats_timer = stt_io_worker_add_timeout_seconds (s->worker,
           (guint) (s->cfg->stats_interval / GST_SECOND), stats_cb, s, NULL);
@@ -2470,6 +2489,7 @@ stop_cb (gpointer data)
   clear_source (&s->retry_timer);
   clear_source (&s->stats_timer);
   clear_source (&s->failback_timer);
+  clear_source (&s->failover_timer);
   g_clear_pointer (&s->probe, gst_stt_probe_free);
   if (s->backlog) {
     gst_stt_session_stop (s->backlog);
