@@ -128,19 +128,7 @@ gst_stt_probe_start (SttIoWorker * worker, GstSttTarget * t, GTlsDatabase * tls_
   ok = gst_stt_credentials_has_secret (&t->cred_src) ?
       gst_stt_credentials_mint (&p->cred, &t->cred_src, g_get_real_time () /
       G_USEC_PER_SEC, NULL) : gst_stt_credentials_use_key (&p->cred, &t->cred_src, NULL);
-  p->pcfg = (SttProviderConfig) {
-    .url = t->cfg.url,
-    .api_key = p->cred.key,
-    .key_is_token = p->cred.is_token,
-    .language = t->cfg.language,
-    .model = t->cfg.model,
-    .sample_rate = t->cfg.rate,
-    .interim_results = t->cfg.interim_results,
-    .access_key_id = p->cred.aws.access_key_id,
-    .session_token = p->cred.aws.session_token,
-    .region = p->cred.aws.region,
-    .params = t->params,
-  };
+  p->pcfg = gst_stt_target_provider_config (t, NULL, &p->cred);
   p->pstate.info = t->cfg.provider;
   p->pstate.config = &p->pcfg;
   /* A URL template with {token} needs a token filled in: not probed. */

@@ -1551,19 +1551,7 @@ connect_with_key (GstSttSession * s)
   g_clear_pointer (&s->attempt_url, gst_stt_wipe_free);
   /* A relay's URL template names where the token goes. */
   s->attempt_url = gst_stt_credentials_fill_url (&s->cred, s->cfg->url);
-  s->pcfg = (SttProviderConfig) {
-    .url = s->attempt_url ? s->attempt_url : s->cfg->url,
-    .api_key = s->cred.key,
-    .key_is_token = s->cred.is_token,
-    .language = s->cfg->language,
-    .model = s->cfg->model,
-    .sample_rate = s->cfg->rate,
-    .interim_results = s->cfg->interim_results,
-    .access_key_id = s->cred.aws.access_key_id,
-    .session_token = s->cred.aws.session_token,
-    .region = s->cred.aws.region,
-    .params = s->tgt->params,
-  };
+  s->pcfg = gst_stt_target_provider_config (s->tgt, s->attempt_url, &s->cred);
   if (!s->cfg->provider->build_init_request
       || !s->cfg->provider->build_init_request (&s->pstate, &init)) {
     stt_http_init_clear (&init);
@@ -1859,7 +1847,9 @@ on_backlog_error (GstSttSession * b, GQuark domain, gint code, const gchar * tex
   g_free (s->backlog_failure);
   s->backlog_failure = g_strdup_printf ("the backlog's own connection failed (%s): "
       "sending it again on this one", text);
-  GST_WARNING_OBJECT (s->log_object, "%s", s->backlog_failure);
+  /* Nothing is lost, but the captions trail the live edge again until it is worked
+   * off: the user is told why. */
+  post_warning (s, s->backlog_failure);
   src = stt_io_worker_add_timeout (s->worker, 0, backlog_failed_cb, session_ref (s),
       (GDestroyNotify) gst_stt_session_unref);
   g_source_unref (src);

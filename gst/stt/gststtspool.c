@@ -89,6 +89,45 @@ spool_break_locked (GstSttSpool * sp, const gchar * what, const gchar * why)
   g_cond_broadcast (&sp->cond);
 }
 
+/* Creates the file in @dir: its descriptor and @path, or -1 with @why set. No lock
+ * held: only the writer calls it. */
+static gint
+create_file (const gchar * dir, gchar ** path, const gchar ** why)
+{
+  gchar *tmpl = g_build_filename (dir, "gst-stt-spool-XXXXXX", NULL);
+  gint fd;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    *why = "cannot create the spool directory";
+    g_free (tmpl);
+    return -1;
+  }
+  fd = g_mkstemp_full (tmpl, O_RDWR, 0600);
+  if (fd < 0) {
+    *why = "cannot create a spool file in";
+    g_free (tmpl);
+    return -1;
+  }
+  *path = tmpl;
+  return fd;
+}
+
+static void
+close_and_remove (gint fd, gchar * path)
+{
+  if (fd >= 0)
+    close (fd);
+  if (path) {
+    GST_DEBUG ("removing %s", path);
+    g_unlink (path);
+  }
+  g_free (path);
+}
+
+/* The spool's own thread: it creates the file, writes what was appended and removes
+ * the file once all of it is released, so that neither the streaming thread (which
+ * appends) nor the I/O thread (which releases, under the ring's lock) ever waits on
+ * the disk. */
 static gpointer
 writer_thread (gpointer data)
 {
@@ -96,15 +135,46 @@ writer_thread (gpointer data)
 
   g_mutex_lock (&sp->lock);
   while (!sp->stop) {
-    Chunk *c = g_queue_pop_head (&sp->queue);
+    Chunk *c;
     GError *err = NULL;
     gsize len;
     const guint8 *bytes;
     gboolean ok;
 
+    if (sp->path && sp->start == sp->end && g_queue_is_empty (&sp->queue)) {
+      gint fd = sp->fd;
+      gchar *path = g_steal_pointer (&sp->path);
+
+      /* All of it accounted for: the file goes. */
+      sp->fd = -1;
+      g_mutex_unlock (&sp->lock);
+      close_and_remove (fd, path);
+      g_mutex_lock (&sp->lock);
+      continue;
+    }
+    c = g_queue_pop_head (&sp->queue);
     if (c == NULL) {
       g_cond_wait (&sp->cond, &sp->lock);
       continue;
+    }
+    if (sp->fd < 0) {
+      const gchar *why = NULL;
+      gchar *path = NULL;
+      gint fd, e;
+
+      g_mutex_unlock (&sp->lock);
+      fd = create_file (sp->dir, &path, &why);
+      e = errno;
+      g_mutex_lock (&sp->lock);
+      if (fd < 0) {
+        spool_break_locked (sp, why, g_strerror (e));
+        chunk_free (c);
+        continue;
+      }
+      sp->fd = fd;
+      sp->path = path;
+      GST_INFO ("spooling to %s (at most %" G_GUINT64_FORMAT " bytes)", sp->path,
+          sp->cap * sp->bps);
     }
     g_mutex_unlock (&sp->lock);
     bytes = g_bytes_get_data (c->data, &len);
@@ -144,19 +214,6 @@ gst_stt_spool_new (const gchar * dir, guint64 max_bytes, guint bytes_per_sample)
   return sp;
 }
 
-/* Closes and removes the file. Call with the lock held and the queue empty. */
-static void
-remove_file_locked (GstSttSpool * sp)
-{
-  if (sp->fd >= 0)
-    close (sp->fd);
-  sp->fd = -1;
-  if (sp->path) {
-    GST_DEBUG ("removing %s", sp->path);
-    g_unlink (sp->path);
-  }
-  g_clear_pointer (&sp->path, g_free);
-}
 
 void
 gst_stt_spool_free (GstSttSpool * sp)
@@ -169,7 +226,7 @@ gst_stt_spool_free (GstSttSpool * sp)
   g_mutex_unlock (&sp->lock);
   g_thread_join (sp->writer);
   g_queue_clear_full (&sp->queue, (GDestroyNotify) chunk_free);
-  remove_file_locked (sp);
+  close_and_remove (sp->fd, g_steal_pointer (&sp->path));
   g_free (sp->error);
   g_free (sp->dir);
   g_mutex_clear (&sp->lock);
@@ -177,26 +234,6 @@ gst_stt_spool_free (GstSttSpool * sp)
   g_free (sp);
 }
 
-/* Creates the file. Call with the lock held. */
-static gboolean
-open_file_locked (GstSttSpool * sp)
-{
-  g_autofree gchar *tmpl = g_build_filename (sp->dir, "gst-stt-spool-XXXXXX", NULL);
-
-  if (g_mkdir_with_parents (sp->dir, 0700) != 0) {
-    spool_break_locked (sp, "cannot create the spool directory", g_strerror (errno));
-    return FALSE;
-  }
-  sp->fd = g_mkstemp_full (tmpl, O_RDWR, 0600);
-  if (sp->fd < 0) {
-    spool_break_locked (sp, "cannot create a spool file in", g_strerror (errno));
-    return FALSE;
-  }
-  sp->path = g_steal_pointer (&tmpl);
-  GST_INFO ("spooling to %s (at most %" G_GUINT64_FORMAT " bytes)", sp->path,
-      sp->cap * sp->bps);
-  return TRUE;
-}
 
 gboolean
 gst_stt_spool_append (GstSttSpool * sp, guint64 pos, const guint8 * data, gsize n)
@@ -204,7 +241,7 @@ gst_stt_spool_append (GstSttSpool * sp, guint64 pos, const guint8 * data, gsize 
   Chunk *c;
 
   g_mutex_lock (&sp->lock);
-  if (sp->error || (sp->path == NULL && !open_file_locked (sp))) {
+  if (sp->error) {
     g_mutex_unlock (&sp->lock);
     return FALSE;
   }
@@ -296,13 +333,9 @@ gst_stt_spool_release (GstSttSpool * sp, guint64 pos)
   g_mutex_lock (&sp->lock);
   if (pos > sp->start && sp->start < sp->end) {
     sp->start = MIN (pos, sp->end);
-    if (sp->start == sp->end) {
-      /* All accounted for: the writer drains what it has, then the file goes. */
-      while (sp->written < sp->end && !sp->error && !sp->stop)
-        g_cond_wait (&sp->cond, &sp->lock);
-      if (g_queue_is_empty (&sp->queue))
-        remove_file_locked (sp);
-    }
+    /* All accounted for: the writer removes the file once it has written the rest. */
+    if (sp->start == sp->end)
+      g_cond_broadcast (&sp->cond);
   }
   g_mutex_unlock (&sp->lock);
 }

@@ -41,6 +41,25 @@ gst_stt_target_init (GstSttTarget * t, GstSttSettings * cfg)
   };
 }
 
+SttProviderConfig
+gst_stt_target_provider_config (const GstSttTarget * t, const gchar * url,
+    const GstSttCredentials * cred)
+{
+  return (SttProviderConfig) {
+    .url = url ? url : t->cfg.url,
+    .api_key = cred->key,
+    .key_is_token = cred->is_token,
+    .language = t->cfg.language,
+    .model = t->cfg.model,
+    .sample_rate = t->cfg.rate,
+    .interim_results = t->cfg.interim_results,
+    .access_key_id = cred->aws.access_key_id,
+    .session_token = cred->aws.session_token,
+    .region = cred->aws.region,
+    .params = t->params,
+  };
+}
+
 void
 gst_stt_target_clear (GstSttTarget * t)
 {

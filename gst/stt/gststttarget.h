@@ -27,6 +27,11 @@ typedef struct
 void gst_stt_target_init (GstSttTarget * t, GstSttSettings * cfg);
 void gst_stt_target_clear (GstSttTarget * t);
 
+/* What a provider sees of @t for one attempt: @url (NULL: the target's) and the
+ * attempt's credentials @cred; borrows from both. */
+SttProviderConfig gst_stt_target_provider_config (const GstSttTarget * t,
+    const gchar * url, const GstSttCredentials * cred);
+
 /* The targets of a stream: @primary (taken, left zeroed) then one per backup in its
  * `backups`, each with @primary's provider-independent settings, rate and liveness.
  * Sets @n. NULL with @error (RESOURCE SETTINGS) if a backup is not usable. */
