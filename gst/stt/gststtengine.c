@@ -132,6 +132,18 @@ on_transcript (GstSttSession * session, GstStructure * s, gboolean is_final,
 }
 
 static void
+on_revision (GstSttSession * session, GstStructure * s, GstClockTime pts,
+    gpointer user_data)
+{
+  GstSttEngine *e = user_data;
+
+  add_times (e, s, pts);
+  GST_INFO_OBJECT (e->element, "revision: %" GST_PTR_FORMAT, s);
+  gst_element_post_message (e->element,
+      gst_message_new_element (GST_OBJECT (e->element), s));
+}
+
+static void
 on_connection (GstSttSession * session, const GstSttConnectionInfo * info,
     gpointer user_data)
 {
@@ -305,6 +317,7 @@ static const GstSttSessionCallbacks session_callbacks = {
   .committed = on_committed,
   .warning = on_warning,
   .promised = on_promised,
+  .revision = on_revision,
 };
 
 /* ------------------------------------------------------------------------------------ */

@@ -84,3 +84,37 @@ gst_stt_message_transcript_new (const gchar * provider, gboolean is_final,
   gst_structure_take_value (s, "words", &arr);
   return s;
 }
+
+GstStructure *
+gst_stt_message_revision_new (const gchar * provider, const gchar * replaces,
+    const gchar * reason, GstClockTime pts, GstClockTime duration, GPtrArray * finals)
+{
+  GstStructure *s;
+  GValue arr = G_VALUE_INIT;
+  GString *text = g_string_new (NULL);
+  guint i, j;
+
+  g_value_init (&arr, GST_TYPE_ARRAY);
+  for (i = 0; finals && i < finals->len; i++) {
+    const GstStructure *f = g_ptr_array_index (finals, i);
+    const gchar *t = gst_structure_get_string (f, "text");
+    const GValue *words = gst_structure_get_value (f, "words");
+
+    if (t && *t)
+      g_string_append_printf (text, "%s%s", text->len ? " " : "", t);
+    for (j = 0; words && j < gst_value_array_get_size (words); j++)
+      gst_value_array_append_value (&arr, gst_value_array_get_value (words, j));
+  }
+  s = gst_structure_new (GST_STT_MESSAGE_REVISION,
+      "schema", G_TYPE_UINT, GST_STT_SCHEMA_VERSION,
+      "provider", G_TYPE_STRING, provider,
+      "replaces", G_TYPE_STRING, replaces ? replaces : "",
+      "reason", G_TYPE_STRING, reason,
+      "text", G_TYPE_STRING, text->str,
+      "pts", GST_TYPE_CLOCK_TIME, pts,
+      "duration", GST_TYPE_CLOCK_TIME, duration,
+      "finals", G_TYPE_UINT, finals ? finals->len : 0, NULL);
+  gst_structure_take_value (s, "words", &arr);
+  g_string_free (text, TRUE);
+  return s;
+}

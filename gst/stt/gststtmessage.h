@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 #define GST_STT_MESSAGE_TRANSCRIPT "stt-transcript"
 #define GST_STT_MESSAGE_CONNECTION "stt-connection"
 #define GST_STT_MESSAGE_STATS "stt-stats"
+#define GST_STT_MESSAGE_REVISION "stt-revision"
 #define GST_STT_WORD "stt-word"
 
 typedef enum
@@ -54,5 +55,14 @@ GstStructure *gst_stt_message_transcript_new (const gchar * provider, gboolean i
     const gchar * text, guint64 segment_id, guint revision, GstClockTime pts,
     GstClockTime duration, GPtrArray * words, const gchar * language, gdouble confidence,
     guint connection, GstClockTime latency);
+
+/* A revision: @provider's words for the stretch [@pts, @pts + @duration), which replace
+ * whatever the text output had there (@replaces' words, or a GAP when "" ). @finals:
+ * the stt-transcript finals @provider made for it, in order (their words are taken
+ * over, the array is not). @reason: "failover" or "max-lag". Without
+ * running-time/stream-time (the element adds them). */
+GstStructure *gst_stt_message_revision_new (const gchar * provider,
+    const gchar * replaces, const gchar * reason, GstClockTime pts,
+    GstClockTime duration, GPtrArray * finals);
 
 G_END_DECLS

@@ -24,6 +24,9 @@ struct _GstSttRing
   guint8 *data;
   guint64 alloc;                /* samples allocated */
   guint64 start, end;           /* stream positions held: [start, end) */
+  guint64 committed;            /* released by the session: before it, kept only for a
+                                 * revision, let go without loss when room is needed */
+  guint64 keep;                 /* kept from here on for a revision; G_MAXUINT64: none */
   gboolean flushing;
   GArray *arrivals;             /* Arrival, ascending end */
   GstSttSpool *spool;           /* what was let go, before start; NULL: none */
@@ -39,6 +42,7 @@ gst_stt_ring_new (guint bytes_per_sample, guint64 capacity_samples)
   ring->bps = bytes_per_sample;
   ring->capacity = MAX (capacity_samples, 1);
   ring->arrivals = g_array_new (FALSE, FALSE, sizeof (Arrival));
+  ring->keep = G_MAXUINT64;
   return ring;
 }
 
@@ -151,11 +155,12 @@ let_go_locked (GstSttRing * ring, gsize n, guint64 * dropped, guint64 * spooled)
     kept = gst_stt_spool_append (ring->spool, ring->start, tmp, n);
     g_free (tmp);
   }
+  /* Audio before the committed point was only kept for a revision: not a loss. */
+  if (!kept && dropped && ring->start + n > ring->committed)
+    *dropped += ring->start + n - MAX (ring->start, ring->committed);
   ring->start += n;
   if (kept && spooled)
     *spooled += n;
-  else if (!kept && dropped)
-    *dropped += n;
 }
 
 gboolean
@@ -170,6 +175,13 @@ gst_stt_ring_write (GstSttRing * ring, const guint8 * data, gsize n, gboolean bl
     if (used + n > ring->alloc && ring->alloc < ring->capacity)
       ring_grow (ring, used + n);
     room = ring->alloc - used;
+    if (room == 0 && ring->start < ring->committed) {
+      /* Full of audio kept only for a revision: the newest audio comes first. */
+      chunk = MIN (n, ring->committed - ring->start);
+      let_go_locked (ring, chunk, dropped, spooled);
+      prune_arrivals (ring);
+      continue;
+    }
     if (room == 0) {
       if (block) {
         if (ring->flushing) {
@@ -231,11 +243,12 @@ gst_stt_ring_read (GstSttRing * ring, guint64 * pos, guint8 * dest, gsize max)
   return n;
 }
 
-void
-gst_stt_ring_commit (GstSttRing * ring, guint64 pos)
+/* Lets go what is neither uncommitted nor kept. Call with the lock held. */
+static void
+release_locked (GstSttRing * ring)
 {
-  g_mutex_lock (&ring->lock);
-  pos = MIN (pos, ring->end);
+  guint64 pos = MIN (MIN (ring->committed, ring->keep), ring->end);
+
   if (ring->spool)
     gst_stt_spool_release (ring->spool, pos);
   if (pos > ring->start) {
@@ -243,6 +256,23 @@ gst_stt_ring_commit (GstSttRing * ring, guint64 pos)
     prune_arrivals (ring);
     g_cond_broadcast (&ring->cond);
   }
+}
+
+void
+gst_stt_ring_commit (GstSttRing * ring, guint64 pos)
+{
+  g_mutex_lock (&ring->lock);
+  ring->committed = MAX (ring->committed, MIN (pos, ring->end));
+  release_locked (ring);
+  g_mutex_unlock (&ring->lock);
+}
+
+void
+gst_stt_ring_keep (GstSttRing * ring, guint64 from)
+{
+  g_mutex_lock (&ring->lock);
+  ring->keep = from;
+  release_locked (ring);
   g_mutex_unlock (&ring->lock);
 }
 

@@ -33,8 +33,15 @@ gboolean gst_stt_ring_write (GstSttRing * ring, const guint8 * data, gsize n,
  * first. Returns the count. */
 gsize gst_stt_ring_read (GstSttRing * ring, guint64 * pos, guint8 * dest, gsize max);
 
-/* Releases every sample before @pos (clamped to what was written), the spool's too. */
+/* Releases every sample before @pos (clamped to what was written), the spool's too,
+ * unless a keep holds it. */
 void gst_stt_ring_commit (GstSttRing * ring, guint64 pos);
+
+/* Keeps the samples from @from on even once committed, for a revision (a second
+ * transcription of audio already accounted for); G_MAXUINT64 stops keeping. Kept audio
+ * goes to the spool when room is needed, and is let go when it does not fit there: that
+ * is no loss (it was transcribed), and never waits: the newest audio comes first. */
+void gst_stt_ring_keep (GstSttRing * ring, guint64 from);
 
 /* Start (oldest kept, in the spool or in memory) and end (next to be written)
  * positions. */

@@ -93,6 +93,19 @@ struct _GstSttSession
   gchar *backlog_failure;
   gboolean no_split;            /* a backlog session failed: replay the old way until the
                                  * service works again */
+  /* Revisions: what a backup carried is transcribed again by the primary once it is
+   * back, and a live backlog past max-lag beside the live edge; the words come as an
+   * stt-revision message. The ring keeps that audio meanwhile (gst_stt_ring_keep). */
+  guint64 carried_from;         /* a backup carries the audio from here; G_MAXUINT64:
+                                 * the primary does */
+  guint64 carried_to;           /* ... up to here, where the primary took over again */
+  gchar *carried_by;            /* the backups that carried it, comma-separated */
+  guint64 keep;                 /* the ring and the timeline keep from here */
+  GstSttSession *revision;      /* the revision session, while it works */
+  guint64 rev_from, rev_to;     /* the stretch it transcribes */
+  GstClockTime rev_pts, rev_end;
+  gchar *rev_replaces;          /* whose words it replaces; NULL: a GAP (max-lag) */
+  GPtrArray *rev_finals;        /* its finals (GstStructure) */
   GstSttProbe *probe;           /* is the primary answering again? */
   gboolean probe_alive;
   gchar *probe_why;
@@ -205,6 +218,11 @@ static guint64 start_backlog (GstSttSession * s, guint64 from, guint64 split);
 static gboolean behind_real_time (GstSttSession * s, guint64 pos);
 static gboolean live_edge_moves (GstSttSession * s, guint64 end);
 static void stop_backlog (GstSttSession * s);
+static guint64 skip_backlog (GstSttSession * s, guint64 from, guint64 split);
+static void start_revision (GstSttSession * s, guint64 from, guint64 to,
+    const gchar * replaces);
+static void release_upto (GstSttSession * s, guint64 pos);
+static void drained_unless_held (GstSttSession * s);
 static GstSttSession *session_new_on (GstSttSettings * config, GstSttRing * ring,
     GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
     gpointer user_data, GstObject * log_object, SttIoWorker * worker);
@@ -286,6 +304,9 @@ gst_stt_session_unref (GstSttSession * s)
   gst_stt_targets_free (s->targets, s->n_targets);
   g_free (s->probe_why);
   g_free (s->backlog_failure);
+  g_free (s->carried_by);
+  g_free (s->rev_replaces);
+  g_clear_pointer (&s->rev_finals, g_ptr_array_unref);
   g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
   gst_stt_results_free (s->results);
   g_free (s->scratch);
@@ -501,6 +522,26 @@ commit (GstSttSession * s, guint64 pos)
 
       post_warning (s, t);
     }
+    if (s->carried_from != G_MAXUINT64 && s->carried_to > s->carried_from
+        && s->revision == NULL) {
+      /* What the backups carried, the primary transcribes again beside the live edge. */
+      g_autofree gchar *by = g_steal_pointer (&s->carried_by);
+      guint64 from = s->carried_from;
+
+      s->carried_from = G_MAXUINT64;
+      start_revision (s, from, s->carried_to, by);
+    } else if (s->carried_from != G_MAXUINT64) {
+      g_autofree gchar *t = g_strdup_printf ("the audio from %.3f to %.3f s of the stream, "
+          "carried by %s, is not transcribed again by %s (another revision is under "
+          "way): the backup's words stand", (gdouble) s->carried_from / s->cfg->rate,
+          (gdouble) s->carried_to / s->cfg->rate, s->carried_by,
+          s->cfg->provider->display_name);
+
+      post_warning (s, t);
+      s->carried_from = G_MAXUINT64;
+      g_clear_pointer (&s->carried_by, g_free);
+      release_upto (s, pos);
+    }
     s->failbacks = 0;
     s->trial = FALSE;
   }
@@ -512,10 +553,8 @@ commit (GstSttSession * s, guint64 pos)
   outage_over (s);
   token_accepted (s);
   /* A backlog session's audio is released by its live session. */
-  if (s->parent == NULL) {
-    gst_stt_ring_commit (s->ring, pos);
-    gst_stt_timeline_prune (s->timeline, pos);
-  }
+  if (s->parent == NULL)
+    release_upto (s, pos);
   gst_stt_results_commit (s->results, pos);
 }
 
@@ -608,8 +647,8 @@ finish (GstSttSession * s)
   }
   s->state = STATE_DONE;
   post_connection (s, GST_STT_CONNECTION_CLOSED, "end of stream", 0, 1000, 0, 0);
-  if (s->backlog) {
-    /* Drained once the backlog is too. */
+  if (s->backlog || s->revision) {
+    /* Drained once the backlog and the revision are too. */
     s->drain_held = TRUE;
     return;
   }
@@ -969,6 +1008,31 @@ switch_target (GstSttSession * s, guint to, const gchar * why)
   clear_source (&s->retry_timer);
   clear_source (&s->failback_timer);
   g_clear_pointer (&s->probe, gst_stt_probe_free);
+  if (to != 0 && s->carried_from == G_MAXUINT64 && s->parent == NULL) {
+    /* What the backups carry from here, the primary transcribes again when it is back:
+     * the ring (and the spool) keep it. */
+    s->carried_from = s->committed;
+    s->keep = MIN (s->keep, s->carried_from);
+    gst_stt_ring_keep (s->ring, s->keep);
+  }
+  if (to != 0 && s->carried_from != G_MAXUINT64) {
+    const gchar *name = s->targets[to].cfg.provider->name;
+
+    if (s->carried_by == NULL)
+      s->carried_by = g_strdup (name);
+    else {
+      g_auto (GStrv) names = g_strsplit (s->carried_by, ",", -1);
+
+      if (!g_strv_contains ((const gchar * const *) names, name)) {
+        gchar *t = g_strconcat (s->carried_by, ",", name, NULL);
+
+        g_free (s->carried_by);
+        s->carried_by = t;
+      }
+    }
+  }
+  if (to == 0)
+    s->carried_to = s->committed;
   /* The old service's session state means nothing to the next one. */
   if (s->pstate.stream_priv && from->free_stream_priv)
     from->free_stream_priv (s->pstate.stream_priv);
@@ -1240,7 +1304,18 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   /* The service is back with more behind the live edge than a service paced at real
    * time could ever work off: the backlog gets a session of its own. Nothing was sent
    * on this connection yet, so it can still start elsewhere. */
-  if (s->parent == NULL && s->backlog == NULL && !s->no_split && s->cfg->live
+  /* Measured from what the ring still holds: without a spool it never holds more than
+   * max-buffer-time, so with the defaults only a spooled outage is given up. */
+  if (s->parent == NULL && s->backlog == NULL && s->revision == NULL && s->cfg->live
+      && s->cfg->max_lag > 0 && s->connection > 0 && s->conn_sent == 0
+      && s->send_pos == s->conn_base
+      && end > MAX (s->conn_base, start) + gst_util_uint64_scale (s->cfg->max_lag,
+          s->cfg->rate, GST_SECOND) && live_edge_moves (s, end)) {
+    /* More behind the live edge than max-lag: the text output gives it up (a GAP) and
+     * captions the live edge at once; a second session transcribes it for a revision. */
+    s->conn_base = s->send_pos = skip_backlog (s, s->conn_base, end);
+    gst_stt_results_new_origin (s->results, s->conn_base);
+  } else if (s->parent == NULL && s->backlog == NULL && !s->no_split && s->cfg->live
       && paced (s) && s->connection > 0 && s->conn_sent == 0
       && s->send_pos == s->conn_base
       && end > s->conn_base + s->cfg->rate * BACKLOG_SPLIT_MS / 1000
@@ -1720,8 +1795,7 @@ stop_backlog (GstSttSession * s)
       "from %.3f s", (gdouble) b->committed / s->cfg->rate, (gdouble) pos / s->cfg->rate);
   gst_stt_session_unref (b);
   s->committed = pos;
-  gst_stt_ring_commit (s->ring, pos);
-  gst_stt_timeline_prune (s->timeline, pos);
+  release_upto (s, pos);
   release_held (s);
   notify_committed (s);
 }
@@ -1733,11 +1807,7 @@ backlog_done_cb (gpointer data)
   HOLD (s);
 
   stop_backlog (s);
-  if (s->drain_held && !is_stopped (s)) {
-    s->drain_held = FALSE;
-    if (s->cb.drained)
-      s->cb.drained (s, s->user_data);
-  }
+  drained_unless_held (s);
   return G_SOURCE_REMOVE;
 }
 
@@ -1777,8 +1847,7 @@ on_backlog_committed (GstSttSession * b, guint64 pos, gpointer user_data)
   if (MIN (pos, keep) <= s->committed)
     return;
   s->committed = MIN (pos, keep);
-  gst_stt_ring_commit (s->ring, s->committed);
-  gst_stt_timeline_prune (s->timeline, s->committed);
+  release_upto (s, s->committed);
   notify_committed (s);
 }
 
@@ -1812,14 +1881,10 @@ backlog_failed_cb (gpointer data)
     report_loss (s, MAX (from, s->committed), s->split, TRUE, "the backlog's own "
         "connection failed at the end of the stream");
     s->committed = MAX (s->committed, MAX (s->split, s->live_committed));
-    gst_stt_ring_commit (s->ring, s->committed);
+    release_upto (s, s->committed);
     release_held (s);
     notify_committed (s);
-    if (s->drain_held && !is_stopped (s)) {
-      s->drain_held = FALSE;
-      if (s->cb.drained)
-        s->cb.drained (s, s->user_data);
-    }
+    drained_unless_held (s);
     return G_SOURCE_REMOVE;
   }
   s->backlog = NULL;
@@ -1903,6 +1968,276 @@ start_backlog (GstSttSession * s, guint64 from, guint64 split)
       (GDestroyNotify) gst_stt_session_unref);
   g_source_unref (src);
   return split - MIN (split - from, s->cfg->rate * BACKLOG_PRE_MS / 1000);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Revisions */
+
+/* The committed point moved to @pos: the ring and the timeline let go what no revision
+ * needs. */
+static void
+release_upto (GstSttSession * s, guint64 pos)
+{
+  gst_stt_ring_commit (s->ring, pos);
+  gst_stt_timeline_prune (s->timeline, MIN (pos, s->keep));
+}
+
+/* Keeps in the ring (and the timeline) what the backups carry and what the revision has
+ * still to transcribe. */
+static void
+update_keep (GstSttSession * s)
+{
+  guint64 keep = s->carried_from;
+
+  if (s->revision)
+    keep = MIN (keep, s->revision->committed);
+  s->keep = keep;
+  gst_stt_ring_keep (s->ring, keep);
+  gst_stt_timeline_prune (s->timeline, MIN (s->committed, keep));
+}
+
+/* The drain ended while a backlog or a revision worked: drained once both are over. */
+static void
+drained_unless_held (GstSttSession * s)
+{
+  if (!s->drain_held || s->backlog || s->revision || is_stopped (s))
+    return;
+  s->drain_held = FALSE;
+  if (s->cb.drained)
+    s->cb.drained (s, s->user_data);
+}
+
+/* Posts the revision of [rev_from, @upto) with the finals gathered. */
+static void
+post_revision (GstSttSession * s, const gchar * provider, guint64 upto)
+{
+  GstClockTime end = upto >= s->rev_to ? s->rev_end :
+      gst_stt_timeline_to_time (s->timeline, upto);
+  GstStructure *msg;
+
+  if (!GST_CLOCK_TIME_IS_VALID (s->rev_pts) || !GST_CLOCK_TIME_IS_VALID (end))
+    end = s->rev_pts;
+  msg = gst_stt_message_revision_new (provider, s->rev_replaces,
+      s->rev_replaces ? "failover" : "max-lag", s->rev_pts, end - s->rev_pts,
+      s->rev_finals);
+  GST_INFO_OBJECT (s->log_object, "revision of %.3f-%.3f s: %u finals by %s",
+      (gdouble) s->rev_from / s->cfg->rate, (gdouble) upto / s->cfg->rate,
+      s->rev_finals->len, provider);
+  if (s->cb.revision && !is_stopped (s))
+    s->cb.revision (s, msg, s->rev_pts, s->user_data);
+  else
+    gst_structure_free (msg);
+}
+
+static void
+end_revision (GstSttSession * s)
+{
+  gst_stt_session_stop (s->revision);
+  g_clear_pointer (&s->revision, gst_stt_session_unref);
+  g_clear_pointer (&s->rev_finals, g_ptr_array_unref);
+  g_clear_pointer (&s->rev_replaces, g_free);
+  update_keep (s);
+  drained_unless_held (s);
+}
+
+static gboolean
+revision_done_cb (gpointer data)
+{
+  GstSttSession *s = data;
+  HOLD (s);
+  GstSttSession *r = s->revision;
+
+  if (r == NULL)
+    return G_SOURCE_REMOVE;
+  post_revision (s, r->cfg->provider->name, s->rev_to);
+  end_revision (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* The revision session failed (@data: why, taken with the session's ref). */
+typedef struct
+{
+  GstSttSession *s;
+  gchar *why;
+} RevisionFailure;
+
+static void
+revision_failure_free (RevisionFailure * f)
+{
+  gst_stt_session_unref (f->s);
+  g_free (f->why);
+  g_free (f);
+}
+
+static gboolean
+revision_failed_cb (gpointer data)
+{
+  RevisionFailure *f = data;
+  GstSttSession *s = f->s;
+  HOLD (s);
+  GstSttSession *r = s->revision;
+  guint64 upto;
+  g_autofree gchar *text = NULL;
+
+  if (r == NULL)
+    return G_SOURCE_REMOVE;
+  upto = MIN (MAX (r->committed, s->rev_from), s->rev_to);
+  /* What it did transcribe is not thrown away. */
+  if (s->rev_finals->len > 0)
+    post_revision (s, r->cfg->provider->name, upto);
+  if (s->rev_replaces) {
+    text = g_strdup_printf ("%s could not transcribe again the audio from %.3f to %.3f s "
+        "of the stream (%s): the words of %s stand there", r->cfg->provider->display_name,
+        (gdouble) upto / s->cfg->rate, (gdouble) s->rev_to / s->cfg->rate, f->why,
+        s->rev_replaces);
+    post_warning (s, text);
+  } else {
+    /* Given up in the text output for the live edge, and now not transcribed at all. */
+    text = g_strdup_printf ("the backlog given up for the live edge (max-lag) could not "
+        "be transcribed (%s)", f->why);
+    gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_UNTRANSCRIBED, s->rev_to - upto);
+    GST_WARNING_OBJECT (s->log_object, "%.3f s of audio will not be transcribed: %s",
+        (gdouble) (s->rev_to - upto) / s->cfg->rate, text);
+    if (s->cb.warning && !is_stopped (s))
+      s->cb.warning (s, text, upto, s->rev_to, s->user_data);
+  }
+  end_revision (s);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_revision_transcript (GstSttSession * r, GstStructure * msg, gboolean is_final,
+    GstClockTime pts, GstClockTime duration, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+
+  if (is_final && s->rev_finals)
+    g_ptr_array_add (s->rev_finals, msg);
+  else
+    gst_structure_free (msg);
+}
+
+static void
+on_revision_committed (GstSttSession * r, guint64 pos, gpointer user_data)
+{
+  update_keep (user_data);
+}
+
+static void
+on_revision_error (GstSttSession * r, GQuark domain, gint code, const gchar * text,
+    const gchar * debug, guint http_status, gint close_code, gpointer user_data)
+{
+  RevisionFailure *f = g_new0 (RevisionFailure, 1);
+  GSource *src;
+
+  f->s = session_ref (user_data);
+  f->why = g_strdup (text);
+  src = stt_io_worker_add_timeout (f->s->worker, 0, revision_failed_cb, f,
+      (GDestroyNotify) revision_failure_free);
+  g_source_unref (src);
+}
+
+static void
+on_revision_drained (GstSttSession * r, gpointer user_data)
+{
+  GstSttSession *s = user_data;
+  GSource *src = stt_io_worker_add_timeout (s->worker, 0, revision_done_cb,
+      session_ref (s), (GDestroyNotify) gst_stt_session_unref);
+
+  g_source_unref (src);
+}
+
+static const GstSttSessionCallbacks revision_callbacks = {
+  .transcript = on_revision_transcript,
+  .warning = on_backlog_warning,
+  .error = on_revision_error,
+  .drained = on_revision_drained,
+  .committed = on_revision_committed,
+};
+
+/* A second session transcribes [@from, @to) (words whose middle lies there) with the
+ * active provider, for a revision: of the words of @replaces (the backups that carried
+ * it), or of a GAP (NULL: a backlog given up for the live edge). */
+static void
+start_revision (GstSttSession * s, guint64 from, guint64 to, const gchar * replaces)
+{
+  GstSttSettings cfg;
+  GstSttSession *r;
+  GSource *src;
+  guint64 start;
+
+  gst_stt_ring_get_range (s->ring, &start, NULL);
+  if (start > from) {
+    g_autofree gchar *text = g_strdup_printf ("the audio from %.3f to %.3f s of the "
+        "stream was no longer kept (max-buffer-time, spool-max-bytes): %s cannot "
+        "transcribe it again, the words of %s stand there", (gdouble) from / s->cfg->rate,
+        (gdouble) MIN (start, to) / s->cfg->rate, s->cfg->provider->display_name,
+        replaces ? replaces : "nobody");
+
+    /* A backlog given up for the live edge: the loss was reported with the ring's. */
+    if (replaces)
+      post_warning (s, text);
+    from = start;
+  }
+  if (from >= to) {
+    update_keep (s);
+    return;
+  }
+  gst_stt_settings_copy (&cfg, s->cfg);
+  g_clear_pointer (&cfg.backups, g_ptr_array_unref);
+  /* A stretch of the past: it never drops audio, never promises, ends when sent. */
+  cfg.live = FALSE;
+  cfg.stats_interval = 0;
+  r = session_new_on (&cfg, s->ring, s->timeline, s->stats, &revision_callbacks, s,
+      s->log_object, s->worker);
+  r->parent = s;
+  r->range_end = to + s->cfg->rate * BACKLOG_POST_MS / 1000;
+  r->committed = r->lost_upto = from;
+  r->draining = TRUE;
+  gst_stt_results_set_range_end (r->results, to);
+  gst_stt_results_set_first_segment_id (r->results, G_GUINT64_CONSTANT (2) << 32);
+  s->revision = r;
+  s->rev_from = from;
+  s->rev_to = to;
+  s->rev_pts = gst_stt_timeline_to_time (s->timeline, from);
+  s->rev_end = gst_stt_timeline_to_time (s->timeline, to);
+  g_free (s->rev_replaces);
+  s->rev_replaces = g_strdup (replaces);
+  g_clear_pointer (&s->rev_finals, g_ptr_array_unref);
+  s->rev_finals = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  update_keep (s);
+  GST_INFO_OBJECT (s->log_object, "a second session of %s transcribes %.3f-%.3f s of the "
+      "stream again, for a revision", s->cfg->provider->display_name,
+      (gdouble) from / s->cfg->rate, (gdouble) to / s->cfg->rate);
+  src = stt_io_worker_add_timeout (s->worker, 0, start_cb, session_ref (r),
+      (GDestroyNotify) gst_stt_session_unref);
+  g_source_unref (src);
+}
+
+/* A reconnect found more than max-lag behind the live edge: the text output gives up
+ * [@from, @split) (the committed point jumps, a GAP covers it) and captions the live edge
+ * at once; a revision session transcribes the stretch for an stt-revision. Returns where
+ * this one starts. */
+static guint64
+skip_backlog (GstSttSession * s, guint64 from, guint64 split)
+{
+  guint64 live_from = split - MIN (split - from, s->cfg->rate * BACKLOG_PRE_MS / 1000);
+  g_autofree gchar *text = g_strdup_printf ("%.3f s behind the live edge, more than "
+      "max-lag: the captions go on from the live edge, and the audio from %.3f to %.3f s "
+      "of the stream comes as an stt-revision message once a second connection has "
+      "transcribed it", (gdouble) (split - from) / s->cfg->rate,
+      (gdouble) from / s->cfg->rate, (gdouble) split / s->cfg->rate);
+
+  post_warning (s, text);
+  start_revision (s, from, split, NULL);
+  s->trim_floor = split;
+  if (live_from > s->committed) {
+    s->committed = live_from;
+    s->lost_upto = MAX (s->lost_upto, live_from);
+    release_upto (s, live_from);
+    notify_committed (s);
+  }
+  return live_from;
 }
 
 /* Starts an attempt: a new connection at the committed point (or, for a resumable
@@ -2337,6 +2672,7 @@ session_new_on (GstSttSettings * config, GstSttRing * ring, GstSttTimeline * tim
   s->tgt = &s->targets[0];
   s->cfg = &s->tgt->cfg;
   s->switch_to = G_MAXUINT;
+  s->carried_from = s->keep = G_MAXUINT64;
   s->ring = ring;
   s->timeline = timeline;
   s->stats = stats;
@@ -2484,6 +2820,10 @@ stop_cb (gpointer data)
   if (s->backlog) {
     gst_stt_session_stop (s->backlog);
     g_clear_pointer (&s->backlog, gst_stt_session_unref);
+  }
+  if (s->revision) {
+    gst_stt_session_stop (s->revision);
+    g_clear_pointer (&s->revision, gst_stt_session_unref);
   }
   g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
   if (s->network_watch)

@@ -61,6 +61,10 @@ typedef struct
   /* Live input: no text will come for audio before stream position @pos beyond what the
    * committed point says, as far as the service's liveness tells (see update_promised). */
   void (*promised) (GstSttSession * s, guint64 pos, gpointer user_data);
+  /* An stt-revision message (taken; without running/stream time) for the stretch from
+   * @pts on: a second transcription of audio whose text is already out (or a GAP). */
+  void (*revision) (GstSttSession * s, GstStructure * msg, GstClockTime pts,
+      gpointer user_data);
 } GstSttSessionCallbacks;
 
 /* Takes @config. @ring, @timeline and @stats must outlive the session. */

@@ -214,6 +214,14 @@ static const Row rows[] = {
         "provider gives up (outage-timeout, reconnect-max-attempts) or refuses for good; "
         "0 = so does live input", KIND_TIME, F (failover_after), ANY, 8 * GST_SECOND, NULL,
       ROW_NOT_BY_NAME},
+  {"max-lag", "Max lag", "Live input: a backlog longer than this behind the live edge "
+        "when the service is back (after an outage past max-buffer-time, kept in the "
+        "spool) is given up in the text output: a GAP covers it, the live edge is captioned "
+        "at once, and the backlog's words come as an stt-revision bus message once a second "
+        "connection has transcribed it. The default keeps the text complete for any outage "
+        "the replay ring holds (max-buffer-time). In nanoseconds; 0 = never: the text "
+        "trails the live edge until the backlog is worked off", KIND_TIME, F (max_lag), ANY,
+      60 * GST_SECOND, NULL, ROW_NOT_BY_NAME},
 };
 
 #undef F

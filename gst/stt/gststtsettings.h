@@ -86,6 +86,9 @@ typedef struct
    * directory), at most spool_max_bytes (0: dropped, as without a spool). */
   gchar *spool_dir;
   guint64 spool_max_bytes;
+  /* Live: a backlog longer than this is given up in the text output, its words come as
+   * an stt-revision; 0 = never. */
+  GstClockTime max_lag;
 
   /* ---- Not properties: filled when a stream starts. */
   const SttProviderInfo *provider;      /* provider_name resolved */

@@ -39,6 +39,11 @@
  *   failed), `attempt`, `connection`, `retry-in`, `reason`, `http-status`, `close-code`,
  *   `replayed`, `dropped`.
  * - `stt-stats`: every `stats-interval`, with `audio-untranscribed`.
+ * - `stt-revision`: `provider`, `replaces`, `reason` (failover, max-lag), `text`,
+ *   `words`, `pts`, `duration`, `running-time`, `stream-time`, `finals`: a second
+ *   transcription of a stretch whose text is already out (what a backup carried, by
+ *   the primary once it is back; a live backlog past `max-lag`, given up in the text
+ *   output for the live edge, a GAP covering it).
  *
  * Audio that will never be transcribed is never silent: a WARNING whose details carry
  * `untranscribed`, `from` and `to` names it (the live replay ring and its spool on disk,

@@ -66,6 +66,14 @@ typedef struct
   gdouble arrived;              /* seconds since the feed started */
 } Word;
 
+/* An stt-revision message. */
+typedef struct
+{
+  GstClockTime pts, end;
+  gchar *provider, *replaces, *reason;
+  GArray *words;                /* Word */
+} Revision;
+
 typedef struct
 {
   SttTestServer *primary, *backup;
@@ -76,6 +84,7 @@ typedef struct
   GMutex lock;
   GArray *cues;                 /* Cue, from the appsink thread */
   GArray *words;                /* Word, from the bus, in order */
+  GArray *revisions;            /* Revision, from the bus, in order */
   GPtrArray *warnings;          /* gchar* */
   GstClockTime lost;            /* the sum of the loss WARNINGs' untranscribed */
   GstClockTime lost_from, lost_to;      /* their first and last stretch */
@@ -105,6 +114,15 @@ word_clear (Word * w)
 {
   g_free (w->text);
   g_free (w->provider);
+}
+
+static void
+revision_clear (Revision * v)
+{
+  g_free (v->provider);
+  g_free (v->replaces);
+  g_free (v->reason);
+  g_array_unref (v->words);
 }
 
 static gdouble
@@ -161,6 +179,8 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up,
   g_array_set_clear_func (r->cues, (GDestroyNotify) cue_clear);
   r->words = g_array_new (FALSE, TRUE, sizeof (Word));
   g_array_set_clear_func (r->words, (GDestroyNotify) word_clear);
+  r->revisions = g_array_new (FALSE, TRUE, sizeof (Revision));
+  g_array_set_clear_func (r->revisions, (GDestroyNotify) revision_clear);
   r->warnings = g_ptr_array_new_with_free_func (g_free);
   r->lost_from = r->lost_to = GST_CLOCK_TIME_NONE;
 
@@ -239,6 +259,7 @@ run_free (Run * r)
   g_list_free_full (r->buffers, (GDestroyNotify) gst_buffer_unref);
   g_array_unref (r->cues);
   g_array_unref (r->words);
+  g_array_unref (r->revisions);
   g_ptr_array_unref (r->warnings);
   g_clear_pointer (&r->stats, gst_structure_free);
   g_free (r->error);
@@ -276,8 +297,9 @@ feed_live (gpointer data)
   return NULL;
 }
 
+/* The words of a final or a revision @s, to @into. */
 static void
-record_final (Run * r, const GstStructure * s)
+record_words (Run * r, const GstStructure * s, GArray * into)
 {
   const GValue *words = gst_structure_get_value (s, "words");
   const gchar *provider = gst_structure_get_string (s, "provider");
@@ -292,8 +314,37 @@ record_final (Run * r, const GstStructure * s)
     };
 
     gst_structure_get_clock_time (ws, "start", &w.start);
-    g_array_append_val (r->words, w);
+    g_array_append_val (into, w);
   }
+}
+
+static void
+record_final (Run * r, const GstStructure * s)
+{
+  record_words (r, s, r->words);
+}
+
+static void
+record_revision (Run * r, const GstStructure * s)
+{
+  Revision v = { GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
+    g_strdup (gst_structure_get_string (s, "provider")),
+    g_strdup (gst_structure_get_string (s, "replaces")),
+    g_strdup (gst_structure_get_string (s, "reason")),
+    g_array_new (FALSE, TRUE, sizeof (Word))
+  };
+  GstClockTime duration = GST_CLOCK_TIME_NONE;
+
+  g_array_set_clear_func (v.words, (GDestroyNotify) word_clear);
+  fail_unless (gst_structure_get_clock_time (s, "pts", &v.pts));
+  fail_unless (gst_structure_get_clock_time (s, "duration", &duration));
+  fail_unless (GST_CLOCK_TIME_IS_VALID (v.pts) && GST_CLOCK_TIME_IS_VALID (duration));
+  v.end = v.pts + duration;
+  record_words (r, s, v.words);
+  GST_INFO ("%.1f s: revision of %.3f-%.3f s by %s (%s, replaces '%s'): %u words",
+      since_start (r), v.pts / 1e9, v.end / 1e9, v.provider, v.reason, v.replaces,
+      v.words->len);
+  g_array_append_val (r->revisions, v);
 }
 
 static guint
@@ -403,6 +454,8 @@ run_play (Run * r, const Step * steps, guint n_steps)
         if (s && gst_structure_has_name (s, "stt-transcript")
             && gst_structure_get_boolean (s, "is-final", &final) && final)
           record_final (r, s);
+        if (s && gst_structure_has_name (s, "stt-revision"))
+          record_revision (r, s);
         if (s && gst_structure_has_name (s, "stt-connection") && r->back == 0
             && since_start (r) > 10
             && !g_strcmp0 (gst_structure_get_string (s, "state"), "connected"))
@@ -543,6 +596,144 @@ check_both_carried (Run * r)
       "deepgram %.1f s + vosk %.1f s of %.1f s", dg / 1e9, vosk / 1e9, r->duration);
 }
 
+static gboolean
+word_at (Word * w, const gchar * want, gdouble start, gdouble latest)
+{
+  return w && g_str_equal (w->text, want)
+      && w->start + TOLERANCE >= (GstClockTime) (start * GST_SECOND)
+      && w->start <= (GstClockTime) (latest * GST_SECOND) + TOLERANCE;
+}
+
+/* The primary's revision of what the backups carried: one, by the primary, of exactly
+ * the stretch whose words the backup gave, with each of those words once, at its time.
+ * Call after check_words. */
+static void
+check_failover_revision (Run * r)
+{
+  Revision *v;
+  guint i, j = 0;
+
+  fail_unless_equals_int (r->revisions->len, 1);
+  v = &g_array_index (r->revisions, Revision, 0);
+  fail_unless_equals_string (v->reason, "failover");
+  fail_unless_equals_string (v->replaces, "vosk");
+  fail_unless_equals_string (v->provider, r->provider);
+  for (i = 0; i < r->n_tones; i++) {
+    Word *w = &g_array_index (r->words, Word, i);
+    g_autofree gchar *want = stt_check_tone_word (&r->tones[i]);
+    gdouble mid = (r->tones[i].start + r->tones[i].end) / 2;
+    gboolean inside = mid * GST_SECOND >= v->pts && mid * GST_SECOND < v->end;
+
+    fail_unless (inside == g_str_equal (w->provider, "vosk"), "word %u (%s at %.2f s) "
+        "came from %s; the revision covers %.3f-%.3f s", i, want, r->tones[i].start,
+        w->provider, v->pts / 1e9, v->end / 1e9);
+    if (!inside)
+      continue;
+    fail_unless (j < v->words->len, "the revision stops before word %u (%s at %.2f s)",
+        i, want, r->tones[i].start);
+    fail_unless (word_at (&g_array_index (v->words, Word, j), want, r->tones[i].start,
+            r->tones[i].start), "revision word %u is %s at %.3f s, not %s at %.3f s", j,
+        g_array_index (v->words, Word, j).text,
+        g_array_index (v->words, Word, j).start / 1e9, want, r->tones[i].start);
+    j++;
+  }
+  fail_unless_equals_int (j, v->words->len);
+}
+
+/* A backlog given up for the live edge (max-lag): one revision, by the primary, and every
+ * word once at its time: in the revision if its middle lies in the revision's stretch,
+ * else in the text output (bus and text buffers); a word wholly inside a stretch said
+ * lost nowhere (one cut by its edge either way). Returns the longest delay of a text word
+ * spoken after @live_from seconds. */
+static gdouble
+check_words_revised (Run * r, gdouble live_from)
+{
+  gdouble lost_from = GST_CLOCK_TIME_IS_VALID (r->lost_from) ? r->lost_from / 1e9 : -1;
+  gdouble lost_to = GST_CLOCK_TIME_IS_VALID (r->lost_to) ? r->lost_to / 1e9 : -1;
+  gdouble worst = 0;
+  Revision *v;
+  guint i, j = 0, k = 0, c, n_cue_words = 0;
+
+  fail_unless (r->error == NULL, "ERROR: %s", r->error);
+  fail_unless (r->eos, "no EOS within the input's length and a minute");
+  fail_unless_equals_int (r->revisions->len, 1);
+  v = &g_array_index (r->revisions, Revision, 0);
+  fail_unless_equals_string (v->reason, "max-lag");
+  fail_unless_equals_string (v->replaces, "");
+  fail_unless_equals_string (v->provider, r->provider);
+  for (i = 0; i < r->n_tones; i++) {
+    g_autofree gchar *want = stt_check_tone_word (&r->tones[i]);
+    gdouble start = r->tones[i].start, end = r->tones[i].end, mid = (start + end) / 2;
+    gboolean lost = start >= lost_from && end <= lost_to;
+    gboolean cut = !lost && end > lost_from && start < lost_to;
+    /* By the word's middle, as the element splits; one within the tolerance of an edge
+     * may be on either side. */
+    gboolean in_rev = mid * GST_SECOND >= v->pts && mid * GST_SECOND < v->end;
+    gboolean edge = ABS (mid * GST_SECOND - (gdouble) v->pts) < TOLERANCE
+        || ABS (mid * GST_SECOND - (gdouble) v->end) < TOLERANCE;
+    gdouble latest = cut ? end : start;
+    Word *tw = j < r->words->len ? &g_array_index (r->words, Word, j) : NULL;
+    Word *rw = k < v->words->len ? &g_array_index (v->words, Word, k) : NULL;
+    gboolean in_text = (!in_rev || edge) && word_at (tw, want, start, latest);
+    gboolean in_revision = !in_text && (in_rev || edge)
+        && word_at (rw, want, start, latest);
+
+    if (lost) {
+      fail_if (in_text || in_revision, "word %u (%s at %.2f s) came, inside the stretch "
+          "said lost (%.2f-%.2f s)", i, want, start, lost_from, lost_to);
+      continue;
+    }
+    if (!cut)
+      fail_unless (in_text || in_revision, "word %u (%s at %.2f s) missing or misplaced "
+          "(expected in the %s; got %s at %.3f s); revision %.3f-%.3f s, lost %.2f-%.2f s",
+          i, want, start, in_rev ? "revision" : "text", in_rev ? (rw ? rw->text : "-") :
+          (tw ? tw->text : "-"), in_rev ? (rw ? rw->start / 1e9 : -1) : (tw ?
+              tw->start / 1e9 : -1), v->pts / 1e9, v->end / 1e9, lost_from, lost_to);
+    if (in_text) {
+      if (start >= live_from)
+        worst = MAX (worst, tw->arrived - end);
+      j++;
+    }
+    if (in_revision)
+      k++;
+  }
+  fail_unless_equals_int (j, r->words->len);
+  fail_unless_equals_int (k, v->words->len);
+  fail_unless (k > 0, "an empty revision");
+
+  /* The text buffers: the bus's words, each buffer at its first word's time, none in
+   * the stretch given up (a GAP covers it). */
+  for (c = 0; c < r->cues->len; c++) {
+    Cue *cue = &g_array_index (r->cues, Cue, c);
+    g_auto (GStrv) parts = g_strsplit_set (cue->text, " \n", -1);
+    gboolean first = TRUE;
+    guint p;
+
+    for (p = 0; parts[p]; p++) {
+      g_autofree gchar *bare = stt_check_bare_word (parts[p]);
+      Word *w;
+
+      if (*bare == '\0')
+        continue;
+      fail_unless (n_cue_words < r->words->len, "more words in the text buffers than on "
+          "the bus: %s", bare);
+      w = &g_array_index (r->words, Word, n_cue_words);
+      fail_unless_equals_string (bare, w->text);
+      if (first)
+        fail_unless (cue->pts + TOLERANCE >= w->start && cue->pts <= w->start + TOLERANCE,
+            "text buffer %u (%s) at %.3f s, its first word at %.3f s", c, cue->text,
+            cue->pts / 1e9, w->start / 1e9);
+      first = FALSE;
+      n_cue_words++;
+    }
+  }
+  fail_unless_equals_int (n_cue_words, r->words->len);
+  GST_INFO ("%u words in the text, %u in the revision of %.2f-%.2f s; lost %.2f-%.2f s; "
+      "longest delay after %.1f s: %.2f s", j, k, v->pts / 1e9, v->end / 1e9, lost_from,
+      lost_to, live_from, worst);
+  return worst;
+}
+
 /* The primary refuses every connection from the start: the backup carries the whole
  * stream, the primary is tried again now and then, and the user is told. */
 GST_START_TEST (test_primary_refused_from_start)
@@ -586,6 +777,7 @@ GST_START_TEST (test_primary_dropped_then_back)
       "one outage, one WARNING for the switch");
   fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") >= 1);
   fail_unless (count_warnings (r, "Deepgram (the primary) is back") >= 1);
+  check_failover_revision (r);
   run_free (r);
 }
 
@@ -628,6 +820,7 @@ GST_START_TEST (test_primary_stalled_then_back)
       "took %.2f s", longest_delay_from (r, 32));
   fail_unless (count_warnings (r, "Switching from Deepgram to vosk-server") == 1);
   fail_unless (count_warnings (r, "Deepgram (the primary) is back") >= 1);
+  check_failover_revision (r);
   run_free (r);
 }
 
@@ -654,6 +847,7 @@ GST_START_TEST (test_all_gone_then_back)
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
   fail_unless (count_warnings (r, "Switching from") <= 3, "%u switch WARNINGs",
       count_warnings (r, "Switching from"));
+  check_failover_revision (r);
   run_free (r);
 }
 
@@ -722,26 +916,36 @@ check_words_except_lost (Run * r)
   fail_unless (missing > 0);
 }
 
-/* An outage of 90 s (longer than the 60 s replay ring), no backup: what no longer fits
- * the ring goes to the spool, every word comes once the service is back, and the spool
- * file is gone by the end of the stream. */
+/* An outage of 5 minutes (longer than the 60 s replay ring and max-lag), no backup: what
+ * no longer fits the ring goes to the spool; when the service is back the text output
+ * gives the backlog up (a GAP) and captions the live edge at once, and every second of
+ * the outage comes in one stt-revision; the spool file is gone by the end. */
 GST_START_TEST (test_long_outage_spooled)
 {
-  Run *r = run_new_full (150, TRUE, FALSE, "deepgram");
-  const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {105, ACT_ACCEPT} };
-  guint pw, bw;
-  const gchar *last;
+  Run *r = run_new_full (360, TRUE, FALSE, "deepgram");
+  const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {315, ACT_ACCEPT} };
+  Revision *v;
+  gdouble late;
 
   r->spool_dir = g_dir_make_tmp ("stt-spool-XXXXXX", NULL);
   g_object_set (r->stt, "spool-dir", r->spool_dir, NULL);
   run_play (r, steps, G_N_ELEMENTS (steps));
-  /* Words of the outage come once the service is back: 90 s after, plus the reconnect
-   * backoff (at most reconnect-max-delay, 30 s), plus the catch-up. */
-  check_words (r, 90 + 30 + 10, &pw, &bw, &last);
-  fail_unless_equals_int (pw, r->n_tones);
+  fail_unless (r->back > 0, "no connection after the outage");
+  /* Captions are back at the live edge 5 s after the service is (the reconnect, the
+   * segments' ends). */
+  late = check_words_revised (r, r->back + 5);
+  fail_unless (late <= NORMAL_DELAY + 1, "words after %.1f s take %.2f s", r->back + 5,
+      late);
+  /* The revision covers the whole outage: from the last final before it to the live
+   * edge at the return. */
+  v = &g_array_index (r->revisions, Revision, 0);
+  fail_unless (v->pts <= 15.5 * GST_SECOND && v->end >= 315 * GST_SECOND,
+      "revision of %.2f-%.2f s", v->pts / 1e9, v->end / 1e9);
+  fail_unless (v->end <= (r->back + 1) * GST_SECOND);
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
-  fail_unless (stat_time (r, "audio-spooled") >= 20 * GST_SECOND, "spooled %.1f s",
+  fail_unless (stat_time (r, "audio-spooled") >= 200 * GST_SECOND, "spooled %.1f s",
       stat_time (r, "audio-spooled") / 1e9);
+  fail_unless (count_warnings (r, "more than max-lag") == 1);
   fail_unless_equals_int (r->spool_files_max, 1);
   fail_unless_equals_int (r->spool_files_at_eos, 0);
   run_free (r);
@@ -767,7 +971,8 @@ GST_START_TEST (test_spool_too_small)
       "%.1f s said lost", r->lost / 1e9);
   fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), r->lost);
   fail_unless (count_warnings (r, "spool-max-bytes") >= 1);
-  check_words_except_lost (r);
+  /* 80 s behind at the return, past max-lag: the rest of the outage is a revision. */
+  check_words_revised (r, r->back + 5);
   fail_unless_equals_int (r->spool_files_at_eos, 0);
   run_free (r);
 }
@@ -886,7 +1091,7 @@ outage_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
-  tcase_set_timeout (tc, 400);
+  tcase_set_timeout (tc, 600);
   tcase_add_test (tc, test_primary_refused_from_start);
   tcase_add_test (tc, test_primary_dropped_then_back);
   tcase_add_test (tc, test_primary_stalled_then_back);
