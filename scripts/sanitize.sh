@@ -74,10 +74,10 @@ else
   meson test -C "$build" --no-suite sdk --no-suite matrix --no-suite browser \
     --no-suite outage --num-processes 2 --timeout-multiplier 3 --print-errorlogs \
     || status=$?
-  # The outage cases take real time: one of each kind (a failover, a file's failover,
-  # the spool, a live backlog), at once.
+  # The outage cases take real time: one of each kind (a failover and its revision, a
+  # file's failover, the spool past max-lag and its revision, a live backlog), at once.
   meson test -C "$build" --num-processes 4 --timeout-multiplier 3 --print-errorlogs \
-    outage-primary-refused-from-start outage-file-primary-refused \
+    outage-primary-dropped-then-back outage-file-primary-refused \
     outage-long-outage-spooled outage-backlog-assemblyai-outage || status=$?
   STT_MATRIX_PROVIDERS=deepgram,gladia meson test -C "$build" --num-processes 2 \
     --timeout-multiplier 3 --print-errorlogs matrix-live30 || status=$?

@@ -12,193 +12,9 @@
 
 #include <string.h>
 
-#include "gststtsession.h"
-#include "sttws.h"
-#include "stthttp.h"
-#include "stttls.h"
-#include "gststtcredentials.h"
-#include "gststtretry.h"
-#include "gststtresults.h"
-#include "gststtjwt.h"
-#include "gststttarget.h"
-#include "gststtprobe.h"
+#include "gststtsession-private.h"
 
-GST_DEBUG_CATEGORY_STATIC (stt_session_debug);
-
-/* Non-live input wakes the I/O thread once per this much audio, not once per chunk: a
- * cross-thread wakeup costs more than sending a chunk, and nobody waits for the audio. */
-#define WAKE_BATCH_MS 1000
-/* An outage (no working connection) this long is said on the bus, once per outage. */
-#define OUTAGE_WARNING_US (10 * G_USEC_PER_SEC)
-/* Audio lost while disconnected is reported at most this often. */
-#define LOSS_REPORT_US (10 * G_USEC_PER_SEC)
-/* A connection that stayed open this long accepted its token: a later refusal (an expired
- * token) earns a fresh token and a retry again. So does one that produced a result. */
-#define TOKEN_TRUSTED_US (10 * G_USEC_PER_SEC)
-/* Live, a service paced at real time, a reconnect with more than this behind the live
- * edge: the backlog gets a session of its own (gststtbacklog below). */
-#define BACKLOG_SPLIT_MS 2000
-/* Around the split point S: the live session starts this much before it, the backlog
- * session hears this much past it, so each hears whole every word it keeps (a word is
- * the backlog's if its middle lies before S, the live session's otherwise). */
-#define BACKLOG_PRE_MS 1000
-#define BACKLOG_POST_MS 1500
-/* How often failover-after is checked (live, with backups). */
-#define FAILOVER_CHECK_MS 250
-/* Switching back to the primary waits at most this long for the backup's next final. */
-#define FAILBACK_WAIT (10 * GST_SECOND)
-#define GST_CAT_DEFAULT stt_session_debug
-
-typedef enum
-{
-  STATE_IDLE,
-  STATE_CONNECTING,
-  STATE_OPEN,
-  STATE_WAITING,                /* backoff before the next attempt */
-  STATE_DONE,
-} State;
-
-struct _GstSttSession
-{
-  gint refcount;
-  /* The primary provider, then its backups. cfg and tgt are the active one's. */
-  GstSttTarget *targets;
-  guint n_targets;
-  guint active;
-  GstSttTarget *tgt;
-  GstSttSettings *cfg;
-  /* Failover, I/O thread. */
-  guint switch_to;              /* the target of a switch at the end of this connection;
-                                 * G_MAXUINT: none */
-  guint failbacks;              /* switches away from the primary since it last worked */
-  gboolean failback_wanted;     /* switch back to the primary at the next final */
-  guint refused_in_row;         /* targets that failed for good one after the other */
-  gboolean switch_warned;       /* a switch was said since audio was last committed */
-  gboolean trial;               /* the primary is tried again and has carried nothing yet */
-  gboolean trial_costly;        /* ... and it cost captions (it accepted a connection, or
-                                 * hung for failover-after) */
-  GSource *failback_timer;
-  GSource *failover_timer;      /* live with backups: failover-after checked 4 times a s */
-  /* The live backlog: a paced service cannot send faster than real time, so after an
-   * outage a second session (same worker) transcribes the stretch behind the live edge
-   * while this one takes the live edge; this one's finals wait for the backlog's. */
-  GstSttSession *parent;        /* a backlog session: the live one */
-  guint64 range_end;            /* a backlog session: it sends up to here; 0: no end */
-  GstSttSession *backlog;       /* the live session: its backlog session, while it works */
-  guint64 split;                /* the live session: the split point S */
-  guint64 trim_floor;           /* the live session: its words before here are not its */
-  guint64 live_committed;       /* the live session: its own accounted point meanwhile */
-  GQueue held;                  /* the live session: its finals (Held), waiting */
-  gboolean drain_held;          /* the live session's drain ended, the backlog's not */
-  gchar *backlog_failure;
-  gboolean no_split;            /* a backlog session failed: replay the old way until the
-                                 * service works again */
-  /* Revisions: what a backup carried is transcribed again by the primary once it is
-   * back, and a live backlog past max-lag beside the live edge; the words come as an
-   * stt-revision message. The ring keeps that audio meanwhile (gst_stt_ring_keep). */
-  guint64 carried_from;         /* a backup carries the audio from here; G_MAXUINT64:
-                                 * the primary does */
-  guint64 carried_to;           /* ... up to here, where the primary took over again */
-  gchar *carried_by;            /* the backups that carried it, comma-separated */
-  guint64 keep;                 /* the ring and the timeline keep from here */
-  GstSttSession *revision;      /* the revision session, while it works */
-  guint64 rev_from, rev_to;     /* the stretch it transcribes */
-  GstClockTime rev_pts, rev_end;
-  gchar *rev_replaces;          /* whose words it replaces; NULL: a GAP (max-lag) */
-  GPtrArray *rev_finals;        /* its finals (GstStructure) */
-  GstSttProbe *probe;           /* is the primary answering again? */
-  gboolean probe_alive;
-  gchar *probe_why;
-  GstSttRing *ring;
-  GstSttTimeline *timeline;
-  GstSttStats *stats;
-  GstSttSessionCallbacks cb;
-  gpointer user_data;
-  GstObject *log_object;        /* for debug output only */
-  SttIoWorker *worker;
-  guint bps;
-  guint64 chunk_samples;
-  guint64 wake_batch;           /* samples written before the streaming thread wakes us */
-
-  gchar *url_redacted;          /* I/O thread: the current attempt's URL, for messages */
-  GTlsDatabase *tls_db;         /* tls-ca-file, loaded once */
-  gchar *tls_db_error;          /* why it could not be loaded */
-
-  /* Read by the streaming thread: a write that reaches this position wakes us. */
-  guint64 wake_at;              /* atomic */
-  gint wake_pending;            /* atomic */
-
-  /* Stop handshake. */
-  GMutex stop_lock;
-  GCond stop_cond;
-  gboolean stopped;             /* under stop_lock */
-
-  /* ---- I/O thread only ---- */
-  State state;
-  gboolean draining;
-  gboolean end_sent;
-  gboolean awaiting_ready;      /* audio held until the start acknowledgement */
-  gboolean finalize_sent;
-  gboolean ever_connected;
-  gboolean rotating;            /* ending this connection on purpose, to open a new one */
-  gboolean rotate_wanted;       /* max-session-duration is near: rotate after a final */
-  /* Tokens refused after the handshake since a connection last worked: the first earns
-   * a fresh token and one retry, the second is fatal (gststtretry.c). */
-  guint auth_refusals;
-  SttWs *ws;
-  SttHttp *http;                /* token request in flight */
-  guint network_watch;
-  guint tick_watch;             /* keepalive and stall watchdog, once a second */
-  SttProviderConfig pcfg;
-  GstSttCredentials cred;       /* the current attempt's key or token */
-  gchar *attempt_url;           /* url with the token in place of {token}, or NULL */
-  SttProviderState pstate;
-  guint attempt;                /* consecutive failed attempts */
-  guint connection;             /* index of the current connection, from 0 */
-  guint64 conn_base;
-  guint64 conn_sent;            /* samples sent on this connection */
-  GstSttResults *results;       /* the map, send marks and open segments */
-  guint64 send_pos;
-  guint64 committed;
-  guint8 *scratch;
-  gint64 pace_start;
-  guint64 pace_sent;
-  gint64 last_send;
-  gint64 last_audio;
-  gint64 last_recv;
-  gint64 disconnected_since;
-  gint64 outage_since;          /* first failure of the current outage; 0: none */
-  gboolean outage_warned;
-  gchar *last_failure;          /* why the last attempt failed, for messages */
-  gint64 last_progress;         /* audio taken, a result or an acknowledgement */
-  gint64 opened_at;             /* the current connection opened */
-  gint64 blocked_since;         /* the socket takes no more audio since; 0: it does */
-  gint64 last_commit;           /* the committed point last moved */
-  guint64 lost_upto;            /* loss reported up to this stream position */
-  gint64 loss_reported_at;
-  guint64 promised;             /* last promised position handed to the element */
-  gint64 last_pong;             /* this connection's last pong; 0: none yet */
-  GSource *pace_timer;
-  GSource *retry_timer;
-  GSource *stats_timer;
-  GSource *rotate_timer;
-  GSource *finalize_timer;
-};
-
-/* A final of the live session waiting for the backlog's. */
-typedef struct
-{
-  GstStructure *msg;
-  GstClockTime pts, duration;
-} Held;
-
-static void
-held_free (Held * h)
-{
-  if (h->msg)
-    gst_structure_free (h->msg);
-  g_free (h);
-}
+GST_DEBUG_CATEGORY (stt_session_debug);
 
 static void session_connect (GstSttSession * s);
 static void send_text (GstSttSession * s, gchar * text);
@@ -206,54 +22,21 @@ static void connect_ws (GstSttSession * s);
 static void connect_with_key (GstSttSession * s);
 static void session_pump (GstSttSession * s);
 static void rotate_at_final (GstSttSession * s);
-static gboolean paced (GstSttSession * s);
 static void session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code);
-static void session_retry (GstSttSession * s, const gchar * reason, guint http_status,
-    gint close_code, gint retry_after);
 static void give_up (GstSttSession * s, const gchar * why, guint http_status,
     gint close_code);
-static void switch_target (GstSttSession * s, guint to, const gchar * why);
-static guint64 start_backlog (GstSttSession * s, guint64 from, guint64 split);
-static gboolean behind_real_time (GstSttSession * s, guint64 pos);
-static gboolean live_edge_moves (GstSttSession * s, guint64 end);
-static void stop_backlog (GstSttSession * s);
-static guint64 skip_backlog (GstSttSession * s, guint64 from, guint64 split);
-static void start_revision (GstSttSession * s, guint64 from, guint64 to,
-    const gchar * replaces);
-static void release_upto (GstSttSession * s, guint64 pos);
-static void drained_unless_held (GstSttSession * s);
-static GstSttSession *session_new_on (GstSttSettings * config, GstSttRing * ring,
-    GstSttTimeline * timeline, GstSttStats * stats, const GstSttSessionCallbacks * cb,
-    gpointer user_data, GstObject * log_object, SttIoWorker * worker);
-static gboolean start_cb (gpointer data);
-static void end_connection_on_purpose (GstSttSession * s);
-static gboolean fail_over (GstSttSession * s, const gchar * why, gboolean for_good);
 
-static GstSttSession *
+GstSttSession *
 session_ref (GstSttSession * s)
 {
   g_atomic_int_inc (&s->refcount);
   return s;
 }
 
-/* Entry points from the worker's main loop hold a reference while they run: a callback
- * may stop the session and drop the element's reference (a bus sync handler setting the
- * pipeline to NULL runs on this thread). After any callback, code checks is_stopped()
- * before it touches the ring, the timeline or the connection: the element frees them
- * once stop returned. */
-typedef GstSttSession SessionHold;
-static void
-session_hold_release (SessionHold * s)
-{
-  gst_stt_session_unref (s);
-}
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (SessionHold, session_hold_release);
-#define HOLD(s) g_autoptr (SessionHold) G_PASTE (hold_, __LINE__) = session_ref (s)
-
-static void
-clear_source (GSource ** src)
+void
+session_clear_source (GSource ** src)
 {
   if (*src) {
     g_source_destroy (*src);
@@ -320,8 +103,8 @@ gst_stt_session_unref (GstSttSession * s)
   g_free (s);
 }
 
-static gboolean
-is_stopped (GstSttSession * s)
+gboolean
+session_is_stopped (GstSttSession * s)
 {
   gboolean stopped;
 
@@ -331,8 +114,8 @@ is_stopped (GstSttSession * s)
   return stopped;
 }
 
-static gint64
-now_us (void)
+gint64
+session_now_us (void)
 {
   return g_get_monotonic_time ();
 }
@@ -348,8 +131,9 @@ rotate_window (GstClockTime max_session_duration)
 /* ------------------------------------------------------------------------------------ */
 /* Connection bookkeeping */
 
-static void
-post_connection (GstSttSession * s, GstSttConnectionState state, const gchar * reason,
+void
+session_post_connection (GstSttSession * s, GstSttConnectionState state,
+    const gchar * reason,
     guint http_status, gint close_code, GstClockTime retry_in, guint64 replayed)
 {
   /* Every message says how much audio the ring has lost so far. */
@@ -367,25 +151,25 @@ post_connection (GstSttSession * s, GstSttConnectionState state, const gchar * r
     .provider = s->n_targets > 1 ? s->cfg->provider->name : NULL,
   };
 
-  if (s->cb.connection && !is_stopped (s))
+  if (s->cb.connection && !session_is_stopped (s))
     s->cb.connection (s, &info, s->user_data);
 }
 
 /* Audio between stream positions @from and @to will never be transcribed: counted once
  * (what was reported before is not counted again) and, with @warn, said on the bus. */
-static void
-report_loss (GstSttSession * s, guint64 from, guint64 to, gboolean warn,
+void
+session_report_loss (GstSttSession * s, guint64 from, guint64 to, gboolean warn,
     const gchar * why)
 {
   from = MAX (MAX (from, s->lost_upto), s->committed);
   if (to <= from)
     return;
   s->lost_upto = to;
-  s->loss_reported_at = now_us ();
+  s->loss_reported_at = session_now_us ();
   gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_UNTRANSCRIBED, to - from);
   GST_WARNING_OBJECT (s->log_object, "%.3f s of audio will not be transcribed: %s",
       (gdouble) (to - from) / s->cfg->rate, why);
-  if (warn && s->cb.warning && !is_stopped (s))
+  if (warn && s->cb.warning && !session_is_stopped (s))
     s->cb.warning (s, why, from, to, s->user_data);
 }
 
@@ -407,15 +191,15 @@ report_loss_ring (GstSttSession * s, guint64 start)
   else
     why = g_strdup ("the replay ring (max-buffer-time) overflowed while the service was "
         "out of reach");
-  report_loss (s, s->committed, start, TRUE, why);
+  session_report_loss (s, s->committed, start, TRUE, why);
 }
 
 /* A warning that loses nothing (yet). */
-static void
-post_warning (GstSttSession * s, const gchar * text)
+void
+session_post_warning (GstSttSession * s, const gchar * text)
 {
   GST_WARNING_OBJECT (s->log_object, "%s", text);
-  if (s->cb.warning && !is_stopped (s))
+  if (s->cb.warning && !session_is_stopped (s))
     s->cb.warning (s, text, 0, 0, s->user_data);
 }
 
@@ -423,7 +207,7 @@ post_warning (GstSttSession * s, const gchar * text)
 static void
 progress (GstSttSession * s)
 {
-  s->last_progress = now_us ();
+  s->last_progress = session_now_us ();
 }
 
 /* This connection works: its token was accepted. */
@@ -463,21 +247,21 @@ update_promised (GstSttSession * s)
   if (!s->cfg->live || s->state != STATE_OPEN || s->backlog)
     return;
   if (s->last_pong > 0)
-    horizon = MIN (s->last_pong - latency_us / 2, now_us () - latency_us);
+    horizon = MIN (s->last_pong - latency_us / 2, session_now_us () - latency_us);
   p = gst_stt_results_vouched (s->results, horizon);
   if (p <= s->promised)
     return;
   s->promised = p;
-  if (s->cb.promised && !is_stopped (s))
+  if (s->cb.promised && !session_is_stopped (s))
     s->cb.promised (s, p, s->user_data);
 }
 
-static void
-teardown_connection (GstSttSession * s)
+void
+session_teardown_connection (GstSttSession * s)
 {
-  clear_source (&s->pace_timer);
-  clear_source (&s->rotate_timer);
-  clear_source (&s->finalize_timer);
+  session_clear_source (&s->pace_timer);
+  session_clear_source (&s->rotate_timer);
+  session_clear_source (&s->finalize_timer);
   g_clear_pointer (&s->http, stt_http_free);
   g_clear_pointer (&s->ws, stt_ws_free);
   stt_provider_clear_priv (&s->pstate);
@@ -502,7 +286,7 @@ commit (GstSttSession * s, guint64 pos)
     gst_stt_stats_add_carried (s->stats, s->cfg->provider->name, pos -
         MAX (s->live_committed, s->split));
     s->live_committed = pos;
-    s->last_commit = now_us ();
+    s->last_commit = session_now_us ();
     progress (s);
     outage_over (s);
     token_accepted (s);
@@ -520,7 +304,7 @@ commit (GstSttSession * s, guint64 pos)
           "audio again from %.3f s of the stream on", s->cfg->provider->display_name,
           (gdouble) s->committed / s->cfg->rate);
 
-      post_warning (s, t);
+      session_post_warning (s, t);
     }
     if (s->carried_from != G_MAXUINT64 && s->carried_to > s->carried_from
         && s->revision == NULL) {
@@ -529,18 +313,18 @@ commit (GstSttSession * s, guint64 pos)
       guint64 from = s->carried_from;
 
       s->carried_from = G_MAXUINT64;
-      start_revision (s, from, s->carried_to, by);
+      session_start_revision (s, from, s->carried_to, by);
     } else if (s->carried_from != G_MAXUINT64) {
-      g_autofree gchar *t = g_strdup_printf ("the audio from %.3f to %.3f s of the stream, "
-          "carried by %s, is not transcribed again by %s (another revision is under "
+      g_autofree gchar *t = g_strdup_printf ("the audio from %.3f to %.3f s of the "
+          "stream, carried by %s, is not transcribed again by %s (another revision is under "
           "way): the backup's words stand", (gdouble) s->carried_from / s->cfg->rate,
           (gdouble) s->carried_to / s->cfg->rate, s->carried_by,
           s->cfg->provider->display_name);
 
-      post_warning (s, t);
+      session_post_warning (s, t);
       s->carried_from = G_MAXUINT64;
       g_clear_pointer (&s->carried_by, g_free);
-      release_upto (s, pos);
+      session_release_upto (s, pos);
     }
     s->failbacks = 0;
     s->trial = FALSE;
@@ -548,22 +332,22 @@ commit (GstSttSession * s, guint64 pos)
   s->committed = pos;
   s->finalize_sent = FALSE;
   /* The service's own word moved the accounted point: it works. */
-  s->last_commit = now_us ();
+  s->last_commit = session_now_us ();
   progress (s);
   outage_over (s);
   token_accepted (s);
   /* A backlog session's audio is released by its live session. */
   if (s->parent == NULL)
-    release_upto (s, pos);
+    session_release_upto (s, pos);
   gst_stt_results_commit (s->results, pos);
 }
 
 /* Tells the element the committed point moved: call after the finals up to it are
  * handed over, so nothing promises "no text before here" ahead of that text. */
-static void
-notify_committed (GstSttSession * s)
+void
+session_notify_committed (GstSttSession * s)
 {
-  if (s->cb.committed && !is_stopped (s))
+  if (s->cb.committed && !session_is_stopped (s))
     s->cb.committed (s, s->committed, s->user_data);
 }
 
@@ -574,7 +358,7 @@ handle_result (GstSttSession * s, SttResult * r)
   GstSttMapped m;
 
   if (!gst_stt_results_map (s->results, r, s->connection, s->conn_sent, s->send_pos,
-          MAX (s->committed, s->trim_floor), now_us (), &m))
+          MAX (s->committed, s->trim_floor), session_now_us (), &m))
     return;
   if (m.is_final) {
     /* Release the audio first: once a final is announced, its audio is done with. */
@@ -588,17 +372,17 @@ handle_result (GstSttSession * s, SttResult * r)
       g_queue_push_tail (&s->held, h);
       return;
     }
-    if (m.msg && s->cb.transcript && !is_stopped (s))
+    if (m.msg && s->cb.transcript && !session_is_stopped (s))
       s->cb.transcript (s, m.msg, TRUE, m.pts, m.duration, s->user_data);
     else if (m.msg)
       gst_structure_free (m.msg);
-    notify_committed (s);
+    session_notify_committed (s);
   } else if (s->backlog) {
     /* The live edge's partials would run ahead of the backlog's text (their stable words
      * are text): dropped, their words come in its finals. */
     gst_structure_free (m.msg);
   } else {
-    if (s->cb.transcript && !is_stopped (s))
+    if (s->cb.transcript && !session_is_stopped (s))
       s->cb.transcript (s, m.msg, FALSE, m.pts, m.duration, s->user_data);
     else
       gst_structure_free (m.msg);
@@ -608,8 +392,8 @@ handle_result (GstSttSession * s, SttResult * r)
 /* ------------------------------------------------------------------------------------ */
 /* WebSocket callbacks */
 
-static gboolean
-rotate_connect_cb (gpointer data)
+gboolean
+session_rotate_connect_cb (gpointer data)
 {
   GstSttSession *s = data;
   HOLD (s);
@@ -625,40 +409,43 @@ finish (GstSttSession * s)
 {
   if (s->state == STATE_DONE)
     return;
-  teardown_connection (s);
+  session_teardown_connection (s);
   if (s->rotating) {
     /* A planned rotation: every final of the old connection is in, the next one starts
      * at the committed point. Connect from a fresh dispatch, not from inside libsoup's
      * callback. */
     s->rotating = FALSE;
     if (s->switch_to != G_MAXUINT) {
-      switch_target (s, s->switch_to, "time to try the primary again");
+      session_switch_target (s, s->switch_to, "time to try the primary again");
       return;
     }
     GST_INFO_OBJECT (s->log_object, "rotating to a new connection");
     s->state = STATE_WAITING;
-    post_connection (s, GST_STT_CONNECTION_RECONNECTING, "session rotation", 0, 1000, 0,
+    session_post_connection (s, GST_STT_CONNECTION_RECONNECTING, "session rotation", 0,
+        1000, 0,
         0);
-    if (is_stopped (s))
+    if (session_is_stopped (s))
       return;
-    clear_source (&s->retry_timer);
-    s->retry_timer = stt_io_worker_add_timeout (s->worker, 0, rotate_connect_cb, s, NULL);
+    session_clear_source (&s->retry_timer);
+    s->retry_timer = stt_io_worker_add_timeout (s->worker, 0,
+        session_rotate_connect_cb, s, NULL);
     return;
   }
   s->state = STATE_DONE;
-  post_connection (s, GST_STT_CONNECTION_CLOSED, "end of stream", 0, 1000, 0, 0);
+  session_post_connection (s, GST_STT_CONNECTION_CLOSED, "end of stream", 0, 1000, 0, 0);
   if (s->backlog || s->revision) {
     /* Drained once the backlog and the revision are too. */
     s->drain_held = TRUE;
     return;
   }
-  if (s->cb.drained && !is_stopped (s))
+  if (s->cb.drained && !session_is_stopped (s))
     s->cb.drained (s, s->user_data);
 }
 
 /* What the failure policy needs to know about a failure of this attempt. */
 static GstSttFailure
-failure_at (GstSttSession * s, GstSttFailedAt where, SttFailure failure, guint http_status,
+failure_at (GstSttSession * s, GstSttFailedAt where, SttFailure failure,
+    guint http_status,
     gint close_code)
 {
   GstSttFailure f = {
@@ -702,7 +489,8 @@ act_on (GstSttSession * s, GstSttDecision d, const gchar * text, const gchar * d
   }
   if (d.why == GST_STT_FATAL_TOKEN_REFUSED)
     text = t = g_strdup_printf ("%s refused a fresh %s too (%s): check %s",
-        s->cfg->provider->display_name, s->cred.signed_token ? "signed token" : "token", text,
+        s->cfg->provider->display_name,
+            s->cred.signed_token ? "signed token" : "token", text,
         s->cred.signed_token ? "token-secret (or token-secret-file), token-claims and the "
         "relay's clock" : "token-url and the key it is given");
   session_fail (s, GST_RESOURCE_ERROR, d.code, text, debug, http_status, close_code);
@@ -719,7 +507,7 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
   guint64 committed;
   guint i;
 
-  s->last_recv = now_us ();
+  s->last_recv = session_now_us ();
   gst_stt_stats_add (s->stats, GST_STT_STAT_MESSAGES_IN, 1);
   stt_parse_output_init (&out);
   s->pstate.info->parse (&s->pstate, binary, p, len, &out);
@@ -749,7 +537,7 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
     commit (s, MIN (gst_stt_results_seconds_to_stream (s->results, out.processed,
                 s->conn_sent), s->send_pos));
     if (s->committed > committed)
-      notify_committed (s);
+      session_notify_committed (s);
   }
   if ((s->rotate_wanted || s->failback_wanted) && s->committed > committed
       && s->state == STATE_OPEN
@@ -783,7 +571,7 @@ on_ws_message (SttWs * ws, gboolean binary, GBytes * data, gpointer user_data)
      * is out, trailing silence included. */
     outage_over (s);
     commit (s, s->send_pos);
-    notify_committed (s);
+    session_notify_committed (s);
     if (s->state == STATE_OPEN)
       finish (s);
   } else {
@@ -798,37 +586,39 @@ on_ws_pong (SttWs * ws, gpointer user_data)
   GstSttSession *s = user_data;
   HOLD (s);
 
-  s->last_recv = s->last_pong = now_us ();
+  s->last_recv = s->last_pong = session_now_us ();
   update_promised (s);
 }
 
 static void
 keepalive_tick (GstSttSession * s)
 {
-  gint64 idle = now_us () - MAX (s->last_send, s->pace_start);
+  gint64 idle = session_now_us () - MAX (s->last_send, s->pace_start);
 
   /* The provider's own keepalive, only while no audio flows. */
   if (s->state == STATE_OPEN && s->pstate.info->keepalive_message
       && idle >= s->pstate.info->keepalive_interval * G_USEC_PER_SEC) {
     GST_LOG_OBJECT (s->log_object, "sending keepalive");
     send_text (s, s->pstate.info->keepalive_message (&s->pstate));
-    s->last_send = now_us ();
+    s->last_send = session_now_us ();
   }
 }
 
 static void
 watchdog_tick (GstSttSession * s)
 {
-  gint64 now = now_us ();
+  gint64 now = session_now_us ();
   gint64 limit = s->cfg->stall_timeout / GST_USECOND;
 
   /* The server said nothing for stall-timeout while we were sending: it is gone even
    * if the socket is open (libsoup 3.2 has no pong timeout). */
   /* Only while we expect something: audio flowing, audio not yet final, the end of
-   * stream sent, or the start acknowledgement. Pings (keepalive-interval) keep a healthy idle connection answering. */
+   * stream sent, or the start acknowledgement. Pings (keepalive-interval) keep a
+   * healthy idle connection answering. */
   if (s->state == STATE_OPEN && limit > 0 && s->blocked_since
       && now - s->blocked_since > limit) {
-    GST_WARNING_OBJECT (s->log_object, "the server has taken no audio for %" G_GINT64_FORMAT
+    GST_WARNING_OBJECT (s->log_object,
+        "the server has taken no audio for %" G_GINT64_FORMAT
         " ms: reconnecting", (now - s->blocked_since) / 1000);
     session_retry (s, "stalled: the server takes no audio", 0, 0, -1);
     return;
@@ -860,8 +650,8 @@ outage_tick (GstSttSession * s, gint64 now)
         (gint) (out / G_USEC_PER_SEC), s->last_failure ? s->last_failure : "no answer");
 
     s->outage_warned = TRUE;
-    post_warning (s, t);
-    if (is_stopped (s))
+    session_post_warning (s, t);
+    if (session_is_stopped (s))
       return TRUE;
   }
   if (s->cfg->outage_timeout > 0 && (s->draining || !s->cfg->live)
@@ -876,278 +666,17 @@ outage_tick (GstSttSession * s, gint64 now)
   return FALSE;
 }
 
-/* ------------------------------------------------------------------------------------ */
-/* Failover: the primary, then each backup in turn (gststttarget.h) */
-
-/* The backup found no final to stop at within FAILBACK_WAIT: end its connection on
- * purpose; its last finals account for what it heard, then the primary takes over. */
-static gboolean
-failback_deadline_cb (gpointer data)
-{
-  GstSttSession *s = data;
-  HOLD (s);
-
-  g_clear_pointer (&s->rotate_timer, g_source_unref);
-  if (!s->failback_wanted)
-    return G_SOURCE_REMOVE;
-  s->failback_wanted = FALSE;
-  if (s->state != STATE_OPEN || s->end_sent || !s->pstate.info->end_message) {
-    switch_target (s, 0, "time to try the primary again");
-    return G_SOURCE_REMOVE;
-  }
-  s->switch_to = 0;
-  end_connection_on_purpose (s);
-  return G_SOURCE_REMOVE;
-}
-
-static void try_primary (GstSttSession * s);
-static void schedule_failback (GstSttSession * s);
-
-/* The probe's answer, from a fresh dispatch (the probe is freed here). */
-static gboolean
-probe_result_cb (gpointer data)
-{
-  GstSttSession *s = data;
-  HOLD (s);
-
-  g_clear_pointer (&s->failback_timer, g_source_unref);
-  g_clear_pointer (&s->probe, gst_stt_probe_free);
-  if (s->active == 0 || s->state == STATE_DONE || s->draining)
-    return G_SOURCE_REMOVE;
-  if (s->probe_alive) {
-    try_primary (s);
-    return G_SOURCE_REMOVE;
-  }
-  /* Still gone, and finding out cost nothing: ask again at the pace of reconnects. */
-  GST_INFO_OBJECT (s->log_object, "%s does not answer yet (%s)",
-      s->targets[0].cfg.provider->display_name, s->probe_why ? s->probe_why : "?");
-  s->failbacks++;
-  schedule_failback (s);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_probe_done (gboolean alive, const gchar * why, gpointer user_data)
-{
-  GstSttSession *s = user_data;
-
-  s->probe_alive = alive;
-  g_free (s->probe_why);
-  s->probe_why = g_strdup (why);
-  clear_source (&s->failback_timer);
-  s->failback_timer = stt_io_worker_add_timeout (s->worker, 0, probe_result_cb, s, NULL);
-}
-
-static gboolean
-failback_cb (gpointer data)
-{
-  GstSttSession *s = data;
-  HOLD (s);
-
-  g_clear_pointer (&s->failback_timer, g_source_unref);
-  if (s->active == 0 || s->state == STATE_DONE || s->draining)
-    return G_SOURCE_REMOVE;
-  /* Where it can, ask the primary first (a handshake and a ping, no audio): a try costs
-   * the captions of a switch, a probe nothing. */
-  if (gst_stt_probe_can (&s->targets[0])) {
-    g_clear_pointer (&s->probe, gst_stt_probe_free);
-    s->probe = gst_stt_probe_start (s->worker, &s->targets[0], s->tls_db, on_probe_done,
-        s);
-    return G_SOURCE_REMOVE;
-  }
-  try_primary (s);
-  return G_SOURCE_REMOVE;
-}
-
-/* The primary takes over at the backup's next final. */
-static void
-try_primary (GstSttSession * s)
-{
-  if (s->state != STATE_OPEN || s->end_sent) {
-    /* The backup is not carrying anything right now: no final to wait for. */
-    switch_target (s, 0, "time to try the primary again");
-    return;
-  }
-  /* At the next final: a word boundary, nothing split or doubled. A backup with no
-   * final in sight (a long silence) is ended on purpose at the rotation deadline. */
-  GST_INFO_OBJECT (s->log_object, "trying %s again after the next final",
-      s->targets[0].cfg.provider->display_name);
-  s->failback_wanted = TRUE;
-  clear_source (&s->rotate_timer);
-  s->rotate_timer = stt_io_worker_add_timeout (s->worker,
-      (guint) (FAILBACK_WAIT / GST_MSECOND), failback_deadline_cb, s, NULL);
-}
-
-/* The next look at the primary. A primary that refuses at once (or a probe) costs
- * nothing: it is looked at again at the pace of reconnects. A try that cost captions (the
- * primary accepted, or hung, and then failed): less and less often. */
-static void
-schedule_failback (GstSttSession * s)
-{
-  clear_source (&s->failback_timer);
-  s->failback_timer = stt_io_worker_add_timeout (s->worker,
-      (guint) (gst_stt_failback_delay (s->failbacks, s->trial_costly ?
-              GST_STT_FAILBACK_MAX : s->cfg->reconnect_max_delay) / GST_MSECOND),
-      failback_cb, s, NULL);
-}
-
-/* Makes target @to the active one and connects to it at the committed point: the
- * audio the old one had not accounted for is heard again, none twice. */
-static void
-switch_target (GstSttSession * s, guint to, const gchar * why)
-{
-  const SttProviderInfo *from = s->cfg->provider;
-  g_autofree gchar *text = NULL;
-  /* A WARNING when a working service is left, once per outage: trying the primary
-   * again, and leaving it when that trial fails, are said in the log and the connection
-   * message only (its return is a WARNING of its own, at its first final), and so is
-   * each turn of a round of services that are all gone. */
-  gboolean warn = to != 0 && !s->trial && !s->switch_warned;
-
-  teardown_connection (s);
-  clear_source (&s->retry_timer);
-  clear_source (&s->failback_timer);
-  g_clear_pointer (&s->probe, gst_stt_probe_free);
-  if (to != 0 && s->carried_from == G_MAXUINT64 && s->parent == NULL) {
-    /* What the backups carry from here, the primary transcribes again when it is back:
-     * the ring (and the spool) keep it. */
-    s->carried_from = s->committed;
-    s->keep = MIN (s->keep, s->carried_from);
-    gst_stt_ring_keep (s->ring, s->keep);
-  }
-  if (to != 0 && s->carried_from != G_MAXUINT64) {
-    const gchar *name = s->targets[to].cfg.provider->name;
-
-    if (s->carried_by == NULL)
-      s->carried_by = g_strdup (name);
-    else {
-      g_auto (GStrv) names = g_strsplit (s->carried_by, ",", -1);
-
-      if (!g_strv_contains ((const gchar * const *) names, name)) {
-        gchar *t = g_strconcat (s->carried_by, ",", name, NULL);
-
-        g_free (s->carried_by);
-        s->carried_by = t;
-      }
-    }
-  }
-  if (to == 0)
-    s->carried_to = s->committed;
-  /* The old service's session state means nothing to the next one. */
-  if (s->pstate.stream_priv && from->free_stream_priv)
-    from->free_stream_priv (s->pstate.stream_priv);
-  s->pstate.stream_priv = NULL;
-  s->active = to;
-  s->tgt = &s->targets[to];
-  s->cfg = &s->tgt->cfg;
-  s->switch_to = G_MAXUINT;
-  s->failback_wanted = FALSE;
-  s->attempt = 0;
-  s->auth_refusals = 0;
-  /* The next one gets failover-after of its own. */
-  s->outage_since = now_us ();
-  s->outage_warned = FALSE;
-  if (warn)
-    s->switch_warned = TRUE;
-  /* Back to the primary from a backup: on trial until it carries audio. */
-  s->trial_costly = s->trial && s->trial_costly;
-  s->trial = to == 0 && s->n_targets > 1;
-  gst_stt_results_set_provider (s->results, s->cfg->provider->name);
-  gst_stt_stats_add (s->stats, GST_STT_STAT_FAILOVERS, 1);
-  text = g_strdup_printf ("Switching from %s to %s%s, which hears the audio again from "
-      "%.3f s of the stream on: %s", from->display_name, s->cfg->provider->display_name,
-      to == 0 ? " (the primary)" : " (a backup)", (gdouble) s->committed / s->cfg->rate,
-      why);
-  if (warn)
-    post_warning (s, text);
-  else
-    GST_INFO_OBJECT (s->log_object, "%s", text);
-  if (is_stopped (s))
-    return;
-  s->state = STATE_WAITING;
-  post_connection (s, GST_STT_CONNECTION_RECONNECTING, text, 0, 0, 0, 0);
-  if (is_stopped (s))
-    return;
-  if (to != 0) {
-    s->failbacks++;
-    schedule_failback (s);
-    s->trial_costly = FALSE;
-  }
-  s->retry_timer = stt_io_worker_add_timeout (s->worker, 0, rotate_connect_cb, s, NULL);
-}
-
-/* The active target cannot carry the audio (@why): the next one takes over, if there is
- * one to take. With @for_good (a refusal, or attempts used up) and every target having
- * failed so in a row, there is none: FALSE, the caller fails. */
-static gboolean
-fail_over (GstSttSession * s, const gchar * why, gboolean for_good)
-{
-  if (s->n_targets < 2 || s->state == STATE_DONE || is_stopped (s))
-    return FALSE;
-  if (for_good && ++s->refused_in_row >= s->n_targets)
-    return FALSE;
-  switch_target (s, (s->active + 1) % s->n_targets, why);
-  return TRUE;
-}
-
-/* Live input with backups: a target that has carried no audio for failover-after (no
- * connection, or an open one that stopped answering while audio waits on it) hands over
- * to the next. Returns TRUE if it did. */
-static gboolean
-failover_tick (GstSttSession * s, gint64 now)
-{
-  gint64 limit = (gint64) (s->cfg->failover_after / GST_USECOND);
-  gint64 since;
-
-  if (s->n_targets < 2 || !s->cfg->live || s->draining || limit <= 0)
-    return FALSE;
-  if (s->state == STATE_OPEN) {
-    if (!(now - s->last_audio < limit || s->send_pos > s->committed
-            || s->awaiting_ready))
-      return FALSE;
-    since = s->last_recv;
-  } else {
-    since = s->outage_since;
-  }
-  if (!since || now - since < limit)
-    return FALSE;
-  if (s->trial)
-    s->trial_costly = TRUE;
-  {
-    g_autofree gchar *why = g_strdup_printf ("%s carried no audio for %.1f s "
-        "(failover-after): %s", s->cfg->provider->display_name,
-        (gdouble) (now - since) / G_USEC_PER_SEC, s->state == STATE_OPEN ?
-        "no answer on an open connection" : s->last_failure ? s->last_failure :
-        "no connection");
-
-    return fail_over (s, why, FALSE);
-  }
-}
-
-/* failover-after is checked more often than the shared tick (once a second) for a live
- * stream with backups: the switch comes at most a quarter of a second late. */
-static gboolean
-failover_timer_cb (gpointer data)
-{
-  GstSttSession *s = data;
-  HOLD (s);
-
-  if (s->state != STATE_IDLE && s->state != STATE_DONE)
-    failover_tick (s, now_us ());
-  return G_SOURCE_CONTINUE;
-}
-
 /* Once a second, from the worker's shared tick (not a timer per stream). */
 static void
 session_tick (gpointer data)
 {
   GstSttSession *s = data;
   HOLD (s);
-  gint64 now = now_us ();
+  gint64 now = session_now_us ();
 
   if (s->state == STATE_IDLE || s->state == STATE_DONE)
     return;
-  if (failover_tick (s, now))
+  if (session_failover_tick (s, now))
     return;
   if (outage_tick (s, now))
     return;
@@ -1207,8 +736,8 @@ send_end_message (GstSttSession * s)
 /* Ends this connection on purpose: its end-of-audio acknowledgement accounts for what
  * it heard, then finish() opens the next one there. A resumable service session ends
  * with it. */
-static void
-end_connection_on_purpose (GstSttSession * s)
+void
+session_end_connection_on_purpose (GstSttSession * s)
 {
   if (s->cfg->provider->forget_session)
     s->cfg->provider->forget_session (&s->pstate);
@@ -1231,7 +760,7 @@ rotate_deadline_cb (gpointer data)
     return G_SOURCE_REMOVE;
   GST_INFO_OBJECT (s->log_object, "max-session-duration reached with no final in sight: "
       "ending the connection");
-  end_connection_on_purpose (s);
+  session_end_connection_on_purpose (s);
   return G_SOURCE_REMOVE;
 }
 
@@ -1289,14 +818,14 @@ on_ws_opened (SttWs * ws, gpointer user_data)
     s->trial_costly = TRUE;
   /* attempt is reset by the first result, not here: a service that accepts and then
    * fails at once (an in-band 429, a 503) must still back off. */
-  s->last_recv = s->last_send = s->pace_start = now_us ();
+  s->last_recv = s->last_send = s->pace_start = session_now_us ();
   s->last_progress = s->opened_at = s->last_recv;
   s->blocked_since = 0;
   s->last_audio = 0;
   s->pace_sent = 0;
   if (s->disconnected_since) {
     gst_stt_stats_add (s->stats, GST_STT_STAT_DISCONNECTED_NS,
-        (now_us () - s->disconnected_since) * GST_USECOND);
+        (session_now_us () - s->disconnected_since) * GST_USECOND);
     s->disconnected_since = 0;
   }
   gst_stt_stats_add (s->stats, GST_STT_STAT_CONNECTIONS, 1);
@@ -1310,17 +839,17 @@ on_ws_opened (SttWs * ws, gpointer user_data)
       && s->cfg->max_lag > 0 && s->connection > 0 && s->conn_sent == 0
       && s->send_pos == s->conn_base
       && end > MAX (s->conn_base, start) + gst_util_uint64_scale (s->cfg->max_lag,
-          s->cfg->rate, GST_SECOND) && live_edge_moves (s, end)) {
+          s->cfg->rate, GST_SECOND) && session_live_edge_moves (s, end)) {
     /* More behind the live edge than max-lag: the text output gives it up (a GAP) and
      * captions the live edge at once; a second session transcribes it for a revision. */
-    s->conn_base = s->send_pos = skip_backlog (s, s->conn_base, end);
+    s->conn_base = s->send_pos = session_skip_backlog (s, s->conn_base, end);
     gst_stt_results_new_origin (s->results, s->conn_base);
   } else if (s->parent == NULL && s->backlog == NULL && !s->no_split && s->cfg->live
-      && paced (s) && s->connection > 0 && s->conn_sent == 0
+      && session_paced (s) && s->connection > 0 && s->conn_sent == 0
       && s->send_pos == s->conn_base
       && end > s->conn_base + s->cfg->rate * BACKLOG_SPLIT_MS / 1000
-      && behind_real_time (s, s->conn_base) && live_edge_moves (s, end)) {
-    s->conn_base = s->send_pos = start_backlog (s, s->conn_base, end);
+      && session_behind_real_time (s, s->conn_base) && session_live_edge_moves (s, end)) {
+    s->conn_base = s->send_pos = session_start_backlog (s, s->conn_base, end);
     gst_stt_results_new_origin (s->results, s->conn_base);
   }
   replayed = end > s->send_pos ? end - s->send_pos : 0;
@@ -1329,9 +858,9 @@ on_ws_opened (SttWs * ws, gpointer user_data)
 
   GST_INFO_OBJECT (s->log_object, "connected to %s (connection %u)",
       s->cfg->provider->display_name, s->connection);
-  post_connection (s, GST_STT_CONNECTION_CONNECTED, NULL, 101, 0, 0,
+  session_post_connection (s, GST_STT_CONNECTION_CONNECTED, NULL, 101, 0, 0,
       s->connection > 0 ? replayed : 0);
-  if (is_stopped (s))
+  if (session_is_stopped (s))
     return;
 
   startmsg = s->pstate.info->start_message ?
@@ -1348,7 +877,8 @@ on_ws_opened (SttWs * ws, gpointer user_data)
   if (s->cfg->max_session_duration > 0)
     s->rotate_timer = stt_io_worker_add_timeout (s->worker,
         (guint) ((s->cfg->max_session_duration -
-                rotate_window (s->cfg->max_session_duration)) / GST_MSECOND), rotate_cb, s,
+                rotate_window (s->cfg->max_session_duration)) / GST_MSECOND),
+                    rotate_cb, s,
         NULL);
   session_pump (s);
 }
@@ -1373,7 +903,8 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
     g_autofree gchar *t = g_strdup_printf ("TLS failure connecting to %s at %s: %s. For "
         "a private CA set tls-ca-file", s->cfg->provider->display_name, s->url_redacted,
         error->message);
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL,
+        0, 0);
     return;
   }
   if (d.verdict == GST_STT_VERDICT_FAIL && d.why == GST_STT_FATAL_UNREACHABLE) {
@@ -1386,14 +917,17 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
         s->cfg->provider->display_name, s->url_redacted,
         error ? error->message : "no answer", hint ? " " : "", hint ? hint : "");
 
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL, 0, 0);
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, t, NULL,
+        0, 0);
     return;
   }
   if (status >= 300 && status < 400)
-    text = g_strdup_printf ("%s answered with a redirect: %s", s->cfg->provider->display_name,
+    text = g_strdup_printf ("%s answered with a redirect: %s",
+        s->cfg->provider->display_name,
         error ? error->message : "HTTP 3xx");
   else if (status)
-    text = g_strdup_printf ("%s refused the connection: HTTP %u", s->cfg->provider->display_name,
+    text = g_strdup_printf ("%s refused the connection: HTTP %u",
+        s->cfg->provider->display_name,
         status);
   else
     text = g_strdup_printf ("Could not connect to %s: %s", s->cfg->provider->display_name,
@@ -1406,12 +940,14 @@ on_ws_failed (SttWs * ws, guint status, gint retry_after, const GError * error,
      * one would be refused too. */
     g_autofree gchar *t = s->cred.signed_token ?
         g_strdup_printf ("%s rejected the signed token (HTTP %u): check token-secret "
-        "(or token-secret-file) and token-claims", s->cfg->provider->display_name, status) :
+        "(or token-secret-file) and token-claims", s->cfg->provider->display_name,
+            status) :
         s->cfg->provider->aws_credentials ?
         g_strdup_printf ("%s rejected the credentials (HTTP %u) from %s: check "
         "access-key, secret-access-key and session-token (or $AWS_ACCESS_KEY_ID, "
         "$AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, the AWS profile), and the clock",
-        s->cfg->provider->display_name, status, s->cred.aws.source ? s->cred.aws.source : "?") :
+        s->cfg->provider->display_name, status,
+            s->cred.aws.source ? s->cred.aws.source : "?") :
         g_strdup_printf ("%s rejected the credentials (HTTP %u): check "
         "api-key, api-key-file, %s or STT_API_KEY",
         s->cfg->provider->display_name, status, env);
@@ -1440,7 +976,7 @@ on_ws_closed (SttWs * ws, gushort code, const gchar * reason, gpointer user_data
      * partial still open is a connection lost before its last results (below). */
     outage_over (s);
     commit (s, s->send_pos);
-    notify_committed (s);
+    session_notify_committed (s);
     finish (s);
     return;
   }
@@ -1531,7 +1067,8 @@ connect_ws (GstSttSession * s)
   guint i;
 
   if (!s->cfg->provider->build_request (&s->pstate, &req, &err)) {
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, err->message, NULL, 0,
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, err->message,
+        NULL, 0,
         0);
     g_error_free (err);
     stt_request_clear (&req);
@@ -1550,8 +1087,8 @@ connect_ws (GstSttSession * s)
   s->url_redacted = g_strdup (redacted);
   GST_INFO_OBJECT (s->log_object, "connecting to %s (attempt %u)", redacted,
       s->attempt + 1);
-  post_connection (s, GST_STT_CONNECTION_CONNECTING, redacted, 0, 0, 0, 0);
-  if (is_stopped (s)) {
+  session_post_connection (s, GST_STT_CONNECTION_CONNECTING, redacted, 0, 0, 0, 0);
+  if (session_is_stopped (s)) {
     g_ptr_array_unref (headers);
     stt_request_clear (&req);
     return;
@@ -1674,7 +1211,8 @@ on_token (SttHttp * http, guint status, GBytes * body, const GError * error,
       text = g_strdup_printf ("The token service failed: %s", status ?
           soup_status_get_phrase (status) : (error ? error->message : "no answer"));
     else
-      text = g_strdup_printf ("The token service refused the request: HTTP %u%s%s", status,
+      text = g_strdup_printf ("The token service refused the request: HTTP %u%s%s",
+          status,
           error ? ": " : "", error ? error->message : "");
     act_on (s, d, text, NULL, status, 0, -1);
     return;
@@ -1696,7 +1234,8 @@ fetch_token (GstSttSession * s)
   g_autofree gchar *redacted = stt_redact_url (s->cfg->token_url);
 
   GST_INFO_OBJECT (s->log_object, "fetching a token from %s", redacted);
-  s->http = gst_stt_credentials_fetch_token (&s->tgt->cred_src, s->worker, s->tls_db, on_token,
+  s->http = gst_stt_credentials_fetch_token (&s->tgt->cred_src, s->worker, s->tls_db,
+      on_token,
       s);
 }
 
@@ -1740,506 +1279,6 @@ mint_token (GstSttSession * s, GError ** error)
   return TRUE;
 }
 
-/* ------------------------------------------------------------------------------------ */
-/* The live backlog */
-
-/* Whether the audio at stream position @pos came more than BACKLOG_SPLIT_MS ago (or
- * so long ago that only the spool has it): a backlog of the past. */
-static gboolean
-behind_real_time (GstSttSession * s, guint64 pos)
-{
-  gint64 arrival = gst_stt_ring_get_arrival (s->ring, pos);
-
-  return arrival < 0 || now_us () - arrival > BACKLOG_SPLIT_MS * 1000;
-}
-
-/* Whether the newest audio, before @end, came within the last second: a live edge that
- * moves on (not a source that pushed everything, or stopped). */
-static gboolean
-live_edge_moves (GstSttSession * s, guint64 end)
-{
-  gint64 arrival = end > 0 ? gst_stt_ring_get_arrival (s->ring, end - 1) : -1;
-
-  return arrival >= 0 && now_us () - arrival < G_USEC_PER_SEC;
-}
-
-/* Hands the live session's held finals on, in order. */
-static void
-release_held (GstSttSession * s)
-{
-  Held *h;
-
-  while ((h = g_queue_pop_head (&s->held))) {
-    if (s->cb.transcript && !is_stopped (s)) {
-      s->cb.transcript (s, h->msg, TRUE, h->pts, h->duration, s->user_data);
-      h->msg = NULL;
-    }
-    held_free (h);
-  }
-}
-
-/* The backlog is over (all of it accounted for, or given up): the committed point is
- * this session's own again, and its finals go out after the backlog's. */
-static void
-stop_backlog (GstSttSession * s)
-{
-  GstSttSession *b = s->backlog;
-  guint64 pos;
-
-  if (b == NULL)
-    return;
-  s->backlog = NULL;
-  gst_stt_session_stop (b);
-  pos = MAX (s->committed, MAX (MIN (b->committed, s->split), s->live_committed));
-  GST_INFO_OBJECT (s->log_object, "backlog done up to %.3f s; the live session goes on "
-      "from %.3f s", (gdouble) b->committed / s->cfg->rate, (gdouble) pos / s->cfg->rate);
-  gst_stt_session_unref (b);
-  s->committed = pos;
-  release_upto (s, pos);
-  release_held (s);
-  notify_committed (s);
-}
-
-static gboolean
-backlog_done_cb (gpointer data)
-{
-  GstSttSession *s = data;
-  HOLD (s);
-
-  stop_backlog (s);
-  drained_unless_held (s);
-  return G_SOURCE_REMOVE;
-}
-
-/* From the backlog session's callbacks: stop it from a fresh dispatch, not from inside
- * its own callback. */
-static void
-backlog_over (GstSttSession * s)
-{
-  GSource *src = stt_io_worker_add_timeout (s->worker, 0, backlog_done_cb,
-      session_ref (s), (GDestroyNotify) gst_stt_session_unref);
-
-  g_source_unref (src);
-}
-
-static void
-on_backlog_transcript (GstSttSession * b, GstStructure * msg, gboolean is_final,
-    GstClockTime pts, GstClockTime duration, gpointer user_data)
-{
-  GstSttSession *s = user_data;
-
-  /* Older than anything the live session holds: out at once. */
-  if (s->cb.transcript && !is_stopped (s))
-    s->cb.transcript (s, msg, is_final, pts, duration, s->user_data);
-  else
-    gst_structure_free (msg);
-}
-
-static void
-on_backlog_committed (GstSttSession * b, guint64 pos, gpointer user_data)
-{
-  GstSttSession *s = user_data;
-  /* The live session may start again from S - PRE: keep that in the ring. */
-  guint64 keep = s->split - MIN (s->split, s->cfg->rate * BACKLOG_PRE_MS / 1000);
-
-  /* Nor is anything promised past there: a word of the live session (its middle past
-   * S) may start before S. */
-  if (MIN (pos, keep) <= s->committed)
-    return;
-  s->committed = MIN (pos, keep);
-  release_upto (s, s->committed);
-  notify_committed (s);
-}
-
-static void
-on_backlog_warning (GstSttSession * b, const gchar * text, guint64 from, guint64 to,
-    gpointer user_data)
-{
-  GstSttSession *s = user_data;
-
-  if (s->cb.warning && !is_stopped (s))
-    s->cb.warning (s, text, from, to, s->user_data);
-}
-
-static gboolean
-backlog_failed_cb (gpointer data)
-{
-  GstSttSession *s = data;
-  HOLD (s);
-  GstSttSession *b = s->backlog;
-
-  if (b == NULL)
-    return G_SOURCE_REMOVE;
-  if (s->state == STATE_DONE) {
-    guint64 from = b->committed;
-
-    /* This session's own drain is over: no replay can follow. What the backlog did not
-     * transcribe is lost, said; this session's finals go out, and the drain ends. */
-    s->backlog = NULL;
-    gst_stt_session_stop (b);
-    gst_stt_session_unref (b);
-    report_loss (s, MAX (from, s->committed), s->split, TRUE, "the backlog's own "
-        "connection failed at the end of the stream");
-    s->committed = MAX (s->committed, MAX (s->split, s->live_committed));
-    release_upto (s, s->committed);
-    release_held (s);
-    notify_committed (s);
-    drained_unless_held (s);
-    return G_SOURCE_REMOVE;
-  }
-  s->backlog = NULL;
-  gst_stt_session_stop (b);
-  gst_stt_session_unref (b);
-  /* Its held finals come again from the replay: dropped, not doubled. */
-  g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
-  s->live_committed = 0;
-  s->trim_floor = 0;
-  s->no_split = TRUE;
-  session_retry (s, s->backlog_failure ? s->backlog_failure : "the backlog failed", 0, 0,
-      -1);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_backlog_error (GstSttSession * b, GQuark domain, gint code, const gchar * text,
-    const gchar * debug, guint http_status, gint close_code, gpointer user_data)
-{
-  GstSttSession *s = user_data;
-  GSource *src;
-
-  /* Nothing is lost: this session starts again from the committed point and sends the
-   * backlog itself, the old way (it trails the live edge, but every word comes). */
-  g_free (s->backlog_failure);
-  s->backlog_failure = g_strdup_printf ("the backlog's own connection failed (%s): "
-      "sending it again on this one", text);
-  /* Nothing is lost, but the captions trail the live edge again until it is worked
-   * off: the user is told why. */
-  post_warning (s, s->backlog_failure);
-  src = stt_io_worker_add_timeout (s->worker, 0, backlog_failed_cb, session_ref (s),
-      (GDestroyNotify) gst_stt_session_unref);
-  g_source_unref (src);
-}
-
-static void
-on_backlog_drained (GstSttSession * b, gpointer user_data)
-{
-  backlog_over (user_data);
-}
-
-static const GstSttSessionCallbacks backlog_callbacks = {
-  .transcript = on_backlog_transcript,
-  .warning = on_backlog_warning,
-  .error = on_backlog_error,
-  .drained = on_backlog_drained,
-  .committed = on_backlog_committed,
-};
-
-/* A reconnect found @split - @from behind the live edge on a service paced at real time,
- * which would never catch up: a backlog session takes [@from, S + POST) (words before
- * S) and this one the live edge from S - PRE (words from S on). Returns where this one
- * starts. */
-static guint64
-start_backlog (GstSttSession * s, guint64 from, guint64 split)
-{
-  GstSttSettings cfg;
-  GstSttSession *b;
-  GSource *src;
-
-  gst_stt_settings_copy (&cfg, s->cfg);
-  g_clear_pointer (&cfg.backups, g_ptr_array_unref);
-  /* A stretch of the past: it never drops audio, never promises, ends when sent. */
-  cfg.live = FALSE;
-  cfg.stats_interval = 0;
-  b = session_new_on (&cfg, s->ring, s->timeline, s->stats, &backlog_callbacks, s,
-      s->log_object, s->worker);
-  b->parent = s;
-  b->range_end = split + s->cfg->rate * BACKLOG_POST_MS / 1000;
-  b->committed = b->lost_upto = from;
-  b->draining = TRUE;
-  gst_stt_results_set_range_end (b->results, split);
-  gst_stt_results_set_first_segment_id (b->results, G_GUINT64_CONSTANT (1) << 32);
-  s->backlog = b;
-  s->split = s->trim_floor = split;
-  s->live_committed = s->committed;
-  GST_INFO_OBJECT (s->log_object, "%.3f s behind the live edge on a service paced at "
-      "real time: a second session transcribes it while this one takes the live edge",
-      (gdouble) (split - from) / s->cfg->rate);
-  src = stt_io_worker_add_timeout (s->worker, 0, start_cb, session_ref (b),
-      (GDestroyNotify) gst_stt_session_unref);
-  g_source_unref (src);
-  return split - MIN (split - from, s->cfg->rate * BACKLOG_PRE_MS / 1000);
-}
-
-/* ------------------------------------------------------------------------------------ */
-/* Revisions */
-
-/* The committed point moved to @pos: the ring and the timeline let go what no revision
- * needs. */
-static void
-release_upto (GstSttSession * s, guint64 pos)
-{
-  gst_stt_ring_commit (s->ring, pos);
-  gst_stt_timeline_prune (s->timeline, MIN (pos, s->keep));
-}
-
-/* Keeps in the ring (and the timeline) what the backups carry and what the revision has
- * still to transcribe. */
-static void
-update_keep (GstSttSession * s)
-{
-  guint64 keep = s->carried_from;
-
-  if (s->revision)
-    keep = MIN (keep, s->revision->committed);
-  s->keep = keep;
-  gst_stt_ring_keep (s->ring, keep);
-  gst_stt_timeline_prune (s->timeline, MIN (s->committed, keep));
-}
-
-/* The drain ended while a backlog or a revision worked: drained once both are over. */
-static void
-drained_unless_held (GstSttSession * s)
-{
-  if (!s->drain_held || s->backlog || s->revision || is_stopped (s))
-    return;
-  s->drain_held = FALSE;
-  if (s->cb.drained)
-    s->cb.drained (s, s->user_data);
-}
-
-/* Posts the revision of [rev_from, @upto) with the finals gathered. */
-static void
-post_revision (GstSttSession * s, const gchar * provider, guint64 upto)
-{
-  GstClockTime end = upto >= s->rev_to ? s->rev_end :
-      gst_stt_timeline_to_time (s->timeline, upto);
-  GstStructure *msg;
-
-  if (!GST_CLOCK_TIME_IS_VALID (s->rev_pts) || !GST_CLOCK_TIME_IS_VALID (end))
-    end = s->rev_pts;
-  msg = gst_stt_message_revision_new (provider, s->rev_replaces,
-      s->rev_replaces ? "failover" : "max-lag", s->rev_pts, end - s->rev_pts,
-      s->rev_finals);
-  GST_INFO_OBJECT (s->log_object, "revision of %.3f-%.3f s: %u finals by %s",
-      (gdouble) s->rev_from / s->cfg->rate, (gdouble) upto / s->cfg->rate,
-      s->rev_finals->len, provider);
-  if (s->cb.revision && !is_stopped (s))
-    s->cb.revision (s, msg, s->rev_pts, s->user_data);
-  else
-    gst_structure_free (msg);
-}
-
-static void
-end_revision (GstSttSession * s)
-{
-  gst_stt_session_stop (s->revision);
-  g_clear_pointer (&s->revision, gst_stt_session_unref);
-  g_clear_pointer (&s->rev_finals, g_ptr_array_unref);
-  g_clear_pointer (&s->rev_replaces, g_free);
-  update_keep (s);
-  drained_unless_held (s);
-}
-
-static gboolean
-revision_done_cb (gpointer data)
-{
-  GstSttSession *s = data;
-  HOLD (s);
-  GstSttSession *r = s->revision;
-
-  if (r == NULL)
-    return G_SOURCE_REMOVE;
-  post_revision (s, r->cfg->provider->name, s->rev_to);
-  end_revision (s);
-  return G_SOURCE_REMOVE;
-}
-
-/* The revision session failed (@data: why, taken with the session's ref). */
-typedef struct
-{
-  GstSttSession *s;
-  gchar *why;
-} RevisionFailure;
-
-static void
-revision_failure_free (RevisionFailure * f)
-{
-  gst_stt_session_unref (f->s);
-  g_free (f->why);
-  g_free (f);
-}
-
-static gboolean
-revision_failed_cb (gpointer data)
-{
-  RevisionFailure *f = data;
-  GstSttSession *s = f->s;
-  HOLD (s);
-  GstSttSession *r = s->revision;
-  guint64 upto;
-  g_autofree gchar *text = NULL;
-
-  if (r == NULL)
-    return G_SOURCE_REMOVE;
-  upto = MIN (MAX (r->committed, s->rev_from), s->rev_to);
-  /* What it did transcribe is not thrown away. */
-  if (s->rev_finals->len > 0)
-    post_revision (s, r->cfg->provider->name, upto);
-  if (s->rev_replaces) {
-    text = g_strdup_printf ("%s could not transcribe again the audio from %.3f to %.3f s "
-        "of the stream (%s): the words of %s stand there", r->cfg->provider->display_name,
-        (gdouble) upto / s->cfg->rate, (gdouble) s->rev_to / s->cfg->rate, f->why,
-        s->rev_replaces);
-    post_warning (s, text);
-  } else {
-    /* Given up in the text output for the live edge, and now not transcribed at all. */
-    text = g_strdup_printf ("the backlog given up for the live edge (max-lag) could not "
-        "be transcribed (%s)", f->why);
-    gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_UNTRANSCRIBED, s->rev_to - upto);
-    GST_WARNING_OBJECT (s->log_object, "%.3f s of audio will not be transcribed: %s",
-        (gdouble) (s->rev_to - upto) / s->cfg->rate, text);
-    if (s->cb.warning && !is_stopped (s))
-      s->cb.warning (s, text, upto, s->rev_to, s->user_data);
-  }
-  end_revision (s);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_revision_transcript (GstSttSession * r, GstStructure * msg, gboolean is_final,
-    GstClockTime pts, GstClockTime duration, gpointer user_data)
-{
-  GstSttSession *s = user_data;
-
-  if (is_final && s->rev_finals)
-    g_ptr_array_add (s->rev_finals, msg);
-  else
-    gst_structure_free (msg);
-}
-
-static void
-on_revision_committed (GstSttSession * r, guint64 pos, gpointer user_data)
-{
-  update_keep (user_data);
-}
-
-static void
-on_revision_error (GstSttSession * r, GQuark domain, gint code, const gchar * text,
-    const gchar * debug, guint http_status, gint close_code, gpointer user_data)
-{
-  RevisionFailure *f = g_new0 (RevisionFailure, 1);
-  GSource *src;
-
-  f->s = session_ref (user_data);
-  f->why = g_strdup (text);
-  src = stt_io_worker_add_timeout (f->s->worker, 0, revision_failed_cb, f,
-      (GDestroyNotify) revision_failure_free);
-  g_source_unref (src);
-}
-
-static void
-on_revision_drained (GstSttSession * r, gpointer user_data)
-{
-  GstSttSession *s = user_data;
-  GSource *src = stt_io_worker_add_timeout (s->worker, 0, revision_done_cb,
-      session_ref (s), (GDestroyNotify) gst_stt_session_unref);
-
-  g_source_unref (src);
-}
-
-static const GstSttSessionCallbacks revision_callbacks = {
-  .transcript = on_revision_transcript,
-  .warning = on_backlog_warning,
-  .error = on_revision_error,
-  .drained = on_revision_drained,
-  .committed = on_revision_committed,
-};
-
-/* A second session transcribes [@from, @to) (words whose middle lies there) with the
- * active provider, for a revision: of the words of @replaces (the backups that carried
- * it), or of a GAP (NULL: a backlog given up for the live edge). */
-static void
-start_revision (GstSttSession * s, guint64 from, guint64 to, const gchar * replaces)
-{
-  GstSttSettings cfg;
-  GstSttSession *r;
-  GSource *src;
-  guint64 start;
-
-  gst_stt_ring_get_range (s->ring, &start, NULL);
-  if (start > from) {
-    g_autofree gchar *text = g_strdup_printf ("the audio from %.3f to %.3f s of the "
-        "stream was no longer kept (max-buffer-time, spool-max-bytes): %s cannot "
-        "transcribe it again, the words of %s stand there", (gdouble) from / s->cfg->rate,
-        (gdouble) MIN (start, to) / s->cfg->rate, s->cfg->provider->display_name,
-        replaces ? replaces : "nobody");
-
-    /* A backlog given up for the live edge: the loss was reported with the ring's. */
-    if (replaces)
-      post_warning (s, text);
-    from = start;
-  }
-  if (from >= to) {
-    update_keep (s);
-    return;
-  }
-  gst_stt_settings_copy (&cfg, s->cfg);
-  g_clear_pointer (&cfg.backups, g_ptr_array_unref);
-  /* A stretch of the past: it never drops audio, never promises, ends when sent. */
-  cfg.live = FALSE;
-  cfg.stats_interval = 0;
-  r = session_new_on (&cfg, s->ring, s->timeline, s->stats, &revision_callbacks, s,
-      s->log_object, s->worker);
-  r->parent = s;
-  r->range_end = to + s->cfg->rate * BACKLOG_POST_MS / 1000;
-  r->committed = r->lost_upto = from;
-  r->draining = TRUE;
-  gst_stt_results_set_range_end (r->results, to);
-  gst_stt_results_set_first_segment_id (r->results, G_GUINT64_CONSTANT (2) << 32);
-  s->revision = r;
-  s->rev_from = from;
-  s->rev_to = to;
-  s->rev_pts = gst_stt_timeline_to_time (s->timeline, from);
-  s->rev_end = gst_stt_timeline_to_time (s->timeline, to);
-  g_free (s->rev_replaces);
-  s->rev_replaces = g_strdup (replaces);
-  g_clear_pointer (&s->rev_finals, g_ptr_array_unref);
-  s->rev_finals = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
-  update_keep (s);
-  GST_INFO_OBJECT (s->log_object, "a second session of %s transcribes %.3f-%.3f s of the "
-      "stream again, for a revision", s->cfg->provider->display_name,
-      (gdouble) from / s->cfg->rate, (gdouble) to / s->cfg->rate);
-  src = stt_io_worker_add_timeout (s->worker, 0, start_cb, session_ref (r),
-      (GDestroyNotify) gst_stt_session_unref);
-  g_source_unref (src);
-}
-
-/* A reconnect found more than max-lag behind the live edge: the text output gives up
- * [@from, @split) (the committed point jumps, a GAP covers it) and captions the live edge
- * at once; a revision session transcribes the stretch for an stt-revision. Returns where
- * this one starts. */
-static guint64
-skip_backlog (GstSttSession * s, guint64 from, guint64 split)
-{
-  guint64 live_from = split - MIN (split - from, s->cfg->rate * BACKLOG_PRE_MS / 1000);
-  g_autofree gchar *text = g_strdup_printf ("%.3f s behind the live edge, more than "
-      "max-lag: the captions go on from the live edge, and the audio from %.3f to %.3f s "
-      "of the stream comes as an stt-revision message once a second connection has "
-      "transcribed it", (gdouble) (split - from) / s->cfg->rate,
-      (gdouble) from / s->cfg->rate, (gdouble) split / s->cfg->rate);
-
-  post_warning (s, text);
-  start_revision (s, from, split, NULL);
-  s->trim_floor = split;
-  if (live_from > s->committed) {
-    s->committed = live_from;
-    s->lost_upto = MAX (s->lost_upto, live_from);
-    release_upto (s, live_from);
-    notify_committed (s);
-  }
-  return live_from;
-}
-
 /* Starts an attempt: a new connection at the committed point (or, for a resumable
  * service session, where the service stands). */
 static void
@@ -2248,12 +1287,13 @@ session_connect (GstSttSession * s)
   guint64 start, end;
   GError *err = NULL;
 
-  if (s->state == STATE_DONE || is_stopped (s))
+  if (s->state == STATE_DONE || session_is_stopped (s))
     return;
-  teardown_connection (s);
-  clear_source (&s->retry_timer);
+  session_teardown_connection (s);
+  session_clear_source (&s->retry_timer);
   if (s->tls_db_error) {
-    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, s->tls_db_error, NULL,
+    session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, s->tls_db_error,
+        NULL,
         0, 0);
     return;
   }
@@ -2266,7 +1306,7 @@ session_connect (GstSttSession * s)
      * far as the ring still has it. */
     if (start > s->committed)
       report_loss_ring (s, start);
-    if (is_stopped (s))
+    if (session_is_stopped (s))
       return;
     s->conn_base = MAX (s->committed, start);
     if (s->backlog)
@@ -2315,22 +1355,23 @@ session_fail (GstSttSession * s, GQuark domain, gint code, const gchar * error_t
 
   if (s->state == STATE_DONE)
     return;
-  if (fail_over (s, text, TRUE))
+  if (session_fail_over (s, text, TRUE))
     return;
   GST_WARNING_OBJECT (s->log_object, "fatal: %s", text);
   /* The error says it; the stats count what it leaves untranscribed. */
   gst_stt_ring_get_range (s->ring, NULL, &end);
   if (s->range_end)
     end = MIN (end, s->range_end);
-  stop_backlog (s);
+  session_stop_backlog (s);
   /* A backlog session's audio is its live session's to account for. */
   if (s->parent == NULL)
-    report_loss (s, s->committed, end, FALSE, text);
-  teardown_connection (s);
-  clear_source (&s->retry_timer);
+    session_report_loss (s, s->committed, end, FALSE, text);
+  session_teardown_connection (s);
+  session_clear_source (&s->retry_timer);
   s->state = STATE_DONE;
-  post_connection (s, GST_STT_CONNECTION_FAILED, text, http_status, close_code, 0, 0);
-  if (s->cb.error && !is_stopped (s))
+  session_post_connection (s, GST_STT_CONNECTION_FAILED, text, http_status, close_code,
+      0, 0);
+  if (s->cb.error && !session_is_stopped (s))
     s->cb.error (s, domain, code, text, debug, http_status, close_code, s->user_data);
 }
 
@@ -2343,22 +1384,23 @@ give_up (GstSttSession * s, const gchar * why, guint http_status, gint close_cod
 
   if (s->state == STATE_DONE)
     return;
-  if (fail_over (s, why, TRUE))
+  if (session_fail_over (s, why, TRUE))
     return;
   gst_stt_ring_get_range (s->ring, NULL, &end);
   if (s->parent == NULL)
-    report_loss (s, s->committed, end, TRUE, why);
+    session_report_loss (s, s->committed, end, TRUE, why);
   if (!s->draining || s->parent) {
     session_fail (s, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ_WRITE, why, NULL,
         http_status, close_code);
     return;
   }
   GST_WARNING_OBJECT (s->log_object, "giving up the drain: %s", why);
-  teardown_connection (s);
-  clear_source (&s->retry_timer);
+  session_teardown_connection (s);
+  session_clear_source (&s->retry_timer);
   s->state = STATE_DONE;
-  post_connection (s, GST_STT_CONNECTION_FAILED, why, http_status, close_code, 0, 0);
-  if (s->cb.drained && !is_stopped (s))
+  session_post_connection (s, GST_STT_CONNECTION_FAILED, why, http_status, close_code,
+      0, 0);
+  if (s->cb.drained && !session_is_stopped (s))
     s->cb.drained (s, s->user_data);
 }
 
@@ -2385,7 +1427,7 @@ on_network_back (gpointer data)
   if (s->state != STATE_WAITING || s->retry_timer == NULL)
     return;
   GST_INFO_OBJECT (s->log_object, "network available again: reconnecting now");
-  clear_source (&s->retry_timer);
+  session_clear_source (&s->retry_timer);
   retry_cb (s);
 }
 
@@ -2396,7 +1438,7 @@ random_double (gpointer data)
 }
 
 /* Another attempt after the backoff (gst_stt_retry_backoff), or the end of the tries. */
-static void
+void
 session_retry (GstSttSession * s, const gchar * why, guint http_status, gint close_code,
     gint retry_after)
 {
@@ -2412,24 +1454,25 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
   if (s->state == STATE_DONE)
     return;
   /* The primary on trial failed: the backup carries on at once, it is not waited for. */
-  if (s->trial && fail_over (s, reason, FALSE))
+  if (s->trial && session_fail_over (s, reason, FALSE))
     return;
   /* Once told to stop, a service session is over: what it had not finished is heard by
    * a new one, never by the old one resumed. */
   if (s->end_sent && s->cfg->provider->forget_session)
     s->cfg->provider->forget_session (&s->pstate);
-  teardown_connection (s);
+  session_teardown_connection (s);
   s->attempt++;
   if (!s->disconnected_since)
-    s->disconnected_since = now_us ();
+    s->disconnected_since = session_now_us ();
   if (!s->outage_since)
-    s->outage_since = now_us ();
+    s->outage_since = session_now_us ();
   g_free (s->last_failure);
   s->last_failure = g_strdup (reason);
   if (!gst_stt_retry_backoff (&backoff, s->attempt, retry_after, random_double, NULL,
           &delay)) {
     g_autofree gchar *t = g_strdup_printf ("Gave up on %s after %u attempt(s) "
-        "(reconnect-max-attempts): %s", s->cfg->provider->display_name, s->attempt, reason);
+        "(reconnect-max-attempts): %s", s->cfg->provider->display_name, s->attempt,
+            reason);
     give_up (s, t, http_status, close_code);
     return;
   }
@@ -2437,9 +1480,10 @@ session_retry (GstSttSession * s, const gchar * why, guint http_status, gint clo
       GST_TIME_ARGS (delay), reason);
   s->state = STATE_WAITING;
   __atomic_store_n (&s->wake_at, G_MAXUINT64, __ATOMIC_RELEASE);
-  post_connection (s, GST_STT_CONNECTION_RECONNECTING, reason, http_status, close_code,
+  session_post_connection (s, GST_STT_CONNECTION_RECONNECTING, reason, http_status,
+      close_code,
       delay, 0);
-  if (is_stopped (s))
+  if (session_is_stopped (s))
     return;
   s->retry_timer = stt_io_worker_add_timeout (s->worker, (guint) (delay / GST_MSECOND),
       retry_cb, s, NULL);
@@ -2459,8 +1503,8 @@ pace_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-paced (GstSttSession * s)
+gboolean
+session_paced (GstSttSession * s)
 {
   switch (s->cfg->pacing) {
     case GST_STT_PACING_REALTIME:
@@ -2477,7 +1521,7 @@ send_chunk (GstSttSession * s, gsize n)
 {
   SttFrameType type;
   GBytes *frame;
-  gint64 arrival, now = now_us ();
+  gint64 arrival, now = session_now_us ();
   guint64 before = s->send_pos;
 
   n = gst_stt_ring_read (s->ring, &s->send_pos, s->scratch, n);
@@ -2486,9 +1530,10 @@ send_chunk (GstSttSession * s, gsize n)
   if (s->send_pos != before) {
     /* The ring dropped audio we had not sent: remember the seam for the timeline. */
     gst_stt_results_add_seam (s->results, s->conn_sent, s->send_pos);
-    report_loss (s, before, s->send_pos, TRUE, "the replay ring (max-buffer-time) "
+    session_report_loss (s, before, s->send_pos, TRUE,
+        "the replay ring (max-buffer-time) "
         "overflowed before the audio could be sent");
-    if (is_stopped (s))
+    if (session_is_stopped (s))
       return;
   }
   if (n == 0)
@@ -2500,7 +1545,8 @@ send_chunk (GstSttSession * s, gsize n)
 
   arrival = gst_stt_ring_get_arrival (s->ring, s->send_pos);
   if (arrival > 0 && s->cfg->live)
-    gst_stt_stats_observe (s->stats, GST_STT_HIST_SEND_DELAY, (now - arrival) * GST_USECOND);
+    gst_stt_stats_observe (s->stats, GST_STT_HIST_SEND_DELAY,
+        (now - arrival) * GST_USECOND);
   s->send_pos += n;
   s->conn_sent += n;
   s->pace_sent += n;
@@ -2538,7 +1584,7 @@ finalize_grace_cb (gpointer data)
      * service's word may release the audio, so ask for its end-of-audio acknowledgement
      * and go on with a new connection. */
     GST_DEBUG_OBJECT (s->log_object, "no final after finalize: ending the connection");
-    end_connection_on_purpose (s);
+    session_end_connection_on_purpose (s);
   }
   return G_SOURCE_REMOVE;
 }
@@ -2548,7 +1594,8 @@ session_pump (GstSttSession * s)
 {
   guint64 start, end;
 
-  if (s->state != STATE_OPEN || s->end_sent || s->awaiting_ready || is_stopped (s))
+  if (s->state != STATE_OPEN || s->end_sent || s->awaiting_ready
+      || session_is_stopped (s))
     return;
 
   for (;;) {
@@ -2567,14 +1614,14 @@ session_pump (GstSttSession * s)
        * drops the oldest, non-live waits), not in libsoup's queue; look again soon. The
        * watchdog takes a server that takes nothing for stall-timeout as stalled. */
       if (!s->blocked_since)
-        s->blocked_since = now_us ();
+        s->blocked_since = session_now_us ();
       if (!s->pace_timer)
         s->pace_timer = stt_io_worker_add_timeout (s->worker, 50, pace_cb, s, NULL);
       return;
     }
     s->blocked_since = 0;
-    if (paced (s)) {
-      gint64 elapsed = now_us () - s->pace_start;
+    if (session_paced (s)) {
+      gint64 elapsed = session_now_us () - s->pace_start;
       guint64 allowed = gst_util_uint64_scale (elapsed, s->cfg->rate, G_USEC_PER_SEC) +
           s->chunk_samples;
 
@@ -2595,8 +1642,8 @@ session_pump (GstSttSession * s)
   if (s->draining && !s->end_sent && s->send_pos >= end) {
     GST_DEBUG_OBJECT (s->log_object, "all audio sent, ending the stream");
     s->end_sent = TRUE;
-    post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0);
-    if (is_stopped (s))
+    session_post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0);
+    if (session_is_stopped (s))
       return;
     if (!send_end_message (s))
       finish (s);
@@ -2610,7 +1657,7 @@ session_pump (GstSttSession * s)
    * words to finalize (silence) may answer nothing: see finalize_grace_cb. */
   if (!s->cfg->live && !s->finalize_sent && s->send_pos >= end
       && gst_stt_ring_is_full (s->ring)) {
-    gint64 quiet = now_us () - MAX (s->last_commit, s->last_send);
+    gint64 quiet = session_now_us () - MAX (s->last_commit, s->last_send);
 
     if (quiet < FINALIZE_WAIT_MS * 1000) {
       if (!s->pace_timer)
@@ -2622,7 +1669,7 @@ session_pump (GstSttSession * s)
     s->finalize_sent = TRUE;
     if (s->pstate.info->finalize_message)
       send_text (s, s->pstate.info->finalize_message (&s->pstate));
-    clear_source (&s->finalize_timer);
+    session_clear_source (&s->finalize_timer);
     s->finalize_timer = stt_io_worker_add_timeout (s->worker, FINALIZE_GRACE_MS,
         finalize_grace_cb, s, NULL);
   }
@@ -2646,7 +1693,7 @@ gst_stt_session_new (GstSttSettings * config, GstSttRing * ring,
 }
 
 /* A session on @worker (NULL: the least loaded). */
-static GstSttSession *
+GstSttSession *
 session_new_on (GstSttSettings * config, GstSttRing * ring, GstSttTimeline * timeline,
     GstSttStats * stats, const GstSttSessionCallbacks * cb, gpointer user_data,
     GstObject * log_object, SttIoWorker * worker)
@@ -2683,7 +1730,8 @@ session_new_on (GstSttSettings * config, GstSttRing * ring, GstSttTimeline * tim
   s->bps = 2;
   s->chunk_samples = MAX (gst_util_uint64_scale (s->cfg->chunk_duration, s->cfg->rate,
           GST_SECOND), 1);
-  if (!s->cfg->live && !s->cfg->chunk_duration_set && !paced (s) && s->cfg->provider->file_frame_ms) {
+  if (!s->cfg->live && !s->cfg->chunk_duration_set && !session_paced (s)
+      && s->cfg->provider->file_frame_ms) {
     /* Audio sent as fast as the service reads it: the largest frames it takes, at most
      * a quarter of the ring. */
     guint64 big = gst_util_uint64_scale (s->cfg->provider->file_frame_ms, s->cfg->rate,
@@ -2726,13 +1774,13 @@ stats_cb (gpointer data)
   GstSttSession *s = data;
   HOLD (s);
 
-  if (s->cb.stats && !is_stopped (s))
+  if (s->cb.stats && !session_is_stopped (s))
     s->cb.stats (s, s->user_data);
   return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-start_cb (gpointer data)
+gboolean
+session_start_cb (gpointer data)
 {
   GstSttSession *s = data;
 
@@ -2741,7 +1789,7 @@ start_cb (gpointer data)
     s->tick_watch = stt_io_worker_watch_tick (s->worker, session_tick, s);
     if (s->n_targets > 1 && s->cfg->live && s->cfg->failover_after > 0)
       s->failover_timer = stt_io_worker_add_timeout (s->worker, FAILOVER_CHECK_MS,
-          failover_timer_cb, s, NULL);
+          session_failover_timer_cb, s, NULL);
     if (s->cfg->stats_interval > 0 && s->cfg->stats_interval % GST_SECOND == 0)
       s->stats_timer = stt_io_worker_add_timeout_seconds (s->worker,
           (guint) (s->cfg->stats_interval / GST_SECOND), stats_cb, s, NULL);
@@ -2756,7 +1804,7 @@ start_cb (gpointer data)
 void
 gst_stt_session_start (GstSttSession * s)
 {
-  stt_io_worker_invoke (s->worker, start_cb, session_ref (s),
+  stt_io_worker_invoke (s->worker, session_start_cb, session_ref (s),
       (GDestroyNotify) gst_stt_session_unref);
 }
 
@@ -2779,7 +1827,8 @@ gst_stt_session_wake (GstSttSession * s)
   if (end < __atomic_load_n (&s->wake_at, __ATOMIC_ACQUIRE)
       /* Non-live, a ring about to fill is drained at once: a writer blocked on a full
        * ring cannot wake us. */
-      && (s->cfg->live || end - start + s->wake_batch < gst_stt_ring_get_capacity (s->ring)))
+      && (s->cfg->live
+          || end - start + s->wake_batch < gst_stt_ring_get_capacity (s->ring)))
     return;
   if (g_atomic_int_compare_and_exchange (&s->wake_pending, 0, 1))
     stt_io_worker_invoke_batched (s->worker, wake_cb, session_ref (s),
@@ -2811,11 +1860,11 @@ stop_cb (gpointer data)
 {
   GstSttSession *s = data;
 
-  teardown_connection (s);
-  clear_source (&s->retry_timer);
-  clear_source (&s->stats_timer);
-  clear_source (&s->failback_timer);
-  clear_source (&s->failover_timer);
+  session_teardown_connection (s);
+  session_clear_source (&s->retry_timer);
+  session_clear_source (&s->stats_timer);
+  session_clear_source (&s->failback_timer);
+  session_clear_source (&s->failover_timer);
   g_clear_pointer (&s->probe, gst_stt_probe_free);
   if (s->backlog) {
     gst_stt_session_stop (s->backlog);

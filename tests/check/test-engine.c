@@ -296,6 +296,58 @@ GST_START_TEST (test_ring_blocks_until_commit)
 
 GST_END_TEST;
 
+/* Audio kept for a revision: released by nothing but the keep, read back from there,
+ * and, when room is needed, let go first, without counting as dropped and without making
+ * a non-live writer wait. */
+GST_START_TEST (test_ring_keep)
+{
+  GstSttRing *ring = gst_stt_ring_new (2, 10000);
+  gint16 in[10000], out[10000];
+  guint64 start, end, dropped = 0, pos = 2000;
+
+  fill (in, 8000, 0);
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 8000, FALSE, 0, &dropped, NULL));
+  gst_stt_ring_keep (ring, 2000);
+  gst_stt_ring_commit (ring, 6000);
+  gst_stt_ring_get_range (ring, &start, &end);
+  fail_unless_equals_uint64 (start, 2000);
+  fail_unless_equals_int (gst_stt_ring_read (ring, &pos, (guint8 *) out, 100), 100);
+  fail_unless_equals_int (out[0], 2000);
+
+  /* 5000 more: 3000 kept samples go, the oldest first, none of them counted. */
+  fill (in, 5000, 8000);
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 5000, FALSE, 0, &dropped, NULL));
+  fail_unless_equals_uint64 (dropped, 0);
+  gst_stt_ring_get_range (ring, &start, &end);
+  fail_unless_equals_uint64 (start, 3000);
+  fail_unless_equals_uint64 (end, 13000);
+
+  /* Non-live: kept audio never makes the writer wait; uncommitted audio still does not
+   * go (6000 - 3000 kept samples make room for 3000). */
+  fill (in, 3000, 13000);
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 3000, TRUE, 0, NULL, NULL));
+  gst_stt_ring_get_range (ring, &start, &end);
+  fail_unless_equals_uint64 (start, 6000);
+  fail_unless_equals_uint64 (end, 16000);
+
+  /* Live past the committed point: dropped and counted as before. */
+  fill (in, 1000, 16000);
+  fail_unless (gst_stt_ring_write (ring, (guint8 *) in, 1000, FALSE, 0, &dropped, NULL));
+  fail_unless_equals_uint64 (dropped, 1000);
+
+  /* The keep moves on: what is committed before it goes. */
+  gst_stt_ring_commit (ring, 12000);
+  gst_stt_ring_keep (ring, 10000);
+  gst_stt_ring_get_range (ring, &start, NULL);
+  fail_unless_equals_uint64 (start, 10000);
+  gst_stt_ring_keep (ring, G_MAXUINT64);
+  gst_stt_ring_get_range (ring, &start, NULL);
+  fail_unless_equals_uint64 (start, 12000);
+  gst_stt_ring_free (ring);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_timeline_anchors)
 {
   GstSttTimeline *tl = gst_stt_timeline_new (16000);
@@ -1281,6 +1333,7 @@ engine_suite (void)
   tcase_add_test (tc, test_settings_table);
   tcase_add_test (tc, test_ring_wraps_and_drops_oldest);
   tcase_add_test (tc, test_ring_blocks_until_commit);
+  tcase_add_test (tc, test_ring_keep);
   tcase_add_test (tc, test_ring_grows_after_commit);
   tcase_add_test (tc, test_ring_spool);
   tcase_add_test (tc, test_ring_outage_pattern);

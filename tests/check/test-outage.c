@@ -674,8 +674,10 @@ check_words_revised (Run * r, gdouble live_from)
     gdouble latest = cut ? end : start;
     Word *tw = j < r->words->len ? &g_array_index (r->words, Word, j) : NULL;
     Word *rw = k < v->words->len ? &g_array_index (v->words, Word, k) : NULL;
-    gboolean in_text = (!in_rev || edge) && word_at (tw, want, start, latest);
-    gboolean in_revision = !in_text && (in_rev || edge)
+    /* A word cut by the edge of a stretch lost is heard from where its audio starts
+     * again: in the revision if that is where it starts. */
+    gboolean in_text = (!in_rev || edge || cut) && word_at (tw, want, start, latest);
+    gboolean in_revision = !in_text && (in_rev || edge || cut)
         && word_at (rw, want, start, latest);
 
     if (lost) {
