@@ -36,7 +36,8 @@ struct _GstSttSpool
   gchar *error;                 /* broken: why */
   GQueue queue;                 /* Chunk, for the writer */
   gboolean stop;
-  GThread *writer;
+  GThread *writer;              /* started by the first append: a stream whose ring never
+                                 * overflows costs no thread */
 };
 
 static void
@@ -210,7 +211,6 @@ gst_stt_spool_new (const gchar * dir, guint64 max_bytes, guint bytes_per_sample)
   sp->cap = MAX (max_bytes / bytes_per_sample, 1);
   sp->fd = -1;
   g_queue_init (&sp->queue);
-  sp->writer = g_thread_new ("stt-spool", writer_thread, sp);
   return sp;
 }
 
@@ -224,7 +224,8 @@ gst_stt_spool_free (GstSttSpool * sp)
   sp->stop = TRUE;
   g_cond_broadcast (&sp->cond);
   g_mutex_unlock (&sp->lock);
-  g_thread_join (sp->writer);
+  if (sp->writer)
+    g_thread_join (sp->writer);
   g_queue_clear_full (&sp->queue, (GDestroyNotify) chunk_free);
   close_and_remove (sp->fd, g_steal_pointer (&sp->path));
   g_free (sp->error);
@@ -253,6 +254,8 @@ gst_stt_spool_append (GstSttSpool * sp, guint64 pos, const guint8 * data, gsize 
     g_mutex_unlock (&sp->lock);
     return FALSE;
   }
+  if (sp->writer == NULL)
+    sp->writer = g_thread_new ("stt-spool", writer_thread, sp);
   c = g_new (Chunk, 1);
   c->pos = pos;
   c->data = g_bytes_new (data, n * sp->bps);

@@ -6,7 +6,8 @@
  * newest @max_bytes of what was appended, contiguous, so what the ring and the spool
  * hold together is always one stretch [spool start, ring end). Appending only queues:
  * the file is written by the spool's own thread, never by the caller (the streaming
- * thread of a live source). The file is created when the first audio comes, in @dir, and
+ * thread of a live source); that thread and the file are created when the first audio
+ * comes (a stream whose ring never overflows costs neither), the file in @dir, and
  * removed once everything in it is released (accounted for) or the spool is freed. A
  * write error (disk full, a bad directory) breaks the spool for good: it then holds
  * nothing, takes nothing, and says why. Thread-safe. */
