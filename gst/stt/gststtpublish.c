@@ -576,6 +576,54 @@ caption_from_interim (GstSttPublish * self, const GstStructure * s)
       gst_structure_get_string (s, "speaker"), gst_structure_get_string (s, "language"));
 }
 
+/* A revision event (gststtmessage.h) as a revision of the same stretch in stream time,
+ * with its words; NULL when it cannot be placed. */
+static GstSttCaption *
+caption_from_revision (GstSttPublish * self, const GstStructure * s)
+{
+  GstBaseSink *sink = GST_BASE_SINK (self);
+  const GValue *words = gst_structure_get_value (s, "words");
+  GstClockTime pts = GST_CLOCK_TIME_NONE, duration = 0, start;
+  g_autofree gchar *text = NULL;
+  GstSttCaption *c;
+  guint i, n;
+
+  if (!gst_structure_get_clock_time (s, "pts", &pts) || !GST_CLOCK_TIME_IS_VALID (pts))
+    return NULL;
+  if (!gst_structure_get_clock_time (s, "duration", &duration)
+      || !GST_CLOCK_TIME_IS_VALID (duration))
+    duration = 0;
+  text = g_utf8_make_valid (gst_structure_get_string (s, "text") ?
+      gst_structure_get_string (s, "text") : "", -1);
+  start = stream_time (sink, pts);
+  n = words && GST_VALUE_HOLDS_ARRAY (words) ? gst_value_array_get_size (words) : 0;
+  c = gst_stt_caption_new_revision (g_strstrip (text), to_ms (start),
+      to_ms (MAX (stream_time (sink, pts + duration), start)));
+  for (i = 0; i < n; i++) {
+    const GValue *v = gst_value_array_get_value (words, i);
+    const GstStructure *w = GST_VALUE_HOLDS_STRUCTURE (v) ? gst_value_get_structure (v) :
+        NULL;
+    const gchar *t = w ? gst_structure_get_string (w, "text") : NULL;
+    GstClockTime ws = GST_CLOCK_TIME_NONE, we = GST_CLOCK_TIME_NONE;
+    g_autofree gchar *valid = NULL;
+
+    if (t == NULL || !gst_structure_get_clock_time (w, "start", &ws)
+        || !GST_CLOCK_TIME_IS_VALID (ws))
+      continue;
+    if (!gst_structure_get_clock_time (w, "end", &we) || !GST_CLOCK_TIME_IS_VALID (we)
+        || we < ws)
+      we = ws;
+    valid = g_utf8_make_valid (t, -1);
+    g_strstrip (valid);
+    if (*valid == '\0')
+      continue;
+    ws = stream_time (sink, ws);
+    gst_stt_caption_add_word (c, valid, to_ms (ws), to_ms (MAX (stream_time (sink, we),
+                ws)));
+  }
+  return c;
+}
+
 static GstFlowReturn
 gst_stt_publish_render (GstBaseSink * sink, GstBuffer * buf)
 {
@@ -650,7 +698,7 @@ static gboolean
 gst_stt_publish_event (GstBaseSink * sink, GstEvent * event)
 {
   GstSttPublish *self = GST_STT_PUBLISH (sink);
-  const GstStructure *interim;
+  const GstStructure *interim, *revision;
 
   /* A stream starts: ask upstream (stttranscribe) for its interim text as events. */
   if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) {
@@ -669,6 +717,22 @@ gst_stt_publish_event (GstBaseSink * sink, GstEvent * event)
       GST_LOG_OBJECT (self, "interim caption %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
           " ms", c->start_ms, c->end_ms);
       gst_stt_publisher_push (self->publisher, c, FALSE);
+    }
+  }
+
+  /* Kept until acknowledged, as a final. */
+  if ((revision = gst_stt_revision_event_get (event)) && self->publisher
+      && !gst_stt_publisher_failed (self->publisher)) {
+    GstSttCaption *c = caption_from_revision (self, revision);
+
+    if (c) {
+      guint dropped;
+
+      GST_INFO_OBJECT (self, "revision %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+          " ms, %u word(s)", c->start_ms, c->end_ms, c->words->len);
+      dropped = gst_stt_publisher_push (self->publisher, c, TRUE);
+      if (dropped)
+        note_dropped (self, dropped, FALSE);
     }
   }
 

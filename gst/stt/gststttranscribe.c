@@ -90,6 +90,7 @@
 #include "gststttranscribe.h"
 #include "gststtcues.h"
 #include "gststtinterim.h"
+#include "gststtmessage.h"
 #include "sttprovider.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_transcribe_debug);
@@ -527,6 +528,18 @@ gst_stt_transcribe_position_changed (GstSttBase * base)
   g_mutex_unlock (&self->lock);
 }
 
+/* A revision goes into the text stream behind the text already queued, for every
+ * downstream element: revisions are rare (one per outage or backlog), and one that does
+ * not know the event passes it on or drops it. */
+static void
+gst_stt_transcribe_revision (GstSttBase * base, const GstStructure * s)
+{
+  GstSttTranscribe *self = GST_STT_TRANSCRIBE (base);
+
+  GST_DEBUG_OBJECT (self, "revision event in the text stream");
+  enqueue (self, gst_stt_revision_event_new (s));
+}
+
 static gboolean
 gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
 {
@@ -926,6 +939,7 @@ gst_stt_transcribe_class_init (GstSttTranscribeClass * klass)
   base_class->transcript = gst_stt_transcribe_transcript;
   base_class->forward_event = gst_stt_transcribe_forward_event;
   base_class->position_changed = gst_stt_transcribe_position_changed;
+  base_class->revision = gst_stt_transcribe_revision;
 
   g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
       g_param_spec_enum ("output-mode", "Output mode", "What a text buffer holds: a word "
