@@ -923,6 +923,223 @@ test_transcripts (void)
   stop_server (s);
 }
 
+/* ---------- revisions ---------- */
+
+/* A revision of [@start, @end) from @pub: seq @seq, the words "w1 s1 e1 w2 s2 e2 ...". */
+static void
+send_revision (CapTestClient * pub, gint64 seq, gdouble start, gdouble end,
+    const gchar * words)
+{
+  g_auto (GStrv) w = g_strsplit (words, " ", -1);
+  GString *json = g_string_new (NULL);
+  GString *text = g_string_new (NULL);
+  guint i;
+
+  g_string_append (json, "[");
+  for (i = 0; w[i] && w[i + 1] && w[i + 2]; i += 3) {
+    g_string_append_printf (json, "%s{\"text\":\"%s\",\"start\":%s,\"end\":%s}",
+        i ? "," : "", w[i], w[i + 1], w[i + 2]);
+    g_string_append_printf (text, "%s%s", i ? " " : "", w[i]);
+  }
+  g_string_append (json, "]");
+  {
+    g_autofree gchar *msg = g_strdup_printf ("{\"type\":\"revision\",\"seq\":%"
+        G_GINT64_FORMAT ",\"start\":%g,\"end\":%g,\"text\":\"%s\",\"words\":%s}",
+        seq, start, end, text->str, json->str);
+
+    cap_test_client_send (pub, msg);
+  }
+  g_string_free (json, TRUE);
+  g_string_free (text, TRUE);
+}
+
+/* Asserts the next message of @c is the revision with @id, @text, [@start, @end) and
+ * @n_words words. */
+static void
+expect_revision (CapTestClient * c, gint64 id, const gchar * text, gdouble start,
+    gdouble end, guint n_words)
+{
+  g_autoptr (JsonObject) m = cap_test_expect (c, "revision");
+
+  g_assert_cmpint (json_object_get_int_member (m, "id"), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (m, "text"), ==, text);
+  g_assert_cmpfloat (json_object_get_double_member (m, "start"), ==, start);
+  g_assert_cmpfloat (json_object_get_double_member (m, "end"), ==, end);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (m,
+              "words")), ==, n_words);
+}
+
+static gchar *
+transcript (CapTestServer * s, const gchar * room, const gchar * ext)
+{
+  g_autofree gchar *token = cap_test_token (s, NULL, room, "watch", NULL, 0, 60);
+  g_autofree gchar *path = g_strdup_printf ("/rooms/%s/transcript.%s?token=%s",
+      room, ext, token);
+  guint status = 0;
+  gchar *body = cap_test_http_get (s, path, NULL, &status);
+
+  g_assert_cmpuint (status, ==, 200);
+  return body;
+}
+
+#define REVISED_VTT "WEBVTT\n\n" \
+  "1\n00:00:01.000 --> 00:00:01.400\none\n\n" \
+  "2\n00:00:02.000 --> 00:00:02.400\ntwo\n\n" \
+  "3\n00:00:03.000 --> 00:00:04.350\nthree four\n\n" \
+  "4\n00:00:05.000 --> 00:00:05.400\nfive\n\n" \
+  "5\n00:00:03.500 --> 00:00:03.900\naside\n\n" \
+  "6\n00:00:06.000 --> 00:00:06.400\nsix\n\n" \
+  "7\n00:00:07.000 --> 00:00:08.400\nseven eight\n\n" \
+  "8\n00:00:10.000 --> 00:00:10.400\nten\n\n"
+
+/* The history a joining viewer gets: the finals a revision replaced are left out, the
+ * revision comes at its id. */
+static void
+expect_revised_history (CapTestClient * v)
+{
+  cap_test_expect_final (v, 1, "one");
+  cap_test_expect_final (v, 2, "two");
+  cap_test_expect_final (v, 5, "five");
+  cap_test_expect_final (v, 6, "aside");
+  expect_revision (v, 7, "three four", 3, 5, 2);
+  cap_test_expect_final (v, 8, "six");
+  cap_test_expect_final (v, 9, "ten");
+  expect_revision (v, 10, "seven eight", 7, 9, 2);
+}
+
+/* A revision is numbered, stored and acknowledged like a final (a duplicate is acked
+ * again and not fanned out), reaches live viewers, and takes the place of its
+ * publisher's finals that start in its stretch in the transcripts and in a joining
+ * viewer's history, also after a restart; another publisher's captions stay. */
+static void
+test_revision (void)
+{
+  CapTestServer *s = cap_test_server_start (NULL);
+  CapTestClient *viewer = cap_test_open_viewer (s, "rev", "", 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "rev", "cam", 0);
+  CapTestClient *other = cap_test_open_publisher (s, "rev", "other", 0);
+  CapTestClient *v2, *bad;
+  CapTestServer *s2;
+  g_autofree gchar *vtt = NULL, *srt = NULL, *vtt2 = NULL;
+  static const struct
+  {
+    const gchar *text;
+    gdouble start;
+  } finals[] = {
+    {"one", 1}, {"two", 2}, {"tree", 3}, {"for", 4}, {"five", 5},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (finals); i++) {
+    cap_test_client_send_final (pub, i + 1, finals[i].text, finals[i].start,
+        finals[i].start + 0.4);
+    cap_test_expect_ack (pub, i + 1);
+    cap_test_expect_final (viewer, i + 1, finals[i].text);
+  }
+  cap_test_client_send_final (other, 1, "aside", 3.5, 3.9);
+  cap_test_expect_ack (other, 1);
+  cap_test_expect_final (viewer, 6, "aside");
+
+  /* Failover: the primary's words for [3, 5). */
+  send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
+  cap_test_expect_ack (pub, 6);
+  expect_revision (viewer, 7, "three four", 3, 5, 2);
+  /* Sent again (the ack was lost): acked, not stored nor fanned out again. */
+  send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
+  cap_test_expect_ack (pub, 6);
+  cap_test_client_send_final (pub, 7, "six", 6, 6.4);
+  cap_test_expect_ack (pub, 7);
+  cap_test_expect_final (viewer, 8, "six");
+  /* max-lag: a gap in the text output [7, 9), the live edge went on at 10. */
+  cap_test_client_send_final (pub, 8, "ten", 10, 10.4);
+  cap_test_expect_ack (pub, 8);
+  cap_test_expect_final (viewer, 9, "ten");
+  send_revision (pub, 9, 7, 9, "seven 7 7.4 eight 8 8.4");
+  cap_test_expect_ack (pub, 9);
+  expect_revision (viewer, 10, "seven eight", 7, 9, 2);
+
+  vtt = transcript (s, "rev", "vtt");
+  g_assert_cmpstr (vtt, ==, REVISED_VTT);
+  srt = transcript (s, "rev", "srt");
+  g_assert_cmpstr (srt, ==,
+      "1\n00:00:01,000 --> 00:00:01,400\none\n\n"
+      "2\n00:00:02,000 --> 00:00:02,400\ntwo\n\n"
+      "3\n00:00:03,000 --> 00:00:04,350\nthree four\n\n"
+      "4\n00:00:05,000 --> 00:00:05,400\nfive\n\n"
+      "5\n00:00:03,500 --> 00:00:03,900\naside\n\n"
+      "6\n00:00:06,000 --> 00:00:06,400\nsix\n\n"
+      "7\n00:00:07,000 --> 00:00:08,400\nseven eight\n\n"
+      "8\n00:00:10,000 --> 00:00:10,400\nten\n\n");
+
+  v2 = cap_test_open_viewer (s, "rev", "", 10);
+  expect_revised_history (v2);
+  cap_test_client_free (v2);
+  v2 = cap_test_open_viewer (s, "rev", "&since=4", 10);
+  cap_test_expect_final (v2, 5, "five");
+  cap_test_expect_final (v2, 6, "aside");
+  expect_revision (v2, 7, "three four", 3, 5, 2);
+  cap_test_client_free (v2);
+
+  /* A revision without words is malformed. */
+  bad = cap_test_open_publisher (s, "rev", "bad", 0);
+  cap_test_client_send (bad, "{\"type\":\"revision\",\"seq\":1,\"start\":0,"
+      "\"end\":1,\"text\":\"x\"}");
+  g_assert_cmpuint (cap_test_client_wait_closed (bad, CAP_TEST_WAIT_MS), ==, 1003);
+  g_assert_cmpstr (bad->close_reason, ==, "missing or invalid field: words");
+  cap_test_client_free (bad);
+
+  cap_test_client_free (viewer);
+  cap_test_client_free (pub);
+  cap_test_client_free (other);
+  g_assert_cmpint (cap_test_server_stop (s), ==, 0);
+
+  /* From the disk: the publisher's last_seq counts the revisions, the history and
+   * the transcript are the same. */
+  s2 = cap_test_server_restart (s, NULL);
+  cap_test_server_free (s, TRUE);
+  pub = cap_test_open_publisher (s2, "rev", "cam", 9);
+  cap_test_client_free (pub);
+  v2 = cap_test_open_viewer (s2, "rev", "", 10);
+  expect_revised_history (v2);
+  cap_test_client_free (v2);
+  vtt2 = transcript (s2, "rev", "vtt");
+  g_assert_cmpstr (vtt2, ==, REVISED_VTT);
+  stop_server (s2);
+}
+
+/* A long revision is cut into cues of at most two lines of 42 characters and 7 s. */
+static void
+test_revision_cues (void)
+{
+  /* Words of 10 characters: three to a line, so six to a cue by length, then a
+   * cue cut by its duration (the fifth word would end it 8.5 s after its start). */
+  static const gdouble starts[] = { 0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 15 };
+  CapTestServer *s = cap_test_server_start (NULL);
+  CapTestClient *pub = cap_test_open_publisher (s, "cues", NULL, 0);
+  GString *words = g_string_new (NULL);
+  g_autofree gchar *vtt = NULL;
+  guint i;
+
+  cap_test_client_send_final (pub, 1, "backup words", 0, 20);
+  cap_test_expect_ack (pub, 1);
+  for (i = 0; i < G_N_ELEMENTS (starts); i++)
+    g_string_append_printf (words, "%sword%06u %g %g", i ? " " : "", i, starts[i],
+        starts[i] + 0.5);
+  send_revision (pub, 2, 0, 20, words->str);
+  g_string_free (words, TRUE);
+  cap_test_expect_ack (pub, 2);
+
+  vtt = transcript (s, "cues", "vtt");
+  g_assert_cmpstr (vtt, ==, "WEBVTT\n\n"
+      "1\n00:00:00.000 --> 00:00:05.500\n"
+      "word000000 word000001 word000002\nword000003 word000004 word000005\n\n"
+      "2\n00:00:06.000 --> 00:00:12.500\n"
+      "word000006 word000007 word000008\nword000009\n\n"
+      "3\n00:00:14.000 --> 00:00:15.500\nword000010 word000011\n\n");
+  cap_test_client_free (pub);
+  stop_server (s);
+}
+
 /* The page: self-contained, for phones, and (when node is there) valid JavaScript. */
 static void
 test_viewer_page (void)
@@ -1122,6 +1339,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/caption-server/defaults", test_defaults);
   g_test_add_func ("/caption-server/health-metrics", test_health_metrics);
   g_test_add_func ("/caption-server/transcripts", test_transcripts);
+  g_test_add_func ("/caption-server/revision", test_revision);
+  g_test_add_func ("/caption-server/revision-cues", test_revision_cues);
   g_test_add_func ("/caption-server/viewer-page", test_viewer_page);
   g_test_add_func ("/caption-server/threads", test_threads);
   g_test_add_func ("/caption-server/thread-rejoin", test_thread_rejoin);
