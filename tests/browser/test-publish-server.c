@@ -7,7 +7,9 @@
  * connection reset under it (the fault proxy, twice), and the server killed (SIGKILL) and
  * started again on the same port and store. The viewer must see every final exactly
  * once, in order, ids without a gap, interims along the way, and the room's stored
- * transcript must hold the finals only. Every wait is bounded. */
+ * transcript must hold the finals only. And an stt-revision event into sttpublish:
+ * the stored transcript and a joining viewer's history get the revision's words in
+ * place of the finals it replaces. Every wait is bounded. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -458,6 +460,133 @@ GST_START_TEST (test_server_killed)
 
 GST_END_TEST;
 
+/* ---------- a revision, through the real server ---------- */
+
+/* As stttranscribe's words mode pushes them: the backup heard "Captions über alles". */
+static const SttCheckWord backup_words[] = {
+  {"Hello", 0.52, 0.9}, {"world.", 1.0, 1.37}, {"Captions", 2.5, 3.1}, {"über", 3.2, 3.5},
+  {"alles", 3.6, 4.25}, {"today", 5.0, 5.4},
+};
+
+/* The primary's words for [2.5, 4.25). */
+static const SttCheckWord primary_words[] = {
+  {"Caption", 2.5, 3.05}, {"is", 3.2, 3.4}, {"über", 3.5, 3.9},
+};
+
+static gchar *
+fetch_transcript (CapTestServer * server, const gchar * token, const gchar * ext)
+{
+  g_autofree gchar *path = g_strdup_printf ("/rooms/" ROOM "/transcript.%s?token=%s",
+      ext, token);
+  guint status = 0;
+  gchar *body = cap_test_http_get (server, path, NULL, &status);
+
+  fail_unless_equals_int (status, 200);
+  return body;
+}
+
+static JsonObject *
+expect_message (CapTestClient * viewer, const gchar * type, gint64 id, const gchar * text)
+{
+  JsonObject *m = cap_test_client_next (viewer, CAP_TEST_WAIT_MS);
+
+  fail_unless (m != NULL, "no %s %" G_GINT64_FORMAT, type, id);
+  fail_unless_equals_string (json_object_get_string_member (m, "type"), type);
+  fail_unless_equals_int (json_object_get_int_member (m, "id"), id);
+  fail_unless_equals_string (json_object_get_string_member (m, "text"), text);
+  return m;
+}
+
+/* sttpublish forwards an stt-revision event (as stttranscribe pushes it after a
+ * failover): a live viewer gets it, and the room's stored transcript (.vtt, .srt) and a
+ * joining viewer's history have the primary's words in place of the backup's, the
+ * captions around them untouched. */
+GST_START_TEST (test_revision)
+{
+  CapTestServer *server = cap_test_server_start (NULL);
+  g_autofree gchar *token = cap_test_token (server, NULL, ROOM, "watch", NULL, 0, 600);
+  g_autofree gchar *desc = NULL, *vtt = NULL, *srt = NULL;
+  CapTestClient *viewer = cap_test_open_viewer (server, ROOM, "", 0), *late;
+  g_autoptr (JsonObject) rev = NULL;
+  GstElement *pipe, *src, *pub;
+  GstMessage *msg;
+  GstBus *bus;
+  guint64 published = 0, acknowledged = 0;
+  guint i;
+
+  desc = g_strdup_printf ("appsrc name=src format=time caps=text/x-raw,format=utf8 ! "
+      "sttpublish name=pub url=ws://127.0.0.1:%u/publish/" ROOM " token-secret-file=%s "
+      "token-claims=\"claims, sub=studio\"", server->port, server->secret_file);
+  pipe = gst_parse_launch (desc, NULL);
+  fail_unless (pipe != NULL);
+  src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  pub = gst_bin_get_by_name (GST_BIN (pipe), "pub");
+  bus = gst_element_get_bus (pipe);
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+
+  for (i = 0; i < G_N_ELEMENTS (backup_words); i++) {
+    const SttCheckWord *w = &backup_words[i];
+    GstBuffer *buf = gst_buffer_new_memdup (w->text, strlen (w->text));
+
+    GST_BUFFER_PTS (buf) = (GstClockTime) (w->start * GST_SECOND + 0.5);
+    GST_BUFFER_DURATION (buf) = (GstClockTime) ((w->end - w->start) * GST_SECOND + 0.5);
+    fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (src), buf),
+        GST_FLOW_OK);
+  }
+  for (i = 0; i < G_N_ELEMENTS (backup_words); i++)
+    json_object_unref (expect_message (viewer, "final", i + 1, backup_words[i].text));
+  fail_unless (gst_element_send_event (src, stt_check_revision_event (2.5, 4.25,
+              primary_words, G_N_ELEMENTS (primary_words))));
+  rev = expect_message (viewer, "revision", 7, "Caption is über");
+  fail_unless_equals_string (json_object_get_string_member (rev, "publisher"), "studio");
+  fail_unless_equals_int (json_object_get_int_member (rev, "seq"), 7);
+  fail_unless (json_object_get_double_member (rev, "start") == 2.5);
+  fail_unless (json_object_get_double_member (rev, "end") == 4.25);
+  fail_unless_equals_int (json_array_get_length (json_object_get_array_member (rev,
+              "words")), 3);
+
+  fail_unless_equals_int (gst_app_src_end_of_stream (GST_APP_SRC (src)), GST_FLOW_OK);
+  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  g_object_get (pub, "published", &published, "acknowledged", &acknowledged, NULL);
+  fail_unless_equals_int (published, 7);
+  fail_unless_equals_int (acknowledged, 7);
+
+  vtt = fetch_transcript (server, token, "vtt");
+  fail_unless_equals_string (vtt, "WEBVTT\n\n"
+      "1\n00:00:00.520 --> 00:00:00.900\nHello\n\n"
+      "2\n00:00:01.000 --> 00:00:01.370\nworld.\n\n"
+      "3\n00:00:02.500 --> 00:00:03.900\nCaption is über\n\n"
+      "4\n00:00:05.000 --> 00:00:05.400\ntoday\n\n");
+  srt = fetch_transcript (server, token, "srt");
+  fail_unless_equals_string (srt,
+      "1\n00:00:00,520 --> 00:00:00,900\nHello\n\n"
+      "2\n00:00:01,000 --> 00:00:01,370\nworld.\n\n"
+      "3\n00:00:02,500 --> 00:00:03,900\nCaption is über\n\n"
+      "4\n00:00:05,000 --> 00:00:05,400\ntoday\n\n");
+
+  /* A viewer joining now: the backup's words are not in its history. */
+  late = cap_test_open_viewer (server, ROOM, "", 7);
+  json_object_unref (expect_message (late, "final", 1, "Hello"));
+  json_object_unref (expect_message (late, "final", 2, "world."));
+  json_object_unref (expect_message (late, "final", 6, "today"));
+  json_object_unref (expect_message (late, "revision", 7, "Caption is über"));
+
+  cap_test_client_free (late);
+  cap_test_client_free (viewer);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (pub);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  fail_unless_equals_int (cap_test_server_stop (server), 0);
+  cap_test_server_free (server, FALSE);
+}
+
+GST_END_TEST;
+
 static Suite *
 publish_server_suite (void)
 {
@@ -468,6 +597,7 @@ publish_server_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_publisher_dropped);
   tcase_add_test (tc, test_server_killed);
+  tcase_add_test (tc, test_revision);
   return s;
 }
 
