@@ -17,7 +17,12 @@
  * `segments` mode. When its stream starts the element asks upstream for interim text
  * (the upstream event `stt-want-interim`); each `stt-interim` event `stttranscribe` then
  * sends becomes an interim caption (`"final":false`, no seq), never stored, replaced by
- * the next caption (only the latest one not yet sent is kept).
+ * the next caption (only the latest one not yet sent is kept). Each `stt-revision` event
+ * (the primary's words for a stretch whose text went out before, see docs/messages.md)
+ * becomes `{"type":"revision","seq":N,"start":S,"end":E,"text":...,"words":[{"text":...,
+ * "start":...,"end":...},...]}` in stream time, numbered, kept and resent like a final;
+ * the server puts its words in place of this publisher's captions that start in
+ * [S, E) in the room's stored transcript.
  *
  * The connection runs on the plugin's shared I/O threads: `render` never waits on the
  * network. Finals are kept until the server acknowledges them (cumulative `ack`), at most

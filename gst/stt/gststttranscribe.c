@@ -43,7 +43,11 @@
  *   `words`, `pts`, `duration`, `running-time`, `stream-time`, `finals`: a second
  *   transcription of a stretch whose text is already out (what a backup carried, by
  *   the primary once it is back; a live backlog past `max-lag`, given up in the text
- *   output for the live edge, a GAP covering it).
+ *   output for the live edge, a GAP covering it). The same structure also goes into the
+ *   text stream as a serialized custom downstream event `stt-revision` (times in the
+ *   text stream's, which is the input's, time domain), behind the text queued before it;
+ *   always, with no request (one per outage or backlog): `sttpublish` forwards it to its
+ *   caption server, elements that do not know it pass it on.
  *
  * Audio that will never be transcribed is never silent: a WARNING whose details carry
  * `untranscribed`, `from` and `to` names it (the live replay ring and its spool on disk,
