@@ -925,34 +925,6 @@ test_transcripts (void)
 
 /* ---------- revisions ---------- */
 
-/* A revision of [@start, @end) from @pub: seq @seq, the words "w1 s1 e1 w2 s2 e2 ...". */
-static void
-send_revision (CapTestClient * pub, gint64 seq, gdouble start, gdouble end,
-    const gchar * words)
-{
-  g_auto (GStrv) w = g_strsplit (words, " ", -1);
-  GString *json = g_string_new (NULL);
-  GString *text = g_string_new (NULL);
-  guint i;
-
-  g_string_append (json, "[");
-  for (i = 0; w[i] && w[i + 1] && w[i + 2]; i += 3) {
-    g_string_append_printf (json, "%s{\"text\":\"%s\",\"start\":%s,\"end\":%s}",
-        i ? "," : "", w[i], w[i + 1], w[i + 2]);
-    g_string_append_printf (text, "%s%s", i ? " " : "", w[i]);
-  }
-  g_string_append (json, "]");
-  {
-    g_autofree gchar *msg = g_strdup_printf ("{\"type\":\"revision\",\"seq\":%"
-        G_GINT64_FORMAT ",\"start\":%g,\"end\":%g,\"text\":\"%s\",\"words\":%s}",
-        seq, start, end, text->str, json->str);
-
-    cap_test_client_send (pub, msg);
-  }
-  g_string_free (json, TRUE);
-  g_string_free (text, TRUE);
-}
-
 /* Asserts the next message of @c is the revision with @id, @text, [@start, @end) and
  * @n_words words. */
 static void
@@ -967,19 +939,6 @@ expect_revision (CapTestClient * c, gint64 id, const gchar * text, gdouble start
   g_assert_cmpfloat (json_object_get_double_member (m, "end"), ==, end);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (m,
               "words")), ==, n_words);
-}
-
-static gchar *
-transcript (CapTestServer * s, const gchar * room, const gchar * ext)
-{
-  g_autofree gchar *token = cap_test_token (s, NULL, room, "watch", NULL, 0, 60);
-  g_autofree gchar *path = g_strdup_printf ("/rooms/%s/transcript.%s?token=%s",
-      room, ext, token);
-  guint status = 0;
-  gchar *body = cap_test_http_get (s, path, NULL, &status);
-
-  g_assert_cmpuint (status, ==, 200);
-  return body;
 }
 
 #define REVISED_VTT "WEBVTT\n\n" \
@@ -1041,11 +1000,11 @@ test_revision (void)
   cap_test_expect_final (viewer, 6, "aside");
 
   /* Failover: the primary's words for [3, 5). */
-  send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
+  cap_test_client_send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
   cap_test_expect_ack (pub, 6);
   expect_revision (viewer, 7, "three four", 3, 5, 2);
   /* Sent again (the ack was lost): acked, not stored nor fanned out again. */
-  send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
+  cap_test_client_send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
   cap_test_expect_ack (pub, 6);
   cap_test_client_send_final (pub, 7, "six", 6, 6.4);
   cap_test_expect_ack (pub, 7);
@@ -1054,13 +1013,13 @@ test_revision (void)
   cap_test_client_send_final (pub, 8, "ten", 10, 10.4);
   cap_test_expect_ack (pub, 8);
   cap_test_expect_final (viewer, 9, "ten");
-  send_revision (pub, 9, 7, 9, "seven 7 7.4 eight 8 8.4");
+  cap_test_client_send_revision (pub, 9, 7, 9, "seven 7 7.4 eight 8 8.4");
   cap_test_expect_ack (pub, 9);
   expect_revision (viewer, 10, "seven eight", 7, 9, 2);
 
-  vtt = transcript (s, "rev", "vtt");
+  vtt = cap_test_transcript (s, "rev", "vtt");
   g_assert_cmpstr (vtt, ==, REVISED_VTT);
-  srt = transcript (s, "rev", "srt");
+  srt = cap_test_transcript (s, "rev", "srt");
   g_assert_cmpstr (srt, ==,
       "1\n00:00:01,000 --> 00:00:01,400\none\n\n"
       "2\n00:00:02,000 --> 00:00:02,400\ntwo\n\n"
@@ -1102,7 +1061,7 @@ test_revision (void)
   v2 = cap_test_open_viewer (s2, "rev", "", 10);
   expect_revised_history (v2);
   cap_test_client_free (v2);
-  vtt2 = transcript (s2, "rev", "vtt");
+  vtt2 = cap_test_transcript (s2, "rev", "vtt");
   g_assert_cmpstr (vtt2, ==, REVISED_VTT);
   stop_server (s2);
 }
@@ -1125,11 +1084,11 @@ test_revision_cues (void)
   for (i = 0; i < G_N_ELEMENTS (starts); i++)
     g_string_append_printf (words, "%sword%06u %g %g", i ? " " : "", i, starts[i],
         starts[i] + 0.5);
-  send_revision (pub, 2, 0, 20, words->str);
+  cap_test_client_send_revision (pub, 2, 0, 20, words->str);
   g_string_free (words, TRUE);
   cap_test_expect_ack (pub, 2);
 
-  vtt = transcript (s, "cues", "vtt");
+  vtt = cap_test_transcript (s, "cues", "vtt");
   g_assert_cmpstr (vtt, ==, "WEBVTT\n\n"
       "1\n00:00:00.000 --> 00:00:05.500\n"
       "word000000 word000001 word000002\nword000003 word000004 word000005\n\n"
