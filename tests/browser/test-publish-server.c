@@ -59,6 +59,7 @@ typedef struct
   guint welcomes;
   gint64 last_id;
   GPtrArray *finals;            /* gchar*: the finals' text, in arrival order */
+  GPtrArray *revisions;         /* gchar*: the revisions' text, in arrival order */
   guint interims;
   gboolean interim_open;        /* an interim came after the last final */
 } E2E;
@@ -109,32 +110,51 @@ feed (gpointer data)
   return NULL;
 }
 
+/* Where the fault proxy goes: nowhere, between sttpublish and the caption server, or
+ * between stttranscribe and its service (then with max-lag 2 s, so that an outage of a
+ * few seconds is given up in the text output and comes as a revision). */
+typedef enum
+{
+  PROXY_NONE,
+  PROXY_PUBLISH,
+  PROXY_SERVICE,
+} ProxyAt;
+
 static E2E *
-e2e_new (gboolean with_proxy)
+e2e_new (ProxyAt proxy_at)
 {
   E2E *t = g_new0 (E2E, 1);
-  g_autofree gchar *stt_url = NULL, *pub_url = NULL, *desc = NULL;
+  g_autofree gchar *direct = NULL, *stt_url = NULL, *pub_url = NULL, *desc = NULL;
   GError *err = NULL;
   GstCaps *caps;
-  guint port;
+  guint port, stt_port;
+  const gchar *path;
 
   t->tones = make_phrases (&t->n_tones, &t->duration);
   t->server = cap_test_server_start (NULL);
   t->stt = stt_test_server_new ("deepgram", &err);
   fail_unless (t->stt != NULL, "%s", err ? err->message : "");
   port = t->server->port;
-  if (with_proxy) {
-    t->proxy = stt_fault_proxy_new (port, &err);
+  stt_port = stt_test_server_get_port (t->stt);
+  if (proxy_at != PROXY_NONE) {
+    t->proxy = stt_fault_proxy_new (proxy_at == PROXY_PUBLISH ? port : stt_port, &err);
     fail_unless (t->proxy != NULL, "%s", err ? err->message : "");
-    port = stt_fault_proxy_get_port (t->proxy);
+    if (proxy_at == PROXY_PUBLISH)
+      port = stt_fault_proxy_get_port (t->proxy);
+    else
+      stt_port = stt_fault_proxy_get_port (t->proxy);
   }
-  stt_url = stt_test_server_get_url (t->stt);
+  /* The server's own URL, on the proxy's port when there is one. */
+  direct = stt_test_server_get_url (t->stt);
+  path = strchr (direct + strlen ("ws://"), '/');
+  stt_url = g_strdup_printf ("ws://127.0.0.1:%u%s", stt_port, path ? path : "/");
   pub_url = g_strdup_printf ("ws://127.0.0.1:%u/publish/" ROOM, port);
   desc = g_strdup_printf ("appsrc name=src is-live=true format=time max-bytes=0 ! "
-      "stttranscribe provider=deepgram url=%s api-key=test-key ! sttpublish name=pub url=%s "
-      "token-secret-file=%s token-claims=\"claims, sub=studio\" "
+      "stttranscribe provider=deepgram url=%s api-key=test-key %s ! sttpublish name=pub "
+      "url=%s token-secret-file=%s token-claims=\"claims, sub=studio\" "
       "reconnect-initial-delay=100000000 reconnect-max-delay=500000000", stt_url,
-      pub_url, t->server->secret_file);
+      proxy_at == PROXY_SERVICE ? "max-lag=2000000000 reconnect-initial-delay=100000000 "
+      "reconnect-max-delay=500000000" : "", pub_url, t->server->secret_file);
   t->pipe = gst_parse_launch (desc, &err);
   fail_unless (t->pipe != NULL && err == NULL, "%s", err ? err->message : "");
   t->src = gst_bin_get_by_name (GST_BIN (t->pipe), "src");
@@ -145,6 +165,7 @@ e2e_new (gboolean with_proxy)
   t->bus = gst_element_get_bus (t->pipe);
   t->warnings = g_ptr_array_new_with_free_func (g_free);
   t->finals = g_ptr_array_new_with_free_func (g_free);
+  t->revisions = g_ptr_array_new_with_free_func (g_free);
   t->token = cap_test_token (t->server, NULL, ROOM, "watch", NULL, 0, 600);
   return t;
 }
@@ -166,6 +187,7 @@ e2e_free (E2E * t)
   cap_test_server_free (t->server, FALSE);
   g_ptr_array_unref (t->warnings);
   g_ptr_array_unref (t->finals);
+  g_ptr_array_unref (t->revisions);
   g_free (t->error);
   g_free (t->token);
   g_free (t->tones);
@@ -239,6 +261,14 @@ viewer_message (E2E * t, JsonObject * m)
     t->last_id = id;
     g_ptr_array_add (t->finals, g_strdup (json_object_get_string_member (m, "text")));
     t->interim_open = FALSE;
+  } else if (g_str_equal (type, "revision")) {
+    gint64 id = json_object_get_int_member (m, "id");
+
+    fail_unless (id == t->last_id + 1, "revision id %" G_GINT64_FORMAT " after %"
+        G_GINT64_FORMAT, id, t->last_id);
+    t->last_id = id;
+    g_ptr_array_add (t->revisions, g_strdup (json_object_get_string_member (m,
+                "text")));
   } else if (g_str_equal (type, "interim")) {
     fail_if (json_object_has_member (m, "id"));
     fail_unless (json_object_get_string_member (m, "text")[0] != '\0');
@@ -406,7 +436,7 @@ e2e_finish (E2E * t)
  * server and the viewer stay up. */
 GST_START_TEST (test_publisher_dropped)
 {
-  E2E *t = e2e_new (TRUE);
+  E2E *t = e2e_new (PROXY_PUBLISH);
   guint64 sent;
 
   e2e_play (t);
@@ -433,7 +463,7 @@ GST_END_TEST;
  * the viewer come back, the viewer with `since`. */
 GST_START_TEST (test_server_killed)
 {
-  E2E *t = e2e_new (FALSE);
+  E2E *t = e2e_new (PROXY_NONE);
   g_autofree gchar *port_arg = NULL;
   const gchar *args[2] = { NULL, NULL };
   CapTestServer *old;
@@ -455,6 +485,86 @@ GST_START_TEST (test_server_killed)
   fail_unless (t->connected >= 2, "%u connections welcomed", t->connected);
   fail_unless (t->waited >= 1, "no final waited for the server");
   fail_unless (t->welcomes >= 2, "%u viewer welcomes", t->welcomes);
+  e2e_free (t);
+}
+
+GST_END_TEST;
+
+static gboolean
+revised_and_ended (E2E * t, gpointer data)
+{
+  return t->eos && t->revisions->len > 0;
+}
+
+/* The words of @text (a cue, a final, a revision), bare, appended to @out. */
+static void
+add_words (GPtrArray * out, const gchar * text)
+{
+  g_auto (GStrv) parts = g_strsplit_set (text, " \n", -1);
+  guint i;
+
+  for (i = 0; parts[i]; i++) {
+    gchar *bare = stt_check_bare_word (parts[i]);
+
+    if (*bare)
+      g_ptr_array_add (out, bare);
+    else
+      g_free (bare);
+  }
+}
+
+/* stttranscribe's service out for 4 s in the middle of a phrase, with max-lag 2 s: when
+ * it is back the text output gives the backlog up for the live edge, and the backlog's
+ * words come as an stt-revision event, which sttpublish forwards. The viewer gets one
+ * revision, and what it got (finals and revision) and the room's stored transcript
+ * each hold every word once, in order. */
+GST_START_TEST (test_service_outage_revised)
+{
+  E2E *t = e2e_new (PROXY_SERVICE);
+  g_autoptr (GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) stored = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gchar *path = NULL, *vtt = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint status = 0, i;
+
+  e2e_play (t);
+  fail_unless (pump (t, mid_sentence, GUINT_TO_POINTER (5), 15000));
+  stt_fault_proxy_set_refuse (t->proxy, TRUE);
+  stt_fault_proxy_drop_all (t->proxy);
+  pump (t, never, NULL, 4000);
+  stt_fault_proxy_set_refuse (t->proxy, FALSE);
+  fail_unless (pump (t, revised_and_ended, NULL, (guint) (t->duration * 1000) + 20000),
+      "eos %d, %u revisions, error %s", t->eos, t->revisions->len,
+      t->error ? t->error : "none");
+  fail_unless (t->error == NULL, "%s", t->error);
+  fail_unless_equals_int (t->revisions->len, 1);
+
+  /* The viewer: the finals, with the revision's words where it says. */
+  for (i = 0; i < t->finals->len; i++)
+    add_words (seen, g_ptr_array_index (t->finals, i));
+  add_words (seen, g_ptr_array_index (t->revisions, 0));
+  fail_unless_equals_int (seen->len, t->n_tones);
+
+  /* The store: every word once, in order, the revision's in place. */
+  path = g_strdup_printf ("/rooms/" ROOM "/transcript.vtt?token=%s", t->token);
+  vtt = cap_test_http_get (t->server, path, NULL, &status);
+  fail_unless_equals_int (status, 200);
+  lines = g_strsplit (vtt, "\n", -1);
+  for (i = 0; lines[i]; i++) {
+    if (strstr (lines[i], " --> ") == NULL)
+      continue;
+    /* A cue's text runs to the blank line. */
+    for (i++; lines[i] && *lines[i]; i++)
+      add_words (stored, lines[i]);
+    if (!lines[i])
+      break;
+  }
+  fail_unless_equals_int (stored->len, t->n_tones);
+  for (i = 0; i < t->n_tones; i++) {
+    g_autofree gchar *want = stt_check_tone_word (&t->tones[i]);
+
+    fail_unless_equals_string (g_ptr_array_index (stored, i), want);
+  }
   e2e_free (t);
 }
 
@@ -598,6 +708,7 @@ publish_server_suite (void)
   tcase_add_test (tc, test_publisher_dropped);
   tcase_add_test (tc, test_server_killed);
   tcase_add_test (tc, test_revision);
+  tcase_add_test (tc, test_service_outage_revised);
   return s;
 }
 
