@@ -78,6 +78,10 @@
 GST_DEBUG_CATEGORY_STATIC (stt_publish_debug);
 #define GST_CAT_DEFAULT stt_publish_debug
 
+/* Words in one revision message: a server takes messages up to --max-message (64 KiB
+ * by default) and a word takes about 50 bytes; a longer revision goes as several. */
+#define MAX_REVISION_WORDS 400
+
 #define DEFAULT_URL NULL
 #define DEFAULT_TOKEN_LIFETIME 300
 #define DEFAULT_TOKEN_METHOD "POST"
@@ -629,6 +633,56 @@ caption_from_revision (GstSttPublish * self, const GstStructure * s)
   return c;
 }
 
+/* @rev cut into revisions of at most MAX_REVISION_WORDS words (taken; in order): each
+ * covers from its first word's start (the first: @rev's start) to the next one's first
+ * word's start (the last: @rev's end), so that together they replace what @rev does.
+ * Their text is @rev's, word for word when it has as many words, else their words. */
+static GPtrArray *
+split_revision (GstSttCaption * rev)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  g_auto (GStrv) tokens = NULL;
+  guint n = rev->words->len, from, i;
+  gboolean formatted;
+
+  if (n <= MAX_REVISION_WORDS) {
+    g_ptr_array_add (out, rev);
+    return out;
+  }
+  tokens = g_strsplit_set (rev->text, " \t\n", -1);
+  /* Empty tokens (runs of blanks) out. */
+  for (i = 0, from = 0; tokens[i]; i++) {
+    if (*tokens[i])
+      tokens[from++] = tokens[i];
+    else
+      g_free (tokens[i]);
+  }
+  tokens[from] = NULL;
+  formatted = g_strv_length (tokens) == n;
+  for (from = 0; from < n; from += MAX_REVISION_WORDS) {
+    guint to = MIN (from + MAX_REVISION_WORDS, n);
+    GstSttCaptionWord *first = &g_array_index (rev->words, GstSttCaptionWord, from);
+    GString *text = g_string_new (NULL);
+    GstSttCaption *c;
+
+    for (i = from; i < to; i++)
+      g_string_append_printf (text, "%s%s", i > from ? " " : "", formatted ? tokens[i] :
+          g_array_index (rev->words, GstSttCaptionWord, i).text);
+    c = gst_stt_caption_new_revision (text->str, from == 0 ? rev->start_ms :
+        first->start_ms, to == n ? rev->end_ms :
+        g_array_index (rev->words, GstSttCaptionWord, to).start_ms);
+    for (i = from; i < to; i++) {
+      GstSttCaptionWord *w = &g_array_index (rev->words, GstSttCaptionWord, i);
+
+      gst_stt_caption_add_word (c, w->text, w->start_ms, w->end_ms);
+    }
+    g_string_free (text, TRUE);
+    g_ptr_array_add (out, c);
+  }
+  gst_stt_caption_free (rev);
+  return out;
+}
+
 static GstFlowReturn
 gst_stt_publish_render (GstBaseSink * sink, GstBuffer * buf)
 {
@@ -728,17 +782,19 @@ gst_stt_publish_event (GstBaseSink * sink, GstEvent * event)
   /* Kept until acknowledged, as a final. */
   if ((revision = gst_stt_revision_event_get (event)) && self->publisher
       && !gst_stt_publisher_failed (self->publisher)) {
-    GstSttCaption *c = caption_from_revision (self, revision);
+    GstSttCaption *rev = caption_from_revision (self, revision);
+    g_autoptr (GPtrArray) parts = rev ? split_revision (rev) : NULL;
+    guint i, dropped = 0;
 
-    if (c) {
-      guint dropped;
+    for (i = 0; parts && i < parts->len; i++) {
+      GstSttCaption *c = g_ptr_array_index (parts, i);
 
       GST_INFO_OBJECT (self, "revision %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
           " ms, %u word(s)", c->start_ms, c->end_ms, c->words->len);
-      dropped = gst_stt_publisher_push (self->publisher, c, TRUE);
-      if (dropped)
-        note_dropped (self, dropped, FALSE);
+      dropped += gst_stt_publisher_push (self->publisher, c, TRUE);
     }
+    if (dropped)
+      note_dropped (self, dropped, FALSE);
   }
 
   /* A flush after EOS (a seek): the stream goes on, on a new connection. */
@@ -1141,12 +1197,14 @@ gst_stt_publish_class_init (GstSttPublishClass * klass)
       "the longest the element waits for the server to acknowledge every final before "
       "it closes and warns about the rest, in nanoseconds; 0 = no wait",
       DEFAULT_DRAIN_TIMEOUT);
-  COUNT_PROP (PROP_PUBLISHED, "published", "Published", "Final captions sent to the "
-      "server (each counted once, however often it was sent again)");
-  COUNT_PROP (PROP_ACKNOWLEDGED, "acknowledged", "Acknowledged", "Final captions the "
-      "server said it stored (ack, or a welcome's last_seq)");
-  COUNT_PROP (PROP_DROPPED, "dropped", "Dropped", "Final captions dropped before the "
-      "server confirmed them, because max-pending were already waiting");
+  COUNT_PROP (PROP_PUBLISHED, "published", "Published", "Final captions (and "
+      "revisions) sent to the server (each counted once, however often it was sent "
+      "again)");
+  COUNT_PROP (PROP_ACKNOWLEDGED, "acknowledged", "Acknowledged", "Final captions (and "
+      "revisions) the server said it stored (ack, or a welcome's last_seq)");
+  COUNT_PROP (PROP_DROPPED, "dropped", "Dropped", "Final captions (and revisions) "
+      "dropped before the server confirmed them, because max-pending were already "
+      "waiting");
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "Caption publisher",

@@ -1095,6 +1095,21 @@ test_revision_cues (void)
       "2\n00:00:06.000 --> 00:00:12.500\n"
       "word000006 word000007 word000008\nword000009\n\n"
       "3\n00:00:14.000 --> 00:00:15.500\nword000010 word000011\n\n");
+
+  /* The text shows the words when it has as many (punctuation, capitals); a revision
+   * with text and no words is one cue over its stretch. */
+  cap_test_client_send (pub, "{\"type\":\"revision\",\"seq\":3,\"start\":20,"
+      "\"end\":22,\"text\":\"Hello, world.\",\"words\":[{\"text\":\"hello\","
+      "\"start\":20,\"end\":20.4},{\"text\":\"world\",\"start\":20.5,\"end\":21}]}");
+  cap_test_expect_ack (pub, 3);
+  cap_test_client_send (pub, "{\"type\":\"revision\",\"seq\":4,\"start\":23,"
+      "\"end\":24.5,\"text\":\"no times\",\"words\":[]}");
+  cap_test_expect_ack (pub, 4);
+  g_free (vtt);
+  vtt = cap_test_transcript (s, "cues", "vtt");
+  g_assert_nonnull (g_strrstr (vtt, "\n\n"
+          "4\n00:00:20.000 --> 00:00:21.000\nHello, world.\n\n"
+          "5\n00:00:23.000 --> 00:00:24.500\nno times\n\n"));
   cap_test_client_free (pub);
   stop_server (s);
 }

@@ -1102,6 +1102,64 @@ GST_START_TEST (test_revision_stored_unacked)
 
 GST_END_TEST;
 
+/* A revision of 900 words goes as three (400, 400, 100) that together cover its
+ * stretch: each from its first word (the first from the stretch's start) to the next
+ * one's first word (the last to the stretch's end), numbered in order. */
+GST_START_TEST (test_revision_split)
+{
+  Peer *p = peer_new ();
+  SttCheckWord many[900];
+  g_autofree gchar *url = NULL;
+  gchar *texts[900];
+  Run *r;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (many); i++) {
+    texts[i] = g_strdup_printf ("w%u", i);
+    many[i].text = texts[i];
+    many[i].start = 10 + i * 0.5;
+    many[i].end = many[i].start + 0.25;
+  }
+  peer_listen (p, 0);
+  url = peer_url (p);
+  r = run_new (url, NULL);
+  run_play (r);
+  push_words (r, 0, 1);
+  fail_unless (peer_wait (p, n_stored, GUINT_TO_POINTER (1), 5000));
+  fail_unless (gst_element_send_event (r->src, stt_check_revision_event (9, 500, many,
+              G_N_ELEMENTS (many))));
+  end_stream (r);
+  fail_unless (run_poll (r, NULL, NULL, 10000));
+  fail_unless (r->error == NULL && r->eos);
+
+  fail_unless_equals_int (p->stored->len, 4);
+  for (i = 0; i < 3; i++) {
+    g_autoptr (JsonObject) o = stored_caption (p, i + 1);
+    JsonArray *words = json_object_get_array_member (o, "words");
+    guint first = i * 400, n = i < 2 ? 400 : 100;
+    gdouble start = i == 0 ? 9 : many[first].start;
+    gdouble end = i == 2 ? 500 : many[first + n].start;
+    g_autofree gchar *last = g_strdup_printf ("w%u", first + n - 1);
+
+    fail_unless_equals_string (json_object_get_string_member (o, "type"), "revision");
+    fail_unless_equals_int (json_object_get_int_member (o, "seq"), i + 2);
+    fail_unless (G_APPROX_VALUE (json_object_get_double_member (o, "start"), start, 1e-9));
+    fail_unless (G_APPROX_VALUE (json_object_get_double_member (o, "end"), end, 1e-9));
+    fail_unless_equals_int (json_array_get_length (words), n);
+    fail_unless_equals_string (json_object_get_string_member (json_array_get_object_element
+            (words, n - 1), "text"), last);
+    fail_unless (g_str_has_suffix (json_object_get_string_member (o, "text"), last));
+  }
+  assert_no_violation (p);
+  fail_unless_equals_int (get_count (r, "acknowledged"), 4);
+  for (i = 0; i < G_N_ELEMENTS (many); i++)
+    g_free (texts[i]);
+  run_free (r);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
 /* Nothing listens at first: the captions wait, nothing is lost when the server comes. */
 GST_START_TEST (test_unreachable_then_up)
 {
@@ -1974,6 +2032,7 @@ publish_suite (void)
   tcase_add_test (tc, test_drop_resend);
   tcase_add_test (tc, test_revision_resend);
   tcase_add_test (tc, test_revision_stored_unacked);
+  tcase_add_test (tc, test_revision_split);
   tcase_add_test (tc, test_unreachable_then_up);
   tcase_add_test (tc, test_refused_token);
   tcase_add_test (tc, test_close_codes);
