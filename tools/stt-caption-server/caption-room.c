@@ -123,7 +123,7 @@ cap_history_clear (CapHistory * h)
 }
 
 /* The revision @frame replaces the held frames of its publisher that start in its
- * stretch (finals, or an earlier revision's). */
+ * stretch (finals, or an earlier revision wholly inside it). */
 static void
 mark_replaced (CapHistory * h, GBytes * frame)
 {
@@ -144,8 +144,10 @@ mark_replaced (CapHistory * h, GBytes * frame)
     data = g_bytes_get_data (h->held[slot], &len);
     if (!cap_final_parse (data, len, &c))
       continue;
+    /* An earlier revision only when wholly inside: its words after the stretch stay. */
     h->replaced[slot] = g_strcmp0 (c.publisher, rev.publisher) == 0 &&
-        c.start >= rev.start && c.start < rev.end;
+        c.start >= rev.start && c.start < rev.end &&
+        (!c.revision || c.end <= rev.end);
     cap_caption_clear (&c);
   }
   cap_caption_clear (&rev);

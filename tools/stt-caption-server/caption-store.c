@@ -32,8 +32,11 @@ static const gchar SCHEMA[] =
     " time INTEGER NOT NULL,"
     " words TEXT,"
     " UNIQUE (publisher, seq));";
-/* A store of version 1 gets the column. */
-static const gchar UPGRADE_1[] = "ALTER TABLE finals ADD COLUMN words TEXT;";
+/* A store of version 1 gets the column, in one transaction with its new version. */
+static const gchar UPGRADE_1[] = "BEGIN;"
+    "ALTER TABLE finals ADD COLUMN words TEXT;"
+    "PRAGMA user_version=2;"
+    "COMMIT;";
 
 struct _CapStore
 {
@@ -98,8 +101,8 @@ cap_store_open (const gchar * dir, const gchar * room, gboolean create,
   if (sqlite3_exec (store->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK ||
       (version == 1 && sqlite3_exec (store->db, UPGRADE_1, NULL, NULL,
               NULL) != SQLITE_OK) ||
-      sqlite3_exec (store->db, "PRAGMA user_version=" G_STRINGIFY (SCHEMA_VERSION),
-          NULL, NULL, NULL) != SQLITE_OK)
+      (version == 0 && sqlite3_exec (store->db, "PRAGMA user_version="
+              G_STRINGIFY (SCHEMA_VERSION), NULL, NULL, NULL) != SQLITE_OK))
     goto db_failed;
 
   if (!prepare (store, "INSERT INTO finals (id, publisher, seq, text, start, "
