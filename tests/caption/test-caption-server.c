@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
 #include "caption-test-utils.h"
 
 #define ARGS(...) ((const gchar * const[]) { __VA_ARGS__, NULL })
@@ -1114,6 +1117,44 @@ test_revision_cues (void)
   stop_server (s);
 }
 
+/* A store written by a server of schema 1 (no revisions): opened by this one, its
+ * finals are all there, and it takes revisions from then on. */
+static void
+test_store_upgrade (void)
+{
+  static const gchar V1[] = "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE finals (id INTEGER PRIMARY KEY, publisher TEXT NOT NULL,"
+      " seq INTEGER NOT NULL, text TEXT NOT NULL, start REAL NOT NULL,"
+      " \"end\" REAL NOT NULL, speaker TEXT, language TEXT, time INTEGER NOT NULL,"
+      " UNIQUE (publisher, seq));"
+      "PRAGMA user_version=1;"
+      "INSERT INTO finals VALUES (1, 'cam', 1, 'old one', 1, 1.5, NULL, NULL, 0);"
+      "INSERT INTO finals VALUES (2, 'cam', 2, 'old two', 2, 2.5, NULL, NULL, 0);";
+  CapTestServer *s = cap_test_server_start (NULL), *s2;
+  g_autofree gchar *db = g_build_filename (s->store, "old.sqlite", NULL);
+  g_autofree gchar *vtt = NULL;
+  CapTestClient *pub;
+  sqlite3 *sql = NULL;
+
+  g_assert_cmpint (cap_test_server_stop (s), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (s->store, 0700), ==, 0);
+  g_assert_cmpint (sqlite3_open (db, &sql), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (sql, V1, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (sql);
+
+  s2 = cap_test_server_restart (s, NULL);
+  cap_test_server_free (s, TRUE);
+  pub = cap_test_open_publisher (s2, "old", "cam", 2);
+  cap_test_client_send_revision (pub, 3, 2, 3, "two 2 2.4");
+  cap_test_expect_ack (pub, 3);
+  vtt = cap_test_transcript (s2, "old", "vtt");
+  g_assert_cmpstr (vtt, ==, "WEBVTT\n\n"
+      "1\n00:00:01.000 --> 00:00:01.500\nold one\n\n"
+      "2\n00:00:02.000 --> 00:00:02.400\ntwo\n\n");
+  cap_test_client_free (pub);
+  stop_server (s2);
+}
+
 /* The page: self-contained, for phones, and (when node is there) valid JavaScript. */
 static void
 test_viewer_page (void)
@@ -1315,6 +1356,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/caption-server/transcripts", test_transcripts);
   g_test_add_func ("/caption-server/revision", test_revision);
   g_test_add_func ("/caption-server/revision-cues", test_revision_cues);
+  g_test_add_func ("/caption-server/store-upgrade", test_store_upgrade);
   g_test_add_func ("/caption-server/viewer-page", test_viewer_page);
   g_test_add_func ("/caption-server/threads", test_threads);
   g_test_add_func ("/caption-server/thread-rejoin", test_thread_rejoin);
