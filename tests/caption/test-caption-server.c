@@ -1155,7 +1155,8 @@ test_store_upgrade (void)
   stop_server (s2);
 }
 
-/* The page: self-contained, for phones, and (when node is there) valid JavaScript. */
+/* The page: self-contained, for phones, and (when node is there) valid JavaScript that
+ * applies revisions as the protocol says (viewer-revision.js). */
 static void
 test_viewer_page (void)
 {
@@ -1197,6 +1198,22 @@ test_viewer_page (void)
     g_assert_no_error (error);
     if (!g_spawn_check_wait_status (wait_status, NULL))
       g_error ("node --check: %s", err);
+
+    /* And what it does with revisions, on a DOM of the test's own. */
+    {
+      const gchar *check[] = { node, g_getenv ("STT_CAPTION_VIEWER_CHECK"), file,
+        NULL
+      };
+      g_autofree gchar *err2 = NULL;
+
+      g_assert_nonnull (check[1]);
+      g_assert_true (g_spawn_sync (NULL, (gchar **) check, NULL,
+              G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err2, &wait_status,
+              &error));
+      g_assert_no_error (error);
+      if (!g_spawn_check_wait_status (wait_status, NULL))
+        g_error ("viewer-revision.js: %s", err2);
+    }
   } else {
     g_test_message ("node not found: the page's script is not checked");
   }
