@@ -37,7 +37,8 @@ typedef struct _CapCues CapCues;
 #define CAP_CUE_DURATION 7.0
 
 CapCues *cap_cues_new (void);
-/* Takes @c's contents (cap_caption_clear() may follow). */
+/* Adds the final or applies the revision @c; may take @c's contents
+ * (cap_caption_clear() follows all the same). */
 void cap_cues_add (CapCues * cues, CapCaption * c);
 /* Appends every cue to @out, numbered from 1. */
 void cap_cues_write (CapCues * cues, GString * out, CapTranscriptFormat format);
