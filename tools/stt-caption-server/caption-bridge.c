@@ -37,9 +37,9 @@
 #define CHANNEL_PATTERN KEY_PREFIX "*}"
 
 /* A final (or a revision): KEYS counter, seqs, stream; ARGV publisher, seq, the
- * frame after its id, channel, stream length, key TTL, this server's last id and the
- * publisher's last seq here (floors: a Redis that lost its keys never goes back under
- * them), the frame before its id (cap_msg_final_head()).
+ * frame after its id, channel, stream length, key TTL, this server's last id and
+ * the publisher's last seq here (floors: a Redis that lost its keys never goes
+ * back under them), the frame before its id (cap_msg_final_head()).
  * Returns the final's id, or 0 for a duplicate. The frame goes to the stream and the
  * channel in the same step as its id is taken, so the channel is in id order. */
 static const gchar FINAL_SCRIPT[] =

@@ -144,7 +144,8 @@ mark_replaced (CapHistory * h, GBytes * frame)
     data = g_bytes_get_data (h->held[slot], &len);
     if (!cap_final_parse (data, len, &c))
       continue;
-    /* An earlier revision only when wholly inside: its words after the stretch stay. */
+    /* An earlier revision only when wholly inside: its words after the stretch
+     * stay. */
     h->replaced[slot] = g_strcmp0 (c.publisher, rev.publisher) == 0 &&
         c.start >= rev.start && c.start < rev.end &&
         (!c.revision || c.end <= rev.end);

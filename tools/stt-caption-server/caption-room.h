@@ -32,7 +32,7 @@ G_BEGIN_DECLS
 typedef struct
 {
   GBytes **held;
-  gboolean *replaced;           /* per held frame: a later revision held took it over */
+  gboolean *replaced;           /* per held frame: a later revision took it over */
   guint size;
   guint n_held;
   guint head;                   /* index of the oldest */

@@ -143,16 +143,17 @@ cue_new (const CapCaption * rev, GString * text, gdouble start, gdouble end)
   return c;
 }
 
-/* Cuts @rev's words into cues (CAP_CUE_*), inserted from @pos on, each word shown as
- * @rev's text has it when the text has as many words (punctuation, capitals). A word
- * longer than a line gets a line of its own. A revision with text but no words is one
- * cue over its stretch. */
+/* Cuts @rev's words into cues (CAP_CUE_*), inserted from @pos on, each word
+ * shown as @rev's text has it when the text has as many words (punctuation,
+ * capitals). A word longer than a line gets a line of its own. A revision with
+ * text but no words is one cue over its stretch. */
 static void
 insert_words (CapCues * cues, const CapCaption * rev, guint pos)
 {
   g_autoptr (GString) text = g_string_new (NULL);
   g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) parts = g_strsplit_set (rev->text ? rev->text : "", " \t\r\n", -1);
+  g_auto (GStrv) parts = g_strsplit_set (rev->text ? rev->text : "",
+      " \t\r\n", -1);
   gdouble start = 0, end = 0;
   guint n = rev->words ? rev->words->len : 0, lines = 0, line_len = 0, i;
 
@@ -163,15 +164,18 @@ insert_words (CapCues * cues, const CapCaption * rev, guint pos)
     if (tokens->len > 0) {
       g_string_assign (text, rev->text);
       g_strstrip (text->str);
-      g_ptr_array_insert (cues->cues, pos, cue_new (rev, text, rev->start, rev->end));
+      g_ptr_array_insert (cues->cues, pos, cue_new (rev, text, rev->start,
+              rev->end));
     }
     return;
   }
   for (i = 0; i < n; i++) {
     const CapWord *w = &g_array_index (rev->words, CapWord, i);
-    const gchar *shown = tokens->len == n ? g_ptr_array_index (tokens, i) : w->text;
+    const gchar *shown = tokens->len == n ? g_ptr_array_index (tokens, i) :
+        w->text;
     glong len = g_utf8_strlen (shown, -1);
-    gboolean same_line = text->len > 0 && line_len + 1 + len <= CAP_CUE_LINE_LENGTH;
+    gboolean same_line = text->len > 0 &&
+        line_len + 1 + len <= CAP_CUE_LINE_LENGTH;
 
     if (text->len > 0 && ((!same_line && lines >= CAP_CUE_LINES) ||
             w->end - start > CAP_CUE_DURATION)) {
