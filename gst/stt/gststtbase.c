@@ -48,9 +48,19 @@ engine_position_changed (GstElement * element)
     klass->position_changed (GST_STT_BASE (element));
 }
 
+static void
+engine_revision (GstElement * element, const GstStructure * s)
+{
+  GstSttBaseClass *klass = GST_STT_BASE_GET_CLASS (element);
+
+  if (klass->revision)
+    klass->revision (GST_STT_BASE (element), s);
+}
+
 static const GstSttEngineCallbacks engine_callbacks = {
   .transcript = engine_transcript,
   .position_changed = engine_position_changed,
+  .revision = engine_revision,
   /* A flush or a state change to READY ends a wait: no interrupted callback. */
 };
 

@@ -31,6 +31,9 @@ struct _GstSttBaseClass
   gboolean (*forward_event) (GstSttBase * base, GstEvent * event);
   /* The safe position moved (see gst_stt_base_get_safe_position). Any thread. */
   void (*position_changed) (GstSttBase * base);
+  /* An stt-revision (docs/messages.md) is about to be posted on the bus (I/O thread, no
+   * lock held). */
+  void (*revision) (GstSttBase * base, const GstStructure * s);
 };
 
 /* The input time up to which no further text can appear, or NONE: for live input the

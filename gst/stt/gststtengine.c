@@ -139,6 +139,8 @@ on_revision (GstSttSession * session, GstStructure * s, GstClockTime pts,
 
   add_times (e, s, pts);
   GST_INFO_OBJECT (e->element, "revision: %" GST_PTR_FORMAT, s);
+  if (e->cb.revision)
+    e->cb.revision (e->element, s);
   gst_element_post_message (e->element,
       gst_message_new_element (GST_OBJECT (e->element), s));
 }

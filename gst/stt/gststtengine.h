@@ -25,6 +25,9 @@ typedef struct
       GstClockTime pts, GstClockTime duration);
   /* The safe position moved (see gst_stt_engine_get_safe_position). Any thread. */
   void (*position_changed) (GstElement * element);
+  /* An stt-revision (running and stream time set) is about to be posted on the bus (I/O
+   * thread, no lock held). */
+  void (*revision) (GstElement * element, const GstStructure * s);
   /* A wait of the streaming thread (room in the ring for non-live input, the drain at
    * EOS) was interrupted by gst_stt_engine_set_flushing (@element, TRUE), not by a
    * failure. Return GST_FLOW_OK to wait on (a sink paused in mid-render plays again;

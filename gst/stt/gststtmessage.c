@@ -118,3 +118,18 @@ gst_stt_message_revision_new (const gchar * provider, const gchar * replaces,
   g_string_free (text, TRUE);
   return s;
 }
+
+GstEvent *
+gst_stt_revision_event_new (const GstStructure * s)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_copy (s));
+}
+
+const GstStructure *
+gst_stt_revision_event_get (GstEvent * event)
+{
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM
+      || !gst_event_has_name (event, GST_STT_MESSAGE_REVISION))
+    return NULL;
+  return gst_event_get_structure (event);
+}

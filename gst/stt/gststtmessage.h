@@ -65,4 +65,12 @@ GstStructure *gst_stt_message_revision_new (const gchar * provider,
     const gchar * replaces, const gchar * reason, GstClockTime pts,
     GstClockTime duration, GPtrArray * finals);
 
+/* The same revision in the text stream: a serialized GST_EVENT_CUSTOM_DOWNSTREAM event
+ * named stt-revision carrying a copy of @s (stttranscribe pushes it, sttpublish
+ * forwards it to its caption server). Times stay in the input's time domain, which is
+ * the text stream's. */
+GstEvent *gst_stt_revision_event_new (const GstStructure * s);
+/* The event's structure when @event is a revision event, else NULL. */
+const GstStructure *gst_stt_revision_event_get (GstEvent * event);
+
 G_END_DECLS

@@ -31,27 +31,62 @@ gst_stt_caption_new (const gchar * text, guint64 start_ms, guint64 end_ms,
   return c;
 }
 
+static void
+word_clear (GstSttCaptionWord * w)
+{
+  g_free (w->text);
+}
+
+GstSttCaption *
+gst_stt_caption_new_revision (const gchar * text, guint64 start_ms, guint64 end_ms)
+{
+  GstSttCaption *c = gst_stt_caption_new (text, start_ms, end_ms, NULL, NULL);
+
+  c->revision = TRUE;
+  c->words = g_array_new (FALSE, TRUE, sizeof (GstSttCaptionWord));
+  g_array_set_clear_func (c->words, (GDestroyNotify) word_clear);
+  return c;
+}
+
+void
+gst_stt_caption_add_word (GstSttCaption * c, const gchar * text, guint64 start_ms,
+    guint64 end_ms)
+{
+  GstSttCaptionWord w = { g_strdup (text), start_ms, end_ms };
+
+  g_array_append_val (c->words, w);
+}
+
 void
 gst_stt_caption_free (GstSttCaption * c)
 {
   if (c == NULL)
     return;
+  if (c->words)
+    g_array_unref (c->words);
   g_free (c->text);
   g_free (c->speaker);
   g_free (c->language);
   g_free (c);
 }
 
-/* Appends "name":value with @value a JSON string. */
+/* Appends "name":value with @value a JSON string (and the comma before it, unless
+ * @first). */
 static void
-append_string (GString * out, const gchar * name, const gchar * value)
+append_member (GString * out, gboolean first, const gchar * name, const gchar * value)
 {
   JsonNode *n = json_node_init_string (json_node_alloc (), value);
   gchar *quoted = json_to_string (n, FALSE);
 
-  g_string_append_printf (out, ",\"%s\":%s", name, quoted);
+  g_string_append_printf (out, "%s\"%s\":%s", first ? "" : ",", name, quoted);
   g_free (quoted);
   json_node_unref (n);
+}
+
+static void
+append_string (GString * out, const gchar * name, const gchar * value)
+{
+  append_member (out, FALSE, name, value);
 }
 
 /* Appends "name":seconds, written as the shortest decimal of the milliseconds (1.52, not
@@ -71,10 +106,38 @@ append_seconds (GString * out, const gchar * name, guint64 ms)
   }
 }
 
+static gchar *
+revision_to_json (const GstSttCaption * c)
+{
+  GString *out = g_string_new ("{\"type\":\"revision\"");
+  guint i;
+
+  g_string_append_printf (out, ",\"seq\":%" G_GUINT64_FORMAT, c->seq);
+  append_seconds (out, "start", c->start_ms);
+  append_seconds (out, "end", c->end_ms);
+  append_string (out, "text", c->text);
+  g_string_append (out, ",\"words\":[");
+  for (i = 0; i < c->words->len; i++) {
+    const GstSttCaptionWord *w = &g_array_index (c->words, GstSttCaptionWord, i);
+
+    g_string_append (out, i ? ",{" : "{");
+    append_member (out, TRUE, "text", w->text);
+    append_seconds (out, "start", w->start_ms);
+    append_seconds (out, "end", w->end_ms);
+    g_string_append_c (out, '}');
+  }
+  g_string_append (out, "]}");
+  return g_string_free (out, FALSE);
+}
+
 gchar *
 gst_stt_caption_to_json (const GstSttCaption * c, gboolean final)
 {
-  GString *out = g_string_new ("{\"type\":\"caption\"");
+  GString *out;
+
+  if (c->revision)
+    return revision_to_json (c);
+  out = g_string_new ("{\"type\":\"caption\"");
 
   if (final)
     g_string_append_printf (out, ",\"seq\":%" G_GUINT64_FORMAT, c->seq);

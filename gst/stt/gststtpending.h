@@ -9,6 +9,13 @@
 
 G_BEGIN_DECLS
 
+/* A word of a revision. */
+typedef struct
+{
+  gchar *text;
+  guint64 start_ms, end_ms;     /* stream time, in milliseconds */
+} GstSttCaptionWord;
+
 typedef struct
 {
   guint64 seq;
@@ -17,14 +24,26 @@ typedef struct
   gchar *speaker;               /* NULL: none */
   gchar *language;              /* NULL: none */
   gboolean sent;                /* sent on some connection (it may have been stored) */
+  /* A revision (docs/caption-server.md): the words that replace the publisher's
+   * captions in [start, end). Numbered, kept and acknowledged like a final. */
+  gboolean revision;
+  GArray *words;                /* GstSttCaptionWord; revisions only, may be empty */
 } GstSttCaption;
 
 /* @text, @speaker and @language are copied; seq 0 and not sent. */
 GstSttCaption *gst_stt_caption_new (const gchar * text, guint64 start_ms, guint64 end_ms,
     const gchar * speaker, const gchar * language);
+/* A revision of [@start_ms, @end_ms) with no words yet (@text copied). */
+GstSttCaption *gst_stt_caption_new_revision (const gchar * text, guint64 start_ms,
+    guint64 end_ms);
+/* Appends a word (@text copied) to the revision @c. */
+void gst_stt_caption_add_word (GstSttCaption * c, const gchar * text, guint64 start_ms,
+    guint64 end_ms);
 void gst_stt_caption_free (GstSttCaption * c);
-/* The `caption` message of @c: with `seq` and "final":true when @final, else "final":false
- * and no seq. Times in seconds with at most three decimals ("start":1.52). */
+/* The message of @c: for a revision its `revision` message (with `seq` and `words`);
+ * else the `caption` message, with `seq` and "final":true when @final, else
+ * "final":false and no seq. Times in seconds with at most three decimals
+ * ("start":1.52). */
 gchar *gst_stt_caption_to_json (const GstSttCaption * c, gboolean final);
 
 typedef struct _GstSttPending GstSttPending;

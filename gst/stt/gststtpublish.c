@@ -17,7 +17,12 @@
  * `segments` mode. When its stream starts the element asks upstream for interim text
  * (the upstream event `stt-want-interim`); each `stt-interim` event `stttranscribe` then
  * sends becomes an interim caption (`"final":false`, no seq), never stored, replaced by
- * the next caption (only the latest one not yet sent is kept).
+ * the next caption (only the latest one not yet sent is kept). Each `stt-revision` event
+ * (the primary's words for a stretch whose text went out before, see docs/messages.md)
+ * becomes `{"type":"revision","seq":N,"start":S,"end":E,"text":...,"words":[{"text":...,
+ * "start":...,"end":...},...]}` in stream time, numbered, kept and resent like a final;
+ * the server puts its words in place of this publisher's captions that start in
+ * [S, E) in the room's stored transcript.
  *
  * The connection runs on the plugin's shared I/O threads: `render` never waits on the
  * network. Finals are kept until the server acknowledges them (cumulative `ack`), at most
@@ -72,6 +77,10 @@
 
 GST_DEBUG_CATEGORY_STATIC (stt_publish_debug);
 #define GST_CAT_DEFAULT stt_publish_debug
+
+/* Words in one revision message: a server takes messages up to --max-message (64 KiB
+ * by default) and a word takes about 50 bytes; a longer revision goes as several. */
+#define MAX_REVISION_WORDS 400
 
 #define DEFAULT_URL NULL
 #define DEFAULT_TOKEN_LIFETIME 300
@@ -576,6 +585,104 @@ caption_from_interim (GstSttPublish * self, const GstStructure * s)
       gst_structure_get_string (s, "speaker"), gst_structure_get_string (s, "language"));
 }
 
+/* A revision event (gststtmessage.h) as a revision of the same stretch in stream time,
+ * with its words; NULL when it cannot be placed. */
+static GstSttCaption *
+caption_from_revision (GstSttPublish * self, const GstStructure * s)
+{
+  GstBaseSink *sink = GST_BASE_SINK (self);
+  const GValue *words = gst_structure_get_value (s, "words");
+  GstClockTime pts = GST_CLOCK_TIME_NONE, duration = 0, start;
+  g_autofree gchar *text = NULL;
+  GstSttCaption *c;
+  guint i, n;
+
+  if (!gst_structure_get_clock_time (s, "pts", &pts) || !GST_CLOCK_TIME_IS_VALID (pts))
+    return NULL;
+  if (!gst_structure_get_clock_time (s, "duration", &duration)
+      || !GST_CLOCK_TIME_IS_VALID (duration))
+    duration = 0;
+  text = g_utf8_make_valid (gst_structure_get_string (s, "text") ?
+      gst_structure_get_string (s, "text") : "", -1);
+  start = stream_time (sink, pts);
+  n = words && GST_VALUE_HOLDS_ARRAY (words) ? gst_value_array_get_size (words) : 0;
+  c = gst_stt_caption_new_revision (g_strstrip (text), to_ms (start),
+      to_ms (MAX (stream_time (sink, pts + duration), start)));
+  for (i = 0; i < n; i++) {
+    const GValue *v = gst_value_array_get_value (words, i);
+    const GstStructure *w = GST_VALUE_HOLDS_STRUCTURE (v) ? gst_value_get_structure (v) :
+        NULL;
+    const gchar *t = w ? gst_structure_get_string (w, "text") : NULL;
+    GstClockTime ws = GST_CLOCK_TIME_NONE, we = GST_CLOCK_TIME_NONE;
+    g_autofree gchar *valid = NULL;
+
+    if (t == NULL || !gst_structure_get_clock_time (w, "start", &ws)
+        || !GST_CLOCK_TIME_IS_VALID (ws))
+      continue;
+    if (!gst_structure_get_clock_time (w, "end", &we) || !GST_CLOCK_TIME_IS_VALID (we)
+        || we < ws)
+      we = ws;
+    valid = g_utf8_make_valid (t, -1);
+    g_strstrip (valid);
+    if (*valid == '\0')
+      continue;
+    ws = stream_time (sink, ws);
+    gst_stt_caption_add_word (c, valid, to_ms (ws), to_ms (MAX (stream_time (sink, we),
+                ws)));
+  }
+  return c;
+}
+
+/* @rev cut into revisions of at most MAX_REVISION_WORDS words (taken; in order): each
+ * covers from its first word's start (the first: @rev's start) to the next one's first
+ * word's start (the last: @rev's end), so that together they replace what @rev does.
+ * Their text is @rev's, word for word when it has as many words, else their words. */
+static GPtrArray *
+split_revision (GstSttCaption * rev)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  g_auto (GStrv) tokens = NULL;
+  guint n = rev->words->len, from, i;
+  gboolean formatted;
+
+  if (n <= MAX_REVISION_WORDS) {
+    g_ptr_array_add (out, rev);
+    return out;
+  }
+  tokens = g_strsplit_set (rev->text, " \t\n", -1);
+  /* Empty tokens (runs of blanks) out. */
+  for (i = 0, from = 0; tokens[i]; i++) {
+    if (*tokens[i])
+      tokens[from++] = tokens[i];
+    else
+      g_free (tokens[i]);
+  }
+  tokens[from] = NULL;
+  formatted = g_strv_length (tokens) == n;
+  for (from = 0; from < n; from += MAX_REVISION_WORDS) {
+    guint to = MIN (from + MAX_REVISION_WORDS, n);
+    GstSttCaptionWord *first = &g_array_index (rev->words, GstSttCaptionWord, from);
+    GString *text = g_string_new (NULL);
+    GstSttCaption *c;
+
+    for (i = from; i < to; i++)
+      g_string_append_printf (text, "%s%s", i > from ? " " : "", formatted ? tokens[i] :
+          g_array_index (rev->words, GstSttCaptionWord, i).text);
+    c = gst_stt_caption_new_revision (text->str, from == 0 ? rev->start_ms :
+        first->start_ms, to == n ? rev->end_ms :
+        g_array_index (rev->words, GstSttCaptionWord, to).start_ms);
+    for (i = from; i < to; i++) {
+      GstSttCaptionWord *w = &g_array_index (rev->words, GstSttCaptionWord, i);
+
+      gst_stt_caption_add_word (c, w->text, w->start_ms, w->end_ms);
+    }
+    g_string_free (text, TRUE);
+    g_ptr_array_add (out, c);
+  }
+  gst_stt_caption_free (rev);
+  return out;
+}
+
 static GstFlowReturn
 gst_stt_publish_render (GstBaseSink * sink, GstBuffer * buf)
 {
@@ -650,7 +757,7 @@ static gboolean
 gst_stt_publish_event (GstBaseSink * sink, GstEvent * event)
 {
   GstSttPublish *self = GST_STT_PUBLISH (sink);
-  const GstStructure *interim;
+  const GstStructure *interim, *revision;
 
   /* A stream starts: ask upstream (stttranscribe) for its interim text as events. */
   if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) {
@@ -670,6 +777,24 @@ gst_stt_publish_event (GstBaseSink * sink, GstEvent * event)
           " ms", c->start_ms, c->end_ms);
       gst_stt_publisher_push (self->publisher, c, FALSE);
     }
+  }
+
+  /* Kept until acknowledged, as a final. */
+  if ((revision = gst_stt_revision_event_get (event)) && self->publisher
+      && !gst_stt_publisher_failed (self->publisher)) {
+    GstSttCaption *rev = caption_from_revision (self, revision);
+    g_autoptr (GPtrArray) parts = rev ? split_revision (rev) : NULL;
+    guint i, dropped = 0;
+
+    for (i = 0; parts && i < parts->len; i++) {
+      GstSttCaption *c = g_ptr_array_index (parts, i);
+
+      GST_INFO_OBJECT (self, "revision %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+          " ms, %u word(s)", c->start_ms, c->end_ms, c->words->len);
+      dropped += gst_stt_publisher_push (self->publisher, c, TRUE);
+    }
+    if (dropped)
+      note_dropped (self, dropped, FALSE);
   }
 
   /* A flush after EOS (a seek): the stream goes on, on a new connection. */
@@ -1072,12 +1197,14 @@ gst_stt_publish_class_init (GstSttPublishClass * klass)
       "the longest the element waits for the server to acknowledge every final before "
       "it closes and warns about the rest, in nanoseconds; 0 = no wait",
       DEFAULT_DRAIN_TIMEOUT);
-  COUNT_PROP (PROP_PUBLISHED, "published", "Published", "Final captions sent to the "
-      "server (each counted once, however often it was sent again)");
-  COUNT_PROP (PROP_ACKNOWLEDGED, "acknowledged", "Acknowledged", "Final captions the "
-      "server said it stored (ack, or a welcome's last_seq)");
-  COUNT_PROP (PROP_DROPPED, "dropped", "Dropped", "Final captions dropped before the "
-      "server confirmed them, because max-pending were already waiting");
+  COUNT_PROP (PROP_PUBLISHED, "published", "Published", "Final captions (and "
+      "revisions) sent to the server (each counted once, however often it was sent "
+      "again)");
+  COUNT_PROP (PROP_ACKNOWLEDGED, "acknowledged", "Acknowledged", "Final captions (and "
+      "revisions) the server said it stored (ack, or a welcome's last_seq)");
+  COUNT_PROP (PROP_DROPPED, "dropped", "Dropped", "Final captions (and revisions) "
+      "dropped before the server confirmed them, because max-pending were already "
+      "waiting");
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "Caption publisher",

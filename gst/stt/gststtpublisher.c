@@ -493,8 +493,8 @@ flush_out (GstSttPublisher * p)
       json = gst_stt_caption_to_json (c, TRUE);
       if (first)
         p->counts.published++;
-      GST_LOG_OBJECT (p->log_object, "final %" G_GUINT64_FORMAT "%s", c->seq,
-          first ? "" : " (again)");
+      GST_LOG_OBJECT (p->log_object, "%s %" G_GUINT64_FORMAT "%s",
+          c->revision ? "revision" : "final", c->seq, first ? "" : " (again)");
     }
     g_mutex_unlock (&p->lock);
     if (json == NULL)
@@ -877,9 +877,11 @@ gst_stt_publisher_push (GstSttPublisher * p, GstSttCaption * c, gboolean final)
   guint dropped = 0;
 
   g_mutex_lock (&p->lock);
-  /* Whatever comes, the interim not yet sent is out of date. */
-  g_clear_pointer (&p->interim, gst_stt_caption_free);
-  if (final) {
+  /* Whatever text comes, the interim not yet sent is out of date; a revision is about
+   * a stretch before it. */
+  if (!c->revision)
+    g_clear_pointer (&p->interim, gst_stt_caption_free);
+  if (final || c->revision) {
     dropped = gst_stt_pending_add (p->pending, c);
     p->counts.dropped += dropped;
   } else {

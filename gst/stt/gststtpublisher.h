@@ -94,8 +94,8 @@ GstSttPublisher *gst_stt_publisher_new (GstSttPublisherConfig * config,
     const GstSttPublisherCallbacks * cb, gpointer user_data, GstObject * log_object);
 /* Connects. */
 void gst_stt_publisher_start (GstSttPublisher * p);
-/* A caption (taken) to publish: a final is kept until acknowledged, an interim replaces
- * the one not yet sent (a final drops it too). Never blocks on the network. Returns how
+/* A caption (taken) to publish: a final, or a revision (whatever @final says), is kept
+ * until acknowledged; an interim replaces the one not yet sent (a final drops it too). Never blocks on the network. Returns how
  * many finals were dropped unconfirmed to make room (max-pending). */
 guint gst_stt_publisher_push (GstSttPublisher * p, GstSttCaption * c, gboolean final);
 /* Waits until every final is acknowledged, @deadline (monotonic time, µs) passes,

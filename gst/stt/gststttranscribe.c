@@ -43,7 +43,11 @@
  *   `words`, `pts`, `duration`, `running-time`, `stream-time`, `finals`: a second
  *   transcription of a stretch whose text is already out (what a backup carried, by
  *   the primary once it is back; a live backlog past `max-lag`, given up in the text
- *   output for the live edge, a GAP covering it).
+ *   output for the live edge, a GAP covering it). The same structure also goes into the
+ *   text stream as a serialized custom downstream event `stt-revision` (times in the
+ *   text stream's, which is the input's, time domain), behind the text queued before it;
+ *   always, with no request (one per outage or backlog): `sttpublish` forwards it to its
+ *   caption server, elements that do not know it pass it on.
  *
  * Audio that will never be transcribed is never silent: a WARNING whose details carry
  * `untranscribed`, `from` and `to` names it (the live replay ring and its spool on disk,
@@ -90,6 +94,7 @@
 #include "gststttranscribe.h"
 #include "gststtcues.h"
 #include "gststtinterim.h"
+#include "gststtmessage.h"
 #include "sttprovider.h"
 
 GST_DEBUG_CATEGORY_STATIC (stt_transcribe_debug);
@@ -527,6 +532,18 @@ gst_stt_transcribe_position_changed (GstSttBase * base)
   g_mutex_unlock (&self->lock);
 }
 
+/* A revision goes into the text stream behind the text already queued, for every
+ * downstream element: revisions are rare (one per outage or backlog), and one that does
+ * not know the event passes it on or drops it. */
+static void
+gst_stt_transcribe_revision (GstSttBase * base, const GstStructure * s)
+{
+  GstSttTranscribe *self = GST_STT_TRANSCRIBE (base);
+
+  GST_DEBUG_OBJECT (self, "revision event in the text stream");
+  enqueue (self, gst_stt_revision_event_new (s));
+}
+
 static gboolean
 gst_stt_transcribe_forward_event (GstSttBase * base, GstEvent * event)
 {
@@ -926,6 +943,7 @@ gst_stt_transcribe_class_init (GstSttTranscribeClass * klass)
   base_class->transcript = gst_stt_transcribe_transcript;
   base_class->forward_event = gst_stt_transcribe_forward_event;
   base_class->position_changed = gst_stt_transcribe_position_changed;
+  base_class->revision = gst_stt_transcribe_revision;
 
   g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
       g_param_spec_enum ("output-mode", "Output mode", "What a text buffer holds: a word "

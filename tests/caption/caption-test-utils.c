@@ -573,7 +573,49 @@ cap_test_publish_range (CapTestClient * pub, gint64 from, gint64 to)
   }
 }
 
+void
+cap_test_client_send_revision (CapTestClient * c, gint64 seq, gdouble start,
+    gdouble end, const gchar * words)
+{
+  g_auto (GStrv) w = g_strsplit (words, " ", -1);
+  GString *json = g_string_new (NULL);
+  GString *text = g_string_new (NULL);
+  guint i;
+
+  g_string_append (json, "[");
+  for (i = 0; w[i] && w[i + 1] && w[i + 2]; i += 3) {
+    g_string_append_printf (json, "%s{\"text\":\"%s\",\"start\":%s,\"end\":%s}",
+        i ? "," : "", w[i], w[i + 1], w[i + 2]);
+    g_string_append_printf (text, "%s%s", i ? " " : "", w[i]);
+  }
+  g_string_append (json, "]");
+  {
+    gchar s[G_ASCII_DTOSTR_BUF_SIZE], e[G_ASCII_DTOSTR_BUF_SIZE];
+    g_autofree gchar *msg = g_strdup_printf ("{\"type\":\"revision\",\"seq\":%"
+        G_GINT64_FORMAT ",\"start\":%s,\"end\":%s,\"text\":\"%s\",\"words\":%s}",
+        seq, g_ascii_dtostr (s, sizeof (s), start), g_ascii_dtostr (e, sizeof (e), end),
+        text->str, json->str);
+
+    cap_test_client_send (c, msg);
+  }
+  g_string_free (json, TRUE);
+  g_string_free (text, TRUE);
+}
+
 /* ---------- HTTP ---------- */
+
+gchar *
+cap_test_transcript (CapTestServer * s, const gchar * room, const gchar * ext)
+{
+  g_autofree gchar *token = cap_test_token (s, NULL, room, "watch", NULL, 0, 60);
+  g_autofree gchar *path = g_strdup_printf ("/rooms/%s/transcript.%s?token=%s",
+      room, ext, token);
+  guint status = 0;
+  gchar *body = cap_test_http_get (s, path, NULL, &status);
+
+  g_assert_cmpuint (status, ==, 200);
+  return body;
+}
 
 gchar *
 cap_test_http_get (CapTestServer * s, const gchar * path, const gchar * origin,

@@ -79,6 +79,10 @@ gushort cap_test_client_wait_closed (CapTestClient * c, guint timeout_ms);
 void cap_test_client_send (CapTestClient * c, const gchar * text);
 void cap_test_client_send_final (CapTestClient * c, gint64 seq,
     const gchar * text, gdouble start, gdouble end);
+/* A revision of [@start, @end) with @seq; @words: "text start end text start end ..."
+ * (seconds), its text their texts joined by spaces. */
+void cap_test_client_send_revision (CapTestClient * c, gint64 seq, gdouble start,
+    gdouble end, const gchar * words);
 /* Closes (1000) when open, waits a moment for the close, frees. */
 void cap_test_client_free (CapTestClient * c);
 
@@ -106,6 +110,10 @@ void cap_test_publish_range (CapTestClient * pub, gint64 from, gint64 to);
  * in *status. */
 gchar *cap_test_http_get (CapTestServer * s, const gchar * path,
     const gchar * origin, guint * status);
+/* GET /rooms/@room/transcript.@ext ("vtt" or "srt") with a watch token, asserting
+ * 200: the body. */
+gchar *cap_test_transcript (CapTestServer * s, const gchar * room,
+    const gchar * ext);
 /* GET /health, parsed. */
 JsonObject *cap_test_health (CapTestServer * s);
 /* The value of the sample @name (with its labels, e.g.

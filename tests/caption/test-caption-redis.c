@@ -287,6 +287,55 @@ test_publisher_moves (void)
   pair_stop (p);
 }
 
+/* A revision published on A goes through Redis like a final: a viewer on B gets it
+ * with A's id, B's store has it (its transcript has the revision's words in place of
+ * the finals it replaced), the publisher's last_seq counts it on B, and a viewer
+ * joining B from its catch-up gets the history without the replaced finals. */
+static void
+test_revision (void)
+{
+  Pair *p = pair_start ();
+  CapTestClient *vb, *pub, *late;
+  g_autofree gchar *vtt = NULL;
+  g_autoptr (JsonObject) rev = NULL;
+
+  if (!p)
+    return;
+  vb = cap_test_open_viewer (p->b, "revised", "", 0);
+  pub = cap_test_open_publisher (p->a, "revised", "cam", 0);
+  cap_test_publish_range (pub, 1, 3);
+  cap_test_client_send_revision (pub, 4, 2, 3, "two 2 2.4");
+  cap_test_expect_ack (pub, 4);
+  cap_test_client_free (pub);
+
+  cap_test_expect_final (vb, 1, "line 1");
+  cap_test_expect_final (vb, 2, "line 2");
+  cap_test_expect_final (vb, 3, "line 3");
+  rev = cap_test_expect (vb, "revision");
+  g_assert_cmpint (json_object_get_int_member (rev, "id"), ==, 4);
+  g_assert_cmpint (json_object_get_int_member (rev, "seq"), ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (rev, "publisher"), ==, "cam");
+  g_assert_cmpstr (json_object_get_string_member (rev, "text"), ==, "two");
+
+  vtt = cap_test_transcript (p->b, "revised", "vtt");
+  g_assert_cmpstr (vtt, ==, "WEBVTT\n\n"
+      "1\n00:00:01.000 --> 00:00:01.500\nline 1\n\n"
+      "2\n00:00:02.000 --> 00:00:02.400\ntwo\n\n"
+      "3\n00:00:03.000 --> 00:00:03.500\nline 3\n\n");
+  pub = cap_test_open_publisher (p->b, "revised", "cam", 4);
+  late = cap_test_open_viewer (p->b, "revised", "", 4);
+  cap_test_expect_final (late, 1, "line 1");
+  cap_test_expect_final (late, 3, "line 3");
+  g_clear_pointer (&rev, json_object_unref);
+  rev = cap_test_expect (late, "revision");
+  g_assert_cmpint (json_object_get_int_member (rev, "id"), ==, 4);
+
+  cap_test_client_free (late);
+  cap_test_client_free (pub);
+  cap_test_client_free (vb);
+  pair_stop (p);
+}
+
 /* The publishers' seqs are kept apart from the history: with the room's stream
  * gone (trimmed, or deleted as here), a publisher moving to B still gets last_seq 3,
  * and B counts the ids it never got. */
@@ -567,6 +616,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/caption-redis/fan-out", test_fan_out);
   g_test_add_func ("/caption-redis/publisher-moves", test_publisher_moves);
+  g_test_add_func ("/caption-redis/revision", test_revision);
   g_test_add_func ("/caption-redis/seq-without-history",
       test_seq_without_history);
   g_test_add_func ("/caption-redis/redis-restart", test_redis_restart);

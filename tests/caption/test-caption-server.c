@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
 #include "caption-test-utils.h"
 
 #define ARGS(...) ((const gchar * const[]) { __VA_ARGS__, NULL })
@@ -923,7 +926,237 @@ test_transcripts (void)
   stop_server (s);
 }
 
-/* The page: self-contained, for phones, and (when node is there) valid JavaScript. */
+/* ---------- revisions ---------- */
+
+/* Asserts the next message of @c is the revision with @id, @text, [@start, @end) and
+ * @n_words words. */
+static void
+expect_revision (CapTestClient * c, gint64 id, const gchar * text, gdouble start,
+    gdouble end, guint n_words)
+{
+  g_autoptr (JsonObject) m = cap_test_expect (c, "revision");
+
+  g_assert_cmpint (json_object_get_int_member (m, "id"), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (m, "text"), ==, text);
+  g_assert_cmpfloat (json_object_get_double_member (m, "start"), ==, start);
+  g_assert_cmpfloat (json_object_get_double_member (m, "end"), ==, end);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (m,
+              "words")), ==, n_words);
+}
+
+#define REVISED_VTT "WEBVTT\n\n" \
+  "1\n00:00:01.000 --> 00:00:01.400\none\n\n" \
+  "2\n00:00:02.000 --> 00:00:02.400\ntwo\n\n" \
+  "3\n00:00:03.000 --> 00:00:04.350\nthree four\n\n" \
+  "4\n00:00:05.000 --> 00:00:05.400\nfive\n\n" \
+  "5\n00:00:03.500 --> 00:00:03.900\naside\n\n" \
+  "6\n00:00:06.000 --> 00:00:06.400\nsix\n\n" \
+  "7\n00:00:07.000 --> 00:00:08.400\nseven eight\n\n" \
+  "8\n00:00:10.000 --> 00:00:10.400\nten\n\n"
+
+/* The history a joining viewer gets: the finals a revision replaced are left out, the
+ * revision comes at its id. */
+static void
+expect_revised_history (CapTestClient * v)
+{
+  cap_test_expect_final (v, 1, "one");
+  cap_test_expect_final (v, 2, "two");
+  cap_test_expect_final (v, 5, "five");
+  cap_test_expect_final (v, 6, "aside");
+  expect_revision (v, 7, "three four", 3, 5, 2);
+  cap_test_expect_final (v, 8, "six");
+  cap_test_expect_final (v, 9, "ten");
+  expect_revision (v, 10, "seven eight", 7, 9, 2);
+}
+
+/* A revision is numbered, stored and acknowledged like a final (a duplicate is acked
+ * again and not fanned out), reaches live viewers, and takes the place of its
+ * publisher's finals that start in its stretch in the transcripts and in a joining
+ * viewer's history, also after a restart; another publisher's captions stay. */
+static void
+test_revision (void)
+{
+  CapTestServer *s = cap_test_server_start (NULL);
+  CapTestClient *viewer = cap_test_open_viewer (s, "rev", "", 0);
+  CapTestClient *pub = cap_test_open_publisher (s, "rev", "cam", 0);
+  CapTestClient *other = cap_test_open_publisher (s, "rev", "other", 0);
+  CapTestClient *v2, *bad;
+  CapTestServer *s2;
+  g_autofree gchar *vtt = NULL, *srt = NULL, *vtt2 = NULL;
+  static const struct
+  {
+    const gchar *text;
+    gdouble start;
+  } finals[] = {
+    {"one", 1}, {"two", 2}, {"tree", 3}, {"for", 4}, {"five", 5},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (finals); i++) {
+    cap_test_client_send_final (pub, i + 1, finals[i].text, finals[i].start,
+        finals[i].start + 0.4);
+    cap_test_expect_ack (pub, i + 1);
+    cap_test_expect_final (viewer, i + 1, finals[i].text);
+  }
+  cap_test_client_send_final (other, 1, "aside", 3.5, 3.9);
+  cap_test_expect_ack (other, 1);
+  cap_test_expect_final (viewer, 6, "aside");
+
+  /* Failover: the primary's words for [3, 5). */
+  cap_test_client_send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
+  cap_test_expect_ack (pub, 6);
+  expect_revision (viewer, 7, "three four", 3, 5, 2);
+  /* Sent again (the ack was lost): acked, not stored nor fanned out again. */
+  cap_test_client_send_revision (pub, 6, 3, 5, "three 3 3.3 four 4 4.35");
+  cap_test_expect_ack (pub, 6);
+  cap_test_client_send_final (pub, 7, "six", 6, 6.4);
+  cap_test_expect_ack (pub, 7);
+  cap_test_expect_final (viewer, 8, "six");
+  /* max-lag: a gap in the text output [7, 9), the live edge went on at 10. */
+  cap_test_client_send_final (pub, 8, "ten", 10, 10.4);
+  cap_test_expect_ack (pub, 8);
+  cap_test_expect_final (viewer, 9, "ten");
+  cap_test_client_send_revision (pub, 9, 7, 9, "seven 7 7.4 eight 8 8.4");
+  cap_test_expect_ack (pub, 9);
+  expect_revision (viewer, 10, "seven eight", 7, 9, 2);
+
+  vtt = cap_test_transcript (s, "rev", "vtt");
+  g_assert_cmpstr (vtt, ==, REVISED_VTT);
+  srt = cap_test_transcript (s, "rev", "srt");
+  g_assert_cmpstr (srt, ==,
+      "1\n00:00:01,000 --> 00:00:01,400\none\n\n"
+      "2\n00:00:02,000 --> 00:00:02,400\ntwo\n\n"
+      "3\n00:00:03,000 --> 00:00:04,350\nthree four\n\n"
+      "4\n00:00:05,000 --> 00:00:05,400\nfive\n\n"
+      "5\n00:00:03,500 --> 00:00:03,900\naside\n\n"
+      "6\n00:00:06,000 --> 00:00:06,400\nsix\n\n"
+      "7\n00:00:07,000 --> 00:00:08,400\nseven eight\n\n"
+      "8\n00:00:10,000 --> 00:00:10,400\nten\n\n");
+
+  v2 = cap_test_open_viewer (s, "rev", "", 10);
+  expect_revised_history (v2);
+  cap_test_client_free (v2);
+  v2 = cap_test_open_viewer (s, "rev", "&since=4", 10);
+  cap_test_expect_final (v2, 5, "five");
+  cap_test_expect_final (v2, 6, "aside");
+  expect_revision (v2, 7, "three four", 3, 5, 2);
+  cap_test_client_free (v2);
+
+  /* A revision without words is malformed. */
+  bad = cap_test_open_publisher (s, "rev", "bad", 0);
+  cap_test_client_send (bad, "{\"type\":\"revision\",\"seq\":1,\"start\":0,"
+      "\"end\":1,\"text\":\"x\"}");
+  g_assert_cmpuint (cap_test_client_wait_closed (bad, CAP_TEST_WAIT_MS), ==, 1003);
+  g_assert_cmpstr (bad->close_reason, ==, "missing or invalid field: words");
+  cap_test_client_free (bad);
+
+  cap_test_client_free (viewer);
+  cap_test_client_free (pub);
+  cap_test_client_free (other);
+  g_assert_cmpint (cap_test_server_stop (s), ==, 0);
+
+  /* From the disk: the publisher's last_seq counts the revisions, the history and
+   * the transcript are the same. */
+  s2 = cap_test_server_restart (s, NULL);
+  cap_test_server_free (s, TRUE);
+  pub = cap_test_open_publisher (s2, "rev", "cam", 9);
+  cap_test_client_free (pub);
+  v2 = cap_test_open_viewer (s2, "rev", "", 10);
+  expect_revised_history (v2);
+  cap_test_client_free (v2);
+  vtt2 = cap_test_transcript (s2, "rev", "vtt");
+  g_assert_cmpstr (vtt2, ==, REVISED_VTT);
+  stop_server (s2);
+}
+
+/* A long revision is cut into cues of at most two lines of 42 characters and 7 s. */
+static void
+test_revision_cues (void)
+{
+  /* Words of 10 characters: three to a line, so six to a cue by length, then a
+   * cue cut by its duration (the fifth word would end it 8.5 s after its start). */
+  static const gdouble starts[] = { 0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 15 };
+  CapTestServer *s = cap_test_server_start (NULL);
+  CapTestClient *pub = cap_test_open_publisher (s, "cues", NULL, 0);
+  GString *words = g_string_new (NULL);
+  g_autofree gchar *vtt = NULL;
+  guint i;
+
+  cap_test_client_send_final (pub, 1, "backup words", 0, 20);
+  cap_test_expect_ack (pub, 1);
+  for (i = 0; i < G_N_ELEMENTS (starts); i++)
+    g_string_append_printf (words, "%sword%06u %g %g", i ? " " : "", i, starts[i],
+        starts[i] + 0.5);
+  cap_test_client_send_revision (pub, 2, 0, 20, words->str);
+  g_string_free (words, TRUE);
+  cap_test_expect_ack (pub, 2);
+
+  vtt = cap_test_transcript (s, "cues", "vtt");
+  g_assert_cmpstr (vtt, ==, "WEBVTT\n\n"
+      "1\n00:00:00.000 --> 00:00:05.500\n"
+      "word000000 word000001 word000002\nword000003 word000004 word000005\n\n"
+      "2\n00:00:06.000 --> 00:00:12.500\n"
+      "word000006 word000007 word000008\nword000009\n\n"
+      "3\n00:00:14.000 --> 00:00:15.500\nword000010 word000011\n\n");
+
+  /* The text shows the words when it has as many (punctuation, capitals); a revision
+   * with text and no words is one cue over its stretch. */
+  cap_test_client_send (pub, "{\"type\":\"revision\",\"seq\":3,\"start\":20,"
+      "\"end\":22,\"text\":\"Hello, world.\",\"words\":[{\"text\":\"hello\","
+      "\"start\":20,\"end\":20.4},{\"text\":\"world\",\"start\":20.5,\"end\":21}]}");
+  cap_test_expect_ack (pub, 3);
+  cap_test_client_send (pub, "{\"type\":\"revision\",\"seq\":4,\"start\":23,"
+      "\"end\":24.5,\"text\":\"no times\",\"words\":[]}");
+  cap_test_expect_ack (pub, 4);
+  g_free (vtt);
+  vtt = cap_test_transcript (s, "cues", "vtt");
+  g_assert_nonnull (g_strrstr (vtt, "\n\n"
+          "4\n00:00:20.000 --> 00:00:21.000\nHello, world.\n\n"
+          "5\n00:00:23.000 --> 00:00:24.500\nno times\n\n"));
+  cap_test_client_free (pub);
+  stop_server (s);
+}
+
+/* A store written by a server of schema 1 (no revisions): opened by this one, its
+ * finals are all there, and it takes revisions from then on. */
+static void
+test_store_upgrade (void)
+{
+  static const gchar V1[] = "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE finals (id INTEGER PRIMARY KEY, publisher TEXT NOT NULL,"
+      " seq INTEGER NOT NULL, text TEXT NOT NULL, start REAL NOT NULL,"
+      " \"end\" REAL NOT NULL, speaker TEXT, language TEXT, time INTEGER NOT NULL,"
+      " UNIQUE (publisher, seq));"
+      "PRAGMA user_version=1;"
+      "INSERT INTO finals VALUES (1, 'cam', 1, 'old one', 1, 1.5, NULL, NULL, 0);"
+      "INSERT INTO finals VALUES (2, 'cam', 2, 'old two', 2, 2.5, NULL, NULL, 0);";
+  CapTestServer *s = cap_test_server_start (NULL), *s2;
+  g_autofree gchar *db = g_build_filename (s->store, "old.sqlite", NULL);
+  g_autofree gchar *vtt = NULL;
+  CapTestClient *pub;
+  sqlite3 *sql = NULL;
+
+  g_assert_cmpint (cap_test_server_stop (s), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (s->store, 0700), ==, 0);
+  g_assert_cmpint (sqlite3_open (db, &sql), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (sql, V1, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (sql);
+
+  s2 = cap_test_server_restart (s, NULL);
+  cap_test_server_free (s, TRUE);
+  pub = cap_test_open_publisher (s2, "old", "cam", 2);
+  cap_test_client_send_revision (pub, 3, 2, 3, "two 2 2.4");
+  cap_test_expect_ack (pub, 3);
+  vtt = cap_test_transcript (s2, "old", "vtt");
+  g_assert_cmpstr (vtt, ==, "WEBVTT\n\n"
+      "1\n00:00:01.000 --> 00:00:01.500\nold one\n\n"
+      "2\n00:00:02.000 --> 00:00:02.400\ntwo\n\n");
+  cap_test_client_free (pub);
+  stop_server (s2);
+}
+
+/* The page: self-contained, for phones, and (when node is there) valid JavaScript that
+ * applies revisions as the protocol says (viewer-revision.js). */
 static void
 test_viewer_page (void)
 {
@@ -965,6 +1198,22 @@ test_viewer_page (void)
     g_assert_no_error (error);
     if (!g_spawn_check_wait_status (wait_status, NULL))
       g_error ("node --check: %s", err);
+
+    /* And what it does with revisions, on a DOM of the test's own. */
+    {
+      const gchar *check[] = { node, g_getenv ("STT_CAPTION_VIEWER_CHECK"), file,
+        NULL
+      };
+      g_autofree gchar *err2 = NULL;
+
+      g_assert_nonnull (check[1]);
+      g_assert_true (g_spawn_sync (NULL, (gchar **) check, NULL,
+              G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err2, &wait_status,
+              &error));
+      g_assert_no_error (error);
+      if (!g_spawn_check_wait_status (wait_status, NULL))
+        g_error ("viewer-revision.js: %s", err2);
+    }
   } else {
     g_test_message ("node not found: the page's script is not checked");
   }
@@ -1122,6 +1371,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/caption-server/defaults", test_defaults);
   g_test_add_func ("/caption-server/health-metrics", test_health_metrics);
   g_test_add_func ("/caption-server/transcripts", test_transcripts);
+  g_test_add_func ("/caption-server/revision", test_revision);
+  g_test_add_func ("/caption-server/revision-cues", test_revision_cues);
+  g_test_add_func ("/caption-server/store-upgrade", test_store_upgrade);
   g_test_add_func ("/caption-server/viewer-page", test_viewer_page);
   g_test_add_func ("/caption-server/threads", test_threads);
   g_test_add_func ("/caption-server/thread-rejoin", test_thread_rejoin);

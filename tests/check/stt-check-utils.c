@@ -892,3 +892,45 @@ stt_check_jwt_verify (const gchar * token, const gchar * secret, gchar ** why)
     *why = g_strdup ("bad payload");
   return p;
 }
+
+static GstClockTime
+seconds (gdouble s)
+{
+  return (GstClockTime) (s * GST_SECOND + 0.5);
+}
+
+GstEvent *
+stt_check_revision_event (gdouble start, gdouble end, const SttCheckWord * words,
+    guint n_words)
+{
+  GValue arr = G_VALUE_INIT;
+  GString *text = g_string_new (NULL);
+  GstStructure *s;
+  guint i;
+
+  g_value_init (&arr, GST_TYPE_ARRAY);
+  for (i = 0; i < n_words; i++) {
+    GValue v = G_VALUE_INIT;
+
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, gst_structure_new ("stt-word",
+            "text", G_TYPE_STRING, words[i].text,
+            "start", GST_TYPE_CLOCK_TIME, seconds (words[i].start),
+            "end", GST_TYPE_CLOCK_TIME, seconds (words[i].end),
+            "confidence", G_TYPE_DOUBLE, -1.0, "speaker", G_TYPE_STRING, "",
+            "stable", G_TYPE_BOOLEAN, TRUE, NULL));
+    gst_value_array_append_and_take_value (&arr, &v);
+    g_string_append_printf (text, "%s%s", i ? " " : "", words[i].text);
+  }
+  s = gst_structure_new ("stt-revision", "schema", G_TYPE_UINT, 1,
+      "provider", G_TYPE_STRING, "deepgram", "replaces", G_TYPE_STRING, "vosk",
+      "reason", G_TYPE_STRING, "failover", "text", G_TYPE_STRING, text->str,
+      "pts", GST_TYPE_CLOCK_TIME, seconds (start),
+      "duration", GST_TYPE_CLOCK_TIME, seconds (end) - seconds (start),
+      "running-time", GST_TYPE_CLOCK_TIME, seconds (start),
+      "stream-time", GST_TYPE_CLOCK_TIME, seconds (start),
+      "finals", G_TYPE_UINT, 1, NULL);
+  gst_structure_take_value (s, "words", &arr);
+  g_string_free (text, TRUE);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+}

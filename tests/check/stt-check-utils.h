@@ -20,6 +20,19 @@ typedef struct
   gdouble start, end, freq;
 } SttTone;
 
+/* A word of a revision event: @text from @start to @end seconds. */
+typedef struct
+{
+  const gchar *text;
+  gdouble start, end;
+} SttCheckWord;
+
+/* The serialized custom downstream event stt-revision (docs/messages.md) stttranscribe
+ * pushes for a revision of [@start, @end) seconds (as its pts and duration) made of
+ * @words, as the primary "deepgram" replacing the backup "vosk". */
+GstEvent *stt_check_revision_event (gdouble start, gdouble end, const SttCheckWord * words,
+    guint n_words);
+
 /* The word the test servers hear for @t: "w" + its frequency rounded to 100 Hz. */
 gchar *stt_check_tone_word (const SttTone * t);
 /* @text in lower case without punctuation: how words are compared ("W400," is w400). */

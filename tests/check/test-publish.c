@@ -54,6 +54,8 @@ struct _Peer
   guint drop_first_after;       /* shut the first connection's socket after storing N */
   gboolean drop_after_interim;  /* close (1001) the first connection after an interim */
   gboolean mute_first;          /* no welcome on the first connection */
+  gboolean drop_first_at_revision;      /* shut the first connection when a revision
+                                         * comes, without storing it */
   /* The room's state. */
   guint64 last_seq;
   GPtrArray *stored;            /* gchar*: the stored finals' JSON, in order */
@@ -209,6 +211,28 @@ has_member (JsonObject * o, const gchar * name, JsonNodeType type)
   return n && json_node_get_node_type (n) == type;
 }
 
+/* A revision as the doc says a server takes it: words, each with text, start and end. */
+static gboolean
+revision_is_valid (JsonObject * o)
+{
+  JsonArray *words;
+  guint i;
+
+  if (!has_member (o, "words", JSON_NODE_ARRAY))
+    return FALSE;
+  words = json_object_get_array_member (o, "words");
+  for (i = 0; i < json_array_get_length (words); i++) {
+    JsonNode *n = json_array_get_element (words, i);
+    JsonObject *w = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+
+    if (w == NULL || !has_member (w, "text", JSON_NODE_VALUE)
+        || !has_member (w, "start", JSON_NODE_VALUE)
+        || !has_member (w, "end", JSON_NODE_VALUE))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Shuts the socket down: the client sees the connection end without a close frame. */
 static void
 drop (PeerConn * c)
@@ -230,7 +254,7 @@ on_peer_message (SoupWebsocketConnection * conn, gint type, GBytes * message,
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *o = NULL;
   gboolean final, store = FALSE, send_ack = FALSE, close_1003 = FALSE, drop_now = FALSE;
-  gboolean close_1001 = FALSE;
+  gboolean close_1001 = FALSE, revision;
   guint64 seq = 0;
   guint delay;
 
@@ -243,14 +267,23 @@ on_peer_message (SoupWebsocketConnection * conn, gint type, GBytes * message,
     return;
   }
   g_ptr_array_add (p->received, g_strdup_printf ("%u %s", c->index, json));
+  revision = o && g_strcmp0 (json_object_get_string_member_with_default (o, "type", ""),
+      "revision") == 0;
+  if (revision && c->index == 0 && p->drop_first_at_revision) {
+    g_mutex_unlock (&p->lock);
+    drop (c);
+    return;
+  }
   if (type != SOUP_WEBSOCKET_DATA_TEXT || o == NULL
-      || g_strcmp0 (json_object_get_string_member_with_default (o, "type", ""),
-          "caption") != 0 || !has_member (o, "final", JSON_NODE_VALUE)
+      || (!revision && (g_strcmp0 (json_object_get_string_member_with_default (o,
+                      "type", ""), "caption") != 0
+              || !has_member (o, "final", JSON_NODE_VALUE)))
+      || (revision && !revision_is_valid (o))
       || !has_member (o, "text", JSON_NODE_VALUE) || !has_member (o, "start",
           JSON_NODE_VALUE) || !has_member (o, "end", JSON_NODE_VALUE)) {
     violation (p, "malformed", json);
     close_1003 = TRUE;
-  } else if ((final = json_object_get_boolean_member (o, "final"))) {
+  } else if ((final = revision || json_object_get_boolean_member (o, "final"))) {
     if (!has_member (o, "seq", JSON_NODE_VALUE)) {
       violation (p, "final without seq", json);
       close_1003 = TRUE;
@@ -967,6 +1000,160 @@ GST_START_TEST (test_drop_resend)
       fail_unless_equals_int (resent, 2);
   }
   fail_unless_equals_int (n_state (r, "connected"), 2);
+  run_free (r);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
+/* The primary's words for [2.5, 4.25), in place of the backup's "Captions über alles". */
+static const SttCheckWord revised[] = {
+  {"Caption", 2.5, 3.05},
+  {"is", 3.2, 3.4},
+  {"über", 3.5, 3.9},
+};
+
+#define REVISION_JSON "{\"type\":\"revision\",\"seq\":4,\"start\":2.5,\"end\":4.25," \
+  "\"text\":\"Caption is über\",\"words\":[{\"text\":\"Caption\",\"start\":2.5," \
+  "\"end\":3.05},{\"text\":\"is\",\"start\":3.2,\"end\":3.4},{\"text\":\"über\"," \
+  "\"start\":3.5,\"end\":3.9}]}"
+
+/* Finals 1 to 3, then the revision once they are stored (so that it cannot overtake
+ * them whatever appsrc does with events). */
+static void
+publish_then_revise (Run * r, Peer * p)
+{
+  push_words (r, 0, 3);
+  fail_unless (peer_wait (p, n_stored, GUINT_TO_POINTER (3), 5000));
+  fail_unless (gst_element_send_event (r->src, stt_check_revision_event (2.5, 4.25,
+              revised, G_N_ELEMENTS (revised))));
+}
+
+static void
+check_revision_stored (Peer * p, Run * r)
+{
+  g_mutex_lock (&p->lock);
+  fail_unless_equals_int (p->stored->len, 4);
+  fail_unless_equals_string (g_ptr_array_index (p->stored, 3), REVISION_JSON);
+  g_mutex_unlock (&p->lock);
+  fail_unless_equals_int (p->duplicates, 0);
+  assert_no_violation (p);
+  fail_unless_equals_int (get_count (r, "published"), 4);
+  fail_unless_equals_int (get_count (r, "acknowledged"), 4);
+}
+
+/* A revision event becomes a revision message, numbered after the finals. The server
+ * drops the connection as it arrives (not stored): the next connection's welcome says
+ * last_seq 3, and the revision goes out again, once. */
+GST_START_TEST (test_revision_resend)
+{
+  Peer *p = peer_new ();
+  g_autofree gchar *url = NULL, *on0 = NULL, *on1 = NULL;
+  Run *r;
+
+  p->drop_first_at_revision = TRUE;
+  peer_listen (p, 0);
+  url = peer_url (p);
+  r = run_new (url, NULL);
+  run_play (r);
+  publish_then_revise (r, p);
+  fail_unless (peer_wait (p, n_stored, GUINT_TO_POINTER (4), 5000));
+  end_stream (r);
+  fail_unless (run_poll (r, NULL, NULL, 10000));
+  fail_unless (r->error == NULL && r->eos);
+
+  on0 = finals_on (p, 0);
+  fail_unless_equals_string (on0, "1 2 3 4");
+  on1 = finals_on (p, 1);
+  fail_unless_equals_string (on1, "4");
+  check_revision_stored (p, r);
+  run_free (r);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
+/* The server stores the revision and drops the connection before any ack: the welcome
+ * says last_seq 4, and nothing is sent again. */
+GST_START_TEST (test_revision_stored_unacked)
+{
+  Peer *p = peer_new ();
+  g_autofree gchar *url = NULL, *on1 = NULL;
+  Run *r;
+
+  p->no_ack_first = TRUE;
+  p->drop_first_after = 4;
+  peer_listen (p, 0);
+  url = peer_url (p);
+  r = run_new (url, NULL);
+  run_play (r);
+  publish_then_revise (r, p);
+  fail_unless (peer_wait (p, n_handshakes, GUINT_TO_POINTER (2), 5000));
+  end_stream (r);
+  fail_unless (run_poll (r, NULL, NULL, 10000));
+  fail_unless (r->error == NULL && r->eos);
+
+  on1 = finals_on (p, 1);
+  fail_unless_equals_string (on1, "");
+  check_revision_stored (p, r);
+  run_free (r);
+  peer_free (p);
+}
+
+GST_END_TEST;
+
+/* A revision of 900 words goes as three (400, 400, 100) that together cover its
+ * stretch: each from its first word (the first from the stretch's start) to the next
+ * one's first word (the last to the stretch's end), numbered in order. */
+GST_START_TEST (test_revision_split)
+{
+  Peer *p = peer_new ();
+  SttCheckWord many[900];
+  g_autofree gchar *url = NULL;
+  gchar *texts[900];
+  Run *r;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (many); i++) {
+    texts[i] = g_strdup_printf ("w%u", i);
+    many[i].text = texts[i];
+    many[i].start = 10 + i * 0.5;
+    many[i].end = many[i].start + 0.25;
+  }
+  peer_listen (p, 0);
+  url = peer_url (p);
+  r = run_new (url, NULL);
+  run_play (r);
+  push_words (r, 0, 1);
+  fail_unless (peer_wait (p, n_stored, GUINT_TO_POINTER (1), 5000));
+  fail_unless (gst_element_send_event (r->src, stt_check_revision_event (9, 500, many,
+              G_N_ELEMENTS (many))));
+  end_stream (r);
+  fail_unless (run_poll (r, NULL, NULL, 10000));
+  fail_unless (r->error == NULL && r->eos);
+
+  fail_unless_equals_int (p->stored->len, 4);
+  for (i = 0; i < 3; i++) {
+    g_autoptr (JsonObject) o = stored_caption (p, i + 1);
+    JsonArray *words = json_object_get_array_member (o, "words");
+    guint first = i * 400, n = i < 2 ? 400 : 100;
+    gdouble start = i == 0 ? 9 : many[first].start;
+    gdouble end = i == 2 ? 500 : many[first + n].start;
+    g_autofree gchar *last = g_strdup_printf ("w%u", first + n - 1);
+
+    fail_unless_equals_string (json_object_get_string_member (o, "type"), "revision");
+    fail_unless_equals_int (json_object_get_int_member (o, "seq"), i + 2);
+    fail_unless (G_APPROX_VALUE (json_object_get_double_member (o, "start"), start, 1e-9));
+    fail_unless (G_APPROX_VALUE (json_object_get_double_member (o, "end"), end, 1e-9));
+    fail_unless_equals_int (json_array_get_length (words), n);
+    fail_unless_equals_string (json_object_get_string_member (json_array_get_object_element
+            (words, n - 1), "text"), last);
+    fail_unless (g_str_has_suffix (json_object_get_string_member (o, "text"), last));
+  }
+  assert_no_violation (p);
+  fail_unless_equals_int (get_count (r, "acknowledged"), 4);
+  for (i = 0; i < G_N_ELEMENTS (many); i++)
+    g_free (texts[i]);
   run_free (r);
   peer_free (p);
 }
@@ -1843,6 +2030,9 @@ publish_suite (void)
   tcase_add_test (tc, test_finals_in_order);
   tcase_add_test (tc, test_interim);
   tcase_add_test (tc, test_drop_resend);
+  tcase_add_test (tc, test_revision_resend);
+  tcase_add_test (tc, test_revision_stored_unacked);
+  tcase_add_test (tc, test_revision_split);
   tcase_add_test (tc, test_unreachable_then_up);
   tcase_add_test (tc, test_refused_token);
   tcase_add_test (tc, test_close_codes);

@@ -36,9 +36,10 @@
 #define KEY_PREFIX "stt-caption:{"
 #define CHANNEL_PATTERN KEY_PREFIX "*}"
 
-/* A final: KEYS counter, seqs, stream; ARGV publisher, seq, the frame after its
- * id, channel, stream length, key TTL, this server's last id and the publisher's
- * last seq here (floors: a Redis that lost its keys never goes back under them).
+/* A final (or a revision): KEYS counter, seqs, stream; ARGV publisher, seq, the
+ * frame after its id, channel, stream length, key TTL, this server's last id and
+ * the publisher's last seq here (floors: a Redis that lost its keys never goes
+ * back under them), the frame before its id (cap_msg_final_head()).
  * Returns the final's id, or 0 for a duplicate. The frame goes to the stream and the
  * channel in the same step as its id is taken, so the channel is in id order. */
 static const gchar FINAL_SCRIPT[] =
@@ -52,7 +53,7 @@ static const gchar FINAL_SCRIPT[] =
     "  redis.call('SET', KEYS[1], id)\n"
     "end\n"
     "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
-    "local frame = '" CAP_MSG_FINAL_HEAD "' .. id .. ARGV[3]\n"
+    "local frame = ARGV[9] .. id .. ARGV[3]\n"
     "redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '0-' .. id, 'f', frame)\n"
     "redis.call('PUBLISH', ARGV[4], frame)\n"
     "for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end\n"
@@ -490,7 +491,8 @@ relay (CapBridge * b, const gchar * channel, gsize channel_len,
   if (!name || !(room = cap_room_lookup (server, name)) ||
       len > MAX_RELAYED (server))
     return;
-  if (g_str_has_prefix (data, CAP_MSG_FINAL_HEAD)) {
+  if (g_str_has_prefix (data, CAP_MSG_FINAL_HEAD) ||
+      g_str_has_prefix (data, CAP_MSG_REVISION_HEAD)) {
     CapCaption c;
 
     if (cap_final_parse (data, len, &c)) {
@@ -759,6 +761,7 @@ cap_bridge_publish_final (CapBridge * b, CapRoom * room, guint conn_id,
           room->history.last_id));
   g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT,
           MAX (last_seq, 0)));
+  g_ptr_array_add (argv, g_strdup (cap_msg_final_head (c)));
   req = room_req_new (b, room);
   req->conn = conn_id;
   req->seq = c->seq;

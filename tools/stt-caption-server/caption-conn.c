@@ -194,6 +194,10 @@ next_history_frame (CapConn * conn, gboolean * owned)
     *owned = TRUE;
     return gap;
   }
+  /* Finals a revision held later took over: the revision carries their words. */
+  while (conn->cursor < history->last_id &&
+      cap_history_is_replaced (history, conn->cursor))
+    conn->cursor++;
   return cap_history_frame (history, conn->cursor++);
 }
 

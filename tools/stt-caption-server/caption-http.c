@@ -103,19 +103,10 @@ serve_viewer_page (SoupServerMessage * msg)
       SOUP_MEMORY_COPY, g_bytes_get_data (page, NULL), g_bytes_get_size (page));
 }
 
-typedef struct
-{
-  GString *out;
-  CapTranscriptFormat format;
-  guint index;
-} Transcript;
-
 static void
 add_cue (CapCaption * c, gpointer user_data)
 {
-  Transcript *t = user_data;
-
-  cap_transcript_add (t->out, t->format, ++t->index, c);
+  cap_cues_add (user_data, c);
 }
 
 static void
@@ -129,7 +120,8 @@ serve_transcript (CapServer * server, SoupServerMessage * msg,
   CapStore *own = NULL;
   CapStore *store;
   const gchar *reason = NULL;
-  Transcript t = { 0 };
+  CapCues *cues;
+  GString *out;
   gboolean ok;
 
   /* Whoever may watch the room may read its transcript. */
@@ -151,18 +143,22 @@ serve_transcript (CapServer * server, SoupServerMessage * msg,
       respond (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", NULL);
     return;
   }
-  t.out = cap_transcript_new (format);
-  t.format = format;
-  ok = cap_store_foreach (store, 0, add_cue, &t, &error);
+  /* Revisions replace what they cover: the whole room is read before a cue is
+   * written. */
+  cues = cap_cues_new ();
+  ok = cap_store_foreach (store, 0, add_cue, cues, &error);
   cap_store_close (own);
   if (!ok) {
-    g_string_free (t.out, TRUE);
+    cap_cues_free (cues);
     respond (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", NULL);
     return;
   }
+  out = cap_transcript_new (format);
+  cap_cues_write (cues, out, format);
+  cap_cues_free (cues);
   respond (msg, SOUP_STATUS_OK, format == CAP_TRANSCRIPT_VTT ?
       "text/vtt; charset=utf-8" : "application/x-subrip; charset=utf-8",
-      g_string_free (t.out, FALSE));
+      g_string_free (out, FALSE));
 }
 
 /* /rooms/ROOM, /rooms/ROOM/transcript.vtt or .srt. */

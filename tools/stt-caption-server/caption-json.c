@@ -103,6 +103,13 @@ cap_json_add_double (CapJson * j, const gchar * name, gdouble value)
 }
 
 void
+cap_json_add_raw (CapJson * j, const gchar * name, const gchar * json)
+{
+  add_name (j, name);
+  g_string_append (j->s, json);
+}
+
+void
 cap_json_add_bool (CapJson * j, const gchar * name, gboolean value)
 {
   add_name (j, name);

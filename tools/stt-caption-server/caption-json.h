@@ -24,6 +24,8 @@ void cap_json_add_int (CapJson * j, const gchar * name, gint64 value);
 /* A non-finite value is written as null. */
 void cap_json_add_double (CapJson * j, const gchar * name, gdouble value);
 void cap_json_add_bool (CapJson * j, const gchar * name, gboolean value);
+/* @json: a JSON value already written (an array). */
+void cap_json_add_raw (CapJson * j, const gchar * name, const gchar * json);
 /* Closes the object; the text is the caller's. */
 gchar *cap_json_end (CapJson * j);
 /* The same, as the bytes of a text frame (no trailing NUL). */

@@ -26,6 +26,7 @@ cap_caption_clear (CapCaption * c)
   g_clear_pointer (&c->speaker, g_free);
   g_clear_pointer (&c->language, g_free);
   g_clear_pointer (&c->publisher, g_free);
+  g_clear_pointer (&c->words, g_array_unref);
   memset (c, 0, sizeof (*c));
 }
 
@@ -85,6 +86,85 @@ get_optional_string (JsonObject * o, const gchar * name, gchar ** out)
   return TRUE;
 }
 
+static void
+word_clear (CapWord * w)
+{
+  g_free (w->text);
+}
+
+static GArray *
+words_new (void)
+{
+  GArray *words = g_array_new (FALSE, TRUE, sizeof (CapWord));
+
+  g_array_set_clear_func (words, (GDestroyNotify) word_clear);
+  return words;
+}
+
+/* The words of @node, an array of {"text":s,"start":n,"end":n}; NULL when it is not
+ * one. */
+static GArray *
+parse_words (JsonNode * node)
+{
+  JsonArray *array;
+  GArray *words;
+  guint i;
+
+  if (!node || !JSON_NODE_HOLDS_ARRAY (node))
+    return NULL;
+  array = json_node_get_array (node);
+  words = words_new ();
+  for (i = 0; i < json_array_get_length (array); i++) {
+    JsonNode *e = json_array_get_element (array, i);
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (e) ? json_node_get_object (e) : NULL;
+    JsonNode *text = o ? get_value (o, "text") : NULL;
+    CapWord w = { 0 };
+
+    if (!text || json_node_get_value_type (text) != G_TYPE_STRING ||
+        !get_number (o, "start", &w.start) || !get_number (o, "end", &w.end)) {
+      g_array_unref (words);
+      return NULL;
+    }
+    w.text = g_strdup (json_node_get_string (text));
+    g_array_append_val (words, w);
+  }
+  return words;
+}
+
+gchar *
+cap_words_to_json (GArray * words)
+{
+  GString *s = g_string_new ("[");
+  guint i;
+
+  for (i = 0; words && i < words->len; i++) {
+    const CapWord *w = &g_array_index (words, CapWord, i);
+    CapJson j;
+    g_autofree gchar *text = NULL;
+
+    cap_json_begin (&j);
+    cap_json_add_string (&j, "text", w->text);
+    cap_json_add_double (&j, "start", w->start);
+    cap_json_add_double (&j, "end", w->end);
+    text = cap_json_end (&j);
+    if (i > 0)
+      g_string_append_c (s, ',');
+    g_string_append (s, text);
+  }
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+GArray *
+cap_words_parse (const gchar * data, gssize len)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  if (!data || !json_parser_load_from_data (parser, data, len, NULL))
+    return NULL;
+  return parse_words (json_parser_get_root (parser));
+}
+
 gboolean
 cap_caption_parse (const gchar * data, gsize len, CapCaption * c,
     const gchar ** reason)
@@ -93,18 +173,28 @@ cap_caption_parse (const gchar * data, gsize len, CapCaption * c,
   JsonObject *o;
   JsonNode *node;
   gboolean has_start, has_end;
+  const gchar *type;
 
   memset (c, 0, sizeof (*c));
   o = stt_json_parse_object (data, len, &parser);
   if (!o)
     goto not_json;
-  if (g_strcmp0 (stt_json_get_string (o, "type", NULL), "caption") != 0)
+  type = stt_json_get_string (o, "type", NULL);
+  if (g_strcmp0 (type, "revision") == 0) {
+    /* Numbered, stored and acknowledged as a final. */
+    c->final = TRUE;
+    c->revision = TRUE;
+    c->words = parse_words (json_object_get_member (o, "words"));
+    if (!c->words)
+      goto bad_words;
+  } else if (g_strcmp0 (type, "caption") != 0) {
     goto bad_type;
-
-  node = get_value (o, "final");
-  if (!node || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    goto no_final;
-  c->final = json_node_get_boolean (node);
+  } else {
+    node = get_value (o, "final");
+    if (!node || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+      goto no_final;
+    c->final = json_node_get_boolean (node);
+  }
 
   node = get_value (o, "text");
   if (!node || json_node_get_value_type (node) != G_TYPE_STRING)
@@ -150,6 +240,11 @@ no_final:
     *reason = "missing or invalid field: final";
     goto failed;
   }
+bad_words:
+  {
+    *reason = "missing or invalid field: words";
+    goto failed;
+  }
 no_text:
   {
     *reason = "missing or invalid field: text";
@@ -190,8 +285,16 @@ cap_final_parse (const gchar * data, gsize len, CapCaption * c)
 
   memset (c, 0, sizeof (*c));
   o = stt_json_parse_object (data, len, &parser);
-  if (!o || g_strcmp0 (stt_json_get_string (o, "type", NULL), "final") != 0)
+  if (!o)
     goto failed;
+  if (g_strcmp0 (stt_json_get_string (o, "type", NULL), "revision") == 0) {
+    c->revision = TRUE;
+    c->words = parse_words (json_object_get_member (o, "words"));
+    if (!c->words)
+      goto failed;
+  } else if (g_strcmp0 (stt_json_get_string (o, "type", NULL), "final") != 0) {
+    goto failed;
+  }
   c->final = TRUE;
   node = get_value (o, "id");
   if (!node || json_node_get_value_type (node) != G_TYPE_INT64 ||
@@ -314,6 +417,11 @@ cap_msg_final_after_id (const CapCaption * c)
   cap_json_add_string (&j, "publisher", c->publisher);
   cap_json_add_int (&j, "seq", c->seq);
   add_caption (&j, c);
+  if (c->revision) {
+    g_autofree gchar *words = cap_words_to_json (c->words);
+
+    cap_json_add_raw (&j, "words", words);
+  }
   cap_json_add_int (&j, "time", c->time);
   text = cap_json_end (&j);
   /* Without the object's opening brace. */
@@ -321,12 +429,18 @@ cap_msg_final_after_id (const CapCaption * c)
   return text;
 }
 
+const gchar *
+cap_msg_final_head (const CapCaption * c)
+{
+  return c->revision ? CAP_MSG_REVISION_HEAD : CAP_MSG_FINAL_HEAD;
+}
+
 GBytes *
 cap_msg_final (const CapCaption * c)
 {
   g_autofree gchar *rest = cap_msg_final_after_id (c);
-  gchar *text = g_strdup_printf (CAP_MSG_FINAL_HEAD "%" G_GINT64_FORMAT "%s",
-      c->id, rest);
+  gchar *text = g_strdup_printf ("%s%" G_GINT64_FORMAT "%s",
+      cap_msg_final_head (c), c->id, rest);
 
   return g_bytes_new_take (text, strlen (text));
 }

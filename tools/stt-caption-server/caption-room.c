@@ -87,6 +87,7 @@ cap_history_init (CapHistory * h, guint size)
   memset (h, 0, sizeof (*h));
   h->size = size;
   h->held = g_new0 (GBytes *, MAX (size, 1));
+  h->replaced = g_new0 (gboolean, MAX (size, 1));
 }
 
 void
@@ -95,8 +96,10 @@ cap_history_copy (CapHistory * dst, const CapHistory * src)
   guint i;
 
   cap_history_init (dst, src->size);
-  for (i = 0; i < src->n_held; i++)
+  for (i = 0; i < src->n_held; i++) {
     dst->held[i] = g_bytes_ref (src->held[(src->head + i) % src->size]);
+    dst->replaced[i] = src->replaced[(src->head + i) % src->size];
+  }
   dst->n_held = src->n_held;
   dst->last_id = src->last_id;
 }
@@ -105,6 +108,7 @@ static void
 drop_oldest (CapHistory * h)
 {
   g_bytes_unref (h->held[h->head]);
+  h->replaced[h->head] = FALSE;
   h->head = (h->head + 1) % h->size;
   h->n_held--;
 }
@@ -115,6 +119,39 @@ cap_history_clear (CapHistory * h)
   while (h->n_held > 0)
     drop_oldest (h);
   g_clear_pointer (&h->held, g_free);
+  g_clear_pointer (&h->replaced, g_free);
+}
+
+/* The revision @frame replaces the held frames of its publisher that start in its
+ * stretch (finals, or an earlier revision wholly inside it). */
+static void
+mark_replaced (CapHistory * h, GBytes * frame)
+{
+  CapCaption rev, c;
+  gsize len;
+  const gchar *data = g_bytes_get_data (frame, &len);
+  guint i;
+
+  if (len < strlen (CAP_MSG_REVISION_HEAD) ||
+      memcmp (data, CAP_MSG_REVISION_HEAD, strlen (CAP_MSG_REVISION_HEAD)) != 0 ||
+      !cap_final_parse (data, len, &rev))
+    return;
+  for (i = 0; i < h->n_held; i++) {
+    guint slot = (h->head + i) % h->size;
+
+    if (h->replaced[slot])
+      continue;
+    data = g_bytes_get_data (h->held[slot], &len);
+    if (!cap_final_parse (data, len, &c))
+      continue;
+    /* An earlier revision only when wholly inside: its words after the stretch
+     * stay. */
+    h->replaced[slot] = g_strcmp0 (c.publisher, rev.publisher) == 0 &&
+        c.start >= rev.start && c.start < rev.end &&
+        (!c.revision || c.end <= rev.end);
+    cap_caption_clear (&c);
+  }
+  cap_caption_clear (&rev);
 }
 
 void
@@ -131,8 +168,19 @@ cap_history_hold (CapHistory * h, gint64 id, GBytes * frame)
     return;
   if (h->n_held == h->size)
     drop_oldest (h);
+  mark_replaced (h, frame);
   h->held[(h->head + h->n_held) % h->size] = g_bytes_ref (frame);
   h->n_held++;
+}
+
+gboolean
+cap_history_is_replaced (const CapHistory * h, gint64 id)
+{
+  gint64 first = cap_history_first (h);
+
+  if (id < first || id > h->last_id)
+    return FALSE;
+  return h->replaced[(h->head + (id - first)) % h->size];
 }
 
 gint64

@@ -32,6 +32,7 @@ G_BEGIN_DECLS
 typedef struct
 {
   GBytes **held;
+  gboolean *replaced;           /* per held frame: a later revision took it over */
   guint size;
   guint n_held;
   guint head;                   /* index of the oldest */
@@ -42,8 +43,12 @@ void cap_history_init (CapHistory * h, guint size);
 void cap_history_copy (CapHistory * dst, const CapHistory * src);
 void cap_history_clear (CapHistory * h);
 /* Appends a final's frame, dropping the oldest when full; an @id that does not
- * follow last_id starts the history over. */
+ * follow last_id starts the history over. A revision's frame marks the frames it
+ * replaces (its publisher's, starting in its stretch) as replaced. */
 void cap_history_hold (CapHistory * h, gint64 id, GBytes * frame);
+/* Whether a later revision replaced the held final @id: a joining viewer's history
+ * leaves it out (the revision that follows it carries its words). */
+gboolean cap_history_is_replaced (const CapHistory * h, gint64 id);
 /* The id of the oldest final held (last_id + 1 when none is), and the frame of a
  * held final (transfer none; NULL when not held). */
 gint64 cap_history_first (const CapHistory * h);

@@ -14,7 +14,8 @@
 
 #include "caption-store.h"
 
-#define SCHEMA_VERSION 1
+/* 2: revisions, rows whose words (a JSON array) are not NULL. */
+#define SCHEMA_VERSION 2
 
 static const gchar SCHEMA[] =
     "PRAGMA journal_mode=WAL;"
@@ -29,8 +30,13 @@ static const gchar SCHEMA[] =
     " speaker TEXT,"
     " language TEXT,"
     " time INTEGER NOT NULL,"
-    " UNIQUE (publisher, seq));"
-    "PRAGMA user_version=1;";
+    " words TEXT,"
+    " UNIQUE (publisher, seq));";
+/* A store of version 1 gets the column, in one transaction with its new version. */
+static const gchar UPGRADE_1[] = "BEGIN;"
+    "ALTER TABLE finals ADD COLUMN words TEXT;"
+    "PRAGMA user_version=2;"
+    "COMMIT;";
 
 struct _CapStore
 {
@@ -92,17 +98,22 @@ cap_store_open (const gchar * dir, const gchar * room, gboolean create,
   sqlite3_finalize (stmt);
   if (version > SCHEMA_VERSION)
     goto too_new;
-  if (sqlite3_exec (store->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+  if (sqlite3_exec (store->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK ||
+      (version == 1 && sqlite3_exec (store->db, UPGRADE_1, NULL, NULL,
+              NULL) != SQLITE_OK) ||
+      (version == 0 && sqlite3_exec (store->db, "PRAGMA user_version="
+              G_STRINGIFY (SCHEMA_VERSION), NULL, NULL, NULL) != SQLITE_OK))
     goto db_failed;
 
   if (!prepare (store, "INSERT INTO finals (id, publisher, seq, text, start, "
-          "\"end\", speaker, language, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "\"end\", speaker, language, time, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+          "?, ?)",
           &store->insert, error) ||
       !prepare (store, "SELECT MAX(seq) FROM finals WHERE publisher = ?",
           &store->last_seq, error) ||
       !prepare (store, "SELECT MAX(id) FROM finals", &store->last_id, error) ||
       !prepare (store, "SELECT id, publisher, seq, text, start, \"end\", "
-          "speaker, language, time FROM finals WHERE id > ? ORDER BY id",
+          "speaker, language, time, words FROM finals WHERE id > ? ORDER BY id",
           &store->select, error) ||
       !prepare (store, "SELECT publisher, MAX(seq) FROM finals GROUP BY "
           "publisher", &store->publishers, error))
@@ -174,6 +185,7 @@ gboolean
 cap_store_append (CapStore * store, CapCaption * c, GError ** error)
 {
   sqlite3_stmt *stmt = store->insert;
+  g_autofree gchar *words = c->revision ? cap_words_to_json (c->words) : NULL;
   gint rc;
 
   /* NULL: the next id of this store. */
@@ -189,6 +201,7 @@ cap_store_append (CapStore * store, CapCaption * c, GError ** error)
   bind_text_or_null (stmt, 7, c->speaker);
   bind_text_or_null (stmt, 8, c->language);
   sqlite3_bind_int64 (stmt, 9, c->time);
+  bind_text_or_null (stmt, 10, words);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_DONE)
     c->id = sqlite3_last_insert_rowid (store->db);
@@ -257,6 +270,13 @@ cap_store_foreach (CapStore * store, gint64 after, CapStoreFunc func,
     c.speaker = column_dup (stmt, 6);
     c.language = column_dup (stmt, 7);
     c.time = sqlite3_column_int64 (stmt, 8);
+    if (sqlite3_column_type (stmt, 9) != SQLITE_NULL) {
+      c.revision = TRUE;
+      c.words = cap_words_parse ((const gchar *) sqlite3_column_text (stmt, 9),
+          sqlite3_column_bytes (stmt, 9));
+      if (!c.words)
+        c.words = cap_words_parse ("[]", -1);
+    }
     if (!c.text)
       c.text = g_strdup ("");
     if (!c.publisher)

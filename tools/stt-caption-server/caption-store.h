@@ -25,8 +25,9 @@ CapStore *cap_store_open (const gchar * dir, const gchar * room,
 /* Flushes and closes (NULL is fine). */
 void cap_store_close (CapStore * store);
 
-/* Stores the final @c (publisher, seq, text, times, time set) with its id when it
- * has one (a room-wide id from Redis), else sets @c->id to the store's next. */
+/* Stores the final @c (publisher, seq, text, times, time set; a revision with
+ * its words) with its id when it has one (a room-wide id from Redis), else sets
+ * @c->id to the store's next. */
 gboolean cap_store_append (CapStore * store, CapCaption * c, GError ** error);
 
 /* The highest seq stored from @publisher, 0 when none. */
@@ -35,8 +36,9 @@ gint64 cap_store_last_seq (CapStore * store, const gchar * publisher,
 /* The highest id stored, 0 when none. */
 gint64 cap_store_last_id (CapStore * store, GError ** error);
 
-/* Calls @func, in id order, for every final with id > @after. @c is the store's: the
- * function may steal its strings (cap_caption_clear() follows). */
+/* Calls @func, in id order, for every final (and revision) with id > @after.
+ * @c is the store's: the function may steal its strings (cap_caption_clear()
+ * follows). */
 typedef void (*CapStoreFunc) (CapCaption * c, gpointer user_data);
 gboolean cap_store_foreach (CapStore * store, gint64 after, CapStoreFunc func,
     gpointer user_data, GError ** error);
