@@ -12,7 +12,7 @@ packages=(
   libsoup-3.0-dev libjson-glib-dev libssl-dev zlib1g-dev libsqlite3-dev libglib2.0-dev-bin
   libhiredis-dev redis-server
   libpocketsphinx-dev pocketsphinx-en-us flite openssl
-  chromium
+  chromium nodejs
 )
 
 missing=()
