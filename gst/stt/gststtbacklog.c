@@ -484,6 +484,33 @@ session_start_revision (GstSttSession * s, guint64 from, guint64 to,
       (gdouble) from / s->cfg->rate, (gdouble) to / s->cfg->rate);
 }
 
+/* The primary is back (its first final): it transcribes again what the backups carried
+ * since it left, [carried_from, carried_to), for a revision. */
+void
+session_revise_carried (GstSttSession * s)
+{
+  g_autofree gchar *by = g_steal_pointer (&s->carried_by);
+  guint64 from = s->carried_from, to = s->carried_to;
+
+  s->carried_from = G_MAXUINT64;
+  if (to <= from) {
+    /* The backups carried nothing (the primary came back at once). */
+    update_keep (s);
+    return;
+  }
+  if (s->revision) {
+    g_autofree gchar *t = g_strdup_printf ("the audio from %.3f to %.3f s of the stream, "
+        "carried by %s, is not transcribed again by %s (another revision is under way): "
+        "the backup's words stand", (gdouble) from / s->cfg->rate,
+        (gdouble) to / s->cfg->rate, by, s->cfg->provider->display_name);
+
+    session_post_warning (s, t);
+    update_keep (s);
+    return;
+  }
+  session_start_revision (s, from, to, by);
+}
+
 /* A reconnect found more than max-lag behind the live edge: the text output gives up
  * [@from, @split) (the committed point jumps, a GAP covers it) and captions the live edge
  * at once; a revision session transcribes the stretch for an stt-revision. Returns where

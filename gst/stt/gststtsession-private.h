@@ -224,6 +224,7 @@ G_GNUC_INTERNAL guint64 session_skip_backlog (GstSttSession * s, guint64 from,
 G_GNUC_INTERNAL void session_start_revision (GstSttSession * s, guint64 from,
     guint64 to, const gchar * replaces);
 G_GNUC_INTERNAL void session_release_upto (GstSttSession * s, guint64 pos);
+G_GNUC_INTERNAL void session_revise_carried (GstSttSession * s);
 
 /* gststtfailover.c */
 G_GNUC_INTERNAL void session_switch_target (GstSttSession * s, guint to,

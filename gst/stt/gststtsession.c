@@ -306,26 +306,9 @@ commit (GstSttSession * s, guint64 pos)
 
       session_post_warning (s, t);
     }
-    if (s->carried_from != G_MAXUINT64 && s->carried_to > s->carried_from
-        && s->revision == NULL) {
-      /* What the backups carried, the primary transcribes again beside the live edge. */
-      g_autofree gchar *by = g_steal_pointer (&s->carried_by);
-      guint64 from = s->carried_from;
-
-      s->carried_from = G_MAXUINT64;
-      session_start_revision (s, from, s->carried_to, by);
-    } else if (s->carried_from != G_MAXUINT64) {
-      g_autofree gchar *t = g_strdup_printf ("the audio from %.3f to %.3f s of the "
-          "stream, carried by %s, is not transcribed again by %s (another revision is under "
-          "way): the backup's words stand", (gdouble) s->carried_from / s->cfg->rate,
-          (gdouble) s->carried_to / s->cfg->rate, s->carried_by,
-          s->cfg->provider->display_name);
-
-      session_post_warning (s, t);
-      s->carried_from = G_MAXUINT64;
-      g_clear_pointer (&s->carried_by, g_free);
-      session_release_upto (s, pos);
-    }
+    /* What the backups carried, the primary transcribes again beside the live edge. */
+    if (s->carried_from != G_MAXUINT64)
+      session_revise_carried (s);
     s->failbacks = 0;
     s->trial = FALSE;
   }
