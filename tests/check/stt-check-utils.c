@@ -290,6 +290,71 @@ stt_check_collect_cues (GstElement * sink, GMutex * lock, GArray * cues)
       (GDestroyNotify) cue_sink_free);
 }
 
+static GString *logged;         /* under log_lock */
+static GMutex log_lock;
+
+static void
+capture_gst (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
+    const gchar * function, gint line, GObject * object, GstDebugMessage * message,
+    gpointer data)
+{
+  const gchar *text = gst_debug_message_get (message);
+
+  g_mutex_lock (&log_lock);
+  /* GStreamer 1.22 may still call a log function just removed, from another thread. */
+  if (logged)
+    g_string_append_printf (logged, "%s %s:%d %s\n", gst_debug_category_get_name (cat),
+        function, line, text ? text : "");
+  g_mutex_unlock (&log_lock);
+}
+
+static void
+capture_glib (const gchar * domain, GLogLevelFlags level, const gchar * message,
+    gpointer data)
+{
+  g_mutex_lock (&log_lock);
+  if (logged)
+    g_string_append_printf (logged, "%s: %s\n", domain ? domain : "", message);
+  g_mutex_unlock (&log_lock);
+}
+
+void
+stt_check_log_capture_start (const gchar * threshold, gboolean quiet)
+{
+  g_mutex_lock (&log_lock);
+  logged = g_string_new (NULL);
+  g_mutex_unlock (&log_lock);
+  gst_debug_set_active (TRUE);
+  if (quiet)
+    gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_set_threshold_from_string (threshold, TRUE);
+  gst_debug_add_log_function (capture_gst, NULL, NULL);
+  g_log_set_default_handler (capture_glib, NULL);
+}
+
+const GString *
+stt_check_log_lock (void)
+{
+  g_mutex_lock (&log_lock);
+  return logged;
+}
+
+void
+stt_check_log_unlock (void)
+{
+  g_mutex_unlock (&log_lock);
+}
+
+void
+stt_check_log_capture_stop (void)
+{
+  gst_debug_remove_log_function (capture_gst);
+  g_mutex_lock (&log_lock);
+  g_string_free (logged, TRUE);
+  logged = NULL;
+  g_mutex_unlock (&log_lock);
+}
+
 GList *
 stt_check_collect (GstBus * bus, const gchar * name, guint timeout_ms,
     SttCheckDoneFunc done, gpointer user_data)

@@ -84,6 +84,18 @@ GArray *stt_check_cues_new (void);
  * as an SttCheckCue, under @lock: read @cues under @lock, or once the sink stopped. */
 void stt_check_collect_cues (GstElement * sink, GMutex * lock, GArray * cues);
 
+/* Captures GStreamer's debug log at @threshold ("*:6") and GLib's log (its default
+ * handler) into one text, lines "category function:line message" and "domain:
+ * message", until stt_check_log_capture_stop(). With @quiet, GStreamer's log no longer
+ * goes to stderr too. */
+void stt_check_log_capture_start (const gchar * threshold, gboolean quiet);
+/* The text captured so far, held against the threads that log until
+ * stt_check_log_unlock(). */
+const GString *stt_check_log_lock (void);
+void stt_check_log_unlock (void);
+/* Stops capturing GStreamer's log and frees the text. */
+void stt_check_log_capture_stop (void);
+
 /* Pops element messages named @name (and the error, if any, as an "error" structure,
  * and warnings as "warning" structures: their details plus "message") from @bus until
  * @done

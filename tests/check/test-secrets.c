@@ -19,31 +19,6 @@
 #define TOKEN "tok-TEMPORARY-5e7a91"
 #define PASSWORD "HUNTER2-pw-77d3"
 
-static GString *logged;
-static GMutex log_lock;
-
-static void
-capture_gst (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
-    const gchar * function, gint line, GObject * object, GstDebugMessage * message,
-    gpointer data)
-{
-  const gchar *text = gst_debug_message_get (message);
-
-  g_mutex_lock (&log_lock);
-  g_string_append_printf (logged, "%s %s:%d %s\n", gst_debug_category_get_name (cat),
-      function, line, text ? text : "");
-  g_mutex_unlock (&log_lock);
-}
-
-static void
-capture_glib (const gchar * domain, GLogLevelFlags level, const gchar * message,
-    gpointer data)
-{
-  g_mutex_lock (&log_lock);
-  g_string_append_printf (logged, "%s: %s\n", domain ? domain : "", message);
-  g_mutex_unlock (&log_lock);
-}
-
 static void
 token_handler (SoupServer * soup, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer data)
@@ -113,6 +88,7 @@ run (gboolean with_token, gboolean reject, gboolean password)
   GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
   GstBus *bus = gst_bus_new ();
   GString *posted = g_string_new (NULL);
+  const GString *logged;
   GList *msgs, *l;
   gchar *readback = NULL;
 
@@ -150,10 +126,10 @@ run (gboolean with_token, gboolean reject, gboolean password)
     fail_unless (strstr (auth, with_token ? TOKEN : KEY) != NULL);
   }
   assert_clean ("a bus message", posted->str);
-  g_mutex_lock (&log_lock);
+  logged = stt_check_log_lock ();
   fail_unless (logged->len > 10000, "the debug log is suspiciously short");
   assert_clean ("the debug log", logged->str);
-  g_mutex_unlock (&log_lock);
+  stt_check_log_unlock ();
 
   g_string_free (posted, TRUE);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -168,12 +144,8 @@ run (gboolean with_token, gboolean reject, gboolean password)
 static void
 setup (void)
 {
-  logged = g_string_new (NULL);
-  gst_debug_set_active (TRUE);
   /* Everything, whatever GST_DEBUG says. */
-  gst_debug_set_threshold_from_string ("*:9", TRUE);
-  gst_debug_add_log_function (capture_gst, NULL, NULL);
-  g_log_set_default_handler (capture_glib, NULL);
+  stt_check_log_capture_start ("*:9", FALSE);
 }
 
 GST_START_TEST (test_key_never_shows)
