@@ -292,6 +292,8 @@ stt_check_collect_cues (GstElement * sink, GMutex * lock, GArray * cues)
 
 static GString *logged;         /* under log_lock */
 static GMutex log_lock;
+static gboolean log_quiet;
+static GLogFunc glib_log_before;
 
 static void
 capture_gst (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
@@ -325,11 +327,12 @@ stt_check_log_capture_start (const gchar * threshold, gboolean quiet)
   logged = g_string_new (NULL);
   g_mutex_unlock (&log_lock);
   gst_debug_set_active (TRUE);
+  log_quiet = quiet;
   if (quiet)
     gst_debug_remove_log_function (gst_debug_log_default);
   gst_debug_set_threshold_from_string (threshold, TRUE);
   gst_debug_add_log_function (capture_gst, NULL, NULL);
-  g_log_set_default_handler (capture_glib, NULL);
+  glib_log_before = g_log_set_default_handler (capture_glib, NULL);
 }
 
 const GString *
@@ -349,6 +352,9 @@ void
 stt_check_log_capture_stop (void)
 {
   gst_debug_remove_log_function (capture_gst);
+  if (log_quiet)
+    gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  g_log_set_default_handler (glib_log_before, NULL);
   g_mutex_lock (&log_lock);
   g_string_free (logged, TRUE);
   logged = NULL;

@@ -93,7 +93,8 @@ void stt_check_log_capture_start (const gchar * threshold, gboolean quiet);
  * stt_check_log_unlock(). */
 const GString *stt_check_log_lock (void);
 void stt_check_log_unlock (void);
-/* Stops capturing GStreamer's log and frees the text. */
+/* Stops the capture, puts back what it replaced (GStreamer's log on stderr, GLib's
+ * default handler; not the threshold) and frees the text. */
 void stt_check_log_capture_stop (void);
 
 /* Pops element messages named @name (and the error, if any, as an "error" structure,
