@@ -42,25 +42,6 @@ token_setup (gpointer soup, gpointer data)
   soup_server_add_handler (soup, "/token", token_handler, NULL, NULL);
 }
 
-static gboolean
-one_final (GList * collected, gpointer data)
-{
-  GList *f = stt_check_filter_final (collected, TRUE);
-  gboolean done = f != NULL;
-
-  g_list_free (f);
-  return done;
-}
-
-static gboolean
-has_error (GList * collected, gpointer data)
-{
-  for (; collected; collected = collected->next)
-    if (gst_structure_has_name (collected->data, "error"))
-      return TRUE;
-  return FALSE;
-}
-
 static void
 assert_clean (const gchar * where, const gchar * text)
 {
@@ -106,7 +87,8 @@ run (gboolean with_token, gboolean reject, gboolean password)
   gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 1.5, tones,
           1, 0));
   gst_harness_push_event (h, gst_event_new_eos ());
-  msgs = stt_check_collect (bus, NULL, 10000, reject ? has_error : one_final, NULL);
+  msgs = stt_check_collect (bus, NULL, 10000,
+      reject ? stt_check_has_error : stt_check_n_finals, GUINT_TO_POINTER (1));
   for (l = msgs; l; l = l->next) {
     gchar *s = gst_structure_to_string (l->data);
     g_string_append_printf (posted, "%s\n", s);
