@@ -203,10 +203,78 @@ stt_listener_new (SoupServer * soup, GSocketAddress * address,
   return listener;
 }
 
+/* An address as is, or the first that the name resolves to (blocking). */
+static GInetAddress *
+resolve_host (const gchar * host, GError ** error)
+{
+  GInetAddress *addr = g_inet_address_new_from_string (host);
+  GList *list;
+
+  if (addr)
+    return addr;
+  list = g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL,
+      error);
+  if (!list) {
+    g_prefix_error (error, "cannot resolve --host %s: ", host);
+    return NULL;
+  }
+  addr = g_object_ref (list->data);
+  g_resolver_free_addresses (list);
+  return addr;
+}
+
+SttListener *
+stt_listener_new_on_host (SoupServer * soup, const gchar * host, gint port,
+    guint64 max_message, guint handshake_timeout, GError ** error)
+{
+  g_autoptr (GInetAddress) addr = NULL;
+  g_autoptr (GSocketAddress) sockaddr = NULL;
+  g_autoptr (GError) local = NULL;
+  SttListener *listener;
+
+  addr = resolve_host (host, error);
+  if (!addr)
+    return NULL;
+  sockaddr = g_inet_socket_address_new (addr, port);
+  listener = stt_listener_new (soup, sockaddr, max_message, handshake_timeout,
+      &local);
+  if (!listener)
+    goto listen_failed;
+  return listener;
+
+  /* ERRORS */
+listen_failed:
+  {
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+          "port %d on %s is already in use; choose another with --port N "
+          "(--port 0 picks a free one)", port, host);
+    else
+      g_set_error (error, local->domain, local->code,
+          "cannot listen on %s port %d: %s", host, port, local->message);
+    return NULL;
+  }
+}
+
 GSocketAddress *
 stt_listener_get_address (SttListener * listener)
 {
   return g_socket_get_local_address (listener->socket, NULL);
+}
+
+gchar *
+stt_listener_get_url (SttListener * listener, const gchar * scheme)
+{
+  g_autoptr (GSocketAddress) address = stt_listener_get_address (listener);
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+  g_autofree gchar *host =
+      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+
+  if (strchr (host, ':'))
+    return g_strdup_printf ("%s://[%s]:%u", scheme, host,
+        g_inet_socket_address_get_port (inet));
+  return g_strdup_printf ("%s://%s:%u", scheme, host,
+      g_inet_socket_address_get_port (inet));
 }
 
 guint

@@ -24,8 +24,15 @@ typedef struct _SttListener SttListener;
  * (guard, 0)) within @handshake_timeout seconds. */
 SttListener *stt_listener_new (SoupServer * soup, GSocketAddress * address,
     guint64 max_message, guint handshake_timeout, GError ** error);
+/* stt_listener_new() on @host (an address, or a name resolved first) and @port, as the
+ * options --host and --port give them: the errors name those options. */
+SttListener *stt_listener_new_on_host (SoupServer * soup, const gchar * host, gint port,
+    guint64 max_message, guint handshake_timeout, GError ** error);
 /* Where it listens (the port chosen for port 0). Transfer full. */
 GSocketAddress *stt_listener_get_address (SttListener * listener);
+/* Where it listens as "@scheme://HOST:PORT" ("[HOST]" for IPv6), for the line
+ * "listening on URL" that scripts wait for. Free with g_free. */
+gchar *stt_listener_get_url (SttListener * listener, const gchar * scheme);
 /* Connections answered 503 for want of a file descriptor. */
 guint stt_listener_get_refused (SttListener * listener);
 /* Stops listening; connections already accepted go on. */

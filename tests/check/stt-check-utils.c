@@ -12,6 +12,7 @@
 #include <libsoup/soup.h>
 #include <json-glib/json-glib.h>
 #include <gst/check/gstcheck.h>
+#include <gst/app/app.h>
 
 #include "stt-check-utils.h"
 #include "stt-test-server.h"
@@ -164,6 +165,200 @@ stt_check_split (GstBuffer * buf, GstAudioFormat format, guint rate, guint chann
     off += n;
   }
   return out;
+}
+
+struct _SttCheckFeeder
+{
+  GstElement *src;
+  GList *buffers;
+  gboolean realtime;
+  gint64 start;
+  gint stop;                    /* atomic */
+  GThread *thread;
+};
+
+static gpointer
+feeder_thread (gpointer data)
+{
+  SttCheckFeeder *f = data;
+  gint64 start = f->start ? f->start : g_get_monotonic_time ();
+  GList *l;
+
+  for (l = f->buffers; l; l = l->next) {
+    gint64 due = start + (gint64) (GST_BUFFER_PTS (l->data) / GST_USECOND);
+    gint64 now = g_get_monotonic_time ();
+
+    if (g_atomic_int_get (&f->stop))
+      break;
+    if (f->realtime && due > now)
+      g_usleep (due - now);
+    if (gst_app_src_push_buffer (GST_APP_SRC (f->src), gst_buffer_copy (l->data))
+        != GST_FLOW_OK)
+      break;
+  }
+  if (l == NULL)
+    gst_app_src_end_of_stream (GST_APP_SRC (f->src));
+  return NULL;
+}
+
+SttCheckFeeder *
+stt_check_feeder_start (GstElement * src, GList * buffers, gboolean realtime,
+    gint64 start)
+{
+  SttCheckFeeder *f = g_new0 (SttCheckFeeder, 1);
+
+  f->src = gst_object_ref (src);
+  f->buffers = buffers;
+  f->realtime = realtime;
+  f->start = start;
+  f->thread = g_thread_new ("stt-check-feeder", feeder_thread, f);
+  return f;
+}
+
+void
+stt_check_feeder_stop (SttCheckFeeder * f)
+{
+  g_atomic_int_set (&f->stop, 1);
+  g_thread_join (f->thread);
+  gst_object_unref (f->src);
+  g_free (f);
+}
+
+static void
+cue_clear (SttCheckCue * cue)
+{
+  g_free (cue->text);
+}
+
+GArray *
+stt_check_cues_new (void)
+{
+  GArray *cues = g_array_new (FALSE, TRUE, sizeof (SttCheckCue));
+
+  g_array_set_clear_func (cues, (GDestroyNotify) cue_clear);
+  return cues;
+}
+
+typedef struct
+{
+  GMutex *lock;
+  GArray *cues;
+} CueSink;
+
+static void
+cue_sink_free (CueSink * cs)
+{
+  g_array_unref (cs->cues);
+  g_free (cs);
+}
+
+/* The appsink's streaming thread. */
+static GstFlowReturn
+on_new_sample (GstAppSink * sink, gpointer data)
+{
+  CueSink *cs = data;
+  GstSample *sample = gst_app_sink_pull_sample (sink);
+  GstBuffer *buf;
+  GstMapInfo map;
+  SttCheckCue cue;
+
+  if (sample == NULL)
+    return GST_FLOW_EOS;
+  buf = gst_sample_get_buffer (sample);
+  cue.pts = GST_BUFFER_PTS (buf);
+  cue.duration = GST_BUFFER_DURATION (buf);
+  cue.arrived = g_get_monotonic_time ();
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  cue.text = g_strndup ((const gchar *) map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  gst_sample_unref (sample);
+  g_mutex_lock (cs->lock);
+  g_array_append_val (cs->cues, cue);
+  g_mutex_unlock (cs->lock);
+  return GST_FLOW_OK;
+}
+
+void
+stt_check_collect_cues (GstElement * sink, GMutex * lock, GArray * cues)
+{
+  GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
+  CueSink *cs = g_new0 (CueSink, 1);
+
+  cs->lock = lock;
+  cs->cues = g_array_ref (cues);
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, cs,
+      (GDestroyNotify) cue_sink_free);
+}
+
+static GString *logged;         /* under log_lock */
+static GMutex log_lock;
+static gboolean log_quiet;
+static GLogFunc glib_log_before;
+
+static void
+capture_gst (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
+    const gchar * function, gint line, GObject * object, GstDebugMessage * message,
+    gpointer data)
+{
+  const gchar *text = gst_debug_message_get (message);
+
+  g_mutex_lock (&log_lock);
+  /* GStreamer 1.22 may still call a log function just removed, from another thread. */
+  if (logged)
+    g_string_append_printf (logged, "%s %s:%d %s\n", gst_debug_category_get_name (cat),
+        function, line, text ? text : "");
+  g_mutex_unlock (&log_lock);
+}
+
+static void
+capture_glib (const gchar * domain, GLogLevelFlags level, const gchar * message,
+    gpointer data)
+{
+  g_mutex_lock (&log_lock);
+  if (logged)
+    g_string_append_printf (logged, "%s: %s\n", domain ? domain : "", message);
+  g_mutex_unlock (&log_lock);
+}
+
+void
+stt_check_log_capture_start (const gchar * threshold, gboolean quiet)
+{
+  g_mutex_lock (&log_lock);
+  logged = g_string_new (NULL);
+  g_mutex_unlock (&log_lock);
+  gst_debug_set_active (TRUE);
+  log_quiet = quiet;
+  if (quiet)
+    gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_set_threshold_from_string (threshold, TRUE);
+  gst_debug_add_log_function (capture_gst, NULL, NULL);
+  glib_log_before = g_log_set_default_handler (capture_glib, NULL);
+}
+
+const GString *
+stt_check_log_lock (void)
+{
+  g_mutex_lock (&log_lock);
+  return logged;
+}
+
+void
+stt_check_log_unlock (void)
+{
+  g_mutex_unlock (&log_lock);
+}
+
+void
+stt_check_log_capture_stop (void)
+{
+  gst_debug_remove_log_function (capture_gst);
+  if (log_quiet)
+    gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  g_log_set_default_handler (glib_log_before, NULL);
+  g_mutex_lock (&log_lock);
+  g_string_free (logged, TRUE);
+  logged = NULL;
+  g_mutex_unlock (&log_lock);
 }
 
 GList *

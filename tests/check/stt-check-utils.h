@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the gst-check tests: tone-burst audio with known word times, bus
- * collection, pipelines. */
+ * collection, pipelines, a live appsrc feeder, the text an appsink receives. */
 #pragma once
 
 #include <gst/gst.h>
@@ -58,6 +58,44 @@ GstCaps *stt_check_audio_caps (GstAudioFormat format, guint rate, guint channels
 /* Splits @buf into buffers of @chunk_ms with running PTS (for pushing like a source). */
 GList *stt_check_split (GstBuffer * buf, GstAudioFormat format, guint rate,
     guint channels, guint chunk_ms);
+
+/* A thread that pushes @buffers (PTS from 0) into the appsrc @src: with @realtime at the
+ * pace of a live source, from @start (monotonic time in us; 0: when the thread starts),
+ * else all at once; then EOS, unless a push failed or stt_check_feeder_stop() came
+ * first. It pushes copies, which share the samples but not the metadata, so feeders may
+ * share @buffers; they must outlive it. */
+typedef struct _SttCheckFeeder SttCheckFeeder;
+SttCheckFeeder *stt_check_feeder_start (GstElement * src, GList * buffers,
+    gboolean realtime, gint64 start);
+/* Stops the feeder if it is still pushing, joins its thread and frees it. */
+void stt_check_feeder_stop (SttCheckFeeder * f);
+
+/* A text buffer as an appsink received it. */
+typedef struct
+{
+  GstClockTime pts, duration;
+  gchar *text;
+  gint64 arrived;               /* monotonic time */
+} SttCheckCue;
+
+/* An empty array of SttCheckCue that frees their text. */
+GArray *stt_check_cues_new (void);
+/* Appends every buffer the appsink @sink receives to @cues (from stt_check_cues_new())
+ * as an SttCheckCue, under @lock: read @cues under @lock, or once the sink stopped. */
+void stt_check_collect_cues (GstElement * sink, GMutex * lock, GArray * cues);
+
+/* Captures GStreamer's debug log at @threshold ("*:6") and GLib's log (its default
+ * handler) into one text, lines "category function:line message" and "domain:
+ * message", until stt_check_log_capture_stop(). With @quiet, GStreamer's log no longer
+ * goes to stderr too. */
+void stt_check_log_capture_start (const gchar * threshold, gboolean quiet);
+/* The text captured so far, held against the threads that log until
+ * stt_check_log_unlock(). */
+const GString *stt_check_log_lock (void);
+void stt_check_log_unlock (void);
+/* Stops the capture, puts back what it replaced (GStreamer's log on stderr, GLib's
+ * default handler; not the threshold) and frees the text. */
+void stt_check_log_capture_stop (void);
 
 /* Pops element messages named @name (and the error, if any, as an "error" structure,
  * and warnings as "warning" structures: their details plus "message") from @bus until

@@ -31,13 +31,6 @@
 
 typedef struct
 {
-  gchar *text;
-  GstClockTime pts, duration;
-  gint64 arrived;               /* monotonic time the appsink got it */
-} Out;
-
-typedef struct
-{
   SttTestServer *server;
   GstElement *pipeline, *stt, *src;
   const SttTone *tones;
@@ -46,19 +39,13 @@ typedef struct
   gchar *wav;
 
   GMutex lock;
-  GArray *outs;                 /* Out */
+  GArray *outs;                 /* SttCheckCue */
   GArray *final_times;          /* gint64: when each final with text was posted */
   GPtrArray *warnings;          /* gchar* */
   GPtrArray *warning_details;   /* GstStructure* */
   gchar *error;
   gboolean eos;
 } Run;
-
-static void
-out_clear (Out * o)
-{
-  g_free (o->text);
-}
 
 static GstBusSyncReply
 on_message (GstBus * bus, GstMessage * msg, gpointer data)
@@ -107,31 +94,6 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
   return GST_BUS_DROP;
 }
 
-static GstFlowReturn
-on_new_sample (GstAppSink * sink, gpointer data)
-{
-  Run *r = data;
-  GstSample *sample = gst_app_sink_pull_sample (sink);
-  GstBuffer *buf;
-  GstMapInfo map;
-  Out o;
-
-  if (sample == NULL)
-    return GST_FLOW_EOS;
-  buf = gst_sample_get_buffer (sample);
-  o.pts = GST_BUFFER_PTS (buf);
-  o.duration = GST_BUFFER_DURATION (buf);
-  o.arrived = g_get_monotonic_time ();
-  gst_buffer_map (buf, &map, GST_MAP_READ);
-  o.text = g_strndup ((const gchar *) map.data, map.size);
-  gst_buffer_unmap (buf, &map);
-  gst_sample_unref (sample);
-  g_mutex_lock (&r->lock);
-  g_array_append_val (r->outs, o);
-  g_mutex_unlock (&r->lock);
-  return GST_FLOW_OK;
-}
-
 /* A run of @tones (@duration s) through stttranscribe on @provider's test server. @live:
  * an appsrc fed at real-time pace; else a WAV file. @tail goes between stttranscribe
  * and the appsink (NULL: nothing). */
@@ -140,7 +102,6 @@ run_new (const gchar * provider, const SttTone * tones, guint n_tones, gdouble d
     gboolean live, const gchar * tail)
 {
   Run *r = g_new0 (Run, 1);
-  GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
   g_autofree gchar *desc = NULL, *url = NULL;
   GError *err = NULL;
   GstElement *sink;
@@ -152,8 +113,7 @@ run_new (const gchar * provider, const SttTone * tones, guint n_tones, gdouble d
   r->n_tones = n_tones;
   r->duration = duration;
   g_mutex_init (&r->lock);
-  r->outs = g_array_new (FALSE, FALSE, sizeof (Out));
-  g_array_set_clear_func (r->outs, (GDestroyNotify) out_clear);
+  r->outs = stt_check_cues_new ();
   r->final_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   r->warnings = g_ptr_array_new_with_free_func (g_free);
   r->warning_details = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
@@ -177,7 +137,7 @@ run_new (const gchar * provider, const SttTone * tones, guint n_tones, gdouble d
   g_object_set (r->stt, "provider", provider, "url", url, NULL);
   stt_check_set_test_credentials (r->stt, provider);
   sink = gst_bin_get_by_name (GST_BIN (r->pipeline), "sink");
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, r, NULL);
+  stt_check_collect_cues (sink, &r->lock, r->outs);
   gst_object_unref (sink);
   if (live) {
     GstCaps *caps = stt_check_audio_caps (GST_AUDIO_FORMAT_S16LE, RATE, 1);
@@ -218,6 +178,8 @@ run_free (Run * r)
 static void
 run_play_all (Run ** runs, guint n)
 {
+  g_autofree SttCheckFeeder **feeders = g_new0 (SttCheckFeeder *, n);
+  GList *bufs = NULL;
   gint64 start, deadline;
   guint i;
 
@@ -229,21 +191,11 @@ run_play_all (Run ** runs, guint n)
   if (runs[0]->src) {
     GstBuffer *all = stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, RATE, 1,
         runs[0]->duration, runs[0]->tones, runs[0]->n_tones, 0);
-    GList *bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, RATE, 1, 20), *l;
 
+    bufs = stt_check_split (all, GST_AUDIO_FORMAT_S16LE, RATE, 1, 20);
     gst_buffer_unref (all);
-    for (l = bufs; l; l = l->next) {
-      gint64 due = start + (gint64) (GST_BUFFER_PTS (l->data) / GST_USECOND);
-      gint64 now = g_get_monotonic_time ();
-
-      if (due > now)
-        g_usleep (due - now);
-      for (i = 0; i < n; i++)
-        gst_app_src_push_buffer (GST_APP_SRC (runs[i]->src), gst_buffer_copy (l->data));
-    }
-    g_list_free_full (bufs, (GDestroyNotify) gst_buffer_unref);
     for (i = 0; i < n; i++)
-      gst_app_src_end_of_stream (GST_APP_SRC (runs[i]->src));
+      feeders[i] = stt_check_feeder_start (runs[i]->src, bufs, TRUE, start);
   }
   for (i = 0; i < n; i++) {
     Run *r = runs[i];
@@ -259,6 +211,10 @@ run_play_all (Run ** runs, guint n)
       g_usleep (20 * 1000);
     }
   }
+  for (i = 0; i < n; i++)
+    if (feeders[i])
+      stt_check_feeder_stop (feeders[i]);
+  g_list_free_full (bufs, (GDestroyNotify) gst_buffer_unref);
   for (i = 0; i < n; i++) {
     fail_unless (runs[i]->error == NULL, "ERROR: %s", runs[i]->error);
     fail_unless (runs[i]->eos, "no EOS within %d s", RUN_LIMIT_S);
@@ -311,7 +267,7 @@ check_word_buffers (Run * r, const gchar * provider)
 
   fail_unless_equals_int (r->outs->len, r->n_tones);
   for (i = 0; i < r->outs->len; i++) {
-    const Out *o = &g_array_index (r->outs, Out, i);
+    const SttCheckCue *o = &g_array_index (r->outs, SttCheckCue, i);
     const SttTone *t = &r->tones[i];
     g_autofree gchar *want = stt_check_tone_word (t);
     g_autofree gchar *bare = stt_check_bare_word (o->text);
@@ -325,7 +281,7 @@ check_word_buffers (Run * r, const gchar * provider)
         ", its tone at %.3f s", provider, o->text, GST_TIME_ARGS (o->pts + o->duration),
         t->end);
     if (i > 0)
-      fail_unless (o->pts > g_array_index (r->outs, Out, i - 1).pts);
+      fail_unless (o->pts > g_array_index (r->outs, SttCheckCue, i - 1).pts);
   }
 }
 
@@ -371,7 +327,7 @@ GST_START_TEST (test_live_words)
     /* The first word left well before the final of its phrase (which comes after the
      * phrase's last word and the endpoint silence, over 1.5 s later). */
     fail_unless (r->final_times->len > 0);
-    ahead = g_array_index (r->final_times, gint64, 0) - g_array_index (r->outs, Out,
+    ahead = g_array_index (r->final_times, gint64, 0) - g_array_index (r->outs, SttCheckCue,
         0).arrived;
     GST_INFO ("%s: the first word %" G_GINT64_FORMAT " ms before its final", provider,
         ahead / 1000);
@@ -406,7 +362,7 @@ GST_START_TEST (test_partial_stability)
   check_word_buffers (r, "gladia");
   fail_unless (r->final_times->len > 0);
   /* The first final comes 3 s after the 8th word; the first word, over 4 s before. */
-  fail_unless (g_array_index (r->outs, Out, 0).arrived + 2 * G_USEC_PER_SEC
+  fail_unless (g_array_index (r->outs, SttCheckCue, 0).arrived + 2 * G_USEC_PER_SEC
       < g_array_index (r->final_times, gint64, 0));
   run_free (r);
 }
@@ -451,12 +407,12 @@ GST_START_TEST (test_late_warning)
   /* Every word still there once, in order; none before its tone; PTS increase. */
   fail_unless_equals_int (r->outs->len, n_tones);
   for (i = 0; i < r->outs->len; i++) {
-    const Out *o = &g_array_index (r->outs, Out, i);
+    const SttCheckCue *o = &g_array_index (r->outs, SttCheckCue, i);
 
     fail_unless (o->pts + TOLERANCE >= tones[i].start * GST_SECOND);
     if (i > 0)
-      fail_unless (o->pts >= g_array_index (r->outs, Out, i - 1).pts
-          + g_array_index (r->outs, Out, i - 1).duration);
+      fail_unless (o->pts >= g_array_index (r->outs, SttCheckCue, i - 1).pts
+          + g_array_index (r->outs, SttCheckCue, i - 1).duration);
   }
   run_free (r);
 }
@@ -761,7 +717,7 @@ check_shaped (const gchar * provider, const gchar * encoder)
   run_play (r);
   assert_no_warning (r);
   for (i = 0; i < r->outs->len; i++)
-    g_string_append (doc, g_array_index (r->outs, Out, i).text);
+    g_string_append (doc, g_array_index (r->outs, SttCheckCue, i).text);
   cues = parse_cues (doc->str);
   /* The long segment was cut: more cues than finals. */
   fail_unless (cues->len > r->final_times->len, "%s: %u cues for %u finals:\n%s",

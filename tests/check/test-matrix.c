@@ -226,12 +226,6 @@ input_free (Input * in)
 
 typedef struct
 {
-  GstClockTime pts, duration;
-  gchar *text;
-} Cue;
-
-typedef struct
-{
   gchar *text;                  /* "<element>: <message>" */
   GstStructure *details;        /* or NULL */
 } Warning;
@@ -246,11 +240,10 @@ typedef struct
   /* The cell's thread only. */
   SttTestServer *server;
   GstElement *pipeline, *stt;
-  GThread *feeder;
-  gint stop;                    /* atomic: the feeder stops early */
+  SttCheckFeeder *feeder;
 
   GMutex lock;                  /* cues: written from the appsink's streaming thread */
-  GArray *cues;                 /* Cue */
+  GArray *cues;                 /* SttCheckCue */
 
   /* From the bus. */
   GPtrArray *finals;            /* GstStructure: stt-transcript with is-final */
@@ -265,12 +258,6 @@ typedef struct
   guint got_words, want_words;  /* on the bus */
   GPtrArray *failures;          /* gchar *: why this cell failed */
 } Cell;
-
-static void
-cue_clear (Cue * cue)
-{
-  g_free (cue->text);
-}
 
 static void
 warning_free (Warning * w)
@@ -290,8 +277,7 @@ cell_new (const Input * in, const gchar * provider, const Fault * fault)
   c->provider = provider;
   c->fault = fault;
   g_mutex_init (&c->lock);
-  c->cues = g_array_new (FALSE, TRUE, sizeof (Cue));
-  g_array_set_clear_func (c->cues, (GDestroyNotify) cue_clear);
+  c->cues = stt_check_cues_new ();
   c->finals = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
   c->warnings = g_ptr_array_new_with_free_func ((GDestroyNotify) warning_free);
   c->failures = g_ptr_array_new_with_free_func (g_free);
@@ -366,35 +352,9 @@ arm_fault (Cell * c)
   }
 }
 
-static GstFlowReturn
-on_new_sample (GstAppSink * sink, gpointer data)
-{
-  Cell *c = data;
-  GstSample *sample = gst_app_sink_pull_sample (sink);
-  GstBuffer *buf;
-  GstMapInfo map;
-  Cue cue;
-
-  if (sample == NULL)
-    return GST_FLOW_EOS;
-  buf = gst_sample_get_buffer (sample);
-  cue.pts = GST_BUFFER_PTS (buf);
-  cue.duration = GST_BUFFER_DURATION (buf);
-  gst_buffer_map (buf, &map, GST_MAP_READ);
-  cue.text = g_strndup ((const gchar *) map.data, map.size);
-  gst_buffer_unmap (buf, &map);
-  gst_sample_unref (sample);
-
-  g_mutex_lock (&c->lock);
-  g_array_append_val (c->cues, cue);
-  g_mutex_unlock (&c->lock);
-  return GST_FLOW_OK;
-}
-
 static gboolean
 build_pipeline (Cell * c)
 {
-  GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
   const Kind *k = c->in->kind;
   g_autofree gchar *desc = NULL, *url = stt_test_server_get_url (c->server);
   GError *err = NULL;
@@ -425,7 +385,7 @@ build_pipeline (Cell * c)
   g_object_set (c->stt, "provider", c->provider, "url", url, NULL);
   stt_check_set_test_credentials (c->stt, c->provider);
   sink = gst_bin_get_by_name (GST_BIN (c->pipeline), "sink");
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, c, NULL);
+  stt_check_collect_cues (sink, &c->lock, c->cues);
   gst_object_unref (sink);
   if (k->source == SOURCE_LIVE) {
     GstElement *src = gst_bin_get_by_name (GST_BIN (c->pipeline), "src");
@@ -436,34 +396,6 @@ build_pipeline (Cell * c)
     gst_object_unref (src);
   }
   return TRUE;
-}
-
-/* The live source: 20 ms buffers at the pace of real time, PTS from 0, then EOS. */
-static gpointer
-feed_live (gpointer data)
-{
-  Cell *c = data;
-  GstElement *src = gst_bin_get_by_name (GST_BIN (c->pipeline), "src");
-  gint64 start = g_get_monotonic_time ();
-  GList *l;
-
-  for (l = c->in->buffers; l; l = l->next) {
-    gint64 due = start + (gint64) (GST_BUFFER_PTS (l->data) / GST_USECOND);
-    gint64 now = g_get_monotonic_time ();
-
-    if (g_atomic_int_get (&c->stop))
-      break;
-    if (due > now)
-      g_usleep (due - now);
-    /* A copy shares the samples; the cells' sources do not share metadata. */
-    if (gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_copy (l->data))
-        != GST_FLOW_OK)
-      break;
-  }
-  if (l == NULL)
-    gst_app_src_end_of_stream (GST_APP_SRC (src));
-  gst_object_unref (src);
-  return NULL;
 }
 
 static void
@@ -526,8 +458,13 @@ run_pipeline (Cell * c)
 
   /* A failure to start is an ERROR on the bus, recorded below. */
   gst_element_set_state (c->pipeline, GST_STATE_PLAYING);
-  if (c->in->kind->source == SOURCE_LIVE)
-    c->feeder = g_thread_new ("matrix-feeder", feed_live, c);
+  if (c->in->kind->source == SOURCE_LIVE) {
+    GstElement *src = gst_bin_get_by_name (GST_BIN (c->pipeline), "src");
+
+    /* 20 ms buffers at the pace of real time, PTS from 0, then EOS. */
+    c->feeder = stt_check_feeder_start (src, c->in->buffers, TRUE, 0);
+    gst_object_unref (src);
+  }
   if (c->fault->arm == ARM_GONE) {
     /* The first connection works; after its drop, every attempt is refused. */
     if (stt_test_server_wait_connections (c->server, 1, FALSE, CONNECT_WAIT_MS))
@@ -551,9 +488,8 @@ run_pipeline (Cell * c)
   c->seconds = (g_get_monotonic_time () - c->start) / (gdouble) G_USEC_PER_SEC;
   g_object_get (c->stt, "stats", &c->stats, NULL);
 
-  g_atomic_int_set (&c->stop, 1);
   if (c->feeder)
-    g_thread_join (c->feeder);
+    stt_check_feeder_stop (c->feeder);
   gst_element_set_state (c->pipeline, GST_STATE_NULL);
   gst_object_unref (bus);
 }
@@ -633,7 +569,7 @@ cue_words (Cell * c)
   guint i, k;
 
   for (i = 0; i < c->cues->len; i++) {
-    const Cue *cue = &g_array_index (c->cues, Cue, i);
+    const SttCheckCue *cue = &g_array_index (c->cues, SttCheckCue, i);
     g_auto (GStrv) parts = g_strsplit_set (cue->text, " \n", -1);
 
     for (k = 0; parts[k]; k++) {
@@ -848,7 +784,7 @@ check_bus_words (Cell * c, guint n_want)
  * buffer; other input caption cues of at most 2 lines of 42 characters (a longer single
  * word alone on its line) and 7 s. Returns what is wrong, or NULL. */
 static gchar *
-cue_shape_error (Cell * c, const Cue * cue)
+cue_shape_error (Cell * c, const SttCheckCue * cue)
 {
   g_auto (GStrv) lines = g_strsplit (cue->text, "\n", -1);
   guint i, n = g_strv_length (lines);
@@ -898,7 +834,7 @@ check_cues (Cell * c, guint n_want)
   }
 
   for (i = 0; i < c->cues->len; i++) {
-    const Cue *cue = &g_array_index (c->cues, Cue, i);
+    const SttCheckCue *cue = &g_array_index (c->cues, SttCheckCue, i);
     GstClockTime end = cue->pts + cue->duration;
 
     if (!GST_CLOCK_TIME_IS_VALID (cue->pts) || !GST_CLOCK_TIME_IS_VALID (cue->duration)) {

@@ -54,12 +54,6 @@ typedef struct
 
 typedef struct
 {
-  GstClockTime pts;
-  gchar *text;
-} Cue;
-
-typedef struct
-{
   gchar *text;
   GstClockTime start;
   gchar *provider;
@@ -82,7 +76,7 @@ typedef struct
   GstElement *pipeline, *stt;
   gboolean live;
   GMutex lock;
-  GArray *cues;                 /* Cue, from the appsink thread */
+  GArray *cues;                 /* SttCheckCue, from the appsink thread */
   GArray *words;                /* Word, from the bus, in order */
   GArray *revisions;            /* Revision, from the bus, in order */
   GPtrArray *warnings;          /* gchar* */
@@ -95,19 +89,12 @@ typedef struct
   gboolean eos;
   GstStructure *stats;
   gint64 start;
-  gint stop;
-  GThread *feeder;
+  SttCheckFeeder *feeder;
   SttTone *tones;
   guint n_tones;
   gdouble duration;
   GList *buffers;
 } Run;
-
-static void
-cue_clear (Cue * c)
-{
-  g_free (c->text);
-}
 
 static void
 word_clear (Word * w)
@@ -131,29 +118,6 @@ since_start (Run * r)
   return (g_get_monotonic_time () - r->start) / (gdouble) G_USEC_PER_SEC;
 }
 
-static GstFlowReturn
-on_new_sample (GstAppSink * sink, gpointer data)
-{
-  Run *r = data;
-  GstSample *sample = gst_app_sink_pull_sample (sink);
-  GstBuffer *buf;
-  GstMapInfo map;
-  Cue cue;
-
-  if (sample == NULL)
-    return GST_FLOW_EOS;
-  buf = gst_sample_get_buffer (sample);
-  cue.pts = GST_BUFFER_PTS (buf);
-  gst_buffer_map (buf, &map, GST_MAP_READ);
-  cue.text = g_strndup ((const gchar *) map.data, map.size);
-  gst_buffer_unmap (buf, &map);
-  gst_sample_unref (sample);
-  g_mutex_lock (&r->lock);
-  g_array_append_val (r->cues, cue);
-  g_mutex_unlock (&r->lock);
-  return GST_FLOW_OK;
-}
-
 /* A run of @duration seconds of speech, from a live source fed in real time or (not
  * @live) a non-live one that pushes everything at once; the vosk server as a backup if
  * @backed_up. */
@@ -162,7 +126,6 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up,
     const gchar * provider)
 {
   Run *r = g_new0 (Run, 1);
-  GstAppSinkCallbacks callbacks = {.new_sample = on_new_sample };
   g_autofree gchar *backup_url = NULL, *primary_url = NULL, *direct = NULL;
   const gchar *path;
   GError *err = NULL;
@@ -175,8 +138,7 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up,
 
   g_mutex_init (&r->lock);
   r->duration = duration;
-  r->cues = g_array_new (FALSE, TRUE, sizeof (Cue));
-  g_array_set_clear_func (r->cues, (GDestroyNotify) cue_clear);
+  r->cues = stt_check_cues_new ();
   r->words = g_array_new (FALSE, TRUE, sizeof (Word));
   g_array_set_clear_func (r->words, (GDestroyNotify) word_clear);
   r->revisions = g_array_new (FALSE, TRUE, sizeof (Revision));
@@ -235,7 +197,7 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up,
   gst_caps_unref (caps);
   gst_object_unref (src);
   sink = gst_bin_get_by_name (GST_BIN (r->pipeline), "sink");
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, r, NULL);
+  stt_check_collect_cues (sink, &r->lock, r->cues);
   gst_object_unref (sink);
   return r;
 }
@@ -269,32 +231,6 @@ run_free (Run * r)
   g_free (r->spool_dir);
   g_mutex_clear (&r->lock);
   g_free (r);
-}
-
-/* The live source: 20 ms buffers at the pace of real time, then EOS. */
-static gpointer
-feed_live (gpointer data)
-{
-  Run *r = data;
-  GstElement *src = gst_bin_get_by_name (GST_BIN (r->pipeline), "src");
-  GList *l;
-
-  for (l = r->buffers; l; l = l->next) {
-    gint64 due = r->start + (gint64) (GST_BUFFER_PTS (l->data) / GST_USECOND);
-    gint64 now = g_get_monotonic_time ();
-
-    if (g_atomic_int_get (&r->stop))
-      break;
-    if (r->live && due > now)
-      g_usleep (due - now);
-    if (gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_ref (l->data))
-        != GST_FLOW_OK)
-      break;
-  }
-  if (l == NULL)
-    gst_app_src_end_of_stream (GST_APP_SRC (src));
-  gst_object_unref (src);
-  return NULL;
 }
 
 /* The words of a final or a revision @s, to @into. */
@@ -398,6 +334,7 @@ static void
 run_play (Run * r, const Step * steps, guint n_steps)
 {
   GstBus *bus = gst_element_get_bus (r->pipeline);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (r->pipeline), "src");
   gint64 deadline;
   guint next = 0;
 
@@ -408,7 +345,8 @@ run_play (Run * r, const Step * steps, guint n_steps)
       GST_STATE_CHANGE_FAILURE);
   r->start = g_get_monotonic_time ();
   deadline = r->start + (gint64) ((r->duration + 60) * G_USEC_PER_SEC);
-  r->feeder = g_thread_new ("failover-feeder", feed_live, r);
+  /* 20 ms buffers, at the pace of real time when live, then EOS. */
+  r->feeder = stt_check_feeder_start (src, r->buffers, r->live, r->start);
   while (!r->eos && r->error == NULL && g_get_monotonic_time () < deadline) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, 50 * GST_MSECOND,
         GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING | GST_MESSAGE_ELEMENT);
@@ -471,9 +409,9 @@ run_play (Run * r, const Step * steps, guint n_steps)
   g_object_get (r->stt, "stats", &r->stats, NULL);
   if (r->spool_dir)
     r->spool_files_at_eos = count_files (r->spool_dir);
-  g_atomic_int_set (&r->stop, 1);
-  g_thread_join (r->feeder);
+  stt_check_feeder_stop (r->feeder);
   gst_element_set_state (r->pipeline, GST_STATE_NULL);
+  gst_object_unref (src);
   gst_object_unref (bus);
 }
 
@@ -521,7 +459,7 @@ check_words (Run * r, gdouble max_delay, guint * primary_words, guint * backup_w
 
   /* The text buffers: the same words, each cue at its first word's time. */
   for (i = 0; i < r->cues->len; i++) {
-    Cue *c = &g_array_index (r->cues, Cue, i);
+    SttCheckCue *c = &g_array_index (r->cues, SttCheckCue, i);
     g_auto (GStrv) parts = g_strsplit_set (c->text, " \n", -1);
     gboolean first = TRUE;
 
@@ -706,7 +644,7 @@ check_words_revised (Run * r, gdouble live_from)
   /* The text buffers: the bus's words, each buffer at its first word's time, none in
    * the stretch given up (a GAP covers it). */
   for (c = 0; c < r->cues->len; c++) {
-    Cue *cue = &g_array_index (r->cues, Cue, c);
+    SttCheckCue *cue = &g_array_index (r->cues, SttCheckCue, c);
     g_auto (GStrv) parts = g_strsplit_set (cue->text, " \n", -1);
     gboolean first = TRUE;
     guint p;

@@ -1353,23 +1353,6 @@ GST_END_TEST;
 
 /* --- the token, and nothing secret in the log --- */
 
-static GString *logged;
-static GMutex log_lock;
-
-static void
-capture_log (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
-    const gchar * function, gint line, GObject * object, GstDebugMessage * message,
-    gpointer data)
-{
-  const gchar *text = gst_debug_message_get (message);
-
-  g_mutex_lock (&log_lock);
-  /* GStreamer 1.22 may still call a log function just removed, from another thread. */
-  if (logged)
-    g_string_append_printf (logged, "%s\n", text ? text : "");
-  g_mutex_unlock (&log_lock);
-}
-
 /* Every attempt brings a fresh token in the Authorization header (never in the URL),
  * HS256 with the server's secret: room, role publish, exp = iat + token-lifetime, the
  * claims asked for; the welcome names the publisher by its sub. */
@@ -1392,20 +1375,15 @@ GST_START_TEST (test_token)
   r = run_new (url, "token-lifetime=" G_STRINGIFY (LIFETIME));
   g_object_set (r->sink, "token-claims", claims, NULL);
   gst_structure_free (claims);
-  logged = g_string_new (NULL);
-  gst_debug_remove_log_function (gst_debug_log_default);
-  gst_debug_add_log_function (capture_log, NULL, NULL);
-  gst_debug_set_threshold_from_string ("*:6", TRUE);
+  stt_check_log_capture_start ("*:6", TRUE);
   run_play (r);
   push_words (r, 0, 2);
   end_stream (r);
   fail_unless (run_poll (r, NULL, NULL, 10000));
   gst_debug_set_threshold_from_string ("*:2", TRUE);
-  gst_debug_remove_log_function (capture_log);
-  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
-  g_mutex_lock (&log_lock);
-  log = g_strdup (logged->str);
-  g_mutex_unlock (&log_lock);
+  log = g_strdup (stt_check_log_lock ()->str);
+  stt_check_log_unlock ();
+  stt_check_log_capture_stop ();
   fail_unless (r->error == NULL && r->eos);
   fail_unless_equals_int (p->stored->len, 2);
 
@@ -1438,10 +1416,6 @@ GST_START_TEST (test_token)
   fail_unless (strstr (log, SECRET) == NULL, "the secret was logged");
   fail_unless (strstr (log, "welcomed") != NULL, "the log is captured");
   run_free (r);
-  g_mutex_lock (&log_lock);
-  g_string_free (logged, TRUE);
-  logged = NULL;
-  g_mutex_unlock (&log_lock);
   peer_free (p);
 }
 

@@ -28,33 +28,6 @@
 
 static const SttTone tones[] = { {0.3, 0.6, 440}, {0.9, 1.2, 700} };
 
-/* --- the debug log ---------------------------------------------------------------------- */
-
-static GString *logged;
-static GMutex log_lock;
-
-static void
-capture_gst (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
-    const gchar * function, gint line, GObject * object, GstDebugMessage * message,
-    gpointer data)
-{
-  const gchar *text = gst_debug_message_get (message);
-
-  g_mutex_lock (&log_lock);
-  g_string_append_printf (logged, "%s %s:%d %s\n", gst_debug_category_get_name (cat),
-      function, line, text ? text : "");
-  g_mutex_unlock (&log_lock);
-}
-
-static void
-capture_glib (const gchar * domain, GLogLevelFlags level, const gchar * message,
-    gpointer data)
-{
-  g_mutex_lock (&log_lock);
-  g_string_append_printf (logged, "%s: %s\n", domain ? domain : "", message);
-  g_mutex_unlock (&log_lock);
-}
-
 /* --- tokens, checked as a relay would ---------------------------------------------------- */
 
 /* NULL when @token is an HS256 JWT signed with SECRET carrying the test's claims, iat
@@ -299,17 +272,6 @@ typedef struct
   GString *connecting;          /* the reasons of the connecting stt-connection */
 } Run;
 
-static void
-setup_logs (void)
-{
-  logged = g_string_new (NULL);
-  gst_debug_set_active (TRUE);
-  gst_debug_remove_log_function (gst_debug_log_default);
-  gst_debug_set_threshold_from_string ("*:6", TRUE);
-  gst_debug_add_log_function (capture_gst, NULL, NULL);
-  g_log_set_default_handler (capture_glib, NULL);
-}
-
 static Run *
 run_new (Relay * relay, const gchar * url_template, const gchar * secret_file)
 {
@@ -323,7 +285,7 @@ run_new (Relay * relay, const gchar * url_template, const gchar * secret_file)
       G_N_ELEMENTS (tones), 0);
   GstMapInfo map;
 
-  setup_logs ();
+  stt_check_log_capture_start ("*:6", TRUE);
   r->relay = relay;
   r->soup = stt_check_soup_new (NULL, relay_setup, relay);
   base = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen", stt_check_soup_get_port (r->soup));
@@ -454,9 +416,9 @@ assert_failed (Run * r)
 static void
 assert_clean (Run * r)
 {
+  const GString *logged = stt_check_log_lock ();
   guint i;
 
-  g_mutex_lock (&log_lock);
   fail_unless (logged->len > 10000, "the debug log is suspiciously short");
   fail_unless (strstr (logged->str, SECRET) == NULL, "the secret shows in the log");
   fail_unless (strstr (r->posted->str, SECRET) == NULL, "the secret shows on the bus");
@@ -475,7 +437,7 @@ assert_clean (Run * r)
         "on the bus", i);
   }
   g_mutex_unlock (&r->relay->lock);
-  g_mutex_unlock (&log_lock);
+  stt_check_log_unlock ();
 }
 
 /* Every handshake carried a valid token of its own: none alike, no jti twice. */
@@ -517,11 +479,7 @@ run_free (Run * r)
   if (r->error)
     gst_structure_free (r->error);
   g_free (r);
-  gst_debug_remove_log_function (capture_gst);
-  g_mutex_lock (&log_lock);
-  g_string_free (logged, TRUE);
-  logged = NULL;
-  g_mutex_unlock (&log_lock);
+  stt_check_log_capture_stop ();
 }
 
 /* The audio connection @index received is the whole input: nothing lost in the retry. */

@@ -19,31 +19,6 @@
 #define TOKEN "tok-TEMPORARY-5e7a91"
 #define PASSWORD "HUNTER2-pw-77d3"
 
-static GString *logged;
-static GMutex log_lock;
-
-static void
-capture_gst (GstDebugCategory * cat, GstDebugLevel level, const gchar * file,
-    const gchar * function, gint line, GObject * object, GstDebugMessage * message,
-    gpointer data)
-{
-  const gchar *text = gst_debug_message_get (message);
-
-  g_mutex_lock (&log_lock);
-  g_string_append_printf (logged, "%s %s:%d %s\n", gst_debug_category_get_name (cat),
-      function, line, text ? text : "");
-  g_mutex_unlock (&log_lock);
-}
-
-static void
-capture_glib (const gchar * domain, GLogLevelFlags level, const gchar * message,
-    gpointer data)
-{
-  g_mutex_lock (&log_lock);
-  g_string_append_printf (logged, "%s: %s\n", domain ? domain : "", message);
-  g_mutex_unlock (&log_lock);
-}
-
 static void
 token_handler (SoupServer * soup, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer data)
@@ -65,25 +40,6 @@ static void
 token_setup (gpointer soup, gpointer data)
 {
   soup_server_add_handler (soup, "/token", token_handler, NULL, NULL);
-}
-
-static gboolean
-one_final (GList * collected, gpointer data)
-{
-  GList *f = stt_check_filter_final (collected, TRUE);
-  gboolean done = f != NULL;
-
-  g_list_free (f);
-  return done;
-}
-
-static gboolean
-has_error (GList * collected, gpointer data)
-{
-  for (; collected; collected = collected->next)
-    if (gst_structure_has_name (collected->data, "error"))
-      return TRUE;
-  return FALSE;
 }
 
 static void
@@ -113,6 +69,7 @@ run (gboolean with_token, gboolean reject, gboolean password)
   GstHarness *h = gst_harness_new_with_padnames ("stttranscribe", "sink", "src");
   GstBus *bus = gst_bus_new ();
   GString *posted = g_string_new (NULL);
+  const GString *logged;
   GList *msgs, *l;
   gchar *readback = NULL;
 
@@ -130,7 +87,8 @@ run (gboolean with_token, gboolean reject, gboolean password)
   gst_harness_push (h, stt_check_make_audio (GST_AUDIO_FORMAT_S16LE, 16000, 1, 1.5, tones,
           1, 0));
   gst_harness_push_event (h, gst_event_new_eos ());
-  msgs = stt_check_collect (bus, NULL, 10000, reject ? has_error : one_final, NULL);
+  msgs = stt_check_collect (bus, NULL, 10000,
+      reject ? stt_check_has_error : stt_check_n_finals, GUINT_TO_POINTER (1));
   for (l = msgs; l; l = l->next) {
     gchar *s = gst_structure_to_string (l->data);
     g_string_append_printf (posted, "%s\n", s);
@@ -150,10 +108,10 @@ run (gboolean with_token, gboolean reject, gboolean password)
     fail_unless (strstr (auth, with_token ? TOKEN : KEY) != NULL);
   }
   assert_clean ("a bus message", posted->str);
-  g_mutex_lock (&log_lock);
+  logged = stt_check_log_lock ();
   fail_unless (logged->len > 10000, "the debug log is suspiciously short");
   assert_clean ("the debug log", logged->str);
-  g_mutex_unlock (&log_lock);
+  stt_check_log_unlock ();
 
   g_string_free (posted, TRUE);
   g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
@@ -168,12 +126,8 @@ run (gboolean with_token, gboolean reject, gboolean password)
 static void
 setup (void)
 {
-  logged = g_string_new (NULL);
-  gst_debug_set_active (TRUE);
   /* Everything, whatever GST_DEBUG says. */
-  gst_debug_set_threshold_from_string ("*:9", TRUE);
-  gst_debug_add_log_function (capture_gst, NULL, NULL);
-  g_log_set_default_handler (capture_glib, NULL);
+  stt_check_log_capture_start ("*:9", FALSE);
 }
 
 GST_START_TEST (test_key_never_shows)

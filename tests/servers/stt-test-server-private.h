@@ -5,7 +5,7 @@
  * part (stt-test-server.c) accepts the HTTP request, applies the handshake faults, upgrades
  * to WebSocket, records everything the client sends, runs the analyzer and the faults, and
  * sends through a per-connection outbox (reply delay, stall). Adding a provider is one new
- * file defining an SttTestProtocol and one line in the table of stt-test-server.c.
+ * file defining an SttTestProtocol and one line in stt-test-protocols.def.
  * Everything here runs on the server thread.
  */
 #pragma once
@@ -77,15 +77,10 @@ typedef struct
   void (*send_harmless) (SttTestConn * conn);
 } SttTestProtocol;
 
-extern const SttTestProtocol stt_test_protocol_deepgram;
-extern const SttTestProtocol stt_test_protocol_assemblyai;
-extern const SttTestProtocol stt_test_protocol_elevenlabs;
-extern const SttTestProtocol stt_test_protocol_soniox;
-extern const SttTestProtocol stt_test_protocol_gladia;
-extern const SttTestProtocol stt_test_protocol_vosk;
-extern const SttTestProtocol stt_test_protocol_openai;
-extern const SttTestProtocol stt_test_protocol_speechmatics;
-extern const SttTestProtocol stt_test_protocol_aws;
+/* stt_test_protocol_<name>, one for each line of stt-test-protocols.def. */
+#define STT_TEST_PROTOCOL(name) extern const SttTestProtocol stt_test_protocol_##name;
+#include "stt-test-protocols.def"
+#undef STT_TEST_PROTOCOL
 
 /* The server's protocol, and its per-server state (new_server_state; NULL without one),
  * for a protocol's own test API. The state is made before stt_test_server_new() returns

@@ -32,16 +32,11 @@
 /* How long a raw close waits for the client's close frame. */
 #define RAW_CLOSE_TIMEOUT_MS 2000
 
+/* In the order of stt-test-protocols.def. */
 static const SttTestProtocol *const protocols[] = {
-  &stt_test_protocol_deepgram,
-  &stt_test_protocol_assemblyai,
-  &stt_test_protocol_elevenlabs,
-  &stt_test_protocol_soniox,
-  &stt_test_protocol_gladia,
-  &stt_test_protocol_vosk,
-  &stt_test_protocol_openai,
-  &stt_test_protocol_speechmatics,
-  &stt_test_protocol_aws,
+#define STT_TEST_PROTOCOL(name) &stt_test_protocol_##name,
+#include "stt-test-protocols.def"
+#undef STT_TEST_PROTOCOL
 };
 
 /* What was received on one accepted connection; kept after it closed. Under server->lock. */

@@ -11,6 +11,7 @@
 #include <libsoup/soup.h>
 
 #include "stt-fault-proxy.h"
+#include "stt-test-client.h"
 #include "stt-test-server.h"
 #include "stt-test-tones.h"
 
@@ -618,103 +619,13 @@ test_target (Fixture * f, gconstpointer unused)
 
 /* --- WebSocket through the proxy, to the Deepgram test server -------------------------- */
 
-typedef struct
-{
-  SoupSession *session;
-  SoupMessage *msg;
-  SoupWebsocketConnection *ws;
-  GError *error;
-  gboolean connect_done;
-  GPtrArray *texts;
-  guint want_texts;
-  gboolean closed;
-  gushort close_code;
-} WsClient;
-
-static gboolean
-ws_connected (gpointer data)
-{
-  return ((WsClient *) data)->connect_done;
-}
-
-static gboolean
-ws_closed (gpointer data)
-{
-  return ((WsClient *) data)->closed;
-}
-
-static gboolean
-ws_has_texts (gpointer data)
-{
-  WsClient *client = data;
-
-  return client->texts->len >= client->want_texts;
-}
-
-static void
-ws_on_message (SoupWebsocketConnection * ws, gint type, GBytes * message,
-    WsClient * client)
-{
-  if (type == SOUP_WEBSOCKET_DATA_TEXT)
-    g_ptr_array_add (client->texts, g_strndup (g_bytes_get_data (message, NULL),
-            g_bytes_get_size (message)));
-}
-
-static void
-ws_on_closed (SoupWebsocketConnection * ws, WsClient * client)
-{
-  client->closed = TRUE;
-  client->close_code = soup_websocket_connection_get_close_code (ws);
-}
-
-static void
-ws_connect_cb (GObject * source, GAsyncResult * result, gpointer data)
-{
-  WsClient *client = data;
-
-  client->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result,
-      &client->error);
-  client->connect_done = TRUE;
-  if (client->ws != NULL) {
-    g_signal_connect (client->ws, "message", G_CALLBACK (ws_on_message), client);
-    g_signal_connect (client->ws, "closed", G_CALLBACK (ws_on_closed), client);
-  }
-}
-
-/* Connects to the Deepgram path on @port; check client->ws / client->error. */
-static WsClient *
+/* A client of the Deepgram path on @port; check client->ws / client->error. */
+static SttTestClient *
 ws_client_new (guint port)
 {
-  WsClient *client = g_new0 (WsClient, 1);
   g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u/v1/listen?" QUERY, port);
 
-  client->session = soup_session_new ();
-  client->texts = g_ptr_array_new_with_free_func (g_free);
-  client->msg = soup_message_new ("GET", url);
-  soup_message_headers_replace (soup_message_get_request_headers (client->msg),
-      "Authorization", "Token test-key");
-  soup_session_websocket_connect_async (client->session, client->msg, NULL, NULL,
-      G_PRIORITY_DEFAULT, NULL, ws_connect_cb, client);
-  g_assert_true (wait_until (ws_connected, client, WAIT_MS));
-  return client;
-}
-
-static void
-ws_client_free (WsClient * client)
-{
-  if (client->ws != NULL) {
-    if (!client->closed) {
-      soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-      wait_until (ws_closed, client, WAIT_MS);
-    }
-    g_signal_handlers_disconnect_by_data (client->ws, client);
-    g_object_unref (client->ws);
-  }
-  g_clear_error (&client->error);
-  g_object_unref (client->msg);
-  g_object_unref (client->session);
-  g_ptr_array_unref (client->texts);
-  g_free (client);
+  return stt_test_client_new (url, "Token test-key", NULL);
 }
 
 typedef struct
@@ -741,7 +652,7 @@ test_websocket (void)
   g_autoptr (GBytes) received = NULL;
   g_auto (GStrv) texts = NULL;
   SttFaultProxy *proxy;
-  WsClient *client, *refused;
+  SttTestClient *client, *refused;
   AudioWait wait;
   gsize size, off;
   const guint8 *data = g_bytes_get_data (audio, &size);
@@ -767,8 +678,7 @@ test_websocket (void)
   g_assert_cmpuint (stt_fault_proxy_get_n_connections (proxy), ==, 1);
   g_assert_cmpuint (stt_fault_proxy_get_bytes_up (proxy), >, size);
   /* The final for the tone comes back (endpointed 300 ms after its end at 0.6 s). */
-  client->want_texts = 1;
-  g_assert_true (wait_until (ws_has_texts, client, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_has_messages, client, 1, WAIT_MS));
   g_assert_nonnull (strstr (g_ptr_array_index (client->texts, 0), "\"transcript\":\"w400\""));
 
   /* Blackhole on the way down: the server's message waits, then arrives. */
@@ -778,13 +688,12 @@ test_websocket (void)
   g_assert_cmpuint (client->texts->len, ==, 1);
   g_assert_false (client->closed);
   stt_fault_proxy_set_blackhole (proxy, FALSE);
-  client->want_texts = 2;
-  g_assert_true (wait_until (ws_has_texts, client, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_has_messages, client, 2, WAIT_MS));
   g_assert_cmpstr (g_ptr_array_index (client->texts, 1), ==, "{\"type\":\"Hello\"}");
 
   /* Drop: both ends see the connection end without a close frame. */
   stt_fault_proxy_drop_all (proxy);
-  g_assert_true (wait_until (ws_closed, client, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_true (client->close_code == 0 ||
       client->close_code == SOUP_WEBSOCKET_CLOSE_ABNORMAL);
   g_assert_true (stt_test_server_wait_connections (server, 1, TRUE, WAIT_MS));
@@ -797,8 +706,8 @@ test_websocket (void)
   g_assert_nonnull (refused->error);
   g_assert_cmpuint (stt_test_server_get_n_handshakes (server), ==, 1);
 
-  ws_client_free (refused);
-  ws_client_free (client);
+  stt_test_client_free (refused);
+  stt_test_client_free (client);
   stt_fault_proxy_free (proxy);
   stt_test_server_free (server);
 }

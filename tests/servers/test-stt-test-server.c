@@ -13,6 +13,7 @@
 #include <libsoup/soup.h>
 
 #include "stt-test-aws.h"
+#include "stt-test-client.h"
 #include "stt-test-server.h"
 #include "stt-test-tones.h"
 
@@ -25,152 +26,21 @@ static const SttTestTone two_tones[] = {
   {700.0, 1.0, 1.3, 0.5},
 };
 
-typedef struct
-{
-  SoupSession *session;
-  SoupMessage *msg;
-  SoupWebsocketConnection *ws;
-  GError *error;
-  gboolean connect_done;
-  GPtrArray *messages;          /* of JsonNode, in order */
-  GPtrArray *texts;             /* the same messages as received (gchar *) */
-  GPtrArray *binaries;          /* binary messages (GBytes), in order */
-  gint64 first_message_time;
-  guint n_pongs;
-  const gchar *awaited;         /* for has_awaited() */
-  gboolean closed;
-  gushort close_code;
-  gchar *close_reason;
-} Client;
-
-typedef gboolean (*DoneFunc) (Client * client, guint n);
-
-/* Runs the default main context until @done returns TRUE or @timeout_ms passes. */
-static gboolean
-wait_until (DoneFunc done, Client * client, guint n, guint timeout_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (!done (client, n) && g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-  return done (client, n);
-}
-
-static gboolean
-is_closed (Client * client, guint n)
-{
-  return client->closed;
-}
-
-static gboolean
-is_connected (Client * client, guint n)
-{
-  return client->connect_done;
-}
-
-static gboolean
-has_messages (Client * client, guint n)
-{
-  return client->messages->len >= n;
-}
-
-static gboolean
-has_pongs (Client * client, guint n)
-{
-  return client->n_pongs >= n;
-}
-
-static gboolean
-never (Client * client, guint n)
-{
-  return FALSE;
-}
-
-/* Runs the default main context for @ms. */
-static void
-spin (guint ms)
-{
-  wait_until (never, NULL, 0, ms);
-}
-
-static void
-on_message (SoupWebsocketConnection * ws, gint type, GBytes * message, Client * client)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  gsize size;
-  const gchar *data = g_bytes_get_data (message, &size);
-
-  if (type == SOUP_WEBSOCKET_DATA_BINARY) {
-    g_ptr_array_add (client->binaries, g_bytes_ref (message));
-    return;
-  }
-  g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
-  g_assert_true (json_parser_load_from_data (parser, data, size, &error));
-  if (client->messages->len == 0)
-    client->first_message_time = g_get_monotonic_time ();
-  g_ptr_array_add (client->messages, json_node_copy (json_parser_get_root (parser)));
-  g_ptr_array_add (client->texts, g_strndup (data, size));
-}
-
-static void
-on_pong (SoupWebsocketConnection * ws, GBytes * message, Client * client)
-{
-  client->n_pongs++;
-}
-
-static void
-on_closed (SoupWebsocketConnection * ws, Client * client)
-{
-  client->closed = TRUE;
-  client->close_code = soup_websocket_connection_get_close_code (ws);
-  client->close_reason = g_strdup (soup_websocket_connection_get_close_data (ws));
-}
-
-static void
-connected_cb (GObject * source, GAsyncResult * result, gpointer user_data)
-{
-  Client *client = user_data;
-
-  client->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result,
-      &client->error);
-  client->connect_done = TRUE;
-  if (client->ws != NULL) {
-    g_signal_connect (client->ws, "message", G_CALLBACK (on_message), client);
-    g_signal_connect (client->ws, "pong", G_CALLBACK (on_pong), client);
-    g_signal_connect (client->ws, "closed", G_CALLBACK (on_closed), client);
-  }
-}
-
-/* Connects to @server with @query (NULL: none) and the Authorization header @auth (NULL:
- * none); @protocols are offered as sub-protocols. Returns the client; check client->ws. */
-static Client *
+/* A client of @server's URL with @query (NULL: none), see stt_test_client_new(). */
+static SttTestClient *
 client_connect_full (SttTestServer * server, const gchar * query, const gchar * auth,
     const gchar * const *protocols)
 {
-  Client *client = g_new0 (Client, 1);
   g_autofree gchar *base = stt_test_server_get_url (server);
   g_autofree gchar *url = query ? g_strdup_printf ("%s?%s", base, query) : g_strdup (base);
 
-  client->session = soup_session_new ();
-  client->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  client->texts = g_ptr_array_new_with_free_func (g_free);
-  client->binaries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  client->msg = soup_message_new ("GET", url);
-  if (auth != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (client->msg),
-        "Authorization", auth);
-  soup_session_websocket_connect_async (client->session, client->msg, NULL,
-      (char **) protocols, G_PRIORITY_DEFAULT, NULL, connected_cb, client);
-  g_assert_true (wait_until (is_connected, client, 0, WAIT_MS));
-  return client;
+  return stt_test_client_new (url, auth, protocols);
 }
 
-static Client *
+static SttTestClient *
 client_connect (SttTestServer * server)
 {
-  Client *client = client_connect_full (server, QUERY, "Token test-key", NULL);
+  SttTestClient *client = client_connect_full (server, QUERY, "Token test-key", NULL);
 
   g_assert_no_error (client->error);
   g_assert_nonnull (client->ws);
@@ -178,28 +48,7 @@ client_connect (SttTestServer * server)
 }
 
 static void
-client_free (Client * client)
-{
-  if (client->ws != NULL) {
-    if (!client->closed) {
-      soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-      wait_until (is_closed, client, 0, WAIT_MS);
-    }
-    g_signal_handlers_disconnect_by_data (client->ws, client);
-    g_object_unref (client->ws);
-  }
-  g_clear_error (&client->error);
-  g_object_unref (client->msg);
-  g_object_unref (client->session);
-  g_ptr_array_unref (client->messages);
-  g_ptr_array_unref (client->texts);
-  g_ptr_array_unref (client->binaries);
-  g_free (client->close_reason);
-  g_free (client);
-}
-
-static void
-send_audio (Client * client, GBytes * audio, gsize chunk)
+send_audio (SttTestClient * client, GBytes * audio, gsize chunk)
 {
   gsize size, off;
   const guint8 *data = g_bytes_get_data (audio, &size);
@@ -212,20 +61,20 @@ send_audio (Client * client, GBytes * audio, gsize chunk)
 }
 
 static JsonObject *
-message_object (Client * client, guint i)
+message_object (SttTestClient * client, guint i)
 {
   return json_node_get_object (g_ptr_array_index (client->messages, i));
 }
 
 static const gchar *
-message_type (Client * client, guint i)
+message_type (SttTestClient * client, guint i)
 {
   return json_object_get_string_member (message_object (client, i), "type");
 }
 
 /* The index of the @nth (0-based) message of @type, or -1. */
 static gint
-find_message (Client * client, const gchar * type, guint nth)
+find_message (SttTestClient * client, const gchar * type, guint nth)
 {
   guint i;
 
@@ -236,7 +85,7 @@ find_message (Client * client, const gchar * type, guint nth)
 }
 
 static guint
-count_messages (Client * client, const gchar * type)
+count_messages (SttTestClient * client, const gchar * type)
 {
   guint i, n = 0;
 
@@ -298,7 +147,7 @@ test_results (void)
   g_auto (GStrv) texts = NULL;
   g_autofree gchar *model = NULL, *auth = NULL;
   g_autofree gchar *sha256 = NULL;
-  Client *client = client_connect_full (server, QUERY
+  SttTestClient *client = client_connect_full (server, QUERY
       "&interim_results=true&utterance_end_ms=1000&vad_events=true", "Token test-key",
       NULL);
   JsonObject *final, *alternative, *metadata;
@@ -307,7 +156,7 @@ test_results (void)
   g_assert_no_error (client->error);
   send_audio (client, audio, 3200);
   soup_websocket_connection_send_text (client->ws, "{\"type\":\"CloseStream\"}");
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
 
   /* SpeechStarted first, interims, one endpointed final, UtteranceEnd, the flush (empty:
@@ -367,7 +216,7 @@ test_results (void)
   g_assert_cmpuint (stt_test_server_get_client_close_code (server, 0), ==, 1000);
   g_assert_null (stt_test_server_get_audio (server, 1));
 
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -377,14 +226,14 @@ test_finalize (void)
 {
   SttTestServer *server = server_new ();
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 0.7, two_tones, 1);
-  Client *client = client_connect (server);
+  SttTestClient *client = client_connect (server);
   JsonObject *results;
 
   send_audio (client, audio, 1601);     /* odd sizes split samples across frames */
   soup_websocket_connection_send_text (client->ws, "{\"type\":\"KeepAlive\"}");
   soup_websocket_connection_send_text (client->ws, "{\"type\":\"Finalize\"}");
-  g_assert_true (wait_until (has_messages, client, 1, WAIT_MS));
-  spin (100);
+  g_assert_true (stt_test_client_wait (stt_test_client_has_messages, client, 1, WAIT_MS));
+  stt_test_client_spin (100);
   g_assert_cmpuint (client->messages->len, ==, 1);
   results = message_object (client, 0);
   g_assert_cmpstr (message_type (client, 0), ==, "Results");
@@ -397,7 +246,7 @@ test_finalize (void)
   /* Still open after a Finalize. */
   g_assert_false (client->closed);
 
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -407,17 +256,17 @@ test_empty_frame (void)
 {
   SttTestServer *server = server_new ();
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 0.8, two_tones, 1);
-  Client *client = client_connect (server);
+  SttTestClient *client = client_connect (server);
 
   send_audio (client, audio, 3200);
   soup_websocket_connection_send_binary (client->ws, NULL, 0);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
   g_assert_cmpstr (message_type (client, client->messages->len - 1), ==, "Metadata");
   g_assert_cmpstr (json_object_get_string_member (results_alternative (message_object
               (client, client->messages->len - 2)), "transcript"), ==, "w400");
 
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -429,13 +278,13 @@ test_bad_text (void)
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (texts); i++) {
-    Client *client = client_connect (server);
+    SttTestClient *client = client_connect (server);
 
     soup_websocket_connection_send_text (client->ws, texts[i]);
-    g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+    g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
     g_assert_cmpuint (client->close_code, ==, 1011);
     g_assert_nonnull (client->close_reason);
-    client_free (client);
+    stt_test_client_free (client);
   }
   stt_test_server_free (server);
 }
@@ -446,7 +295,7 @@ static void
 assert_refused (SttTestServer * server, const gchar * query, const gchar * auth,
     guint status)
 {
-  Client *client = client_connect_full (server, query, auth, NULL);
+  SttTestClient *client = client_connect_full (server, query, auth, NULL);
   SoupMessageHeaders *headers = soup_message_get_response_headers (client->msg);
 
   g_assert_null (client->ws);
@@ -454,18 +303,18 @@ assert_refused (SttTestServer * server, const gchar * query, const gchar * auth,
   g_assert_cmpuint (soup_message_get_status (client->msg), ==, status);
   g_assert_nonnull (soup_message_headers_get_one (headers, "dg-request-id"));
   g_assert_nonnull (soup_message_headers_get_one (headers, "dg-error"));
-  client_free (client);
+  stt_test_client_free (client);
 }
 
 static void
 assert_accepted (SttTestServer * server, const gchar * auth,
     const gchar * const *protocols)
 {
-  Client *client = client_connect_full (server, QUERY, auth, protocols);
+  SttTestClient *client = client_connect_full (server, QUERY, auth, protocols);
 
   g_assert_no_error (client->error);
   g_assert_nonnull (client->ws);
-  client_free (client);
+  stt_test_client_free (client);
 }
 
 static void
@@ -473,7 +322,7 @@ test_handshake (void)
 {
   static const gchar *const subprotocols[] = { "token", "test-key", NULL };
   SttTestServer *server = server_new ();
-  Client *client;
+  SttTestClient *client;
   const gchar *body;
 
   assert_refused (server, QUERY, NULL, 401);
@@ -503,14 +352,14 @@ test_handshake (void)
   g_assert_cmpuint (soup_message_get_status (client->msg), ==, 429);
   g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers
           (client->msg), "Retry-After"), ==, "7");
-  client_free (client);
+  stt_test_client_free (client);
   assert_refused (server, QUERY, "Token test-key", 429);
   stt_test_server_fail_handshakes (server, 503, 1, NULL);
   client = client_connect_full (server, QUERY, "Token test-key", NULL);
   g_assert_cmpuint (soup_message_get_status (client->msg), ==, 503);
   g_assert_null (soup_message_headers_get_one (soup_message_get_response_headers
           (client->msg), "Retry-After"));
-  client_free (client);
+  stt_test_client_free (client);
 
   stt_test_server_set_api_key (server, "other");
   assert_refused (server, QUERY, "Token test-key", 401);
@@ -518,7 +367,7 @@ test_handshake (void)
   body = soup_message_headers_get_one (soup_message_get_response_headers (client->msg),
       "Content-Type");
   g_assert_cmpstr (body, ==, "application/json");
-  client_free (client);
+  stt_test_client_free (client);
   assert_accepted (server, "Token other", NULL);
   stt_test_server_set_api_key (server, NULL);
   assert_accepted (server, NULL, NULL);
@@ -537,10 +386,10 @@ test_handshake (void)
 #define VOSK_CHUNK 6400
 
 /* Connects (no path, query or key needed) and sends @config first unless NULL. */
-static Client *
+static SttTestClient *
 vosk_connect (SttTestServer * server, const gchar * config)
 {
-  Client *client = client_connect_full (server, NULL, NULL, NULL);
+  SttTestClient *client = client_connect_full (server, NULL, NULL, NULL);
 
   g_assert_no_error (client->error);
   g_assert_nonnull (client->ws);
@@ -551,33 +400,33 @@ vosk_connect (SttTestServer * server, const gchar * config)
 
 /* Sends @audio in @chunk-byte frames and waits for the one answer to each. */
 static void
-vosk_send_audio (Client * client, GBytes * audio, gsize chunk)
+vosk_send_audio (SttTestClient * client, GBytes * audio, gsize chunk)
 {
   guint n = client->messages->len + (g_bytes_get_size (audio) + chunk - 1) / chunk;
 
   send_audio (client, audio, chunk);
-  g_assert_true (wait_until (has_messages, client, n, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_has_messages, client, n, WAIT_MS));
 }
 
 /* Sends @text and waits for its one answer. */
 static void
-vosk_send_text (Client * client, const gchar * text)
+vosk_send_text (SttTestClient * client, const gchar * text)
 {
   guint n = client->messages->len + 1;
 
   soup_websocket_connection_send_text (client->ws, text);
-  g_assert_true (wait_until (has_messages, client, n, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_has_messages, client, n, WAIT_MS));
 }
 
 static const gchar *
-member_string (Client * client, guint i, const gchar * name)
+member_string (SttTestClient * client, guint i, const gchar * name)
 {
   return json_object_get_string_member_with_default (message_object (client, i), name,
       NULL);
 }
 
 static void
-assert_vosk_partial (Client * client, guint i, const gchar * text)
+assert_vosk_partial (SttTestClient * client, guint i, const gchar * text)
 {
   g_assert_cmpstr (member_string (client, i, "partial"), ==, text);
   g_assert_false (json_object_has_member (message_object (client, i), "text"));
@@ -585,7 +434,7 @@ assert_vosk_partial (Client * client, guint i, const gchar * text)
 
 /* Answer @i is a final with @text and @n_words words in "result". */
 static void
-assert_vosk_final (Client * client, guint i, const gchar * text, guint n_words)
+assert_vosk_final (SttTestClient * client, guint i, const gchar * text, guint n_words)
 {
   JsonObject *o = message_object (client, i);
 
@@ -599,8 +448,8 @@ assert_vosk_final (Client * client, guint i, const gchar * text, guint n_words)
 }
 
 static void
-assert_vosk_word (Client * client, guint i, guint w, const gchar * text, gdouble start,
-    gdouble end)
+assert_vosk_word (SttTestClient * client, guint i, guint w, const gchar * text,
+    gdouble start, gdouble end)
 {
   JsonObject *word = json_array_get_object_element (json_object_get_array_member
       (message_object (client, i), "result"), w);
@@ -637,11 +486,11 @@ test_vosk_results (void)
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.5, two_tones, 2);
   g_autoptr (GBytes) received = NULL;
   g_auto (GStrv) texts = NULL;
-  Client *client = vosk_connect (server, VOSK_CONFIG);
+  SttTestClient *client = vosk_connect (server, VOSK_CONFIG);
   guint i;
 
   vosk_send_audio (client, audio, VOSK_CHUNK);
-  spin (100);
+  stt_test_client_spin (100);
   g_assert_cmpuint (client->messages->len, ==, G_N_ELEMENTS (partials));
   g_assert_cmpstr (g_ptr_array_index (client->texts, 0), ==, "{\n  \"partial\" : \"\"\n}");
   for (i = 0; i < G_N_ELEMENTS (partials); i++)
@@ -655,7 +504,7 @@ test_vosk_results (void)
 
   /* eof: the rest (silence) as a final without words, then close 1000. */
   soup_websocket_connection_send_text (client->ws, VOSK_EOF);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
   g_assert_cmpuint (client->messages->len, ==, G_N_ELEMENTS (partials) + 1);
   assert_vosk_final (client, G_N_ELEMENTS (partials), "", 0);
@@ -669,7 +518,7 @@ test_vosk_results (void)
   g_assert_cmpstr (texts[1], ==, VOSK_EOF);
   g_assert_cmpuint (stt_test_server_get_client_close_code (server, 0), ==, 1000);
 
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -683,7 +532,7 @@ test_vosk_reset_and_eof (void)
   SttTestServer *server = server_new_for ("vosk");
   g_autoptr (GBytes) audio1 = stt_test_tones_render_le (RATE, 0.8, first, 1);
   g_autoptr (GBytes) audio2 = stt_test_tones_render_le (RATE, 0.8, second, 1);
-  Client *client = vosk_connect (server, VOSK_CONFIG);
+  SttTestClient *client = vosk_connect (server, VOSK_CONFIG);
 
   vosk_send_audio (client, audio1, VOSK_CHUNK);
   assert_vosk_partial (client, 3, "w400");
@@ -693,7 +542,7 @@ test_vosk_reset_and_eof (void)
   /* Nothing heard since: vosk-api's fixed empty result. */
   vosk_send_text (client, VOSK_RESET);
   g_assert_cmpstr (g_ptr_array_index (client->texts, 5), ==, "{\"text\": \"\"}");
-  spin (50);
+  stt_test_client_spin (50);
   g_assert_false (client->closed);
 
   vosk_send_audio (client, audio2, VOSK_CHUNK);
@@ -701,13 +550,13 @@ test_vosk_reset_and_eof (void)
   assert_vosk_partial (client, 7, "w700");
   assert_vosk_partial (client, 9, "w700");
   soup_websocket_connection_send_text (client->ws, VOSK_EOF);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
   g_assert_cmpuint (client->messages->len, ==, 11);
   assert_vosk_final (client, 10, "w700", 1);
   assert_vosk_word (client, 10, 0, "w700", 1.0, 1.3);
 
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -718,15 +567,15 @@ test_vosk_merged_finals (void)
   const SttTestTone tones[] = { {440.0, 0.2, 0.4, 0.5}, {700.0, 1.3, 1.5, 0.5} };
   SttTestServer *server = server_new_for ("vosk");
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.2, tones, 2);
-  Client *client = vosk_connect (server, VOSK_CONFIG);
+  SttTestClient *client = vosk_connect (server, VOSK_CONFIG);
 
   vosk_send_audio (client, audio, g_bytes_get_size (audio));
-  spin (50);
+  stt_test_client_spin (50);
   g_assert_cmpuint (client->messages->len, ==, 1);
   assert_vosk_final (client, 0, "w400 w700", 2);
   assert_vosk_word (client, 0, 0, "w400", 0.2, 0.4);
   assert_vosk_word (client, 0, 1, "w700", 1.3, 1.5);
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -742,7 +591,7 @@ test_vosk_rate_and_words (void)
   g_autoptr (GBytes) head = g_bytes_new_from_bytes (audio, 0, 3200);
   g_autoptr (GBytes) tail = g_bytes_new_from_bytes (audio, 3200,
       g_bytes_get_size (audio) - 3200);
-  Client *client = vosk_connect (server, NULL);
+  SttTestClient *client = vosk_connect (server, NULL);
 
   vosk_send_audio (client, head, 3200);
   soup_websocket_connection_send_text (client->ws, VOSK_CONFIG);
@@ -751,12 +600,12 @@ test_vosk_rate_and_words (void)
   /* The frame of 0.8-1.0 s: 500 ms after the end of the word. */
   assert_vosk_final (client, 4, "w400", 1);
   assert_vosk_word (client, 4, 0, "w400", 0.2, 0.5);
-  client_free (client);
+  stt_test_client_free (client);
 
   client = vosk_connect (server, "{\"config\" : {\"sample_rate\" : 8000, \"words\" : 0}}");
   vosk_send_audio (client, audio, 3200);
   assert_vosk_final (client, 4, "w400", 0);
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -769,23 +618,24 @@ test_vosk_text (void)
     "{\"config\" : 5}", "{\"config\" : {\"sample_rate\" : 0}}", "config"
   };
   SttTestServer *server = server_new_for ("vosk");
-  Client *client = vosk_connect (server, "{\"config\" : {\"sample_rate\" : \"16000\"}}");
+  SttTestClient *client =
+      vosk_connect (server, "{\"config\" : {\"sample_rate\" : \"16000\"}}");
   guint i;
 
   soup_websocket_connection_send_text (client->ws, VOSK_EOF);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
   g_assert_cmpuint (client->messages->len, ==, 1);
   g_assert_cmpstr (g_ptr_array_index (client->texts, 0), ==, "{\"text\": \"\"}");
-  client_free (client);
+  stt_test_client_free (client);
 
   for (i = 0; i < G_N_ELEMENTS (bad); i++) {
     client = vosk_connect (server, NULL);
     soup_websocket_connection_send_text (client->ws, bad[i]);
-    g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+    g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
     g_assert_cmpuint (client->close_code, ==, 1011);
     g_assert_cmpuint (client->messages->len, ==, 0);
-    client_free (client);
+    stt_test_client_free (client);
   }
   stt_test_server_free (server);
 }
@@ -797,43 +647,43 @@ test_vosk_faults (void)
   SttTestServer *server = server_new_for ("vosk");
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 1.0, two_tones, 1);
   g_autoptr (GBytes) head = g_bytes_new_from_bytes (audio, 0, VOSK_CHUNK);
-  Client *client;
+  SttTestClient *client;
   gint64 sent;
 
   /* The frame reaching 0.5 s (0.4-0.6) is not answered. */
   stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, 4000, "Restart");
   client = vosk_connect (server, VOSK_CONFIG);
   send_audio (client, audio, VOSK_CHUNK);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 4000);
   g_assert_cmpstr (client->close_reason, ==, "Restart");
   g_assert_cmpuint (client->messages->len, ==, 2);
-  client_free (client);
+  stt_test_client_free (client);
 
   stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 0.5, 0, NULL);
   client = vosk_connect (server, VOSK_CONFIG);
   send_audio (client, audio, VOSK_CHUNK);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 0);
   g_assert_cmpuint (client->messages->len, ==, 2);
-  client_free (client);
+  stt_test_client_free (client);
 
   stt_test_server_inject_fault (server, STT_TEST_FAULT_STALL, 0.5, 0, NULL);
   client = vosk_connect (server, VOSK_CONFIG);
   send_audio (client, audio, VOSK_CHUNK);
-  spin (1000);
+  stt_test_client_spin (1000);
   g_assert_cmpuint (client->messages->len, ==, 2);
   g_assert_false (client->closed);
   soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
-  g_assert_true (wait_until (is_closed, client, 0, 7000));
-  client_free (client);
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, 7000));
+  stt_test_client_free (client);
 
   stt_test_server_set_reply_delay (server, 300);
   client = vosk_connect (server, VOSK_CONFIG);
   sent = g_get_monotonic_time ();
   vosk_send_audio (client, head, VOSK_CHUNK);
   g_assert_cmpint (client->first_message_time - sent, >=, 300 * 1000);
-  client_free (client);
+  stt_test_client_free (client);
 
   g_assert_true (stt_test_server_wait_connections (server, 4, TRUE, WAIT_MS));
   stt_test_server_free (server);
@@ -847,11 +697,11 @@ check_close_fault (gushort code)
   SttTestServer *server = server_new ();
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.0, two_tones, 2);
   g_autoptr (GBytes) received = NULL;
-  Client *client = client_connect (server);
+  SttTestClient *client = client_connect (server);
 
   stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, code, "Service restart");
   send_audio (client, audio, 1600);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, code);
   g_assert_cmpstr (client->close_reason, ==, "Service restart");
   /* Closed at the frame that reached 0.5 s: no results yet (the first word is at 0.5). */
@@ -861,13 +711,13 @@ check_close_fault (gushort code)
   g_assert_cmpuint (g_bytes_get_size (received), ==, RATE * 2 / 2);
 
   /* One-shot: the next connection is not affected. */
-  client_free (client);
+  stt_test_client_free (client);
   client = client_connect (server);
   send_audio (client, audio, 1600);
   soup_websocket_connection_send_text (client->ws, "{\"type\":\"CloseStream\"}");
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -886,16 +736,16 @@ test_fault_drop (void)
 {
   SttTestServer *server = server_new ();
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.0, two_tones, 2);
-  Client *client = client_connect (server);
+  SttTestClient *client = client_connect (server);
 
   stt_test_server_inject_fault (server, STT_TEST_FAULT_DROP, 1.0, 0, NULL);
   send_audio (client, audio, 1600);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   /* No close frame was received. */
   g_assert_cmpuint (client->close_code, ==, 0);
   g_assert_true (stt_test_server_wait_connections (server, 1, TRUE, WAIT_MS));
   g_assert_cmpuint (stt_test_server_get_client_close_code (server, 0), ==, 0);
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -907,21 +757,21 @@ test_fault_stall (void)
   SttTestServer *server = server_new ();
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.0, two_tones, 2);
   g_autoptr (GBytes) received = NULL;
-  Client *client = client_connect_full (server, QUERY "&interim_results=true",
+  SttTestClient *client = client_connect_full (server, QUERY "&interim_results=true",
       "Token test-key", NULL);
   guint n_pongs, n_messages;
 
   soup_websocket_connection_set_keepalive_interval (client->ws, 1);
-  g_assert_true (wait_until (has_pongs, client, 1, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_has_pongs, client, 1, WAIT_MS));
 
   stt_test_server_inject_fault (server, STT_TEST_FAULT_STALL, 0.6, 0, NULL);
   send_audio (client, audio, 1600);
-  spin (2500);
+  stt_test_client_spin (2500);
   n_pongs = client->n_pongs;
   n_messages = client->messages->len;
   g_assert_cmpuint (count_messages (client, "Results"), ==, 0);
   g_assert_false (client->closed);
-  spin (1500);
+  stt_test_client_spin (1500);
   g_assert_cmpuint (client->n_pongs, ==, n_pongs);
   g_assert_cmpuint (client->messages->len, ==, n_messages);
   g_assert_false (stt_test_server_wait_connections (server, 1, TRUE, 0));
@@ -931,9 +781,9 @@ test_fault_stall (void)
   /* The client gives up: the server notices and closes its side. */
   soup_websocket_connection_set_keepalive_interval (client->ws, 0);
   soup_websocket_connection_close (client->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
-  g_assert_true (wait_until (is_closed, client, 0, 7000));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, 7000));
   g_assert_true (stt_test_server_wait_connections (server, 1, TRUE, WAIT_MS));
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -1056,7 +906,7 @@ append_finals (GString * s, const gchar * protocol, JsonObject * o)
 }
 
 static gchar *
-final_transcript (Client * client, const gchar * protocol)
+final_transcript (SttTestClient * client, const gchar * protocol)
 {
   GString *s = g_string_new (NULL);
   guint i;
@@ -1067,7 +917,7 @@ final_transcript (Client * client, const gchar * protocol)
 }
 
 static gboolean
-client_received (Client * client, const gchar * needle)
+client_received (SttTestClient * client, const gchar * needle)
 {
   guint i;
 
@@ -1078,7 +928,7 @@ client_received (Client * client, const gchar * needle)
 }
 
 static gboolean
-has_awaited (Client * client, guint n)
+has_awaited (SttTestClient * client, guint n)
 {
   return client_received (client, client->awaited);
 }
@@ -1098,7 +948,7 @@ sm_start (const gchar * encoding, const gchar * language, const gchar * max_dela
 }
 
 static const gchar *
-sm_name (Client * client, guint i)
+sm_name (SttTestClient * client, guint i)
 {
   return json_object_get_string_member_with_default (message_object (client, i), "message",
       "");
@@ -1106,7 +956,7 @@ sm_name (Client * client, guint i)
 
 /* The index of the @nth (0-based) message named @name, or -1. */
 static gint
-sm_find (Client * client, const gchar * name, guint nth)
+sm_find (SttTestClient * client, const gchar * name, guint nth)
 {
   guint i;
 
@@ -1122,7 +972,7 @@ static void
 check_sm_refused (SttTestServer * server, const gchar * first, GBytes * audio,
     const gchar * then, const gchar * type, gushort code)
 {
-  Client *client = client_connect_full (server, NULL, "Bearer test-key", NULL);
+  SttTestClient *client = client_connect_full (server, NULL, "Bearer test-key", NULL);
   gint error;
 
   g_assert_nonnull (client->ws);
@@ -1132,14 +982,14 @@ check_sm_refused (SttTestServer * server, const gchar * first, GBytes * audio,
     send_audio (client, audio, RATE / 10 * 2);
   if (then)
     soup_websocket_connection_send_text (client->ws, then);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   error = sm_find (client, "Error", 0);
   g_assert_cmpint (error, >=, 0);
   g_assert_cmpstr (json_object_get_string_member (message_object (client, error), "type"),
       ==, type);
   g_assert_cmpuint (client->close_code, ==, code);
   g_assert_cmpstr (client->close_reason, ==, type);
-  client_free (client);
+  stt_test_client_free (client);
 }
 
 /* The handshake (GET, Bearer key or jwt query) and what StartRecognition must be. */
@@ -1158,23 +1008,23 @@ test_speechmatics_refusals (void)
   g_autofree gchar *root = sm_start ("pcm_s16le", "en", "1.0", "", ",\"model\":\"x\"");
   g_autofree gchar *translate = sm_start ("pcm_s16le", "en", "1.0", "",
       ",\"translation_config\":{\"target_languages\":[\"de\"]}");
-  Client *client;
+  SttTestClient *client;
 
   client = client_connect_full (server, NULL, "Bearer wrong", NULL);
   g_assert_null (client->ws);
   g_assert_cmpuint (soup_message_get_status (client->msg), ==, 401);
-  client_free (client);
+  stt_test_client_free (client);
   client = client_connect_full (server, NULL, NULL, NULL);
   g_assert_null (client->ws);
   g_assert_cmpuint (soup_message_get_status (client->msg), ==, 401);
-  client_free (client);
+  stt_test_client_free (client);
   /* A temporary key in the query, as the JS SDK sends it. */
   client = client_connect_full (server, "jwt=test-key", NULL, NULL);
   g_assert_nonnull (client->ws);
   /* Info on connect, before anything is sent. */
-  g_assert_true (wait_until (has_messages, client, 1, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_has_messages, client, 1, WAIT_MS));
   g_assert_cmpstr (sm_name (client, 0), ==, "Info");
-  client_free (client);
+  stt_test_client_free (client);
 
   check_sm_refused (server, NULL, audio, NULL, "protocol_error", 1003);
   check_sm_refused (server, "{\"message\":\"EndOfStream\",\"last_seq_no\":0}", NULL, NULL,
@@ -1209,7 +1059,7 @@ test_speechmatics_session (void)
   g_autoptr (GBytes) audio = stt_test_tones_render_le (RATE, 2.5, two_tones, 2);
   g_autofree gchar *start = sm_start ("pcm_s16le", "en", "0.7", "", "");
   GString *words = g_string_new (NULL);
-  Client *client = client_connect_full (server, NULL, "Bearer test-key", NULL);
+  SttTestClient *client = client_connect_full (server, NULL, "Bearer test-key", NULL);
   gint started, w400_final = -1, ack19, last_final = -1;
   gdouble window_end = 0;
   guint i, seq = 0, partials = 0;
@@ -1219,12 +1069,12 @@ test_speechmatics_session (void)
   soup_websocket_connection_send_text (client->ws,
       "{\"message\":\"EndOfStream\",\"last_seq_no\":25}");
   client->awaited = "EndOfTranscript";
-  g_assert_true (wait_until (has_awaited, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (has_awaited, client, 0, WAIT_MS));
   /* Audio after the end: a warning, no acknowledgement, no error. */
   send_audio (client, audio, RATE / 10 * 2);
   client->awaited = "add_audio_after_eos";
-  g_assert_true (wait_until (has_awaited, client, 0, WAIT_MS));
-  spin (100);
+  g_assert_true (stt_test_client_wait (has_awaited, client, 0, WAIT_MS));
+  stt_test_client_spin (100);
   g_assert_false (client->closed);
 
   started = sm_find (client, "RecognitionStarted", 0);
@@ -1281,7 +1131,7 @@ test_speechmatics_session (void)
   g_assert_cmpint (sm_find (client, "EndOfTranscript", 0), >, last_final);
   g_assert_cmpint (sm_find (client, "AudioAdded", 25), ==, -1);
   g_string_free (words, TRUE);
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -1294,7 +1144,7 @@ end_message (const EndCase * c)
 
 /* ElevenLabs: base64 in text messages, @chunk bytes each. */
 static void
-send_audio_base64 (Client * client, GBytes * audio, gsize chunk)
+send_audio_base64 (SttTestClient * client, GBytes * audio, gsize chunk)
 {
   gsize size, off;
   const guint8 *data = g_bytes_get_data (audio, &size);
@@ -1339,12 +1189,12 @@ gladia_session_query (SttTestServer * server)
 }
 
 /* Starts a stream, sends @audio in 100 ms frames (AssemblyAI's limits) and ends it. */
-static Client *
+static SttTestClient *
 run_to_end (SttTestServer * server, const EndCase * c, GBytes * audio)
 {
   g_autofree gchar *query = c->gladia_setup ? gladia_session_query (server) :
       g_strdup (c->query);
-  Client *client = client_connect_full (server, query, c->auth, NULL);
+  SttTestClient *client = client_connect_full (server, query, c->auth, NULL);
   g_autofree gchar *end = end_message (c);
 
   g_assert_no_error (client->error);
@@ -1367,14 +1217,14 @@ check_close_at_end (const EndCase * c)
   g_autoptr (GBytes) received = NULL;
   g_auto (GStrv) texts = NULL;
   g_autofree gchar *cut = NULL, *whole = NULL, *end = end_message (c);
-  Client *client;
+  SttTestClient *client;
 
   g_test_message ("%s", c->protocol);
   /* after_seconds is ignored: the audio does not fire it, the end message does. */
   stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE_AT_END, 0.1, c->code,
       END_REASON);
   client = run_to_end (server, c, audio);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, c->code);
   g_assert_cmpstr (client->close_reason, ==, END_REASON);
   cut = final_transcript (client, c->protocol);
@@ -1386,21 +1236,21 @@ check_close_at_end (const EndCase * c)
   g_assert_true (g_bytes_equal (received, audio));
   texts = stt_test_server_get_text_messages (server, 0);
   g_assert_cmpstr (texts[g_strv_length (texts) - 1], ==, end);
-  client_free (client);
+  stt_test_client_free (client);
 
   /* One-shot; without it the same stream ends with the flush's final and a normal close. */
   client = run_to_end (server, c, audio);
   if (c->stays_open) {
     client->awaited = c->flushed;
-    g_assert_true (wait_until (has_awaited, client, 0, WAIT_MS));
+    g_assert_true (stt_test_client_wait (has_awaited, client, 0, WAIT_MS));
   } else {
-    g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+    g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
     g_assert_cmpuint (client->close_code, ==, 1000);
   }
   whole = final_transcript (client, c->protocol);
   g_assert_cmpstr (whole, ==, "w400 w700");
   g_assert_true (client_received (client, c->flushed));
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -1417,19 +1267,19 @@ static void
 test_send_text_and_delay (void)
 {
   SttTestServer *server = server_new ();
-  Client *client = client_connect (server);
+  SttTestClient *client = client_connect (server);
   gint64 sent;
 
   stt_test_server_set_reply_delay (server, 300);
   sent = g_get_monotonic_time ();
   stt_test_server_send_text (server, "{\"type\":\"Hello\",\"n\":1}");
-  g_assert_true (wait_until (has_messages, client, 1, WAIT_MS));
-  spin (50);
+  g_assert_true (stt_test_client_wait (stt_test_client_has_messages, client, 1, WAIT_MS));
+  stt_test_client_spin (50);
   g_assert_cmpuint (client->messages->len, ==, 1);
   g_assert_cmpstr (message_type (client, 0), ==, "Hello");
   g_assert_cmpint (client->first_message_time - sent, >=, 300 * 1000);
 
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -1437,14 +1287,14 @@ static void
 test_idle_timeout (void)
 {
   SttTestServer *server = server_new ();
-  Client *client;
+  SttTestClient *client;
 
   stt_test_server_set_idle_timeout (server, 300);
   client = client_connect (server);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1011);
   g_assert_nonnull (strstr (client->close_reason, "net0001"));
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -1453,8 +1303,8 @@ static void
 test_free_with_clients (void)
 {
   SttTestServer *server = server_new ();
-  Client *client = client_connect (server);
-  Client *other = client_connect (server);
+  SttTestClient *client = client_connect (server);
+  SttTestClient *other = client_connect (server);
   gint64 start;
 
   g_assert_true (stt_test_server_wait_connections (server, 2, FALSE, WAIT_MS));
@@ -1463,11 +1313,11 @@ test_free_with_clients (void)
   start = g_get_monotonic_time ();
   stt_test_server_free (server);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
-  g_assert_true (wait_until (is_closed, other, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, other, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1001);
-  client_free (client);
-  client_free (other);
+  stt_test_client_free (client);
+  stt_test_client_free (other);
 }
 
 static void
@@ -1774,11 +1624,11 @@ aws_query (SttTestServer * server, const gchar * params, const gchar * secret,
   return g_strdup (strchr (signed_url, '?') + 1);
 }
 
-static Client *
+static SttTestClient *
 aws_connect_full (SttTestServer * server, const gchar * params, gchar ** signature)
 {
   g_autofree gchar *query = aws_query (server, params, "test-key", NULL, NULL, 300, NULL);
-  Client *client = client_connect_full (server, query, NULL, NULL);
+  SttTestClient *client = client_connect_full (server, query, NULL, NULL);
 
   g_assert_no_error (client->error);
   g_assert_nonnull (client->ws);
@@ -1787,7 +1637,7 @@ aws_connect_full (SttTestServer * server, const gchar * params, gchar ** signatu
   return client;
 }
 
-static Client *
+static SttTestClient *
 aws_connect (SttTestServer * server)
 {
   return aws_connect_full (server, AWS_PARAMS, NULL);
@@ -1853,13 +1703,13 @@ assert_aws_params_refused (SttTestServer * server, const gchar * params)
 static void
 assert_aws_accepted (SttTestServer * server, const gchar * query)
 {
-  Client *client = client_connect_full (server, query, NULL, NULL);
+  SttTestClient *client = client_connect_full (server, query, NULL, NULL);
 
   g_assert_no_error (client->error);
   g_assert_nonnull (client->ws);
   g_assert_nonnull (soup_message_headers_get_one (soup_message_get_response_headers
           (client->msg), "x-amzn-RequestId"));
-  client_free (client);
+  stt_test_client_free (client);
 }
 
 /* The presigned handshake: the signature with the key as the secret, the dates, the
@@ -1990,7 +1840,7 @@ test_aws_handshake (void)
 }
 
 static gboolean
-has_binaries (Client * client, guint n)
+has_binaries (SttTestClient * client, guint n)
 {
   return client->binaries->len >= n;
 }
@@ -2016,7 +1866,7 @@ aws_event_free (gpointer data)
 /* The client's binary messages, decoded: every one must be a well-formed event-stream
  * message with a JSON payload. */
 static GPtrArray *
-aws_events (Client * client)
+aws_events (SttTestClient * client)
 {
   GPtrArray *events = g_ptr_array_new_with_free_func (aws_event_free);
   guint i;
@@ -2095,12 +1945,12 @@ assert_aws_item (JsonObject * item, const gchar * content, gdouble start, gdoubl
 
 /* The exception that ends the stream: its type and message, then close 1000. */
 static void
-assert_aws_exception (Client * client, const gchar * type, const gchar * prefix)
+assert_aws_exception (SttTestClient * client, const gchar * type, const gchar * prefix)
 {
   g_autoptr (GPtrArray) events = NULL;
   AwsEvent *e;
 
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
   events = aws_events (client);
   g_assert_cmpuint (events->len, >, 0);
@@ -2125,7 +1975,7 @@ aws_audio_event (const guint8 * data, gsize len)
 }
 
 static void
-aws_send (Client * client, GBytes * message)
+aws_send (SttTestClient * client, GBytes * message)
 {
   if (soup_websocket_connection_get_state (client->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_send_message (client->ws, SOUP_WEBSOCKET_DATA_BINARY,
@@ -2136,7 +1986,7 @@ aws_send (Client * client, GBytes * message)
  * the SDK does with @signature (the URL's, then each event's): every event in a signed
  * envelope, and an empty envelope at the end. */
 static void
-aws_send_audio (Client * client, GBytes * audio, gsize chunk, gchar ** signature,
+aws_send_audio (SttTestClient * client, GBytes * audio, gsize chunk, gchar ** signature,
     gboolean end)
 {
   gsize size, off;
@@ -2227,13 +2077,13 @@ test_aws_plain (void)
   g_autoptr (GBytes) received = NULL;
   g_autoptr (GPtrArray) events = NULL;
   g_autoptr (GPtrArray) results = NULL;
-  Client *client = aws_connect (server);
+  SttTestClient *client = aws_connect (server);
   JsonObject *final;
   AwsEvent *first;
   guint next;
 
   aws_send_audio (client, audio, AWS_CHUNK, NULL, TRUE);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
   g_assert_cmpuint (client->messages->len, ==, 0);
 
@@ -2265,7 +2115,7 @@ test_aws_plain (void)
   received = stt_test_server_get_audio (server, 0);
   g_assert_true (g_bytes_equal (received, audio));
   g_assert_cmpuint (stt_test_server_get_n_binary_messages (server, 0), ==, 25 + 1);
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -2280,14 +2130,14 @@ test_aws_envelope (void)
   g_autoptr (GPtrArray) events = NULL;
   g_autoptr (GPtrArray) results = NULL;
   g_autofree gchar *signature = NULL;
-  Client *client = aws_connect_full (server, AWS_PARAMS
+  SttTestClient *client = aws_connect_full (server, AWS_PARAMS
       "&enable-partial-results-stabilization=true&partial-results-stability=medium"
       "&show-speaker-label=true", &signature);
   gboolean seen_unstable = FALSE, seen_stable = FALSE;
   guint i;
 
   aws_send_audio (client, audio, AWS_CHUNK, &signature, TRUE);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1000);
   events = aws_events (client);
   results = aws_results (events);
@@ -2309,7 +2159,7 @@ test_aws_envelope (void)
   g_assert_true (seen_stable && seen_unstable);
   received = stt_test_server_get_audio (server, 0);
   g_assert_true (g_bytes_equal (received, audio));
-  client_free (client);
+  stt_test_client_free (client);
 
   /* A chunk signed from the wrong signature: refused, its audio not taken. */
   g_free (signature);
@@ -2321,7 +2171,7 @@ test_aws_envelope (void)
   g_clear_pointer (&received, g_bytes_unref);
   received = stt_test_server_get_audio (server, 1);
   g_assert_cmpuint (g_bytes_get_size (received), ==, 0);
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -2351,7 +2201,7 @@ test_aws_bad_frames (void)
     "Expected an :event-type", "Expected a :message-type", "Expected a :content-type",
   };
   guint8 *corrupt;
-  Client *client;
+  SttTestClient *client;
   guint i;
 
   corrupt = g_memdup2 (g_bytes_get_data (one, NULL), g_bytes_get_size (one));
@@ -2372,14 +2222,14 @@ test_aws_bad_frames (void)
     aws_send (client, exact);   /* 1 s: the most an event may hold */
     aws_send (client, frames[i]);
     assert_aws_exception (client, "BadRequestException", prefixes[i]);
-    client_free (client);
+    stt_test_client_free (client);
     g_bytes_unref (frames[i]);
   }
 
   client = aws_connect (server);
   soup_websocket_connection_send_text (client->ws, "{\"AudioEvent\":{}}");
   assert_aws_exception (client, "BadRequestException", "Text frames are not supported");
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -2388,13 +2238,13 @@ static void
 test_aws_idle (void)
 {
   SttTestServer *server = server_new_for ("aws");
-  Client *client;
+  SttTestClient *client;
 
   stt_test_server_set_idle_timeout (server, 300);
   client = aws_connect (server);
   assert_aws_exception (client, "BadRequestException", "Your request timed out because "
       "no new audio was received for 15 seconds.");
-  client_free (client);
+  stt_test_client_free (client);
   stt_test_server_free (server);
 }
 
@@ -2413,21 +2263,21 @@ test_aws_faults (void)
       (const guint8 *) "{\"Message\":\"slow down\"}", 23);
   g_autoptr (GPtrArray) events = NULL;
   g_autoptr (GPtrArray) results = NULL;
-  Client *client, *other;
+  SttTestClient *client, *other;
   guint i;
 
   client = aws_connect (server);
   g_assert_true (stt_test_server_wait_connections (server, 1, FALSE, WAIT_MS));
   stt_test_server_send_binary (server, injected);
-  g_assert_true (wait_until (has_binaries, client, 1, WAIT_MS));
+  g_assert_true (stt_test_client_wait (has_binaries, client, 1, WAIT_MS));
   g_assert_true (g_bytes_equal (g_ptr_array_index (client->binaries, 0), injected));
-  client_free (client);
+  stt_test_client_free (client);
 
   /* w400 ends its segment by itself; w700 needs the end, which the fault takes. */
   stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE_AT_END, 0, 4000, "end");
   client = aws_connect (server);
   aws_send_audio (client, audio, AWS_CHUNK, NULL, TRUE);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 4000);
   events = aws_events (client);
   results = aws_results (events);
@@ -2435,14 +2285,14 @@ test_aws_faults (void)
     if (!json_object_get_boolean_member (g_ptr_array_index (results, i), "IsPartial"))
       g_assert_cmpstr (json_object_get_string_member (aws_alternative (g_ptr_array_index
                   (results, i)), "Transcript"), ==, "w400.");
-  client_free (client);
+  stt_test_client_free (client);
 
   stt_test_server_inject_fault (server, STT_TEST_FAULT_CLOSE, 0.5, 1011, "gone");
   client = aws_connect (server);
   aws_send_audio (client, audio, AWS_CHUNK, NULL, FALSE);
-  g_assert_true (wait_until (is_closed, client, 0, WAIT_MS));
+  g_assert_true (stt_test_client_wait (stt_test_client_is_closed, client, 0, WAIT_MS));
   g_assert_cmpuint (client->close_code, ==, 1011);
-  client_free (client);
+  stt_test_client_free (client);
 
   client = aws_connect_full (server, AWS_PARAMS
       "&session-id=0f8fad5b-d9cb-469f-a165-70867728950e", NULL);
@@ -2451,8 +2301,8 @@ test_aws_faults (void)
   assert_aws_exception (client, "ConflictException", "A new stream started with the same "
       "session ID.");
   g_assert_false (other->closed);
-  client_free (client);
-  client_free (other);
+  stt_test_client_free (client);
+  stt_test_client_free (other);
   stt_test_server_free (server);
 }
 

@@ -22,14 +22,14 @@
  *   caption-log.c         one JSON line per event on stderr
  *   viewer.html           the viewer page (a GResource)
  * The listening socket and each connection's guard (message size, bytes written) are
- * ../stt-local-listener.c and ../stt-local-guard.c, shared with stt-local-server. */
+ * ../stt-local-listener.c and ../stt-local-guard.c, the command line's chores
+ * ../stt-tool-options.c, shared with stt-local-server. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <glib-unix.h>
@@ -38,6 +38,7 @@
 
 #include "gststtjwt.h"
 #include "stt-local-listener.h"
+#include "stt-tool-options.h"
 #include "caption-bridge.h"
 #include "caption-conn.h"
 #include "caption-http.h"
@@ -184,34 +185,29 @@ read_secret (const gchar * path, GError ** error)
 }
 
 static gboolean
-check_range (const gchar * name, gint value, gint min, gint max,
-    GError ** error)
-{
-  if (value >= min && value <= max)
-    return TRUE;
-  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-      "--%s must be %d..%d", name, min, max);
-  return FALSE;
-}
-
-static gboolean
 check_options (CapOptions * opts, MintOptions * mint, GError ** error)
 {
   guint i;
 
-  if (!check_range ("port", opts->port, 0, 65535, error) ||
-      !check_range ("history", opts->history, 0, 100000, error) ||
-      !check_range ("room-ttl", opts->room_ttl, 0, 7 * 24 * 3600, error) ||
-      !check_range ("max-rooms", opts->max_rooms, 1, 1000000, error) ||
-      !check_range ("max-per-ip", opts->max_per_ip, 1, 1000000, error) ||
-      !check_range ("max-rate", opts->max_rate, 1, 1000000, error) ||
-      !check_range ("max-message", opts->max_message, 256, 16 << 20, error) ||
-      !check_range ("max-viewers", opts->max_viewers, 1, 10000000, error) ||
-      !check_range ("max-queue", opts->max_queue, opts->max_message + 14,
-          G_MAXINT, error) ||
-      !check_range ("heartbeat", opts->heartbeat, 0, 3600, error) ||
-      !check_range ("heartbeat-timeout", opts->heartbeat_timeout, 0, 36000,
-          error) || !check_range ("threads", opts->threads, 0, 256, error))
+  if (!stt_tool_check_range ("port", opts->port, 0, 65535, error) ||
+      !stt_tool_check_range ("history", opts->history, 0, 100000, error) ||
+      !stt_tool_check_range ("room-ttl", opts->room_ttl, 0, 7 * 24 * 3600,
+          error) ||
+      !stt_tool_check_range ("max-rooms", opts->max_rooms, 1, 1000000,
+          error) ||
+      !stt_tool_check_range ("max-per-ip", opts->max_per_ip, 1, 1000000,
+          error) ||
+      !stt_tool_check_range ("max-rate", opts->max_rate, 1, 1000000, error) ||
+      !stt_tool_check_range ("max-message", opts->max_message, 256, 16 << 20,
+          error) ||
+      !stt_tool_check_range ("max-viewers", opts->max_viewers, 1, 10000000,
+          error) ||
+      !stt_tool_check_range ("max-queue", opts->max_queue,
+          opts->max_message + 14, G_MAXINT, error) ||
+      !stt_tool_check_range ("heartbeat", opts->heartbeat, 0, 3600, error) ||
+      !stt_tool_check_range ("heartbeat-timeout", opts->heartbeat_timeout, 0,
+          36000, error) ||
+      !stt_tool_check_range ("threads", opts->threads, 0, 256, error))
     return FALSE;
   if (opts->heartbeat_timeout > 0 && opts->heartbeat_timeout <= opts->heartbeat) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -252,7 +248,8 @@ check_options (CapOptions * opts, MintOptions * mint, GError ** error)
           "--token-role must be publish or watch");
       return FALSE;
     }
-    if (!check_range ("token-lifetime", mint->lifetime, 1, G_MAXINT, error))
+    if (!stt_tool_check_range ("token-lifetime", mint->lifetime, 1, G_MAXINT,
+            error))
       return FALSE;
   }
   return TRUE;
@@ -262,7 +259,6 @@ static gboolean
 parse_options (CapOptions * opts, MintOptions * mint, int *argc, char ***argv,
     GError ** error)
 {
-  gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"port", 'p', 0, G_OPTION_ARG_INT, &opts->port,
         "TCP port, 0 for any free port (default 8080)", "N"},
@@ -326,7 +322,6 @@ parse_options (CapOptions * opts, MintOptions * mint, int *argc, char ***argv,
     {"token-lifetime", 0, 0, G_OPTION_ARG_INT, &mint->lifetime,
         "With --print-token: seconds the token is valid (default 3600)",
         "SECONDS"},
-    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx =
@@ -337,17 +332,8 @@ parse_options (CapOptions * opts, MintOptions * mint, int *argc, char ***argv,
       "ws://HOST:PORT/watch/ROOM\nor the page http://HOST:PORT/rooms/ROOM. "
       "Protocol: docs/caption-server.md.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, error))
+  if (!stt_tool_parse_options (ctx, CAP_PROGRAM, VERSION, argc, argv, error))
     return FALSE;
-  if (version) {
-    printf (CAP_PROGRAM " " VERSION "\n");
-    exit (0);
-  }
-  if (*argc > 1) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-        "unexpected argument \"%s\"", (*argv)[1]);
-    return FALSE;
-  }
   if (!opts->host)
     opts->host = g_strdup (CAP_DEFAULT_HOST);
   if (!opts->store_dir)
@@ -384,74 +370,13 @@ print_token (CapServer * server, MintOptions * mint)
 
 /* ---------- main ---------- */
 
-static GInetAddress *
-resolve_host (const gchar * host, GError ** error)
-{
-  GInetAddress *addr = g_inet_address_new_from_string (host);
-  GList *list;
-
-  if (addr)
-    return addr;
-  list = g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL,
-      error);
-  if (!list) {
-    g_prefix_error (error, "cannot resolve --host %s: ", host);
-    return NULL;
-  }
-  addr = g_object_ref (list->data);
-  g_resolver_free_addresses (list);
-  return addr;
-}
-
-static gboolean
-server_listen (CapServer * server, GError ** error)
-{
-  CapOptions *opts = &server->opts;
-  g_autoptr (GInetAddress) addr = NULL;
-  g_autoptr (GSocketAddress) sockaddr = NULL;
-  g_autoptr (GError) local = NULL;
-
-  addr = resolve_host (opts->host, error);
-  if (!addr)
-    return FALSE;
-  sockaddr = g_inet_socket_address_new (addr, opts->port);
-  server->listener = stt_listener_new (server->soup, sockaddr,
-      opts->max_message, HANDSHAKE_TIMEOUT, &local);
-  if (!server->listener)
-    goto listen_failed;
-  return TRUE;
-
-  /* ERRORS */
-listen_failed:
-  {
-    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-          "port %d on %s is already in use; choose another with --port N "
-          "(--port 0 picks a free one)", opts->port, opts->host);
-    else
-      g_set_error (error, local->domain, local->code,
-          "cannot listen on %s port %d: %s", opts->host, opts->port,
-          local->message);
-    return FALSE;
-  }
-}
-
 /* The line scripts wait for (stdout, first line, flushed), and the start event with
  * the settings in force (stderr). */
 static void
 server_announce (CapServer * server)
 {
   CapOptions *opts = &server->opts;
-  g_autoptr (GSocketAddress) address =
-      stt_listener_get_address (server->listener);
-  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
-  g_autofree gchar *host =
-      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
-  g_autofree gchar *url = strchr (host, ':') ?
-      g_strdup_printf ("http://[%s]:%u", host,
-      g_inet_socket_address_get_port (inet)) :
-      g_strdup_printf ("http://%s:%u", host,
-      g_inet_socket_address_get_port (inet));
+  g_autofree gchar *url = stt_listener_get_url (server->listener, "http");
   CapJson j;
 
   printf ("listening on %s\n", url);
@@ -515,9 +440,7 @@ main (int argc, char *argv[])
   mint.lifetime = DEFAULT_TOKEN_LIFETIME;
 
   if (!parse_options (&server.opts, &mint, &argc, &argv, &error)) {
-    g_printerr (CAP_PROGRAM ": %s\n", error->message);
-    g_printerr ("Run '" CAP_PROGRAM " --help' for the options.\n");
-    status = 2;
+    status = stt_tool_usage_error (CAP_PROGRAM, error);
     goto out;
   }
   server.secret = read_secret (server.opts.secret_file, &error);
@@ -554,7 +477,9 @@ main (int argc, char *argv[])
     }
   }
 #endif
-  if (!server_listen (&server, &error))
+  server.listener = stt_listener_new_on_host (server.soup, server.opts.host,
+      server.opts.port, server.opts.max_message, HANDSHAKE_TIMEOUT, &error);
+  if (!server.listener)
     goto failed;
   /* Before the listening line: a script may stop us as soon as it reads it. */
   g_unix_signal_add (SIGINT, on_signal, &server);

@@ -16,8 +16,8 @@
  *                     finding the model
  *   decoders.c        decoders loaded ahead of the clients (--pool)
  * The listening socket and each connection's guard (message size, backpressure)
- * are ../stt-local-listener.c and ../stt-local-guard.c, shared with
- * stt-caption-server.
+ * are ../stt-local-listener.c and ../stt-local-guard.c, the command line's
+ * chores ../stt-tool-options.c, shared with stt-caption-server.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -25,8 +25,6 @@
 #endif
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <glib.h>
 #include <glib-unix.h>
@@ -36,6 +34,7 @@
 
 #include <sphinxbase/err.h>
 
+#include "stt-tool-options.h"
 #include "recognizer.h"
 #include "server.h"
 #include "vosk-protocol.h"
@@ -110,25 +109,6 @@ on_signal (gpointer user_data)
 
 /* ---------- options ---------- */
 
-static GInetAddress *
-resolve_host (const gchar * host, GError ** error)
-{
-  GInetAddress *addr = g_inet_address_new_from_string (host);
-  GList *list;
-
-  if (addr)
-    return addr;
-  list = g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL,
-      error);
-  if (!list) {
-    g_prefix_error (error, "cannot resolve --host %s: ", host);
-    return NULL;
-  }
-  addr = g_object_ref (list->data);
-  g_resolver_free_addresses (list);
-  return addr;
-}
-
 static void
 options_clear (Options * opts)
 {
@@ -145,7 +125,6 @@ static gboolean
 parse_options (Options * opts, int *argc, char ***argv, GError ** error)
 {
   g_auto (GStrv) raw_ps_args = NULL;
-  gboolean version = FALSE;
   GOptionEntry entries[] = {
     {"port", 'p', 0, G_OPTION_ARG_INT, &opts->port,
         "TCP port to listen on, 0 for any free port (default 2700)", "N"},
@@ -178,7 +157,6 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
         "Only print the listening line and errors", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
         "Log every message and pocketsphinx's own log", NULL},
-    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx =
@@ -190,37 +168,12 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
       "limited to 1 MiB, and a client\nthat sends faster than it is decoded "
       "is slowed down (1 MiB queued at most).");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, error))
+  if (!stt_tool_parse_options (ctx, PROGRAM, VERSION, argc, argv, error) ||
+      !stt_tool_check_range ("port", opts->port, 0, 65535, error) ||
+      !stt_tool_check_min ("pool", opts->pool_size, 0, error) ||
+      !stt_tool_check_min ("max-clients", opts->max_clients, 1, error) ||
+      !stt_tool_check_min ("idle-timeout", opts->idle_timeout, 0, error))
     return FALSE;
-  if (version) {
-    printf (PROGRAM " " VERSION "\n");
-    exit (0);
-  }
-  if (*argc > 1) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-        "unexpected argument \"%s\"", (*argv)[1]);
-    return FALSE;
-  }
-  if (opts->port < 0 || opts->port > 65535) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--port must be 0..65535");
-    return FALSE;
-  }
-  if (opts->pool_size < 0) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--pool must be >= 0");
-    return FALSE;
-  }
-  if (opts->max_clients < 1) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--max-clients must be >= 1");
-    return FALSE;
-  }
-  if (opts->idle_timeout < 0) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--idle-timeout must be >= 0");
-    return FALSE;
-  }
   if (opts->quiet && opts->verbose)
     opts->quiet = FALSE;
   if (!opts->host)
@@ -236,53 +189,10 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
 static void
 server_announce (Server * server)
 {
-  g_autoptr (GSocketAddress) address =
-      stt_listener_get_address (server->listener);
-  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
-  g_autofree gchar *host =
-      g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  g_autofree gchar *url = stt_listener_get_url (server->listener, "ws");
 
-  if (strchr (host, ':'))
-    printf ("listening on ws://[%s]:%u\n", host,
-        g_inet_socket_address_get_port (inet));
-  else
-    printf ("listening on ws://%s:%u\n", host,
-        g_inet_socket_address_get_port (inet));
+  printf ("listening on %s\n", url);
   fflush (stdout);
-}
-
-static gboolean
-server_listen (Server * server, GError ** error)
-{
-  Options *opts = &server->opts;
-  g_autoptr (GInetAddress) addr = NULL;
-  g_autoptr (GSocketAddress) sockaddr = NULL;
-  g_autoptr (GError) local = NULL;
-
-  addr = resolve_host (opts->host, error);
-  if (!addr)
-    return FALSE;
-  sockaddr = g_inet_socket_address_new (addr, opts->port);
-
-  server->listener = stt_listener_new (server->soup, sockaddr,
-      MAX_MESSAGE_SIZE, HANDSHAKE_TIMEOUT, &local);
-  if (!server->listener)
-    goto listen_failed;
-  return TRUE;
-
-  /* ERRORS */
-listen_failed:
-  {
-    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-          "port %d on %s is already in use; choose another with --port N "
-          "(--port 0 picks a free one)", opts->port, opts->host);
-    else
-      g_set_error (error, local->domain, local->code,
-          "cannot listen on %s port %d: %s", opts->host, opts->port,
-          local->message);
-    return FALSE;
-  }
 }
 
 /* Messages of the other files (g_message, g_warning), in the same form as
@@ -316,11 +226,8 @@ main (int argc, char *argv[])
   server.opts.max_clients = 2 * g_get_num_processors ();
   server.opts.idle_timeout = DEFAULT_IDLE_TIMEOUT;
 
-  if (!parse_options (&server.opts, &argc, &argv, &error)) {
-    g_printerr (PROGRAM ": %s\n", error->message);
-    g_printerr ("Run '" PROGRAM " --help' for the options.\n");
-    return 2;
-  }
+  if (!parse_options (&server.opts, &argc, &argv, &error))
+    return stt_tool_usage_error (PROGRAM, error);
   g_log_set_default_handler (on_log, &server.opts);
   /* Only the audio library is used (resampling): no plugin registry to scan. */
   g_setenv ("GST_REGISTRY_DISABLE", "yes", FALSE);
@@ -347,7 +254,9 @@ main (int argc, char *argv[])
 
   /* Bind before loading the model so a busy port fails at once; clients
    * wait in the backlog until the loop runs. */
-  if (!server_listen (&server, &error))
+  server.listener = stt_listener_new_on_host (server.soup, server.opts.host,
+      server.opts.port, MAX_MESSAGE_SIZE, HANDSHAKE_TIMEOUT, &error);
+  if (!server.listener)
     goto failed;
 
   /* Loads one decoder now (checking the model), the others in the
