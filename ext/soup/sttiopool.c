@@ -14,7 +14,6 @@ struct _SttIoWorker
 {
   GThread *thread;
   GMainContext *context;
-  GMainLoop *loop;
   SoupSession *session;
   /* Worker thread only: created on first use (stt_io_worker_get_isolated_session). */
   SoupSession *isolated_session;
@@ -43,6 +42,15 @@ typedef struct
  * thousand streams, a main-loop iteration per chunk (each one walking every source of
  * the context) would cost more than the sending itself. */
 #define BATCH_MS 5
+
+/* Events of many streams are served together too: after each main-loop iteration the
+ * worker waits this long per stream it serves, at most COALESCE_MAX_US, before the next
+ * one. An iteration polls every socket of the context and walks every source, so with
+ * hundreds of streams a wakeup per event (a pong, a result, an audio batch, each of them
+ * hundreds a second) cost more than the events themselves; with a few streams the wait
+ * is a few microseconds and results go out at once. */
+#define COALESCE_US_PER_STREAM 4
+#define COALESCE_MAX_US 4000
 
 typedef struct
 {
@@ -108,9 +116,15 @@ worker_main (gpointer data)
   g_mutex_unlock (&w->lock);
 
   /* The pool lives as long as the process. */
-  g_main_loop_run (w->loop);
+  for (;;) {
+    gint64 wait;
 
-  g_main_context_pop_thread_default (w->context);
+    g_main_context_iteration (w->context, TRUE);
+    wait = MIN ((gint64) g_atomic_int_get (&w->n_streams) * COALESCE_US_PER_STREAM,
+        COALESCE_MAX_US);
+    if (wait >= 50)
+      g_usleep (wait);
+  }
   return NULL;
 }
 
@@ -143,7 +157,6 @@ pool_init (void)
     w->batch = g_array_new (FALSE, FALSE, sizeof (Deferred));
     w->batch_spare = g_array_new (FALSE, FALSE, sizeof (Deferred));
     w->context = g_main_context_new ();
-    w->loop = g_main_loop_new (w->context, FALSE);
     g_snprintf (name, sizeof (name), "stt-io-%u", i);
     w->thread = g_thread_new (name, worker_main, w);
     g_mutex_lock (&w->lock);

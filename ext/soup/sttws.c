@@ -23,7 +23,14 @@ struct _SttWs
   guint keepalive_interval;
   gboolean closed_reported;
   GSource *report;              /* an invalid URL, reported from the loop */
+  gsize unchecked;              /* bytes sent since the socket was last seen writable */
 };
+
+/* The socket is asked whether it takes more (a poll() system call) only once this much
+ * was sent since it last said yes: asking before every audio frame cost a system call
+ * per frame (ten thousand a second for a thousand live streams). What libsoup may queue
+ * past a full socket meanwhile is bounded by this (two seconds of 16 kHz audio). */
+#define UNCHECKED_MAX (64 * 1024)
 
 /* The connect callback keeps this alive while the handshake may still complete. */
 typedef struct
@@ -218,6 +225,7 @@ stt_ws_send (SttWs * ws, gboolean binary, GBytes * data)
   if (!stt_ws_is_open (ws))
     return;
   p = g_bytes_get_data (data, &len);
+  ws->unchecked += len;
   if (binary)
     soup_websocket_connection_send_binary (ws->conn, p, len);
   else
@@ -245,10 +253,14 @@ stt_ws_can_send (SttWs * ws)
 
   if (!stt_ws_is_open (ws))
     return FALSE;
+  if (ws->unchecked < UNCHECKED_MAX)
+    return TRUE;
   out = g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (ws->conn));
   if (G_IS_POLLABLE_OUTPUT_STREAM (out)
-      && g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (out)))
-    return g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (out));
+      && g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (out))
+      && !g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (out)))
+    return FALSE;
+  ws->unchecked = 0;
   return TRUE;
 }
 

@@ -49,7 +49,8 @@ void stt_ws_free (SttWs * ws);
 gboolean stt_ws_is_open (SttWs * ws);
 /* Whether the connection takes more data now: open, and its socket writable (a peer that
  * stops reading fills the socket's buffers; data sent past that would pile up in
- * libsoup's queue). */
+ * libsoup's queue). The socket is asked only after 64 KiB were sent since it last said
+ * yes, so at most that much piles up. */
 gboolean stt_ws_can_send (SttWs * ws);
 
 G_END_DECLS

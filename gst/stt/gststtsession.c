@@ -1527,7 +1527,9 @@ send_chunk (GstSttSession * s, gsize n)
   g_bytes_unref (frame);
 
   arrival = gst_stt_ring_get_arrival (s->ring, s->send_pos);
-  if (arrival > 0 && s->cfg->live)
+  /* The element's own delay: audio that came while this connection was open (what
+   * waited for a connection is told by time-disconnected and audio-replayed). */
+  if (arrival > 0 && s->cfg->live && arrival >= s->opened_at)
     gst_stt_stats_observe (s->stats, GST_STT_HIST_SEND_DELAY,
         (now - arrival) * GST_USECOND);
   s->send_pos += n;
