@@ -2,7 +2,8 @@
 // The viewer page's script (its file is the first argument) against a minimal DOM of
 // our own, fed the messages of docs/caption-server.md: a revision takes the place of
 // its publisher's lines that start in its stretch (another publisher's stay), and one
-// of a gap goes before the publisher's first line after it. Exits 1 on a mismatch.
+// of a gap goes before the publisher's first line after it; interim text is one line
+// per publisher until its final. Exits 1 on a mismatch.
 "use strict";
 const fs = require("fs");
 const vm = require("vm");
@@ -81,9 +82,23 @@ final(8, "cam", "ten", 10);
 revision(9, "cam", "seven eight", 7, 9);
 revision(9, "cam", "seen twice", 7, 9);
 
+// Interim text: one line per publisher, replaced in place, dropped by the next final.
+send({ type: "interim", publisher: "cam", text: "elev", start: 11, end: 11.2, time: 0 });
+send({ type: "interim", publisher: "cam", text: "eleven", start: 11, end: 11.4, time: 0 });
+const interim = JSON.stringify(els.interims.children.map((p) => p.textContent));
+if (interim !== JSON.stringify(["cam:eleven"])) {
+  console.error("interim lines " + interim);
+  process.exit(1);
+}
+final(10, "cam", "eleven", 11);
+if (els.interims.children.length !== 0) {
+  console.error("the final left its interim line");
+  process.exit(1);
+}
+
 const got = JSON.stringify(els.transcript.children.map((p) => p.textContent));
 const want = JSON.stringify(["one", "two", "cam:three four", "other:aside", "cam:five",
-  "cam:seven eight", "cam:ten"]);
+  "cam:seven eight", "cam:ten", "cam:eleven"]);
 if (got !== want) {
   console.error("lines " + got + ", not " + want);
   process.exit(1);
