@@ -379,6 +379,11 @@ start_session (GstSttEngine * e)
   g_mutex_lock (&e->drain_lock);
   if (e->ring == NULL) {
     e->ring = gst_stt_ring_new (2, capacity);
+    /* Non-live input is read faster than any service transcribes it, so its ring fills
+     * to the capacity: allocate that at once rather than through every size on the way
+     * (each growth copies what is held into fresh memory, page faults included). */
+    if (!live)
+      gst_stt_ring_reserve (e->ring);
     /* Only live input lets audio go: non-live input waits for room instead. */
     if (live && spool_max_bytes > 0)
       gst_stt_ring_set_spool (e->ring, gst_stt_spool_new (spool_dir, spool_max_bytes, 2));

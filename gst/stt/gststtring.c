@@ -76,29 +76,32 @@ ring_copy (GstSttRing * ring, guint64 pos, guint8 * buf, gsize n, gboolean to_ri
   }
 }
 
-/* Grows the allocation to hold @need samples. Call with the lock held. */
+/* Grows the allocation to hold @need samples (at most the capacity): the samples held
+ * are copied once, straight into the new allocation at their new offsets. Call with the
+ * lock held. */
 static void
 ring_grow (GstSttRing * ring, guint64 need)
 {
   guint64 alloc = MAX (ring->alloc, 16000);
   guint64 used = ring->end - ring->start;
-  guint8 *tmp = NULL;
+  guint8 *old = ring->data;
+  guint64 old_alloc = ring->alloc;
 
   while (alloc < need)
     alloc *= 2;
   alloc = MIN (alloc, ring->capacity);
   if (alloc <= ring->alloc)
     return;
-  if (used) {
-    tmp = g_malloc (used * ring->bps);
-    ring_copy (ring, ring->start, tmp, used, FALSE);
-  }
-  g_free (ring->data);
   ring->data = g_malloc (alloc * ring->bps);
   ring->alloc = alloc;
-  if (used)
-    ring_copy (ring, ring->start, tmp, used, TRUE);
-  g_free (tmp);
+  if (used) {
+    guint64 off = ring->start % old_alloc;
+    gsize first = MIN (used, old_alloc - off);
+
+    ring_copy (ring, ring->start, old + off * ring->bps, first, TRUE);
+    ring_copy (ring, ring->start + first, old, used - first, TRUE);
+  }
+  g_free (old);
 }
 
 static void
@@ -112,6 +115,14 @@ prune_arrivals (GstSttRing * ring)
     i++;
   if (i > 0)
     g_array_remove_range (ring->arrivals, 0, i);
+}
+
+void
+gst_stt_ring_reserve (GstSttRing * ring)
+{
+  g_mutex_lock (&ring->lock);
+  ring_grow (ring, ring->capacity);
+  g_mutex_unlock (&ring->lock);
 }
 
 void

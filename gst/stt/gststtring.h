@@ -16,6 +16,11 @@ typedef struct _GstSttRing GstSttRing;
 GstSttRing *gst_stt_ring_new (guint bytes_per_sample, guint64 capacity_samples);
 void gst_stt_ring_free (GstSttRing * ring);
 
+/* Allocates the whole capacity now instead of growing on demand (each growth copies
+ * what is held into fresh memory). For a stream known to fill the ring: non-live input
+ * read faster than the service. Pages are only touched as audio is written. */
+void gst_stt_ring_reserve (GstSttRing * ring);
+
 /* Gives the ring a spool (taken): what it lets go when full is kept there instead of
  * dropped, and still read and committed through the ring. */
 void gst_stt_ring_set_spool (GstSttRing * ring, GstSttSpool * spool);

@@ -68,31 +68,37 @@ GST_END_TEST;
 
 GST_START_TEST (test_ring_wraps_and_drops_oldest)
 {
-  /* Capacity 20000 samples; write 50000 in odd-sized pieces without blocking. */
-  GstSttRing *ring = gst_stt_ring_new (2, 20000);
-  gint16 in[3333], out[20000];
-  guint64 written = 0, dropped = 0, pos = 0, start, end;
-  gsize n, i;
+  guint reserve;
 
-  while (written < 50000) {
-    gsize k = MIN (3333, 50000 - written);
-    fill (in, k, (gint16) (written % 30000));
-    for (i = 0; i < k; i++)
-      in[i] = (gint16) ((written + i) % 30000);
-    fail_unless (gst_stt_ring_write (ring, (guint8 *) in, k, FALSE, 0, &dropped, NULL));
-    written += k;
+  /* Grown on demand, then allocated whole at once (as for non-live input). */
+  for (reserve = 0; reserve < 2; reserve++) {
+    /* Capacity 20000 samples; write 50000 in odd-sized pieces without blocking. */
+    GstSttRing *ring = gst_stt_ring_new (2, 20000);
+    gint16 in[3333], out[20000];
+    guint64 written = 0, dropped = 0, pos = 0, start, end;
+    gsize n, i;
+
+    if (reserve)
+      gst_stt_ring_reserve (ring);
+    while (written < 50000) {
+      gsize k = MIN (3333, 50000 - written);
+      for (i = 0; i < k; i++)
+        in[i] = (gint16) ((written + i) % 30000);
+      fail_unless (gst_stt_ring_write (ring, (guint8 *) in, k, FALSE, 0, &dropped, NULL));
+      written += k;
+    }
+    /* Exactly the overflow is dropped and counted, the newest audio is kept. */
+    fail_unless_equals_uint64 (dropped, 30000);
+    gst_stt_ring_get_range (ring, &start, &end);
+    fail_unless_equals_uint64 (start, 30000);
+    fail_unless_equals_uint64 (end, 50000);
+    n = gst_stt_ring_read (ring, &pos, (guint8 *) out, 20000);
+    fail_unless_equals_int (n, 20000);
+    for (i = 0; i < n; i++)
+      fail_unless_equals_int (out[i], (gint16) ((30000 + i) % 30000));
+    fail_unless (gst_stt_ring_is_full (ring));
+    gst_stt_ring_free (ring);
   }
-  /* Exactly the overflow is dropped and counted, the newest audio is kept. */
-  fail_unless_equals_uint64 (dropped, 30000);
-  gst_stt_ring_get_range (ring, &start, &end);
-  fail_unless_equals_uint64 (start, 30000);
-  fail_unless_equals_uint64 (end, 50000);
-  n = gst_stt_ring_read (ring, &pos, (guint8 *) out, 20000);
-  fail_unless_equals_int (n, 20000);
-  for (i = 0; i < n; i++)
-    fail_unless_equals_int (out[i], (gint16) ((30000 + i) % 30000));
-  fail_unless (gst_stt_ring_is_full (ring));
-  gst_stt_ring_free (ring);
 }
 
 GST_END_TEST;
