@@ -43,14 +43,6 @@ deepgram_build_request (SttProviderState * st, SttRequest * req, GError ** error
   return TRUE;
 }
 
-static GBytes *
-deepgram_frame_audio (SttProviderState * st, const guint8 * data, gsize len,
-    SttFrameType * type)
-{
-  *type = STT_FRAME_BINARY;
-  return g_bytes_new (data, len);
-}
-
 static void
 parse_results (JsonObject * o, SttParseOutput * out)
 {
@@ -171,7 +163,7 @@ const SttProviderInfo stt_provider_deepgram = {
   /* The service closes after 10 s without audio or KeepAlive; its docs say 3-5 s. */
   .keepalive_interval = 4.0,
   .build_request = deepgram_build_request,
-  .frame_audio = deepgram_frame_audio,
+  .frame_audio = stt_frame_audio_binary,
   .parse = deepgram_parse,
   .keepalive_message = deepgram_keepalive,
   .end_message = deepgram_end,

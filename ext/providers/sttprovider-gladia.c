@@ -270,14 +270,6 @@ gladia_start_message (SttProviderState * st)
   return NULL;
 }
 
-static GBytes *
-gladia_frame_audio (SttProviderState * st, const guint8 * data, gsize len,
-    SttFrameType * type)
-{
-  *type = STT_FRAME_BINARY;
-  return g_bytes_new (data, len);
-}
-
 static void
 parse_transcript (JsonObject * o, GPtrArray * results, SttParseOutput * out)
 {
@@ -516,7 +508,7 @@ const SttProviderInfo stt_provider_gladia = {
   .keepalive_interval = 0,
   .build_request = gladia_build_request,
   .start_message = gladia_start_message,
-  .frame_audio = gladia_frame_audio,
+  .frame_audio = stt_frame_audio_binary,
   .parse = gladia_parse,
   .end_message = gladia_end,
   .classify_close = gladia_classify_close,

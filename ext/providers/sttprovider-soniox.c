@@ -126,14 +126,6 @@ soniox_start_message (SttProviderState * st)
   return stt_json_object_to_string (o);
 }
 
-static GBytes *
-soniox_frame_audio (SttProviderState * st, const guint8 * data, gsize len,
-    SttFrameType * type)
-{
-  *type = STT_FRAME_BINARY;
-  return g_bytes_new (data, len);
-}
-
 /* Words from tokens [@from, @to) of @a: a token that starts with a space starts a word,
  * the others (sub-word pieces, punctuation) continue the current one. */
 static void
@@ -425,7 +417,7 @@ const SttProviderInfo stt_provider_soniox = {
   .keepalive_interval = 5.0,
   .build_request = soniox_build_request,
   .start_message = soniox_start_message,
-  .frame_audio = soniox_frame_audio,
+  .frame_audio = stt_frame_audio_binary,
   .parse = soniox_parse,
   .keepalive_message = soniox_keepalive,
   .end_message = soniox_end,

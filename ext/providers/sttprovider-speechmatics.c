@@ -156,14 +156,6 @@ speechmatics_start_message (SttProviderState * st)
   return stt_json_object_to_string (o);
 }
 
-static GBytes *
-speechmatics_frame_audio (SttProviderState * st, const guint8 * data, gsize len,
-    SttFrameType * type)
-{
-  *type = STT_FRAME_BINARY;
-  return g_bytes_new (data, len);
-}
-
 /* --- transcripts ------------------------------------------------------------------- */
 
 static void
@@ -538,7 +530,7 @@ const SttProviderInfo stt_provider_speechmatics = {
   .keepalive_interval = 0,
   .build_request = speechmatics_build_request,
   .start_message = speechmatics_start_message,
-  .frame_audio = speechmatics_frame_audio,
+  .frame_audio = stt_frame_audio_binary,
   .parse = speechmatics_parse,
   .end_message = speechmatics_end,
   .finalize_message = speechmatics_finalize,

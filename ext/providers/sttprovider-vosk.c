@@ -85,8 +85,7 @@ vosk_frame_audio (SttProviderState * st, const guint8 * data, gsize len,
   VoskPriv *priv = st->priv;
 
   g_queue_push_tail (&priv->frames, GUINT_TO_POINTER ((guint) (len / 2)));
-  *type = STT_FRAME_BINARY;
-  return g_bytes_new (data, len);
+  return stt_frame_audio_binary (st, data, len, type);
 }
 
 static void

@@ -136,6 +136,14 @@ stt_word_clear (gpointer p)
   g_free (w->speaker);
 }
 
+GBytes *
+stt_frame_audio_binary (SttProviderState * st, const guint8 * data, gsize len,
+    SttFrameType * type)
+{
+  *type = STT_FRAME_BINARY;
+  return g_bytes_new_static (data, len);
+}
+
 SttResult *
 stt_result_new (void)
 {

@@ -158,7 +158,9 @@ struct _SttProviderInfo
   /* Fills @req for a connection attempt (and may set st->priv). FALSE + @error: the
    * configuration cannot work (fatal). */
   gboolean (*build_request) (SttProviderState * st, SttRequest * req, GError ** error);
-  /* Frames @len bytes of wire-format audio. Returns a new GBytes and sets @type. */
+  /* Frames @len bytes of wire-format audio. Returns a new GBytes and sets @type. The
+   * bytes may point into @data: the caller sends the frame (libsoup copies it) before
+   * @data changes, and keeps no reference to it. */
   GBytes *(*frame_audio) (SttProviderState * st, const guint8 * data, gsize len,
       SttFrameType * type);
   /* One server message into @out. A JSON protocol starts with stt_json_parse_message()
@@ -226,6 +228,11 @@ void stt_provider_clear_priv (SttProviderState * st);
 
 void stt_request_clear (SttRequest * req);
 void stt_request_add_header (SttRequest * req, const gchar * name, const gchar * value);
+
+/* frame_audio for protocols that take the raw audio as a binary message: the frame is
+ * @data itself, not a copy (see frame_audio). */
+GBytes *stt_frame_audio_binary (SttProviderState * st, const guint8 * data, gsize len,
+    SttFrameType * type);
 
 SttResult *stt_result_new (void);
 void stt_result_free (SttResult * r);

@@ -244,9 +244,10 @@ fuzz_event (Fuzz * f, const guint8 * p, gsize len)
         break;
       audio = g_malloc0 (n);
       b = f->info->frame_audio (&f->st, audio, n, &type);
-      g_free (audio);
       FUZZ_CHECK (b != NULL, "%s: no audio frame", f->info->name);
+      /* The frame may point into the audio (frame_audio). */
       g_bytes_unref (b);
+      g_free (audio);
       f->st.frames_sent++;
       f->session_samples += n / 2;
       break;
