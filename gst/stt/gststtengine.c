@@ -547,7 +547,7 @@ interrupted (GstSttEngine * e)
 static GstFlowReturn
 write_ring (GstSttEngine * e, const guint8 * data, gsize frames)
 {
-  guint64 dropped = 0, spooled = 0, before, after;
+  guint64 dropped = 0, spooled = 0, start, before, after, room;
   gboolean live;
   GstFlowReturn ret;
 
@@ -557,7 +557,22 @@ write_ring (GstSttEngine * e, const guint8 * data, gsize frames)
   live = e->live;
   GST_OBJECT_UNLOCK (e->element);
 
-  gst_stt_ring_get_range (e->ring, NULL, &before);
+  gst_stt_ring_get_range (e->ring, &start, &before);
+  room = gst_stt_ring_get_capacity (e->ring) - (before - start);
+  if (!live && frames > room && e->session) {
+    /* This write fills the ring and then waits for room. The session looks at the ring
+     * only when woken, and a writer waiting for room cannot wake it: fill the ring to
+     * the brim first and wake it, so that it sends all of it and asks the service for
+     * the finals that make room. (Room there is, so this does not wait.) */
+    if (room > 0 && gst_stt_ring_write (e->ring, data, room, TRUE,
+            g_get_monotonic_time (), NULL, NULL)) {
+      e->written += room;
+      data += room * 2;
+      frames -= room;
+      before += room;
+    }
+    gst_stt_session_wake (e->session);
+  }
   while (!gst_stt_ring_write (e->ring, data, frames, !live, g_get_monotonic_time (),
           &dropped, &spooled)) {
     /* Interrupted while waiting for room, part of it written (only this thread writes,

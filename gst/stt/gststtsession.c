@@ -1590,8 +1590,11 @@ session_pump (GstSttSession * s)
     if (s->range_end)
       end = MIN (end, s->range_end);
     avail = end > s->send_pos ? end - s->send_pos : 0;
-    /* Whole chunks only, except for the tail at end of stream. */
-    if (avail == 0 || (avail < s->chunk_samples && !s->draining))
+    /* Whole chunks only, except for the tail at end of stream, and of a non-live ring
+     * that is full: nothing more comes before a commit, and asking for finals (below)
+     * waits for all of it to be out. */
+    if (avail == 0 || (avail < s->chunk_samples && !s->draining && (s->cfg->live
+                || s->range_end || !gst_stt_ring_is_full (s->ring))))
       break;
     n = MIN (avail, s->chunk_samples);
     if (!stt_ws_can_send (s->ws)) {

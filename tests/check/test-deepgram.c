@@ -459,6 +459,63 @@ GST_START_TEST (test_file_progress)
 
 GST_END_TEST;
 
+/* A file longer than the replay ring, one word throughout, with a ring that is not a
+ * whole number of frames: the service gives no final until asked, so each time the
+ * ring fills the element sends all of it, the partial frame at its end included, and
+ * asks for finals. The finals follow each other with no gap to the file's end. (It
+ * used to wait forever with the last partial frame unsent.) */
+GST_START_TEST (test_file_fills_ring)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("stt-fill-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "tone.wav", NULL);
+  g_autofree gchar *desc = NULL;
+  const SttTone tone = { 0.0, 10.0, 400 };
+  GstElement *pipe;
+  GstBus *bus;
+  GstMessage *msg;
+  GstClockTime end = 0;
+  guint finals = 0;
+  gboolean eos = FALSE;
+
+  fail_unless (stt_check_write_wav (path, 16000, 1, 10.0, &tone, 1, NULL));
+  /* 3.1 s: 12.4 frames of 250 ms. */
+  desc = g_strdup_printf ("filesrc location=%s ! wavparse ! stttranscribe "
+      "provider=deepgram url=%s api-key=test-key max-buffer-time=3100000000 ! fakesink",
+      path, stt_fx.url);
+  pipe = gst_parse_launch (desc, NULL);
+  bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  while (!eos && (msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+              GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR)) != NULL) {
+    const GstStructure *st = gst_message_get_structure (msg);
+    gboolean is_final = FALSE;
+    GstClockTime pts, duration;
+
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    eos = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
+    if (st && gst_structure_has_name (st, "stt-transcript")
+        && gst_structure_get_boolean (st, "is-final", &is_final) && is_final) {
+      fail_unless (gst_structure_get_clock_time (st, "pts", &pts));
+      fail_unless (gst_structure_get_clock_time (st, "duration", &duration));
+      fail_unless_equals_string (gst_structure_get_string (st, "text"), "w400");
+      stt_check_assert_time (pts, end, "final start");
+      end = pts + duration;
+      finals++;
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless (eos, "no EOS");
+  stt_check_assert_time (end, 10 * GST_SECOND, "end of the last final");
+  fail_unless (finals >= 4, "%u finals", finals);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
 /* Subtitles muxed next to the audio in Matroska, read back with matroskademux: the text
  * track holds every word at its time. The audio branch's queue must hold as much audio
  * as the text can lag behind it (a segment, plus the service's answer): with the default
@@ -600,6 +657,7 @@ deepgram_suite (void)
   tcase_add_test (tc, test_srt);
   tcase_add_test (tc, test_live_latency_and_gaps);
   tcase_add_test (tc, test_file_progress);
+  tcase_add_test (tc, test_file_fills_ring);
   tcase_add_test (tc, test_matroska_subtitles);
   tcase_add_test (tc, test_stats);
   return s;
