@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench-captions: K viewers in one room of stt-caption-server (README.md, "Caption
  * fan-out"; issue 14).
  *
