@@ -11,6 +11,17 @@
 
 static void drained_unless_held (GstSttSession * s);
 
+/* Calls @func on @s from a fresh dispatch of its worker (not from inside a callback of
+ * the session that calls for it). */
+static void
+later (GstSttSession * s, GSourceFunc func)
+{
+  GSource *src = stt_io_worker_add_timeout (s->worker, 0, func, session_ref (s),
+      (GDestroyNotify) gst_stt_session_unref);
+
+  g_source_unref (src);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* The live backlog */
 
@@ -87,10 +98,7 @@ backlog_done_cb (gpointer data)
 static void
 backlog_over (GstSttSession * s)
 {
-  GSource *src = stt_io_worker_add_timeout (s->worker, 0, backlog_done_cb,
-      session_ref (s), (GDestroyNotify) gst_stt_session_unref);
-
-  g_source_unref (src);
+  later (s, backlog_done_cb);
 }
 
 static void
@@ -176,7 +184,6 @@ on_backlog_error (GstSttSession * b, GQuark domain, gint code, const gchar * tex
     const gchar * debug, guint http_status, gint close_code, gpointer user_data)
 {
   GstSttSession *s = user_data;
-  GSource *src;
 
   /* Nothing is lost: this session starts again from the committed point and sends the
    * backlog itself, the old way (it trails the live edge, but every word comes). */
@@ -186,9 +193,7 @@ on_backlog_error (GstSttSession * b, GQuark domain, gint code, const gchar * tex
   /* Nothing is lost, but the captions trail the live edge again until it is worked
    * off: the user is told why. */
   session_post_warning (s, s->backlog_failure);
-  src = stt_io_worker_add_timeout (s->worker, 0, backlog_failed_cb, session_ref (s),
-      (GDestroyNotify) gst_stt_session_unref);
-  g_source_unref (src);
+  later (s, backlog_failed_cb);
 }
 
 static void
@@ -215,7 +220,6 @@ start_child (GstSttSession * s, guint64 from, guint64 to,
 {
   GstSttSettings cfg;
   GstSttSession *c;
-  GSource *src;
 
   gst_stt_settings_copy (&cfg, s->cfg);
   g_clear_pointer (&cfg.backups, g_ptr_array_unref);
@@ -229,9 +233,7 @@ start_child (GstSttSession * s, guint64 from, guint64 to,
   c->draining = TRUE;
   gst_stt_results_set_range_end (c->results, to);
   gst_stt_results_set_first_segment_id (c->results, first_segment_id);
-  src = stt_io_worker_add_timeout (s->worker, 0, session_start_cb, session_ref (c),
-      (GDestroyNotify) gst_stt_session_unref);
-  g_source_unref (src);
+  later (c, session_start_cb);
   return c;
 }
 
@@ -336,26 +338,11 @@ revision_done_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* The revision session failed (@data: why, taken with the session's ref). */
-typedef struct
-{
-  GstSttSession *s;
-  gchar *why;
-} RevisionFailure;
-
-static void
-revision_failure_free (RevisionFailure * f)
-{
-  gst_stt_session_unref (f->s);
-  g_free (f->why);
-  g_free (f);
-}
-
+/* The revision session failed (why: rev_failure). */
 static gboolean
 revision_failed_cb (gpointer data)
 {
-  RevisionFailure *f = data;
-  GstSttSession *s = f->s;
+  GstSttSession *s = data;
   HOLD (s);
   GstSttSession *r = s->revision;
   guint64 upto;
@@ -370,18 +357,15 @@ revision_failed_cb (gpointer data)
   if (s->rev_replaces) {
     text = g_strdup_printf ("%s could not transcribe again the audio from %.3f to %.3f s "
         "of the stream (%s): the words of %s stand there", r->cfg->provider->display_name,
-        (gdouble) upto / s->cfg->rate, (gdouble) s->rev_to / s->cfg->rate, f->why,
+        (gdouble) upto / s->cfg->rate, (gdouble) s->rev_to / s->cfg->rate, s->rev_failure,
         s->rev_replaces);
     session_post_warning (s, text);
   } else {
     /* Given up in the text output for the live edge, and now not transcribed at all. */
     text = g_strdup_printf ("the backlog given up for the live edge (max-lag) could not "
-        "be transcribed (%s)", f->why);
-    gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_UNTRANSCRIBED, s->rev_to - upto);
-    GST_WARNING_OBJECT (s->log_object, "%.3f s of audio will not be transcribed: %s",
-        (gdouble) (s->rev_to - upto) / s->cfg->rate, text);
-    if (s->cb.warning && !session_is_stopped (s))
-      s->cb.warning (s, text, upto, s->rev_to, s->user_data);
+        "be transcribed (%s)", s->rev_failure);
+    if (upto < s->rev_to)
+      session_count_loss (s, upto, s->rev_to, TRUE, text);
   }
   end_revision (s);
   return G_SOURCE_REMOVE;
@@ -409,24 +393,17 @@ static void
 on_revision_error (GstSttSession * r, GQuark domain, gint code, const gchar * text,
     const gchar * debug, guint http_status, gint close_code, gpointer user_data)
 {
-  RevisionFailure *f = g_new0 (RevisionFailure, 1);
-  GSource *src;
+  GstSttSession *s = user_data;
 
-  f->s = session_ref (user_data);
-  f->why = g_strdup (text);
-  src = stt_io_worker_add_timeout (f->s->worker, 0, revision_failed_cb, f,
-      (GDestroyNotify) revision_failure_free);
-  g_source_unref (src);
+  g_free (s->rev_failure);
+  s->rev_failure = g_strdup (text);
+  later (s, revision_failed_cb);
 }
 
 static void
 on_revision_drained (GstSttSession * r, gpointer user_data)
 {
-  GstSttSession *s = user_data;
-  GSource *src = stt_io_worker_add_timeout (s->worker, 0, revision_done_cb,
-      session_ref (s), (GDestroyNotify) gst_stt_session_unref);
-
-  g_source_unref (src);
+  later (user_data, revision_done_cb);
 }
 
 static const GstSttSessionCallbacks revision_callbacks = {

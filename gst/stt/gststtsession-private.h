@@ -104,6 +104,7 @@ struct _GstSttSession
   GstClockTime rev_pts, rev_end;
   gchar *rev_replaces;          /* whose words it replaces; NULL: a GAP (max-lag) */
   GPtrArray *rev_finals;        /* its finals (GstStructure) */
+  gchar *rev_failure;           /* why it failed */
   GstSttProbe *probe;           /* is the primary answering again? */
   gboolean probe_alive;
   gchar *probe_why;
@@ -250,6 +251,8 @@ G_GNUC_INTERNAL void session_post_connection (GstSttSession * s,
     gint close_code, GstClockTime retry_in, guint64 replayed);
 G_GNUC_INTERNAL void session_post_warning (GstSttSession * s, const gchar * text);
 G_GNUC_INTERNAL void session_report_loss (GstSttSession * s, guint64 from, guint64 to,
+    gboolean warn, const gchar * why);
+G_GNUC_INTERNAL void session_count_loss (GstSttSession * s, guint64 from, guint64 to,
     gboolean warn, const gchar * why);
 G_GNUC_INTERNAL void session_notify_committed (GstSttSession * s);
 G_GNUC_INTERNAL void session_teardown_connection (GstSttSession * s);

@@ -89,6 +89,7 @@ gst_stt_session_unref (GstSttSession * s)
   g_free (s->backlog_failure);
   g_free (s->carried_by);
   g_free (s->rev_replaces);
+  g_free (s->rev_failure);
   g_clear_pointer (&s->rev_finals, g_ptr_array_unref);
   g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
   gst_stt_results_free (s->results);
@@ -165,6 +166,15 @@ session_report_loss (GstSttSession * s, guint64 from, guint64 to, gboolean warn,
   if (to <= from)
     return;
   s->lost_upto = to;
+  session_count_loss (s, from, to, warn, why);
+}
+
+/* The same for audio whose accounting is past already (behind the committed point: a
+ * backlog given up for the live edge), counted as it is. */
+void
+session_count_loss (GstSttSession * s, guint64 from, guint64 to, gboolean warn,
+    const gchar * why)
+{
   s->loss_reported_at = session_now_us ();
   gst_stt_stats_add (s->stats, GST_STT_STAT_SAMPLES_UNTRANSCRIBED, to - from);
   GST_WARNING_OBJECT (s->log_object, "%.3f s of audio will not be transcribed: %s",
