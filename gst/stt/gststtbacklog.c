@@ -172,7 +172,7 @@ backlog_failed_cb (gpointer data)
   /* Its held finals come again from the replay: dropped, not doubled. */
   g_queue_clear_full (&s->held, (GDestroyNotify) held_free);
   s->live_committed = 0;
-  s->trim_floor = 0;
+  gst_stt_split_init (&s->bound, G_MAXUINT64);
   s->no_split = TRUE;
   session_retry (s, s->backlog_failure ? s->backlog_failure : "the backlog failed", 0, 0,
       -1);
@@ -246,12 +246,50 @@ session_start_backlog (GstSttSession * s, guint64 from, guint64 split)
 {
   s->backlog = start_child (s, from, split, &backlog_callbacks,
       G_GUINT64_CONSTANT (1) << 32);
-  s->split = s->trim_floor = split;
+  s->split = split;
+  gst_stt_split_init (&s->bound, split);
   s->live_committed = s->committed;
   GST_INFO_OBJECT (s->log_object, "%.3f s behind the live edge on a service paced at "
       "real time: a second session transcribes it while this one takes the live edge",
       (gdouble) (split - from) / s->cfg->rate);
   return split - MIN (split - from, s->cfg->rate * BACKLOG_PRE_MS / 1000);
+}
+
+/* The second session on the other side of @s's split point: the backlog, or a revision
+ * of a backlog given up for the live edge; NULL: none (any more). */
+static GstSttSession *
+split_child (GstSttSession * s)
+{
+  if (!gst_stt_split_active (&s->bound))
+    return NULL;
+  if (s->backlog)
+    return s->backlog;
+  if (s->revision && s->rev_replaces == NULL)
+    return s->revision;
+  return NULL;
+}
+
+/* A final of @s, mapped as @m: where a live session and its second session meet, the
+ * first of them to give words near the split point fixes the boundary for the other
+ * (gststtsplit.h), so no word is doubled or lost there. */
+void
+session_split_final (GstSttSession * s, const GstSttMapped * m)
+{
+  GstSttSession *p = s->parent, *child;
+
+  if (p && split_child (p) == s) {
+    gst_stt_split_child_final (&p->bound, m->words_end, m->past_range);
+    return;
+  }
+  if (p == NULL && gst_stt_split_live_final (&s->bound, m->words_start,
+          m->trimmed_end)) {
+    GST_INFO_OBJECT (s->log_object, "around the split at %.3f s, the other session's "
+        "words now end at %.3f s", (gdouble) s->bound.at / s->cfg->rate,
+        (gdouble) gst_stt_split_child_end (&s->bound) / s->cfg->rate);
+    if ((child = split_child (s)))
+      gst_stt_results_set_range_end (child->results,
+          gst_stt_split_child_end (&s->bound));
+  }
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -504,7 +542,7 @@ session_skip_backlog (GstSttSession * s, guint64 from, guint64 split)
 
   session_post_warning (s, text);
   session_start_revision (s, from, split, NULL);
-  s->trim_floor = split;
+  gst_stt_split_init (&s->bound, split);
   if (live_from > s->committed) {
     s->committed = live_from;
     s->lost_upto = MAX (s->lost_upto, live_from);

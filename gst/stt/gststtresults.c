@@ -312,6 +312,7 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
 
   memset (out, 0, sizeof (*out));
   out->is_final = res->is_final;
+  out->words_start = out->words_end = out->trimmed_end = G_MAXUINT64;
   /* Words that lie in audio already covered by emitted finals were transcribed before
    * (a replay after reconnecting): drop them, so no word is doubled. */
   while (first < res->words->len) {
@@ -322,6 +323,7 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
 
     if (w->start < 0 || (ws + we) / 2 >= trim_before)
       break;
+    out->trimmed_end = we;
     first++;
   }
   if (first > 0)
@@ -337,6 +339,7 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
     if (w->start >= 0 && (ws + we) / 2 < r->range_end)
       break;
     last--;
+    out->past_range = TRUE;
   }
 
   if (last > first) {
@@ -347,6 +350,8 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
         conn_sent);
     text = first > 0 || last < res->words->len ? join_words (res->words, first, last) :
         g_strdup (res->text);
+    out->words_start = start;
+    out->words_end = end;
   } else if (res->words->len > 0) {
     /* Every word was already emitted. */
     start = end = trim_before;

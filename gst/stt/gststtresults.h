@@ -63,6 +63,13 @@ typedef struct
   GstClockTime pts;
   GstClockTime duration;
   guint64 done;                 /* a final: commit up to here */
+  /* Where the words kept lie in the stream: the first's start, the last's end
+   * (G_MAXUINT64: none kept). */
+  guint64 words_start;
+  guint64 words_end;
+  guint64 trimmed_end;          /* the end of the last word dropped before the committed
+                                 * point; G_MAXUINT64: none */
+  gboolean past_range;          /* words were dropped past the range end */
 } GstSttMapped;
 
 /* Maps @result (on connection @connection, @conn_sent samples sent on it, the stream

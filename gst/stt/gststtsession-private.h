@@ -14,6 +14,7 @@
 #include "gststtcredentials.h"
 #include "gststtretry.h"
 #include "gststtresults.h"
+#include "gststtsplit.h"
 #include "gststtjwt.h"
 #include "gststttarget.h"
 #include "gststtprobe.h"
@@ -72,6 +73,8 @@ struct _GstSttSession
   guint refused_in_row;         /* targets that failed for good one after the other */
   gboolean switch_warned;       /* a switch was said since audio was last committed */
   gboolean trial;               /* the primary is tried again and has carried nothing yet */
+  gboolean trial_free;          /* ... because the backup could not carry either: trying
+                                 * it costs no captions */
   gboolean trial_costly;        /* ... and it cost captions (it accepted a connection, or
                                  * hung for failover-after) */
   GSource *failback_timer;
@@ -84,7 +87,8 @@ struct _GstSttSession
   GstSttSession *backlog;       /* the live session: its backlog session,
       while it works */
   guint64 split;                /* the live session: the split point S */
-  guint64 trim_floor;           /* the live session: its words before here are not its */
+  GstSttSplit bound;            /* the live session: the boundary at S between its
+                                 * words and the backlog's (or a max-lag revision's) */
   guint64 live_committed;       /* the live session: its own accounted point meanwhile */
   GQueue held;                  /* the live session: its finals (Held), waiting */
   gboolean drain_held;          /* the live session's drain ended, the backlog's not */
@@ -226,6 +230,7 @@ G_GNUC_INTERNAL void session_start_revision (GstSttSession * s, guint64 from,
     guint64 to, const gchar * replaces);
 G_GNUC_INTERNAL void session_release_upto (GstSttSession * s, guint64 pos);
 G_GNUC_INTERNAL void session_revise_carried (GstSttSession * s);
+G_GNUC_INTERNAL void session_split_final (GstSttSession * s, const GstSttMapped * m);
 
 /* gststtfailover.c */
 G_GNUC_INTERNAL void session_switch_target (GstSttSession * s, guint to,

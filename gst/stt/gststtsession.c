@@ -351,8 +351,11 @@ handle_result (GstSttSession * s, SttResult * r)
   GstSttMapped m;
 
   if (!gst_stt_results_map (s->results, r, s->connection, s->conn_sent, s->send_pos,
-          MAX (s->committed, s->trim_floor), session_now_us (), &m))
+          MAX (s->committed, gst_stt_split_live_floor (&s->bound)), session_now_us (),
+          &m))
     return;
+  if (m.is_final)
+    session_split_final (s, &m);
   if (m.is_final) {
     /* Release the audio first: once a final is announced, its audio is done with. */
     commit (s, m.done);
@@ -807,7 +810,7 @@ on_ws_opened (SttWs * ws, gpointer user_data)
 
   s->state = STATE_OPEN;
   s->ever_connected = TRUE;
-  if (s->trial)
+  if (s->trial && !s->trial_free)
     s->trial_costly = TRUE;
   /* attempt is reset by the first result, not here: a service that accepts and then
    * fails at once (an in-band 429, a 503) must still back off. */
@@ -1718,6 +1721,7 @@ session_new_on (GstSttSettings * config, GstSttRing * ring, GstSttTimeline * tim
   s->cfg = &s->tgt->cfg;
   s->switch_to = G_MAXUINT;
   s->carried_from = s->keep = G_MAXUINT64;
+  gst_stt_split_init (&s->bound, G_MAXUINT64);
   s->ring = ring;
   s->timeline = timeline;
   s->stats = stats;

@@ -18,6 +18,7 @@
 #include "gststtretry.h"
 #include "gststtcredentials.h"
 #include "gststtresults.h"
+#include "gststtsplit.h"
 #include "gststtsettings.h"
 
 static void
@@ -1052,6 +1053,97 @@ add_word (SttResult * r, const gchar * text, gdouble start, gdouble end)
  * sent; a partial and its final keep their segment id; a replayed final whose words
  * were all emitted says nothing but still moves the committed point; how far the
  * service is vouched to have heard. */
+/* The boundary between a live session and a second session at a split point S: each
+ * recognizes the words near S with times of its own (a few ms apart), and their finals
+ * come in any order; every word must be kept by exactly one of them. Simulated with one
+ * final per word and every interleaving of the two sessions' finals. */
+#define SPLIT_AT 100000
+typedef struct
+{
+  guint64 start, end;           /* the word in the stream (samples at 16 kHz) */
+} SplitWord;
+
+static guint64
+split_mid (const SplitWord * w, gint jitter)
+{
+  return (w->start + w->end) / 2 + jitter;
+}
+
+/* Plays @order (bit i set: the i-th final is the live session's) over @n words, with
+ * each session's jitter; counts in @kept how often each word was kept. */
+static void
+split_play (const SplitWord * words, guint n, guint order, gint jit_child, gint jit_live,
+    guint * kept)
+{
+  GstSttSplit b;
+  guint ci = 0, li = 0, step;
+
+  gst_stt_split_init (&b, SPLIT_AT);
+  memset (kept, 0, n * sizeof (guint));
+  for (step = 0; step < 2 * n; step++) {
+    gboolean live = (order >> step) & 1;
+
+    if (live ? li >= n : ci >= n)
+      live = !live;
+    if (live) {
+      const SplitWord *w = &words[li++];
+      gboolean keep = split_mid (w, jit_live) >= gst_stt_split_live_floor (&b);
+
+      kept[w - words] += keep;
+      gst_stt_split_live_final (&b, keep ? w->start + jit_live : G_MAXUINT64,
+          keep ? G_MAXUINT64 : w->end + jit_live);
+    } else {
+      const SplitWord *w = &words[ci++];
+      gboolean keep = split_mid (w, jit_child) < gst_stt_split_child_end (&b);
+
+      kept[w - words] += keep;
+      gst_stt_split_child_final (&b, keep ? w->end + jit_child : G_MAXUINT64, !keep);
+    }
+  }
+}
+
+GST_START_TEST (test_split_boundary)
+{
+  /* Words of 0.3-0.5 s with short pauses; the third one's middle lies within a few
+   * samples of S, on either side. */
+  const gint offsets[] = { -80, -8, -1, 0, 1, 8, 80, 3000 };
+  const gint jitters[] = { -160, -16, 0, 16, 160 };
+  guint o, jc, jl, order, i, cases = 0;
+
+  for (o = 0; o < G_N_ELEMENTS (offsets); o++) {
+    gint64 m = SPLIT_AT + offsets[o];
+    const SplitWord words[] = {
+      {m - 14000, m - 8000}, {m - 7000, m - 3200}, {m - 2400, m + 2400},
+      {m + 3200, m + 9000}, {m + 10000, m + 16000},
+    };
+    guint kept[G_N_ELEMENTS (words)];
+
+    for (jc = 0; jc < G_N_ELEMENTS (jitters); jc++)
+      for (jl = 0; jl < G_N_ELEMENTS (jitters); jl++)
+        for (order = 0; order < (1u << (2 * G_N_ELEMENTS (words))); order++) {
+          split_play (words, G_N_ELEMENTS (words), order, jitters[jc], jitters[jl],
+              kept);
+          for (i = 0; i < G_N_ELEMENTS (words); i++)
+            fail_unless (kept[i] == 1, "word %u kept %u times (middle %d from S, jitter "
+                "%d/%d, order %x)", i, kept[i], offsets[o], jitters[jc], jitters[jl],
+                order);
+          cases++;
+        }
+  }
+  /* Without a split nothing is dropped on either side. */
+  {
+    GstSttSplit b;
+
+    gst_stt_split_init (&b, G_MAXUINT64);
+    fail_unless_equals_uint64 (gst_stt_split_live_floor (&b), 0);
+    fail_unless_equals_uint64 (gst_stt_split_child_end (&b), G_MAXUINT64);
+    fail_if (gst_stt_split_live_final (&b, 5, 2));
+  }
+  GST_INFO ("%u interleavings, each word kept once", cases);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_results_map)
 {
   GstSttTimeline *tl = gst_stt_timeline_new (16000);
@@ -1359,6 +1451,7 @@ engine_suite (void)
   tcase_add_test (tc, test_retry_decide_setup_and_token_service);
   tcase_add_test (tc, test_credentials_take_token);
   tcase_add_test (tc, test_results_map);
+  tcase_add_test (tc, test_split_boundary);
   return s;
 }
 

@@ -658,8 +658,14 @@ check_words_revised (Run * r, gdouble live_from)
     if (in_revision)
       k++;
   }
-  fail_unless_equals_int (j, r->words->len);
-  fail_unless_equals_int (k, v->words->len);
+  fail_unless (j == r->words->len, "%u words in the text, %u of them expected; the "
+      "first unexpected: %s at %.3f s", r->words->len, j, j < r->words->len ?
+      g_array_index (r->words, Word, j).text : "-", j < r->words->len ?
+      g_array_index (r->words, Word, j).start / 1e9 : -1);
+  fail_unless (k == v->words->len, "%u words in the revision of %.3f-%.3f s, %u of them "
+      "expected; the first unexpected: %s at %.3f s", v->words->len, v->pts / 1e9,
+      v->end / 1e9, k, k < v->words->len ? g_array_index (v->words, Word, k).text : "-",
+      k < v->words->len ? g_array_index (v->words, Word, k).start / 1e9 : -1);
   fail_unless (k > 0, "an empty revision");
 
   /* The text buffers: the bus's words, none in the stretch given up (a GAP covers it). */
