@@ -184,6 +184,7 @@ session_switch_target (GstSttSession * s, guint to, const gchar * why)
   /* Back to the primary from a backup: on trial until it carries audio. */
   s->trial_costly = s->trial && s->trial_costly;
   s->trial = to == 0 && s->n_targets > 1;
+  s->trial_free = FALSE;
   gst_stt_results_set_provider (s->results, s->cfg->provider->name);
   gst_stt_stats_add (s->stats, GST_STT_STAT_FAILOVERS, 1);
   text = g_strdup_printf ("Switching from %s to %s%s, which hears the audio again from "
@@ -215,11 +216,18 @@ session_switch_target (GstSttSession * s, guint to, const gchar * why)
 gboolean
 session_fail_over (GstSttSession * s, const gchar * why, gboolean for_good)
 {
+  guint to;
+
   if (s->n_targets < 2 || s->state == STATE_DONE || session_is_stopped (s))
     return FALSE;
+  to = (s->active + 1) % s->n_targets;
   if (for_good && ++s->refused_in_row >= s->n_targets)
     return FALSE;
-  session_switch_target (s, (s->active + 1) % s->n_targets, why);
+  session_switch_target (s, to, why);
+  /* Round to the primary because the backup cannot carry the audio either: no captions
+   * are lost by trying it, so its failing does not slow the next looks at it. */
+  if (to == 0)
+    s->trial_free = TRUE;
   return TRUE;
 }
 
@@ -244,7 +252,7 @@ session_failover_tick (GstSttSession * s, gint64 now)
   }
   if (!since || now - since < limit)
     return FALSE;
-  if (s->trial)
+  if (s->trial && !s->trial_free)
     s->trial_costly = TRUE;
   {
     g_autofree gchar *why = g_strdup_printf ("%s carried no audio for %.1f s "

@@ -771,10 +771,12 @@ GST_END_TEST;
 /* Primary and backup both gone for a while (the primary from 15 s to 70 s, the backup
  * from 15 s to 45 s): no ERROR, no crash, a WARNING for the outage rather than one per
  * turn, and every word once when the backup returns (the replay ring, 60 s, holds the
- * outage), then the primary carries the end. */
+ * outage), then the primary carries the end. The primary is looked at again at most
+ * reconnect-max-delay (30 s) apart, then tried at the backup's next final (at most 10 s):
+ * 120 s of stream leave it room to return. */
 GST_START_TEST (test_all_gone_then_back)
 {
-  Run *r = run_new (100);
+  Run *r = run_new (120);
   const Step steps[] = { {15, ACT_REFUSE}, {15, ACT_DROP}, {15, ACT_BACKUP_REFUSE},
     {45, ACT_BACKUP_ACCEPT}, {70, ACT_ACCEPT}
   };
