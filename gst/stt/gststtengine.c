@@ -337,6 +337,38 @@ query_live (GstSttEngine * e)
   return live;
 }
 
+/* Settings that act on live input only. Set away from their defaults on non-live
+ * input (a file), they do nothing: the user is told once, with what happens instead. */
+static void
+warn_live_only (GstSttEngine * e)
+{
+  static const gchar *const names[] = { "failover-after", "max-lag", "spool-dir",
+    "spool-max-bytes"
+  };
+  GObjectClass *klass = G_OBJECT_GET_CLASS (e->element);
+  g_autoptr (GString) set = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    GParamSpec *pspec = g_object_class_find_property (klass, names[i]);
+    GValue v = G_VALUE_INIT;
+
+    if (pspec == NULL)
+      continue;
+    g_value_init (&v, pspec->value_type);
+    g_object_get_property (G_OBJECT (e->element), names[i], &v);
+    if (!g_param_value_defaults (pspec, &v))
+      g_string_append_printf (set, "%s%s", set->len ? ", " : "", names[i]);
+    g_value_unset (&v);
+  }
+  if (set->len > 0)
+    GST_ELEMENT_WARNING (e->element, LIBRARY, SETTINGS, ("%s act%s on live input only, "
+            "and this input is not live: it waits for the service instead (no audio "
+            "is dropped, none spooled, nothing given up for a live edge), and fails "
+            "over to a backup only when the primary refuses or gives up", set->str,
+            strchr (set->str, ',') ? "" : "s"), (NULL));
+}
+
 static gboolean
 start_session (GstSttEngine * e)
 {
@@ -365,6 +397,8 @@ start_session (GstSttEngine * e)
   spool_max_bytes = e->set.spool_max_bytes;
   GST_OBJECT_UNLOCK (e->element);
 
+  if (!live)
+    warn_live_only (e);
   /* The ring is sized when the stream starts, with the max-buffer-time of then. A
    * flush or state change already under way keeps it flushing. */
   /* A spool that cannot be written is said now, not when an outage needs it. */

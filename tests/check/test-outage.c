@@ -798,7 +798,8 @@ GST_START_TEST (test_all_gone_then_back)
 GST_END_TEST;
 
 /* A file whose primary refuses the key (HTTP 401): without a backup an ERROR; with one,
- * the backup transcribes the whole file at once, and a WARNING says why. */
+ * the backup transcribes the whole file at once, and a WARNING says why. failover-after
+ * and max-lag, set on a file, do nothing: a WARNING says so. */
 GST_START_TEST (test_file_primary_refused)
 {
   Run *r = run_new_full (30, FALSE, TRUE, "deepgram");
@@ -806,7 +807,11 @@ GST_START_TEST (test_file_primary_refused)
   const gchar *last;
 
   stt_test_server_set_api_key (r->primary, "another-key");
+  g_object_set (r->stt, "failover-after", 2 * GST_SECOND, "max-lag", 10 * GST_SECOND,
+      NULL);
   run_play (r, NULL, 0);
+  fail_unless (count_warnings (r, "failover-after, max-lag act on live input only") == 1,
+      "no WARNING says failover-after and max-lag do nothing on a file");
   check_words (r, 60, &pw, &bw, &last);
   fail_unless_equals_int (pw, 0);
   fail_unless_equals_int (bw, r->n_tones);
