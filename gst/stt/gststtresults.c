@@ -21,6 +21,10 @@ GST_DEBUG_CATEGORY_STATIC (stt_results_debug);
  * key: a server cannot make us hold more than this however many ids it invents. */
 #define MAX_OPEN_SEGMENTS 64
 #define MAX_SEGMENT_KEY 256
+/* A final's end at the edge of the audio sent is not proof of silence up to there: a
+ * word may be starting in the last of it, to come in the next final with a start before
+ * this one's end. That much of it is done with only if a word of the final covers it. */
+#define EDGE_MS 250
 
 typedef struct
 {
@@ -57,6 +61,9 @@ struct _GstSttResults
   /* Words whose middle lies at or after this stream position are another session's
    * (a live backlog's split point); G_MAXUINT64: none. */
   guint64 range_end;
+  /* The end of the audio (or a finalize) was sent: a final's end at the edge of what was
+   * sent is the end of what there is to hear. */
+  gboolean sealed;
 };
 
 GstSttResults *
@@ -373,7 +380,14 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
     /* The audio up to the end of what this final covers is done with. */
     guint64 done = res->end >= 0 ? gst_stt_results_seconds_to_stream (r, res->end,
         conn_sent) : end;
+    guint64 edge = (guint64) r->rate * EDGE_MS / 1000;
 
+    if (!r->sealed && done + edge > send_pos) {
+      guint64 words = out->words_end != G_MAXUINT64 ? out->words_end :
+          out->trimmed_end != G_MAXUINT64 ? out->trimmed_end : 0;
+
+      done = MIN (done, MAX (send_pos - MIN (send_pos, edge), words));
+    }
     out->done = MIN (MAX (done, end), send_pos);
     if (*text == '\0') {
       g_hash_table_remove (r->segments, key);
@@ -426,6 +440,12 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
   if (res->is_final)
     g_hash_table_remove (r->segments, key);
   return TRUE;
+}
+
+void
+gst_stt_results_set_sealed (GstSttResults * r, gboolean sealed)
+{
+  r->sealed = sealed;
 }
 
 void

@@ -26,6 +26,10 @@ void gst_stt_results_free (GstSttResults * r);
 /* A live backlog's session: words whose middle lies at or after stream position @pos
  * are dropped (the live edge's session has them). */
 void gst_stt_results_set_range_end (GstSttResults * r, guint64 pos);
+/* Whether the end of the audio, or a finalize, was sent on this connection: then a
+ * final that reaches the edge of what was sent covers all of it (otherwise its last
+ * EDGE_MS are done with only where a word of it lies: a word may be starting there). */
+void gst_stt_results_set_sealed (GstSttResults * r, gboolean sealed);
 /* Segment ids from @id on (a second session's, apart from the first's). */
 void gst_stt_results_set_first_segment_id (GstSttResults * r, guint64 id);
 

@@ -350,6 +350,7 @@ handle_result (GstSttSession * s, SttResult * r)
 {
   GstSttMapped m;
 
+  gst_stt_results_set_sealed (s->results, s->end_sent || s->finalize_sent);
   if (!gst_stt_results_map (s->results, r, s->connection, s->conn_sent, s->send_pos,
           MAX (s->committed, gst_stt_split_live_floor (&s->bound)), session_now_us (),
           &m))

@@ -1049,10 +1049,6 @@ add_word (SttResult * r, const gchar * text, gdouble start, gdouble end)
   g_array_append_val (r->words, w);
 }
 
-/* Provider times to stream positions across a seam the ring left, clamped to what was
- * sent; a partial and its final keep their segment id; a replayed final whose words
- * were all emitted says nothing but still moves the committed point; how far the
- * service is vouched to have heard. */
 /* The boundary between a live session and a second session at a split point S: each
  * recognizes the words near S with times of its own (a few ms apart), and their finals
  * come in any order; every word must be kept by exactly one of them. Simulated with one
@@ -1144,6 +1140,10 @@ GST_START_TEST (test_split_boundary)
 
 GST_END_TEST;
 
+/* Provider times to stream positions across a seam the ring left, clamped to what was
+ * sent; a partial and its final keep their segment id; a replayed final whose words
+ * were all emitted says nothing but still moves the committed point; how far the
+ * service is vouched to have heard. */
 GST_START_TEST (test_results_map)
 {
   GstSttTimeline *tl = gst_stt_timeline_new (16000);
@@ -1208,6 +1208,53 @@ GST_START_TEST (test_results_map)
   fail_unless_equals_uint64 (gst_stt_results_vouched (res, 250), 56000);
   gst_stt_results_end_connection (res);
   fail_unless_equals_uint64 (gst_stt_results_vouched (res, 250), 0);
+
+  stt_result_free (r);
+  gst_stt_results_free (res);
+  gst_object_unref (log);
+  gst_stt_stats_free (st);
+  gst_stt_timeline_free (tl);
+}
+
+GST_END_TEST;
+
+/* A final that reaches the edge of the audio sent: the last EDGE_MS (250 ms) of it are
+ * done with only where a word of the final lies (a word may be starting there, to come in
+ * the next final), unless the end of the audio was sent. */
+GST_START_TEST (test_results_final_at_edge)
+{
+  GstSttTimeline *tl = gst_stt_timeline_new (16000);
+  GstSttStats *st = gst_stt_stats_new ();
+  GstObject *log = gst_object_ref_sink (gst_pad_new ("log", GST_PAD_SRC));
+  GstSttResults *res = gst_stt_results_new (16000, "test", tl, st, log);
+  SttResult *r = stt_result_new ();
+  GstSttMapped m;
+
+  gst_stt_timeline_observe (tl, 0, 0, TRUE);
+  gst_stt_results_new_origin (res, 0);
+  /* 2 s sent; a final up to there, its word ending at 1.5 s. */
+  r->is_final = TRUE;
+  r->end = 2.0;
+  r->text = g_strdup ("hello");
+  add_word (r, "hello", 1.0, 1.5);
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 32000, 0, 0, &m));
+  fail_unless_equals_uint64 (m.done, 32000 - 4000);
+  gst_structure_free (m.msg);
+  /* Its word reaches into the last 250 ms: done up to the word's end. */
+  g_array_index (r->words, SttWord, 0).end = 1.9;
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 32000, 0, 0, &m));
+  fail_unless_equals_uint64 (m.done, 30400);
+  gst_structure_free (m.msg);
+  /* Not at the edge (3 s sent): all of it. */
+  fail_unless (gst_stt_results_map (res, r, 0, 48000, 48000, 0, 0, &m));
+  fail_unless_equals_uint64 (m.done, 32000);
+  gst_structure_free (m.msg);
+  /* The end of the audio was sent: all of it. */
+  gst_stt_results_set_sealed (res, TRUE);
+  g_array_index (r->words, SttWord, 0).end = 1.5;
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 32000, 0, 0, &m));
+  fail_unless_equals_uint64 (m.done, 32000);
+  gst_structure_free (m.msg);
 
   stt_result_free (r);
   gst_stt_results_free (res);
@@ -1452,6 +1499,7 @@ engine_suite (void)
   tcase_add_test (tc, test_credentials_take_token);
   tcase_add_test (tc, test_results_map);
   tcase_add_test (tc, test_split_boundary);
+  tcase_add_test (tc, test_results_final_at_edge);
   return s;
 }
 
