@@ -382,7 +382,10 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
         conn_sent) : end;
     guint64 edge = (guint64) r->rate * EDGE_MS / 1000;
 
-    if (!r->sealed && done + edge > send_pos) {
+    /* Only where the final says where its words lie (or has none): without word times
+     * a replay of that stretch could give a word of it again. */
+    if (!r->sealed && done + edge > send_pos && (res->words->len > 0 || res->text == NULL
+            || *res->text == '\0')) {
       guint64 words = out->words_end != G_MAXUINT64 ? out->words_end :
           out->trimmed_end != G_MAXUINT64 ? out->trimmed_end : 0;
 
