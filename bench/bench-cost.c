@@ -6,7 +6,9 @@
  *   conversion: appsrc ! audioconvert ! audioresample ! S16LE 16 kHz mono ! fakesink
  *   stt:        appsrc ! stttranscribe provider=deepgram url=<bench-server> ! fakesink
  * for 48 kHz stereo and 16 kHz mono input, --repeat times, and (with --sdk) the official
- * Node SDK streaming the same 16 kHz audio to the same server in the same 100 ms chunks.
+ * Node SDK streaming the same 16 kHz audio to the same server: each in its natural
+ * framing (the element's frames for a file, the SDK fed by a 64 KiB file stream), and
+ * both in 100 ms frames (the element with chunk-duration=100 ms).
  *
  * Live case (--live-seconds S): S seconds of a live 16 kHz source (audiotestsrc
  * is-live=true, 100 ms buffers) into fakesink (the source alone) and into stttranscribe,
@@ -138,13 +140,11 @@ run_pipeline (const gchar * desc, Feed * feed, gdouble timeout_s)
  * script measured itself. */
 static gboolean
 run_sdk (const gchar * script, const gchar * sdk_dir, const gchar * url,
-    const gchar * pcm, gdouble hours, gboolean paced, RunResult * proc, RunResult * self,
-    gdouble timeout_s)
+    const gchar * pcm, gdouble hours, const gchar * mode, RunResult * proc,
+    RunResult * self, gdouble timeout_s)
 {
   g_autofree gchar *hours_s = g_strdup_printf ("%g", hours);
-  const gchar *argv[] = { "node", script, url, pcm, hours_s, paced ? "paced" : "fast",
-    NULL
-  };
+  const gchar *argv[] = { "node", script, url, pcm, hours_s, mode, NULL };
   gchar **envp = g_environ_setenv (g_get_environ (), "SDK_DIR", sdk_dir, TRUE);
   GError *error = NULL;
   GPid pid;
@@ -380,17 +380,42 @@ main (int argc, char **argv)
           32.0);
       g_hash_table_unref (stats);
       if (c == 1 && sdk_script) {
-        RunResult proc, self;
+        g_autofree gchar *stt100 = g_strdup_printf ("appsrc name=src ! stttranscribe "
+            "provider=deepgram url=%s api-key=bench chunk-duration=100000000 ! fakesink "
+            "sync=false", server->url);
+        RunResult proc, self, fixed;
+        gdouble x100;
 
+        /* Natural framing: each as a user would run it. */
         if (!run_sdk (sdk_script, sdk_dir ? sdk_dir : ".", server->url, pcm_path, hours,
-                FALSE, &proc, &self, timeout))
+                "natural", &proc, &self, timeout))
           return 1;
-        row (r, cases[c].name, "node-sdk (process)", &proc, hours);
-        row (r, cases[c].name, "node-sdk (in-script)", &self, hours);
-        add (all, "file 16kHz-mono node-sdk process (cpu s/audio h)", proc.cpu / hours);
-        add (all, "file 16kHz-mono node-sdk in-script (cpu s/audio h)", self.cpu / hours);
-        add (all, "file ratio node-sdk process / stttranscribe", proc.cpu / hours / x[1]);
-        add (all, "file ratio node-sdk in-script / stttranscribe", self.cpu / hours / x[1]);
+        row (r, cases[c].name, "node-sdk 64KiB (proc)", &proc, hours);
+        row (r, cases[c].name, "node-sdk 64KiB (script)", &self, hours);
+        add (all, "file 16kHz-mono node-sdk natural process (cpu s/audio h)",
+            proc.cpu / hours);
+        add (all, "file ratio node-sdk natural process / stttranscribe",
+            proc.cpu / hours / x[1]);
+        add (all, "file ratio node-sdk natural in-script / stttranscribe",
+            self.cpu / hours / x[1]);
+        /* The same 100 ms frames on both sides. */
+        fixed = run_pipeline (stt100, &feeds[c], timeout);
+        if (!fixed.ok)
+          return 1;
+        x100 = fixed.cpu / hours;
+        row (r, cases[c].name, "stttranscribe 100ms", &fixed, hours);
+        add (all, "file 16kHz-mono stttranscribe 100 ms frames (cpu s/audio h)", x100);
+        if (!run_sdk (sdk_script, sdk_dir ? sdk_dir : ".", server->url, pcm_path, hours,
+                "fast", &proc, &self, timeout))
+          return 1;
+        row (r, cases[c].name, "node-sdk 100ms (proc)", &proc, hours);
+        row (r, cases[c].name, "node-sdk 100ms (script)", &self, hours);
+        add (all, "file 16kHz-mono node-sdk 100 ms process (cpu s/audio h)",
+            proc.cpu / hours);
+        add (all, "file ratio node-sdk 100 ms process / stttranscribe 100 ms",
+            proc.cpu / hours / x100);
+        add (all, "file ratio node-sdk 100 ms in-script / stttranscribe 100 ms",
+            self.cpu / hours / x100);
       }
     }
 
@@ -417,8 +442,8 @@ main (int argc, char **argv)
       if (sdk_script) {
         RunResult proc, self;
 
-        if (!run_sdk (sdk_script, sdk_dir ? sdk_dir : ".", server->url, pcm_path, h, TRUE,
-                &proc, &self, live_seconds * 2 + 120))
+        if (!run_sdk (sdk_script, sdk_dir ? sdk_dir : ".", server->url, pcm_path, h,
+                "paced", &proc, &self, live_seconds * 2 + 120))
           return 1;
         row (r, "live-16kHz", "node-sdk paced (proc)", &proc, h);
         row (r, "live-16kHz", "node-sdk paced (script)", &self, h);

@@ -3,9 +3,12 @@
 // client streaming 16 kHz mono PCM as fast as the connection takes it (100 ms chunks,
 // at most LIMIT bytes queued), then CloseStream; it parses every Results message.
 // With "paced", it sends in real time instead (a live stream), one chunk per 100 ms.
+// With "natural", as fast as taken in the chunks a developer's file stream gives
+// (fs.createReadStream's default highWaterMark, 64 KiB: 2.048 s of this audio).
 // Prints "cpu <seconds> user <s> system <s>" (process.cpuUsage() from before connecting
 // to the close).
-// Usage: SDK_DIR=... node bench-sdk.mjs ws://127.0.0.1:PORT/v1/listen block.pcm HOURS [paced]
+// Usage: SDK_DIR=... node bench-sdk.mjs ws://127.0.0.1:PORT/v1/listen block.pcm HOURS
+//        [fast|paced|natural]
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +20,7 @@ const [url, pcmPath, hoursArg, mode] = process.argv.slice(2);
 const paced = mode === 'paced';
 const block = fs.readFileSync(pcmPath);
 const total = Math.round(parseFloat(hoursArg) * 3600 * 16000) * 2;
-const CHUNK = 3200;               // 100 ms, as the element's chunk-duration
+const CHUNK = mode === 'natural' ? 65536 : 3200;   // 100 ms: the element's live frame
 const LIMIT = 1 << 20;            // queued bytes before waiting for the socket
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const deadline = setTimeout(() => { console.error('timeout'); process.exit(2); },
