@@ -263,6 +263,7 @@ listen_socket (guint16 port, GError ** error)
       G_SOCKET_PROTOCOL_TCP, error);
   g_autoptr (GInetAddress) lo = NULL;
   g_autoptr (GSocketAddress) addr = NULL;
+  struct sockaddr_storage native;
   gint one = 1;
 
   if (s == NULL)
@@ -275,12 +276,21 @@ listen_socket (guint16 port, GError ** error)
   }
   lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   addr = g_inet_socket_address_new (lo, port);
-  if (!g_socket_bind (s, addr, TRUE, error) || (g_socket_set_listen_backlog (s, 4096),
-          !g_socket_listen (s, error))) {
-    g_object_unref (s);
-    return NULL;
+  /* Not g_socket_bind(): it sets SO_REUSEPORT again, off for a stream socket. */
+  if (!g_socket_address_to_native (addr, &native, sizeof (native), error))
+    goto fail;
+  if (bind (g_socket_get_fd (s), (struct sockaddr *) &native,
+          g_socket_address_get_native_size (addr)) != 0) {
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "bind to port %u: %s",
+        port, g_strerror (errno));
+    goto fail;
   }
-  return s;
+  g_socket_set_listen_backlog (s, 4096);
+  if (g_socket_listen (s, error))
+    return s;
+fail:
+  g_object_unref (s);
+  return NULL;
 }
 
 static gpointer
