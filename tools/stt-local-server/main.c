@@ -150,8 +150,8 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
           "(default 2)", "N"},
     {"max-clients", 0, 0, G_OPTION_ARG_INT, &opts->max_clients,
           "Clients served at once, each with its own decoder; more are "
-          "answered 503 (default 6 per core: what one core decodes in real "
-          "time)", "N"},
+          "answered 503 (default " G_STRINGIFY (STREAMS_PER_CORE) " per core: "
+          "what one core decodes in real time)", "N"},
     {"idle-timeout", 0, 0, G_OPTION_ARG_INT, &opts->idle_timeout,
           "Close a client that sends nothing for this long, in seconds; 0 "
           "for never (default 60)", "SECONDS"},
