@@ -847,28 +847,6 @@ proc_rss (GPid pid)
   return resident * (guint64) sysconf (_SC_PAGESIZE);
 }
 
-/* User and system CPU seconds of @pid. */
-static gboolean
-proc_cpu (GPid pid, gdouble * user, gdouble * sys)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid), *stat = NULL;
-  const gchar *p;
-  gchar **f;
-  gboolean ok;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')))
-    return FALSE;
-  /* After the command: field 3 (state) on; utime and stime are fields 14 and 15. */
-  f = g_strsplit (p + 2, " ", 16);
-  ok = g_strv_length (f) >= 13;
-  if (ok) {
-    *user = g_ascii_strtod (f[11], NULL) / sysconf (_SC_CLK_TCK);
-    *sys = g_ascii_strtod (f[12], NULL) / sysconf (_SC_CLK_TCK);
-  }
-  g_strfreev (f);
-  return ok;
-}
-
 /* Voluntary context switches of @pid: the times its main loop slept in poll(). */
 static guint64
 proc_sleeps (GPid pid)
@@ -1432,7 +1410,7 @@ on_sample (gpointer user_data)
   gdouble u, sy, pct;
 
   s->rss_max = MAX (s->rss_max, proc_rss (s->pid));
-  if (proc_cpu (s->pid, &u, &sy)) {
+  if (bench_pid_cpu (s->pid, &u, &sy)) {
     pct = 100 * (u + sy - s->last_cpu);
     s->last_cpu = u + sy;
     g_array_append_val (s->cpu, pct);
@@ -1545,7 +1523,7 @@ run_once (const RunConfig * cfg, RunResult * r)
   /* The window. */
   for (i = 0; i < children->len; i++)
     child_send (g_ptr_array_index (children, i), "start\n");
-  proc_cpu (server->pid, &u0, &s0);
+  bench_pid_cpu (server->pid, &u0, &s0);
   wake0 = proc_sleeps (server->pid);
   t0 = bench_now ();
   t_first = g_get_monotonic_time ();
@@ -1562,7 +1540,7 @@ run_once (const RunConfig * cfg, RunResult * r)
     sent++;
   }
   run_until (t_first + (gint64) n_finals * period, NULL, NULL);
-  proc_cpu (server->pid, &u1, &s1);
+  bench_pid_cpu (server->pid, &u1, &s1);
   wake1 = proc_sleeps (server->pid);
   t1 = bench_now ();
   g_source_remove (sample_id);

@@ -231,6 +231,27 @@ bench_cpu_split (gdouble * user, gdouble * sys)
   *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+gboolean
+bench_pid_cpu (GPid pid, gdouble * user, gdouble * sys)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid), *stat = NULL;
+  const gchar *p;
+  gchar **f;
+  gboolean ok;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')))
+    return FALSE;
+  /* After the command: field 3 (state) on; utime and stime are fields 14 and 15. */
+  f = g_strsplit (p + 2, " ", 16);
+  ok = g_strv_length (f) >= 13;
+  if (ok) {
+    *user = g_ascii_strtod (f[11], NULL) / sysconf (_SC_CLK_TCK);
+    *sys = g_ascii_strtod (f[12], NULL) / sysconf (_SC_CLK_TCK);
+  }
+  g_strfreev (f);
+  return ok;
+}
+
 gdouble
 bench_now (void)
 {
@@ -600,31 +621,51 @@ bench_slots_fill (const BenchSlots * slots, guint rate, guint64 first_sample,
 #define LIVE_RATE 16000
 #define LIVE_CHUNK (LIVE_RATE / 50)     /* 20 ms */
 
+/* @n samples of the looped sample, from sample @first of the stream. */
+static void
+live_fill_sample (BenchLive * live, guint64 first, gint16 * out, gsize n)
+{
+  gsize pos = (live->sample_offset + first) % live->sample_len;
+
+  while (n > 0) {
+    gsize take = MIN (n, live->sample_len - pos);
+
+    memcpy (out, live->sample + pos, take * sizeof (gint16));
+    out += take;
+    n -= take;
+    pos = 0;
+  }
+}
+
 static gpointer
 live_feed (gpointer data)
 {
   BenchLive *live = data;
   GstElement *src = gst_bin_get_by_name (GST_BIN (live->pipeline), "src");
   guint64 end = (guint64) (live->seconds * LIVE_RATE);
+  guint chunk = live->chunk;
 
   while (!g_atomic_int_get (&live->stop) && (end == 0 || live->samples < end)) {
-    GstBuffer *buf = gst_buffer_new_allocate (NULL, LIVE_CHUNK * 2, NULL);
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, chunk * 2, NULL);
     GstClockTime pts = gst_util_uint64_scale (live->samples, GST_SECOND, LIVE_RATE);
     gint64 due = live->start_us + (gint64) (pts / GST_USECOND), now;
     GstMapInfo map;
 
     gst_buffer_map (buf, &map, GST_MAP_WRITE);
-    bench_slots_fill (&live->slots, LIVE_RATE, live->samples, (gint16 *) map.data,
-        LIVE_CHUNK);
+    if (live->sample)
+      live_fill_sample (live, live->samples, (gint16 *) map.data, chunk);
+    else
+      bench_slots_fill (&live->slots, LIVE_RATE, live->samples, (gint16 *) map.data,
+          chunk);
     gst_buffer_unmap (buf, &map);
     GST_BUFFER_PTS (buf) = pts;
-    GST_BUFFER_DURATION (buf) = gst_util_uint64_scale (LIVE_CHUNK, GST_SECOND, LIVE_RATE);
+    GST_BUFFER_DURATION (buf) = gst_util_uint64_scale (chunk, GST_SECOND, LIVE_RATE);
     now = g_get_monotonic_time ();
     if (due > now)
       g_usleep (due - now);
     if (gst_app_src_push_buffer (GST_APP_SRC (src), buf) != GST_FLOW_OK)
       break;
-    live->samples += LIVE_CHUNK;
+    live->samples += chunk;
   }
   if (!g_atomic_int_get (&live->stop))
     gst_app_src_end_of_stream (GST_APP_SRC (src));
@@ -642,6 +683,7 @@ bench_live_new (const BenchSlots * slots, gdouble seconds)
 
   live->slots = *slots;
   live->seconds = seconds;
+  live->chunk = LIVE_CHUNK;
   live->pipeline = gst_parse_launch ("appsrc name=src is-live=true format=time ! "
       "stttranscribe name=stt ! fakesink sync=false async=false", &error);
   if (live->pipeline == NULL)
@@ -655,6 +697,21 @@ bench_live_new (const BenchSlots * slots, gdouble seconds)
   gst_app_src_set_caps (GST_APP_SRC (src), caps);
   gst_caps_unref (caps);
   gst_object_unref (src);
+  return live;
+}
+
+BenchLive *
+bench_live_new_sample (const gint16 * sample, gsize len, gsize offset, guint chunk_ms,
+    gdouble seconds)
+{
+  BenchSlots none = { 0, 1, 0, 0 };
+  BenchLive *live = bench_live_new (&none, seconds);
+
+  g_return_val_if_fail (len > 0, live);
+  live->sample = sample;
+  live->sample_len = len;
+  live->sample_offset = offset % len;
+  live->chunk = LIVE_RATE / 1000 * chunk_ms;
   return live;
 }
 

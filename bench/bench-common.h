@@ -35,6 +35,8 @@ GHashTable *bench_server_stats (BenchServer * server, guint * n_open, guint * n_
 /* ---- measurements ------------------------------------------------------------------ */
 gdouble bench_cpu_seconds (void);       /* user + system of this process */
 void bench_cpu_split (gdouble * user, gdouble * sys);
+/* User and system CPU seconds of another process (/proc/PID/stat); FALSE if it is gone. */
+gboolean bench_pid_cpu (GPid pid, gdouble * user, gdouble * sys);
 gdouble bench_now (void);       /* monotonic seconds */
 guint64 bench_rss_bytes (void);
 /* Threads of this process; with @by_kind, a summary such as "src 100, stt 100, stt-io 2,
@@ -77,6 +79,10 @@ typedef struct
   GstElement *pipeline, *stt;
   GstBus *bus;
   BenchSlots slots;
+  /* Instead of the slots (bench_live_new_sample): a sample looped, not owned. */
+  const gint16 *sample;
+  gsize sample_len, sample_offset;
+  guint chunk;                  /* samples per buffer */
   gdouble seconds;
   gint64 start_us;              /* monotonic time of PTS 0 */
   GThread *feeder;
@@ -85,6 +91,10 @@ typedef struct
 } BenchLive;
 
 BenchLive *bench_live_new (const BenchSlots * slots, gdouble seconds);
+/* The same with @sample (@len S16 mono 16 kHz samples, kept by the caller until
+ * bench_live_free()) looped from sample @offset, in buffers of @chunk_ms. */
+BenchLive *bench_live_new_sample (const gint16 * sample, gsize len, gsize offset,
+    guint chunk_ms, gdouble seconds);
 void bench_live_start (BenchLive * live);
 /* Seconds of stream time now (wall clock since PTS 0). */
 gdouble bench_live_time (BenchLive * live);

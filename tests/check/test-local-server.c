@@ -509,6 +509,19 @@ GST_START_TEST (test_max_clients)
 
 GST_END_TEST;
 
+/* The default is 6 clients per core: what bench-local-capacity measured one core to
+ * decode in real time (tools/README.md). */
+GST_START_TEST (test_max_clients_default)
+{
+  guint port;
+  GSubprocess *server = start_server (&port, 0, NULL);
+
+  fail_unless_equals_int (health_int (port, "max_clients"), 6 * g_get_num_processors ());
+  stt_check_stop_server (server);
+}
+
+GST_END_TEST;
+
 /* A client that sends faster than it is decoded is slowed down, not buffered: the
  * server holds at most 1 MiB of its audio (plus the message that crossed the line),
  * and takes far less than the client tries to send. */
@@ -723,6 +736,7 @@ local_server_suite (void)
   tcase_add_test (tc, test_message_too_big);
   tcase_add_test (tc, test_fragmented_message_too_big);
   tcase_add_test (tc, test_max_clients);
+  tcase_add_test (tc, test_max_clients_default);
   tcase_add_test (tc, test_backpressure);
   tcase_add_test (tc, test_idle_timeout);
   tcase_add_test (tc, test_origin);

@@ -51,6 +51,13 @@
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_POOL 2
 #define DEFAULT_IDLE_TIMEOUT 60
+/* --max-clients is this many per core: live streams of speech decoded in real time
+ * without the results falling behind. Measured by bench/bench-local-capacity on a
+ * 2-core AMD EPYC VM (bench/README.md, "Local recognizer capacity"): 12 streams kept up
+ * (0.10-0.11 CPU s per audio s each, 1.2 cores), 16 did not (their lag grew to 8 s in
+ * a minute). More clients than the cores decode would make every client's text late;
+ * refused ones retry (503, Retry-After) or go to another server. */
+#define STREAMS_PER_CORE 6
 
 #define SHUTDOWN_GRACE_MS 3000
 /* Seconds for a connection to complete its WebSocket handshake. */
@@ -143,7 +150,8 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
           "(default 2)", "N"},
     {"max-clients", 0, 0, G_OPTION_ARG_INT, &opts->max_clients,
           "Clients served at once, each with its own decoder; more are "
-          "answered 503 (default twice the number of cores)", "N"},
+          "answered 503 (default " G_STRINGIFY (STREAMS_PER_CORE) " per core: "
+          "what one core decodes in real time)", "N"},
     {"idle-timeout", 0, 0, G_OPTION_ARG_INT, &opts->idle_timeout,
           "Close a client that sends nothing for this long, in seconds; 0 "
           "for never (default 60)", "SECONDS"},
@@ -223,7 +231,7 @@ main (int argc, char *argv[])
 
   server.opts.port = DEFAULT_PORT;
   server.opts.pool_size = DEFAULT_POOL;
-  server.opts.max_clients = 2 * g_get_num_processors ();
+  server.opts.max_clients = STREAMS_PER_CORE * g_get_num_processors ();
   server.opts.idle_timeout = DEFAULT_IDLE_TIMEOUT;
 
   if (!parse_options (&server.opts, &argc, &argv, &error))
