@@ -53,11 +53,13 @@
 #define DEFAULT_IDLE_TIMEOUT 60
 /* --max-clients is this many per core: live streams of speech decoded in real time
  * without the results falling behind. Measured by bench/bench-local-capacity on a
- * 2-core AMD EPYC VM (bench/README.md, "Local recognizer capacity"): 12 streams kept up
- * (0.10-0.11 CPU s per audio s each, 1.2 cores), 16 did not (their lag grew to 8 s in
- * a minute). More clients than the cores decode would make every client's text late;
- * refused ones retry (503, Retry-After) or go to another server. */
-#define STREAMS_PER_CORE 6
+ * 2-core AMD EPYC VM (bench/README.md, "Local recognizer capacity"): 8 streams showed
+ * no growth of lag, 12 kept up but their lag grew in the last seconds (0.10-0.11 CPU s
+ * per audio s each, 1.2 cores), 16 did not (their lag grew to 8 s in a minute). 5 per
+ * core leaves room below 12 for the clients and the system. More clients than the cores
+ * decode would make every client's text late; refused ones retry (503, Retry-After) or
+ * go to another server. */
+#define STREAMS_PER_CORE 5
 
 #define SHUTDOWN_GRACE_MS 3000
 /* Seconds for a connection to complete its WebSocket handshake. */
@@ -151,7 +153,7 @@ parse_options (Options * opts, int *argc, char ***argv, GError ** error)
     {"max-clients", 0, 0, G_OPTION_ARG_INT, &opts->max_clients,
           "Clients served at once, each with its own decoder; more are "
           "answered 503 (default " G_STRINGIFY (STREAMS_PER_CORE) " per core: "
-          "what one core decodes in real time)", "N"},
+          "below what one core decodes in real time)", "N"},
     {"idle-timeout", 0, 0, G_OPTION_ARG_INT, &opts->idle_timeout,
           "Close a client that sends nothing for this long, in seconds; 0 "
           "for never (default 60)", "SECONDS"},

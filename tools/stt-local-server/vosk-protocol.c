@@ -20,8 +20,9 @@
  * Limits (it is a network service; vosk-server itself has none):
  *   - A request that carries an Origin header (a web page) gets 403 unless
  *     --allow-origin names that origin. Programs send no Origin.
- *   - At most --max-clients WebSocket clients (default 6 per core, the live
- *     streams a core decodes in real time: main.c). One more is refused before the upgrade with 503 and
+ *   - At most --max-clients WebSocket clients (default 5 per core, below the
+ *     live streams a core decodes in real time: main.c). One more is refused
+ *     before the upgrade with 503 and
  *     Retry-After: 1: a vosk client fails at connect time, before it sends
  *     any audio, and the gst-stt client retries. (A client let in by a race
  *     of simultaneous handshakes is closed with 1001 instead: libsoup cannot
