@@ -355,9 +355,8 @@ handle_result (GstSttSession * s, SttResult * r)
           MAX (s->committed, gst_stt_split_live_floor (&s->bound)), session_now_us (),
           &m))
     return;
-  if (m.is_final)
-    session_split_final (s, &m);
   if (m.is_final) {
+    session_split_final (s, &m);
     /* Release the audio first: once a final is announced, its audio is done with. */
     commit (s, m.done);
     if (m.msg && s->backlog) {
