@@ -1587,10 +1587,22 @@ finalize_grace_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Whether no audio will come before @end that this session is to send: a second
+ * session's stretch runs to its range end (its post-roll may still be arriving at the
+ * live edge), or to where the stream ended; any other session's when draining. */
+static gboolean
+session_at_end (GstSttSession * s, guint64 end)
+{
+  if (s->parent)
+    return end >= s->range_end || s->parent->draining;
+  return s->draining;
+}
+
 static void
 session_pump (GstSttSession * s)
 {
   guint64 start, end;
+  gboolean at_end = FALSE;
 
   if (s->state != STATE_OPEN || s->end_sent || s->awaiting_ready
       || session_is_stopped (s))
@@ -1603,12 +1615,20 @@ session_pump (GstSttSession * s)
     if (s->range_end)
       end = MIN (end, s->range_end);
     avail = end > s->send_pos ? end - s->send_pos : 0;
+    at_end = session_at_end (s, end);
     /* Whole chunks only, except for the tail at end of stream, and of a non-live ring
      * that is full: nothing more comes before a commit, and asking for finals (below)
      * waits for all of it to be out. */
-    if (avail == 0 || (avail < s->chunk_samples && !s->draining && (s->cfg->live
-                || s->range_end || !gst_stt_ring_is_full (s->ring))))
+    if (avail == 0 || (avail < s->chunk_samples && !at_end && (s->cfg->live
+                || s->range_end || !gst_stt_ring_is_full (s->ring)))) {
+      /* A second session at the live edge: the ring's writer wakes only its live
+       * session, so look again in a chunk's time. */
+      if (s->parent && !at_end && !s->pace_timer)
+        s->pace_timer = stt_io_worker_add_timeout (s->worker,
+            (guint) MAX (gst_util_uint64_scale (s->chunk_samples, 1000, s->cfg->rate),
+                20), pace_cb, s, NULL);
       break;
+    }
     n = MIN (avail, s->chunk_samples);
     if (!stt_ws_can_send (s->ws)) {
       /* The server reads no more: keep the audio in the ring (its rules apply: live
@@ -1640,7 +1660,7 @@ session_pump (GstSttSession * s)
       return;
   }
 
-  if (s->draining && !s->end_sent && s->send_pos >= end) {
+  if (at_end && !s->end_sent && s->send_pos >= end) {
     GST_DEBUG_OBJECT (s->log_object, "all audio sent, ending the stream");
     s->end_sent = TRUE;
     session_post_connection (s, GST_STT_CONNECTION_DRAINING, NULL, 0, 0, 0, 0);
@@ -1656,7 +1676,7 @@ session_pump (GstSttSession * s)
    * service has had FINALIZE_WAIT_MS to answer what it was sent (a finalize cuts the
    * word in progress in two: not while finals are still coming). A service that has no
    * words to finalize (silence) may answer nothing: see finalize_grace_cb. */
-  if (!s->cfg->live && !s->finalize_sent && s->send_pos >= end
+  if (!s->cfg->live && s->parent == NULL && !s->finalize_sent && s->send_pos >= end
       && gst_stt_ring_is_full (s->ring)) {
     gint64 quiet = session_now_us () - MAX (s->last_commit, s->last_send);
 

@@ -598,6 +598,50 @@ check_failover_revision (Run * r)
   fail_unless_equals_int (j, v->words->len);
 }
 
+/* The revision's connection (the primary's connection whose audio starts at the
+ * revision's start) heard past the revision's end, by more than the longest word: a word
+ * spoken across the split point reaches it whole, at the live edge too, where that audio
+ * was still to come when the revision started (CI saw such a word cut short, given by
+ * both sides). */
+static void
+check_revision_heard (Run * r, const Revision * v)
+{
+  g_autoptr (GByteArray) input = g_byte_array_new ();
+  gsize from = gst_util_uint64_scale (v->pts, STT_CHECK_RUN_RATE, GST_SECOND) * 2;
+  gsize want = gst_util_uint64_scale (v->end + GST_SECOND, STT_CHECK_RUN_RATE,
+      GST_SECOND) * 2;
+  gsize probe = STT_CHECK_RUN_RATE / 10 * 2;
+  guint i, n = stt_test_server_get_n_connections (r->primary);
+  GList *l;
+
+  for (l = r->buffers; l; l = l->next) {
+    GstMapInfo map;
+
+    fail_unless (gst_buffer_map (l->data, &map, GST_MAP_READ));
+    g_byte_array_append (input, map.data, map.size);
+    gst_buffer_unmap (l->data, &map);
+  }
+  want = MIN (want, input->len);
+  fail_unless (from + probe <= input->len);
+  for (i = 0; i < n; i++) {
+    g_autoptr (GBytes) audio = stt_test_server_get_audio (r->primary, i);
+    gsize len;
+    const guint8 *p = audio ? g_bytes_get_data (audio, &len) : NULL;
+
+    /* All of it, so a connection that starts in the same silence is not taken. */
+    if (p == NULL || len < probe || memcmp (p, input->data + from, MIN (len,
+                input->len - from)) != 0)
+      continue;
+    fail_unless (from + len >= want, "the revision's connection (%u) heard %.3f-%.3f s, "
+        "not past its end (%.3f s) by a second", i, v->pts / 1e9,
+        (from + len) / 2.0 / STT_CHECK_RUN_RATE, v->end / 1e9);
+    GST_INFO ("the revision's connection (%u) heard %.3f-%.3f s", i, v->pts / 1e9,
+        (from + len) / 2.0 / STT_CHECK_RUN_RATE);
+    return;
+  }
+  fail ("no connection of the primary heard the revision's start (%.3f s)", v->pts / 1e9);
+}
+
 /* A backlog given up for the live edge (max-lag): one revision, by the primary, and every
  * word once at its time: in the revision if its middle lies in the revision's stretch,
  * else in the text output (bus and text buffers); a word wholly inside a stretch said
@@ -667,6 +711,7 @@ check_words_revised (Run * r, gdouble live_from)
       v->end / 1e9, k, k < v->words->len ? g_array_index (v->words, Word, k).text : "-",
       k < v->words->len ? g_array_index (v->words, Word, k).start / 1e9 : -1);
   fail_unless (k > 0, "an empty revision");
+  check_revision_heard (r, v);
 
   /* The text buffers: the bus's words, none in the stretch given up (a GAP covers it). */
   check_cues (r, r->words);
