@@ -1140,25 +1140,57 @@ GST_START_TEST (test_split_boundary)
 
 GST_END_TEST;
 
+/* A results mapper at 16 kHz on a timeline that starts at 0, with what it needs. */
+typedef struct
+{
+  GstSttTimeline *tl;
+  GstSttStats *st;
+  GstObject *log;
+  GstSttResults *res;
+  SttResult *r;
+} ResultsFixture;
+
+static ResultsFixture *
+results_fixture_new (guint64 origin)
+{
+  ResultsFixture *f = g_new0 (ResultsFixture, 1);
+
+  f->tl = gst_stt_timeline_new (16000);
+  f->st = gst_stt_stats_new ();
+  f->log = gst_object_ref_sink (gst_pad_new ("log", GST_PAD_SRC));
+  f->res = gst_stt_results_new (16000, "test", f->tl, f->st, f->log);
+  f->r = stt_result_new ();
+  gst_stt_timeline_observe (f->tl, 0, 0, TRUE);
+  gst_stt_results_new_origin (f->res, origin);
+  return f;
+}
+
+static void
+results_fixture_free (ResultsFixture * f)
+{
+  stt_result_free (f->r);
+  gst_stt_results_free (f->res);
+  gst_object_unref (f->log);
+  gst_stt_stats_free (f->st);
+  gst_stt_timeline_free (f->tl);
+  g_free (f);
+}
+
 /* Provider times to stream positions across a seam the ring left, clamped to what was
  * sent; a partial and its final keep their segment id; a replayed final whose words
  * were all emitted says nothing but still moves the committed point; how far the
  * service is vouched to have heard. */
 GST_START_TEST (test_results_map)
 {
-  GstSttTimeline *tl = gst_stt_timeline_new (16000);
-  GstSttStats *st = gst_stt_stats_new ();
-  GstObject *log = gst_object_ref_sink (gst_pad_new ("log", GST_PAD_SRC));
-  GstSttResults *res = gst_stt_results_new (16000, "test", tl, st, log);
-  SttResult *r = stt_result_new ();
+  /* The service session starts at stream sample 16000; after 1 s of it, the ring
+   * dropped 0.5 s. */
+  ResultsFixture *f = results_fixture_new (16000);
+  GstSttResults *res = f->res;
+  SttResult *r = f->r;
   GstSttMapped m;
   guint64 id, id2;
   guint rev;
 
-  gst_stt_timeline_observe (tl, 0, 0, TRUE);
-  /* The service session starts at stream sample 16000; after 1 s of it, the ring
-   * dropped 0.5 s. */
-  gst_stt_results_new_origin (res, 16000);
   gst_stt_results_add_seam (res, 16000, 40000);
   fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 8000), 24000);
   fail_unless_equals_uint64 (gst_stt_results_conn_to_stream (res, 16000), 40000);
@@ -1209,11 +1241,7 @@ GST_START_TEST (test_results_map)
   gst_stt_results_end_connection (res);
   fail_unless_equals_uint64 (gst_stt_results_vouched (res, 250), 0);
 
-  stt_result_free (r);
-  gst_stt_results_free (res);
-  gst_object_unref (log);
-  gst_stt_stats_free (st);
-  gst_stt_timeline_free (tl);
+  results_fixture_free (f);
 }
 
 GST_END_TEST;
@@ -1224,15 +1252,11 @@ GST_END_TEST;
  * sent. */
 GST_START_TEST (test_results_final_at_edge)
 {
-  GstSttTimeline *tl = gst_stt_timeline_new (16000);
-  GstSttStats *st = gst_stt_stats_new ();
-  GstObject *log = gst_object_ref_sink (gst_pad_new ("log", GST_PAD_SRC));
-  GstSttResults *res = gst_stt_results_new (16000, "test", tl, st, log);
-  SttResult *r = stt_result_new ();
+  ResultsFixture *f = results_fixture_new (0);
+  GstSttResults *res = f->res;
+  SttResult *r = f->r;
   GstSttMapped m;
 
-  gst_stt_timeline_observe (tl, 0, 0, TRUE);
-  gst_stt_results_new_origin (res, 0);
   /* 2 s sent; a final up to there, its word ending at 1.5 s. */
   r->is_final = TRUE;
   r->end = 2.0;
@@ -1275,11 +1299,7 @@ GST_START_TEST (test_results_final_at_edge)
   fail_unless_equals_uint64 (m.done, 32000);
   gst_structure_free (m.msg);
 
-  stt_result_free (r);
-  gst_stt_results_free (res);
-  gst_object_unref (log);
-  gst_stt_stats_free (st);
-  gst_stt_timeline_free (tl);
+  results_fixture_free (f);
 }
 
 GST_END_TEST;
