@@ -21,12 +21,9 @@ GST_DEBUG_CATEGORY_STATIC (stt_results_debug);
  * key: a server cannot make us hold more than this however many ids it invents. */
 #define MAX_OPEN_SEGMENTS 64
 #define MAX_SEGMENT_KEY 256
-/* A final's end is where the service stood when it made it, at the edge of what it had
- * heard: not proof of silence up to there, since a word may be starting in the last of
- * it, to come in the next final with a start before this one's end. That much of it is
- * done with only if a word of the final covers it. Whatever the audio sent when the
- * final arrives: a final delayed on its way (a loaded machine, a slow network) was made
- * at the edge all the same. */
+/* A final's end at the edge of the audio sent is not proof of silence up to there: a
+ * word may be starting in the last of it, to come in the next final with a start before
+ * this one's end. That much of it is done with only if a word of the final covers it. */
 #define EDGE_MS 250
 
 typedef struct
@@ -386,18 +383,15 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
     guint64 edge = (guint64) r->rate * EDGE_MS / 1000;
 
     /* Only where the final says where its words lie (or has none): without word times
-     * a replay of that stretch could give a word of it again. Once the end of the audio
-     * (or a finalize) was sent, the end is the end. */
-    if (!r->sealed && (res->words->len > 0 || res->text == NULL || *res->text == '\0')) {
+     * a replay of that stretch could give a word of it again. */
+    if (!r->sealed && done + edge > send_pos && (res->words->len > 0 || res->text == NULL
+            || *res->text == '\0')) {
       guint64 words = out->words_end != G_MAXUINT64 ? out->words_end :
           out->trimmed_end != G_MAXUINT64 ? out->trimmed_end : 0;
 
-      done = MIN (done, MAX (done - MIN (done, edge), words));
+      done = MIN (done, MAX (send_pos - MIN (send_pos, edge), words));
     }
-    /* At least its own words (a word may run past the end it states); a final without
-     * text says nothing past its end. */
-    out->done = MIN (MAX (done, out->words_end != G_MAXUINT64 ? out->words_end :
-            *text != '\0' ? end : done), send_pos);
+    out->done = MIN (MAX (done, end), send_pos);
     if (*text == '\0') {
       g_hash_table_remove (r->segments, key);
       return TRUE;
