@@ -329,13 +329,26 @@ drained_unless_held (GstSttSession * s)
     s->cb.drained (s, s->user_data);
 }
 
-/* Posts the revision of [rev_from, @upto) with the finals gathered. */
+/* Posts the revision of [rev_from, @upto) with the finals gathered. A whole revision of
+ * a backlog given up for the live edge ends where the live session's words begin (the
+ * split's boundary, gststtsplit.h), not at the split point itself: a word across it is
+ * on one side only, and the stretch a consumer replaces holds the start of no live
+ * word. */
 static void
 post_revision (GstSttSession * s, const gchar * provider, guint64 upto)
 {
   GstClockTime end = upto >= s->rev_to ? s->rev_end :
       gst_stt_timeline_to_time (s->timeline, upto);
   GstStructure *msg;
+
+  if (upto >= s->rev_to && s->rev_replaces == NULL && gst_stt_split_active (&s->bound)) {
+    /* Not past the split point further than the revision's own words reach. */
+    guint64 b = MIN (gst_stt_split_live_floor (&s->bound), MAX (s->bound.at,
+            s->bound.child_end));
+
+    if (b > s->rev_from)
+      end = gst_stt_timeline_to_time (s->timeline, b);
+  }
 
   if (!GST_CLOCK_TIME_IS_VALID (s->rev_pts) || !GST_CLOCK_TIME_IS_VALID (end))
     end = s->rev_pts;
