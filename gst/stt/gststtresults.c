@@ -360,8 +360,11 @@ gst_stt_results_map (GstSttResults * r, SttResult * res, guint connection,
     out->words_start = start;
     out->words_end = end;
   } else if (res->words->len > 0) {
-    /* Every word was already emitted. */
-    start = end = trim_before;
+    /* Every word was already emitted (or is another session's): the final reaches the
+     * end of the last word it dropped, not the point they were measured against. Beside
+     * a second session that point is the split's floor, and a word across it (its
+     * middle past it) may still come in this connection's next final. */
+    start = end = out->trimmed_end != G_MAXUINT64 ? out->trimmed_end : trim_before;
     text = g_strdup ("");
   } else {
     start = res->start >= 0 ? gst_stt_results_seconds_to_stream (r, res->start,

@@ -1232,6 +1232,14 @@ GST_START_TEST (test_results_map)
   /* A partial with nothing new says nothing. */
   r->is_final = FALSE;
   fail_if (gst_stt_results_map (res, r, 0, 32000, 56000, 48000, 0, &m));
+  /* Beside a second session, measured against a floor (the split point, 52000) past
+   * its words: they are dropped, and the final is done at their end, not at the floor
+   * (a word across the floor may still come, and must not be placed late). */
+  r->is_final = TRUE;
+  fail_unless (gst_stt_results_map (res, r, 0, 32000, 56000, 52000, 0, &m));
+  fail_unless (m.is_final && m.msg == NULL);
+  fail_unless_equals_uint64 (m.done, 48000);
+  r->is_final = FALSE;
 
   /* Send marks: what left before the horizon, or what the results reached. */
   gst_stt_results_mark_sent (res, 40000, 100);
