@@ -184,6 +184,7 @@ struct _GstSttSession
   GSource *pace_timer;
   GSource *retry_timer;
   GSource *stats_timer;
+  gint64 stats_next;             /* whole-second stats-interval: due (us), on the tick */
   GSource *rotate_timer;
   GSource *finalize_timer;
 };

@@ -672,6 +672,15 @@ session_tick (gpointer data)
 
   if (s->state == STATE_IDLE || s->state == STATE_DONE)
     return;
+  if (s->stats_next && now >= s->stats_next) {
+    gint64 every = (gint64) (s->cfg->stats_interval / GST_USECOND);
+
+    s->stats_next = MAX (s->stats_next + every, now + every / 2);
+    if (s->cb.stats && !session_is_stopped (s))
+      s->cb.stats (s, s->user_data);
+    if (session_is_stopped (s))
+      return;
+  }
   if (session_failover_tick (s, now))
     return;
   if (outage_tick (s, now))
@@ -1813,8 +1822,7 @@ session_start_cb (gpointer data)
       s->failover_timer = stt_io_worker_add_timeout (s->worker, FAILOVER_CHECK_MS,
           session_failover_timer_cb, s, NULL);
     if (s->cfg->stats_interval > 0 && s->cfg->stats_interval % GST_SECOND == 0)
-      s->stats_timer = stt_io_worker_add_timeout_seconds (s->worker,
-          (guint) (s->cfg->stats_interval / GST_SECOND), stats_cb, s, NULL);
+      s->stats_next = session_now_us () + (gint64) (s->cfg->stats_interval / GST_USECOND);
     else if (s->cfg->stats_interval > 0)
       s->stats_timer = stt_io_worker_add_timeout (s->worker,
           (guint) MAX (s->cfg->stats_interval / GST_MSECOND, 10), stats_cb, s, NULL);

@@ -640,6 +640,29 @@ GST_START_TEST (test_stats)
 
 GST_END_TEST;
 
+/* A stats-interval of whole seconds, as the default 10 s, comes from the I/O worker's
+ * once-a-second tick (not a timer per stream): at 1 s, one stt-stats a second, neither
+ * bunched nor missing. */
+GST_START_TEST (test_stats_whole_seconds)
+{
+  GstHarness *h = new_harness ("stttranscribe");
+  GstBus *bus = gst_bus_new ();
+  GList *msgs;
+  guint n;
+
+  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "stats-interval", GST_SECOND, NULL);
+  push_audio (h, GST_AUDIO_FORMAT_S16LE, 16000, 1, 0);
+  /* No EOS: the session stays, and so do its stats. */
+  msgs = stt_check_collect (bus, "stt-stats", 4500, NULL, NULL);
+  n = g_list_length (msgs);
+  fail_unless (n >= 2 && n <= 5, "%u stt-stats in 4.5 s at 1 s", n);
+  g_list_free_full (msgs, (GDestroyNotify) gst_structure_free);
+  stt_check_harness_free (h, bus);
+}
+
+GST_END_TEST;
+
 static Suite *
 deepgram_suite (void)
 {
@@ -660,6 +683,7 @@ deepgram_suite (void)
   tcase_add_test (tc, test_file_fills_ring);
   tcase_add_test (tc, test_matroska_subtitles);
   tcase_add_test (tc, test_stats);
+  tcase_add_test (tc, test_stats_whole_seconds);
   return s;
 }
 
