@@ -49,7 +49,7 @@ typedef struct
  * hundreds of streams a wakeup per event (a pong, a result, an audio batch, each of them
  * hundreds a second) cost more than the events themselves; with a few streams the wait
  * is a few microseconds and results go out at once. At K = 1000 (500 streams a worker:
- * 5 ms) this costs about 10 points of CPU less than 4 us a stream (2 ms) with the same
+ * 5 ms) this costs about 8 points of CPU less than 4 us a stream (2 ms) with the same
  * send delays; 20 us a stream (10 ms) saved a little more but put the median stream's p99
  * send delay near 50 ms (bench/README.md, section 3). */
 #define COALESCE_US_PER_STREAM 10
