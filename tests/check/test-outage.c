@@ -179,9 +179,8 @@ run_new_full (gdouble duration, gboolean live, gboolean backed_up,
   r->stt = gst_bin_get_by_name (GST_BIN (r->pipeline), "stt");
   g_object_set (r->stt, "provider", provider, "url", primary_url, NULL);
   /* The default latency, unless the environment asks for more: scripts/sanitize.sh does,
-   * where the in-process test server works about three times slower and a live final
-   * can miss the default 3 s by a fraction (the cases run at the default in
-   * scripts/test.sh). */
+   * as a margin for the in-process test server running about three times slower there
+   * (the cases run at the default in scripts/test.sh). */
   if (g_getenv ("STT_CHECK_LATENCY_MS"))
     g_object_set (r->stt, "latency", (guint) g_ascii_strtoull (g_getenv
             ("STT_CHECK_LATENCY_MS"), NULL, 10), NULL);
