@@ -32,7 +32,8 @@ ms (GstClockTime t)
 }
 
 static void
-run (guint k, gdouble duration, const gchar * element, guint spb, gint server_threads)
+run (guint k, gdouble duration, const gchar * element, const gchar * extra, guint spb,
+    gint server_threads)
 {
   g_autofree gchar *threads_arg = g_strdup_printf ("%d", server_threads);
   const gchar *server_args[] = { "--interim-ms", "1000", "--final-ms", "3000", "--threads",
@@ -62,6 +63,7 @@ run (guint k, gdouble duration, const gchar * element, guint spb, gint server_th
   rss0 = bench_rss_bytes ();
   threads0 = bench_n_threads (NULL);
   cfg.element = element;
+  cfg.extra = extra;
   cfg.url = server ? server->url : NULL;
   cfg.rate = 16000;
   cfg.samples_per_buffer = spb;
@@ -224,6 +226,7 @@ main (int argc, char **argv)
 {
   g_autofree gchar *list = g_strdup ("10,100,500,1000");
   g_autofree gchar *element = g_strdup ("stttranscribe");
+  g_autofree gchar *extra = NULL;
   gdouble duration = 60;
   gint spb = 1600, server_threads = 1;
   g_autoptr (GOptionContext) ctx = NULL;
@@ -237,6 +240,9 @@ main (int argc, char **argv)
     {"element", 0, 0, G_OPTION_ARG_STRING, &element,
         "stttranscribe (default), sttsink, or none (sources into fakesink: the baseline)",
         "NAME"},
+    {"properties", 0, 0, G_OPTION_ARG_STRING, &extra,
+        "More properties of the element, as in gst-launch (e.g. \"keepalive-interval=0\")",
+        "PROPS"},
     {"samples-per-buffer", 0, 0, G_OPTION_ARG_INT, &spb,
         "Source buffer size (default 1600 = 100 ms, one chunk)", "N"},
     {"server-threads", 0, 0, G_OPTION_ARG_INT, &server_threads,
@@ -264,7 +270,7 @@ main (int argc, char **argv)
     guint k = (guint) atoi (*kp);
 
     if (k > 0)
-      run (k, duration, g_str_equal (element, "none") ? NULL : element, (guint) spb,
+      run (k, duration, g_str_equal (element, "none") ? NULL : element, extra, (guint) spb,
           server_threads);
   }
   g_strfreev (ks);

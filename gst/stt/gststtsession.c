@@ -662,6 +662,17 @@ outage_tick (GstSttSession * s, gint64 now)
   return FALSE;
 }
 
+/* A second session's stretch is all in the ring, or the stream ended before its end:
+ * it has nothing more to wait for. */
+static gboolean
+session_has_stretch (GstSttSession * s)
+{
+  guint64 end;
+
+  gst_stt_ring_get_range (s->ring, NULL, &end);
+  return end >= s->range_end || s->parent->draining;
+}
+
 /* Once a second, from the worker's shared tick (not a timer per stream). */
 static void
 session_tick (gpointer data)
@@ -696,6 +707,13 @@ session_tick (gpointer data)
       report_loss_ring (s, start);
     return;
   }
+  if (s->parent && !session_has_stretch (s))
+    /* A second session waiting at the live edge for the rest of its stretch (its
+     * post-roll) is not stalled: a live source that stops for longer than
+     * drain-timeout would have it reconnect every drain-timeout. Its drain clock runs
+     * once its stretch is all there; meanwhile the watchdog (stall-timeout) judges a
+     * server that stops answering what was sent. */
+    progress (s);
   if (s->draining && s->cfg->drain_timeout > 0
       && now - s->last_progress > (gint64) (s->cfg->drain_timeout / GST_USECOND)) {
     /* A drain is a stream like any other: a service that stopped making progress is

@@ -173,9 +173,22 @@ struct _SttCheckFeeder
   GList *buffers;
   gboolean realtime;
   gint64 start;
+  GMutex lock;
+  gint64 delay;                 /* under lock: the pauses so far, in us */
   gint stop;                    /* atomic */
   GThread *thread;
 };
+
+static gint64
+feeder_delay (SttCheckFeeder * f)
+{
+  gint64 d;
+
+  g_mutex_lock (&f->lock);
+  d = f->delay;
+  g_mutex_unlock (&f->lock);
+  return d;
+}
 
 static gpointer
 feeder_thread (gpointer data)
@@ -190,8 +203,12 @@ feeder_thread (gpointer data)
 
     if (g_atomic_int_get (&f->stop))
       break;
-    if (f->realtime && due > now)
-      g_usleep (due - now);
+    /* A pause may come while it sleeps: sleep in steps, and look again. */
+    while (f->realtime && !g_atomic_int_get (&f->stop)
+        && (now = g_get_monotonic_time ()) < due + feeder_delay (f))
+      g_usleep (MIN (due + feeder_delay (f) - now, 10000));
+    if (g_atomic_int_get (&f->stop))
+      break;
     if (gst_app_src_push_buffer (GST_APP_SRC (f->src), gst_buffer_copy (l->data))
         != GST_FLOW_OK)
       break;
@@ -211,6 +228,7 @@ stt_check_feeder_start (GstElement * src, GList * buffers, gboolean realtime,
   f->buffers = buffers;
   f->realtime = realtime;
   f->start = start;
+  g_mutex_init (&f->lock);
   f->thread = g_thread_new ("stt-check-feeder", feeder_thread, f);
   return f;
 }
@@ -221,7 +239,16 @@ stt_check_feeder_stop (SttCheckFeeder * f)
   g_atomic_int_set (&f->stop, 1);
   g_thread_join (f->thread);
   gst_object_unref (f->src);
+  g_mutex_clear (&f->lock);
   g_free (f);
+}
+
+void
+stt_check_feeder_pause (SttCheckFeeder * f, gint64 us)
+{
+  g_mutex_lock (&f->lock);
+  f->delay += us;
+  g_mutex_unlock (&f->lock);
 }
 
 static void

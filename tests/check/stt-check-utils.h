@@ -69,6 +69,10 @@ SttCheckFeeder *stt_check_feeder_start (GstElement * src, GList * buffers,
     gboolean realtime, gint64 start);
 /* Stops the feeder if it is still pushing, joins its thread and frees it. */
 void stt_check_feeder_stop (SttCheckFeeder * f);
+/* A realtime feeder pushes nothing for @us from now, then goes on where it was: the
+ * buffers keep their PTS (a live source that stalls, not one that skips), so they come
+ * @us later than their time. */
+void stt_check_feeder_pause (SttCheckFeeder * f, gint64 us);
 
 /* A text buffer as an appsink received it. */
 typedef struct

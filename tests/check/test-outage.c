@@ -85,6 +85,7 @@ typedef struct
   gchar *spool_dir;             /* set: its files are counted while the stream runs */
   guint spool_files_max, spool_files_at_eos;
   gdouble back;                 /* the first connection after 10 s, in seconds */
+  gdouble pause_at_back;        /* > 0: the source pauses this long (s) at `back` */
   gchar *error;
   gboolean eos;
   GstStructure *stats;
@@ -335,7 +336,7 @@ apply (Run * r, Action a)
 }
 
 /* Plays the stream in real time with @steps applied at their times, until EOS, ERROR or
- * the input's length plus a minute. */
+ * the input's length (and the source's pause) plus a minute. */
 static void
 run_play (Run * r, const Step * steps, guint n_steps)
 {
@@ -350,7 +351,7 @@ run_play (Run * r, const Step * steps, guint n_steps)
   fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) !=
       GST_STATE_CHANGE_FAILURE);
   r->start = g_get_monotonic_time ();
-  deadline = r->start + (gint64) ((r->duration + 60) * G_USEC_PER_SEC);
+  deadline = r->start + (gint64) ((r->duration + r->pause_at_back + 60) * G_USEC_PER_SEC);
   /* 20 ms buffers, at the pace of real time when live, then EOS. */
   r->feeder = stt_check_feeder_start (src, r->buffers, r->live, r->start);
   while (!r->eos && r->error == NULL && g_get_monotonic_time () < deadline) {
@@ -403,7 +404,13 @@ run_play (Run * r, const Step * steps, guint n_steps)
         if (s && gst_structure_has_name (s, "stt-connection") && r->back == 0
             && since_start (r) > 10
             && !g_strcmp0 (gst_structure_get_string (s, "state"), "connected"))
+        {
           r->back = since_start (r);
+          if (r->pause_at_back > 0) {
+            GST_INFO ("%.1f s: the source pauses for %.0f s", r->back, r->pause_at_back);
+            stt_check_feeder_pause (r->feeder, (gint64) (r->pause_at_back * G_USEC_PER_SEC));
+          }
+        }
         break;
       default:
         break;
@@ -1051,6 +1058,34 @@ check_backlog (const gchar * provider, gboolean stall)
   run_free (r);
 }
 
+/* A live source that stops for 30 s as the service comes back, while the backlog's
+ * session catches up and then waits at the live edge for the rest of its stretch (its
+ * post-roll): waiting for audio is no stall, so the backlog's session does not reconnect
+ * (drain-timeout, 10 s by default), and every word still comes once, at its time. */
+GST_START_TEST (test_backlog_source_pauses)
+{
+  Run *r = run_new_full (60, TRUE, FALSE, "assemblyai");
+  const Step outage[] = { {10, ACT_REFUSE}, {10, ACT_DROP}, {16, ACT_ACCEPT} };
+  guint pw, bw;
+  const gchar *last;
+
+  r->pause_at_back = 30;
+  run_play (r, outage, G_N_ELEMENTS (outage));
+  fail_unless (r->back > 0, "no connection after the outage");
+  GST_INFO ("back at %.1f s; %u connections, %u open at most", r->back,
+      stt_test_server_get_n_connections (r->primary),
+      stt_test_server_get_max_open (r->primary));
+  /* The words after the pause come that much later than their time. */
+  check_words (r, r->pause_at_back + 10, &pw, &bw, &last);
+  fail_unless_equals_uint64 (stat_time (r, "audio-untranscribed"), 0);
+  fail_unless (stt_test_server_get_max_open (r->primary) >= 2, "no backlog session");
+  /* The first connection, the live edge's after the outage, the backlog's: no more. */
+  fail_unless_equals_int (stt_test_server_get_n_connections (r->primary), 3);
+  run_free (r);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_backlog_assemblyai_outage)
 {
   check_backlog ("assemblyai", FALSE);
@@ -1096,6 +1131,7 @@ outage_suite (void)
   tcase_add_test (tc, test_spool_too_small);
   tcase_add_test (tc, test_spool_dir_unwritable);
   tcase_add_test (tc, test_backlog_assemblyai_outage);
+  tcase_add_test (tc, test_backlog_source_pauses);
   tcase_add_test (tc, test_backlog_assemblyai_stall);
   tcase_add_test (tc, test_backlog_soniox_outage);
   tcase_add_test (tc, test_backlog_deepgram_outage);
