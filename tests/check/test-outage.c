@@ -351,7 +351,8 @@ run_play (Run * r, const Step * steps, guint n_steps)
   fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) !=
       GST_STATE_CHANGE_FAILURE);
   r->start = g_get_monotonic_time ();
-  deadline = r->start + (gint64) ((r->duration + r->pause_at_back + 60) * G_USEC_PER_SEC);
+  deadline = r->start + (gint64) ((r->duration + r->pause_at_back + 60) *
+      G_USEC_PER_SEC);
   /* 20 ms buffers, at the pace of real time when live, then EOS. */
   r->feeder = stt_check_feeder_start (src, r->buffers, r->live, r->start);
   while (!r->eos && r->error == NULL && g_get_monotonic_time () < deadline) {
@@ -403,12 +404,12 @@ run_play (Run * r, const Step * steps, guint n_steps)
           record_revision (r, s);
         if (s && gst_structure_has_name (s, "stt-connection") && r->back == 0
             && since_start (r) > 10
-            && !g_strcmp0 (gst_structure_get_string (s, "state"), "connected"))
-        {
+            && !g_strcmp0 (gst_structure_get_string (s, "state"), "connected")) {
           r->back = since_start (r);
           if (r->pause_at_back > 0) {
             GST_INFO ("%.1f s: the source pauses for %.0f s", r->back, r->pause_at_back);
-            stt_check_feeder_pause (r->feeder, (gint64) (r->pause_at_back * G_USEC_PER_SEC));
+            stt_check_feeder_pause (r->feeder,
+                (gint64) (r->pause_at_back * G_USEC_PER_SEC));
           }
         }
         break;
