@@ -259,18 +259,27 @@ make_noise (guint ms, guint32 seed)
 /* ---------- raw clients ---------- */
 
 static GSocket *
-raw_connect (guint port, guint timeout_s)
+try_connect (guint port, guint timeout_s, GError ** error)
 {
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, port);
   GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
       G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GError) error = NULL;
 
   fail_unless (sock != NULL);
   g_socket_set_timeout (sock, timeout_s);
-  fail_unless (g_socket_connect (sock, addr, NULL, &error), "cannot connect: %s",
-      error ? error->message : "");
+  if (!g_socket_connect (sock, addr, NULL, error))
+    g_clear_object (&sock);
+  return sock;
+}
+
+static GSocket *
+raw_connect (guint port, guint timeout_s)
+{
+  g_autoptr (GError) error = NULL;
+  GSocket *sock = try_connect (port, timeout_s, &error);
+
+  fail_unless (sock != NULL, "cannot connect: %s", error ? error->message : "");
   return sock;
 }
 
@@ -662,6 +671,31 @@ health_served (guint port)
   return ok;
 }
 
+/* A connection to hold open. If none can be made, says whether the server is still
+ * running: a full listen queue makes a client wait, so a refusal means the listener is
+ * gone. */
+static GSocket *
+hold_connection (GSubprocess * server, guint port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *state = NULL;
+  GSocket *sock = try_connect (port, 2, &error);
+
+  if (sock)
+    return sock;
+  /* The identifier is gone once the child has exited. */
+  if (g_subprocess_get_identifier (server) != NULL)
+    state = g_strdup ("still running");
+  else if (g_subprocess_wait (server, NULL, NULL)
+      && g_subprocess_get_if_signaled (server))
+    state = g_strdup_printf ("killed by signal %d", g_subprocess_get_term_sig (server));
+  else
+    state = g_strdup_printf ("exited with status %d",
+        g_subprocess_get_exit_status (server));
+  fail ("cannot connect: %s (stt-local-server %s)", error->message, state);
+  return NULL;
+}
+
 /* Out of file descriptors (a limit of 64), held by connections that send nothing: new
  * requests are refused, and once those connections have gone, served again. libsoup's
  * own listener stopped accepting for good at the first failed accept(). */
@@ -675,7 +709,7 @@ GST_START_TEST (test_out_of_descriptors)
   fail_unless (health_served (port));
   while (held->len < 300 && !refused) {
     for (i = 0; i < 8; i++)
-      g_ptr_array_add (held, raw_connect (port, 2));
+      g_ptr_array_add (held, hold_connection (server, port));
     refused = !health_served (port);
   }
   GST_INFO ("refused with %u connections open", held->len);
