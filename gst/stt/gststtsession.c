@@ -662,15 +662,15 @@ outage_tick (GstSttSession * s, gint64 now)
   return FALSE;
 }
 
-/* A second session's stretch is all in the ring, or the stream ended before its end:
- * it has nothing more to wait for. */
+/* Whether no audio will come before @end that this session is to send: a second
+ * session's stretch runs to its range end (its post-roll may still be arriving at the
+ * live edge), or to where the stream ended; any other session's when draining. */
 static gboolean
-session_has_stretch (GstSttSession * s)
+session_at_end (GstSttSession * s, guint64 end)
 {
-  guint64 end;
-
-  gst_stt_ring_get_range (s->ring, NULL, &end);
-  return end >= s->range_end || s->parent->draining;
+  if (s->parent)
+    return end >= s->range_end || s->parent->draining;
+  return s->draining;
 }
 
 /* Once a second, from the worker's shared tick (not a timer per stream). */
@@ -707,13 +707,18 @@ session_tick (gpointer data)
       report_loss_ring (s, start);
     return;
   }
-  if (s->parent && !session_has_stretch (s))
-    /* A second session waiting at the live edge for the rest of its stretch (its
-     * post-roll) is not stalled: a live source that stops for longer than
-     * drain-timeout would have it reconnect every drain-timeout. Its drain clock runs
-     * once its stretch is all there; meanwhile the watchdog (stall-timeout) judges a
-     * server that stops answering what was sent. */
-    progress (s);
+  /* A second session waiting at the live edge for the rest of its stretch (its
+   * post-roll) is not stalled: a live source that stops for longer than drain-timeout
+   * would have it reconnect every drain-timeout. Its drain clock runs once its stretch
+   * is all there; meanwhile the watchdog (stall-timeout) judges a server that stops
+   * answering what was sent. */
+  if (s->parent) {
+    guint64 end;
+
+    gst_stt_ring_get_range (s->ring, NULL, &end);
+    if (!session_at_end (s, MIN (end, s->range_end)))
+      progress (s);
+  }
   if (s->draining && s->cfg->drain_timeout > 0
       && now - s->last_progress > (gint64) (s->cfg->drain_timeout / GST_USECOND)) {
     /* A drain is a stream like any other: a service that stopped making progress is
@@ -1612,17 +1617,6 @@ finalize_grace_cb (gpointer data)
     session_end_connection_on_purpose (s);
   }
   return G_SOURCE_REMOVE;
-}
-
-/* Whether no audio will come before @end that this session is to send: a second
- * session's stretch runs to its range end (its post-roll may still be arriving at the
- * live edge), or to where the stream ended; any other session's when draining. */
-static gboolean
-session_at_end (GstSttSession * s, guint64 end)
-{
-  if (s->parent)
-    return end >= s->range_end || s->parent->draining;
-  return s->draining;
 }
 
 static void
